@@ -1,0 +1,91 @@
+// Wires configuration to adapters and the server. main.ts, the tests and the scripts all
+// start the API through here, so there is one start-up path.
+import { join } from 'node:path';
+import { pino } from 'pino';
+import type { Logger } from 'pino';
+import { createTokenIssuer } from './auth/tokens.ts';
+import type { Config } from './config.ts';
+import type { AppDeps } from './context.ts';
+import { openDatabase, pgliteDirFor } from './db/index.ts';
+import { createPubSub } from './pubsub/index.ts';
+import { createRateLimiter } from './ratelimit/index.ts';
+import { schema } from './schema/index.ts';
+import { startServer } from './server.ts';
+import type { RunningServer } from './server.ts';
+import { createStorage } from './storage/index.ts';
+import { seedDemo } from '../prisma/seed.ts';
+
+export interface App {
+  deps: AppDeps;
+  server: RunningServer;
+  /** Drains HTTP, closes WebSockets with 1001, then closes pools. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+export function createLogger(config: Pick<Config, 'logLevel' | 'isProduction'>): Logger {
+  return pino({
+    level: config.logLevel,
+    redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], remove: true },
+  });
+}
+
+export async function createApp(config: Config, logger: Logger = createLogger(config)): Promise<App> {
+  const started = Date.now();
+  const db = await openDatabase({ url: config.databaseUrl, pgliteDir: pgliteDirFor(config.dataDir) });
+  const closers: Array<() => Promise<void>> = [() => db.close()];
+  try {
+    const applied = await db.migrate();
+    if (applied.length) logger.info({ applied }, 'migrations applied');
+    if (config.seedDemo && (await db.prisma.user.count()) === 0) {
+      const seeded = await seedDemo(db.prisma);
+      logger.info(seeded, 'empty database: demo data loaded (SEED_DEMO=false turns this off)');
+    }
+
+    const pubsub = createPubSub({ redisUrl: config.redisUrl, logger });
+    closers.unshift(() => pubsub.close());
+    const rateLimiter = createRateLimiter({ ...config.rateLimits, redisUrl: config.redisUrl });
+    closers.unshift(() => rateLimiter.close());
+
+    const filesDir = config.s3 ? undefined : join(config.dataDir, 'files');
+    let baseUrl = config.publicUrl ?? `http://localhost:${config.port}`;
+    const storage = createStorage({
+      s3: config.s3,
+      // A lazy base: with PORT=0 the port is known only once the server listens.
+      disk: { rootDir: join(config.dataDir, 'files'), publicBaseUrl: () => `${baseUrl}/files` },
+    });
+
+    const deps: AppDeps = {
+      config,
+      logger,
+      db,
+      prisma: db.prisma,
+      pubsub,
+      storage,
+      rateLimiter,
+      tokens: createTokenIssuer(config.jwtSecret),
+    };
+    const server = await startServer({ schema, deps, filesDir }, { port: config.port, host: config.host });
+    if (!config.publicUrl) baseUrl = server.url;
+    logger.info(
+      {
+        url: `${server.url}/graphql`,
+        database: db.kind,
+        pubsub: config.redisUrl ? 'redis' : 'in-process',
+        storage: config.s3 ? 's3' : 'disk',
+        startupMs: Date.now() - started,
+      },
+      'PinIt API ready',
+    );
+
+    let stopping: Promise<void> | undefined;
+    const stop = () =>
+      (stopping ??= (async () => {
+        await server.stop();
+        for (const close of closers) await close().catch((err) => logger.warn({ err }, 'error while closing'));
+      })());
+    return { deps, server, stop };
+  } catch (error) {
+    for (const close of closers) await close().catch(() => undefined);
+    throw error;
+  }
+}

@@ -1,0 +1,70 @@
+// Access tokens are short-lived HS256 JWTs; refresh tokens are opaque random strings of
+// which only a SHA-256 hash is stored.
+import { createHash, randomBytes } from 'node:crypto';
+import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+
+export const ACCESS_TOKEN_TTL_SECONDS = 15 * 60;
+export const REFRESH_TOKEN_TTL_SECONDS = 30 * 24 * 3600;
+const ISSUER = 'pinit-api';
+
+export type Role = 'USER' | 'ADMIN';
+
+export interface AccessClaims {
+  userId: string;
+  role: Role;
+  /** Expiry, in epoch seconds. */
+  expiresAt: number;
+}
+
+export interface TokenIssuer {
+  sign(userId: string, role: Role): Promise<{ token: string; expiresAt: Date }>;
+  /** Throws TokenError for a malformed, forged or expired token. */
+  verify(token: string): Promise<AccessClaims>;
+}
+
+export class TokenError extends Error {
+  constructor(readonly reason: 'expired' | 'invalid') {
+    super(reason === 'expired' ? 'Access token expired' : 'Invalid access token');
+  }
+}
+
+export function createTokenIssuer(secret: string, ttlSeconds = ACCESS_TOKEN_TTL_SECONDS): TokenIssuer {
+  const key = new TextEncoder().encode(secret);
+  return {
+    async sign(userId, role) {
+      const expiresAt = new Date(Math.floor(Date.now() / 1000 + ttlSeconds) * 1000);
+      const token = await new SignJWT({ role })
+        .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+        .setSubject(userId)
+        .setIssuer(ISSUER)
+        .setIssuedAt()
+        .setExpirationTime(expiresAt)
+        .sign(key);
+      return { token, expiresAt };
+    },
+    async verify(token) {
+      try {
+        const { payload } = await jwtVerify(token, key, { algorithms: ['HS256'], issuer: ISSUER });
+        const role = payload.role;
+        if (typeof payload.sub !== 'string' || (role !== 'USER' && role !== 'ADMIN') || typeof payload.exp !== 'number') {
+          throw new TokenError('invalid');
+        }
+        return { userId: payload.sub, role, expiresAt: payload.exp };
+      } catch (error) {
+        if (error instanceof TokenError) throw error;
+        throw new TokenError(error instanceof joseErrors.JWTExpired ? 'expired' : 'invalid');
+      }
+    },
+  };
+}
+
+/** `Bearer <token>` → token; undefined when absent; null when malformed. */
+export function parseBearer(header: unknown): string | undefined | null {
+  if (header === undefined || header === null || header === '') return undefined;
+  if (typeof header !== 'string') return null;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return match ? match[1]! : null;
+}
+
+export const newRefreshToken = () => randomBytes(32).toString('base64url');
+export const hashRefreshToken = (token: string) => createHash('sha256').update(token).digest('hex');

@@ -1,0 +1,68 @@
+// The one SchemaBuilder: plugins, scalars and root types. Domain types live in src/schema/<domain>.
+import SchemaBuilder from '@pothos/core';
+import PrismaPlugin from '@pothos/plugin-prisma';
+import RelayPlugin from '@pothos/plugin-relay';
+import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
+import { DateTimeResolver } from 'graphql-scalars';
+import type { Context } from './context.ts';
+import { forbidden, unauthenticated } from './errors.ts';
+import { getDatamodel } from './generated/pothos-types.ts';
+import type PrismaTypes from './generated/pothos-types.ts';
+
+export const builder = new SchemaBuilder<{
+  Context: Context;
+  PrismaTypes: PrismaTypes;
+  AuthScopes: { signedIn: boolean; admin: boolean };
+  Scalars: { DateTime: { Input: Date; Output: Date } };
+  // Contract fields are non-null unless marked otherwise.
+  DefaultFieldNullability: false;
+  DefaultEdgesNullability: false;
+  DefaultNodeNullability: false;
+}>({
+  plugins: [ScopeAuthPlugin, PrismaPlugin, RelayPlugin],
+  defaultFieldNullability: false,
+  scopeAuth: {
+    authScopes: (ctx) => ({ signedIn: ctx.viewer !== null, admin: ctx.viewer?.role === 'ADMIN' }),
+    unauthorizedError: (_parent, ctx) => (ctx.viewer ? forbidden() : unauthenticated()),
+  },
+  prisma: {
+    // The client comes from the context so that tests and tools can run several servers.
+    client: (ctx) => ctx.prisma,
+    dmmf: getDatamodel(),
+    exposeDescriptions: true,
+    filterConnectionTotalCount: true,
+    onUnusedQuery: process.env.NODE_ENV === 'production' ? null : 'warn',
+  },
+  relay: {
+    clientMutationId: 'omit',
+    cursorType: 'String',
+    // IDs are plain database UUIDs (contract), so no global-id node lookup.
+    nodeQueryOptions: false,
+    nodesQueryOptions: false,
+    edgesFieldOptions: { nullable: false, description: 'The page of results.' },
+    nodeFieldOptions: { nullable: false, description: 'The item at the end of the edge.' },
+    cursorFieldOptions: { description: 'An opaque cursor; pass it as `after` (or `before`) to continue from this item.' },
+    pageInfoFieldOptions: { description: 'Where this page sits in the whole list.' },
+    hasNextPageFieldOptions: { description: 'More items follow this page.' },
+    hasPreviousPageFieldOptions: { description: 'More items precede this page.' },
+    startCursorFieldOptions: { description: 'Cursor of the first item of the page.' },
+    endCursorFieldOptions: { description: 'Cursor of the last item of the page.' },
+    pageInfoTypeOptions: { description: 'Paging state of a connection.' },
+    firstArgOptions: { description: 'Items to return after `after` (default 20, at most 100).' },
+    afterArgOptions: { description: 'Cursor to continue after.' },
+    lastArgOptions: { description: 'Items to return before `before`.' },
+    beforeArgOptions: { description: 'Cursor to continue before.' },
+  },
+});
+
+builder.addScalarType('DateTime', DateTimeResolver, {
+  description: 'An instant in time, as an ISO-8601 string with time zone (e.g. 2026-05-01T18:00:00.000Z).',
+});
+
+builder.queryType({ description: 'Reads.' });
+builder.mutationType({ description: 'Writes.' });
+// The Subscription root is added by the first domain that defines a subscription field
+// (GraphQL forbids empty object types).
+
+/** Default and maximum page sizes for ordinary connections (map queries allow more). */
+export const PAGE_SIZE = { default: 20, max: 100 } as const;

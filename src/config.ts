@@ -1,0 +1,158 @@
+// Environment → typed configuration. Every variable the server reads is here, with the
+// embedded defaults that make `npm start` work on a fresh clone.
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import type { LimitName, LimitRule } from './ratelimit/index.ts';
+
+const DEV_JWT_SECRET = 'pinit-development-secret-change-me-0000000000';
+
+const bool = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'], { error: 'must be true or false' })
+    .optional()
+    .transform((v) => (v === undefined ? fallback : ['true', '1', 'yes', 'on'].includes(v)));
+
+const url = (protocols: string[]) =>
+  z
+    .string()
+    .optional()
+    .refine((v) => !v || protocols.some((p) => v.startsWith(`${p}://`)), {
+      message: `must be a URL starting with ${protocols.map((p) => `${p}://`).join(' or ')}`,
+    });
+
+// "<points>/<seconds>", e.g. "10/900" for ten per quarter hour.
+const limitRule = z
+  .string()
+  .regex(/^\d+\/\d+$/, 'must look like <points>/<seconds>, e.g. 10/900')
+  .optional()
+  .transform((v) => {
+    if (!v) return undefined;
+    const [points, durationSeconds] = v.split('/').map(Number) as [number, number];
+    return { points, durationSeconds };
+  })
+  .refine((r) => !r || (r.points >= 1 && r.durationSeconds >= 1), 'must have at least 1 point and 1 second');
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test'], { error: 'must be development, production or test' }).default('development'),
+  PORT: z.coerce.number({ error: 'must be a port number' }).int().min(0).max(65535).default(4000),
+  HOST: z.string().default('0.0.0.0'),
+  DATA_DIR: z.string().default('.data'),
+  DATABASE_URL: url(['postgres', 'postgresql']),
+  REDIS_URL: url(['redis', 'rediss']),
+  S3_BUCKET: z.string().min(3, 'must have at least 3 characters').optional(),
+  S3_REGION: z.string().default('auto'),
+  S3_ENDPOINT: url(['http', 'https']),
+  S3_ACCESS_KEY_ID: z.string().optional(),
+  S3_SECRET_ACCESS_KEY: z.string().optional(),
+  S3_PUBLIC_URL: url(['http', 'https']),
+  S3_FORCE_PATH_STYLE: bool(false),
+  JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  CORS_ORIGINS: z.string().default('*'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'must be a pino level' }).default('info'),
+  SEED_DEMO: bool(true),
+  RATE_LIMITS: z.enum(['on', 'off'], { error: 'must be on or off' }).default('on'),
+  RATE_LIMIT_NAMESPACE: z.string().regex(/^[\w-]{1,40}$/, 'must be 1–40 letters, digits, _ or -').default('pinit'),
+  RATE_LIMIT_LOGIN_PER_USERNAME: limitRule,
+  RATE_LIMIT_LOGIN_PER_IP: limitRule,
+  RATE_LIMIT_REGISTER_PER_IP: limitRule,
+  PUBLIC_URL: url(['http', 'https']),
+});
+
+export interface Config {
+  env: 'development' | 'production' | 'test';
+  isProduction: boolean;
+  port: number;
+  host: string;
+  /** Where the embedded database and local files live. */
+  dataDir: string;
+  /** PostgreSQL; absent means the embedded PGlite under dataDir. */
+  databaseUrl?: string;
+  /** Redis for pub/sub and rate limits; absent means in-process. */
+  redisUrl?: string;
+  /** S3/R2/MinIO; absent means local files under dataDir served at /files. */
+  s3?: {
+    bucket: string;
+    region: string;
+    endpoint?: string;
+    accessKeyId?: string;
+    secretAccessKey?: string;
+    publicUrl?: string;
+    forcePathStyle: boolean;
+  };
+  jwtSecret: string;
+  /** Browser origins allowed by CORS and the WebSocket Origin check; ['*'] allows all. */
+  corsOrigins: string[];
+  logLevel: string;
+  seedDemo: boolean;
+  rateLimits: {
+    enabled: boolean;
+    /** Prefix of the limiter keys in Redis, for deployments sharing one Redis. */
+    namespace: string;
+    /** Overrides of the default rules (src/ratelimit). */
+    rules: Partial<Record<LimitName, LimitRule>>;
+  };
+  /** Base URL the API is reachable at, for links to locally stored files. */
+  publicUrl?: string;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses the environment; throws ConfigError with one line naming the variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // Empty strings mean "unset", as in most .env tooling.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ConfigError(`Invalid configuration: ${String(issue.path[0])} ${issue.message}`);
+  }
+  const e = parsed.data;
+  const isProduction = e.NODE_ENV === 'production';
+  if (isProduction && !e.JWT_SECRET) {
+    throw new ConfigError('Invalid configuration: JWT_SECRET must be set (32+ random characters) when NODE_ENV=production');
+  }
+  if (e.JWT_SECRET === DEV_JWT_SECRET && isProduction) {
+    throw new ConfigError('Invalid configuration: JWT_SECRET must not be the development default when NODE_ENV=production');
+  }
+  if ((e.S3_ACCESS_KEY_ID === undefined) !== (e.S3_SECRET_ACCESS_KEY === undefined)) {
+    throw new ConfigError('Invalid configuration: S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY must be set together');
+  }
+  return {
+    env: e.NODE_ENV,
+    isProduction,
+    port: e.PORT,
+    host: e.HOST,
+    dataDir: resolve(e.DATA_DIR),
+    databaseUrl: e.DATABASE_URL,
+    redisUrl: e.REDIS_URL,
+    s3: e.S3_BUCKET
+      ? {
+          bucket: e.S3_BUCKET,
+          region: e.S3_REGION,
+          endpoint: e.S3_ENDPOINT,
+          accessKeyId: e.S3_ACCESS_KEY_ID,
+          secretAccessKey: e.S3_SECRET_ACCESS_KEY,
+          publicUrl: e.S3_PUBLIC_URL,
+          forcePathStyle: e.S3_FORCE_PATH_STYLE,
+        }
+      : undefined,
+    jwtSecret: e.JWT_SECRET ?? DEV_JWT_SECRET,
+    corsOrigins: e.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean),
+    logLevel: e.LOG_LEVEL,
+    seedDemo: e.SEED_DEMO,
+    rateLimits: {
+      enabled: e.RATE_LIMITS === 'on',
+      namespace: e.RATE_LIMIT_NAMESPACE,
+      rules: Object.fromEntries(
+        Object.entries({
+          loginPerUsername: e.RATE_LIMIT_LOGIN_PER_USERNAME,
+          loginPerIp: e.RATE_LIMIT_LOGIN_PER_IP,
+          registerPerIp: e.RATE_LIMIT_REGISTER_PER_IP,
+        }).filter(([, rule]) => rule !== undefined),
+      ),
+    },
+    publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''),
+  };
+}

@@ -1,0 +1,85 @@
+// The database adapter: PostgreSQL through @prisma/adapter-pg when DATABASE_URL is set,
+// otherwise PGlite (Postgres compiled to WASM) on disk under DATA_DIR. Both run the same
+// migrations and the same Prisma client.
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { PrismaPg } from '@prisma/adapter-pg';
+import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
+import { PrismaPGlite } from 'pglite-prisma-adapter';
+import { PrismaClient } from '../generated/prisma/client.ts';
+import { applyMigrations } from './migrate.ts';
+
+export type { PrismaClient } from '../generated/prisma/client.ts';
+export { Prisma } from '../generated/prisma/client.ts';
+
+export interface Database {
+  readonly kind: 'postgres' | 'pglite';
+  readonly prisma: PrismaClient;
+  /** Applies pending migrations; returns their names. */
+  migrate(): Promise<string[]>;
+  /** Throws when the database cannot answer (used by /readyz). */
+  ping(): Promise<void>;
+  /** Counts SQL statements, for tests that fail on N+1. */
+  readonly statements: { count: number };
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  /** PostgreSQL connection string; absent selects PGlite. */
+  url?: string;
+  /** PGlite data directory (ignored with a url); `memory://` keeps it in memory. */
+  pgliteDir?: string;
+  /** Maximum pooled connections for PostgreSQL. */
+  poolSize?: number;
+}
+
+export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
+  let factory: SqlMigrationAwareDriverAdapterFactory;
+  let closeDriver: () => Promise<void> = async () => {};
+  let kind: Database['kind'];
+  if (opts.url) {
+    kind = 'postgres';
+    factory = new PrismaPg({
+      connectionString: opts.url,
+      max: opts.poolSize ?? 10,
+      connectionTimeoutMillis: 5_000,
+      // A request must fail rather than hang when the database stalls.
+      statement_timeout: 15_000,
+      idleTimeoutMillis: 30_000,
+    });
+  } else {
+    kind = 'pglite';
+    const dir = opts.pgliteDir ?? 'memory://';
+    if (!dir.startsWith('memory://')) await mkdir(dir, { recursive: true });
+    const pglite = await PGlite.create(dir);
+    factory = new PrismaPGlite(pglite);
+    closeDriver = () => pglite.close();
+  }
+
+  const prisma = new PrismaClient({
+    adapter: factory,
+    log: [{ emit: 'event', level: 'query' }],
+  });
+  const statements = { count: 0 };
+  prisma.$on('query', () => {
+    statements.count += 1;
+  });
+
+  return {
+    kind,
+    prisma,
+    statements,
+    migrate: () => applyMigrations(factory),
+    async ping() {
+      await prisma.$queryRaw`SELECT 1`;
+    },
+    async close() {
+      await prisma.$disconnect();
+      await closeDriver();
+    },
+  };
+}
+
+/** Where the embedded database lives inside DATA_DIR. */
+export const pgliteDirFor = (dataDir: string) => join(dataDir, 'pglite');

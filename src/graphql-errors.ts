@@ -1,0 +1,75 @@
+// One error policy for HTTP and WebSocket operations: contract codes pass through, request
+// problems become BAD_USER_INPUT, and anything unexpected is logged in full and reaches the
+// client masked as INTERNAL_SERVER_ERROR with the request id.
+import { GraphQLError } from 'graphql';
+import type { GraphQLFormattedError } from 'graphql';
+import type { Logger } from 'pino';
+import { DomainError } from './errors.ts';
+import type { ErrorCode } from './errors.ts';
+
+const CONTRACT_CODES = new Set<string>([
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+  'NOT_FOUND',
+  'BAD_USER_INPUT',
+  'CONFLICT',
+  'RATE_LIMITED',
+  'PAYLOAD_TOO_LARGE',
+  'UNSUPPORTED_MEDIA_TYPE',
+]);
+
+// Apollo's and graphql-js's codes for a request that is wrong, not a server fault.
+const REQUEST_ERROR_CODES = new Set<string>([
+  'GRAPHQL_PARSE_FAILED',
+  'GRAPHQL_VALIDATION_FAILED',
+  'BAD_REQUEST',
+  'OPERATION_RESOLUTION_FAILURE',
+]);
+
+// Protocol codes Apollo's automatic persisted queries rely on; clients react to them.
+const PROTOCOL_CODES = new Set<string>(['PERSISTED_QUERY_NOT_FOUND', 'PERSISTED_QUERY_NOT_SUPPORTED']);
+
+function codeOf(error: GraphQLError): string | undefined {
+  const original = error.originalError;
+  if (original instanceof DomainError) return original.code;
+  const code = error.extensions?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** True when the error is a fault of ours rather than of the request. */
+export function isInternalError(error: GraphQLError): boolean {
+  const code = codeOf(error);
+  if (code && (CONTRACT_CODES.has(code) || REQUEST_ERROR_CODES.has(code) || PROTOCOL_CODES.has(code))) return false;
+  // graphql-js reports bad variables and unknown fields with neither a code, a path nor a
+  // cause: those are about the request. With a cause or a path, something broke in execution.
+  return error.originalError !== undefined || error.path !== undefined;
+}
+
+export interface ErrorScope {
+  requestId: string;
+  logger: Logger;
+}
+
+/** Formats one error for the wire; logs the unexpected ones. */
+export function formatError(error: GraphQLError, scope: ErrorScope | undefined): GraphQLFormattedError {
+  const formatted = error.toJSON();
+  const code = codeOf(error);
+  if (!isInternalError(error)) {
+    const contractCode: string =
+      code && (CONTRACT_CODES.has(code) || PROTOCOL_CODES.has(code)) ? code : ('BAD_USER_INPUT' satisfies ErrorCode);
+    const { http: _http, stacktrace: _stack, ...extensions } = (formatted.extensions ?? {}) as Record<string, unknown>;
+    return { ...formatted, extensions: { ...extensions, code: contractCode } };
+  }
+  scope?.logger.error({ err: error.originalError ?? error, path: error.path }, 'unexpected error');
+  return {
+    message: 'Internal server error',
+    locations: formatted.locations,
+    path: formatted.path,
+    extensions: { code: 'INTERNAL_SERVER_ERROR' satisfies ErrorCode, requestId: scope?.requestId },
+  };
+}
+
+/** An error raised outside execution (bad token, oversized body) with an HTTP status. */
+export function requestError(code: ErrorCode, message: string, status: number): GraphQLError {
+  return new GraphQLError(message, { extensions: { code, http: { status } } });
+}

@@ -1,0 +1,13 @@
+import type { Logger } from 'pino';
+import { createMemoryPubSub } from './memory.ts';
+import { createRedisPubSub } from './redis.ts';
+import type { PubSub } from './types.ts';
+
+export type { PubSub } from './types.ts';
+export { createMemoryPubSub } from './memory.ts';
+export { createRedisPubSub, type RedisPubSubOptions } from './redis.ts';
+
+/** Redis when a URL is configured (several instances), else in-process (one instance). */
+export function createPubSub(opts: { redisUrl?: string; logger: Logger }): PubSub {
+  return opts.redisUrl ? createRedisPubSub(opts.redisUrl, opts.logger) : createMemoryPubSub(opts.logger);
+}

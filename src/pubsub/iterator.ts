@@ -1,0 +1,96 @@
+export interface PushIteratorOptions {
+  /** Called exactly once, when the iterator finishes for any reason (return, throw, abort or end). */
+  onFinish: () => void;
+  /** Ends the iterator when aborted. */
+  signal?: AbortSignal;
+  /** Queued values kept for a slow consumer before the oldest are dropped. Default 1000. */
+  maxBuffered?: number;
+  /** Called on the first dropped value since the buffer was last drained, so a slow consumer warns once, not per message. */
+  onOverflow?: () => void;
+}
+
+export interface PushIterator<T> {
+  /** The consumer side. */
+  iterator: AsyncIterableIterator<T>;
+  /** Queues a value, or hands it to a waiting next(). Ignored once finished. */
+  push(value: T): void;
+  /** Finishes after the queued values have been read. */
+  end(): void;
+}
+
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
+
+/** Turns pushed values into an AsyncIterableIterator, with a bounded buffer. */
+export function createPushIterator<T>(opts: PushIteratorOptions): PushIterator<T> {
+  const maxBuffered = opts.maxBuffered ?? 1000;
+  const queue: T[] = [];
+  const waiting: Array<(result: IteratorResult<T>) => void> = [];
+  let ended = false;
+  let finished = false;
+  let overflowing = false;
+
+  const finish = (): void => {
+    if (finished) return;
+    finished = true;
+    ended = true;
+    opts.signal?.removeEventListener('abort', abort);
+    for (const resolve of waiting.splice(0)) resolve(DONE);
+    opts.onFinish();
+  };
+
+  const abort = (): void => {
+    queue.length = 0;
+    finish();
+  };
+
+  const iterator: AsyncIterableIterator<T> = {
+    next() {
+      if (queue.length > 0) {
+        const value = queue.shift() as T;
+        if (queue.length === 0) overflowing = false;
+        return Promise.resolve({ done: false, value });
+      }
+      if (ended) {
+        finish();
+        return Promise.resolve(DONE);
+      }
+      return new Promise((resolve) => waiting.push(resolve));
+    },
+    return() {
+      abort();
+      return Promise.resolve(DONE);
+    },
+    throw(error?: unknown) {
+      abort();
+      return Promise.reject(error);
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+
+  if (opts.signal?.aborted) abort();
+  else opts.signal?.addEventListener('abort', abort, { once: true });
+
+  return {
+    iterator,
+    push(value) {
+      if (ended) return;
+      const resolve = waiting.shift();
+      if (resolve) {
+        resolve({ done: false, value });
+        return;
+      }
+      queue.push(value);
+      if (queue.length > maxBuffered) {
+        queue.shift();
+        if (!overflowing) opts.onOverflow?.();
+        overflowing = true;
+      }
+    },
+    end() {
+      ended = true;
+      if (queue.length === 0) finish();
+    },
+  };
+}

@@ -1,0 +1,93 @@
+// Rate limits behind one small interface: Redis-backed when REDIS_URL is set (so limits hold
+// across instances), in memory otherwise. While Redis is unreachable an in-memory limiter
+// stands in, so requests keep flowing.
+import { Redis } from 'ioredis';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import type { RateLimiterAbstract } from 'rate-limiter-flexible';
+import { rateLimited } from '../errors.ts';
+
+/** A named limit: `points` actions per `durationSeconds` window, per key. */
+export interface LimitRule {
+  points: number;
+  durationSeconds: number;
+}
+
+export const DEFAULT_LIMITS = {
+  /** Login attempts per username. */
+  loginPerUsername: { points: 10, durationSeconds: 15 * 60 },
+  /** Login attempts per client IP. */
+  loginPerIp: { points: 50, durationSeconds: 15 * 60 },
+  /** Registrations per client IP. */
+  registerPerIp: { points: 20, durationSeconds: 60 * 60 },
+} satisfies Record<string, LimitRule>;
+
+export type LimitName = keyof typeof DEFAULT_LIMITS;
+
+export interface RateLimiter {
+  /** Spends one point of the limit for key; throws RATE_LIMITED when none are left. */
+  consume(limit: LimitName, key: string): Promise<void>;
+  /** Forgets the key's spent points (after a successful login, say). */
+  reset(limit: LimitName, key: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface RateLimiterOptions {
+  enabled: boolean;
+  redisUrl?: string;
+  /** Key prefix in Redis. */
+  namespace: string;
+  rules: Partial<Record<LimitName, LimitRule>>;
+}
+
+export function createRateLimiter(opts: RateLimiterOptions): RateLimiter {
+  if (!opts.enabled) {
+    return { consume: async () => {}, reset: async () => {}, close: async () => {} };
+  }
+  const redis = opts.redisUrl
+    ? new Redis(opts.redisUrl, {
+        // Fail fast while Redis is down so the in-memory insurance limiter answers instead.
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 1,
+        retryStrategy: (times) => Math.min(times * 200, 2_000),
+        lazyConnect: false,
+      })
+    : undefined;
+  redis?.on('error', () => {
+    // Reconnects by itself; the insurance limiter covers the gap.
+  });
+
+  const limiters = new Map<LimitName, RateLimiterAbstract>();
+  for (const name of Object.keys(DEFAULT_LIMITS) as LimitName[]) {
+    const rule = { ...DEFAULT_LIMITS[name], ...opts.rules[name] };
+    const memory = new RateLimiterMemory({ keyPrefix: `rl:${name}`, points: rule.points, duration: rule.durationSeconds });
+    limiters.set(
+      name,
+      redis
+        ? new RateLimiterRedis({
+            storeClient: redis,
+            keyPrefix: `${opts.namespace}:rl:${name}`,
+            points: rule.points,
+            duration: rule.durationSeconds,
+            insuranceLimiter: memory,
+          })
+        : memory,
+    );
+  }
+
+  return {
+    async consume(limit, key) {
+      try {
+        await limiters.get(limit)!.consume(key);
+      } catch (result) {
+        if (result instanceof RateLimiterRes) throw rateLimited(Math.max(1, Math.ceil(result.msBeforeNext / 1000)));
+        throw result;
+      }
+    },
+    async reset(limit, key) {
+      await limiters.get(limit)!.delete(key).catch(() => undefined);
+    },
+    async close() {
+      redis?.disconnect();
+    },
+  };
+}

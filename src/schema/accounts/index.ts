@@ -1,0 +1,70 @@
+import { builder } from '../../builder.ts';
+import * as accounts from '../../services/accounts.ts';
+import type { Session } from '../../services/accounts.ts';
+import { User } from '../users/types.ts';
+
+const AuthPayload = builder.objectRef<Session>('AuthPayload').implement({
+  description: 'A new session: send the access token as `Authorization: Bearer …`; keep the refresh token to renew it.',
+  fields: (t) => ({
+    accessToken: t.exposeString('accessToken', { description: 'A JWT valid for about 15 minutes.' }),
+    accessTokenExpiresAt: t.expose('accessTokenExpiresAt', { type: 'DateTime', description: 'When the access token expires.' }),
+    refreshToken: t.exposeString('refreshToken', {
+      description: 'Single-use: refreshSession returns a new one. Reusing an old one signs the login out everywhere.',
+    }),
+    user: t.field({ type: User, description: 'The signed-in user.', resolve: (session) => session.user }),
+  }),
+});
+
+const RegisterInput = builder.inputType('RegisterInput', {
+  description: 'A new account.',
+  fields: (t) => ({
+    username: t.string({ required: true, description: '3–30 characters of a-z, 0-9, "_" and "."; case-insensitive.' }),
+    password: t.string({ required: true, description: '8–128 characters.' }),
+    email: t.string({ description: 'Optional; unique when given.' }),
+    fullName: t.string({ description: 'Display name, at most 150 characters.' }),
+  }),
+});
+
+
+builder.mutationFields((t) => ({
+  register: t.field({
+    type: AuthPayload,
+    description: 'Creates an account and signs it in. A taken username is CONFLICT.',
+    args: { input: t.arg({ type: RegisterInput, required: true, description: 'The account.' }) },
+    resolve: (_root, { input }, ctx) => accounts.register(ctx.deps, input, ctx.clientIp),
+  }),
+  login: t.field({
+    type: AuthPayload,
+    description: 'Signs in. Attempts are rate-limited per username and per IP (RATE_LIMITED).',
+    args: {
+      username: t.arg.string({ required: true, description: 'Username, any letter case.' }),
+      password: t.arg.string({ required: true, description: 'Password.' }),
+    },
+    resolve: (_root, args, ctx) => accounts.login(ctx.deps, args.username, args.password, ctx.clientIp),
+  }),
+  refreshSession: t.field({
+    type: AuthPayload,
+    description: 'Trades a refresh token for a new access and refresh token; the old refresh token stops working.',
+    args: { refreshToken: t.arg.string({ required: true, description: 'The latest refresh token of the session.' }) },
+    resolve: (_root, args, ctx) => accounts.refreshSession(ctx.deps, args.refreshToken),
+  }),
+  logout: t.boolean({
+    description: 'Ends the session of this refresh token; false if it named no live session.',
+    args: { refreshToken: t.arg.string({ required: true, description: 'A refresh token of the session.' }) },
+    resolve: (_root, args, ctx) => accounts.logout(ctx.deps, args.refreshToken),
+  }),
+  logoutAllSessions: t.boolean({
+    authScopes: { signedIn: true },
+    description: 'Ends every session of the signed-in user. Access tokens already issued lapse within 15 minutes.',
+    resolve: (_root, _args, ctx) => accounts.logoutAllSessions(ctx.deps, ctx.viewer!.id),
+  }),
+  changePassword: t.boolean({
+    authScopes: { signedIn: true },
+    description: 'Changes the password and ends every session; sign in again with the new password.',
+    args: {
+      currentPassword: t.arg.string({ required: true, description: 'The password now.' }),
+      newPassword: t.arg.string({ required: true, description: '8–128 characters.' }),
+    },
+    resolve: (_root, args, ctx) => accounts.changePassword(ctx.deps, ctx.viewer!.id, args.currentPassword, args.newPassword),
+  }),
+}));

@@ -1,0 +1,12 @@
+// Assembles the schema: importing a domain registers its types on the builder.
+import { lexicographicSortSchema } from 'graphql';
+import { builder } from '../builder.ts';
+import './users/types.ts';
+import './users/queries.ts';
+import './users/mutations.ts';
+import './accounts/index.ts';
+
+export const schema = builder.toSchema({ sortSchema: false });
+
+/** The schema as printed to schema.graphql: sorted, so diffs stay small. */
+export const sortedSchema = lexicographicSortSchema(schema);

@@ -1,0 +1,43 @@
+import { builder, PAGE_SIZE } from '../../builder.ts';
+import { searchUsersWhere, userLookup } from '../../services/profiles.ts';
+import { UserConnection } from './types.ts';
+
+builder.queryFields((t) => ({
+  me: t.prismaField({
+    type: 'User',
+    nullable: true,
+    description: 'The signed-in user; null when the request carries no access token.',
+    resolve: (query, _root, _args, ctx) =>
+      ctx.viewer ? ctx.prisma.user.findUnique({ ...query, where: { id: ctx.viewer.id } }) : null,
+  }),
+  user: t.prismaField({
+    type: 'User',
+    nullable: true,
+    description: 'One user, by id or by username (give exactly one); null when there is none.',
+    args: {
+      id: t.arg.id({ description: 'The user’s UUID.' }),
+      username: t.arg.string({ description: 'The username, in any letter case.' }),
+    },
+    resolve: (query, _root, args, ctx) => {
+      const where = userLookup({ id: args.id?.toString(), username: args.username });
+      return where ? ctx.prisma.user.findUnique({ ...query, where }) : null;
+    },
+  }),
+  searchUsers: t.prismaConnection(
+    {
+      type: 'User',
+      cursor: 'id',
+      defaultSize: PAGE_SIZE.default,
+      maxSize: PAGE_SIZE.max,
+      description: 'Users whose username or full name contains the query (case-insensitive), in id order.',
+      args: { query: t.arg.string({ required: true, description: '1–100 characters.' }) },
+      resolve: (query, _root, args, ctx) => ctx.prisma.user.findMany({ ...query, where: searchUsersWhere(args.query) }),
+    },
+    UserConnection,
+  ),
+  trustLevels: t.prismaField({
+    type: ['TrustLevel'],
+    description: 'The reputation tiers, lowest first.',
+    resolve: (query, _root, _args, ctx) => ctx.prisma.trustLevel.findMany({ ...query, orderBy: { level: 'asc' } }),
+  }),
+}));

@@ -1,0 +1,105 @@
+import { builder } from '../../builder.ts';
+import type { SkillInput } from '../../services/profiles.ts';
+
+export const Role = builder.enumType('Role', {
+  description: 'What a user may do beyond their own data.',
+  values: {
+    USER: { description: 'A regular member.' },
+    ADMIN: { description: 'May certify users and moderate.' },
+  } as const,
+});
+
+export const Skill = builder.objectRef<SkillInput>('Skill').implement({
+  description: 'A skill a user lists on their profile.',
+  fields: (t) => ({
+    name: t.exposeString('name', { description: 'What the skill is, e.g. "Python".' }),
+    level: t.exposeString('level', { description: 'How good they are at it, in their own words, e.g. "advanced".' }),
+  }),
+});
+
+export const TrustLevel = builder.prismaObject('TrustLevel', {
+  description: 'A reputation tier, reached with enough ratings at a high enough average.',
+  fields: (t) => ({
+    level: t.exposeInt('level', { description: 'Rank of the tier, 1 for newcomers.' }),
+    title: t.exposeString('title', { description: 'Display name of the tier.' }),
+    requiredRatings: t.exposeInt('requiredRatings', { description: 'Ratings received needed for this tier.' }),
+    minAverageRating: t.exposeFloat('minAverageRating', { description: 'Average rating needed for this tier.' }),
+  }),
+});
+
+export const Reputation = builder.prismaObject('Reputation', {
+  description: "A user's standing: rating totals and how many events they hosted and attended.",
+  fields: (t) => ({
+    totalRatings: t.exposeInt('totalRatings', { description: 'Ratings received.' }),
+    averageRating: t.exposeFloat('averageRating', { description: 'Mean score of the ratings received, 0 when none.' }),
+    trustLevel: t.relation('trustLevel', { nullable: true, description: 'The highest tier whose thresholds are met.' }),
+    eventsHosted: t.exposeInt('eventsHosted', { description: 'Events hosted and not cancelled.' }),
+    eventsAttended: t.exposeInt('eventsAttended', { description: 'Events attended as a guest.' }),
+  }),
+});
+
+export interface SettingsSource {
+  autoInviteEnabled: boolean;
+  preferredRadiusKm: number;
+  homeLatitude: number | null;
+  homeLongitude: number | null;
+}
+
+export const UserSettings = builder.objectRef<SettingsSource>('UserSettings').implement({
+  description: "A user's private preferences; only the user can read them.",
+  fields: (t) => ({
+    autoInviteEnabled: t.exposeBoolean('autoInviteEnabled', {
+      description: 'Auto-matching may invite this user to events that share their interests.',
+    }),
+    preferredRadiusKm: t.exposeFloat('preferredRadiusKm', { description: 'How far from home auto-matched events may be.' }),
+    homeLatitude: t.exposeFloat('homeLatitude', { nullable: true, description: 'Home latitude, used for auto-matching.' }),
+    homeLongitude: t.exposeFloat('homeLongitude', { nullable: true, description: 'Home longitude, used for auto-matching.' }),
+  }),
+});
+
+export const User = builder.prismaObject('User', {
+  description: 'A PinIt member and their public profile.',
+  fields: (t) => ({
+    id: t.exposeID('id', { description: 'The user’s UUID.' }),
+    username: t.exposeString('username', { description: 'Unique handle, lower-case.' }),
+    fullName: t.exposeString('fullName', { description: 'Display name; may be empty.' }),
+    university: t.exposeString('university', { description: 'University or school; may be empty.' }),
+    degree: t.exposeString('degree', { description: 'Degree or programme; may be empty.' }),
+    year: t.exposeString('year', { description: 'Year of study, free text; may be empty.' }),
+    bio: t.exposeString('bio', { description: 'About the user; may be empty.' }),
+    interests: t.exposeStringList('interests', { description: 'Interest tags: trimmed, lower-case, unique.' }),
+    skills: t.field({
+      type: [Skill],
+      description: 'Skills with self-assessed levels.',
+      resolve: (user) => (Array.isArray(user.skills) ? (user.skills as unknown as SkillInput[]) : []),
+    }),
+    isCertified: t.exposeBoolean('isCertified', { description: 'May create public events.' }),
+    role: t.expose('role', { type: Role, description: 'USER or ADMIN.' }),
+    reputation: t.field({
+      type: Reputation,
+      description: 'Rating totals and event counts.',
+      select: (_args, _ctx, nestedSelection) => ({ reputation: nestedSelection() }),
+      // Every account gets a reputation row at registration; the fallback covers rows
+      // created by other tools.
+      resolve: (user, _args, ctx) =>
+        user.reputation ?? ctx.prisma.reputation.upsert({ where: { userId: user.id }, create: { userId: user.id, trustLevelId: 1 }, update: {} }),
+    }),
+    lastSeenAt: t.expose('lastSeenAt', {
+      type: 'DateTime',
+      nullable: true,
+      description: 'When the user was last connected; null if never.',
+    }),
+    settings: t.field({
+      type: UserSettings,
+      nullable: true,
+      description: 'Only for the user themself; null for everyone else.',
+      resolve: (user, _args, ctx) => (ctx.viewer?.id === user.id ? user : null),
+    }),
+    createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the account was created.' }),
+  }),
+});
+
+export const UserConnection = builder.connectionObject(
+  { type: User, name: 'UserConnection', description: 'A page of users.' },
+  { name: 'UserEdge', description: 'A user in a page of users.' },
+);

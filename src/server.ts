@@ -1,0 +1,265 @@
+// HTTP and WebSocket front: express 5 + Apollo Server for queries and mutations, graphql-ws
+// for subscriptions on the same port and path, plus health, readiness and local files.
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ApolloServer } from '@apollo/server';
+import type { ApolloServerPlugin } from '@apollo/server';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { expressMiddleware } from '@as-integrations/express5';
+import cors from 'cors';
+import express from 'express';
+import type { ErrorRequestHandler, Request } from 'express';
+import type { GraphQLError, GraphQLSchema } from 'graphql';
+import { CloseCode } from 'graphql-ws';
+import { useServer } from 'graphql-ws/use/ws';
+import { pinoHttp } from 'pino-http';
+import { WebSocketServer } from 'ws';
+import { parseBearer, TokenError } from './auth/tokens.ts';
+import { createContext } from './context.ts';
+import type { AppDeps, Context, Viewer } from './context.ts';
+import { formatError, requestError } from './graphql-errors.ts';
+import type { ErrorScope } from './graphql-errors.ts';
+import { createFilesRouter } from './storage/disk.ts';
+
+/** Limits on what a client may send. */
+export const REQUEST_LIMITS = {
+  /** JSON request bodies. */
+  jsonBodyBytes: 1024 * 1024,
+  /** graphql-ws messages. */
+  wsMessageBytes: 256 * 1024,
+  /** How long a WebSocket may stay open without connection_init. */
+  wsInitTimeoutMs: 10_000,
+  /** Ping interval that keeps idle sockets alive through proxies and detects dead peers. */
+  wsKeepAliveMs: 20_000,
+  /** Per-dependency deadline of /readyz. */
+  readinessTimeoutMs: 2_000,
+} as const;
+
+export interface RunningServer {
+  httpServer: Server;
+  /** Base URL, e.g. http://127.0.0.1:4000 */
+  url: string;
+  stop(): Promise<void>;
+}
+
+export interface ServerOptions {
+  schema: GraphQLSchema;
+  deps: AppDeps;
+  /** Directory of locally stored files, served at /files; absent when S3 is used. */
+  filesDir?: string;
+}
+
+// The request id of the HTTP request being served, for error formatting outside resolvers.
+const errorScope = new AsyncLocalStorage<ErrorScope>();
+
+function corsOrigin(allowed: string[]) {
+  if (allowed.includes('*')) return true;
+  return (origin: string | undefined, cb: (err: Error | null, allow?: boolean) => void) =>
+    cb(null, origin === undefined || allowed.includes(origin));
+}
+
+async function viewerFromToken(deps: AppDeps, header: unknown): Promise<Viewer | null> {
+  const token = parseBearer(header);
+  if (token === undefined) return null;
+  if (token === null) throw requestError('UNAUTHENTICATED', 'Authorization must be "Bearer <accessToken>"', 401);
+  try {
+    const claims = await deps.tokens.verify(token);
+    return { id: claims.userId, role: claims.role, tokenExpiresAt: claims.expiresAt };
+  } catch (error) {
+    if (error instanceof TokenError) throw requestError('UNAUTHENTICATED', error.message, 401);
+    throw error;
+  }
+}
+
+async function checkReadiness(deps: AppDeps) {
+  const withTimeout = (p: Promise<void>) =>
+    Promise.race([
+      p,
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timed out')), REQUEST_LIMITS.readinessTimeoutMs).unref()),
+    ]);
+  const parts = { database: () => deps.db.ping(), pubsub: () => deps.pubsub.ping(), storage: () => deps.storage.ping() };
+  const entries = await Promise.all(
+    Object.entries(parts).map(async ([name, check]) => {
+      try {
+        await withTimeout(check());
+        return [name, 'ok'] as const;
+      } catch (error) {
+        return [name, `failing: ${(error as Error).message}`] as const;
+      }
+    }),
+  );
+  const checks = Object.fromEntries(entries);
+  const failing = entries.filter(([, state]) => state !== 'ok').map(([name]) => name);
+  return { ready: failing.length === 0, checks, failing };
+}
+
+export async function startServer(opts: ServerOptions, listen: { port: number; host: string }): Promise<RunningServer> {
+  const { deps, schema } = opts;
+  const app = express();
+  const httpServer = createServer(app);
+  // Behind a load balancer on a private network, req.ip is the client's address.
+  app.set('trust proxy', 'loopback, linklocal, uniquelocal');
+  app.disable('x-powered-by');
+
+  app.use(
+    pinoHttp({
+      logger: deps.logger,
+      genReqId: (req, res) => {
+        const incoming = req.headers['x-request-id'];
+        const id = typeof incoming === 'string' && /^[\w.-]{8,100}$/.test(incoming) ? incoming : randomUUID();
+        res.setHeader('x-request-id', id);
+        return id;
+      },
+      customAttributeKeys: { reqId: 'requestId' },
+      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
+    }),
+  );
+  app.use(cors({ origin: corsOrigin(deps.config.corsOrigins), maxAge: 600 }));
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const { ready, checks, failing } = await checkReadiness(deps);
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable', failing, checks });
+  });
+  if (opts.filesDir) app.use('/files', createFilesRouter(opts.filesDir));
+
+  const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: REQUEST_LIMITS.wsMessageBytes });
+  const wsCleanup = useWebSocketServer(wsServer, schema, deps);
+
+  const drainWebSockets: ApolloServerPlugin = {
+    async serverWillStart() {
+      return { drainServer: async () => void (await wsCleanup.dispose()) };
+    },
+  };
+  const logUnexpected: ApolloServerPlugin<Context> = {
+    async requestDidStart({ contextValue }) {
+      return {
+        async didResolveOperation({ operationName }) {
+          contextValue.logger = contextValue.logger.child({ operationName: operationName ?? undefined });
+        },
+      };
+    },
+  };
+  const apollo = new ApolloServer<Context>({
+    schema,
+    csrfPrevention: true,
+    includeStacktraceInErrorResponses: false,
+    introspection: true,
+    formatError: (_formatted, error) => formatError(error as GraphQLError, errorScope.getStore()),
+    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), drainWebSockets, logUnexpected],
+  });
+  await apollo.start();
+
+  app.use(
+    '/graphql',
+    (req, _res, next) => errorScope.run({ requestId: String(req.id), logger: req.log }, next),
+    express.json({ limit: REQUEST_LIMITS.jsonBodyBytes }),
+    expressMiddleware(apollo, {
+      context: async ({ req }) =>
+        createContext(deps, {
+          viewer: await viewerFromToken(deps, req.headers.authorization),
+          requestId: String(req.id),
+          logger: req.log,
+          clientIp: clientIp(req),
+        }),
+    }),
+  );
+  app.use(bodyErrors);
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(listen.port, listen.host, () => resolve());
+  });
+  const address = httpServer.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${address.port}`;
+
+  let stopping: Promise<void> | undefined;
+  return {
+    httpServer,
+    url,
+    stop: () => (stopping ??= apollo.stop()),
+  };
+}
+
+const clientIp = (req: Request) => req.ip ?? req.socket.remoteAddress ?? 'unknown';
+
+// Body-parser failures (oversized or malformed JSON) answered in GraphQL's error shape.
+const bodyErrors: ErrorRequestHandler = (error, req, res, next) => {
+  if (res.headersSent) return next(error);
+  const status = Number((error as { status?: number }).status) || 500;
+  const type = (error as { type?: string }).type;
+  if (type === 'entity.too.large') {
+    res.status(413).json({ errors: [{ message: 'Request body too large', extensions: { code: 'PAYLOAD_TOO_LARGE' } }] });
+  } else if (status >= 400 && status < 500) {
+    res.status(400).json({ errors: [{ message: 'Malformed request body', extensions: { code: 'BAD_USER_INPUT' } }] });
+  } else {
+    req.log.error({ err: error }, 'unhandled HTTP error');
+    res.status(500).json({ errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR', requestId: String(req.id) } }] });
+  }
+};
+
+interface WsExtra {
+  viewer: Viewer | null;
+  clientIp: string;
+  expiryTimer?: NodeJS.Timeout;
+}
+
+function useWebSocketServer(wsServer: WebSocketServer, schema: GraphQLSchema, deps: AppDeps) {
+  const ready = new WeakMap<object, WsExtra>();
+  return useServer<Record<string, unknown> | undefined, { request: import('node:http').IncomingMessage; socket: import('ws').WebSocket }>(
+    {
+      schema,
+      connectionInitWaitTimeout: REQUEST_LIMITS.wsInitTimeoutMs,
+      onConnect: async (ctx) => {
+        let viewer: Viewer | null;
+        try {
+          viewer = await viewerFromToken(deps, ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization);
+        } catch {
+          // graphql-ws closes with 4403 Forbidden; the client refreshes its token and reconnects.
+          return false;
+        }
+        const forwarded = ctx.extra.request.socket.remoteAddress ?? 'unknown';
+        const extra: WsExtra = { viewer, clientIp: forwarded };
+        if (viewer) {
+          // The socket lives no longer than its token.
+          const ms = viewer.tokenExpiresAt * 1000 - Date.now();
+          extra.expiryTimer = setTimeout(() => ctx.extra.socket.close(CloseCode.Forbidden, 'Access token expired'), Math.max(ms, 0));
+          extra.expiryTimer.unref();
+        }
+        ready.set(ctx, extra);
+        return true;
+      },
+      onClose: (ctx) => {
+        clearTimeout(ready.get(ctx)?.expiryTimer);
+      },
+      context: (ctx, _id, payload) => {
+        const extra = ready.get(ctx) ?? { viewer: null, clientIp: 'unknown' };
+        const requestId = randomUUID();
+        return createContext(deps, {
+          viewer: extra.viewer,
+          requestId,
+          logger: deps.logger.child({ requestId, operationName: payload.operationName ?? undefined, transport: 'ws' }),
+          clientIp: extra.clientIp,
+        });
+      },
+      onNext: (_ctx, _id, _payload, args, result) => {
+        if (!result.errors?.length) return result;
+        const context = args.contextValue as Context;
+        const scope = { requestId: context.requestId, logger: context.logger };
+        return { ...result, errors: result.errors.map((e) => formatError(e, scope)) };
+      },
+      onError: (ctx, _id, _payload, errors) => {
+        const scope = { requestId: randomUUID(), logger: deps.logger.child({ transport: 'ws' }) };
+        return errors.map((e) => formatError(e, scope)) as unknown as readonly GraphQLError[];
+      },
+    },
+    wsServer,
+    REQUEST_LIMITS.wsKeepAliveMs,
+  );
+}

@@ -1,0 +1,198 @@
+// Accounts and sessions: registration, login, refresh-token rotation with reuse detection,
+// logout, password changes and admin grants. No GraphQL here.
+import type { AppDeps } from '../context.ts';
+import { badInput, conflict, isUniqueViolation, notFound, unauthenticated } from '../errors.ts';
+import { burnPasswordCheck, hashPassword, verifyPassword } from '../auth/passwords.ts';
+import { hashRefreshToken, newRefreshToken, REFRESH_TOKEN_TTL_SECONDS } from '../auth/tokens.ts';
+import type { User } from '../generated/prisma/client.ts';
+import { isUuid, text } from './validation.ts';
+
+export const USERNAME_PATTERN = /^[a-z0-9_.]{3,30}$/;
+export const PASSWORD_LENGTH = { min: 8, max: 128 } as const;
+
+export interface Session {
+  accessToken: string;
+  accessTokenExpiresAt: Date;
+  refreshToken: string;
+  user: User;
+}
+
+/** Usernames are case-insensitive: stored and compared lower-case. */
+export function normalizeUsername(raw: string, field = 'username'): string {
+  const username = raw.trim().toLowerCase();
+  if (!USERNAME_PATTERN.test(username)) {
+    throw badInput(field, 'username must be 3–30 characters of a-z, 0-9, "_" and "."');
+  }
+  return username;
+}
+
+function checkPassword(password: string, field: string): string {
+  const length = [...password].length;
+  if (length < PASSWORD_LENGTH.min || length > PASSWORD_LENGTH.max) {
+    throw badInput(field, `password must be ${PASSWORD_LENGTH.min}–${PASSWORD_LENGTH.max} characters`);
+  }
+  return password;
+}
+
+function normalizeEmail(raw: string): string {
+  const email = raw.trim().toLowerCase();
+  if (email.length > 254 || !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) throw badInput('email', 'email is not a valid address');
+  return email;
+}
+
+export interface RegisterInput {
+  username: string;
+  password: string;
+  email?: string | null;
+  fullName?: string | null;
+}
+
+export async function register(deps: AppDeps, input: RegisterInput, clientIp: string): Promise<Session> {
+  const username = normalizeUsername(input.username);
+  const password = checkPassword(input.password, 'password');
+  const email = input.email ? normalizeEmail(input.email) : null;
+  const fullName = input.fullName ? text('fullName', input.fullName, { max: 150 }) : '';
+  await deps.rateLimiter.consume('registerPerIp', clientIp);
+
+  const passwordHash = await hashPassword(password);
+  let user: User;
+  try {
+    user = await deps.prisma.user.create({
+      data: { username, email, fullName, passwordHash, reputation: { create: { trustLevelId: 1 } } },
+    });
+  } catch (error) {
+    if (isUniqueViolation(error)) {
+      const target = JSON.stringify((error as { meta?: unknown }).meta ?? '');
+      if (target.includes('email')) throw conflict('That email is already registered', 'email');
+      throw conflict('That username is taken', 'username');
+    }
+    throw error;
+  }
+  return startSession(deps, user);
+}
+
+export async function login(deps: AppDeps, rawUsername: string, password: string, clientIp: string): Promise<Session> {
+  const username = rawUsername.trim().toLowerCase().slice(0, 64);
+  await deps.rateLimiter.consume('loginPerIp', clientIp);
+  await deps.rateLimiter.consume('loginPerUsername', username);
+
+  const user = await deps.prisma.user.findUnique({ where: { username } });
+  // Over-long passwords are rejected without hashing them, but only after the same delay.
+  const plausible = password.length <= PASSWORD_LENGTH.max * 4;
+  if (!user || !plausible) {
+    await burnPasswordCheck(plausible ? password : '');
+    throw unauthenticated('Invalid username or password');
+  }
+  if (!(await verifyPassword(user.passwordHash, password))) throw unauthenticated('Invalid username or password');
+  await deps.rateLimiter.reset('loginPerUsername', username);
+  return startSession(deps, user);
+}
+
+/** Opens a new session family and issues its first token pair. */
+async function startSession(deps: AppDeps, user: User): Promise<Session> {
+  const refreshToken = newRefreshToken();
+  await deps.prisma.sessionFamily.create({
+    data: {
+      userId: user.id,
+      tokens: { create: { tokenHash: hashRefreshToken(refreshToken), expiresAt: refreshExpiry() } },
+    },
+  });
+  return issue(deps, user, refreshToken);
+}
+
+async function issue(deps: AppDeps, user: User, refreshToken: string): Promise<Session> {
+  const { token, expiresAt } = await deps.tokens.sign(user.id, user.role);
+  return { accessToken: token, accessTokenExpiresAt: expiresAt, refreshToken, user };
+}
+
+const refreshExpiry = () => new Date(Date.now() + REFRESH_TOKEN_TTL_SECONDS * 1000);
+
+/**
+ * Exchanges a refresh token for a new pair. Each token works once: a second use means it
+ * leaked, so the whole family is revoked and every device of that login must sign in again.
+ */
+export async function refreshSession(deps: AppDeps, refreshToken: string): Promise<Session> {
+  const invalid = () => unauthenticated('Invalid or expired refresh token');
+  if (refreshToken.length > 200) throw invalid();
+  const stored = await deps.prisma.refreshToken.findUnique({
+    where: { tokenHash: hashRefreshToken(refreshToken) },
+    include: { family: { include: { user: true } } },
+  });
+  if (!stored || stored.family.revokedAt) throw invalid();
+  if (stored.expiresAt <= new Date()) throw invalid();
+
+  const next = newRefreshToken();
+  const rotated = await deps.prisma.$transaction(async (tx) => {
+    // Conditional update: of two concurrent uses of one token, exactly one wins.
+    const claimed = await tx.refreshToken.updateMany({
+      where: { id: stored.id, usedAt: null },
+      data: { usedAt: new Date() },
+    });
+    if (claimed.count === 0) return false;
+    await tx.refreshToken.create({
+      data: { familyId: stored.familyId, tokenHash: hashRefreshToken(next), expiresAt: refreshExpiry() },
+    });
+    return true;
+  });
+  if (!rotated) {
+    await revokeFamilies(deps, { id: stored.familyId });
+    deps.logger.warn({ userId: stored.family.userId, familyId: stored.familyId }, 'refresh token reuse: session family revoked');
+    throw unauthenticated('Refresh token was already used; all sessions of this login were signed out');
+  }
+  return issue(deps, stored.family.user, next);
+}
+
+async function revokeFamilies(deps: AppDeps, where: { id?: string; userId?: string }): Promise<number> {
+  const { count } = await deps.prisma.sessionFamily.updateMany({
+    where: { ...where, revokedAt: null },
+    data: { revokedAt: new Date() },
+  });
+  return count;
+}
+
+/** Ends the session the refresh token belongs to. False when it names no live session. */
+export async function logout(deps: AppDeps, refreshToken: string): Promise<boolean> {
+  if (refreshToken.length > 200) return false;
+  const stored = await deps.prisma.refreshToken.findUnique({
+    where: { tokenHash: hashRefreshToken(refreshToken) },
+    select: { familyId: true },
+  });
+  if (!stored) return false;
+  return (await revokeFamilies(deps, { id: stored.familyId })) > 0;
+}
+
+export async function logoutAllSessions(deps: AppDeps, userId: string): Promise<boolean> {
+  await revokeFamilies(deps, { userId });
+  return true;
+}
+
+/** Changes the password and signs out every session, as a stolen session should not survive it. */
+export async function changePassword(deps: AppDeps, userId: string, currentPassword: string, newPassword: string): Promise<boolean> {
+  checkPassword(newPassword, 'newPassword');
+  const user = await deps.prisma.user.findUnique({ where: { id: userId } });
+  if (!user) throw unauthenticated();
+  if (currentPassword.length > PASSWORD_LENGTH.max * 4 || !(await verifyPassword(user.passwordHash, currentPassword))) {
+    throw badInput('currentPassword', 'Current password is wrong');
+  }
+  const passwordHash = await hashPassword(newPassword);
+  await deps.prisma.$transaction([
+    deps.prisma.user.update({ where: { id: userId }, data: { passwordHash } }),
+    deps.prisma.sessionFamily.updateMany({ where: { userId, revokedAt: null }, data: { revokedAt: new Date() } }),
+  ]);
+  return true;
+}
+
+export async function setCertified(deps: AppDeps, userId: string, certified: boolean): Promise<User> {
+  if (!isUuid(userId)) throw notFound('User');
+  const { count } = await deps.prisma.user.updateMany({ where: { id: userId }, data: { isCertified: certified } });
+  if (count === 0) throw notFound('User');
+  return deps.prisma.user.findUniqueOrThrow({ where: { id: userId } });
+}
+
+/** Grants ADMIN to an existing user (the `user:admin` script). */
+export async function grantAdmin(deps: Pick<AppDeps, 'prisma'>, rawUsername: string): Promise<User> {
+  const username = normalizeUsername(rawUsername);
+  const { count } = await deps.prisma.user.updateMany({ where: { username }, data: { role: 'ADMIN' } });
+  if (count === 0) throw notFound(`User "${username}"`);
+  return deps.prisma.user.findUniqueOrThrow({ where: { username } });
+}

@@ -1,0 +1,45 @@
+// Input checks shared by every domain. Each failure is BAD_USER_INPUT naming the field.
+import { badInput } from '../errors.ts';
+
+/** Trims and bounds a text input; `min` 0 allows empty. */
+export function text(field: string, value: string, { min = 0, max }: { min?: number; max: number }): string {
+  const trimmed = value.trim();
+  if (trimmed.length < min) throw badInput(field, min <= 1 ? `${field} must not be empty` : `${field} must be at least ${min} characters`);
+  if (trimmed.length > max) throw badInput(field, `${field} must be at most ${max} characters`);
+  return trimmed;
+}
+
+/** Tags are trimmed, lower-cased and de-duplicated, keeping first-seen order. */
+export function normalizeTags(field: string, tags: readonly string[], { maxItems = 30, maxLength = 50 } = {}): string[] {
+  const seen = new Set<string>();
+  for (const raw of tags) {
+    const tag = raw.trim().toLowerCase().replace(/\s+/g, ' ');
+    if (!tag) continue;
+    if (tag.length > maxLength) throw badInput(field, `each of ${field} must be at most ${maxLength} characters`);
+    seen.add(tag);
+  }
+  if (seen.size > maxItems) throw badInput(field, `${field} may hold at most ${maxItems} items`);
+  return [...seen];
+}
+
+export function latitude(field: string, value: number): number {
+  if (!Number.isFinite(value) || value < -90 || value > 90) throw badInput(field, `${field} must be between -90 and 90`);
+  return value;
+}
+
+export function longitude(field: string, value: number): number {
+  if (!Number.isFinite(value) || value < -180 || value > 180) throw badInput(field, `${field} must be between -180 and 180`);
+  return value;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** True for a well-formed UUID: anything else cannot name a row, so callers answer NOT_FOUND without a query. */
+export const isUuid = (value: string) => UUID.test(value);
+
+/** Resolves a connection's page size: default when absent, BAD_USER_INPUT outside 1..max. */
+export function pageSize(field: string, first: number | null | undefined, { fallback, max }: { fallback: number; max: number }): number {
+  if (first === null || first === undefined) return fallback;
+  if (!Number.isInteger(first) || first < 1 || first > max) throw badInput(field, `${field} must be between 1 and ${max}`);
+  return first;
+}

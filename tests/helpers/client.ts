@@ -1,0 +1,118 @@
+// Clients as apps use them: typed documents from codegen over real HTTP and graphql-ws.
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { print } from 'graphql';
+import type { GraphQLFormattedError } from 'graphql';
+import { createClient } from 'graphql-ws';
+import type { Client } from 'graphql-ws';
+import WebSocket from 'ws';
+import { LoginDocument, RegisterDocument } from '../generated/graphql.ts';
+import type { TestServer } from './server.ts';
+
+export interface GqlResult<T> {
+  status: number;
+  data?: T | null;
+  errors?: GraphQLFormattedError[];
+}
+
+export interface RequestOptions {
+  token?: string;
+  headers?: Record<string, string>;
+}
+
+/** POSTs a typed operation to /graphql. */
+export async function gql<T, V>(
+  server: Pick<TestServer, 'graphqlUrl'>,
+  document: TypedDocumentNode<T, V>,
+  variables?: V,
+  opts: RequestOptions = {},
+): Promise<GqlResult<T>> {
+  const res = await fetch(server.graphqlUrl, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
+      ...opts.headers,
+    },
+    body: JSON.stringify({ query: print(document), variables }),
+  });
+  const body = (await res.json()) as Omit<GqlResult<T>, 'status'>;
+  return { status: res.status, ...body };
+}
+
+/** The data of a successful operation; fails the test with the errors otherwise. */
+export async function gqlOk<T, V>(
+  server: Pick<TestServer, 'graphqlUrl'>,
+  document: TypedDocumentNode<T, V>,
+  variables?: V,
+  opts?: RequestOptions,
+): Promise<T> {
+  const result = await gql(server, document, variables, opts);
+  if (result.errors?.length || !result.data) {
+    throw new Error(`expected success, got ${result.status}: ${JSON.stringify(result.errors)}`);
+  }
+  return result.data;
+}
+
+/** The error codes of a result, in order. */
+export const codes = (result: { errors?: readonly GraphQLFormattedError[] }) =>
+  (result.errors ?? []).map((e) => e.extensions?.code);
+
+let userCounter = 0;
+export const uniqueName = (prefix = 'user') =>
+  `${prefix}_${Date.now().toString(36)}${(userCounter++).toString(36)}${Math.floor(Math.random() * 1e4)}`.slice(0, 30);
+
+export const TEST_PASSWORD = 'correct horse battery';
+
+export interface TestUser {
+  id: string;
+  username: string;
+  password: string;
+  accessToken: string;
+  refreshToken: string;
+}
+
+/** Registers a user through the API and returns their tokens. */
+export async function createUser(server: Pick<TestServer, 'graphqlUrl'>, overrides: { username?: string; fullName?: string } = {}): Promise<TestUser> {
+  const username = overrides.username ?? uniqueName();
+  const { register } = await gqlOk(server, RegisterDocument, {
+    input: { username, password: TEST_PASSWORD, fullName: overrides.fullName },
+  });
+  return { id: register.user.id, username, password: TEST_PASSWORD, accessToken: register.accessToken, refreshToken: register.refreshToken };
+}
+
+/** Makes an admin: registers the user, grants ADMIN in the database, and logs in again for a token carrying the role. */
+export async function createAdmin(server: TestServer): Promise<TestUser> {
+  const user = await createUser(server);
+  await server.deps.prisma.user.update({ where: { id: user.id }, data: { role: 'ADMIN' } });
+  const { login } = await gqlOk(server, LoginDocument, { username: user.username, password: user.password });
+  return { ...user, accessToken: login.accessToken, refreshToken: login.refreshToken };
+}
+
+/** A graphql-ws client; close it with `await client.dispose()`. */
+export function wsClient(server: Pick<TestServer, 'wsUrl'>, connectionParams?: Record<string, unknown>): Client {
+  return createClient({ url: server.wsUrl, webSocketImpl: WebSocket, connectionParams, retryAttempts: 0, lazy: true });
+}
+
+/** Runs one operation over a graphql-ws client and resolves with its single result. */
+export function wsRequest<T, V>(client: Client, document: TypedDocumentNode<T, V>, variables?: V): Promise<GqlResult<T>> {
+  return new Promise((resolve, reject) => {
+    let result: GqlResult<T> = { status: 0 };
+    client.subscribe(
+      { query: print(document), variables: variables as Record<string, unknown> | undefined },
+      {
+        next: (value) => {
+          result = { status: 0, data: value.data as T, errors: value.errors as GraphQLFormattedError[] | undefined };
+        },
+        error: reject,
+        complete: () => resolve(result),
+      },
+    );
+  });
+}
+
+/** SQL statements the server ran while `fn` ran. Run one request at a time. */
+export async function countStatements(server: TestServer, fn: () => Promise<unknown>): Promise<number> {
+  const before = server.deps.db.statements.count;
+  await fn();
+  return server.deps.db.statements.count - before;
+}

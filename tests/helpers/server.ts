@@ -1,0 +1,92 @@
+// Starts a real API server on port 0 for a test file: PostgreSQL and Redis when
+// TEST_DATABASE_URL/DATABASE_URL and TEST_REDIS_URL/REDIS_URL are set (each server gets a
+// database of its own), PGlite and in-process pub/sub otherwise.
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { pino } from 'pino';
+import { createApp } from '../../src/app.ts';
+import type { App } from '../../src/app.ts';
+import { loadConfig } from '../../src/config.ts';
+import type { Config } from '../../src/config.ts';
+
+export const testDatabaseUrl = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL;
+export const testRedisUrl = process.env.TEST_REDIS_URL ?? process.env.REDIS_URL;
+
+export interface TestServer extends App {
+  url: string;
+  graphqlUrl: string;
+  wsUrl: string;
+  config: Config;
+  /** Stops the server and removes its database and data directory. */
+  close(): Promise<void>;
+}
+
+export interface TestServerOptions {
+  env?: Record<string, string>;
+  /** Reuse another server's database (for several instances of one deployment). */
+  shareWith?: TestServer;
+}
+
+async function createDatabase(adminUrl: string): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `pinit_test_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const client = new pg.Client({ connectionString: adminUrl });
+      await client.connect();
+      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await client.end();
+    },
+  };
+}
+
+export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
+  const dataDir = opts.shareWith?.config.dataDir ?? (await mkdtemp(join(tmpdir(), 'pinit-test-')));
+  const cleanups: Array<() => Promise<void>> = [];
+  if (!opts.shareWith) cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
+
+  let databaseUrl = opts.shareWith?.config.databaseUrl;
+  if (!opts.shareWith && testDatabaseUrl) {
+    const db = await createDatabase(testDatabaseUrl);
+    databaseUrl = db.url;
+    cleanups.push(db.drop);
+  }
+  if (opts.shareWith && !databaseUrl) throw new Error('sharing a server needs PostgreSQL (PGlite is single-process)');
+
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATA_DIR: dataDir,
+    SEED_DEMO: 'false',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    JWT_SECRET: 'test-secret-test-secret-test-secret-0123',
+    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+    ...(testRedisUrl ? { REDIS_URL: testRedisUrl } : {}),
+    // Limits are per test server, so suites sharing one Redis don't spend each other's points.
+    RATE_LIMIT_NAMESPACE: randomBytes(6).toString('hex'),
+    ...opts.env,
+  });
+  const app = await createApp(config, pino({ level: config.logLevel }));
+  const url = app.server.url;
+  return {
+    ...app,
+    config,
+    url,
+    graphqlUrl: `${url}/graphql`,
+    wsUrl: `${url.replace(/^http/, 'ws')}/graphql`,
+    async close() {
+      await app.stop();
+      for (const cleanup of cleanups.reverse()) await cleanup();
+    },
+  };
+}

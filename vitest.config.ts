@@ -1,0 +1,22 @@
+import { createRequire } from 'node:module';
+import { defineConfig } from 'vitest/config';
+
+const require = createRequire(import.meta.url);
+
+export default defineConfig({
+  resolve: {
+    // graphql 16 ships CJS (main) and ESM (module). Node loads the CJS build for our
+    // dependencies; Vite would give our own files the ESM one, and graphql refuses to mix.
+    alias: [{ find: /^graphql$/, replacement: require.resolve('graphql') }],
+  },
+  test: {
+    include: ['tests/**/*.test.ts'],
+    // Each file starts its own server (and database); two at a time fit two cores.
+    pool: 'forks',
+    maxWorkers: 2,
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    // Argon2 and PGlite are CPU-heavy; a slow machine must not turn into flaky timeouts.
+    teardownTimeout: 20_000,
+  },
+});
