@@ -81,7 +81,9 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
     const stop = () =>
       (stopping ??= (async () => {
         await server.stop();
+        logger.debug('HTTP drained and WebSockets closed');
         for (const close of closers) await close().catch((err) => logger.warn({ err }, 'error while closing'));
+        logger.debug('pools closed');
       })());
     return { deps, server, stop };
   } catch (error) {

@@ -17,13 +17,12 @@ const app = await createApp(config, logger).catch((error: unknown) => {
   process.exit(1);
 });
 
-let signals = 0;
+let stopping = false;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.on(signal, () => {
-    if (++signals > 1) {
-      logger.warn('second signal: exiting now');
-      process.exit(1);
-    }
+    // Ctrl+C under a wrapper (npm, tsx) delivers the signal twice; one shutdown is enough.
+    if (stopping) return;
+    stopping = true;
     logger.info({ signal }, 'shutting down');
     // A drain that hangs must not keep the process alive forever.
     setTimeout(() => {
@@ -31,7 +30,10 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       process.exit(1);
     }, 15_000).unref();
     app.stop().then(
-      () => process.exit(0),
+      () => {
+        logger.info('stopped');
+        process.exit(0);
+      },
       (err: unknown) => {
         logger.error({ err }, 'shutdown failed');
         process.exit(1);

@@ -114,6 +114,12 @@ export async function startServer(opts: ServerOptions, listen: { port: number; h
         return id;
       },
       customAttributeKeys: { reqId: 'requestId' },
+      // req.log carries only the request id; the completion line carries the request.
+      quietReqLogger: true,
+      serializers: {
+        req: (req: { method: string; url: string; remoteAddress?: string }) => ({ method: req.method, url: req.url, remoteAddress: req.remoteAddress }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
       autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
     }),
   );
@@ -148,6 +154,8 @@ export async function startServer(opts: ServerOptions, listen: { port: number; h
   const apollo = new ApolloServer<Context>({
     schema,
     csrfPrevention: true,
+    // main.ts owns signal handling and the order of shutdown.
+    stopOnTerminationSignals: false,
     includeStacktraceInErrorResponses: false,
     introspection: true,
     formatError: (_formatted, error) => formatError(error as GraphQLError, errorScope.getStore()),

@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bindMigrationAwareSqlAdapterFactory } from '@prisma/driver-adapter-utils';
-import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
+import type { SqlDriverAdapter, SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 import * as glue from '@prisma/schema-engine-wasm/schema_engine_bg';
 import type { MigrationList, SchemaEngine } from '@prisma/schema-engine-wasm';
 
@@ -47,16 +47,34 @@ function loadEngineClass(): Promise<typeof SchemaEngine> {
   return engineClass;
 }
 
-async function openEngine(adapterFactory: SqlMigrationAwareDriverAdapterFactory, schema: string): Promise<SchemaEngine> {
+/**
+ * Runs `use` with an engine, then frees it and disposes the connections it opened: the
+ * engine does not, and a PostgreSQL pool left open keeps a CLI process alive.
+ */
+async function withEngine<T>(adapterFactory: SqlMigrationAwareDriverAdapterFactory, use: (engine: SchemaEngine, schema: string) => Promise<T>): Promise<T> {
+  const schema = await readFile(SCHEMA_PATH, 'utf8');
   const Engine = await loadEngineClass();
+  const opened: SqlDriverAdapter[] = [];
+  const track = async (adapter: Promise<SqlDriverAdapter>) => {
+    opened.push(await adapter);
+    return opened.at(-1)!;
+  };
+  const tracked: SqlMigrationAwareDriverAdapterFactory = {
+    provider: adapterFactory.provider,
+    adapterName: adapterFactory.adapterName,
+    connect: () => track(adapterFactory.connect()),
+    connectToShadowDb: () => track(adapterFactory.connectToShadowDb()),
+  };
   const log = (message: string) => {
     if (process.env.PINIT_DEBUG_MIGRATIONS) process.stderr.write(`${message}\n`);
   };
-  return Engine.new(
-    { datamodels: [[SCHEMA_PATH, schema]] },
-    log,
-    bindMigrationAwareSqlAdapterFactory(adapterFactory),
-  );
+  const engine = await Engine.new({ datamodels: [[SCHEMA_PATH, schema]] }, log, bindMigrationAwareSqlAdapterFactory(tracked));
+  try {
+    return await use(engine, schema);
+  } finally {
+    engine.free();
+    await Promise.all(opened.map((adapter) => adapter.dispose().catch(() => undefined)));
+  }
 }
 
 /** Reads prisma/migrations in the shape the engine expects. */
@@ -86,28 +104,19 @@ export async function readMigrations(dir = MIGRATIONS_DIR): Promise<MigrationLis
 const noFilter = { externalTables: [], externalEnums: [] };
 
 /** Applies every pending migration; returns the names applied. */
-export async function applyMigrations(adapterFactory: SqlMigrationAwareDriverAdapterFactory): Promise<string[]> {
-  const schema = await readFile(SCHEMA_PATH, 'utf8');
-  const engine = await openEngine(adapterFactory, schema);
-  try {
-    const { appliedMigrationNames } = await engine.applyMigrations({
-      migrationsList: await readMigrations(),
-      filters: noFilter,
-    });
+export function applyMigrations(adapterFactory: SqlMigrationAwareDriverAdapterFactory): Promise<string[]> {
+  return withEngine(adapterFactory, async (engine) => {
+    const { appliedMigrationNames } = await engine.applyMigrations({ migrationsList: await readMigrations(), filters: noFilter });
     return appliedMigrationNames;
-  } finally {
-    engine.free();
-  }
+  });
 }
 
 /**
  * The SQL that takes a database from the migrations' end state to prisma/schema.prisma.
  * The engine replays the migrations on the factory's shadow database to find the start state.
  */
-export async function diffSchemaAgainstMigrations(adapterFactory: SqlMigrationAwareDriverAdapterFactory): Promise<string> {
-  const schema = await readFile(SCHEMA_PATH, 'utf8');
-  const engine = await openEngine(adapterFactory, schema);
-  try {
+export function diffSchemaAgainstMigrations(adapterFactory: SqlMigrationAwareDriverAdapterFactory): Promise<string> {
+  return withEngine(adapterFactory, async (engine, schema) => {
     const result = await engine.diff({
       from: { tag: 'migrations', ...(await readMigrations()) },
       to: { tag: 'schemaDatamodel', files: [{ path: SCHEMA_PATH, content: schema }] },
@@ -116,7 +125,5 @@ export async function diffSchemaAgainstMigrations(adapterFactory: SqlMigrationAw
       filters: noFilter,
     });
     return result.stdout ?? '';
-  } finally {
-    engine.free();
-  }
+  });
 }
