@@ -1,6 +1,7 @@
 // One error policy for HTTP and WebSocket operations: contract codes pass through, request
 // problems become BAD_USER_INPUT, and anything unexpected is logged in full and reaches the
 // client masked as INTERNAL_SERVER_ERROR with the request id.
+import { PothosValidationError } from '@pothos/core';
 import { GraphQLError } from 'graphql';
 import type { GraphQLFormattedError } from 'graphql';
 import type { Logger } from 'pino';
@@ -29,9 +30,15 @@ const REQUEST_ERROR_CODES = new Set<string>([
 // Protocol codes Apollo's automatic persisted queries rely on; clients react to them.
 const PROTOCOL_CODES = new Set<string>(['PERSISTED_QUERY_NOT_FOUND', 'PERSISTED_QUERY_NOT_SUPPORTED']);
 
+// Pothos rejects malformed connection arguments (a cursor that does not decode, a negative
+// page size) before our resolvers run; those are the client's mistake.
+const isConnectionArgError = (error: unknown) =>
+  error instanceof PothosValidationError && /^(Invalid cursor|Cursor must be|Argument "(first|last)")/.test(error.message);
+
 function codeOf(error: GraphQLError): string | undefined {
   const original = error.originalError;
   if (original instanceof DomainError) return original.code;
+  if (isConnectionArgError(original)) return 'BAD_USER_INPUT';
   const code = error.extensions?.code;
   return typeof code === 'string' ? code : undefined;
 }

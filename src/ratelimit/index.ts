@@ -18,7 +18,7 @@ export const DEFAULT_LIMITS = {
   /** Login attempts per client IP. */
   loginPerIp: { points: 50, durationSeconds: 15 * 60 },
   /** Registrations per client IP. */
-  registerPerIp: { points: 20, durationSeconds: 60 * 60 },
+  registerPerIp: { points: 50, durationSeconds: 60 * 60 },
 } satisfies Record<string, LimitRule>;
 
 export type LimitName = keyof typeof DEFAULT_LIMITS;

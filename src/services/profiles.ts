@@ -2,7 +2,7 @@
 import type { AppDeps } from '../context.ts';
 import { badInput } from '../errors.ts';
 import type { Prisma } from '../generated/prisma/client.ts';
-import { isUuid, latitude, longitude, normalizeTags, text } from './validation.ts';
+import { escapeLike, isUuid, latitude, longitude, normalizeTags, text } from './validation.ts';
 import { normalizeUsername } from './accounts.ts';
 
 export interface SkillInput {
@@ -98,7 +98,7 @@ export const SEARCH_QUERY_MAX = 100;
 
 /** Users whose username or full name contains the query, case-insensitively. */
 export function searchUsersWhere(rawQuery: string): Prisma.UserWhereInput {
-  const query = text('query', rawQuery, { min: 1, max: SEARCH_QUERY_MAX });
+  const query = escapeLike(text('query', rawQuery, { min: 1, max: SEARCH_QUERY_MAX }));
   return {
     OR: [
       { username: { contains: query.toLowerCase() } },

@@ -37,9 +37,15 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** True for a well-formed UUID: anything else cannot name a row, so callers answer NOT_FOUND without a query. */
 export const isUuid = (value: string) => UUID.test(value);
 
-/** Resolves a connection's page size: default when absent, BAD_USER_INPUT outside 1..max. */
-export function pageSize(field: string, first: number | null | undefined, { fallback, max }: { fallback: number; max: number }): number {
-  if (first === null || first === undefined) return fallback;
-  if (!Number.isInteger(first) || first < 1 || first > max) throw badInput(field, `${field} must be between 1 and ${max}`);
-  return first;
+/** Rejects page sizes outside 0..max (rather than silently clamping them). */
+export function checkPageArgs(args: { first?: number | null; last?: number | null }, max: number): void {
+  for (const field of ['first', 'last'] as const) {
+    const value = args[field];
+    if (value !== null && value !== undefined && (value < 0 || value > max)) {
+      throw badInput(field, `${field} must be between 0 and ${max}`);
+    }
+  }
 }
+
+/** Escapes LIKE wildcards so a search for "%" means a percent sign (Prisma's contains does not). */
+export const escapeLike = (value: string) => value.replace(/[\\%_]/g, (c) => `\\${c}`);

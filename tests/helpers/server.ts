@@ -74,6 +74,9 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     ...(testRedisUrl ? { REDIS_URL: testRedisUrl } : {}),
     // Limits are per test server, so suites sharing one Redis don't spend each other's points.
     RATE_LIMIT_NAMESPACE: randomBytes(6).toString('hex'),
+    // Suites register many users from one address; rate-limit tests set their own rules.
+    RATE_LIMIT_REGISTER_PER_IP: '100000/3600',
+    RATE_LIMIT_LOGIN_PER_IP: '100000/3600',
     ...opts.env,
   });
   const app = await createApp(config, pino({ level: config.logLevel }));

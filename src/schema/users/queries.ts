@@ -1,5 +1,6 @@
 import { builder, PAGE_SIZE } from '../../builder.ts';
 import { searchUsersWhere, userLookup } from '../../services/profiles.ts';
+import { checkPageArgs } from '../../services/validation.ts';
 import { UserConnection } from './types.ts';
 
 builder.queryFields((t) => ({
@@ -31,7 +32,10 @@ builder.queryFields((t) => ({
       maxSize: PAGE_SIZE.max,
       description: 'Users whose username or full name contains the query (case-insensitive), in id order.',
       args: { query: t.arg.string({ required: true, description: '1–100 characters.' }) },
-      resolve: (query, _root, args, ctx) => ctx.prisma.user.findMany({ ...query, where: searchUsersWhere(args.query) }),
+      resolve: (query, _root, args, ctx) => {
+        checkPageArgs(args, PAGE_SIZE.max);
+        return ctx.prisma.user.findMany({ ...query, where: searchUsersWhere(args.query) });
+      },
     },
     UserConnection,
   ),

@@ -38,6 +38,15 @@ export const Reputation = builder.prismaObject('Reputation', {
   }),
 });
 
+const EMPTY_REPUTATION = {
+  totalRatings: 0,
+  ratingSum: 0,
+  averageRating: 0,
+  eventsHosted: 0,
+  eventsAttended: 0,
+  trustLevelId: 1,
+};
+
 export interface SettingsSource {
   autoInviteEnabled: boolean;
   preferredRadiusKm: number;
@@ -79,10 +88,9 @@ export const User = builder.prismaObject('User', {
       type: Reputation,
       description: 'Rating totals and event counts.',
       select: (_args, _ctx, nestedSelection) => ({ reputation: nestedSelection() }),
-      // Every account gets a reputation row at registration; the fallback covers rows
-      // created by other tools.
-      resolve: (user, _args, ctx) =>
-        user.reputation ?? ctx.prisma.reputation.upsert({ where: { userId: user.id }, create: { userId: user.id, trustLevelId: 1 }, update: {} }),
+      // Every account gets a reputation row at registration; a user inserted by other tools
+      // reads as a newcomer rather than failing (and a read never writes).
+      resolve: (user) => user.reputation ?? { ...EMPTY_REPUTATION, userId: user.id },
     }),
     lastSeenAt: t.expose('lastSeenAt', {
       type: 'DateTime',
