@@ -34,6 +34,8 @@ export const REQUEST_LIMITS = {
   wsInitTimeoutMs: 10_000,
   /** Ping interval that keeps idle sockets alive through proxies and detects dead peers. */
   wsKeepAliveMs: 20_000,
+  /** How long shutdown waits for operations still executing after their connections closed. */
+  shutdownGraceMs: 10_000,
   /** Per-dependency deadline of /readyz. */
   readinessTimeoutMs: 2_000,
 } as const;
@@ -50,6 +52,31 @@ export interface ServerOptions {
   deps: AppDeps;
   /** Directory of locally stored files, served at /files; absent when S3 is used. */
   filesDir?: string;
+}
+
+/**
+ * Operations still executing. A client that hangs up does not stop its operation, so shutdown
+ * waits for this to empty (within a deadline) before the pools it uses are closed.
+ */
+class InFlight {
+  private count = 0;
+  private waiters: Array<() => void> = [];
+
+  track<T>(work: Promise<T>): Promise<T> {
+    this.count += 1;
+    return work.finally(() => {
+      this.count -= 1;
+      if (this.count === 0) for (const wake of this.waiters.splice(0)) wake();
+    });
+  }
+
+  idle(timeoutMs: number): Promise<void> {
+    if (this.count === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.waiters.push(resolve);
+      setTimeout(resolve, timeoutMs).unref();
+    });
+  }
 }
 
 // The request id of the HTTP request being served, for error formatting outside resolvers.
@@ -134,8 +161,9 @@ export async function startServer(opts: ServerOptions, listen: { port: number; h
   });
   if (opts.filesDir) app.use('/files', createFilesRouter(opts.filesDir));
 
+  const inFlight = new InFlight();
   const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: REQUEST_LIMITS.wsMessageBytes });
-  const wsCleanup = useWebSocketServer(wsServer, schema, deps);
+  const wsCleanup = useWebSocketServer(wsServer, schema, deps, inFlight);
 
   const drainWebSockets: ApolloServerPlugin = {
     async serverWillStart() {
@@ -162,20 +190,21 @@ export async function startServer(opts: ServerOptions, listen: { port: number; h
     plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), drainWebSockets, logUnexpected],
   });
   await apollo.start();
+  const graphqlHandler = expressMiddleware(apollo, {
+    context: async ({ req }) =>
+      createContext(deps, {
+        viewer: await viewerFromToken(deps, req.headers.authorization),
+        requestId: String(req.id),
+        logger: req.log,
+        clientIp: clientIp(req),
+      }),
+  });
 
   app.use(
     '/graphql',
     (req, _res, next) => errorScope.run({ requestId: String(req.id), logger: req.log }, next),
     express.json({ limit: REQUEST_LIMITS.jsonBodyBytes }),
-    expressMiddleware(apollo, {
-      context: async ({ req }) =>
-        createContext(deps, {
-          viewer: await viewerFromToken(deps, req.headers.authorization),
-          requestId: String(req.id),
-          logger: req.log,
-          clientIp: clientIp(req),
-        }),
-    }),
+    (req, res, next) => inFlight.track(Promise.resolve(graphqlHandler(req, res, next))),
   );
   app.use(bodyErrors);
 
@@ -191,7 +220,11 @@ export async function startServer(opts: ServerOptions, listen: { port: number; h
   return {
     httpServer,
     url,
-    stop: () => (stopping ??= apollo.stop()),
+    stop: () =>
+      (stopping ??= (async () => {
+        await apollo.stop();
+        await inFlight.idle(REQUEST_LIMITS.shutdownGraceMs);
+      })()),
   };
 }
 
@@ -218,8 +251,16 @@ interface WsExtra {
   expiryTimer?: NodeJS.Timeout;
 }
 
-function useWebSocketServer(wsServer: WebSocketServer, schema: GraphQLSchema, deps: AppDeps) {
+function useWebSocketServer(wsServer: WebSocketServer, schema: GraphQLSchema, deps: AppDeps, inFlight: InFlight) {
   const ready = new WeakMap<object, WsExtra>();
+  // Per connection, operations from subscribe until their result (or error, or completion),
+  // so shutdown can wait for them.
+  const executing = new WeakMap<object, Map<string, () => void>>();
+  const finish = (ctx: object, id: string) => {
+    const ops = executing.get(ctx);
+    ops?.get(id)?.();
+    ops?.delete(id);
+  };
   return useServer<Record<string, unknown> | undefined, { request: import('node:http').IncomingMessage; socket: import('ws').WebSocket }>(
     {
       schema,
@@ -246,6 +287,7 @@ function useWebSocketServer(wsServer: WebSocketServer, schema: GraphQLSchema, de
       onClose: (ctx) => {
         clearTimeout(ready.get(ctx)?.expiryTimer);
       },
+      onComplete: (ctx, id) => finish(ctx, id),
       context: (ctx, _id, payload) => {
         const extra = ready.get(ctx) ?? { viewer: null, clientIp: 'unknown' };
         const requestId = randomUUID();
@@ -256,13 +298,20 @@ function useWebSocketServer(wsServer: WebSocketServer, schema: GraphQLSchema, de
           clientIp: extra.clientIp,
         });
       },
+      onSubscribe: (ctx, id) => {
+        let ops = executing.get(ctx);
+        if (!ops) executing.set(ctx, (ops = new Map()));
+        void inFlight.track(new Promise<void>((resolve) => ops.set(id, resolve)));
+      },
+      onOperation: (ctx, id) => finish(ctx, id),
       onNext: (_ctx, _id, _payload, args, result) => {
         if (!result.errors?.length) return result;
         const context = args.contextValue as Context;
         const scope = { requestId: context.requestId, logger: context.logger };
         return { ...result, errors: result.errors.map((e) => formatError(e, scope)) };
       },
-      onError: (ctx, _id, _payload, errors) => {
+      onError: (ctx, id, _payload, errors) => {
+        finish(ctx, id);
         const scope = { requestId: randomUUID(), logger: deps.logger.child({ transport: 'ws' }) };
         return errors.map((e) => formatError(e, scope)) as unknown as readonly GraphQLError[];
       },
