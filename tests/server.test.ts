@@ -82,6 +82,29 @@ describe('graceful shutdown', () => {
   });
 });
 
+describe('shutdown under load', () => {
+  it('lets operations whose clients hung up finish before the pools close', async () => {
+    const logLines: Array<Record<string, unknown>> = [];
+    const server = await startTestServer({ logLines });
+    const user = await createUser(server);
+    // Logins are slow (argon2id); abort them client-side mid-flight, then shut down at once.
+    const aborter = new AbortController();
+    const inFlight = Array.from({ length: 12 }, () =>
+      fetch(server.graphqlUrl, {
+        method: 'POST',
+        signal: aborter.signal,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: `mutation { login(username: "${user.username}", password: "${user.password}") { accessToken } }` }),
+      }).catch(() => undefined),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 15));
+    aborter.abort();
+    await server.close();
+    await Promise.all(inFlight);
+    expect(logLines.filter((line) => Number(line.level) >= 50)).toEqual([]);
+  });
+});
+
 describe('queries over HTTP work with a token', () => {
   let server: TestServer;
   beforeAll(async () => {

@@ -28,6 +28,8 @@ export interface TestServerOptions {
   env?: Record<string, string>;
   /** Reuse another server's database (for several instances of one deployment). */
   shareWith?: TestServer;
+  /** Collects the server's log lines (parsed JSON) at level info and above. */
+  logLines?: Array<Record<string, unknown>>;
 }
 
 async function createDatabase(adminUrl: string): Promise<{ url: string; drop: () => Promise<void> }> {
@@ -79,7 +81,10 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     RATE_LIMIT_LOGIN_PER_IP: '100000/3600',
     ...opts.env,
   });
-  const app = await createApp(config, pino({ level: config.logLevel }));
+  const logger = opts.logLines
+    ? pino({ level: 'info' }, { write: (line: string) => void opts.logLines!.push(JSON.parse(line)) })
+    : pino({ level: config.logLevel });
+  const app = await createApp(config, logger);
   const url = app.server.url;
   return {
     ...app,
