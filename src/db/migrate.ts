@@ -4,16 +4,15 @@
 // `prisma migrate deploy` does, so the two stay interchangeable.
 import { readdir, readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
 import { bindMigrationAwareSqlAdapterFactory } from '@prisma/driver-adapter-utils';
 import type { SqlDriverAdapter, SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 import * as glue from '@prisma/schema-engine-wasm/schema_engine_bg';
 import type { MigrationList, SchemaEngine } from '@prisma/schema-engine-wasm';
+import { PROJECT_ROOT } from '../paths.ts';
 
-const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const MIGRATIONS_DIR = join(projectRoot, 'prisma', 'migrations');
-export const SCHEMA_PATH = join(projectRoot, 'prisma', 'schema.prisma');
+export const MIGRATIONS_DIR = join(PROJECT_ROOT, 'prisma', 'migrations');
+export const SCHEMA_PATH = join(PROJECT_ROOT, 'prisma', 'schema.prisma');
 
 let engineClass: Promise<typeof SchemaEngine> | undefined;
 

@@ -1,8 +1,7 @@
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { PROJECT_ROOT } from '../paths.ts';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The printed schema clients generate types from. */
-export const SCHEMA_FILE = join(root, 'schema.graphql');
+export const SCHEMA_FILE = join(PROJECT_ROOT, 'schema.graphql');
 /** The client contract, kept beside the repository in shared/api. */
-export const CONTRACT_FILE = join(root, '..', 'shared', 'api', 'contract.graphql');
+export const CONTRACT_FILE = join(PROJECT_ROOT, '..', 'shared', 'api', 'contract.graphql');
