@@ -3,6 +3,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import type { LimitName, LimitRule } from './ratelimit/index.ts';
+import type { S3StorageOptions } from './storage/index.ts';
 
 const DEV_JWT_SECRET = 'pinit-development-secret-change-me-0000000000';
 
@@ -70,15 +71,7 @@ export interface Config {
   /** Redis for pub/sub and rate limits; absent means in-process. */
   redisUrl?: string;
   /** S3/R2/MinIO; absent means local files under dataDir served at /files. */
-  s3?: {
-    bucket: string;
-    region: string;
-    endpoint?: string;
-    accessKeyId?: string;
-    secretAccessKey?: string;
-    publicUrl?: string;
-    forcePathStyle: boolean;
-  };
+  s3?: S3StorageOptions;
   jwtSecret: string;
   /** Browser origins allowed by CORS and the WebSocket Origin check; ['*'] allows all. */
   corsOrigins: string[];
