@@ -23,6 +23,8 @@ export const builder = new SchemaBuilder<{
   defaultFieldNullability: false,
   scopeAuth: {
     authScopes: (ctx) => ({ signedIn: ctx.viewer !== null, admin: ctx.viewer?.role === 'ADMIN' }),
+    // Refuse a subscription when it is made, not by failing each event later.
+    authorizeOnSubscribe: true,
     unauthorizedError: (_parent, ctx) => (ctx.viewer ? forbidden() : unauthenticated()),
   },
   prisma: {
@@ -62,8 +64,7 @@ builder.addScalarType('DateTime', DateTimeResolver, {
 
 builder.queryType({ description: 'Reads.' });
 builder.mutationType({ description: 'Writes.' });
-// The Subscription root is added by the first domain that defines a subscription field
-// (GraphQL forbids empty object types).
+builder.subscriptionType({ description: 'Live updates over graphql-ws.' });
 
 /** Default and maximum page sizes for ordinary connections (map queries allow more). */
 export const PAGE_SIZE = { default: 20, max: 100 } as const;

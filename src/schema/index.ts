@@ -5,6 +5,11 @@ import './users/types.ts';
 import './users/queries.ts';
 import './users/mutations.ts';
 import './accounts/index.ts';
+import './events/types.ts';
+import './events/inputs.ts';
+import './events/queries.ts';
+import './events/mutations.ts';
+import './events/subscriptions.ts';
 
 export const schema = builder.toSchema({ sortSchema: false });
 

@@ -1,0 +1,69 @@
+import { initContextCache } from '@pothos/core';
+import { builder } from '../../builder.ts';
+import type { Context } from '../../context.ts';
+import type { DeliveredChange } from '../../services/event-subscriptions.ts';
+import { mapChanges, myChanges } from '../../services/event-subscriptions.ts';
+import { findVisibleEvent } from '../../services/events.ts';
+import { BoundsInput, EventFilter } from './inputs.ts';
+import { EventChangeKind } from './types.ts';
+
+// One message reaches many subscribers. Those whose selection (including any per-viewer
+// conditions in it) is the same share one read of the event instead of one each. Keys carry
+// the event version, so an entry never outlives the change it was read for.
+const sharedReads = new Map<string, Promise<unknown>>();
+function sharedRead<T>(key: string, read: () => Promise<T>): Promise<T> {
+  let pending = sharedReads.get(key) as Promise<T> | undefined;
+  if (!pending) {
+    pending = read();
+    sharedReads.set(key, pending);
+    setTimeout(() => sharedReads.delete(key), 2_000).unref();
+  }
+  return pending;
+}
+
+const EventChange = builder.objectRef<DeliveredChange>('EventChange').implement({
+  description: 'A change to an event, as one subscriber may see it.',
+  fields: (t) => ({
+    kind: t.field({ type: EventChangeKind, description: 'What happened.', resolve: (c) => c.message.kind }),
+    eventId: t.id({ description: 'The event’s UUID.', resolve: (c) => c.message.eventId }),
+    event: t.prismaField({
+      type: 'Event',
+      nullable: true,
+      description: 'Null when deleted, or when the subscriber may no longer see it.',
+      resolve: (query, change, _args, ctx) => {
+        if (!change.showEvent) return null;
+        const { eventId, version } = change.message;
+        const key = `${eventId}:${version}:${ctx.viewer?.id ?? ''}:${JSON.stringify(query)}`;
+        return sharedRead(key, () => findVisibleEvent(ctx.deps, ctx.viewer?.id, eventId, query) ?? Promise.resolve(null));
+      },
+    }),
+    version: t.int({ description: 'The event’s version after the change.', resolve: (c) => c.message.version }),
+    occurredAt: t.field({ type: 'DateTime', description: 'When it happened.', resolve: (c) => c.message.occurredAt }),
+  }),
+});
+
+/** Each event of a subscription is resolved with fresh per-request caches, never rows cached by an earlier event. */
+const freshCaches = (change: DeliveredChange, ctx: Context) => {
+  Object.assign(ctx, initContextCache());
+  return change;
+};
+
+builder.subscriptionFields((t) => ({
+  eventChanged: t.field({
+    type: EventChange,
+    description: 'Live map: changes to events the viewer may see whose location, before or after the change, lies in bounds.',
+    args: {
+      bounds: t.arg({ type: BoundsInput, required: true, description: 'The viewport.' }),
+      filter: t.arg({ type: EventFilter, description: 'Conditions; by default published events only.' }),
+    },
+    subscribe: (_root, args, ctx) => mapChanges(ctx.deps, ctx.viewer?.id ?? null, args.bounds, args.filter),
+    resolve: (change, _args, ctx) => freshCaches(change, ctx),
+  }),
+  myEventsChanged: t.field({
+    type: EventChange,
+    authScopes: { signedIn: true },
+    description: 'Changes to events the viewer hosts, attends or is invited to.',
+    subscribe: (_root, _args, ctx) => myChanges(ctx.deps, ctx.viewer!.id),
+    resolve: (change, _args, ctx) => freshCaches(change, ctx),
+  }),
+}));

@@ -1,0 +1,197 @@
+import { prismaConnectionHelpers } from '@pothos/plugin-prisma';
+import { builder, PAGE_SIZE } from '../../builder.ts';
+import type { Context } from '../../context.ts';
+import { visibleEventWhere } from '../../services/event-visibility.ts';
+import { checkPageArgs } from '../../services/validation.ts';
+import { User, UserConnection } from '../users/types.ts';
+
+/** Matches no row: stands in for the viewer's id in per-viewer selections when anonymous. */
+const NOBODY = '00000000-0000-0000-0000-000000000000';
+const viewerIdOf = (ctx: Context) => ctx.viewer?.id ?? NOBODY;
+
+export const EventType = builder.enumType('EventType', {
+  description: 'The kind of meetup.',
+  values: {
+    STUDY: { description: 'A study session.' },
+    PARTY: { description: 'A party or social evening.' },
+    BUSINESS: { description: 'A business or networking meetup.' },
+    OTHER: { description: 'Anything else.' },
+  } as const,
+});
+
+export const EventStatus = builder.enumType('EventStatus', {
+  description: 'Where an event is in its lifecycle.',
+  values: {
+    DRAFT: { description: 'Visible to the host only.' },
+    PUBLISHED: { description: 'Live: on the map for those who may see it, and open to join.' },
+    CANCELLED: { description: 'Called off; cannot be joined or reopened.' },
+  } as const,
+});
+
+export const EventRole = builder.enumType('EventRole', {
+  description: "The viewer's part in an event.",
+  values: {
+    HOSTING: { description: 'Events the viewer hosts.' },
+    ATTENDING: { description: 'Events the viewer joined.' },
+    INVITED: { description: 'Events the viewer is invited to and has not declined.' },
+  } as const,
+});
+
+export const EventChangeKind = builder.enumType('EventChangeKind', {
+  description: 'What happened to an event.',
+  values: {
+    CREATED: { description: 'The event was created.' },
+    UPDATED: { description: 'Details, place, time, visibility or invitations changed.' },
+    CANCELLED: { description: 'The host cancelled it.' },
+    DELETED: { description: 'The host deleted it.' },
+    ATTENDEES_CHANGED: { description: 'Someone joined or left.' },
+  } as const,
+});
+
+export const Comment = builder.prismaObject('EventComment', {
+  name: 'Comment',
+  description: 'A comment on an event.',
+  fields: (t) => ({
+    id: t.exposeID('id', { description: 'The comment’s UUID.' }),
+    event: t.relation('event', { description: 'The event commented on.' }),
+    author: t.relation('author', { description: 'Who wrote it.' }),
+    body: t.exposeString('body', { description: '1–2000 characters.' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When it was written.' }),
+  }),
+});
+
+export const CommentConnection = builder.connectionObject(
+  { type: Comment, name: 'CommentConnection', description: 'A page of comments.' },
+  { name: 'CommentEdge', description: 'A comment in a page of comments.' },
+);
+
+const attendeeHelpers = prismaConnectionHelpers(builder, 'EventAttendee', {
+  cursor: 'eventId_userId',
+  defaultSize: PAGE_SIZE.default,
+  maxSize: PAGE_SIZE.max,
+  query: { orderBy: { joinedAt: 'asc' } },
+  select: (nodeSelection) => ({ user: nodeSelection({ select: { id: true } }) }),
+  resolveNode: (attendance) => attendance.user,
+});
+
+export const Event = builder.prismaObject('Event', {
+  description: 'A meetup pinned on the map.',
+  fields: (t) => ({
+    id: t.exposeID('id', { description: 'The event’s UUID.' }),
+    title: t.exposeString('title', { description: '1–255 characters.' }),
+    description: t.exposeString('description', { description: 'Up to 5000 characters; may be empty.' }),
+    host: t.relation('host', { description: 'Who organizes it.' }),
+    latitude: t.exposeFloat('latitude', { description: 'Where it happens: latitude in degrees.' }),
+    longitude: t.exposeFloat('longitude', { description: 'Where it happens: longitude in degrees.' }),
+    locationName: t.exposeString('locationName', { description: 'A human name for the place; may be empty.' }),
+    startsAt: t.expose('startsAt', { type: 'DateTime', description: 'Start time.' }),
+    endsAt: t.expose('endsAt', { type: 'DateTime', description: 'End time, after startsAt.' }),
+    isPublic: t.exposeBoolean('isPublic', {
+      description: 'Public events are visible to everyone; private ones to the host, invitees and attendees only.',
+    }),
+    type: t.expose('type', { type: EventType, description: 'The kind of meetup.' }),
+    status: t.expose('status', { type: EventStatus, description: 'Draft, published or cancelled.' }),
+    maxParticipants: t.exposeInt('maxParticipants', { description: 'Capacity, host included (1–1000).' }),
+    interestTags: t.exposeStringList('interestTags', { description: 'Normalized tags (trimmed, lower-case, unique); used by auto-matching.' }),
+    autoMatchingEnabled: t.exposeBoolean('autoMatchingEnabled', {
+      description: 'Invite users whose interests and home radius match, on create and on update.',
+    }),
+    version: t.exposeInt('version', { description: 'Increases by one on every change; clients drop updates older than what they hold.' }),
+    attendeeCount: t.exposeInt('attendeeCount', { description: 'People attending, host included.' }),
+    spotsLeft: t.int({
+      description: 'Places still free.',
+      select: { maxParticipants: true, attendeeCount: true },
+      resolve: (e) => Math.max(0, e.maxParticipants - e.attendeeCount),
+    }),
+    attendees: t.connection(
+      {
+        type: User,
+        description: 'Guests who joined, in joining order (the host is `host`, not listed here).',
+        select: (args, ctx, nestedSelection) => ({ attendees: attendeeHelpers.getQuery(args, ctx, nestedSelection) }),
+        resolve: (event, args, ctx) => {
+          checkPageArgs(args, PAGE_SIZE.max);
+          // The nodes carry the fields the query selected, not the whole User row the type
+          // names; Pothos loads anything else a nested field needs.
+          return attendeeHelpers.resolve(event.attendees, args, ctx) as never;
+        },
+      },
+      UserConnection,
+    ),
+    invitedUsers: t.field({
+      type: [User],
+      description: 'Visible to the host and to attendees; empty for others.',
+      select: (_args, ctx, nestedSelection) => ({
+        hostId: true,
+        attendees: { where: { userId: viewerIdOf(ctx) }, select: { userId: true } },
+        invitations: { where: { declinedAt: null }, orderBy: { createdAt: 'asc' }, select: { user: nestedSelection() } },
+      }),
+      resolve: (e, _args, ctx) => (e.hostId === ctx.viewer?.id || e.attendees.length > 0 ? e.invitations.map((i) => i.user) : []),
+    }),
+    matchedUsers: t.field({
+      type: [User],
+      description: 'Users invited by auto-matching (visible to the host and attendees; empty for others).',
+      select: (_args, ctx, nestedSelection) => ({
+        hostId: true,
+        attendees: { where: { userId: viewerIdOf(ctx) }, select: { userId: true } },
+        invitations: { where: { declinedAt: null }, orderBy: { createdAt: 'asc' }, select: { isAutoMatched: true, user: nestedSelection() } },
+      }),
+      resolve: (e, _args, ctx) =>
+        e.hostId === ctx.viewer?.id || e.attendees.length > 0 ? e.invitations.filter((i) => i.isAutoMatched).map((i) => i.user) : [],
+    }),
+    viewerIsHost: t.boolean({
+      description: 'The viewer hosts this event.',
+      select: { hostId: true },
+      resolve: (e, _args, ctx) => e.hostId === ctx.viewer?.id,
+    }),
+    viewerIsAttending: t.boolean({
+      description: 'The viewer joined this event.',
+      select: (_args, ctx) => ({ attendees: { where: { userId: viewerIdOf(ctx) }, select: { userId: true } } }),
+      resolve: (e) => e.attendees.length > 0,
+    }),
+    viewerIsInvited: t.boolean({
+      description: 'The viewer is invited and has not declined.',
+      select: (_args, ctx) => ({ invitations: { where: { userId: viewerIdOf(ctx), declinedAt: null }, select: { userId: true } } }),
+      resolve: (e) => e.invitations.length > 0,
+    }),
+    likeCount: t.relationCount('likes', { description: 'Likes.' }),
+    viewerHasLiked: t.boolean({
+      description: 'The viewer likes this event.',
+      select: (_args, ctx) => ({ likes: { where: { userId: viewerIdOf(ctx) }, select: { userId: true } } }),
+      resolve: (e) => e.likes.length > 0,
+    }),
+    shareCount: t.relationCount('shares', { description: 'Times it was shared with someone.' }),
+    commentCount: t.relationCount('comments', { description: 'Comments.' }),
+    comments: t.relatedConnection(
+      'comments',
+      {
+        description: 'Comments, oldest first.',
+        cursor: 'id',
+        defaultSize: PAGE_SIZE.default,
+        maxSize: PAGE_SIZE.max,
+        query: { orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] },
+      },
+      CommentConnection,
+    ),
+    createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When it was created.' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime', description: 'When it last changed.' }),
+  }),
+});
+
+export const EventConnection = builder.connectionObject(
+  { type: Event, name: 'EventConnection', description: 'A page of events.' },
+  { name: 'EventEdge', description: 'An event in a page of events.' },
+);
+
+builder.prismaObjectField('User', 'hostedEvents', (t) =>
+  t.relatedConnection(
+    'hostedEvents',
+    {
+      description: 'Events this user hosts that the viewer may see, by start time.',
+      cursor: 'id',
+      defaultSize: PAGE_SIZE.default,
+      maxSize: PAGE_SIZE.max,
+      query: (_args, ctx) => ({ where: visibleEventWhere(ctx.viewer?.id), orderBy: [{ startsAt: 'asc' }, { id: 'asc' }] }),
+    },
+    EventConnection,
+  ),
+);

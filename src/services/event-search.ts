@@ -1,0 +1,168 @@
+// Map queries: events in a viewport and events near a point, with filters and keyset
+// pagination. One SQL statement finds the page's ids (index-backed on latitude, longitude);
+// the caller loads the nodes with one more, whatever the page size.
+import type { AppDeps } from '../context.ts';
+import { badInput, unauthenticated } from '../errors.ts';
+import { Prisma } from '../generated/prisma/client.ts';
+import type { EventStatus, EventType } from '../generated/prisma/client.ts';
+import { longitudeRanges } from './event-realtime.ts';
+import type { Bounds } from './event-realtime.ts';
+import { haversineKm } from './geo.ts';
+import { visibleEventSql } from './event-visibility.ts';
+import { isUuid, latitude, longitude, normalizeTags } from './validation.ts';
+
+export const MAP_PAGE = { default: 100, max: 500 } as const;
+export const MAX_RADIUS_KM = 500;
+const KM_PER_DEGREE = 111.32;
+
+export interface EventFilterInput {
+  types?: readonly EventType[] | null;
+  startsAfter?: Date | null;
+  startsBefore?: Date | null;
+  interestTags?: readonly string[] | null;
+  statuses?: readonly EventStatus[] | null;
+  hostId?: string | number | null;
+  friendsOnly?: boolean | null;
+}
+
+export interface Page {
+  /** Event ids in order, with their cursors. */
+  items: Array<{ id: string; cursor: string }>;
+  hasNextPage: boolean;
+  hasPreviousPage: boolean;
+}
+
+export function checkBounds(b: Bounds): Bounds {
+  latitude('bounds.south', b.south);
+  latitude('bounds.north', b.north);
+  longitude('bounds.west', b.west);
+  longitude('bounds.east', b.east);
+  if (b.south > b.north) throw badInput('bounds', 'bounds.south must not be north of bounds.north');
+  return b;
+}
+
+function pageSize(first: number | null | undefined): number {
+  if (first === null || first === undefined) return MAP_PAGE.default;
+  if (!Number.isInteger(first) || first < 0 || first > MAP_PAGE.max) throw badInput('first', `first must be between 0 and ${MAP_PAGE.max}`);
+  return first;
+}
+
+const encodeCursor = (key: string | number, id: string) => Buffer.from(JSON.stringify([key, id])).toString('base64url');
+
+function decodeCursor<K extends string | number>(cursor: string, kind: 'string' | 'number'): [K, string] {
+  try {
+    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
+    if (Array.isArray(value) && value.length === 2 && typeof value[0] === kind && typeof value[1] === 'string' && isUuid(value[1])) {
+      return value as [K, string];
+    }
+  } catch {
+    // fall through
+  }
+  throw badInput('after', 'after is not a cursor from this list');
+}
+
+/** The filter as SQL over `events e`; visibility always applies. Statuses default to PUBLISHED. */
+function filterSql(viewerId: string | null, filter: EventFilterInput | null | undefined): Prisma.Sql {
+  const parts: Prisma.Sql[] = [visibleEventSql(viewerId)];
+  const statuses = filter?.statuses?.length ? [...new Set(filter.statuses)] : ['PUBLISHED'];
+  parts.push(Prisma.sql`e.status::text IN (${Prisma.join(statuses)})`);
+  if (filter?.types?.length) parts.push(Prisma.sql`e.type::text IN (${Prisma.join([...new Set(filter.types)])})`);
+  if (filter?.startsAfter) parts.push(Prisma.sql`e.starts_at >= ${filter.startsAfter}`);
+  if (filter?.startsBefore) parts.push(Prisma.sql`e.starts_at < ${filter.startsBefore}`);
+  if (filter?.interestTags?.length) {
+    parts.push(Prisma.sql`e.interest_tags && ${normalizeTags('filter.interestTags', filter.interestTags)}::text[]`);
+  }
+  if (filter?.hostId !== null && filter?.hostId !== undefined) {
+    const hostId = String(filter.hostId);
+    if (!isUuid(hostId)) return Prisma.sql`FALSE`;
+    parts.push(Prisma.sql`e.host_id = ${hostId}::uuid`);
+  }
+  if (filter?.friendsOnly) {
+    if (!viewerId) throw unauthenticated('Sign in to see friends’ events');
+    parts.push(Prisma.sql`EXISTS (SELECT 1 FROM friendships f
+      WHERE (f.user_a_id = e.host_id AND f.user_b_id = ${viewerId}::uuid) OR (f.user_b_id = e.host_id AND f.user_a_id = ${viewerId}::uuid))`);
+  }
+  return Prisma.join(parts, ' AND ');
+}
+
+function boxSql(b: Bounds): Prisma.Sql {
+  const ranges = longitudeRanges(b).map(([w, e]) => Prisma.sql`e.longitude BETWEEN ${w} AND ${e}`);
+  return Prisma.sql`e.latitude BETWEEN ${b.south} AND ${b.north} AND (${Prisma.join(ranges, ' OR ')})`;
+}
+
+/** The SQL behind eventsInBounds, exported for EXPLAIN in tests. */
+export function inBoundsSql(viewerId: string | null, bounds: Bounds, filter: EventFilterInput | null | undefined, limit: number, after?: string | null) {
+  const keyset = after
+    ? (() => {
+        const [startsAt, id] = decodeCursor<string>(after, 'string');
+        return Prisma.sql`AND (e.starts_at, e.id) > (${new Date(startsAt)}, ${id}::uuid)`;
+      })()
+    : Prisma.empty;
+  return Prisma.sql`SELECT e.id, e.starts_at AS "startsAt" FROM events e
+    WHERE ${boxSql(bounds)} AND ${filterSql(viewerId, filter)} ${keyset}
+    ORDER BY e.starts_at, e.id LIMIT ${limit}`;
+}
+
+/** Visible events in a viewport (crossing the antimeridian when west > east), by start time. */
+export async function eventsInBounds(
+  deps: Pick<AppDeps, 'prisma'>,
+  viewerId: string | null,
+  bounds: Bounds,
+  filter: EventFilterInput | null | undefined,
+  first?: number | null,
+  after?: string | null,
+): Promise<Page> {
+  checkBounds(bounds);
+  const size = pageSize(first);
+  const rows = await deps.prisma.$queryRaw<Array<{ id: string; startsAt: Date }>>(inBoundsSql(viewerId, bounds, filter, size + 1, after));
+  return toPage(rows.map((r) => ({ id: r.id, cursor: encodeCursor(r.startsAt.toISOString(), r.id) })), size, Boolean(after));
+}
+
+/** Visible events within radiusKm of a point, nearest first (great-circle distance). */
+export async function eventsNear(
+  deps: Pick<AppDeps, 'prisma'>,
+  viewerId: string | null,
+  point: { latitude: number; longitude: number },
+  radiusKm: number,
+  filter: EventFilterInput | null | undefined,
+  first?: number | null,
+  after?: string | null,
+): Promise<Page> {
+  latitude('latitude', point.latitude);
+  longitude('longitude', point.longitude);
+  if (!Number.isFinite(radiusKm) || radiusKm <= 0 || radiusKm > MAX_RADIUS_KM) {
+    throw badInput('radiusKm', `radiusKm must be more than 0 and at most ${MAX_RADIUS_KM}`);
+  }
+  const size = pageSize(first);
+  // A bounding box around the circle lets the latitude/longitude index do the first cut.
+  const dLat = radiusKm / KM_PER_DEGREE;
+  const south = Math.max(-90, point.latitude - dLat);
+  const north = Math.min(90, point.latitude + dLat);
+  const cosLat = Math.cos((Math.max(Math.abs(south), Math.abs(north)) * Math.PI) / 180);
+  const dLng = cosLat > 1e-6 ? radiusKm / (KM_PER_DEGREE * cosLat) : 360;
+  const bounds: Bounds =
+    dLng >= 180 || north >= 90 || south <= -90
+      ? { south, north, west: -180, east: 180 }
+      : { south, north, west: wrap(point.longitude - dLng), east: wrap(point.longitude + dLng) };
+  const distance = haversineKm(Prisma.sql`${point.latitude}::float8`, Prisma.sql`${point.longitude}::float8`, Prisma.sql`e.latitude`, Prisma.sql`e.longitude`);
+  const keyset = after
+    ? (() => {
+        const [d, id] = decodeCursor<number>(after, 'number');
+        return Prisma.sql`AND (s.distance, s.id) > (${d}::float8, ${id}::uuid)`;
+      })()
+    : Prisma.empty;
+  const rows = await deps.prisma.$queryRaw<Array<{ id: string; distance: number }>>`
+    SELECT s.id, s.distance FROM (
+      SELECT e.id, ${distance} AS distance FROM events e
+      WHERE ${boxSql(bounds)} AND ${filterSql(viewerId, filter)}
+    ) s
+    WHERE s.distance <= ${radiusKm}::float8 ${keyset}
+    ORDER BY s.distance, s.id LIMIT ${size + 1}`;
+  return toPage(rows.map((r) => ({ id: r.id, cursor: encodeCursor(r.distance, r.id) })), size, Boolean(after));
+}
+
+const wrap = (lng: number) => ((((lng + 180) % 360) + 360) % 360) - 180;
+
+function toPage(items: Page['items'], size: number, hasPrevious: boolean): Page {
+  return { items: items.slice(0, size), hasNextPage: items.length > size, hasPreviousPage: hasPrevious };
+}

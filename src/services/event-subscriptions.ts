@@ -1,0 +1,99 @@
+// Who hears of an event change. Bounds and filter are checked on the message itself; only a
+// private event costs a membership query, and only for subscribers it could concern.
+import type { AppDeps } from '../context.ts';
+import { unauthenticated } from '../errors.ts';
+import { inBounds, mapTopicsForBounds, subscribeTopics, userEventsTopic } from './event-realtime.ts';
+import type { Bounds, EventChangeMessage, EventSnapshot } from './event-realtime.ts';
+import type { EventFilterInput } from './event-search.ts';
+import { checkBounds } from './event-search.ts';
+import { isOpenToAll, visibleEventWhere } from './event-visibility.ts';
+import { normalizeTags } from './validation.ts';
+
+/** A change as one subscriber receives it: `showEvent` false means deliver `event: null`. */
+export interface DeliveredChange {
+  message: EventChangeMessage;
+  showEvent: boolean;
+}
+
+function matchesFilter(s: EventSnapshot, f: EventFilterInput | null | undefined, tags: string[], friends: Set<string> | null): boolean {
+  const statuses = f?.statuses?.length ? f.statuses : ['PUBLISHED'];
+  if (!statuses.includes(s.status)) return false;
+  if (f?.types?.length && !f.types.includes(s.type)) return false;
+  if (f?.startsAfter && s.startsAt < f.startsAfter) return false;
+  if (f?.startsBefore && s.startsAt >= f.startsBefore) return false;
+  if (tags.length && !s.interestTags.some((t) => tags.includes(t))) return false;
+  if (f?.hostId !== null && f?.hostId !== undefined && String(f.hostId) !== s.hostId) return false;
+  if (friends && !friends.has(s.hostId)) return false;
+  return true;
+}
+
+async function friendIds(deps: AppDeps, viewerId: string): Promise<Set<string>> {
+  const rows = await deps.prisma.friendship.findMany({
+    where: { OR: [{ userAId: viewerId }, { userBId: viewerId }] },
+    select: { userAId: true, userBId: true },
+  });
+  return new Set(rows.map((r) => (r.userAId === viewerId ? r.userBId : r.userAId)));
+}
+
+/** Whether the viewer may see the event in this state. Public: no query. Private: the current membership decides. */
+function visibilityCheck(deps: AppDeps, viewerId: string | null) {
+  let membership: Promise<boolean> | undefined;
+  return (eventId: string, state: EventSnapshot): Promise<boolean> | boolean => {
+    if (isOpenToAll(state)) return true;
+    if (!viewerId) return false;
+    if (state.hostId === viewerId) return true;
+    if (state.status === 'DRAFT') return false;
+    membership ??= deps.prisma.event
+      .count({ where: { id: eventId, ...visibleEventWhere(viewerId) } })
+      .then((n) => n > 0);
+    return membership;
+  };
+}
+
+async function* deliver(source: AsyncIterableIterator<EventChangeMessage>, decide: (m: EventChangeMessage) => Promise<DeliveredChange | null>) {
+  try {
+    for await (const message of source) {
+      const delivered = await decide(message);
+      if (delivered) yield delivered;
+    }
+  } finally {
+    await source.return?.();
+  }
+}
+
+/** The live map: changes whose old or new position lies in bounds, that match the filter, that the viewer may see. */
+export async function mapChanges(
+  deps: AppDeps,
+  viewerId: string | null,
+  bounds: Bounds,
+  filter: EventFilterInput | null | undefined,
+): Promise<AsyncIterable<DeliveredChange>> {
+  checkBounds(bounds);
+  if (filter?.friendsOnly && !viewerId) throw unauthenticated('Sign in to follow friends’ events');
+  const tags = normalizeTags('filter.interestTags', filter?.interestTags ?? []);
+  const friends = filter?.friendsOnly && viewerId ? await friendIds(deps, viewerId) : null;
+  const source = subscribeTopics<EventChangeMessage>(deps.pubsub, mapTopicsForBounds(bounds));
+  return deliver(source, async (message) => {
+    const canSee = visibilityCheck(deps, viewerId);
+    const relevant = async (state: EventSnapshot | null) =>
+      state !== null && inBounds(bounds, state) && matchesFilter(state, filter, tags, friends) && (await canSee(message.eventId, state));
+    const wasRelevant = await relevant(message.before);
+    const isRelevant = await relevant(message.after);
+    if (!wasRelevant && !isRelevant) return null;
+    // Moved out of the viewport: still shown, so the client can drop it; no longer matching
+    // or visible (made private, cancelled): event null.
+    const after = message.after;
+    const showEvent = after !== null && matchesFilter(after, filter, tags, friends) && (await canSee(message.eventId, after));
+    return { message, showEvent };
+  });
+}
+
+/** Changes to events the viewer hosts, attends or is invited to (published to each member's topic). */
+export async function myChanges(deps: AppDeps, viewerId: string): Promise<AsyncIterable<DeliveredChange>> {
+  const source = subscribeTopics<EventChangeMessage>(deps.pubsub, [userEventsTopic(viewerId)]);
+  return deliver(source, async (message) => {
+    const canSee = visibilityCheck(deps, viewerId);
+    const showEvent = message.after !== null && (await canSee(message.eventId, message.after));
+    return { message, showEvent };
+  });
+}

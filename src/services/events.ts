@@ -1,0 +1,423 @@
+// Events: lifecycle, attendance under concurrency, invitations, interactions and
+// auto-matching. Every mutation commits first and publishes its change after.
+import type { AppDeps } from '../context.ts';
+import { badInput, conflict, forbidden, notFound } from '../errors.ts';
+import { Prisma } from '../generated/prisma/client.ts';
+import type { Event, EventStatus, EventType } from '../generated/prisma/client.ts';
+import { publishEventChange } from './event-realtime.ts';
+import type { EventChangeKind, EventSnapshot } from './event-realtime.ts';
+import { visibleEventWhere } from './event-visibility.ts';
+import { haversineKm } from './geo.ts';
+import { notify } from './notifications.ts';
+import { isUuid, latitude, longitude, normalizeTags, text } from './validation.ts';
+
+type Tx = Prisma.TransactionClient;
+
+export const EVENT_LIMITS = {
+  title: 255,
+  description: 5000,
+  locationName: 255,
+  maxParticipants: { min: 1, max: 1000, default: 10 },
+  tags: { maxItems: 20, maxLength: 50 },
+  comment: 2000,
+  /** Users per inviteToEvent / shareEvent call. */
+  recipients: 100,
+} as const;
+
+export interface CreateEventInput {
+  title: string;
+  description?: string | null;
+  latitude: number;
+  longitude: number;
+  locationName?: string | null;
+  startsAt: Date;
+  endsAt: Date;
+  isPublic?: boolean | null;
+  type?: EventType | null;
+  status?: EventStatus | null;
+  maxParticipants?: number | null;
+  interestTags?: readonly string[] | null;
+  autoMatchingEnabled?: boolean | null;
+  invitedUserIds?: readonly (string | number)[] | null;
+}
+
+/** Absent or null fields stay as they are. */
+export type UpdateEventInput = { [K in keyof Omit<CreateEventInput, 'invitedUserIds'>]?: CreateEventInput[K] | null };
+
+/** A query from Pothos (select/include) to spread into the final read. */
+type Query = object;
+
+const present = <T>(value: T | null | undefined): value is T => value !== null && value !== undefined;
+
+function checkTimes(startsAt: Date, endsAt: Date, field: 'startsAt' | 'endsAt') {
+  if (Number.isNaN(startsAt.getTime()) || Number.isNaN(endsAt.getTime())) throw badInput(field, `${field} is not a valid time`);
+  if (endsAt <= startsAt) throw badInput(field, 'endsAt must be after startsAt');
+}
+
+function checkCapacity(value: number, attendeeCount = 1) {
+  const { min, max } = EVENT_LIMITS.maxParticipants;
+  if (!Number.isInteger(value) || value < min || value > max) throw badInput('maxParticipants', `maxParticipants must be between ${min} and ${max}`);
+  if (value < attendeeCount) {
+    throw badInput('maxParticipants', `maxParticipants cannot be below the ${attendeeCount} people already attending (host included)`);
+  }
+}
+
+function idList(field: string, ids: readonly (string | number)[]): string[] {
+  const unique = [...new Set(ids.map(String))];
+  if (unique.length > EVENT_LIMITS.recipients) throw badInput(field, `${field} may hold at most ${EVENT_LIMITS.recipients} ids`);
+  return unique;
+}
+
+/** Existing users among ids; NOT_FOUND naming the first unknown one. */
+async function requireUsers(tx: Tx, field: string, ids: string[]): Promise<string[]> {
+  const invalid = ids.find((id) => !isUuid(id));
+  if (invalid) throw notFound(`User ${invalid}`);
+  const found = new Set((await tx.user.findMany({ where: { id: { in: ids } }, select: { id: true } })).map((u) => u.id));
+  const missing = ids.find((id) => !found.has(id));
+  if (missing) throw Object.assign(notFound(`User ${missing}`), { field });
+  return ids;
+}
+
+export const snapshot = (e: Event): EventSnapshot => ({
+  hostId: e.hostId,
+  isPublic: e.isPublic,
+  status: e.status,
+  latitude: e.latitude,
+  longitude: e.longitude,
+  type: e.type,
+  startsAt: e.startsAt,
+  interestTags: e.interestTags,
+});
+
+/** Host, attendees and pending invitees: who hears of a change through myEventsChanged. */
+async function memberIds(tx: Tx | AppDeps['prisma'], event: Pick<Event, 'id' | 'hostId'>): Promise<string[]> {
+  const [attendees, invitees] = await Promise.all([
+    tx.eventAttendee.findMany({ where: { eventId: event.id }, select: { userId: true } }),
+    tx.eventInvitation.findMany({ where: { eventId: event.id, declinedAt: null }, select: { userId: true } }),
+  ]);
+  return [event.hostId, ...attendees.map((a) => a.userId), ...invitees.map((i) => i.userId)];
+}
+
+async function announce(deps: AppDeps, kind: EventChangeKind, before: Event | null, after: Event | null, extraMembers: string[] = []) {
+  const current = (after ?? before)!;
+  const members = after ? await memberIds(deps.prisma, after) : [];
+  await publishEventChange(
+    deps,
+    {
+      kind,
+      eventId: current.id,
+      version: current.version,
+      occurredAt: new Date(),
+      before: before && snapshot(before),
+      after: after && snapshot(after),
+    },
+    new Set([...members, ...extraMembers]),
+  );
+}
+
+/** The event if the viewer may see it, else NOT_FOUND (existence of private events never leaks). */
+async function visibleEvent(tx: Tx, viewerId: string, id: string): Promise<Event> {
+  if (!isUuid(id)) throw notFound('Event');
+  const event = await tx.event.findFirst({ where: { id, ...visibleEventWhere(viewerId) } });
+  if (!event) throw notFound('Event');
+  return event;
+}
+
+/** Locks the event row for a host-only change: NOT_FOUND when invisible, FORBIDDEN when not the host. */
+async function lockForHost(tx: Tx, viewerId: string, id: string): Promise<Event> {
+  if (!isUuid(id)) throw notFound('Event');
+  await tx.$queryRaw`SELECT 1 FROM events WHERE id = ${id}::uuid FOR UPDATE`;
+  const event = await visibleEvent(tx, viewerId, id);
+  if (event.hostId !== viewerId) throw forbidden('Only the host can change this event');
+  return event;
+}
+
+async function requireCertified(tx: Tx, userId: string) {
+  const user = await tx.user.findUnique({ where: { id: userId }, select: { isCertified: true } });
+  if (!user?.isCertified) throw forbidden('Only certified users may have public events');
+}
+
+
+/**
+ * Invites users who want auto-invitations, share an interest with the event and live within
+ * their radius of it (when their home is known), best reputation first, up to the spots left.
+ */
+async function autoMatch(tx: Tx, event: Event): Promise<void> {
+  if (!event.autoMatchingEnabled || event.status !== 'PUBLISHED' || event.interestTags.length === 0) return;
+  const spots = event.maxParticipants - event.attendeeCount;
+  if (spots <= 0) return;
+  const distance = haversineKm(Prisma.sql`u.home_latitude`, Prisma.sql`u.home_longitude`, Prisma.sql`${event.latitude}`, Prisma.sql`${event.longitude}`);
+  const matches = await tx.$queryRaw<Array<{ id: string }>>`
+    SELECT u.id FROM users u
+    LEFT JOIN reputations r ON r.user_id = u.id
+    WHERE u.auto_invite_enabled
+      AND u.id <> ${event.hostId}::uuid
+      AND u.interests && ${event.interestTags}::text[]
+      AND (u.home_latitude IS NULL OR u.home_longitude IS NULL OR ${distance} <= u.preferred_radius_km)
+      AND NOT EXISTS (SELECT 1 FROM event_attendees a WHERE a.event_id = ${event.id}::uuid AND a.user_id = u.id)
+      AND NOT EXISTS (SELECT 1 FROM event_invitations i WHERE i.event_id = ${event.id}::uuid AND i.user_id = u.id)
+    ORDER BY COALESCE(r.average_rating, 0) DESC, COALESCE(r.total_ratings, 0) DESC, u.id
+    LIMIT ${spots}`;
+  if (!matches.length) return;
+  await tx.eventInvitation.createMany({
+    data: matches.map((m) => ({ eventId: event.id, userId: m.id, isAutoMatched: true })),
+    skipDuplicates: true,
+  });
+  await notify(
+    tx,
+    matches.map((m) => ({
+      recipientId: m.id,
+      kind: 'EVENT_INVITATION',
+      actorId: event.hostId,
+      eventId: event.id,
+      text: `You're invited to "${event.title}" — it matches your interests`,
+    })),
+  );
+}
+
+async function invite(tx: Tx, event: Event, inviterId: string, userIds: string[]): Promise<string[]> {
+  const attending = new Set(
+    (await tx.eventAttendee.findMany({ where: { eventId: event.id, userId: { in: userIds } }, select: { userId: true } })).map((a) => a.userId),
+  );
+  const targets = userIds.filter((id) => id !== event.hostId && !attending.has(id));
+  if (!targets.length) return [];
+  // Inviting again re-opens a declined invitation.
+  const pending = new Set(
+    (await tx.eventInvitation.findMany({ where: { eventId: event.id, userId: { in: targets }, declinedAt: null }, select: { userId: true } })).map(
+      (i) => i.userId,
+    ),
+  );
+  const fresh = targets.filter((id) => !pending.has(id));
+  if (!fresh.length) return [];
+  await tx.eventInvitation.deleteMany({ where: { eventId: event.id, userId: { in: fresh } } });
+  await tx.eventInvitation.createMany({ data: fresh.map((userId) => ({ eventId: event.id, userId, invitedById: inviterId })) });
+  await notify(
+    tx,
+    fresh.map((userId) => ({ recipientId: userId, kind: 'EVENT_INVITATION', actorId: inviterId, eventId: event.id, text: `You're invited to "${event.title}"` })),
+  );
+  return fresh;
+}
+
+export async function loadEvent(deps: AppDeps, id: string, query: Query = {}) {
+  return deps.prisma.event.findUniqueOrThrow({ ...query, where: { id } });
+}
+
+export async function createEvent(deps: AppDeps, viewerId: string, input: CreateEventInput, query: Query = {}) {
+  const status = input.status ?? 'PUBLISHED';
+  if (status === 'CANCELLED') throw badInput('status', 'A new event cannot be cancelled');
+  checkTimes(input.startsAt, input.endsAt, 'endsAt');
+  const maxParticipants = input.maxParticipants ?? EVENT_LIMITS.maxParticipants.default;
+  checkCapacity(maxParticipants);
+  const data = {
+    hostId: viewerId,
+    title: text('title', input.title, { min: 1, max: EVENT_LIMITS.title }),
+    description: present(input.description) ? text('description', input.description, { max: EVENT_LIMITS.description }) : '',
+    locationName: present(input.locationName) ? text('locationName', input.locationName, { max: EVENT_LIMITS.locationName }) : '',
+    latitude: latitude('latitude', input.latitude),
+    longitude: longitude('longitude', input.longitude),
+    startsAt: input.startsAt,
+    endsAt: input.endsAt,
+    isPublic: input.isPublic ?? false,
+    type: input.type ?? 'OTHER',
+    status,
+    maxParticipants,
+    interestTags: normalizeTags('interestTags', input.interestTags ?? [], EVENT_LIMITS.tags),
+    autoMatchingEnabled: input.autoMatchingEnabled ?? false,
+  } satisfies Prisma.EventUncheckedCreateInput;
+  const invitedIds = idList('invitedUserIds', input.invitedUserIds ?? []);
+
+  const event = await deps.prisma.$transaction(async (tx) => {
+    if (data.isPublic) await requireCertified(tx, viewerId);
+    await requireUsers(tx, 'invitedUserIds', invitedIds);
+    const created = await tx.event.create({ data });
+    await tx.reputation.updateMany({ where: { userId: viewerId }, data: { eventsHosted: { increment: 1 } } });
+    await invite(tx, created, viewerId, invitedIds);
+    await autoMatch(tx, created);
+    return created;
+  });
+  await announce(deps, 'CREATED', null, event);
+  return loadEvent(deps, event.id, query);
+}
+
+export async function updateEvent(deps: AppDeps, viewerId: string, id: string, input: UpdateEventInput, query: Query = {}) {
+  const { before, after } = await deps.prisma.$transaction(async (tx) => {
+    const before = await lockForHost(tx, viewerId, id);
+    const data: Prisma.EventUpdateInput = {};
+    if (present(input.title)) data.title = text('title', input.title, { min: 1, max: EVENT_LIMITS.title });
+    if (present(input.description)) data.description = text('description', input.description, { max: EVENT_LIMITS.description });
+    if (present(input.locationName)) data.locationName = text('locationName', input.locationName, { max: EVENT_LIMITS.locationName });
+    if (present(input.latitude)) data.latitude = latitude('latitude', input.latitude);
+    if (present(input.longitude)) data.longitude = longitude('longitude', input.longitude);
+    if (present(input.startsAt) || present(input.endsAt)) {
+      const startsAt = input.startsAt ?? before.startsAt;
+      const endsAt = input.endsAt ?? before.endsAt;
+      checkTimes(startsAt, endsAt, present(input.endsAt) ? 'endsAt' : 'startsAt');
+      Object.assign(data, { startsAt, endsAt });
+    }
+    if (present(input.type)) data.type = input.type;
+    if (present(input.maxParticipants)) {
+      checkCapacity(input.maxParticipants, before.attendeeCount);
+      data.maxParticipants = input.maxParticipants;
+    }
+    if (present(input.interestTags)) data.interestTags = normalizeTags('interestTags', input.interestTags, EVENT_LIMITS.tags);
+    if (present(input.autoMatchingEnabled)) data.autoMatchingEnabled = input.autoMatchingEnabled;
+    if (present(input.isPublic)) {
+      if (input.isPublic && !before.isPublic) await requireCertified(tx, viewerId);
+      data.isPublic = input.isPublic;
+    }
+    if (present(input.status) && input.status !== before.status) {
+      if (before.status === 'CANCELLED') throw badInput('status', 'A cancelled event cannot be reopened');
+      data.status = input.status;
+      if (input.status === 'CANCELLED') await tx.reputation.updateMany({ where: { userId: viewerId }, data: { eventsHosted: { decrement: 1 } } });
+    }
+    const after = await tx.event.update({ where: { id: before.id }, data: { ...data, version: { increment: 1 } } });
+    await autoMatch(tx, after);
+    return { before, after };
+  });
+  await announce(deps, after.status === 'CANCELLED' && before.status !== 'CANCELLED' ? 'CANCELLED' : 'UPDATED', before, after);
+  return loadEvent(deps, after.id, query);
+}
+
+export async function cancelEvent(deps: AppDeps, viewerId: string, id: string, query: Query = {}) {
+  const result = await deps.prisma.$transaction(async (tx) => {
+    const before = await lockForHost(tx, viewerId, id);
+    if (before.status === 'CANCELLED') return null;
+    const after = await tx.event.update({ where: { id: before.id }, data: { status: 'CANCELLED', version: { increment: 1 } } });
+    await tx.reputation.updateMany({ where: { userId: viewerId }, data: { eventsHosted: { decrement: 1 } } });
+    return { before, after };
+  });
+  if (result) await announce(deps, 'CANCELLED', result.before, result.after);
+  return loadEvent(deps, id, query);
+}
+
+export async function deleteEvent(deps: AppDeps, viewerId: string, id: string): Promise<string> {
+  const { before, members } = await deps.prisma.$transaction(async (tx) => {
+    const before = await lockForHost(tx, viewerId, id);
+    const members = await memberIds(tx, before);
+    if (before.status !== 'CANCELLED') {
+      await tx.reputation.updateMany({ where: { userId: viewerId }, data: { eventsHosted: { decrement: 1 } } });
+    }
+    await tx.$executeRaw`UPDATE reputations SET events_attended = events_attended - 1
+      WHERE user_id IN (SELECT user_id FROM event_attendees WHERE event_id = ${before.id}::uuid) AND events_attended > 0`;
+    await tx.event.delete({ where: { id: before.id } });
+    return { before, members };
+  });
+  await announce(deps, 'DELETED', { ...before, version: before.version + 1 }, null, members);
+  return before.id;
+}
+
+export async function joinEvent(deps: AppDeps, viewerId: string, id: string, query: Query = {}) {
+  const changed = await deps.prisma.$transaction(async (tx) => {
+    const event = await visibleEvent(tx, viewerId, id);
+    if (event.hostId === viewerId) throw badInput('id', 'You host this event; hosts attend their own events already');
+    const inserted = await tx.$executeRaw`
+      INSERT INTO event_attendees (event_id, user_id) VALUES (${event.id}::uuid, ${viewerId}::uuid) ON CONFLICT DO NOTHING`;
+    if (inserted === 0) return null; // already attending: joining is idempotent
+    if (event.status === 'CANCELLED') throw conflict('This event was cancelled');
+    if (event.status === 'DRAFT') throw conflict('This event is not published yet');
+    if (event.endsAt <= new Date()) throw conflict('This event has ended');
+    // The conditional update holds capacity under concurrency: the row lock serializes
+    // joiners and the count check rejects whoever comes after the last seat.
+    const seated = await tx.$executeRaw`
+      UPDATE events SET attendee_count = attendee_count + 1, version = version + 1, updated_at = now()
+      WHERE id = ${event.id}::uuid AND attendee_count < max_participants AND status = 'PUBLISHED'`;
+    if (seated === 0) throw conflict('This event is full');
+    await tx.reputation.updateMany({ where: { userId: viewerId }, data: { eventsAttended: { increment: 1 } } });
+    return { before: event, after: await tx.event.findUniqueOrThrow({ where: { id: event.id } }) };
+  });
+  if (changed) await announce(deps, 'ATTENDEES_CHANGED', changed.before, changed.after);
+  return loadEvent(deps, id, query);
+}
+
+export async function leaveEvent(deps: AppDeps, viewerId: string, id: string, query: Query = {}) {
+  const changed = await deps.prisma.$transaction(async (tx) => {
+    const event = await visibleEvent(tx, viewerId, id);
+    if (event.hostId === viewerId) throw badInput('id', 'Hosts cannot leave their own event; cancel it instead');
+    const removed = await tx.eventAttendee.deleteMany({ where: { eventId: event.id, userId: viewerId } });
+    if (removed.count === 0) return null;
+    const after = await tx.event.update({ where: { id: event.id }, data: { attendeeCount: { decrement: 1 }, version: { increment: 1 } } });
+    await tx.reputation.updateMany({ where: { userId: viewerId, eventsAttended: { gt: 0 } }, data: { eventsAttended: { decrement: 1 } } });
+    return { before: event, after };
+  });
+  // The leaver is no longer a member but should hear that they left.
+  if (changed) await announce(deps, 'ATTENDEES_CHANGED', changed.before, changed.after, [viewerId]);
+  return deps.prisma.event.findFirstOrThrow({ ...query, where: { id } });
+}
+
+export async function inviteToEvent(deps: AppDeps, viewerId: string, eventId: string, userIds: readonly (string | number)[], query: Query = {}) {
+  const ids = idList('userIds', userIds);
+  const changed = await deps.prisma.$transaction(async (tx) => {
+    const before = await lockForHost(tx, viewerId, eventId);
+    if (before.status === 'CANCELLED') throw conflict('This event was cancelled');
+    await requireUsers(tx, 'userIds', ids);
+    const invited = await invite(tx, before, viewerId, ids);
+    if (!invited.length) return null;
+    const after = await tx.event.update({ where: { id: before.id }, data: { version: { increment: 1 } } });
+    return { before, after };
+  });
+  if (changed) await announce(deps, 'UPDATED', changed.before, changed.after);
+  return loadEvent(deps, eventId, query);
+}
+
+export async function declineInvitation(deps: AppDeps, viewerId: string, eventId: string): Promise<boolean> {
+  if (!isUuid(eventId)) throw notFound('Invitation');
+  const { count } = await deps.prisma.eventInvitation.updateMany({
+    where: { eventId, userId: viewerId, declinedAt: null },
+    data: { declinedAt: new Date() },
+  });
+  if (count === 0) {
+    const declined = await deps.prisma.eventInvitation.findUnique({ where: { eventId_userId: { eventId, userId: viewerId } } });
+    if (!declined) throw notFound('Invitation');
+  }
+  return true;
+}
+
+export async function addComment(deps: AppDeps, viewerId: string, eventId: string, body: string, query: Query = {}) {
+  const trimmed = text('body', body, { min: 1, max: EVENT_LIMITS.comment });
+  return deps.prisma.$transaction(async (tx) => {
+    const event = await visibleEvent(tx, viewerId, eventId);
+    return tx.eventComment.create({ ...query, data: { eventId: event.id, authorId: viewerId, body: trimmed } });
+  });
+}
+
+export async function deleteComment(deps: AppDeps, viewerId: string, id: string): Promise<string> {
+  if (!isUuid(id)) throw notFound('Comment');
+  const comment = await deps.prisma.eventComment.findFirst({
+    where: { id, event: visibleEventWhere(viewerId) },
+    select: { id: true, authorId: true, event: { select: { hostId: true } } },
+  });
+  if (!comment) throw notFound('Comment');
+  if (comment.authorId !== viewerId && comment.event.hostId !== viewerId) throw forbidden('Only the author or the host can delete a comment');
+  await deps.prisma.eventComment.deleteMany({ where: { id } });
+  return id;
+}
+
+export async function setLike(deps: AppDeps, viewerId: string, id: string, liked: boolean, query: Query = {}) {
+  await deps.prisma.$transaction(async (tx) => {
+    const event = await visibleEvent(tx, viewerId, id);
+    if (liked) await tx.eventLike.createMany({ data: [{ eventId: event.id, userId: viewerId }], skipDuplicates: true });
+    else await tx.eventLike.deleteMany({ where: { eventId: event.id, userId: viewerId } });
+  });
+  return loadEvent(deps, id, query);
+}
+
+export async function shareEvent(deps: AppDeps, viewerId: string, id: string, withUserIds: readonly (string | number)[], query: Query = {}) {
+  const ids = idList('withUserIds', withUserIds).filter((userId) => userId !== viewerId);
+  await deps.prisma.$transaction(async (tx) => {
+    const event = await visibleEvent(tx, viewerId, id);
+    if (!event.isPublic) throw forbidden('Private events cannot be shared; the host can invite people instead');
+    await requireUsers(tx, 'withUserIds', ids);
+    await tx.eventShare.createMany({ data: ids.map((sharedWithId) => ({ eventId: event.id, sharedById: viewerId, sharedWithId })) });
+    await notify(
+      tx,
+      ids.map((recipientId) => ({ recipientId, kind: 'EVENT_SHARED', actorId: viewerId, eventId: event.id, text: `Someone shared "${event.title}" with you` })),
+    );
+  });
+  return loadEvent(deps, id, query);
+}
+
+/** Reads one event for the viewer; null when it does not exist or is not theirs to see. */
+export function findVisibleEvent(deps: AppDeps, viewerId: string | null | undefined, id: string, query: Query = {}) {
+  if (!isUuid(id)) return null;
+  return deps.prisma.event.findFirst({ ...query, where: { id, ...visibleEventWhere(viewerId) } });
+}
