@@ -60,6 +60,9 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
   const prisma = new PrismaClient({
     adapter: factory,
     log: [{ emit: 'event', level: 'query' }],
+    // Bursts (50 people joining one event) queue for pooled connections; give them time
+    // rather than failing, and bound how long one transaction may hold a connection.
+    transactionOptions: { maxWait: 5_000, timeout: 10_000 },
   });
   const statements = { count: 0 };
   prisma.$on('query', () => {

@@ -116,3 +116,64 @@ export async function countStatements(server: TestServer, fn: () => Promise<unkn
   await fn();
   return server.deps.db.statements.count - before;
 }
+
+export interface LiveSubscription<T> {
+  /** Every payload received so far. */
+  received: T[];
+  /** Errors the server sent for this subscription. */
+  errors: unknown[];
+  /** Resolves with the first payload (received before or after the call) that matches. */
+  next(match: (value: T) => boolean, timeoutMs?: number): Promise<T>;
+  stop(): void;
+}
+
+/**
+ * Starts a subscription and resolves once the server listens: the subscriber's pub/sub has
+ * confirmed its topics (ping waits for pending SUBSCRIBEs on Redis).
+ */
+export async function subscribe<T, V>(
+  server: Pick<TestServer, 'deps'>,
+  client: Client,
+  document: TypedDocumentNode<T, V>,
+  variables?: V,
+): Promise<LiveSubscription<T>> {
+  const received: T[] = [];
+  const errors: unknown[] = [];
+  const waiters: Array<() => void> = [];
+  const stop = client.subscribe(
+    { query: print(document), variables: variables as Record<string, unknown> | undefined },
+    {
+      next: (value) => {
+        if (value.errors?.length) errors.push(...value.errors);
+        if (value.data) received.push(value.data as T);
+        for (const wake of waiters.splice(0)) wake();
+      },
+      error: (error) => {
+        errors.push(error);
+        for (const wake of waiters.splice(0)) wake();
+      },
+      complete: () => {},
+    },
+  );
+  await new Promise((resolve) => setTimeout(resolve, 150));
+  await server.deps.pubsub.ping();
+  return {
+    received,
+    errors,
+    stop,
+    async next(match, timeoutMs = 5_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const found = received.find(match);
+        if (found) return found;
+        if (errors.length) throw new Error(`subscription failed: ${JSON.stringify(errors)}`);
+        const left = deadline - Date.now();
+        if (left <= 0) throw new Error(`no matching payload within ${timeoutMs} ms; received ${JSON.stringify(received)}`);
+        await new Promise<void>((resolve) => {
+          waiters.push(resolve);
+          setTimeout(resolve, left).unref();
+        });
+      }
+    },
+  };
+}
