@@ -26,7 +26,11 @@ function random(seed: number) {
   };
 }
 
-export async function seedDemo(prisma: PrismaClient): Promise<{ users: number; events: number }> {
+/**
+ * Loads the demo into an empty database; returns null when it already has users. Instances
+ * starting together on one database serialize on an advisory lock, so only one seeds.
+ */
+export async function seedDemo(prisma: PrismaClient): Promise<{ users: number; events: number } | null> {
   const rnd = random(42);
   const pick = <T>(items: readonly T[]) => items[Math.floor(rnd() * items.length)]!;
   const passwordHash = await hashPassword(DEMO_PASSWORD);
@@ -49,6 +53,8 @@ export async function seedDemo(prisma: PrismaClient): Promise<{ users: number; e
   });
 
   return prisma.$transaction(async (tx) => {
+    await tx.$executeRaw`SELECT pg_advisory_xact_lock(7270736)`;
+    if ((await tx.user.count()) > 0) return null;
     const created = await tx.user.createManyAndReturn({ data: users, select: { id: true, isCertified: true } });
     await tx.reputation.createMany({ data: created.map((u) => ({ userId: u.id, trustLevelId: 1 })) });
 

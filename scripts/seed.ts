@@ -9,11 +9,8 @@ await runCli(async () => {
   const db = await openDatabase({ url: config.databaseUrl, pgliteDir: pgliteDirFor(config.dataDir) });
   try {
     await db.migrate();
-    if ((await db.prisma.user.count()) > 0) {
-      console.log('The database already has users; demo data not loaded.');
-      return;
-    }
-    console.log(await seedDemo(db.prisma));
+    const seeded = await seedDemo(db.prisma);
+    console.log(seeded ? `Loaded ${seeded.users} users and ${seeded.events} events.` : 'The database already has users; demo data not loaded.');
   } finally {
     await db.close();
   }

@@ -1,5 +1,7 @@
 // Wires configuration to adapters and the server. main.ts, the tests and the scripts all
 // start the API through here, so there is one start-up path.
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
@@ -29,6 +31,21 @@ export function createLogger(config: Pick<Config, 'logLevel' | 'isProduction'>):
   });
 }
 
+/**
+ * The configured JWT secret, or outside production one generated on first start and kept in
+ * DATA_DIR, so a development server never signs with a secret published in the repository.
+ */
+async function jwtSecretFor(config: Config): Promise<string> {
+  if (config.jwtSecret) return config.jwtSecret;
+  const file = join(config.dataDir, 'jwt-secret');
+  const existing = await readFile(file, 'utf8').catch(() => '');
+  if (existing.trim().length >= 32) return existing.trim();
+  const secret = randomBytes(48).toString('base64url');
+  await mkdir(config.dataDir, { recursive: true });
+  await writeFile(file, `${secret}\n`, { mode: 0o600 });
+  return secret;
+}
+
 export async function createApp(config: Config, logger: Logger = createLogger(config)): Promise<App> {
   const started = Date.now();
   const db = await openDatabase({ url: config.databaseUrl, pgliteDir: pgliteDirFor(config.dataDir) });
@@ -38,7 +55,7 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
     if (applied.length) logger.info({ applied }, 'migrations applied');
     if (config.seedDemo && (await db.prisma.user.count()) === 0) {
       const seeded = await seedDemo(db.prisma);
-      logger.info(seeded, 'empty database: demo data loaded (SEED_DEMO=false turns this off)');
+      if (seeded) logger.info(seeded, 'empty database: demo data loaded (SEED_DEMO=false turns this off)');
     }
 
     const pubsub = createPubSub({ redisUrl: config.redisUrl, logger });
@@ -62,7 +79,7 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
       pubsub,
       storage,
       rateLimiter,
-      tokens: createTokenIssuer(config.jwtSecret),
+      tokens: createTokenIssuer(await jwtSecretFor(config)),
     };
     const server = await startServer({ schema, deps, filesDir }, { port: config.port, host: config.host });
     if (!config.publicUrl) baseUrl = server.url;

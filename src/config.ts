@@ -5,13 +5,13 @@ import { z } from 'zod';
 import type { LimitName, LimitRule } from './ratelimit/index.ts';
 import type { S3StorageOptions } from './storage/index.ts';
 
-const DEV_JWT_SECRET = 'pinit-development-secret-change-me-0000000000';
 
-const bool = (fallback: boolean) =>
+const optionalBool = () =>
   z
     .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'], { error: 'must be true or false' })
     .optional()
-    .transform((v) => (v === undefined ? fallback : ['true', '1', 'yes', 'on'].includes(v)));
+    .transform((v) => (v === undefined ? undefined : ['true', '1', 'yes', 'on'].includes(v)));
+const bool = (fallback: boolean) => optionalBool().transform((v) => v ?? fallback);
 
 const url = (protocols: string[]) =>
   z
@@ -50,13 +50,18 @@ const envSchema = z.object({
   JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   CORS_ORIGINS: z.string().default('*'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'must be a pino level' }).default('info'),
-  SEED_DEMO: bool(true),
+  SEED_DEMO: optionalBool(),
   RATE_LIMITS: z.enum(['on', 'off'], { error: 'must be on or off' }).default('on'),
   RATE_LIMIT_NAMESPACE: z.string().regex(/^[\w-]{1,40}$/, 'must be 1–40 letters, digits, _ or -').default('pinit'),
   RATE_LIMIT_LOGIN_PER_USERNAME: limitRule,
   RATE_LIMIT_LOGIN_PER_IP: limitRule,
   RATE_LIMIT_REGISTER_PER_IP: limitRule,
+  RATE_LIMIT_CHANGE_PASSWORD_PER_USER: limitRule,
   PUBLIC_URL: url(['http', 'https']),
+  TRUST_PROXY: z
+    .string()
+    .regex(/^[\w.:/, -]+$/, 'must be a comma-separated list of addresses, subnets or names (loopback, linklocal, uniquelocal)')
+    .default('loopback'),
 });
 
 export interface Config {
@@ -72,7 +77,8 @@ export interface Config {
   redisUrl?: string;
   /** S3/R2/MinIO; absent means local files under dataDir served at /files. */
   s3?: S3StorageOptions;
-  jwtSecret: string;
+  /** HS256 key of access tokens. Unset outside production: a random one kept in DATA_DIR. */
+  jwtSecret?: string;
   /** Browser origins allowed by CORS and the WebSocket Origin check; ['*'] allows all. */
   corsOrigins: string[];
   logLevel: string;
@@ -84,6 +90,8 @@ export interface Config {
     /** Overrides of the default rules (src/ratelimit). */
     rules: Partial<Record<LimitName, LimitRule>>;
   };
+  /** Proxies whose X-Forwarded-For is believed (express/proxy-addr syntax). */
+  trustProxy: string[];
   /** Base URL the API is reachable at, for links to locally stored files. */
   publicUrl?: string;
 }
@@ -105,9 +113,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const isProduction = e.NODE_ENV === 'production';
   if (isProduction && !e.JWT_SECRET) {
     throw new ConfigError('Invalid configuration: JWT_SECRET must be set (32+ random characters) when NODE_ENV=production');
-  }
-  if (e.JWT_SECRET === DEV_JWT_SECRET && isProduction) {
-    throw new ConfigError('Invalid configuration: JWT_SECRET must not be the development default when NODE_ENV=production');
   }
   if ((e.S3_ACCESS_KEY_ID === undefined) !== (e.S3_SECRET_ACCESS_KEY === undefined)) {
     throw new ConfigError('Invalid configuration: S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY must be set together');
@@ -131,10 +136,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           forcePathStyle: e.S3_FORCE_PATH_STYLE,
         }
       : undefined,
-    jwtSecret: e.JWT_SECRET ?? DEV_JWT_SECRET,
+    jwtSecret: e.JWT_SECRET,
     corsOrigins: e.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean),
     logLevel: e.LOG_LEVEL,
-    seedDemo: e.SEED_DEMO,
+    // Demo accounts have a published password: off by default in production.
+    seedDemo: e.SEED_DEMO ?? !isProduction,
     rateLimits: {
       enabled: e.RATE_LIMITS === 'on',
       namespace: e.RATE_LIMIT_NAMESPACE,
@@ -143,9 +149,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           loginPerUsername: e.RATE_LIMIT_LOGIN_PER_USERNAME,
           loginPerIp: e.RATE_LIMIT_LOGIN_PER_IP,
           registerPerIp: e.RATE_LIMIT_REGISTER_PER_IP,
+          changePasswordPerUser: e.RATE_LIMIT_CHANGE_PASSWORD_PER_USER,
         }).filter(([, rule]) => rule !== undefined),
       ),
     },
     publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''),
+    trustProxy: e.TRUST_PROXY.split(',').map((v) => v.trim()).filter(Boolean),
   };
 }

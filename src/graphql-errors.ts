@@ -35,10 +35,17 @@ const PROTOCOL_CODES = new Set<string>(['PERSISTED_QUERY_NOT_FOUND', 'PERSISTED_
 const isConnectionArgError = (error: unknown) =>
   error instanceof PothosValidationError && /^(Invalid cursor|Cursor must be|Argument "(first|last)")/.test(error.message);
 
+// PostgreSQL's "this value cannot be that type" codes (malformed uuid, NUL byte, too long).
+// Validation should catch these first; this is the net under it.
+const INPUT_DATA_SQLSTATES = new Set(['22P02', '22021', '22P05', '22001']);
+const sqlStateOf = (error: unknown): string | undefined =>
+  (error as { meta?: { driverAdapterError?: { cause?: { originalCode?: string } } } } | undefined)?.meta?.driverAdapterError?.cause?.originalCode;
+
 function codeOf(error: GraphQLError): string | undefined {
   const original = error.originalError;
   if (original instanceof DomainError) return original.code;
   if (isConnectionArgError(original)) return 'BAD_USER_INPUT';
+  if (INPUT_DATA_SQLSTATES.has(sqlStateOf(original) ?? '')) return 'BAD_USER_INPUT';
   const code = error.extensions?.code;
   return typeof code === 'string' ? code : undefined;
 }
@@ -46,10 +53,20 @@ function codeOf(error: GraphQLError): string | undefined {
 /** True when the error is a fault of ours rather than of the request. */
 export function isInternalError(error: GraphQLError): boolean {
   const code = codeOf(error);
+  if (code === 'INTERNAL_SERVER_ERROR') return true;
   if (code && (CONTRACT_CODES.has(code) || REQUEST_ERROR_CODES.has(code) || PROTOCOL_CODES.has(code))) return false;
-  // graphql-js reports bad variables and unknown fields with neither a code, a path nor a
-  // cause: those are about the request. With a cause or a path, something broke in execution.
-  return error.originalError !== undefined || error.path !== undefined;
+  // Errors raised before execution (syntax, unknown fields, variables of the wrong type) carry
+  // no path and are about the request; a failure during execution always has one.
+  return error.path !== undefined;
+}
+
+/** What of an error goes to the log: Prisma's messages embed query arguments (password hashes), so only their code and kind. */
+function loggable(error: unknown) {
+  const prismaCode = (error as { code?: unknown } | undefined)?.code;
+  if (error instanceof Error && error.constructor.name.startsWith('PrismaClient')) {
+    return { type: error.constructor.name, code: prismaCode, sqlState: sqlStateOf(error), stack: error.stack?.split('\n').slice(-6).join('\n') };
+  }
+  return error;
 }
 
 export interface ErrorScope {
@@ -67,7 +84,7 @@ export function formatError(error: GraphQLError, scope: ErrorScope | undefined):
     const { http: _http, stacktrace: _stack, ...extensions } = (formatted.extensions ?? {}) as Record<string, unknown>;
     return { ...formatted, extensions: { ...extensions, code: contractCode } };
   }
-  scope?.logger.error({ err: error.originalError ?? error, path: error.path }, 'unexpected error');
+  scope?.logger.error({ err: loggable(error.originalError ?? error), path: error.path }, 'unexpected error');
   return {
     message: 'Internal server error',
     locations: formatted.locations,

@@ -24,11 +24,12 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
-    // A drain that hangs must not keep the process alive forever.
+    // A drain that hangs must not keep the process alive forever (and a referenced timer
+    // keeps the process from ending before the pools are closed).
     setTimeout(() => {
       logger.error('shutdown timed out');
       process.exit(1);
-    }, 15_000).unref();
+    }, 15_000);
     app.stop().then(
       () => {
         logger.info('stopped');

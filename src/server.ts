@@ -3,7 +3,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer } from '@apollo/server';
 import type { ApolloServerPlugin } from '@apollo/server';
@@ -12,11 +12,14 @@ import { expressMiddleware } from '@as-integrations/express5';
 import cors from 'cors';
 import express from 'express';
 import type { ErrorRequestHandler, Request } from 'express';
-import type { GraphQLError, GraphQLSchema } from 'graphql';
+import { execute, GraphQLError, parse, subscribe, validate } from 'graphql';
+import type { DocumentNode, GraphQLSchema } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { pinoHttp } from 'pino-http';
+import proxyAddr from 'proxy-addr';
 import { WebSocketServer } from 'ws';
+import type { WebSocket } from 'ws';
 import { parseBearer, TokenError } from './auth/tokens.ts';
 import { createContext } from './context.ts';
 import type { AppDeps, Context, Viewer } from './context.ts';
@@ -30,6 +33,8 @@ export const REQUEST_LIMITS = {
   jsonBodyBytes: 1024 * 1024,
   /** graphql-ws messages. */
   wsMessageBytes: 256 * 1024,
+  /** Operations one WebSocket may run at once. */
+  wsOperationsPerConnection: 100,
   /** How long a WebSocket may stay open without connection_init. */
   wsInitTimeoutMs: 10_000,
   /** Ping interval that keeps idle sockets alive through proxies and detects dead peers. */
@@ -74,7 +79,8 @@ class InFlight {
     if (this.count === 0) return Promise.resolve();
     return new Promise((resolve) => {
       this.waiters.push(resolve);
-      setTimeout(resolve, timeoutMs).unref();
+      // Referenced on purpose: shutdown must not end early because the loop ran dry.
+      setTimeout(resolve, timeoutMs);
     });
   }
 }
@@ -114,7 +120,8 @@ async function checkReadiness(deps: AppDeps) {
         await withTimeout(check());
         return [name, 'ok'] as const;
       } catch (error) {
-        return [name, `failing: ${(error as Error).message}`] as const;
+        deps.logger.warn({ part: name, err: error }, 'readiness check failed');
+        return [name, 'failing'] as const;
       }
     }),
   );
@@ -127,8 +134,8 @@ export async function startServer(opts: ServerOptions, listen: { port: number; h
   const { deps, schema } = opts;
   const app = express();
   const httpServer = createServer(app);
-  // Behind a load balancer on a private network, req.ip is the client's address.
-  app.set('trust proxy', 'loopback, linklocal, uniquelocal');
+  // Which hops' X-Forwarded-For to believe (TRUST_PROXY); req.ip is then the client's address.
+  app.set('trust proxy', deps.config.trustProxy);
   app.disable('x-powered-by');
 
   app.use(
@@ -144,7 +151,12 @@ export async function startServer(opts: ServerOptions, listen: { port: number; h
       // req.log carries only the request id; the completion line carries the request.
       quietReqLogger: true,
       serializers: {
-        req: (req: { method: string; url: string; remoteAddress?: string }) => ({ method: req.method, url: req.url, remoteAddress: req.remoteAddress }),
+        req: (req: { method: string; url: string; remoteAddress?: string }) => ({
+          method: req.method,
+          // The path only: query strings may carry tokens or personal data.
+          path: req.url.split('?')[0],
+          remoteAddress: req.remoteAddress,
+        }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
       autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
@@ -163,7 +175,8 @@ export async function startServer(opts: ServerOptions, listen: { port: number; h
 
   const inFlight = new InFlight();
   const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: REQUEST_LIMITS.wsMessageBytes });
-  const wsCleanup = useWebSocketServer(wsServer, schema, deps, inFlight);
+  const trust = proxyAddr.compile(deps.config.trustProxy);
+  const wsCleanup = useWebSocketServer(wsServer, schema, deps, inFlight, (req) => proxyAddr(req, trust));
 
   const drainWebSockets: ApolloServerPlugin = {
     async serverWillStart() {
@@ -206,7 +219,7 @@ export async function startServer(opts: ServerOptions, listen: { port: number; h
     express.json({ limit: REQUEST_LIMITS.jsonBodyBytes }),
     (req, res, next) => inFlight.track(Promise.resolve(graphqlHandler(req, res, next))),
   );
-  app.use(bodyErrors);
+  app.use('/graphql', bodyErrors);
 
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
@@ -251,21 +264,27 @@ interface WsExtra {
   expiryTimer?: NodeJS.Timeout;
 }
 
-function useWebSocketServer(wsServer: WebSocketServer, schema: GraphQLSchema, deps: AppDeps, inFlight: InFlight) {
+function useWebSocketServer(
+  wsServer: WebSocketServer,
+  schema: GraphQLSchema,
+  deps: AppDeps,
+  inFlight: InFlight,
+  clientIpOf: (req: IncomingMessage) => string,
+) {
   const ready = new WeakMap<object, WsExtra>();
-  // Per connection, operations from subscribe until their result (or error, or completion),
-  // so shutdown can wait for them.
-  const executing = new WeakMap<object, Map<string, () => void>>();
-  const finish = (ctx: object, id: string) => {
-    const ops = executing.get(ctx);
-    ops?.get(id)?.();
-    ops?.delete(id);
-  };
-  return useServer<Record<string, unknown> | undefined, { request: import('node:http').IncomingMessage; socket: import('ws').WebSocket }>(
+  const allowedOrigins = deps.config.corsOrigins;
+  const originAllowed = (origin: string | undefined) => origin === undefined || allowedOrigins.includes('*') || allowedOrigins.includes(origin);
+  return useServer<Record<string, unknown> | undefined, { request: IncomingMessage; socket: WebSocket }>(
     {
       schema,
       connectionInitWaitTimeout: REQUEST_LIMITS.wsInitTimeoutMs,
+      // Executions are tracked so shutdown waits for them; a subscription counts until it is set up.
+      execute: (args) => inFlight.track(Promise.resolve(execute(args))),
+      subscribe: (args) => inFlight.track(Promise.resolve(subscribe(args))),
       onConnect: async (ctx) => {
+        // Browsers send Origin; native apps do not. A page from another origin may not ride
+        // on a user's network position.
+        if (!originAllowed(ctx.extra.request.headers.origin)) return false;
         let viewer: Viewer | null;
         try {
           viewer = await viewerFromToken(deps, ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization);
@@ -273,8 +292,7 @@ function useWebSocketServer(wsServer: WebSocketServer, schema: GraphQLSchema, de
           // graphql-ws closes with 4403 Forbidden; the client refreshes its token and reconnects.
           return false;
         }
-        const forwarded = ctx.extra.request.socket.remoteAddress ?? 'unknown';
-        const extra: WsExtra = { viewer, clientIp: forwarded };
+        const extra: WsExtra = { viewer, clientIp: clientIpOf(ctx.extra.request) };
         if (viewer) {
           // The socket lives no longer than its token.
           const ms = viewer.tokenExpiresAt * 1000 - Date.now();
@@ -287,7 +305,22 @@ function useWebSocketServer(wsServer: WebSocketServer, schema: GraphQLSchema, de
       onClose: (ctx) => {
         clearTimeout(ready.get(ctx)?.expiryTimer);
       },
-      onComplete: (ctx, id) => finish(ctx, id),
+      // Parse and validate here so that a bad document is an error for that operation, not a
+      // broken connection (graphql-ws closes the socket when parsing throws inside it).
+      onSubscribe: (ctx, _id, payload) => {
+        if (Object.keys(ctx.subscriptions).length > REQUEST_LIMITS.wsOperationsPerConnection) {
+          return [new GraphQLError(`At most ${REQUEST_LIMITS.wsOperationsPerConnection} operations per connection`, { extensions: { code: 'RATE_LIMITED' } })];
+        }
+        let document: DocumentNode;
+        try {
+          document = parse(payload.query);
+        } catch (error) {
+          return [error instanceof GraphQLError ? error : new GraphQLError('Malformed query')];
+        }
+        const errors = validate(schema, document);
+        if (errors.length) return [...errors];
+        return { schema, document, operationName: payload.operationName, variableValues: payload.variables };
+      },
       context: (ctx, _id, payload) => {
         const extra = ready.get(ctx) ?? { viewer: null, clientIp: 'unknown' };
         const requestId = randomUUID();
@@ -298,20 +331,13 @@ function useWebSocketServer(wsServer: WebSocketServer, schema: GraphQLSchema, de
           clientIp: extra.clientIp,
         });
       },
-      onSubscribe: (ctx, id) => {
-        let ops = executing.get(ctx);
-        if (!ops) executing.set(ctx, (ops = new Map()));
-        void inFlight.track(new Promise<void>((resolve) => ops.set(id, resolve)));
-      },
-      onOperation: (ctx, id) => finish(ctx, id),
       onNext: (_ctx, _id, _payload, args, result) => {
         if (!result.errors?.length) return result;
         const context = args.contextValue as Context;
         const scope = { requestId: context.requestId, logger: context.logger };
         return { ...result, errors: result.errors.map((e) => formatError(e, scope)) };
       },
-      onError: (ctx, id, _payload, errors) => {
-        finish(ctx, id);
+      onError: (_ctx, _id, _payload, errors) => {
         const scope = { requestId: randomUUID(), logger: deps.logger.child({ transport: 'ws' }) };
         return errors.map((e) => formatError(e, scope)) as unknown as readonly GraphQLError[];
       },

@@ -141,7 +141,7 @@ describe('bad input on accounts', () => {
 
   it('rejects malformed, forged and expired access tokens with 401 UNAUTHENTICATED', async () => {
     const user = await createUser(server);
-    const expired = await createTokenIssuer(server.config.jwtSecret, -60).sign(user.id, 'USER');
+    const expired = await createTokenIssuer(server.config.jwtSecret!, -60).sign(user.id, 'USER');
     const forged = await createTokenIssuer('another-secret-another-secret-another-1').sign(user.id, 'ADMIN');
     for (const header of ['Token abc', 'Bearer not.a.jwt', `Bearer ${expired.token}`, `Bearer ${forged.token}`]) {
       const result = await gql(server, MeDocument, {}, { headers: { authorization: header } });

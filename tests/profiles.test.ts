@@ -125,7 +125,7 @@ describe('updateProfile', () => {
 
 describe('WebSocket sessions', () => {
   it('closes a connection with 4403 when its access token expires', async () => {
-    const short = await createTokenIssuer(server.config.jwtSecret, 1).sign(viewer.id, 'USER');
+    const short = await createTokenIssuer(server.config.jwtSecret!, 1).sign(viewer.id, 'USER');
     // Not lazy: the socket stays open with no operation running, as a map screen's would.
     const client = createClient({ url: server.wsUrl, webSocketImpl: WebSocket, lazy: false, retryAttempts: 0, connectionParams: { authorization: `Bearer ${short.token}` } });
     const closed = new Promise<number>((resolve) => client.on('closed', (event) => resolve((event as { code: number }).code)));

@@ -19,6 +19,8 @@ export const DEFAULT_LIMITS = {
   loginPerIp: { points: 50, durationSeconds: 15 * 60 },
   /** Registrations per client IP. */
   registerPerIp: { points: 50, durationSeconds: 60 * 60 },
+  /** Password changes (each checks the current password) per user. */
+  changePasswordPerUser: { points: 10, durationSeconds: 15 * 60 },
 } satisfies Record<string, LimitRule>;
 
 export type LimitName = keyof typeof DEFAULT_LIMITS;

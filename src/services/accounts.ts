@@ -5,7 +5,7 @@ import { badInput, conflict, isUniqueViolation, notFound, unauthenticated } from
 import { burnPasswordCheck, hashPassword, verifyPassword } from '../auth/passwords.ts';
 import { hashRefreshToken, newRefreshToken, REFRESH_TOKEN_TTL_SECONDS } from '../auth/tokens.ts';
 import type { User } from '../generated/prisma/client.ts';
-import { isUuid, text } from './validation.ts';
+import { hasControlCharacters, isUuid, text } from './validation.ts';
 
 export const USERNAME_PATTERN = /^[a-z0-9_.]{3,30}$/;
 export const PASSWORD_LENGTH = { min: 8, max: 128 } as const;
@@ -36,7 +36,9 @@ function checkPassword(password: string, field: string): string {
 
 function normalizeEmail(raw: string): string {
   const email = raw.trim().toLowerCase();
-  if (email.length > 254 || !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) throw badInput('email', 'email is not a valid address');
+  if (email.length > 254 || hasControlCharacters(email) || !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) {
+    throw badInput('email', 'email is not a valid address');
+  }
   return email;
 }
 
@@ -76,8 +78,9 @@ export async function login(deps: AppDeps, rawUsername: string, password: string
   await deps.rateLimiter.consume('loginPerIp', clientIp);
   await deps.rateLimiter.consume('loginPerUsername', username);
 
-  const user = await deps.prisma.user.findUnique({ where: { username } });
-  // Over-long passwords are rejected without hashing them, but only after the same delay.
+  // A name that cannot exist is not looked up, and over-long passwords are not hashed; both
+  // answer after the same delay as a wrong password.
+  const user = USERNAME_PATTERN.test(username) ? await deps.prisma.user.findUnique({ where: { username } }) : null;
   const plausible = password.length <= PASSWORD_LENGTH.max * 4;
   if (!user || !plausible) {
     await burnPasswordCheck(plausible ? password : '');
@@ -169,6 +172,8 @@ export async function logoutAllSessions(deps: AppDeps, userId: string): Promise<
 /** Changes the password and signs out every session, as a stolen session should not survive it. */
 export async function changePassword(deps: AppDeps, userId: string, currentPassword: string, newPassword: string): Promise<boolean> {
   checkPassword(newPassword, 'newPassword');
+  // A stolen access token must not become an unthrottled password oracle.
+  await deps.rateLimiter.consume('changePasswordPerUser', userId);
   const user = await deps.prisma.user.findUnique({ where: { id: userId } });
   if (!user) throw unauthenticated();
   if (currentPassword.length > PASSWORD_LENGTH.max * 4 || !(await verifyPassword(user.passwordHash, currentPassword))) {

@@ -84,7 +84,13 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   const logger = opts.logLines
     ? pino({ level: 'info' }, { write: (line: string) => void opts.logLines!.push(JSON.parse(line)) })
     : pino({ level: config.logLevel });
-  const app = await createApp(config, logger);
+  let app: App;
+  try {
+    app = await createApp(config, logger);
+  } catch (error) {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+    throw error;
+  }
   const url = app.server.url;
   return {
     ...app,

@@ -192,6 +192,8 @@ CREATE TABLE "friend_requests" (
     "id" UUID NOT NULL,
     "from_id" UUID NOT NULL,
     "to_id" UUID NOT NULL,
+    "user_a_id" UUID NOT NULL,
+    "user_b_id" UUID NOT NULL,
     "created_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
 
     CONSTRAINT "friend_requests_pkey" PRIMARY KEY ("id")
@@ -277,7 +279,7 @@ CREATE TABLE "devices" (
     "id" UUID NOT NULL,
     "user_id" UUID NOT NULL,
     "platform" "DevicePlatform" NOT NULL,
-    "token" VARCHAR(4096) NOT NULL,
+    "token" VARCHAR(1024) NOT NULL,
     "created_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
     "updated_at" TIMESTAMPTZ(3) NOT NULL,
 
@@ -305,9 +307,6 @@ CREATE UNIQUE INDEX "users_username_key" ON "users"("username");
 CREATE UNIQUE INDEX "users_email_key" ON "users"("email");
 
 -- CreateIndex
-CREATE INDEX "users_full_name_idx" ON "users"("full_name");
-
--- CreateIndex
 CREATE INDEX "users_interests_idx" ON "users" USING GIN ("interests");
 
 -- CreateIndex
@@ -318,6 +317,9 @@ CREATE UNIQUE INDEX "refresh_tokens_token_hash_key" ON "refresh_tokens"("token_h
 
 -- CreateIndex
 CREATE INDEX "refresh_tokens_family_id_idx" ON "refresh_tokens"("family_id");
+
+-- CreateIndex
+CREATE INDEX "refresh_tokens_expires_at_idx" ON "refresh_tokens"("expires_at");
 
 -- CreateIndex
 CREATE UNIQUE INDEX "images_key_key" ON "images"("key");
@@ -347,7 +349,13 @@ CREATE INDEX "event_attendees_user_id_joined_at_idx" ON "event_attendees"("user_
 CREATE INDEX "event_invitations_user_id_created_at_idx" ON "event_invitations"("user_id", "created_at");
 
 -- CreateIndex
+CREATE INDEX "event_invitations_invited_by_id_idx" ON "event_invitations"("invited_by_id");
+
+-- CreateIndex
 CREATE INDEX "event_comments_event_id_created_at_id_idx" ON "event_comments"("event_id", "created_at", "id");
+
+-- CreateIndex
+CREATE INDEX "event_comments_author_id_idx" ON "event_comments"("author_id");
 
 -- CreateIndex
 CREATE INDEX "event_likes_user_id_idx" ON "event_likes"("user_id");
@@ -359,16 +367,25 @@ CREATE INDEX "event_shares_event_id_idx" ON "event_shares"("event_id");
 CREATE INDEX "event_shares_shared_with_id_idx" ON "event_shares"("shared_with_id");
 
 -- CreateIndex
+CREATE INDEX "event_shares_shared_by_id_idx" ON "event_shares"("shared_by_id");
+
+-- CreateIndex
 CREATE INDEX "friend_requests_to_id_created_at_idx" ON "friend_requests"("to_id", "created_at");
 
 -- CreateIndex
-CREATE UNIQUE INDEX "friend_requests_from_id_to_id_key" ON "friend_requests"("from_id", "to_id");
+CREATE INDEX "friend_requests_from_id_created_at_idx" ON "friend_requests"("from_id", "created_at");
+
+-- CreateIndex
+CREATE UNIQUE INDEX "friend_requests_user_a_id_user_b_id_key" ON "friend_requests"("user_a_id", "user_b_id");
 
 -- CreateIndex
 CREATE INDEX "friendships_user_b_id_idx" ON "friendships"("user_b_id");
 
 -- CreateIndex
 CREATE INDEX "ratings_rated_id_created_at_idx" ON "ratings"("rated_id", "created_at");
+
+-- CreateIndex
+CREATE INDEX "ratings_event_id_idx" ON "ratings"("event_id");
 
 -- CreateIndex
 CREATE UNIQUE INDEX "ratings_rater_id_rated_id_event_id_key" ON "ratings"("rater_id", "rated_id", "event_id");
@@ -378,6 +395,9 @@ CREATE UNIQUE INDEX "chats_direct_key_key" ON "chats"("direct_key");
 
 -- CreateIndex
 CREATE UNIQUE INDEX "chats_event_id_key" ON "chats"("event_id");
+
+-- CreateIndex
+CREATE INDEX "chats_created_by_id_idx" ON "chats"("created_by_id");
 
 -- CreateIndex
 CREATE INDEX "chat_members_user_id_idx" ON "chat_members"("user_id");
@@ -392,6 +412,12 @@ CREATE UNIQUE INDEX "messages_sender_id_client_message_id_key" ON "messages"("se
 CREATE INDEX "notifications_recipient_id_created_at_id_idx" ON "notifications"("recipient_id", "created_at", "id");
 
 -- CreateIndex
+CREATE INDEX "notifications_actor_id_idx" ON "notifications"("actor_id");
+
+-- CreateIndex
+CREATE INDEX "notifications_event_id_idx" ON "notifications"("event_id");
+
+-- CreateIndex
 CREATE UNIQUE INDEX "devices_token_key" ON "devices"("token");
 
 -- CreateIndex
@@ -399,6 +425,12 @@ CREATE INDEX "devices_user_id_idx" ON "devices"("user_id");
 
 -- CreateIndex
 CREATE INDEX "push_jobs_status_next_attempt_at_idx" ON "push_jobs"("status", "next_attempt_at");
+
+-- CreateIndex
+CREATE INDEX "push_jobs_device_id_idx" ON "push_jobs"("device_id");
+
+-- CreateIndex
+CREATE UNIQUE INDEX "push_jobs_notification_id_device_id_key" ON "push_jobs"("notification_id", "device_id");
 
 -- AddForeignKey
 ALTER TABLE "session_families" ADD CONSTRAINT "session_families_user_id_fkey" FOREIGN KEY ("user_id") REFERENCES "users"("id") ON DELETE CASCADE ON UPDATE CASCADE;
@@ -519,6 +551,8 @@ ALTER TABLE "events" ADD CONSTRAINT "events_time_order" CHECK ("ends_at" > "star
 ALTER TABLE "events" ADD CONSTRAINT "events_coordinates" CHECK ("latitude" BETWEEN -90 AND 90 AND "longitude" BETWEEN -180 AND 180);
 ALTER TABLE "events" ADD CONSTRAINT "events_capacity" CHECK ("max_participants" BETWEEN 1 AND 1000 AND "attendee_count" BETWEEN 0 AND "max_participants");
 ALTER TABLE "friend_requests" ADD CONSTRAINT "friend_requests_not_self" CHECK ("from_id" <> "to_id");
+ALTER TABLE "friend_requests" ADD CONSTRAINT "friend_requests_ordered_pair"
+  CHECK ("user_a_id" = LEAST("from_id", "to_id") AND "user_b_id" = GREATEST("from_id", "to_id"));
 ALTER TABLE "friendships" ADD CONSTRAINT "friendships_ordered_pair" CHECK ("user_a_id" < "user_b_id");
 ALTER TABLE "ratings" ADD CONSTRAINT "ratings_score_range" CHECK ("score" BETWEEN 1 AND 5);
 ALTER TABLE "ratings" ADD CONSTRAINT "ratings_not_self" CHECK ("rater_id" <> "rated_id");
