@@ -7,13 +7,15 @@ import { Prisma } from '../generated/prisma/client.ts';
 import type { EventStatus, EventType } from '../generated/prisma/client.ts';
 import { longitudeRanges } from './event-realtime.ts';
 import type { Bounds } from './event-realtime.ts';
-import { haversineKm } from './geo.ts';
+import { EARTH_RADIUS_KM, haversineKm } from './geo.ts';
 import { visibleEventSql } from './event-visibility.ts';
 import { isUuid, latitude, longitude, normalizeTags } from './validation.ts';
 
 export const MAP_PAGE = { default: 100, max: 500 } as const;
 export const MAX_RADIUS_KM = 500;
-const KM_PER_DEGREE = 111.32;
+// Degrees per km on the same sphere the distance uses, widened a hair so the pre-filter box
+// never cuts off an event the exact distance would keep.
+const KM_PER_DEGREE = ((EARTH_RADIUS_KM * Math.PI) / 180) / 1.001;
 
 export interface EventFilterInput {
   types?: readonly EventType[] | null;
