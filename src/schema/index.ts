@@ -10,6 +10,8 @@ import './events/inputs.ts';
 import './events/queries.ts';
 import './events/mutations.ts';
 import './events/subscriptions.ts';
+import './social/types.ts';
+import './social/operations.ts';
 
 export const schema = builder.toSchema({ sortSchema: false });
 

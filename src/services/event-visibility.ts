@@ -43,3 +43,27 @@ export interface EventVisibilityState {
 
 /** True when anyone may see an event in this state: no membership lookup needed. */
 export const isOpenToAll = (state: EventVisibilityState) => state.isPublic && state.status !== 'DRAFT';
+
+/**
+ * What to select of an event to decide, in code, whether the viewer may see it: for reaching
+ * an event through another row (a rating, a notification) without a query per row.
+ */
+export const visibilitySelect = (viewerId: string) =>
+  ({
+    isPublic: true,
+    status: true,
+    hostId: true,
+    attendees: { where: { userId: viewerId }, select: { userId: true } },
+    invitations: { where: { userId: viewerId, declinedAt: null }, select: { userId: true } },
+  }) as const;
+
+/** The rule of visibleEventWhere, applied to an event loaded with visibilitySelect. */
+export function isVisibleTo(
+  event: EventVisibilityState & { attendees: unknown[]; invitations: unknown[] },
+  viewerId: string | null | undefined,
+): boolean {
+  if (isOpenToAll(event)) return true;
+  if (!viewerId) return false;
+  if (event.hostId === viewerId) return true;
+  return event.status !== 'DRAFT' && (event.attendees.length > 0 || event.invitations.length > 0);
+}

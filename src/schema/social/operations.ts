@@ -1,0 +1,77 @@
+import { builder } from '../../builder.ts';
+import * as social from '../../services/social.ts';
+import { FriendRequest } from './types.ts';
+
+const RateUserInput = builder.inputType('RateUserInput', {
+  description: 'A rating of someone met at an event.',
+  fields: (t) => ({
+    userId: t.id({ required: true, description: 'Who is rated.' }),
+    eventId: t.id({ description: 'The event both attended or hosted; required.' }),
+    score: t.int({ required: true, description: '1 to 5.' }),
+    reference: t.string({ description: 'A few words, up to 2000 characters.' }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  friendRequests: t.field({
+    type: [FriendRequest],
+    authScopes: { signedIn: true },
+    description: "The viewer's pending requests: received (incoming: true), sent (false), or both (omitted); newest first.",
+    args: { incoming: t.arg.boolean({ description: 'true: received; false: sent; omitted: both.' }) },
+    resolve: (_root, args, ctx) => social.friendRequests(ctx.deps, ctx.viewer!.id, args.incoming),
+  }),
+}));
+
+builder.mutationFields((t) => {
+  const signedIn = { signedIn: true } as const;
+  const requestId = () => t.arg.id({ required: true, description: 'The request’s UUID.' });
+  return {
+    sendFriendRequest: t.field({
+      type: FriendRequest,
+      authScopes: signedIn,
+      description:
+        'Asks a user to be friends. If they already asked the viewer, this accepts their request instead (and returns it; friendshipStatus is then FRIENDS).',
+      args: { userId: t.arg.id({ required: true, description: 'Who to ask.' }) },
+      resolve: (_root, args, ctx) => social.sendFriendRequest(ctx.deps, ctx.viewer!.id, String(args.userId)),
+    }),
+    acceptFriendRequest: t.prismaField({
+      type: 'User',
+      authScopes: signedIn,
+      description: 'Accepts a request sent to the viewer; returns the new friend.',
+      args: { requestId: requestId() },
+      resolve: (query, _root, args, ctx) => social.acceptFriendRequest(ctx.deps, ctx.viewer!.id, String(args.requestId), query),
+    }),
+    declineFriendRequest: t.id({
+      authScopes: signedIn,
+      description: 'Declines a request sent to the viewer; returns its id.',
+      args: { requestId: requestId() },
+      resolve: (_root, args, ctx) => social.declineFriendRequest(ctx.deps, ctx.viewer!.id, String(args.requestId)),
+    }),
+    cancelFriendRequest: t.id({
+      authScopes: signedIn,
+      description: 'Withdraws a request the viewer sent; returns its id.',
+      args: { requestId: requestId() },
+      resolve: (_root, args, ctx) => social.cancelFriendRequest(ctx.deps, ctx.viewer!.id, String(args.requestId)),
+    }),
+    removeFriend: t.id({
+      authScopes: signedIn,
+      description: 'Ends a friendship; returns the former friend’s id.',
+      args: { userId: t.arg.id({ required: true, description: 'The friend.' }) },
+      resolve: (_root, args, ctx) => social.removeFriend(ctx.deps, ctx.viewer!.id, String(args.userId)),
+    }),
+    rateUser: t.prismaField({
+      type: 'Rating',
+      authScopes: signedIn,
+      description:
+        'Rates someone the viewer attended or hosted a started event with; once per person and event. Updates their reputation and trust level.',
+      args: { input: t.arg({ type: RateUserInput, required: true, description: 'The rating.' }) },
+      resolve: (query, _root, { input }, ctx) =>
+        social.rateUser(
+          ctx.deps,
+          ctx.viewer!.id,
+          { userId: String(input.userId), eventId: input.eventId ? String(input.eventId) : null, score: input.score, reference: input.reference },
+          query,
+        ),
+    }),
+  };
+});

@@ -1,0 +1,198 @@
+// Friend requests, friendships and ratings with the reputation they feed. No GraphQL here.
+import type { AppDeps } from '../context.ts';
+import { badInput, conflict, forbidden, isUniqueViolation, notFound } from '../errors.ts';
+import type { FriendRequest, Prisma } from '../generated/prisma/client.ts';
+import { visibleEventWhere } from './event-visibility.ts';
+import { notify } from './notifications.ts';
+import { isUuid, text } from './validation.ts';
+
+type Tx = Prisma.TransactionClient;
+type Query = object;
+
+/** The ordered pair a friendship or a request between two users is stored under. */
+export const orderedPair = (a: string, b: string) => (a < b ? { userAId: a, userBId: b } : { userAId: b, userBId: a });
+
+export type FriendshipStatus = 'SELF' | 'NONE' | 'FRIENDS' | 'REQUEST_SENT' | 'REQUEST_RECEIVED';
+
+async function requireUser(tx: Tx | AppDeps['prisma'], id: string, field = 'userId'): Promise<{ id: string; username: string }> {
+  const user = isUuid(id) ? await tx.user.findUnique({ where: { id }, select: { id: true, username: true } }) : null;
+  if (!user) throw Object.assign(notFound('User'), { field });
+  return user;
+}
+
+async function areFriends(tx: Tx, a: string, b: string): Promise<boolean> {
+  return (await tx.friendship.count({ where: orderedPair(a, b) })) > 0;
+}
+
+/** Makes two users friends and closes the request, notifying the requester. */
+async function befriend(tx: Tx, request: FriendRequest, accepterName: string): Promise<void> {
+  await tx.friendRequest.delete({ where: { id: request.id } });
+  await tx.friendship.createMany({ data: [orderedPair(request.fromId, request.toId)], skipDuplicates: true });
+  await notify(tx, [
+    {
+      recipientId: request.fromId,
+      kind: 'FRIEND_REQUEST_ACCEPTED',
+      actorId: request.toId,
+      text: `${accepterName} accepted your friend request`,
+    },
+  ]);
+}
+
+/**
+ * Sends a request, or, when the other user already asked the viewer, accepts theirs (and
+ * returns it). Two users asking each other at the same moment collide on the pair's unique
+ * key; the loser retries and finds the other's request to accept.
+ */
+export async function sendFriendRequest(deps: AppDeps, viewerId: string, userId: string): Promise<FriendRequest> {
+  if (userId === viewerId) throw badInput('userId', 'You cannot befriend yourself');
+  const target = await requireUser(deps.prisma, userId);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await deps.prisma.$transaction(async (tx) => {
+        if (await areFriends(tx, viewerId, target.id)) throw conflict('You are already friends', 'userId');
+        const existing = await tx.friendRequest.findUnique({ where: { userAId_userBId: orderedPair(viewerId, target.id) } });
+        if (existing?.fromId === viewerId) throw conflict('You already sent this user a friend request', 'userId');
+        const me = await tx.user.findUniqueOrThrow({ where: { id: viewerId }, select: { username: true } });
+        if (existing) {
+          // Their request, accepted: it is answered with as it was.
+          await befriend(tx, existing, me.username);
+          return existing;
+        }
+        const created = await tx.friendRequest.create({ data: { fromId: viewerId, toId: target.id, ...orderedPair(viewerId, target.id) } });
+        await notify(tx, [
+          { recipientId: target.id, kind: 'FRIEND_REQUEST_RECEIVED', actorId: viewerId, text: `${me.username} sent you a friend request` },
+        ]);
+        return created;
+      });
+    } catch (error) {
+      if (isUniqueViolation(error) && attempt < 2) continue;
+      throw error;
+    }
+  }
+}
+
+async function findRequest(tx: Tx, requestId: string): Promise<FriendRequest> {
+  const request = isUuid(requestId) ? await tx.friendRequest.findUnique({ where: { id: requestId } }) : null;
+  if (!request) throw notFound('Friend request (it may have been accepted, declined or cancelled)');
+  return request;
+}
+
+/** Accepts a request sent to the viewer; returns the new friend. */
+export async function acceptFriendRequest(deps: AppDeps, viewerId: string, requestId: string, query: Query = {}) {
+  const friendId = await deps.prisma.$transaction(async (tx) => {
+    // Locks the row so two accepts of one request cannot both pass: the second finds it gone.
+    if (isUuid(requestId)) await tx.$queryRaw`SELECT 1 FROM friend_requests WHERE id = ${requestId}::uuid FOR UPDATE`;
+    const request = await findRequest(tx, requestId);
+    if (request.toId !== viewerId) throw forbidden('Only the recipient can accept a friend request');
+    const me = await tx.user.findUniqueOrThrow({ where: { id: viewerId }, select: { username: true } });
+    await befriend(tx, request, me.username);
+    return request.fromId;
+  });
+  return deps.prisma.user.findUniqueOrThrow({ ...query, where: { id: friendId } });
+}
+
+export async function declineFriendRequest(deps: AppDeps, viewerId: string, requestId: string): Promise<string> {
+  return closeRequest(deps, viewerId, requestId, 'toId', 'Only the recipient can decline a friend request');
+}
+
+export async function cancelFriendRequest(deps: AppDeps, viewerId: string, requestId: string): Promise<string> {
+  return closeRequest(deps, viewerId, requestId, 'fromId', 'Only the sender can cancel a friend request');
+}
+
+async function closeRequest(deps: AppDeps, viewerId: string, requestId: string, side: 'fromId' | 'toId', refusal: string) {
+  return deps.prisma.$transaction(async (tx) => {
+    const request = await findRequest(tx, requestId);
+    if (request[side] !== viewerId) throw forbidden(refusal);
+    await tx.friendRequest.deleteMany({ where: { id: request.id } });
+    return request.id;
+  });
+}
+
+export async function removeFriend(deps: AppDeps, viewerId: string, userId: string): Promise<string> {
+  if (!isUuid(userId) || userId === viewerId) throw notFound('Friendship');
+  const { count } = await deps.prisma.friendship.deleteMany({ where: orderedPair(viewerId, userId) });
+  if (count === 0) throw notFound('Friendship');
+  return userId;
+}
+
+/** Pending requests: received (incoming true), sent (false) or both (null), newest first. */
+export function friendRequests(deps: AppDeps, viewerId: string, incoming: boolean | null | undefined) {
+  const where: Prisma.FriendRequestWhereInput =
+    incoming === true ? { toId: viewerId } : incoming === false ? { fromId: viewerId } : { OR: [{ toId: viewerId }, { fromId: viewerId }] };
+  return deps.prisma.friendRequest.findMany({ where, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], take: 500 });
+}
+
+/** Users who are friends of userId. */
+export const friendsOf = (userId: string): Prisma.UserWhereInput => ({
+  OR: [{ friendshipsAsA: { some: { userBId: userId } } }, { friendshipsAsB: { some: { userAId: userId } } }],
+});
+
+export const RATING_LIMITS = { reference: 2000, score: { min: 1, max: 5 } } as const;
+
+export interface RateUserInput {
+  userId: string;
+  eventId?: string | null;
+  score: number;
+  reference?: string | null;
+}
+
+/**
+ * Rates someone met at an event. The rating and the rated user's totals, average and trust
+ * level change in one transaction; the totals are updated by one atomic statement, so ratings
+ * arriving together never lose an update.
+ */
+export async function rateUser(deps: AppDeps, viewerId: string, input: RateUserInput, query: Query = {}) {
+  const { min, max } = RATING_LIMITS.score;
+  if (!Number.isInteger(input.score) || input.score < min || input.score > max) {
+    throw badInput('score', `score must be a whole number from ${min} to ${max}`);
+  }
+  const reference = input.reference ? text('reference', input.reference, { max: RATING_LIMITS.reference }) : '';
+  if (input.userId === viewerId) throw badInput('userId', 'You cannot rate yourself');
+  if (!input.eventId) throw badInput('eventId', 'Ratings are about an event you both attended: give its eventId');
+  const eventId = input.eventId;
+
+  const ratingId = await deps.prisma
+    .$transaction(async (tx) => {
+      const rated = await requireUser(tx, input.userId);
+      const event = isUuid(eventId)
+        ? await tx.event.findFirst({
+            where: { id: eventId, ...visibleEventWhere(viewerId) },
+            select: { id: true, title: true, hostId: true, startsAt: true, status: true },
+          })
+        : null;
+      if (!event) throw Object.assign(notFound('Event'), { field: 'eventId' });
+      if (event.status === 'CANCELLED') throw forbidden('This event was cancelled; there is nothing to rate');
+      if (event.startsAt > new Date()) throw forbidden('You can rate people once the event has started');
+      const attended = new Set(
+        (await tx.eventAttendee.findMany({ where: { eventId: event.id, userId: { in: [viewerId, rated.id] } }, select: { userId: true } })).map(
+          (a) => a.userId,
+        ),
+      );
+      const took = (id: string) => id === event.hostId || attended.has(id);
+      if (!took(viewerId) || !took(rated.id)) throw forbidden('You can only rate someone you attended or hosted this event with');
+
+      const rating = await tx.rating.create({
+        data: { raterId: viewerId, ratedId: rated.id, eventId: event.id, score: input.score, reference },
+        select: { id: true },
+      });
+      await tx.$executeRaw`
+        UPDATE reputations r SET
+          total_ratings = r.total_ratings + 1,
+          rating_sum = r.rating_sum + ${input.score},
+          average_rating = (r.rating_sum + ${input.score})::float8 / (r.total_ratings + 1),
+          trust_level = (
+            SELECT max(t.level) FROM trust_levels t
+            WHERE t.required_ratings <= r.total_ratings + 1
+              AND t.min_average_rating <= (r.rating_sum + ${input.score})::float8 / (r.total_ratings + 1))
+        WHERE r.user_id = ${rated.id}::uuid`;
+      await notify(tx, [
+        { recipientId: rated.id, kind: 'RATING_RECEIVED', actorId: viewerId, eventId: event.id, text: `You were rated ${input.score}/5 for "${event.title}"` },
+      ]);
+      return rating.id;
+    })
+    .catch((error: unknown) => {
+      if (isUniqueViolation(error)) throw conflict('You already rated this user for this event', 'userId');
+      throw error;
+    });
+  return deps.prisma.rating.findUniqueOrThrow({ ...query, where: { id: ratingId } });
+}
