@@ -78,7 +78,13 @@ export async function seedDemo(prisma: PrismaClient): Promise<{ users: number; e
         interestTags: [pick(INTERESTS)],
       };
     });
-    await tx.event.createMany({ data: events });
+    const createdEvents = await tx.event.createManyAndReturn({ data: events, select: { id: true, hostId: true } });
+    // Every event has a chat of its host (and, later, its attendees).
+    const chats = await tx.chat.createManyAndReturn({
+      data: createdEvents.map((e) => ({ kind: 'EVENT' as const, eventId: e.id, createdById: e.hostId })),
+      select: { id: true, createdById: true },
+    });
+    await tx.chatMember.createMany({ data: chats.map((c) => ({ chatId: c.id, userId: c.createdById! })) });
     for (const host of created) {
       const hosted = events.filter((e) => e.hostId === host.id).length;
       if (hosted) await tx.reputation.update({ where: { userId: host.id }, data: { eventsHosted: hosted } });

@@ -9,7 +9,9 @@ import { createTokenIssuer } from './auth/tokens.ts';
 import type { Config } from './config.ts';
 import type { AppDeps } from './context.ts';
 import { openDatabase, pgliteDirFor } from './db/index.ts';
+import { createPresence } from './presence/index.ts';
 import { createPubSub } from './pubsub/index.ts';
+import * as presenceService from './services/presence.ts';
 import { createRateLimiter } from './ratelimit/index.ts';
 import { schema } from './schema/index.ts';
 import { startServer } from './server.ts';
@@ -62,6 +64,8 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
     closers.unshift(() => pubsub.close());
     const rateLimiter = createRateLimiter({ ...config.rateLimits, redisUrl: config.redisUrl });
     closers.unshift(() => rateLimiter.close());
+    const presence = createPresence({ redisUrl: config.redisUrl, logger, ttlSeconds: config.presenceTtlSeconds });
+    closers.unshift(() => presence.close());
 
     const filesDir = config.s3 ? undefined : join(config.dataDir, 'files');
     let baseUrl = config.publicUrl ?? `http://localhost:${config.port}`;
@@ -77,11 +81,18 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
       db,
       prisma: db.prisma,
       pubsub,
+      presence,
       storage,
       rateLimiter,
       tokens: createTokenIssuer(await jwtSecretFor(config)),
     };
     const server = await startServer({ schema, deps, filesDir }, { port: config.port, host: config.host });
+    // Users of instances that died without closing their sockets go offline once their claims lapse.
+    const sweeper = setInterval(() => {
+      presenceService.sweep(deps).catch((err) => logger.warn({ err }, 'presence sweep failed'));
+    }, Math.max(1_000, (config.presenceTtlSeconds * 1000) / 3));
+    sweeper.unref();
+    closers.unshift(async () => clearInterval(sweeper));
     if (!config.publicUrl) baseUrl = server.url;
     logger.info(
       {

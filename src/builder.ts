@@ -4,6 +4,8 @@ import PrismaPlugin from '@pothos/plugin-prisma';
 import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import { DateTimeResolver } from 'graphql-scalars';
+import { GraphQLUpload } from 'graphql-upload-minimal';
+import type { FileUpload } from 'graphql-upload-minimal';
 import type { Context } from './context.ts';
 import { forbidden, unauthenticated } from './errors.ts';
 import { getDatamodel } from './generated/pothos-types.ts';
@@ -13,7 +15,11 @@ export const builder = new SchemaBuilder<{
   Context: Context;
   PrismaTypes: PrismaTypes;
   AuthScopes: { signedIn: boolean; admin: boolean };
-  Scalars: { DateTime: { Input: Date; Output: Date } };
+  Scalars: {
+    DateTime: { Input: Date; Output: Date };
+    // A multipart file part (graphql-upload-minimal): resolves once the part starts arriving.
+    Upload: { Input: Promise<FileUpload>; Output: never };
+  };
   // Contract fields are non-null unless marked otherwise.
   DefaultFieldNullability: false;
   DefaultEdgesNullability: false;
@@ -60,6 +66,11 @@ export const builder = new SchemaBuilder<{
 
 builder.addScalarType('DateTime', DateTimeResolver, {
   description: 'An instant in time, as an ISO-8601 string with time zone (e.g. 2026-05-01T18:00:00.000Z).',
+});
+
+builder.addScalarType('Upload', GraphQLUpload, {
+  description:
+    'A file sent as a part of a GraphQL multipart request (https://github.com/jaydenseric/graphql-multipart-request-spec). Only valid as an input.',
 });
 
 builder.queryType({ description: 'Reads.' });

@@ -57,6 +57,8 @@ const envSchema = z.object({
   RATE_LIMIT_LOGIN_PER_IP: limitRule,
   RATE_LIMIT_REGISTER_PER_IP: limitRule,
   RATE_LIMIT_CHANGE_PASSWORD_PER_USER: limitRule,
+  RATE_LIMIT_SEND_MESSAGE_PER_USER: limitRule,
+  PRESENCE_TTL_SECONDS: z.coerce.number({ error: 'must be a number of seconds' }).int().min(2).max(3600).default(30),
   PUBLIC_URL: url(['http', 'https']),
   TRUST_PROXY: z
     .string()
@@ -90,6 +92,8 @@ export interface Config {
     /** Overrides of the default rules (src/ratelimit). */
     rules: Partial<Record<LimitName, LimitRule>>;
   };
+  /** How long an instance's presence claims last without renewal (a crashed instance's users go offline after it). */
+  presenceTtlSeconds: number;
   /** Proxies whose X-Forwarded-For is believed (express/proxy-addr syntax). */
   trustProxy: string[];
   /** Base URL the API is reachable at, for links to locally stored files. */
@@ -150,10 +154,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           loginPerIp: e.RATE_LIMIT_LOGIN_PER_IP,
           registerPerIp: e.RATE_LIMIT_REGISTER_PER_IP,
           changePasswordPerUser: e.RATE_LIMIT_CHANGE_PASSWORD_PER_USER,
+          sendMessagePerUser: e.RATE_LIMIT_SEND_MESSAGE_PER_USER,
         }).filter(([, rule]) => rule !== undefined),
       ),
     },
     publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''),
+    presenceTtlSeconds: e.PRESENCE_TTL_SECONDS,
     trustProxy: e.TRUST_PROXY.split(',').map((v) => v.trim()).filter(Boolean),
   };
 }

@@ -1,8 +1,10 @@
 // Per-operation context. Each HTTP request and each graphql-ws operation gets a fresh one,
 // so DataLoader caches never serve rows older than the operation.
+import DataLoader from 'dataloader';
 import type { Logger } from 'pino';
 import type { Config } from './config.ts';
 import type { Database, PrismaClient } from './db/index.ts';
+import type { PresenceStore } from './presence/index.ts';
 import type { PubSub } from './pubsub/index.ts';
 import type { RateLimiter } from './ratelimit/index.ts';
 import type { Storage } from './storage/index.ts';
@@ -15,6 +17,7 @@ export interface AppDeps {
   db: Database;
   prisma: PrismaClient;
   pubsub: PubSub;
+  presence: PresenceStore;
   storage: Storage;
   rateLimiter: RateLimiter;
   tokens: TokenIssuer;
@@ -35,8 +38,19 @@ export interface Context {
   requestId: string;
   logger: Logger;
   clientIp: string;
+  loaders: Loaders;
 }
 
-export function createContext(deps: AppDeps, fields: Omit<Context, 'deps' | 'prisma'>): Context {
-  return { deps, prisma: deps.prisma, ...fields };
+/** Batches per operation for what Prisma relations don't cover. */
+export interface Loaders {
+  isOnline: DataLoader<string, boolean>;
+}
+
+export function createContext(deps: AppDeps, fields: Omit<Context, 'deps' | 'prisma' | 'loaders'>): Context {
+  return {
+    deps,
+    prisma: deps.prisma,
+    ...fields,
+    loaders: { isOnline: new DataLoader((ids) => deps.presence.areOnline(ids)) },
+  };
 }

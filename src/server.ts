@@ -25,7 +25,10 @@ import { createContext } from './context.ts';
 import type { AppDeps, Context, Viewer } from './context.ts';
 import { formatError, requestError } from './graphql-errors.ts';
 import type { ErrorScope } from './graphql-errors.ts';
+import * as presence from './services/presence.ts';
 import { createFilesRouter } from './storage/disk.ts';
+import { IMAGE_LIMITS } from './services/images.ts';
+import { graphqlUploads } from './uploads.ts';
 
 /** Limits on what a client may send. */
 export const REQUEST_LIMITS = {
@@ -216,6 +219,8 @@ export async function startServer(opts: ServerOptions, listen: { port: number; h
   app.use(
     '/graphql',
     (req, _res, next) => errorScope.run({ requestId: String(req.id), logger: req.log }, next),
+    // Multipart (file upload) requests only; JSON ones pass through to express.json.
+    graphqlUploads({ maxFileBytes: IMAGE_LIMITS.maxBytes, maxFieldBytes: REQUEST_LIMITS.jsonBodyBytes }),
     express.json({ limit: REQUEST_LIMITS.jsonBodyBytes }),
     (req, res, next) => inFlight.track(Promise.resolve(graphqlHandler(req, res, next))),
   );
@@ -300,10 +305,16 @@ function useWebSocketServer(
           extra.expiryTimer.unref();
         }
         ready.set(ctx, extra);
+        if (viewer) await inFlight.track(presence.connected(deps, viewer.id)).catch((err) => deps.logger.warn({ err }, 'presence update failed'));
         return true;
       },
       onClose: (ctx) => {
-        clearTimeout(ready.get(ctx)?.expiryTimer);
+        const extra = ready.get(ctx);
+        clearTimeout(extra?.expiryTimer);
+        // Tracked, so shutdown lets the offline notice go out before the pools close.
+        if (extra?.viewer) {
+          void inFlight.track(presence.disconnected(deps, extra.viewer.id)).catch((err) => deps.logger.warn({ err }, 'presence update failed'));
+        }
       },
       // Parse and validate here so that a bad document is an error for that operation, not a
       // broken connection (graphql-ws closes the socket when parsing throws inside it).

@@ -19,6 +19,8 @@ export const DEFAULT_LIMITS = {
   loginPerIp: { points: 50, durationSeconds: 15 * 60 },
   /** Registrations per client IP. */
   registerPerIp: { points: 50, durationSeconds: 60 * 60 },
+  /** Chat messages per user. */
+  sendMessagePerUser: { points: 30, durationSeconds: 10 },
   /** Password changes (each checks the current password) per user. */
   changePasswordPerUser: { points: 10, durationSeconds: 15 * 60 },
 } satisfies Record<string, LimitRule>;

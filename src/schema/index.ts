@@ -10,8 +10,12 @@ import './events/inputs.ts';
 import './events/queries.ts';
 import './events/mutations.ts';
 import './events/subscriptions.ts';
+import './images/types.ts';
+import './images/mutations.ts';
 import './social/types.ts';
 import './social/operations.ts';
+import './chat/types.ts';
+import './chat/operations.ts';
 
 export const schema = builder.toSchema({ sortSchema: false });
 

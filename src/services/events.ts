@@ -4,6 +4,7 @@ import type { AppDeps } from '../context.ts';
 import { badInput, conflict, forbidden, notFound } from '../errors.ts';
 import { Prisma } from '../generated/prisma/client.ts';
 import type { Event, EventStatus, EventType } from '../generated/prisma/client.ts';
+import { joinEventChat, leaveEventChat } from './chat.ts';
 import { publishEventChange } from './event-realtime.ts';
 import type { EventChangeKind, EventSnapshot } from './event-realtime.ts';
 import { visibleEventWhere } from './event-visibility.ts';
@@ -230,6 +231,8 @@ export async function createEvent(deps: AppDeps, viewerId: string, input: Create
     if (data.isPublic) await requireCertified(tx, viewerId);
     await requireUsers(tx, 'invitedUserIds', invitedIds);
     const created = await tx.event.create({ data });
+    // Every event has a chat of its host and attendees.
+    await tx.chat.create({ data: { kind: 'EVENT', eventId: created.id, createdById: viewerId, members: { create: [{ userId: viewerId }] } } });
     await tx.reputation.updateMany({ where: { userId: viewerId }, data: { eventsHosted: { increment: 1 } } });
     await invite(tx, created, viewerId, invitedIds);
     await autoMatch(tx, created);
@@ -323,6 +326,7 @@ export async function joinEvent(deps: AppDeps, viewerId: string, id: string, que
       WHERE id = ${event.id}::uuid AND attendee_count < max_participants AND status = 'PUBLISHED'`;
     if (seated === 0) throw conflict('This event is full');
     await tx.reputation.updateMany({ where: { userId: viewerId }, data: { eventsAttended: { increment: 1 } } });
+    await joinEventChat(tx, event.id, event.hostId, viewerId);
     return { before: event, after: await tx.event.findUniqueOrThrow({ where: { id: event.id } }) };
   });
   if (changed) await announce(deps, 'ATTENDEES_CHANGED', changed.before, changed.after);
@@ -337,6 +341,7 @@ export async function leaveEvent(deps: AppDeps, viewerId: string, id: string, qu
     if (removed.count === 0) return null;
     const after = await tx.event.update({ where: { id: event.id }, data: { attendeeCount: { decrement: 1 }, version: { increment: 1 } } });
     await tx.reputation.updateMany({ where: { userId: viewerId, eventsAttended: { gt: 0 } }, data: { eventsAttended: { decrement: 1 } } });
+    await leaveEventChat(tx, event.id, viewerId);
     return { before: event, after };
   });
   // The leaver is no longer a member but should hear that they left.

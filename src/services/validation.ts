@@ -49,7 +49,7 @@ export const isUuid = (value: string) => UUID.test(value);
 /**
  * Rejects page sizes outside 0..max (rather than silently clamping them) and cursors that did
  * not come from us: Pothos' id cursors are base64 of `GPC:S:<uuid>`, compound ones of
- * `GPC:T:["S:<uuid>", ...]`.
+ * `GPC:T:["S:<uuid>", "N:<seq>", ...]`.
  */
 export function checkPageArgs(
   args: { first?: number | null; last?: number | null; after?: string | null; before?: string | null },
@@ -74,7 +74,11 @@ function isOurCursor(cursor: string): boolean {
   if (!decoded.startsWith('GPC:T:')) return false;
   try {
     const parts = JSON.parse(decoded.slice(6)) as unknown;
-    return Array.isArray(parts) && parts.length > 0 && parts.every((p) => typeof p === 'string' && p.startsWith('S:') && isUuid(p.slice(2)));
+    return (
+      Array.isArray(parts) &&
+      parts.length > 0 &&
+      parts.every((p) => typeof p === 'string' && ((p.startsWith('S:') && isUuid(p.slice(2))) || /^N:\d{1,10}$/.test(p)))
+    );
   } catch {
     return false;
   }

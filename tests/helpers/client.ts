@@ -88,9 +88,21 @@ export async function createAdmin(server: TestServer): Promise<TestUser> {
   return { ...user, accessToken: login.accessToken, refreshToken: login.refreshToken };
 }
 
-/** A graphql-ws client; close it with `await client.dispose()`. */
-export function wsClient(server: Pick<TestServer, 'wsUrl'>, connectionParams?: Record<string, unknown>): Client {
-  return createClient({ url: server.wsUrl, webSocketImpl: WebSocket, connectionParams, retryAttempts: 0, lazy: true });
+/**
+ * A graphql-ws client; close it with `await client.dispose()`. Lazy by default (connects for
+ * its first operation, closes after its last); `stayConnected` keeps the socket open, as an app
+ * screen does.
+ */
+export function wsClient(server: Pick<TestServer, 'wsUrl'>, connectionParams?: Record<string, unknown>, { stayConnected = false } = {}): Client {
+  return createClient({
+    url: server.wsUrl,
+    webSocketImpl: WebSocket,
+    connectionParams,
+    retryAttempts: 0,
+    lazy: !stayConnected,
+    // Tests close servers under open sockets on purpose; they assert on what they expect.
+    onNonLazyError: () => {},
+  });
 }
 
 /** Runs one operation over a graphql-ws client and resolves with its single result. */

@@ -230,7 +230,8 @@ CREATE TABLE "chats" (
     "event_id" UUID,
     "created_by_id" UUID,
     "created_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
-    "last_message_at" TIMESTAMPTZ(3),
+    "last_seq" INTEGER NOT NULL DEFAULT 0,
+    "last_activity_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
 
     CONSTRAINT "chats_pkey" PRIMARY KEY ("id")
 );
@@ -240,8 +241,8 @@ CREATE TABLE "chat_members" (
     "chat_id" UUID NOT NULL,
     "user_id" UUID NOT NULL,
     "joined_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
-    "last_read_at" TIMESTAMPTZ(3),
-    "last_delivered_at" TIMESTAMPTZ(3),
+    "last_read_seq" INTEGER NOT NULL DEFAULT 0,
+    "last_delivered_seq" INTEGER NOT NULL DEFAULT 0,
 
     CONSTRAINT "chat_members_pkey" PRIMARY KEY ("chat_id","user_id")
 );
@@ -250,6 +251,7 @@ CREATE TABLE "chat_members" (
 CREATE TABLE "messages" (
     "id" UUID NOT NULL,
     "chat_id" UUID NOT NULL,
+    "seq" INTEGER NOT NULL,
     "sender_id" UUID NOT NULL,
     "body" VARCHAR(4000) NOT NULL,
     "client_message_id" VARCHAR(100),
@@ -403,7 +405,7 @@ CREATE INDEX "chats_created_by_id_idx" ON "chats"("created_by_id");
 CREATE INDEX "chat_members_user_id_idx" ON "chat_members"("user_id");
 
 -- CreateIndex
-CREATE INDEX "messages_chat_id_created_at_id_idx" ON "messages"("chat_id", "created_at", "id");
+CREATE UNIQUE INDEX "messages_chat_id_seq_key" ON "messages"("chat_id", "seq");
 
 -- CreateIndex
 CREATE UNIQUE INDEX "messages_sender_id_client_message_id_key" ON "messages"("sender_id", "client_message_id");
@@ -556,6 +558,7 @@ ALTER TABLE "friend_requests" ADD CONSTRAINT "friend_requests_ordered_pair"
 ALTER TABLE "friendships" ADD CONSTRAINT "friendships_ordered_pair" CHECK ("user_a_id" < "user_b_id");
 ALTER TABLE "ratings" ADD CONSTRAINT "ratings_score_range" CHECK ("score" BETWEEN 1 AND 5);
 ALTER TABLE "ratings" ADD CONSTRAINT "ratings_not_self" CHECK ("rater_id" <> "rated_id");
+ALTER TABLE "messages" ADD CONSTRAINT "messages_seq_positive" CHECK ("seq" >= 1);
 ALTER TABLE "reputations" ADD CONSTRAINT "reputations_non_negative" CHECK ("total_ratings" >= 0 AND "events_hosted" >= 0 AND "events_attended" >= 0);
 
 -- The reputation tiers (DESIGN.md).

@@ -1,0 +1,193 @@
+import { prismaConnectionHelpers } from '@pothos/plugin-prisma';
+import { builder, PAGE_SIZE } from '../../builder.ts';
+import type { Context } from '../../context.ts';
+import { afterHistoryFetch } from '../../services/chat.ts';
+import { checkPageArgs } from '../../services/validation.ts';
+import { Event } from '../events/types.ts';
+import { User } from '../users/types.ts';
+
+const NOBODY = '00000000-0000-0000-0000-000000000000';
+const viewerIdOf = (ctx: Context) => ctx.viewer?.id ?? NOBODY;
+
+export const ChatKind = builder.enumType('ChatKind', {
+  description: 'What kind of conversation a chat is.',
+  values: {
+    DIRECT: { description: 'Two friends.' },
+    GROUP: { description: 'A titled group of friends.' },
+    EVENT: { description: "An event's chat: its host and attendees." },
+  } as const,
+});
+
+export const MessageStatus = builder.enumType('MessageStatus', {
+  description: "A message's progress, from the sender's point of view.",
+  values: {
+    SENT: { description: 'Stored; no other member has it yet.' },
+    DELIVERED: { description: 'At least one other member fetched it or received it live.' },
+    READ: { description: 'Every other member has read it.' },
+  } as const,
+});
+
+interface Marker {
+  userId: string;
+  joinedAt: Date;
+  lastReadSeq: number;
+  lastDeliveredSeq: number;
+}
+
+/** The members a message is addressed to: everyone but the sender who was in the chat when it was sent. */
+const recipientsOf = (message: { senderId: string; createdAt: Date }, members: Marker[]) =>
+  members.filter((m) => m.userId !== message.senderId && m.joinedAt <= message.createdAt);
+
+const markerSelect = { userId: true, joinedAt: true, lastReadSeq: true, lastDeliveredSeq: true } as const;
+
+export const Message = builder.prismaObject('Message', {
+  description: 'A chat message.',
+  fields: (t) => ({
+    id: t.exposeID('id', { description: 'The message’s UUID.' }),
+    chat: t.relation('chat', { description: 'The chat it belongs to.' }),
+    sender: t.relation('sender', { description: 'Who sent it.' }),
+    body: t.exposeString('body', { description: 'The text, 1–4000 characters; empty once deleted.' }),
+    clientMessageId: t.exposeString('clientMessageId', {
+      nullable: true,
+      description: "The sender's own id for the message; a retried send with the same id returns the same message.",
+    }),
+    createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When it was sent.' }),
+    editedAt: t.expose('editedAt', { type: 'DateTime', nullable: true, description: 'When it was last edited.' }),
+    deleted: t.boolean({ description: 'Deleted by the sender.', select: { deletedAt: true }, resolve: (m) => m.deletedAt !== null }),
+    status: t.field({
+      type: MessageStatus,
+      description: "From the sender's point of view: READ once all other members read it, DELIVERED once any received it.",
+      select: { seq: true, senderId: true, createdAt: true, chat: { select: { members: { select: markerSelect } } } },
+      resolve: (m) => {
+        const recipients = recipientsOf(m, m.chat.members);
+        if (recipients.length && recipients.every((r) => r.lastReadSeq >= m.seq)) return 'READ';
+        if (recipients.some((r) => r.lastDeliveredSeq >= m.seq || r.lastReadSeq >= m.seq)) return 'DELIVERED';
+        return 'SENT';
+      },
+    }),
+    readBy: t.field({
+      type: [User],
+      description: 'Other members who have read it.',
+      select: (_args, _ctx, nestedSelection) => ({
+        seq: true,
+        senderId: true,
+        createdAt: true,
+        chat: { select: { members: { select: { ...markerSelect, user: nestedSelection() } } } },
+      }),
+      resolve: (m) => recipientsOf(m, m.chat.members)
+        .filter((r) => r.lastReadSeq >= m.seq)
+        .map((r) => (r as unknown as { user: never }).user),
+    }),
+  }),
+});
+
+export const MessageConnection = builder.connectionObject(
+  { type: Message, name: 'MessageConnection', description: 'A page of messages, oldest first.' },
+  { name: 'MessageEdge', description: 'A message in a page of messages.' },
+);
+
+const messageHelpers = prismaConnectionHelpers(builder, 'Message', {
+  cursor: 'chatId_seq',
+  defaultSize: PAGE_SIZE.default,
+  maxSize: PAGE_SIZE.max,
+  query: { orderBy: { seq: 'asc' } },
+});
+
+/** Without first/last, history starts from the newest messages, as a chat screen does. */
+const historyArgs = <A extends { first?: number | null; last?: number | null }>(args: A): A =>
+  args.first == null && args.last == null ? { ...args, last: PAGE_SIZE.default } : args;
+
+export const Chat = builder.prismaObject('Chat', {
+  description: 'A conversation; only its members can see it.',
+  fields: (t) => ({
+    id: t.exposeID('id', { description: 'The chat’s UUID.' }),
+    kind: t.expose('kind', { type: ChatKind, description: 'Direct, group or event chat.' }),
+    title: t.exposeString('title', { description: 'Group title; empty for direct chats; empty for event chats (see event).' }),
+    members: t.field({
+      type: [User],
+      description: 'Who is in the chat.',
+      select: (_args, _ctx, nestedSelection) => ({ members: { orderBy: { joinedAt: 'asc' }, select: { user: nestedSelection() } } }),
+      resolve: (chat) => chat.members.map((m) => m.user),
+    }),
+    event: t.relation('event', { nullable: true, description: "The event, for an event's chat." }),
+    lastMessage: t.field({
+      type: Message,
+      nullable: true,
+      description: 'The newest message.',
+      select: (_args, _ctx, nestedSelection) => ({ messages: nestedSelection({ orderBy: { seq: 'desc' }, take: 1 }) }),
+      resolve: (chat) => chat.messages[0] ?? null,
+    }),
+    unreadCount: t.int({
+      description: "Messages after the viewer's read marker.",
+      select: (_args, ctx) => ({ lastSeq: true, members: { where: { userId: viewerIdOf(ctx) }, select: { lastReadSeq: true } } }),
+      resolve: (chat) => Math.max(0, chat.lastSeq - (chat.members[0]?.lastReadSeq ?? chat.lastSeq)),
+    }),
+    messages: t.connection(
+      {
+        type: Message,
+        description: 'History. Page backwards with last/before (the default: the newest 20) or forwards with first/after.',
+        select: (args, ctx, nestedSelection) => ({ messages: messageHelpers.getQuery(historyArgs(args), ctx, nestedSelection) }),
+        resolve: async (chat, args, ctx) => {
+          checkPageArgs(args, PAGE_SIZE.max);
+          const page = messageHelpers.resolve(chat.messages, historyArgs(args), ctx);
+          if (ctx.viewer) await afterHistoryFetch(ctx.deps, ctx.viewer.id, chat.id, chat.messages.map((m) => m.seq));
+          return page as never;
+        },
+      },
+      MessageConnection,
+    ),
+    createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When it was created.' }),
+  }),
+});
+
+export const ChatConnection = builder.connectionObject(
+  { type: Chat, name: 'ChatConnection', description: 'A page of chats.' },
+  { name: 'ChatEdge', description: 'A chat in a page of chats.' },
+);
+
+builder.prismaObjectField('Event', 'chat', (t) =>
+  t.field({
+    type: Chat,
+    nullable: true,
+    description: "The event's group chat; visible to the host and attendees.",
+    select: (_args, ctx, nestedSelection) => ({
+      chat: nestedSelection({ select: { members: { where: { userId: viewerIdOf(ctx) }, select: { userId: true } } } }),
+    }),
+    resolve: (event) => (event.chat && event.chat.members.length > 0 ? (event.chat as never) : null),
+  }),
+);
+
+export const TypingIndicator = builder.objectRef<{ chatId: string; userId: string; isTyping: boolean }>('TypingIndicator').implement({
+  description: 'Someone started or stopped typing in a chat.',
+  fields: (t) => ({
+    chatId: t.exposeID('chatId', { description: 'The chat.' }),
+    user: t.prismaField({
+      type: 'User',
+      description: 'Who is typing.',
+      resolve: (query, typing, _args, ctx) => ctx.prisma.user.findUniqueOrThrow({ ...query, where: { id: typing.userId } }),
+    }),
+    isTyping: t.exposeBoolean('isTyping', { description: 'False when they stopped, or after a few seconds without renewal.' }),
+  }),
+});
+
+export const PresenceChange = builder
+  .objectRef<{ userId: string; isOnline: boolean; lastSeenAt: Date | null }>('PresenceChange')
+  .implement({
+    description: 'A friend went online or offline.',
+    fields: (t) => ({
+      user: t.prismaField({
+        type: 'User',
+        description: 'The friend.',
+        resolve: (query, change, _args, ctx) => ctx.prisma.user.findUniqueOrThrow({ ...query, where: { id: change.userId } }),
+      }),
+      isOnline: t.exposeBoolean('isOnline', { description: 'Connected now.' }),
+      lastSeenAt: t.expose('lastSeenAt', { type: 'DateTime', nullable: true, description: 'When they went offline.' }),
+    }),
+  });
+
+builder.prismaObjectField('User', 'isOnline', (t) =>
+  t.boolean({
+    description: 'Connected over a WebSocket right now, on any instance.',
+    resolve: (user, _args, ctx) => ctx.loaders.isOnline.load(user.id),
+  }),
+);
