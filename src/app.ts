@@ -9,8 +9,10 @@ import { createTokenIssuer } from './auth/tokens.ts';
 import type { Config } from './config.ts';
 import type { AppDeps } from './context.ts';
 import { openDatabase, pgliteDirFor } from './db/index.ts';
+import { createMetrics, instrumentPubSub } from './metrics.ts';
 import { createPresence } from './presence/index.ts';
-import { createPubSub } from './pubsub/index.ts';
+import { createPubSub, withTopicPrefix } from './pubsub/index.ts';
+import { startPushWorker } from './push/index.ts';
 import * as presenceService from './services/presence.ts';
 import { createRateLimiter } from './ratelimit/index.ts';
 import { schema } from './schema/index.ts';
@@ -60,11 +62,12 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
       if (seeded) logger.info(seeded, 'empty database: demo data loaded (SEED_DEMO=false turns this off)');
     }
 
-    const pubsub = createPubSub({ redisUrl: config.redisUrl, logger });
+    const metrics = createMetrics(() => db.poolStats());
+    const pubsub = instrumentPubSub(withTopicPrefix(createPubSub({ redisUrl: config.redisUrl, logger }), config.redisPrefix), metrics);
     closers.unshift(() => pubsub.close());
-    const rateLimiter = createRateLimiter({ ...config.rateLimits, redisUrl: config.redisUrl });
+    const rateLimiter = createRateLimiter({ ...config.rateLimits, redisUrl: config.redisUrl, prefix: config.redisPrefix });
     closers.unshift(() => rateLimiter.close());
-    const presence = createPresence({ redisUrl: config.redisUrl, logger, ttlSeconds: config.presenceTtlSeconds });
+    const presence = createPresence({ redisUrl: config.redisUrl, prefix: config.redisPrefix, logger, ttlSeconds: config.presenceTtlSeconds });
     closers.unshift(() => presence.close());
 
     const filesDir = config.s3 ? undefined : join(config.dataDir, 'files');
@@ -82,6 +85,7 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
       prisma: db.prisma,
       pubsub,
       presence,
+      metrics,
       storage,
       rateLimiter,
       tokens: createTokenIssuer(await jwtSecretFor(config)),
@@ -93,6 +97,9 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
     }, Math.max(1_000, (config.presenceTtlSeconds * 1000) / 3));
     sweeper.unref();
     closers.unshift(async () => clearInterval(sweeper));
+    // Push jobs are rows: whatever is queued when this instance stops is delivered by another, or after a restart.
+    const pushWorker = startPushWorker({ prisma: db.prisma, config: config.push, logger });
+    closers.unshift(() => pushWorker.stop());
     if (!config.publicUrl) baseUrl = server.url;
     logger.info(
       {

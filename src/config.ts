@@ -4,6 +4,8 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import type { LimitName, LimitRule } from './ratelimit/index.ts';
 import type { S3StorageOptions } from './storage/index.ts';
+import { pushConfigFrom, pushEnv } from './push/config.ts';
+import type { PushConfig } from './push/config.ts';
 
 
 const optionalBool = () =>
@@ -51,15 +53,21 @@ const envSchema = z.object({
   CORS_ORIGINS: z.string().default('*'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'must be a pino level' }).default('info'),
   SEED_DEMO: optionalBool(),
+  GRAPHIQL: optionalBool(),
   RATE_LIMITS: z.enum(['on', 'off'], { error: 'must be on or off' }).default('on'),
-  RATE_LIMIT_NAMESPACE: z.string().regex(/^[\w-]{1,40}$/, 'must be 1–40 letters, digits, _ or -').default('pinit'),
+  REDIS_PREFIX: z.string().regex(/^[\w-]{1,40}$/, 'must be 1–40 letters, digits, _ or -').default('pinit'),
   RATE_LIMIT_LOGIN_PER_USERNAME: limitRule,
   RATE_LIMIT_LOGIN_PER_IP: limitRule,
   RATE_LIMIT_REGISTER_PER_IP: limitRule,
   RATE_LIMIT_CHANGE_PASSWORD_PER_USER: limitRule,
   RATE_LIMIT_SEND_MESSAGE_PER_USER: limitRule,
+  RATE_LIMIT_MUTATIONS_PER_USER: limitRule,
+  RATE_LIMIT_MUTATIONS_PER_IP: limitRule,
+  RATE_LIMIT_UPLOADS_PER_USER: limitRule,
+  WS_MAX_CONNECTIONS_PER_USER: z.coerce.number({ error: 'must be a whole number' }).int().min(1).max(1000).default(10),
   PRESENCE_TTL_SECONDS: z.coerce.number({ error: 'must be a number of seconds' }).int().min(2).max(3600).default(30),
   PUBLIC_URL: url(['http', 'https']),
+  ...pushEnv,
   TRUST_PROXY: z
     .string()
     .regex(/^[\w.:/, -]+$/, 'must be a comma-separated list of addresses, subnets or names (loopback, linklocal, uniquelocal)')
@@ -77,6 +85,8 @@ export interface Config {
   databaseUrl?: string;
   /** Redis for pub/sub and rate limits; absent means in-process. */
   redisUrl?: string;
+  /** Prefix of every Redis key and channel, so deployments can share one Redis. */
+  redisPrefix: string;
   /** S3/R2/MinIO; absent means local files under dataDir served at /files. */
   s3?: S3StorageOptions;
   /** HS256 key of access tokens. Unset outside production: a random one kept in DATA_DIR. */
@@ -85,19 +95,23 @@ export interface Config {
   corsOrigins: string[];
   logLevel: string;
   seedDemo: boolean;
+  /** GraphiQL at GET /graphql for browsers, and schema introspection (HTTP and WebSocket). */
+  graphiql: boolean;
   rateLimits: {
     enabled: boolean;
-    /** Prefix of the limiter keys in Redis, for deployments sharing one Redis. */
-    namespace: string;
     /** Overrides of the default rules (src/ratelimit). */
     rules: Partial<Record<LimitName, LimitRule>>;
   };
+  /** WebSocket connections one user may hold open on one instance. */
+  wsMaxConnectionsPerUser: number;
   /** How long an instance's presence claims last without renewal (a crashed instance's users go offline after it). */
   presenceTtlSeconds: number;
   /** Proxies whose X-Forwarded-For is believed (express/proxy-addr syntax). */
   trustProxy: string[];
   /** Base URL the API is reachable at, for links to locally stored files. */
   publicUrl?: string;
+  /** Push providers (APNs, FCM) and the outbox worker's pacing; no provider means push is off. */
+  push: PushConfig;
 }
 
 export class ConfigError extends Error {
@@ -121,6 +135,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if ((e.S3_ACCESS_KEY_ID === undefined) !== (e.S3_SECRET_ACCESS_KEY === undefined)) {
     throw new ConfigError('Invalid configuration: S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY must be set together');
   }
+  let push: PushConfig;
+  try {
+    push = pushConfigFrom(e);
+  } catch (error) {
+    throw new ConfigError(`Invalid configuration: ${(error as Error).message}`);
+  }
   return {
     env: e.NODE_ENV,
     isProduction,
@@ -129,6 +149,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: resolve(e.DATA_DIR),
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,
+    redisPrefix: e.REDIS_PREFIX,
     s3: e.S3_BUCKET
       ? {
           bucket: e.S3_BUCKET,
@@ -145,9 +166,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     // Demo accounts have a published password: off by default in production.
     seedDemo: e.SEED_DEMO ?? !isProduction,
+    // Exploring the schema is for development; production opts in.
+    graphiql: e.GRAPHIQL ?? !isProduction,
     rateLimits: {
       enabled: e.RATE_LIMITS === 'on',
-      namespace: e.RATE_LIMIT_NAMESPACE,
       rules: Object.fromEntries(
         Object.entries({
           loginPerUsername: e.RATE_LIMIT_LOGIN_PER_USERNAME,
@@ -155,11 +177,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           registerPerIp: e.RATE_LIMIT_REGISTER_PER_IP,
           changePasswordPerUser: e.RATE_LIMIT_CHANGE_PASSWORD_PER_USER,
           sendMessagePerUser: e.RATE_LIMIT_SEND_MESSAGE_PER_USER,
+          mutationsPerUser: e.RATE_LIMIT_MUTATIONS_PER_USER,
+          mutationsPerIp: e.RATE_LIMIT_MUTATIONS_PER_IP,
+          uploadsPerUser: e.RATE_LIMIT_UPLOADS_PER_USER,
         }).filter(([, rule]) => rule !== undefined),
       ),
     },
     publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''),
     presenceTtlSeconds: e.PRESENCE_TTL_SECONDS,
+    wsMaxConnectionsPerUser: e.WS_MAX_CONNECTIONS_PER_USER,
     trustProxy: e.TRUST_PROXY.split(',').map((v) => v.trim()).filter(Boolean),
+    push,
   };
 }

@@ -4,6 +4,7 @@ import DataLoader from 'dataloader';
 import type { Logger } from 'pino';
 import type { Config } from './config.ts';
 import type { Database, PrismaClient } from './db/index.ts';
+import type { Metrics } from './metrics.ts';
 import type { PresenceStore } from './presence/index.ts';
 import type { PubSub } from './pubsub/index.ts';
 import type { RateLimiter } from './ratelimit/index.ts';
@@ -18,6 +19,7 @@ export interface AppDeps {
   prisma: PrismaClient;
   pubsub: PubSub;
   presence: PresenceStore;
+  metrics: Metrics;
   storage: Storage;
   rateLimiter: RateLimiter;
   tokens: TokenIssuer;

@@ -18,7 +18,7 @@ export class DomainError extends GraphQLError {
   constructor(
     readonly code: ErrorCode,
     message: string,
-    extra: { field?: string; retryAfterSeconds?: number } = {},
+    extra: { field?: string; retryAfterSeconds?: number; http?: { status: number } } = {},
   ) {
     super(message, { extensions: { code, ...extra } });
     this.name = 'DomainError';
@@ -31,7 +31,7 @@ export const forbidden = (message = 'You are not allowed to do this') => new Dom
 export const conflict = (message: string, field?: string) => new DomainError('CONFLICT', message, field ? { field } : {});
 export const unauthenticated = (message = 'Sign in first') => new DomainError('UNAUTHENTICATED', message);
 export const rateLimited = (retryAfterSeconds: number) =>
-  new DomainError('RATE_LIMITED', `Too many attempts; retry in ${retryAfterSeconds} s`, { retryAfterSeconds });
+  new DomainError('RATE_LIMITED', `Too many attempts; retry in ${retryAfterSeconds} s`, { retryAfterSeconds, http: { status: 429 } });
 
 /** Prisma's unique-constraint violation, for turning races into CONFLICT. */
 export function isUniqueViolation(error: unknown): boolean {

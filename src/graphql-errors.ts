@@ -7,6 +7,7 @@ import type { GraphQLFormattedError } from 'graphql';
 import type { Logger } from 'pino';
 import { DomainError } from './errors.ts';
 import type { ErrorCode } from './errors.ts';
+import { withoutSuggestions } from './limits.ts';
 
 const CONTRACT_CODES = new Set<string>([
   'UNAUTHENTICATED',
@@ -72,6 +73,10 @@ function loggable(error: unknown) {
 export interface ErrorScope {
   requestId: string;
   logger: Logger;
+  /** Drop graphql-js's "Did you mean …?" hints (production). */
+  hideSuggestions?: boolean;
+  /** Told each error's code, for metrics. */
+  onCode?: (code: string) => void;
 }
 
 /** Formats one error for the wire; logs the unexpected ones. */
@@ -82,8 +87,11 @@ export function formatError(error: GraphQLError, scope: ErrorScope | undefined):
     const contractCode: string =
       code && (CONTRACT_CODES.has(code) || PROTOCOL_CODES.has(code)) ? code : ('BAD_USER_INPUT' satisfies ErrorCode);
     const { http: _http, stacktrace: _stack, ...extensions } = (formatted.extensions ?? {}) as Record<string, unknown>;
-    return { ...formatted, extensions: { ...extensions, code: contractCode } };
+    scope?.onCode?.(contractCode);
+    const message = scope?.hideSuggestions ? withoutSuggestions(formatted.message) : formatted.message;
+    return { ...formatted, message, extensions: { ...extensions, code: contractCode } };
   }
+  scope?.onCode?.('INTERNAL_SERVER_ERROR');
   scope?.logger.error({ err: loggable(error.originalError ?? error), path: error.path }, 'unexpected error');
   return {
     message: 'Internal server error',

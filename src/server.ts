@@ -8,12 +8,13 @@ import type { AddressInfo } from 'node:net';
 import { ApolloServer } from '@apollo/server';
 import type { ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
 import cors from 'cors';
 import express from 'express';
 import type { ErrorRequestHandler, Request } from 'express';
-import { execute, GraphQLError, parse, subscribe, validate } from 'graphql';
-import type { DocumentNode, GraphQLSchema } from 'graphql';
+import { execute, getOperationAST, GraphQLError, subscribe } from 'graphql';
+import type { DocumentNode, ExecutionArgs, GraphQLSchema } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { pinoHttp } from 'pino-http';
@@ -23,7 +24,10 @@ import type { WebSocket } from 'ws';
 import { parseBearer, TokenError } from './auth/tokens.ts';
 import { createContext } from './context.ts';
 import type { AppDeps, Context, Viewer } from './context.ts';
+import { createGraphiQLRouter, introspectionErrors } from './graphiql.ts';
 import { formatError, requestError } from './graphql-errors.ts';
+import { checkDocument, limitRules, parseOptions } from './limits.ts';
+import { limitMutation } from './ratelimit/index.ts';
 import type { ErrorScope } from './graphql-errors.ts';
 import * as presence from './services/presence.ts';
 import { createFilesRouter } from './storage/disk.ts';
@@ -170,27 +174,42 @@ export async function startServer(opts: ServerOptions, listen: { port: number; h
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
+  app.get('/metrics', async (_req, res) => {
+    res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+  });
   app.get('/readyz', async (_req, res) => {
     const { ready, checks, failing } = await checkReadiness(deps);
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable', failing, checks });
   });
   if (opts.filesDir) app.use('/files', createFilesRouter(opts.filesDir));
+  // Browsers asking GET /graphql for HTML get GraphiQL; everything else reaches Apollo below.
+  if (deps.config.graphiql) app.use(createGraphiQLRouter('/graphql'));
 
   const inFlight = new InFlight();
+  const errorOptions = (transport: 'http' | 'ws') => ({
+    hideSuggestions: deps.config.isProduction,
+    onCode: (code: string) => deps.metrics.errors.inc({ code, transport }),
+  });
   const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: REQUEST_LIMITS.wsMessageBytes });
   const trust = proxyAddr.compile(deps.config.trustProxy);
-  const wsCleanup = useWebSocketServer(wsServer, schema, deps, inFlight, (req) => proxyAddr(req, trust));
+  const wsCleanup = useWebSocketServer(wsServer, schema, deps, inFlight, (req) => proxyAddr(req, trust), errorOptions('ws'));
 
   const drainWebSockets: ApolloServerPlugin = {
     async serverWillStart() {
       return { drainServer: async () => void (await wsCleanup.dispose()) };
     },
   };
-  const logUnexpected: ApolloServerPlugin<Context> = {
+  // Names the operation in logs and metrics, and applies the general mutation limit.
+  const operationHooks: ApolloServerPlugin<Context> = {
     async requestDidStart({ contextValue }) {
+      const stopTimer = deps.metrics.operationDuration.startTimer({ transport: 'http', operation: 'unknown', type: 'unknown' });
       return {
-        async didResolveOperation({ operationName }) {
+        async didResolveOperation({ operationName, operation }) {
           contextValue.logger = contextValue.logger.child({ operationName: operationName ?? undefined });
+          if (operation?.operation === 'mutation') await limitMutation(deps.rateLimiter, contextValue.viewer?.id, contextValue.clientIp);
+        },
+        async willSendResponse({ operationName, operation }) {
+          stopTimer({ operation: operationName ?? 'anonymous', type: operation?.operation ?? 'invalid' });
         },
       };
     },
@@ -201,9 +220,15 @@ export async function startServer(opts: ServerOptions, listen: { port: number; h
     // main.ts owns signal handling and the order of shutdown.
     stopOnTerminationSignals: false,
     includeStacktraceInErrorResponses: false,
-    introspection: true,
+    introspection: deps.config.graphiql,
+    // The same limits as graphql-ws operations (src/limits.ts).
+    parseOptions,
+    validationRules: limitRules,
+    // No "Did you mean …?" for probers in production.
+    hideSchemaDetailsFromClientErrors: deps.config.isProduction,
     formatError: (_formatted, error) => formatError(error as GraphQLError, errorScope.getStore()),
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), drainWebSockets, logUnexpected],
+    // Apollo's own landing page loads from a CDN; ours is GraphiQL (src/graphiql.ts).
+    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), ApolloServerPluginLandingPageDisabled(), drainWebSockets, operationHooks],
   });
   await apollo.start();
   const graphqlHandler = expressMiddleware(apollo, {
@@ -218,7 +243,7 @@ export async function startServer(opts: ServerOptions, listen: { port: number; h
 
   app.use(
     '/graphql',
-    (req, _res, next) => errorScope.run({ requestId: String(req.id), logger: req.log }, next),
+    (req, _res, next) => errorScope.run({ requestId: String(req.id), logger: req.log, ...errorOptions('http') }, next),
     // Multipart (file upload) requests only; JSON ones pass through to express.json.
     graphqlUploads({ maxFileBytes: IMAGE_LIMITS.maxBytes, maxFieldBytes: REQUEST_LIMITS.jsonBodyBytes }),
     express.json({ limit: REQUEST_LIMITS.jsonBodyBytes }),
@@ -275,8 +300,16 @@ function useWebSocketServer(
   deps: AppDeps,
   inFlight: InFlight,
   clientIpOf: (req: IncomingMessage) => string,
+  errorOptions: Pick<ErrorScope, 'hideSuggestions' | 'onCode'>,
 ) {
   const ready = new WeakMap<object, WsExtra>();
+  const connectionsByUser = new Map<string, number>();
+  const { metrics } = deps;
+  const timed = <T>(args: ExecutionArgs, run: () => T) => {
+    const type = getOperationAST(args.document, args.operationName)?.operation ?? 'unknown';
+    const stop = metrics.operationDuration.startTimer({ transport: 'ws', type, operation: args.operationName ?? 'anonymous' });
+    return inFlight.track(Promise.resolve(run())).finally(() => stop());
+  };
   const allowedOrigins = deps.config.corsOrigins;
   const originAllowed = (origin: string | undefined) => origin === undefined || allowedOrigins.includes('*') || allowedOrigins.includes(origin);
   return useServer<Record<string, unknown> | undefined, { request: IncomingMessage; socket: WebSocket }>(
@@ -284,8 +317,8 @@ function useWebSocketServer(
       schema,
       connectionInitWaitTimeout: REQUEST_LIMITS.wsInitTimeoutMs,
       // Executions are tracked so shutdown waits for them; a subscription counts until it is set up.
-      execute: (args) => inFlight.track(Promise.resolve(execute(args))),
-      subscribe: (args) => inFlight.track(Promise.resolve(subscribe(args))),
+      execute: (args) => timed(args, () => execute(args)),
+      subscribe: (args) => timed(args, () => subscribe(args)),
       onConnect: async (ctx) => {
         // Browsers send Origin; native apps do not. A page from another origin may not ride
         // on a user's network position.
@@ -297,20 +330,34 @@ function useWebSocketServer(
           // graphql-ws closes with 4403 Forbidden; the client refreshes its token and reconnects.
           return false;
         }
+        if (viewer && (connectionsByUser.get(viewer.id) ?? 0) >= deps.config.wsMaxConnectionsPerUser) {
+          ctx.extra.socket.close(4429, 'Too many connections for this user');
+          return false;
+        }
         const extra: WsExtra = { viewer, clientIp: clientIpOf(ctx.extra.request) };
         if (viewer) {
+          connectionsByUser.set(viewer.id, (connectionsByUser.get(viewer.id) ?? 0) + 1);
           // The socket lives no longer than its token.
           const ms = viewer.tokenExpiresAt * 1000 - Date.now();
           extra.expiryTimer = setTimeout(() => ctx.extra.socket.close(CloseCode.Forbidden, 'Access token expired'), Math.max(ms, 0));
           extra.expiryTimer.unref();
         }
         ready.set(ctx, extra);
+        metrics.wsConnections.inc();
         if (viewer) await inFlight.track(presence.connected(deps, viewer.id)).catch((err) => deps.logger.warn({ err }, 'presence update failed'));
         return true;
       },
       onClose: (ctx) => {
         const extra = ready.get(ctx);
-        clearTimeout(extra?.expiryTimer);
+        if (!extra) return;
+        metrics.wsConnections.dec();
+        metrics.wsSubscriptions.dec(Object.keys(ctx.subscriptions).length);
+        clearTimeout(extra.expiryTimer);
+        if (extra.viewer) {
+          const left = (connectionsByUser.get(extra.viewer.id) ?? 1) - 1;
+          if (left > 0) connectionsByUser.set(extra.viewer.id, left);
+          else connectionsByUser.delete(extra.viewer.id);
+        }
         // Tracked, so shutdown lets the offline notice go out before the pools close.
         if (extra?.viewer) {
           void inFlight.track(presence.disconnected(deps, extra.viewer.id)).catch((err) => deps.logger.warn({ err }, 'presence update failed'));
@@ -318,19 +365,26 @@ function useWebSocketServer(
       },
       // Parse and validate here so that a bad document is an error for that operation, not a
       // broken connection (graphql-ws closes the socket when parsing throws inside it).
-      onSubscribe: (ctx, _id, payload) => {
+      onSubscribe: async (ctx, _id, payload) => {
         if (Object.keys(ctx.subscriptions).length > REQUEST_LIMITS.wsOperationsPerConnection) {
           return [new GraphQLError(`At most ${REQUEST_LIMITS.wsOperationsPerConnection} operations per connection`, { extensions: { code: 'RATE_LIMITED' } })];
         }
-        let document: DocumentNode;
-        try {
-          document = parse(payload.query);
-        } catch (error) {
-          return [error instanceof GraphQLError ? error : new GraphQLError('Malformed query')];
+        const document = checkDocument(schema, payload.query);
+        if (Array.isArray(document)) return [...document];
+        const refused = introspectionErrors(deps.config.graphiql, schema, document as DocumentNode);
+        if (refused.length) return [...refused];
+        const operation = getOperationAST(document as DocumentNode, payload.operationName)?.operation;
+        if (operation === 'mutation') {
+          const extra = ready.get(ctx);
+          try {
+            await limitMutation(deps.rateLimiter, extra?.viewer?.id, extra?.clientIp ?? 'unknown');
+          } catch (error) {
+            if (error instanceof GraphQLError) return [error];
+            throw error;
+          }
         }
-        const errors = validate(schema, document);
-        if (errors.length) return [...errors];
-        return { schema, document, operationName: payload.operationName, variableValues: payload.variables };
+        if (operation === 'subscription') metrics.wsSubscriptions.inc();
+        return { schema, document: document as DocumentNode, operationName: payload.operationName, variableValues: payload.variables };
       },
       context: (ctx, _id, payload) => {
         const extra = ready.get(ctx) ?? { viewer: null, clientIp: 'unknown' };
@@ -345,11 +399,11 @@ function useWebSocketServer(
       onNext: (_ctx, _id, _payload, args, result) => {
         if (!result.errors?.length) return result;
         const context = args.contextValue as Context;
-        const scope = { requestId: context.requestId, logger: context.logger };
+        const scope = { requestId: context.requestId, logger: context.logger, ...errorOptions };
         return { ...result, errors: result.errors.map((e) => formatError(e, scope)) };
       },
       onError: (_ctx, _id, _payload, errors) => {
-        const scope = { requestId: randomUUID(), logger: deps.logger.child({ transport: 'ws' }) };
+        const scope = { requestId: randomUUID(), logger: deps.logger.child({ transport: 'ws' }), ...errorOptions };
         return errors.map((e) => formatError(e, scope)) as unknown as readonly GraphQLError[];
       },
     },

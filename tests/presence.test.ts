@@ -93,6 +93,7 @@ describe.runIf(testDatabaseUrl && testRedisUrl)('presence across instances (Post
     const child = spawnScript('src/main.ts', [], {
       DATABASE_URL: a.config.databaseUrl!,
       REDIS_URL: testRedisUrl!,
+      REDIS_PREFIX: a.config.redisPrefix,
       JWT_SECRET: a.config.jwtSecret!,
       PORT: '0',
       HOST: '127.0.0.1',

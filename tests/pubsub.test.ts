@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import net from 'node:net';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { TcpProxy } from './helpers/tcp-proxy.ts';
 import { createMemoryPubSub, createPubSub, createRedisPubSub, type PubSub } from '../src/pubsub/index.ts';
 import { createPushIterator } from '../src/pubsub/iterator.ts';
 
@@ -35,45 +35,6 @@ async function eventually(check: () => Promise<boolean>, ms = 5000): Promise<voi
   while (!(await check().catch(() => false))) {
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-/**
- * A TCP proxy in front of Redis, to take "Redis" down and back up (or make it a black hole that
- * accepts bytes and never answers) without touching the shared server.
- */
-class RedisProxy {
-  mode: 'up' | 'blackhole' = 'up';
-  port = 0;
-  private server?: net.Server;
-  private readonly sockets = new Set<net.Socket>();
-
-  constructor(private readonly target: URL) {}
-
-  async start(): Promise<void> {
-    const server = net.createServer((client) => {
-      const upstream = net.connect(Number(this.target.port || 6379), this.target.hostname);
-      for (const socket of [client, upstream]) {
-        this.sockets.add(socket);
-        socket.on('close', () => this.sockets.delete(socket));
-        socket.on('error', () => {});
-      }
-      client.on('data', (chunk) => this.mode === 'up' && upstream.write(chunk));
-      upstream.on('data', (chunk) => this.mode === 'up' && client.write(chunk));
-      client.on('close', () => upstream.destroy());
-      upstream.on('close', () => client.destroy());
-    });
-    await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
-    this.port = (server.address() as net.AddressInfo).port;
-    this.server = server;
-  }
-
-  /** Refuses new connections and drops the open ones, like a stopped Redis. */
-  async stop(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    for (const socket of this.sockets) socket.destroy();
-    if (server) await new Promise((resolve) => server.close(resolve));
   }
 }
 
@@ -270,7 +231,7 @@ describe.skipIf(!redisUrl)('redis pub/sub across instances and failures', () => 
   });
 
   it('keeps publish and ping fast while Redis is down, and resumes subscriptions when it is back', async () => {
-    const proxy = new RedisProxy(new URL(url));
+    const proxy = TcpProxy.for(url, 6379);
     await proxy.start();
     try {
       const direct = open();
@@ -304,7 +265,7 @@ describe.skipIf(!redisUrl)('redis pub/sub across instances and failures', () => 
   });
 
   it('bounds publish and ping when Redis stops answering on an open connection', async () => {
-    const proxy = new RedisProxy(new URL(url));
+    const proxy = TcpProxy.for(url, 6379);
     await proxy.start();
     try {
       const proxied = createRedisPubSub(`redis://127.0.0.1:${proxy.port}`, logger);

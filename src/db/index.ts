@@ -5,6 +5,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
 import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaClient } from '../generated/prisma/client.ts';
@@ -22,6 +23,8 @@ export interface Database {
   ping(): Promise<void>;
   /** Counts SQL statements, for tests that fail on N+1. */
   readonly statements: { count: number };
+  /** Connection pool use (PostgreSQL only), for metrics. */
+  poolStats(): { total: number; idle: number; waiting: number } | null;
   close(): Promise<void>;
 }
 
@@ -36,11 +39,14 @@ export interface DatabaseOptions {
 
 export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
   let factory: SqlMigrationAwareDriverAdapterFactory;
+  let migrationFactory: () => SqlMigrationAwareDriverAdapterFactory;
   let closeDriver: () => Promise<void> = async () => {};
+  let poolStats: Database['poolStats'] = () => null;
   let kind: Database['kind'];
   if (opts.url) {
     kind = 'postgres';
-    factory = new PrismaPg({
+    // Our own pool, so its use can be measured; we end it on close.
+    const pool = new pg.Pool({
       connectionString: opts.url,
       max: opts.poolSize ?? 10,
       connectionTimeoutMillis: 5_000,
@@ -48,12 +54,22 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
       statement_timeout: 15_000,
       idleTimeoutMillis: 30_000,
     });
+    pool.on('error', () => {
+      // An idle client lost its connection; the pool replaces it.
+    });
+    factory = new PrismaPg(pool);
+    // Migrations hold a session-level advisory lock: run them on a connection of their own that
+    // is closed afterwards, never on a pooled one that would keep the lock for its lifetime.
+    migrationFactory = () => new PrismaPg({ connectionString: opts.url, max: 1, connectionTimeoutMillis: 5_000 });
+    closeDriver = () => pool.end();
+    poolStats = () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount });
   } else {
     kind = 'pglite';
     const dir = opts.pgliteDir ?? 'memory://';
     if (!dir.startsWith('memory://')) await mkdir(dir, { recursive: true });
     const pglite = await PGlite.create(dir);
     factory = new PrismaPGlite(pglite);
+    migrationFactory = () => factory;
     closeDriver = () => pglite.close();
   }
 
@@ -73,7 +89,8 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
     kind,
     prisma,
     statements,
-    migrate: () => applyMigrations(factory),
+    poolStats,
+    migrate: () => applyMigrations(migrationFactory()),
     async ping() {
       await prisma.$queryRaw`SELECT 1`;
     },

@@ -45,10 +45,9 @@ export function createMemoryPresence(): PresenceStore {
   };
 }
 
-const userKey = (userId: string) => `presence:user:${userId}`;
-const EXPIRY_INDEX = 'presence:expiry';
-
-export function createRedisPresence(url: string, logger: Logger, ttlSeconds: number): PresenceStore {
+export function createRedisPresence(url: string, logger: Logger, ttlSeconds: number, prefix = 'pinit'): PresenceStore {
+  const userKey = (userId: string) => `${prefix}:presence:user:${userId}`;
+  const EXPIRY_INDEX = `${prefix}:presence:expiry`;
   const redis = new Redis(url, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
@@ -146,6 +145,6 @@ export function createRedisPresence(url: string, logger: Logger, ttlSeconds: num
   };
 }
 
-export function createPresence(opts: { redisUrl?: string; logger: Logger; ttlSeconds: number }): PresenceStore {
-  return opts.redisUrl ? createRedisPresence(opts.redisUrl, opts.logger, opts.ttlSeconds) : createMemoryPresence();
+export function createPresence(opts: { redisUrl?: string; prefix: string; logger: Logger; ttlSeconds: number }): PresenceStore {
+  return opts.redisUrl ? createRedisPresence(opts.redisUrl, opts.logger, opts.ttlSeconds, opts.prefix) : createMemoryPresence();
 }

@@ -11,3 +11,13 @@ export { createRedisPubSub, type RedisPubSubOptions } from './redis.ts';
 export function createPubSub(opts: { redisUrl?: string; logger: Logger }): PubSub {
   return opts.redisUrl ? createRedisPubSub(opts.redisUrl, opts.logger) : createMemoryPubSub(opts.logger);
 }
+
+/** Puts every topic under a prefix, so deployments sharing one Redis never hear each other. */
+export function withTopicPrefix(pubsub: PubSub, prefix: string): PubSub {
+  return {
+    publish: (topic, payload) => pubsub.publish(`${prefix}:${topic}`, payload),
+    subscribe: (topic, signal) => pubsub.subscribe(`${prefix}:${topic}`, signal),
+    ping: () => pubsub.ping(),
+    close: () => pubsub.close(),
+  };
+}

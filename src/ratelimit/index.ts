@@ -19,6 +19,12 @@ export const DEFAULT_LIMITS = {
   loginPerIp: { points: 50, durationSeconds: 15 * 60 },
   /** Registrations per client IP. */
   registerPerIp: { points: 50, durationSeconds: 60 * 60 },
+  /** Mutations per signed-in user (all kinds; some also have their own, tighter limit). */
+  mutationsPerUser: { points: 120, durationSeconds: 60 },
+  /** Mutations per client IP from anonymous clients. */
+  mutationsPerIp: { points: 60, durationSeconds: 60 },
+  /** Image uploads per user. */
+  uploadsPerUser: { points: 30, durationSeconds: 60 * 60 },
   /** Chat messages per user. */
   sendMessagePerUser: { points: 30, durationSeconds: 10 },
   /** Password changes (each checks the current password) per user. */
@@ -35,11 +41,17 @@ export interface RateLimiter {
   close(): Promise<void>;
 }
 
+/** The general mutation limit: per user when signed in, per address otherwise. */
+export async function limitMutation(limiter: RateLimiter, viewerId: string | null | undefined, clientIp: string): Promise<void> {
+  if (viewerId) await limiter.consume('mutationsPerUser', viewerId);
+  else await limiter.consume('mutationsPerIp', clientIp);
+}
+
 export interface RateLimiterOptions {
   enabled: boolean;
   redisUrl?: string;
   /** Key prefix in Redis. */
-  namespace: string;
+  prefix: string;
   rules: Partial<Record<LimitName, LimitRule>>;
 }
 
@@ -69,7 +81,7 @@ export function createRateLimiter(opts: RateLimiterOptions): RateLimiter {
       redis
         ? new RateLimiterRedis({
             storeClient: redis,
-            keyPrefix: `${opts.namespace}:rl:${name}`,
+            keyPrefix: `${opts.prefix}:rl:${name}`,
             points: rule.points,
             duration: rule.durationSeconds,
             insuranceLimiter: memory,

@@ -16,6 +16,8 @@ import './social/types.ts';
 import './social/operations.ts';
 import './chat/types.ts';
 import './chat/operations.ts';
+import './notifications/types.ts';
+import './notifications/operations.ts';
 
 export const schema = builder.toSchema({ sortSchema: false });
 

@@ -9,7 +9,8 @@ import { publishEventChange } from './event-realtime.ts';
 import type { EventChangeKind, EventSnapshot } from './event-realtime.ts';
 import { visibleEventWhere } from './event-visibility.ts';
 import { haversineKm } from './geo.ts';
-import { notify } from './notifications.ts';
+import { notify, publishNotifications } from './notifications.ts';
+import type { NotificationRef } from './notifications.ts';
 import { isUuid, latitude, longitude, normalizeTags, text } from './validation.ts';
 
 type Tx = Prisma.TransactionClient;
@@ -143,10 +144,10 @@ async function requireCertified(tx: Tx, userId: string) {
  * Invites users who want auto-invitations, share an interest with the event and live within
  * their radius of it (when their home is known), best reputation first, up to the spots left.
  */
-async function autoMatch(tx: Tx, event: Event): Promise<void> {
-  if (!event.autoMatchingEnabled || event.status !== 'PUBLISHED' || event.interestTags.length === 0) return;
+async function autoMatch(tx: Tx, event: Event): Promise<NotificationRef[]> {
+  if (!event.autoMatchingEnabled || event.status !== 'PUBLISHED' || event.interestTags.length === 0) return [];
   const spots = event.maxParticipants - event.attendeeCount;
-  if (spots <= 0) return;
+  if (spots <= 0) return [];
   const distance = haversineKm(Prisma.sql`u.home_latitude`, Prisma.sql`u.home_longitude`, Prisma.sql`${event.latitude}`, Prisma.sql`${event.longitude}`);
   const matches = await tx.$queryRaw<Array<{ id: string }>>`
     SELECT u.id FROM users u
@@ -159,12 +160,12 @@ async function autoMatch(tx: Tx, event: Event): Promise<void> {
       AND NOT EXISTS (SELECT 1 FROM event_invitations i WHERE i.event_id = ${event.id}::uuid AND i.user_id = u.id)
     ORDER BY COALESCE(r.average_rating, 0) DESC, COALESCE(r.total_ratings, 0) DESC, u.id
     LIMIT ${spots}`;
-  if (!matches.length) return;
+  if (!matches.length) return [];
   await tx.eventInvitation.createMany({
     data: matches.map((m) => ({ eventId: event.id, userId: m.id, isAutoMatched: true })),
     skipDuplicates: true,
   });
-  await notify(
+  return notify(
     tx,
     matches.map((m) => ({
       recipientId: m.id,
@@ -176,12 +177,12 @@ async function autoMatch(tx: Tx, event: Event): Promise<void> {
   );
 }
 
-async function invite(tx: Tx, event: Event, inviterId: string, userIds: string[]): Promise<string[]> {
+async function invite(tx: Tx, event: Event, inviterId: string, userIds: string[]): Promise<{ invited: string[]; notified: NotificationRef[] }> {
   const attending = new Set(
     (await tx.eventAttendee.findMany({ where: { eventId: event.id, userId: { in: userIds } }, select: { userId: true } })).map((a) => a.userId),
   );
   const targets = userIds.filter((id) => id !== event.hostId && !attending.has(id));
-  if (!targets.length) return [];
+  if (!targets.length) return { invited: [], notified: [] };
   // Inviting again re-opens a declined invitation.
   const pending = new Set(
     (await tx.eventInvitation.findMany({ where: { eventId: event.id, userId: { in: targets }, declinedAt: null }, select: { userId: true } })).map(
@@ -189,14 +190,45 @@ async function invite(tx: Tx, event: Event, inviterId: string, userIds: string[]
     ),
   );
   const fresh = targets.filter((id) => !pending.has(id));
-  if (!fresh.length) return [];
+  if (!fresh.length) return { invited: [], notified: [] };
   await tx.eventInvitation.deleteMany({ where: { eventId: event.id, userId: { in: fresh } } });
   await tx.eventInvitation.createMany({ data: fresh.map((userId) => ({ eventId: event.id, userId, invitedById: inviterId })) });
-  await notify(
+  const notified = await notify(
     tx,
     fresh.map((userId) => ({ recipientId: userId, kind: 'EVENT_INVITATION', actorId: inviterId, eventId: event.id, text: `You're invited to "${event.title}"` })),
   );
-  return fresh;
+  return { invited: fresh, notified };
+}
+
+/** What attendees hear about when it changes, by the word the notification uses. */
+const NOTIFIED_CHANGES = [
+  ['title', 'title'],
+  ['description', 'description'],
+  ['startsAt', 'time'],
+  ['endsAt', 'time'],
+  ['latitude', 'place'],
+  ['longitude', 'place'],
+  ['locationName', 'place'],
+] as const satisfies ReadonlyArray<readonly [keyof Event, string]>;
+
+const sameValue = (a: unknown, b: unknown) => (a instanceof Date && b instanceof Date ? a.getTime() === b.getTime() : a === b);
+
+/**
+ * Tells attendees and pending invitees (never whoever made the change) that an event was
+ * cancelled, or that its title, description, time or place changed.
+ */
+async function notifyChange(tx: Tx, before: Event, after: Event, actorId: string): Promise<NotificationRef[]> {
+  // Drafts are seen by their host only: nothing to tell anyone yet.
+  if (before.status === 'DRAFT' || after.status === 'DRAFT') return [];
+  const cancelled = after.status === 'CANCELLED' && before.status !== 'CANCELLED';
+  const changed = [...new Set(NOTIFIED_CHANGES.filter(([field]) => !sameValue(before[field], after[field])).map(([, word]) => word))];
+  if (!cancelled && !changed.length) return [];
+  const text = cancelled ? `"${after.title}" was cancelled` : `"${after.title}" was updated: new ${changed.join(', ')}`;
+  const recipients = [...new Set(await memberIds(tx, after))];
+  return notify(
+    tx,
+    recipients.map((recipientId) => ({ recipientId, kind: cancelled ? 'EVENT_CANCELLED' : 'EVENT_UPDATED', actorId, eventId: after.id, text })),
+  );
 }
 
 export async function loadEvent(deps: AppDeps, id: string, query: Query = {}) {
@@ -227,23 +259,24 @@ export async function createEvent(deps: AppDeps, viewerId: string, input: Create
   } satisfies Prisma.EventUncheckedCreateInput;
   const invitedIds = idList('invitedUserIds', input.invitedUserIds ?? []);
 
-  const event = await deps.prisma.$transaction(async (tx) => {
+  const { event, notified } = await deps.prisma.$transaction(async (tx) => {
     if (data.isPublic) await requireCertified(tx, viewerId);
     await requireUsers(tx, 'invitedUserIds', invitedIds);
     const created = await tx.event.create({ data });
     // Every event has a chat of its host and attendees.
     await tx.chat.create({ data: { kind: 'EVENT', eventId: created.id, createdById: viewerId, members: { create: [{ userId: viewerId }] } } });
     await tx.reputation.updateMany({ where: { userId: viewerId }, data: { eventsHosted: { increment: 1 } } });
-    await invite(tx, created, viewerId, invitedIds);
-    await autoMatch(tx, created);
-    return created;
+    const invited = await invite(tx, created, viewerId, invitedIds);
+    const matched = await autoMatch(tx, created);
+    return { event: created, notified: [...invited.notified, ...matched] };
   });
   await announce(deps, 'CREATED', null, event);
+  await publishNotifications(deps, notified);
   return loadEvent(deps, event.id, query);
 }
 
 export async function updateEvent(deps: AppDeps, viewerId: string, id: string, input: UpdateEventInput, query: Query = {}) {
-  const { before, after } = await deps.prisma.$transaction(async (tx) => {
+  const { before, after, notified } = await deps.prisma.$transaction(async (tx) => {
     const before = await lockForHost(tx, viewerId, id);
     const data: Prisma.EventUpdateInput = {};
     if (present(input.title)) data.title = text('title', input.title, { min: 1, max: EVENT_LIMITS.title });
@@ -274,10 +307,13 @@ export async function updateEvent(deps: AppDeps, viewerId: string, id: string, i
       if (input.status === 'CANCELLED') await tx.reputation.updateMany({ where: { userId: viewerId }, data: { eventsHosted: { decrement: 1 } } });
     }
     const after = await tx.event.update({ where: { id: before.id }, data: { ...data, version: { increment: 1 } } });
-    await autoMatch(tx, after);
-    return { before, after };
+    // Members as they were before auto-matching: the newly matched hear of the invitation instead.
+    const changed = await notifyChange(tx, before, after, viewerId);
+    const matched = await autoMatch(tx, after);
+    return { before, after, notified: [...changed, ...matched] };
   });
   await announce(deps, after.status === 'CANCELLED' && before.status !== 'CANCELLED' ? 'CANCELLED' : 'UPDATED', before, after);
+  await publishNotifications(deps, notified);
   return loadEvent(deps, after.id, query);
 }
 
@@ -287,9 +323,12 @@ export async function cancelEvent(deps: AppDeps, viewerId: string, id: string, q
     if (before.status === 'CANCELLED') return null;
     const after = await tx.event.update({ where: { id: before.id }, data: { status: 'CANCELLED', version: { increment: 1 } } });
     await tx.reputation.updateMany({ where: { userId: viewerId }, data: { eventsHosted: { decrement: 1 } } });
-    return { before, after };
+    return { before, after, notified: await notifyChange(tx, before, after, viewerId) };
   });
-  if (result) await announce(deps, 'CANCELLED', result.before, result.after);
+  if (result) {
+    await announce(deps, 'CANCELLED', result.before, result.after);
+    await publishNotifications(deps, result.notified);
+  }
   return loadEvent(deps, id, query);
 }
 
@@ -355,12 +394,15 @@ export async function inviteToEvent(deps: AppDeps, viewerId: string, eventId: st
     const before = await lockForHost(tx, viewerId, eventId);
     if (before.status === 'CANCELLED') throw conflict('This event was cancelled');
     await requireUsers(tx, 'userIds', ids);
-    const invited = await invite(tx, before, viewerId, ids);
+    const { invited, notified } = await invite(tx, before, viewerId, ids);
     if (!invited.length) return null;
     const after = await tx.event.update({ where: { id: before.id }, data: { version: { increment: 1 } } });
-    return { before, after };
+    return { before, after, notified };
   });
-  if (changed) await announce(deps, 'UPDATED', changed.before, changed.after);
+  if (changed) {
+    await announce(deps, 'UPDATED', changed.before, changed.after);
+    await publishNotifications(deps, changed.notified);
+  }
   return loadEvent(deps, eventId, query);
 }
 
@@ -408,16 +450,18 @@ export async function setLike(deps: AppDeps, viewerId: string, id: string, liked
 
 export async function shareEvent(deps: AppDeps, viewerId: string, id: string, withUserIds: readonly (string | number)[], query: Query = {}) {
   const ids = idList('withUserIds', withUserIds).filter((userId) => userId !== viewerId);
-  await deps.prisma.$transaction(async (tx) => {
+  const notified = await deps.prisma.$transaction(async (tx) => {
     const event = await visibleEvent(tx, viewerId, id);
     if (!event.isPublic) throw forbidden('Private events cannot be shared; the host can invite people instead');
     await requireUsers(tx, 'withUserIds', ids);
     await tx.eventShare.createMany({ data: ids.map((sharedWithId) => ({ eventId: event.id, sharedById: viewerId, sharedWithId })) });
-    await notify(
+    const sharer = await tx.user.findUniqueOrThrow({ where: { id: viewerId }, select: { username: true } });
+    return notify(
       tx,
-      ids.map((recipientId) => ({ recipientId, kind: 'EVENT_SHARED', actorId: viewerId, eventId: event.id, text: `Someone shared "${event.title}" with you` })),
+      ids.map((recipientId) => ({ recipientId, kind: 'EVENT_SHARED', actorId: viewerId, eventId: event.id, text: `${sharer.username} shared "${event.title}" with you` })),
     );
   });
+  await publishNotifications(deps, notified);
   return loadEvent(deps, id, query);
 }
 

@@ -230,6 +230,8 @@ export async function uploadImage(deps: AppDeps, userId: string, input: UploadIm
   // Refusing before the file is read is fine: the HTTP layer drains files no one read.
   const caption = input.caption === null || input.caption === undefined ? '' : text('caption', input.caption, { max: IMAGE_LIMITS.caption });
   if ((await deps.prisma.image.count({ where: { userId } })) >= IMAGE_LIMITS.perUser) throw tooMany();
+  // Image processing is the most expensive thing a client can ask for.
+  await deps.rateLimiter.consume('uploadsPerUser', userId);
 
   const image = await processImage(await receive(input.file));
   const key = imageKey(userId, input.type, image.ext);

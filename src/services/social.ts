@@ -3,7 +3,8 @@ import type { AppDeps } from '../context.ts';
 import { badInput, conflict, forbidden, isUniqueViolation, notFound } from '../errors.ts';
 import type { FriendRequest, Prisma } from '../generated/prisma/client.ts';
 import { visibleEventWhere } from './event-visibility.ts';
-import { notify } from './notifications.ts';
+import { notify, publishNotifications } from './notifications.ts';
+import type { NotificationRef } from './notifications.ts';
 import { isUuid, text } from './validation.ts';
 
 type Tx = Prisma.TransactionClient;
@@ -25,10 +26,10 @@ async function areFriends(tx: Tx, a: string, b: string): Promise<boolean> {
 }
 
 /** Makes two users friends and closes the request, notifying the requester. */
-async function befriend(tx: Tx, request: FriendRequest, accepterName: string): Promise<void> {
+async function befriend(tx: Tx, request: FriendRequest, accepterName: string): Promise<NotificationRef[]> {
   await tx.friendRequest.delete({ where: { id: request.id } });
   await tx.friendship.createMany({ data: [orderedPair(request.fromId, request.toId)], skipDuplicates: true });
-  await notify(tx, [
+  return notify(tx, [
     {
       recipientId: request.fromId,
       kind: 'FRIEND_REQUEST_ACCEPTED',
@@ -48,22 +49,23 @@ export async function sendFriendRequest(deps: AppDeps, viewerId: string, userId:
   const target = await requireUser(deps.prisma, userId);
   for (let attempt = 0; ; attempt++) {
     try {
-      return await deps.prisma.$transaction(async (tx) => {
+      const { request, notified } = await deps.prisma.$transaction(async (tx) => {
         if (await areFriends(tx, viewerId, target.id)) throw conflict('You are already friends', 'userId');
         const existing = await tx.friendRequest.findUnique({ where: { userAId_userBId: orderedPair(viewerId, target.id) } });
         if (existing?.fromId === viewerId) throw conflict('You already sent this user a friend request', 'userId');
         const me = await tx.user.findUniqueOrThrow({ where: { id: viewerId }, select: { username: true } });
         if (existing) {
           // Their request, accepted: it is answered with as it was.
-          await befriend(tx, existing, me.username);
-          return existing;
+          return { request: existing, notified: await befriend(tx, existing, me.username) };
         }
         const created = await tx.friendRequest.create({ data: { fromId: viewerId, toId: target.id, ...orderedPair(viewerId, target.id) } });
-        await notify(tx, [
+        const notified = await notify(tx, [
           { recipientId: target.id, kind: 'FRIEND_REQUEST_RECEIVED', actorId: viewerId, text: `${me.username} sent you a friend request` },
         ]);
-        return created;
+        return { request: created, notified };
       });
+      await publishNotifications(deps, notified);
+      return request;
     } catch (error) {
       if (isUniqueViolation(error) && attempt < 2) continue;
       throw error;
@@ -79,15 +81,15 @@ async function findRequest(tx: Tx, requestId: string): Promise<FriendRequest> {
 
 /** Accepts a request sent to the viewer; returns the new friend. */
 export async function acceptFriendRequest(deps: AppDeps, viewerId: string, requestId: string, query: Query = {}) {
-  const friendId = await deps.prisma.$transaction(async (tx) => {
+  const { friendId, notified } = await deps.prisma.$transaction(async (tx) => {
     // Locks the row so two accepts of one request cannot both pass: the second finds it gone.
     if (isUuid(requestId)) await tx.$queryRaw`SELECT 1 FROM friend_requests WHERE id = ${requestId}::uuid FOR UPDATE`;
     const request = await findRequest(tx, requestId);
     if (request.toId !== viewerId) throw forbidden('Only the recipient can accept a friend request');
     const me = await tx.user.findUniqueOrThrow({ where: { id: viewerId }, select: { username: true } });
-    await befriend(tx, request, me.username);
-    return request.fromId;
+    return { friendId: request.fromId, notified: await befriend(tx, request, me.username) };
   });
+  await publishNotifications(deps, notified);
   return deps.prisma.user.findUniqueOrThrow({ ...query, where: { id: friendId } });
 }
 
@@ -151,7 +153,7 @@ export async function rateUser(deps: AppDeps, viewerId: string, input: RateUserI
   if (!input.eventId) throw badInput('eventId', 'Ratings are about an event you both attended: give its eventId');
   const eventId = input.eventId;
 
-  const ratingId = await deps.prisma
+  const { ratingId, notified } = await deps.prisma
     .$transaction(async (tx) => {
       const rated = await requireUser(tx, input.userId);
       const event = isUuid(eventId)
@@ -185,14 +187,15 @@ export async function rateUser(deps: AppDeps, viewerId: string, input: RateUserI
             WHERE t.required_ratings <= r.total_ratings + 1
               AND t.min_average_rating <= (r.rating_sum + ${input.score})::float8 / (r.total_ratings + 1))
         WHERE r.user_id = ${rated.id}::uuid`;
-      await notify(tx, [
+      const notified = await notify(tx, [
         { recipientId: rated.id, kind: 'RATING_RECEIVED', actorId: viewerId, eventId: event.id, text: `You were rated ${input.score}/5 for "${event.title}"` },
       ]);
-      return rating.id;
+      return { ratingId: rating.id, notified };
     })
     .catch((error: unknown) => {
       if (isUniqueViolation(error)) throw conflict('You already rated this user for this event', 'userId');
       throw error;
     });
+  await publishNotifications(deps, notified);
   return deps.prisma.rating.findUniqueOrThrow({ ...query, where: { id: ratingId } });
 }

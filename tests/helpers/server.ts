@@ -74,11 +74,15 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     JWT_SECRET: 'test-secret-test-secret-test-secret-0123',
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
     ...(testRedisUrl ? { REDIS_URL: testRedisUrl } : {}),
-    // Limits are per test server, so suites sharing one Redis don't spend each other's points.
-    RATE_LIMIT_NAMESPACE: randomBytes(6).toString('hex'),
+    // Each deployment (a server, or servers sharing a database) gets its own Redis keys and
+    // channels, so suites sharing one Redis neither spend each other's rate-limit points nor
+    // hear each other's live changes.
+    REDIS_PREFIX: opts.shareWith?.config.redisPrefix ?? `t${randomBytes(6).toString('hex')}`,
     // Suites register many users from one address; rate-limit tests set their own rules.
     RATE_LIMIT_REGISTER_PER_IP: '100000/3600',
     RATE_LIMIT_LOGIN_PER_IP: '100000/3600',
+    RATE_LIMIT_MUTATIONS_PER_USER: '100000/60',
+    RATE_LIMIT_MUTATIONS_PER_IP: '100000/60',
     ...opts.env,
   });
   const logger = opts.logLines

@@ -1,13 +1,11 @@
 import { prismaConnectionHelpers } from '@pothos/plugin-prisma';
+import { viewerIdOf } from '../viewer.ts';
 import { builder, PAGE_SIZE } from '../../builder.ts';
-import type { Context } from '../../context.ts';
 import { afterHistoryFetch } from '../../services/chat.ts';
 import { checkPageArgs } from '../../services/validation.ts';
 import { Event } from '../events/types.ts';
 import { User } from '../users/types.ts';
 
-const NOBODY = '00000000-0000-0000-0000-000000000000';
-const viewerIdOf = (ctx: Context) => ctx.viewer?.id ?? NOBODY;
 
 export const ChatKind = builder.enumType('ChatKind', {
   description: 'What kind of conversation a chat is.',

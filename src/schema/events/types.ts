@@ -1,13 +1,10 @@
 import { prismaConnectionHelpers } from '@pothos/plugin-prisma';
+import { viewerIdOf } from '../viewer.ts';
 import { builder, PAGE_SIZE } from '../../builder.ts';
-import type { Context } from '../../context.ts';
 import { visibleEventWhere } from '../../services/event-visibility.ts';
 import { checkPageArgs } from '../../services/validation.ts';
 import { User, UserConnection } from '../users/types.ts';
 
-/** Matches no row: stands in for the viewer's id in per-viewer selections when anonymous. */
-const NOBODY = '00000000-0000-0000-0000-000000000000';
-const viewerIdOf = (ctx: Context) => ctx.viewer?.id ?? NOBODY;
 
 export const EventType = builder.enumType('EventType', {
   description: 'The kind of meetup.',

@@ -1,5 +1,6 @@
 import { queryFromInfo } from '@pothos/plugin-prisma';
 import type { GraphQLResolveInfo } from 'graphql';
+import { viewerIdOf } from '../viewer.ts';
 import { builder, PAGE_SIZE } from '../../builder.ts';
 import type { Context } from '../../context.ts';
 import { isVisibleTo, visibilitySelect } from '../../services/event-visibility.ts';
@@ -10,9 +11,6 @@ import type { FriendRequest as FriendRequestRow } from '../../generated/prisma/c
 import { Event } from '../events/types.ts';
 import { User, UserConnection } from '../users/types.ts';
 
-/** Matches no row: stands in for the viewer's id in per-viewer selections when anonymous. */
-const NOBODY = '00000000-0000-0000-0000-000000000000';
-const viewerIdOf = (ctx: Context) => ctx.viewer?.id ?? NOBODY;
 
 export const FriendshipStatus = builder.enumType('FriendshipStatus', {
   description: "The viewer's relation to a user.",

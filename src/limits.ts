@@ -1,0 +1,54 @@
+// One set of query limits for HTTP and WebSocket operations alike: the parser's token limit
+// and graphql-armor's depth, alias, directive and cost rules, added to graphql-js's own
+// validation. Page sizes are capped where each connection resolves (100, or 500 on the map).
+import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
+import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
+import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
+import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
+import { GraphQLError, parse, specifiedRules, validate } from 'graphql';
+import type { DocumentNode, GraphQLSchema, ValidationContext, ValidationRule } from 'graphql';
+
+export const QUERY_LIMITS = {
+  /** Nesting of selections. */
+  depth: 12,
+  /** Aliased fields per operation (each alias can multiply work). */
+  aliases: 30,
+  /** Directives per operation. */
+  directives: 20,
+  /** Lexical tokens per document: bounds parsing work before anything else runs. */
+  tokens: 5_000,
+  /** graphql-armor's static cost (objects 2, scalars 1, ×1.5 per level). */
+  cost: 5_000,
+} as const;
+
+export const parseOptions = { maxTokens: QUERY_LIMITS.tokens } as const;
+
+// graphql-armor throws out of validation by default, which servers answer as a crash; report
+// through the validation context instead, like graphql-js's own rules.
+const report = {
+  propagateOnRejection: false,
+  onReject: [(context: ValidationContext | null, error: GraphQLError) => context?.reportError(error)],
+};
+
+/** graphql-armor's rules, for Apollo's validationRules and the WebSocket path. */
+export const limitRules: ValidationRule[] = [
+  maxDepthRule({ n: QUERY_LIMITS.depth, ignoreIntrospection: true, flattenFragments: true, ...report }),
+  maxAliasesRule({ n: QUERY_LIMITS.aliases, ...report }),
+  maxDirectivesRule({ n: QUERY_LIMITS.directives, ...report }),
+  costLimitRule({ maxCost: QUERY_LIMITS.cost, ignoreIntrospection: true, ...report }),
+] as ValidationRule[];
+
+/** Parses and validates a document with every limit; errors instead of a document when it fails. */
+export function checkDocument(schema: GraphQLSchema, query: string): DocumentNode | readonly GraphQLError[] {
+  let document: DocumentNode;
+  try {
+    document = parse(query, parseOptions);
+  } catch (error) {
+    return [error instanceof GraphQLError ? error : new GraphQLError('Malformed query')];
+  }
+  const errors = validate(schema, document, [...specifiedRules, ...limitRules]);
+  return errors.length ? errors : document;
+}
+
+/** Strips graphql-js's "Did you mean …?" hints, which map out the schema for a prober. */
+export const withoutSuggestions = (message: string) => message.replace(/ Did you mean .+\?$/, '');

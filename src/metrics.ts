@@ -1,0 +1,94 @@
+// Prometheus metrics (prom-client), one registry per app so several instances in one process
+// (tests) do not mix their series.
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { PubSub } from './pubsub/index.ts';
+
+export interface Metrics {
+  registry: Registry;
+  operationDuration: Histogram<'operation' | 'type' | 'transport'>;
+  errors: Counter<'code' | 'transport'>;
+  wsConnections: Gauge;
+  wsSubscriptions: Gauge;
+  pubsubLag: Histogram;
+}
+
+export function createMetrics(dbPool: () => { total: number; idle: number; waiting: number } | null): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'pinit_' });
+  const metrics: Metrics = {
+    registry,
+    operationDuration: new Histogram({
+      name: 'pinit_graphql_operation_duration_seconds',
+      help: 'GraphQL operations by operation name, type and transport.',
+      labelNames: ['operation', 'type', 'transport'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    errors: new Counter({
+      name: 'pinit_graphql_errors_total',
+      help: 'Errors sent to clients, by code.',
+      labelNames: ['code', 'transport'],
+      registers: [registry],
+    }),
+    wsConnections: new Gauge({ name: 'pinit_ws_connections', help: 'Open graphql-ws connections.', registers: [registry] }),
+    wsSubscriptions: new Gauge({ name: 'pinit_ws_subscriptions', help: 'Active graphql-ws subscriptions.', registers: [registry] }),
+    pubsubLag: new Histogram({
+      name: 'pinit_pubsub_delivery_lag_seconds',
+      help: 'From publish to delivery to a local subscriber.',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers: [registry],
+    }),
+  };
+  const pool = (field: 'total' | 'idle' | 'waiting', help: string) =>
+    new Gauge({
+      name: `pinit_db_pool_${field}`,
+      help,
+      registers: [registry],
+      collect() {
+        const stats = dbPool();
+        if (stats) this.set(stats[field]);
+      },
+    });
+  pool('total', 'Database connections open.');
+  pool('idle', 'Database connections idle.');
+  pool('waiting', 'Queries waiting for a database connection.');
+  return metrics;
+}
+
+interface Envelope {
+  /** Publish time (epoch ms). */
+  t: number;
+  p: unknown;
+}
+
+/** Wraps a PubSub so every message carries its publish time and deliveries record their lag. */
+export function instrumentPubSub(pubsub: PubSub, metrics: Metrics): PubSub {
+  return {
+    publish: (topic, payload) => pubsub.publish(topic, { t: Date.now(), p: payload } satisfies Envelope),
+    subscribe<T>(topic: string, signal?: AbortSignal): AsyncIterableIterator<T> {
+      const source = pubsub.subscribe<Envelope>(topic, signal);
+      const iterator: AsyncIterableIterator<T> = {
+        async next() {
+          const result = await source.next();
+          if (result.done) return result;
+          metrics.pubsubLag.observe(Math.max(0, Date.now() - result.value.t) / 1000);
+          return { done: false, value: result.value.p as T };
+        },
+        async return() {
+          await source.return?.();
+          return { done: true, value: undefined };
+        },
+        async throw(error?: unknown) {
+          await source.return?.();
+          throw error;
+        },
+        [Symbol.asyncIterator]() {
+          return iterator;
+        },
+      };
+      return iterator;
+    },
+    ping: () => pubsub.ping(),
+    close: () => pubsub.close(),
+  };
+}
