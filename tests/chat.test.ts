@@ -107,6 +107,22 @@ describe('chat on one instance', () => {
     expect((await gqlOk(server, MarkChatReadDocument, { chatId }, { token: ben.accessToken })).markChatRead.unreadCount).toBe(0);
   });
 
+  it('counts a reply as reading what came before it', async () => {
+    const [ana, ben] = [await createUser(server), await createUser(server)];
+    const chatId = await directChat(server, ana, ben);
+    const anaClient = wsClient(server, { authorization: `Bearer ${ana.accessToken}` });
+    const updates = await subscribe(server, anaClient, MessageUpdatedDocument, { chatId });
+    try {
+      const { sendMessage: question } = await gqlOk(server, SendMessageDocument, { chatId, body: 'coffee?' }, { token: ana.accessToken });
+      await gqlOk(server, SendMessageDocument, { chatId, body: 'yes!' }, { token: ben.accessToken });
+      const read = await updates.next((d) => d.messageUpdated.id === question.id && d.messageUpdated.status === 'READ');
+      expect(read.messageUpdated.readBy.map((u) => u.id)).toEqual([ben.id]);
+    } finally {
+      updates.stop();
+      await anaClient.dispose();
+    }
+  });
+
   it('opens one direct chat per pair of friends, and refuses non-friends and yourself', async () => {
     const [ana, ben, cleo] = [await createUser(server), await createUser(server), await createUser(server)];
     const chatId = await directChat(server, ana, ben);

@@ -108,17 +108,19 @@ export async function sendMessage(deps: AppDeps, viewerId: string, chatId: strin
   await deps.rateLimiter.consume('sendMessagePerUser', viewerId);
 
   let message: Message;
+  let readBefore: number;
   try {
-    message = await deps.prisma.$transaction(async (tx) => {
+    [message, readBefore] = await deps.prisma.$transaction(async (tx) => {
       const [{ last_seq: seq }] = await tx.$queryRaw<Array<{ last_seq: number }>>`
         UPDATE chats SET last_seq = last_seq + 1, last_activity_at = now() WHERE id = ${chatId}::uuid RETURNING last_seq`;
       const created = await tx.message.create({ data: { chatId, seq, senderId: viewerId, body, clientMessageId: clientId } });
       // Sending means the sender has seen the chat up to here.
+      const { lastReadSeq } = await tx.chatMember.findUniqueOrThrow({ where: { chatId_userId: { chatId, userId: viewerId } }, select: { lastReadSeq: true } });
       await tx.chatMember.update({
         where: { chatId_userId: { chatId, userId: viewerId } },
         data: { lastReadSeq: seq, lastDeliveredSeq: seq },
       });
-      return created;
+      return [created, lastReadSeq] as const;
     });
   } catch (error) {
     // A retry raced the first attempt: answer with what the first one stored.
@@ -127,6 +129,8 @@ export async function sendMessage(deps: AppDeps, viewerId: string, chatId: strin
     throw error;
   }
   await publishToMembers(deps, chatId, [{ type: 'added', chatId, messageId: message.id }]);
+  // Replying reads what came before: their senders see it turn READ.
+  await publishStatusChanges(deps, viewerId, chatId, readBefore, message.seq - 1);
   return { message, created: true };
 }
 
@@ -194,9 +198,14 @@ async function advanceMarkers(deps: AppDeps, viewerId: string, chatId: string, o
     RETURNING (CASE WHEN ${opts.read}::boolean THEN old.last_read_seq ELSE old.last_delivered_seq END) AS before,
               (CASE WHEN ${opts.read}::boolean THEN m.last_read_seq ELSE m.last_delivered_seq END) AS after`;
   const change = moved[0];
-  if (!change || change.after <= change.before) return;
+  if (change) await publishStatusChanges(deps, viewerId, chatId, change.before, change.after);
+}
+
+/** Publishes the status change of others' messages the viewer's marker passed (fromSeq, toSeq]. */
+async function publishStatusChanges(deps: AppDeps, viewerId: string, chatId: string, fromSeq: number, toSeq: number) {
+  if (toSeq <= fromSeq) return;
   const passed = await deps.prisma.message.findMany({
-    where: { chatId, senderId: { not: viewerId }, seq: { gt: change.before, lte: change.after } },
+    where: { chatId, senderId: { not: viewerId }, seq: { gt: fromSeq, lte: toSeq } },
     orderBy: { seq: 'desc' },
     take: STATUS_EVENTS_MAX,
     select: { id: true },

@@ -193,6 +193,8 @@ async function invite(tx: Tx, event: Event, inviterId: string, userIds: string[]
   if (!fresh.length) return { invited: [], notified: [] };
   await tx.eventInvitation.deleteMany({ where: { eventId: event.id, userId: { in: fresh } } });
   await tx.eventInvitation.createMany({ data: fresh.map((userId) => ({ eventId: event.id, userId, invitedById: inviterId })) });
+  // A draft is the host's alone: its invitees cannot open it yet, so they are not told yet.
+  if (event.status === 'DRAFT') return { invited: fresh, notified: [] };
   const notified = await notify(
     tx,
     fresh.map((userId) => ({ recipientId: userId, kind: 'EVENT_INVITATION', actorId: inviterId, eventId: event.id, text: `You're invited to "${event.title}"` })),
