@@ -70,6 +70,12 @@ const cases: Case[] = [
   { name: 'GET /healthz (baseline)', url: `${app.server.url}/healthz` },
   gqlCase('query me (signed in)', '{ me { id username fullName interests reputation { averageRating trustLevel { title } } } }', true),
   gqlCase('query searchUsers first:20 + reputation', '{ searchUsers(query: "a", first: 20) { edges { node { id username reputation { totalRatings } } } } }'),
+  // The map screen: every demo event in the viewport with host, avatar, counts and viewer flags.
+  gqlCase(
+    'query eventsInBounds (map page, nested)',
+    '{ eventsInBounds(bounds: { south: 52.3, west: 13.1, north: 52.7, east: 13.7 }, first: 200) { edges { node { id title latitude longitude startsAt attendeeCount spotsLeft viewerIsAttending host { id username avatarUrl } } } } }',
+    true,
+  ),
   // argon2id is deliberately slow; this bounds how many logins per second one instance takes.
   gqlCase('mutation login (argon2id)', 'mutation { login(username: "ben.novak1", password: "pinit-demo-password") { accessToken } }', false, {
     connections: 4,
