@@ -25,6 +25,8 @@ const config = loadConfig({
   HOST: '127.0.0.1',
   DATA_DIR: dataDir,
   RATE_LIMITS: 'off',
+  // Production mode, with the demo data the cases query.
+  SEED_DEMO: 'true',
   LOG_LEVEL: 'warn',
   ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
   ...(redisUrl ? { REDIS_URL: redisUrl } : {}),

@@ -17,8 +17,12 @@ export const QUERY_LIMITS = {
   directives: 20,
   /** Lexical tokens per document: bounds parsing work before anything else runs. */
   tokens: 5_000,
-  /** graphql-armor's static cost (objects 2, scalars 1, ×1.5 per level). */
-  cost: 5_000,
+  /**
+   * graphql-armor's static cost (objects 2, scalars 1, ×1.5 per level of nesting, so it grows
+   * fast with depth). A full map-screen page (events with host, avatars, attendees, counts and
+   * viewer flags) costs about 400 000; the limit stops documents that are both wide and deep.
+   */
+  cost: 1_000_000,
 } as const;
 
 export const parseOptions = { maxTokens: QUERY_LIMITS.tokens } as const;
