@@ -22,7 +22,7 @@ import {
 import { codes, countStatements, createUser, gql, gqlOk, subscribe, wsClient } from './helpers/client.ts';
 import type { TestUser } from './helpers/client.ts';
 import { certify, createEvent } from './helpers/events.ts';
-import { startTestServer, testDatabaseUrl, testRedisUrl } from './helpers/server.ts';
+import { startTestServer, testDatabaseUrl, testRedisUrl, twoInstances } from './helpers/server.ts';
 import type { TestServer } from './helpers/server.ts';
 
 export async function befriend(server: TestServer, a: TestUser, b: TestUser): Promise<void> {
@@ -318,18 +318,10 @@ describe('bad input on chat', () => {
 });
 
 describe.runIf(testDatabaseUrl && testRedisUrl)('chat across two instances (PostgreSQL + Redis)', () => {
-  let a: TestServer;
-  let b: TestServer;
-  beforeAll(async () => {
-    a = await startTestServer({ env: { RATE_LIMIT_SEND_MESSAGE_PER_USER: '1000/10' } });
-    b = await startTestServer({ shareWith: a, env: { RATE_LIMIT_SEND_MESSAGE_PER_USER: '1000/10' } });
-  });
-  afterAll(async () => {
-    await b?.close();
-    await a?.close();
-  });
+  const instances = twoInstances({ RATE_LIMIT_SEND_MESSAGE_PER_USER: '1000/10' });
 
   it('carries a conversation from a sender on A to a receiver on B', async () => {
+    const [a, b] = [instances.a(), instances.b()];
     await conversation(a, b);
   });
 });

@@ -14,7 +14,7 @@ import type { EventChangedSubscription } from './generated/graphql.ts';
 import { createUser, gqlOk, subscribe, wsClient } from './helpers/client.ts';
 import type { TestUser } from './helpers/client.ts';
 import { certify, createEvent } from './helpers/events.ts';
-import { startTestServer, testDatabaseUrl, testRedisUrl } from './helpers/server.ts';
+import { startTestServer, testDatabaseUrl, testRedisUrl, twoInstances } from './helpers/server.ts';
 import type { TestServer } from './helpers/server.ts';
 
 const BOX = { south: 52.4, west: 13.3, north: 52.6, east: 13.5 };
@@ -169,22 +169,15 @@ describe('eventChanged on one instance', () => {
 });
 
 describe.runIf(testDatabaseUrl && testRedisUrl)('eventChanged across two instances (PostgreSQL + Redis)', () => {
-  let a: TestServer;
-  let b: TestServer;
-  beforeAll(async () => {
-    a = await startTestServer();
-    b = await startTestServer({ shareWith: a });
-  });
-  afterAll(async () => {
-    await b?.close();
-    await a?.close();
-  });
+  const instances = twoInstances();
 
   it('delivers changes made on instance A to a map subscriber on instance B', async () => {
+    const [a, b] = [instances.a(), instances.b()];
     await mapScenario(a, b);
   });
 
   it('delivers member changes made on A to myEventsChanged on B', async () => {
+    const [a, b] = [instances.a(), instances.b()];
     const host: TestUser = await createUser(a);
     const guest: TestUser = await createUser(a);
     const client = wsClient(b, { authorization: `Bearer ${guest.accessToken}` });

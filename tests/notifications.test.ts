@@ -22,7 +22,7 @@ import type { DevicePlatform, NotificationAddedSubscription, NotificationsQuery 
 import { codes, createUser, gql, gqlOk, subscribe, wsClient } from './helpers/client.ts';
 import type { TestUser } from './helpers/client.ts';
 import { certify, createEvent } from './helpers/events.ts';
-import { startTestServer, testDatabaseUrl, testRedisUrl } from './helpers/server.ts';
+import { startTestServer, testDatabaseUrl, testRedisUrl, twoInstances } from './helpers/server.ts';
 import type { TestServer } from './helpers/server.ts';
 
 type Live = NotificationAddedSubscription['notificationAdded'];
@@ -310,18 +310,10 @@ describe('notifications on one instance', () => {
 });
 
 describe.runIf(testDatabaseUrl && testRedisUrl)('notifications across two instances', () => {
-  let a: TestServer;
-  let b: TestServer;
-  beforeAll(async () => {
-    a = await startTestServer();
-    b = await startTestServer({ shareWith: a });
-  });
-  afterAll(async () => {
-    await b?.close();
-    await a?.close();
-  });
+  const instances = twoInstances();
 
   it('delivers every kind made on one instance to subscribers of the other', async () => {
+    const [a, b] = [instances.a(), instances.b()];
     await everyKind(a, b);
   });
 });

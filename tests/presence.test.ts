@@ -6,7 +6,7 @@ import { MeDocument, PresenceChangedDocument, PresenceDocument } from './generat
 import { createUser, gqlOk, subscribe, wsClient, wsRequest } from './helpers/client.ts';
 import type { TestUser } from './helpers/client.ts';
 import { spawnScript } from './helpers/process.ts';
-import { startTestServer, testDatabaseUrl, testRedisUrl } from './helpers/server.ts';
+import { startTestServer, testDatabaseUrl, testRedisUrl, twoInstances } from './helpers/server.ts';
 import type { TestServer } from './helpers/server.ts';
 
 const TTL = '3';
@@ -72,22 +72,15 @@ describe('presence on one instance', () => {
 });
 
 describe.runIf(testDatabaseUrl && testRedisUrl)('presence across instances (PostgreSQL + Redis)', () => {
-  let a: TestServer;
-  let b: TestServer;
-  beforeAll(async () => {
-    a = await startTestServer({ env: { PRESENCE_TTL_SECONDS: TTL } });
-    b = await startTestServer({ shareWith: a, env: { PRESENCE_TTL_SECONDS: TTL } });
-  });
-  afterAll(async () => {
-    await b?.close();
-    await a?.close();
-  });
+  const instances = twoInstances({ PRESENCE_TTL_SECONDS: TTL });
 
   it('shows a user connected on A as online to a friend on B, then offline', async () => {
+    const [a, b] = [instances.a(), instances.b()];
     await onlineOffline(a, b);
   });
 
   it('takes a crashed instance’s users offline within the expiry', async () => {
+    const [a, b] = [instances.a(), instances.b()];
     const [ana, ben] = await friends(a);
     // A real instance in its own process, killed without a chance to clean up.
     const child = spawnScript('src/main.ts', [], {

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { pino } from 'pino';
+import { afterAll, beforeAll } from 'vitest';
 import { createApp } from '../../src/app.ts';
 import type { App } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
@@ -107,4 +108,22 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
       for (const cleanup of cleanups.reverse()) await cleanup();
     },
   };
+}
+
+/**
+ * Two instances of one deployment (same PostgreSQL, same Redis keys), started before the
+ * enclosing suite and closed after it. Call inside a describe that runs on PostgreSQL + Redis.
+ */
+export function twoInstances(env: Record<string, string> = {}): { a: () => TestServer; b: () => TestServer } {
+  let a: TestServer | undefined;
+  let b: TestServer | undefined;
+  beforeAll(async () => {
+    a = await startTestServer({ env });
+    b = await startTestServer({ shareWith: a, env });
+  });
+  afterAll(async () => {
+    await b?.close();
+    await a?.close();
+  });
+  return { a: () => a!, b: () => b! };
 }
