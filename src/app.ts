@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { createTokenIssuer } from './auth/tokens.ts';
+import { createRedisCache } from './cache/index.ts';
 import type { Config } from './config.ts';
 import type { AppDeps } from './context.ts';
 import { openDatabase, pgliteDirFor } from './db/index.ts';
@@ -90,7 +91,9 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
       rateLimiter,
       tokens: createTokenIssuer(await jwtSecretFor(config)),
     };
-    const server = await startServer({ schema, deps, filesDir }, { port: config.port, host: config.host });
+    const apqCache = config.redisUrl ? createRedisCache(config.redisUrl, config.redisPrefix, logger) : undefined;
+    if (apqCache) closers.unshift(() => apqCache.close());
+    const server = await startServer({ schema, deps, filesDir, apqCache }, { port: config.port, host: config.host });
     // Users of instances that died without closing their sockets go offline once their claims lapse.
     const sweeper = setInterval(() => {
       presenceService.sweep(deps).catch((err) => logger.warn({ err }, 'presence sweep failed'));

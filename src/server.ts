@@ -7,6 +7,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer } from '@apollo/server';
 import type { ApolloServerPlugin } from '@apollo/server';
+import type { KeyValueCache } from '@apollo/utils.keyvaluecache';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
@@ -64,6 +65,8 @@ export interface ServerOptions {
   deps: AppDeps;
   /** Directory of locally stored files, served at /files; absent when S3 is used. */
   filesDir?: string;
+  /** Shared cache for automatic persisted queries (Redis); Apollo's in-memory one otherwise. */
+  apqCache?: KeyValueCache<string>;
 }
 
 /**
@@ -221,6 +224,8 @@ export async function startServer(opts: ServerOptions, listen: { port: number; h
     stopOnTerminationSignals: false,
     includeStacktraceInErrorResponses: false,
     introspection: deps.config.graphiql,
+    // Automatic persisted queries: clients send a hash instead of the document once it is known.
+    persistedQueries: { cache: opts.apqCache, ttl: 24 * 3600 },
     // The same limits as graphql-ws operations (src/limits.ts).
     parseOptions,
     validationRules: limitRules,
