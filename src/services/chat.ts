@@ -4,7 +4,7 @@
 import type { AppDeps } from '../context.ts';
 import { badInput, conflict, forbidden, isUniqueViolation, notFound } from '../errors.ts';
 import type { Message, Prisma } from '../generated/prisma/client.ts';
-import { orderedPair } from './social.ts';
+import { orderedPair, requireUser } from './social.ts';
 import { isUuid, text } from './validation.ts';
 
 type Tx = Prisma.TransactionClient;
@@ -44,9 +44,7 @@ async function publishToMembers(deps: AppDeps, chatId: string, events: ChatMessa
 
 export async function openDirectChat(deps: AppDeps, viewerId: string, userId: string, query: Query = {}) {
   if (userId === viewerId) throw badInput('userId', 'A direct chat needs someone else');
-  if (!isUuid(userId) || !(await deps.prisma.user.findUnique({ where: { id: userId }, select: { id: true } }))) {
-    throw Object.assign(notFound('User'), { field: 'userId' });
-  }
+  await requireUser(deps.prisma, userId);
   if (!(await deps.prisma.friendship.findUnique({ where: { userAId_userBId: orderedPair(viewerId, userId) } }))) {
     throw forbidden('Direct chats are between friends');
   }

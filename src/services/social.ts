@@ -15,7 +15,8 @@ export const orderedPair = (a: string, b: string) => (a < b ? { userAId: a, user
 
 export type FriendshipStatus = 'SELF' | 'NONE' | 'FRIENDS' | 'REQUEST_SENT' | 'REQUEST_RECEIVED';
 
-async function requireUser(tx: Tx | AppDeps['prisma'], id: string, field = 'userId'): Promise<{ id: string; username: string }> {
+/** The user with this id; NOT_FOUND naming the field otherwise (malformed ids included). */
+export async function requireUser(tx: Tx | AppDeps['prisma'], id: string, field = 'userId'): Promise<{ id: string; username: string }> {
   const user = isUuid(id) ? await tx.user.findUnique({ where: { id }, select: { id: true, username: true } }) : null;
   if (!user) throw Object.assign(notFound('User'), { field });
   return user;

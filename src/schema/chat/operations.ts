@@ -1,4 +1,3 @@
-import { initContextCache } from '@pothos/core';
 import { queryFromInfo } from '@pothos/plugin-prisma';
 import { builder, PAGE_SIZE } from '../../builder.ts';
 import type { Context } from '../../context.ts';
@@ -8,6 +7,7 @@ import { presenceTopic } from '../../services/presence.ts';
 import type { PresenceEvent } from '../../services/presence.ts';
 import { checkPageArgs } from '../../services/validation.ts';
 import { createPushIterator } from '../../pubsub/iterator.ts';
+import { withFreshCaches } from '../viewer.ts';
 import { ChatConnection, Message, PresenceChange, TypingIndicator } from './types.ts';
 
 const signedIn = { signedIn: true } as const;
@@ -121,12 +121,6 @@ builder.mutationFields((t) => ({
   }),
 }));
 
-/** Each delivered item is resolved with fresh per-request caches. */
-const fresh = <T>(value: T, ctx: Context): T => {
-  Object.assign(ctx, initContextCache());
-  return value;
-};
-
 async function* messageEvents(ctx: Context, chatId: string | null | undefined, type: ChatMessageEvent['type']) {
   const viewerId = ctx.viewer!.id;
   if (chatId) await chat.requireMembership(ctx.prisma, viewerId, String(chatId));
@@ -186,7 +180,7 @@ builder.subscriptionFields((t) => ({
     args: { chatId: t.arg.id({ description: 'One chat; omit for all.' }) },
     subscribe: (_root, args, ctx) => messageEvents(ctx, args.chatId ? String(args.chatId) : null, 'added'),
     resolve: (event, _args, ctx, info) =>
-      fresh(ctx.prisma.message.findUniqueOrThrow({ ...queryFromInfo({ context: ctx, info }), where: { id: event.messageId } }), ctx),
+      withFreshCaches(ctx.prisma.message.findUniqueOrThrow({ ...queryFromInfo({ context: ctx, info }), where: { id: event.messageId } }), ctx),
   }),
   messageUpdated: t.field({
     type: Message,
@@ -195,7 +189,7 @@ builder.subscriptionFields((t) => ({
     args: { chatId: t.arg.id({ description: 'One chat; omit for all.' }) },
     subscribe: (_root, args, ctx) => messageEvents(ctx, args.chatId ? String(args.chatId) : null, 'updated'),
     resolve: (event, _args, ctx, info) =>
-      fresh(ctx.prisma.message.findUniqueOrThrow({ ...queryFromInfo({ context: ctx, info }), where: { id: event.messageId } }), ctx),
+      withFreshCaches(ctx.prisma.message.findUniqueOrThrow({ ...queryFromInfo({ context: ctx, info }), where: { id: event.messageId } }), ctx),
   }),
   typing: t.field({
     type: TypingIndicator,
@@ -206,13 +200,13 @@ builder.subscriptionFields((t) => ({
       await chat.requireMembership(ctx.prisma, ctx.viewer!.id, String(args.chatId));
       return typingEvents(ctx, String(args.chatId));
     },
-    resolve: (event, _args, ctx) => fresh(event, ctx),
+    resolve: (event, _args, ctx) => withFreshCaches(event, ctx),
   }),
   presenceChanged: t.field({
     type: PresenceChange,
     authScopes: signedIn,
     description: 'Friends going online or offline.',
     subscribe: (_root, _args, ctx) => ctx.deps.pubsub.subscribe<PresenceEvent>(presenceTopic(ctx.viewer!.id)),
-    resolve: (event, _args, ctx) => fresh(event, ctx),
+    resolve: (event, _args, ctx) => withFreshCaches(event, ctx),
   }),
 }));

@@ -1,9 +1,8 @@
-import { initContextCache } from '@pothos/core';
 import { builder } from '../../builder.ts';
-import type { Context } from '../../context.ts';
 import type { DeliveredChange } from '../../services/event-subscriptions.ts';
 import { mapChanges, myChanges } from '../../services/event-subscriptions.ts';
 import { findVisibleEvent } from '../../services/events.ts';
+import { withFreshCaches } from '../viewer.ts';
 import { BoundsInput, EventFilter } from './inputs.ts';
 import { EventChangeKind } from './types.ts';
 
@@ -42,12 +41,6 @@ const EventChange = builder.objectRef<DeliveredChange>('EventChange').implement(
   }),
 });
 
-/** Each event of a subscription is resolved with fresh per-request caches, never rows cached by an earlier event. */
-const freshCaches = (change: DeliveredChange, ctx: Context) => {
-  Object.assign(ctx, initContextCache());
-  return change;
-};
-
 builder.subscriptionFields((t) => ({
   eventChanged: t.field({
     type: EventChange,
@@ -57,13 +50,13 @@ builder.subscriptionFields((t) => ({
       filter: t.arg({ type: EventFilter, description: 'Conditions; by default published events only.' }),
     },
     subscribe: (_root, args, ctx) => mapChanges(ctx.deps, ctx.viewer?.id ?? null, args.bounds, args.filter),
-    resolve: (change, _args, ctx) => freshCaches(change, ctx),
+    resolve: (change, _args, ctx) => withFreshCaches(change, ctx),
   }),
   myEventsChanged: t.field({
     type: EventChange,
     authScopes: { signedIn: true },
     description: 'Changes to events the viewer hosts, attends or is invited to.',
     subscribe: (_root, _args, ctx) => myChanges(ctx.deps, ctx.viewer!.id),
-    resolve: (change, _args, ctx) => freshCaches(change, ctx),
+    resolve: (change, _args, ctx) => withFreshCaches(change, ctx),
   }),
 }));

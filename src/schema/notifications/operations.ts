@@ -1,4 +1,3 @@
-import { initContextCache } from '@pothos/core';
 import { queryFromInfo } from '@pothos/plugin-prisma';
 import { builder, PAGE_SIZE } from '../../builder.ts';
 import type { Context } from '../../context.ts';
@@ -6,6 +5,7 @@ import * as notifications from '../../services/notifications.ts';
 import type { NotificationAddedMessage } from '../../services/notifications.ts';
 import { checkPageArgs } from '../../services/validation.ts';
 import { DevicePlatform, Notification, NotificationConnection } from './types.ts';
+import { withFreshCaches } from '../viewer.ts';
 
 const signedIn = { signedIn: true } as const;
 
@@ -78,8 +78,7 @@ builder.subscriptionFields((t) => ({
     description: "The viewer's new notifications, as they happen (from any instance).",
     subscribe: (_root, _args, ctx) => added(ctx),
     resolve: (message, _args, ctx, info) => {
-      // Each notification is read with fresh per-request caches, never rows cached for an earlier one.
-      Object.assign(ctx, initContextCache());
+      withFreshCaches(message, ctx);
       return ctx.prisma.notification.findUniqueOrThrow({ ...queryFromInfo({ context: ctx, info }), where: { id: message.notificationId } });
     },
   }),
