@@ -9,6 +9,12 @@ export interface Metrics {
   errors: Counter<'code' | 'transport'>;
   wsConnections: Gauge;
   wsSubscriptions: Gauge;
+  /** Distinct subscription groups (see src/fanout.ts). */
+  subscriptionGroups: Gauge;
+  /** Subscription selections executed, one per group and event. */
+  subscriptionExecutions: Counter<'operation'>;
+  /** Subscription results written to sockets, one per member and event. */
+  subscriptionDeliveries: Counter<'operation'>;
   pubsubLag: Histogram;
 }
 
@@ -32,6 +38,23 @@ export function createMetrics(dbPool: () => { total: number; idle: number; waiti
     }),
     wsConnections: new Gauge({ name: 'pinit_ws_connections', help: 'Open graphql-ws connections.', registers: [registry] }),
     wsSubscriptions: new Gauge({ name: 'pinit_ws_subscriptions', help: 'Active graphql-ws subscriptions.', registers: [registry] }),
+    subscriptionGroups: new Gauge({
+      name: 'pinit_subscription_groups',
+      help: 'Groups of identical subscriptions (same document, variables and viewer), each executed once per event.',
+      registers: [registry],
+    }),
+    subscriptionExecutions: new Counter({
+      name: 'pinit_subscription_executions_total',
+      help: 'Subscription selections executed: one per group and event.',
+      labelNames: ['operation'],
+      registers: [registry],
+    }),
+    subscriptionDeliveries: new Counter({
+      name: 'pinit_subscription_deliveries_total',
+      help: 'Subscription results sent: one per subscriber and event.',
+      labelNames: ['operation'],
+      registers: [registry],
+    }),
     pubsubLag: new Histogram({
       name: 'pinit_pubsub_delivery_lag_seconds',
       help: 'From publish to delivery to a local subscriber.',

@@ -15,7 +15,7 @@ import cors from 'cors';
 import express from 'express';
 import type { ErrorRequestHandler, Request } from 'express';
 import { execute, getOperationAST, GraphQLError, subscribe } from 'graphql';
-import type { DocumentNode, ExecutionArgs, GraphQLSchema } from 'graphql';
+import type { DocumentNode, ExecutionArgs, ExecutionResult, FormattedExecutionResult, GraphQLSchema } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { pinoHttp } from 'pino-http';
@@ -24,6 +24,8 @@ import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
 import { parseBearer, TokenError } from './auth/tokens.ts';
 import { createContext } from './context.ts';
+import { SubscriptionGroups } from './fanout.ts';
+import type { GroupKey, Member } from './fanout.ts';
 import type { AppDeps, Context, Viewer } from './context.ts';
 import { createGraphiQLRouter, introspectionErrors } from './graphiql.ts';
 import { formatError, requestError } from './graphql-errors.ts';
@@ -315,6 +317,24 @@ function useWebSocketServer(
     const stop = metrics.operationDuration.startTimer({ transport: 'ws', type, operation: args.operationName ?? 'anonymous' });
     return inFlight.track(Promise.resolve(run())).finally(() => stop());
   };
+  const formatResult = (result: ExecutionResult, args: ExecutionArgs): FormattedExecutionResult => {
+    if (!result.errors?.length) return result as FormattedExecutionResult;
+    const context = args.contextValue as Context;
+    const scope = { requestId: context.requestId, logger: context.logger, ...errorOptions };
+    return { ...result, errors: result.errors.map((e) => formatError(e, scope)) };
+  };
+  // Identical subscriptions share one execution per event (src/fanout.ts). graphql-ws hands
+  // our `subscribe` only the execution arguments; the socket and operation id travel with the
+  // operation's context.
+  const groups = new SubscriptionGroups({
+    format: formatResult,
+    onExecution: (operation, members) => {
+      metrics.subscriptionExecutions.inc({ operation });
+      metrics.subscriptionDeliveries.inc({ operation }, members);
+    },
+    onGroupCount: (n) => metrics.subscriptionGroups.set(n),
+  });
+  const subscribers = new WeakMap<object, { key: GroupKey; member: Member }>();
   const allowedOrigins = deps.config.corsOrigins;
   const originAllowed = (origin: string | undefined) => origin === undefined || allowedOrigins.includes('*') || allowedOrigins.includes(origin);
   return useServer<Record<string, unknown> | undefined, { request: IncomingMessage; socket: WebSocket }>(
@@ -323,7 +343,11 @@ function useWebSocketServer(
       connectionInitWaitTimeout: REQUEST_LIMITS.wsInitTimeoutMs,
       // Executions are tracked so shutdown waits for them; a subscription counts until it is set up.
       execute: (args) => timed(args, () => execute(args)),
-      subscribe: (args) => timed(args, () => subscribe(args)),
+      subscribe: (args) =>
+        timed(args, () => {
+          const subscriber = subscribers.get(args.contextValue as object);
+          return subscriber ? groups.join(subscriber.key, args, subscriber.member) : subscribe(args);
+        }),
       onConnect: async (ctx) => {
         // Browsers send Origin; native apps do not. A page from another origin may not ride
         // on a user's network position.
@@ -391,22 +415,23 @@ function useWebSocketServer(
         if (operation === 'subscription') metrics.wsSubscriptions.inc();
         return { schema, document: document as DocumentNode, operationName: payload.operationName, variableValues: payload.variables };
       },
-      context: (ctx, _id, payload) => {
+      context: (ctx, id, payload) => {
         const extra = ready.get(ctx) ?? { viewer: null, clientIp: 'unknown' };
         const requestId = randomUUID();
-        return createContext(deps, {
+        const context = createContext(deps, {
           viewer: extra.viewer,
           requestId,
           logger: deps.logger.child({ requestId, operationName: payload.operationName ?? undefined, transport: 'ws' }),
           clientIp: extra.clientIp,
         });
+        const { socket } = ctx.extra;
+        subscribers.set(context, {
+          key: { query: payload.query, operationName: payload.operationName, variables: payload.variables, viewer: extra.viewer },
+          member: { id, send: (frame) => socket.readyState === socket.OPEN && socket.send(frame) },
+        });
+        return context;
       },
-      onNext: (_ctx, _id, _payload, args, result) => {
-        if (!result.errors?.length) return result;
-        const context = args.contextValue as Context;
-        const scope = { requestId: context.requestId, logger: context.logger, ...errorOptions };
-        return { ...result, errors: result.errors.map((e) => formatError(e, scope)) };
-      },
+      onNext: (_ctx, _id, _payload, args, result) => formatResult(result, args),
       onError: (_ctx, _id, _payload, errors) => {
         const scope = { requestId: randomUUID(), logger: deps.logger.child({ transport: 'ws' }), ...errorOptions };
         return errors.map((e) => formatError(e, scope)) as unknown as readonly GraphQLError[];

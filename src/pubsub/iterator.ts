@@ -94,3 +94,34 @@ export function createPushIterator<T>(opts: PushIteratorOptions): PushIterator<T
     },
   };
 }
+
+/**
+ * Maps a subscription's messages, skipping those `decide` turns into null. Unlike an async
+ * generator, returning it returns the source at once, even while a `next()` is waiting: an
+ * async generator would queue the return until the next message arrived, so a subscriber
+ * who left a quiet topic would stay subscribed (and its next message executed) until then.
+ */
+export function filterMessages<T, U>(source: AsyncIterator<T>, decide: (message: T) => Promise<U | null> | U | null): AsyncIterableIterator<U> {
+  const done = async (): Promise<IteratorReturnResult<undefined>> => {
+    await source.return?.();
+    return DONE;
+  };
+  return {
+    async next() {
+      for (;;) {
+        const result = await source.next();
+        if (result.done) return done();
+        const value = await decide(result.value);
+        if (value !== null) return { done: false, value };
+      }
+    },
+    return: done,
+    async throw(error?: unknown) {
+      await done();
+      throw error;
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+}

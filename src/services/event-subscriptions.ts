@@ -2,6 +2,7 @@
 // private event costs a membership query, and only for subscribers it could concern.
 import type { AppDeps } from '../context.ts';
 import { unauthenticated } from '../errors.ts';
+import { filterMessages } from '../pubsub/iterator.ts';
 import { inBounds, mapTopicsForBounds, subscribeTopics, userEventsTopic } from './event-realtime.ts';
 import type { Bounds, EventChangeMessage, EventSnapshot } from './event-realtime.ts';
 import type { EventFilterInput } from './event-search.ts';
@@ -50,17 +51,6 @@ function visibilityCheck(deps: AppDeps, viewerId: string | null) {
   };
 }
 
-async function* deliver(source: AsyncIterableIterator<EventChangeMessage>, decide: (m: EventChangeMessage) => Promise<DeliveredChange | null>) {
-  try {
-    for await (const message of source) {
-      const delivered = await decide(message);
-      if (delivered) yield delivered;
-    }
-  } finally {
-    await source.return?.();
-  }
-}
-
 /** The live map: changes whose old or new position lies in bounds, that match the filter, that the viewer may see. */
 export async function mapChanges(
   deps: AppDeps,
@@ -73,7 +63,7 @@ export async function mapChanges(
   const tags = normalizeTags('filter.interestTags', filter?.interestTags ?? []);
   const friends = filter?.friendsOnly && viewerId ? await friendIds(deps, viewerId) : null;
   const source = subscribeTopics<EventChangeMessage>(deps.pubsub, mapTopicsForBounds(bounds));
-  return deliver(source, async (message) => {
+  return filterMessages(source, async (message) => {
     const canSee = visibilityCheck(deps, viewerId);
     const relevant = async (state: EventSnapshot | null) =>
       state !== null && inBounds(bounds, state) && matchesFilter(state, filter, tags, friends) && (await canSee(message.eventId, state));
@@ -91,7 +81,7 @@ export async function mapChanges(
 /** Changes to events the viewer hosts, attends or is invited to (published to each member's topic). */
 export async function myChanges(deps: AppDeps, viewerId: string): Promise<AsyncIterable<DeliveredChange>> {
   const source = subscribeTopics<EventChangeMessage>(deps.pubsub, [userEventsTopic(viewerId)]);
-  return deliver(source, async (message) => {
+  return filterMessages(source, async (message) => {
     const canSee = visibilityCheck(deps, viewerId);
     const showEvent = message.after !== null && (await canSee(message.eventId, message.after));
     return { message, showEvent };

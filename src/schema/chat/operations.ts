@@ -6,7 +6,7 @@ import type { ChatMessageEvent, TypingEvent } from '../../services/chat.ts';
 import { presenceTopic } from '../../services/presence.ts';
 import type { PresenceEvent } from '../../services/presence.ts';
 import { checkPageArgs } from '../../services/validation.ts';
-import { createPushIterator } from '../../pubsub/iterator.ts';
+import { createPushIterator, filterMessages } from '../../pubsub/iterator.ts';
 import { withFreshCaches } from '../viewer.ts';
 import { ChatConnection, Message, PresenceChange, TypingIndicator } from './types.ts';
 
@@ -121,24 +121,20 @@ builder.mutationFields((t) => ({
   }),
 }));
 
-async function* messageEvents(ctx: Context, chatId: string | null | undefined, type: ChatMessageEvent['type']) {
+async function messageEvents(ctx: Context, chatId: string | null | undefined, type: ChatMessageEvent['type']) {
   const viewerId = ctx.viewer!.id;
   if (chatId) await chat.requireMembership(ctx.prisma, viewerId, String(chatId));
   const source = ctx.deps.pubsub.subscribe<ChatMessageEvent>(chat.userChatTopic(viewerId));
-  try {
-    for await (const event of source) {
-      if (event.type !== type || (chatId && event.chatId !== String(chatId))) continue;
-      if (type === 'added') {
-        // Pushed to a member counts as delivered to them.
-        const message = await ctx.prisma.message.findUnique({ where: { id: event.messageId }, select: { senderId: true, seq: true } });
-        if (!message) continue;
-        if (message.senderId !== viewerId) await chat.markDelivered(ctx.deps, viewerId, event.chatId, message.seq);
-      }
-      yield event;
+  return filterMessages(source, async (event) => {
+    if (event.type !== type || (chatId && event.chatId !== String(chatId))) return null;
+    if (type === 'added') {
+      // Pushed to a member counts as delivered to them.
+      const message = await ctx.prisma.message.findUnique({ where: { id: event.messageId }, select: { senderId: true, seq: true } });
+      if (!message) return null;
+      if (message.senderId !== viewerId) await chat.markDelivered(ctx.deps, viewerId, event.chatId, message.seq);
     }
-  } finally {
-    await source.return?.();
-  }
+    return event;
+  });
 }
 
 /** Typing of others in one chat; a typing state nobody renewed within the TTL ends by itself. */

@@ -6,20 +6,6 @@ import { withFreshCaches } from '../viewer.ts';
 import { BoundsInput, EventFilter } from './inputs.ts';
 import { EventChangeKind } from './types.ts';
 
-// One message reaches many subscribers. Those whose selection (including any per-viewer
-// conditions in it) is the same share one read of the event instead of one each. Keys carry
-// the event version, so an entry never outlives the change it was read for.
-const sharedReads = new Map<string, Promise<unknown>>();
-function sharedRead<T>(key: string, read: () => Promise<T>): Promise<T> {
-  let pending = sharedReads.get(key) as Promise<T> | undefined;
-  if (!pending) {
-    pending = read();
-    sharedReads.set(key, pending);
-    setTimeout(() => sharedReads.delete(key), 2_000).unref();
-  }
-  return pending;
-}
-
 const EventChange = builder.objectRef<DeliveredChange>('EventChange').implement({
   description: 'A change to an event, as one subscriber may see it.',
   fields: (t) => ({
@@ -29,12 +15,8 @@ const EventChange = builder.objectRef<DeliveredChange>('EventChange').implement(
       type: 'Event',
       nullable: true,
       description: 'Null when deleted, or when the subscriber may no longer see it.',
-      resolve: (query, change, _args, ctx) => {
-        if (!change.showEvent) return null;
-        const { eventId, version } = change.message;
-        const key = `${eventId}:${version}:${ctx.viewer?.id ?? ''}:${JSON.stringify(query)}`;
-        return sharedRead(key, () => findVisibleEvent(ctx.deps, ctx.viewer?.id, eventId, query) ?? Promise.resolve(null));
-      },
+      // Read once per group of identical subscribers (src/fanout.ts), not once per subscriber.
+      resolve: (query, change, _args, ctx) => (change.showEvent ? findVisibleEvent(ctx.deps, ctx.viewer?.id, change.message.eventId, query) : null),
     }),
     version: t.int({ description: 'The event’s version after the change.', resolve: (c) => c.message.version }),
     occurredAt: t.field({ type: 'DateTime', description: 'When it happened.', resolve: (c) => c.message.occurredAt }),

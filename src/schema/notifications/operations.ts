@@ -3,6 +3,7 @@ import { builder, PAGE_SIZE } from '../../builder.ts';
 import type { Context } from '../../context.ts';
 import * as notifications from '../../services/notifications.ts';
 import type { NotificationAddedMessage } from '../../services/notifications.ts';
+import { filterMessages } from '../../pubsub/iterator.ts';
 import { checkPageArgs } from '../../services/validation.ts';
 import { DevicePlatform, Notification, NotificationConnection } from './types.ts';
 import { withFreshCaches } from '../viewer.ts';
@@ -58,17 +59,13 @@ builder.mutationFields((t) => ({
 }));
 
 /** The viewer's new notifications, as they are published after their cause commits. */
-async function* added(ctx: Context): AsyncGenerator<NotificationAddedMessage> {
+function added(ctx: Context): AsyncIterableIterator<NotificationAddedMessage> {
   const viewerId = ctx.viewer!.id;
   const source = ctx.deps.pubsub.subscribe<NotificationAddedMessage>(notifications.notificationTopic(viewerId));
-  try {
-    for await (const message of source) {
-      // Skips a notification gone before it could be read (its event was deleted at once).
-      if (await notifications.isOwnNotification(ctx.deps, viewerId, message.notificationId)) yield message;
-    }
-  } finally {
-    await source.return?.();
-  }
+  // Skips a notification gone before it could be read (its event was deleted at once).
+  return filterMessages(source, async (message) =>
+    (await notifications.isOwnNotification(ctx.deps, viewerId, message.notificationId)) ? message : null,
+  );
 }
 
 builder.subscriptionFields((t) => ({
