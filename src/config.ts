@@ -65,6 +65,8 @@ const envSchema = z.object({
   RATE_LIMIT_MUTATIONS_PER_IP: limitRule,
   RATE_LIMIT_UPLOADS_PER_USER: limitRule,
   WS_MAX_CONNECTIONS_PER_USER: z.coerce.number({ error: 'must be a whole number' }).int().min(1).max(1000).default(10),
+  WS_INIT_TIMEOUT_SECONDS: z.coerce.number({ error: 'must be a number of seconds' }).int().min(1).max(60).default(10),
+  WS_KEEPALIVE_SECONDS: z.coerce.number({ error: 'must be a number of seconds' }).int().min(1).max(300).default(20),
   PRESENCE_TTL_SECONDS: z.coerce.number({ error: 'must be a number of seconds' }).int().min(2).max(3600).default(30),
   PUBLIC_URL: url(['http', 'https']),
   ...pushEnv,
@@ -104,6 +106,10 @@ export interface Config {
   };
   /** WebSocket connections one user may hold open on one instance. */
   wsMaxConnectionsPerUser: number;
+  /** How long a WebSocket may stay open without connection_init (closed with 4408). */
+  wsInitTimeoutSeconds: number;
+  /** Ping interval that keeps idle sockets alive through proxies; a peer that misses a pong is dropped. */
+  wsKeepAliveSeconds: number;
   /** How long an instance's presence claims last without renewal (a crashed instance's users go offline after it). */
   presenceTtlSeconds: number;
   /** Proxies whose X-Forwarded-For is believed (express/proxy-addr syntax). */
@@ -186,6 +192,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''),
     presenceTtlSeconds: e.PRESENCE_TTL_SECONDS,
     wsMaxConnectionsPerUser: e.WS_MAX_CONNECTIONS_PER_USER,
+    wsInitTimeoutSeconds: e.WS_INIT_TIMEOUT_SECONDS,
+    wsKeepAliveSeconds: e.WS_KEEPALIVE_SECONDS,
     trustProxy: e.TRUST_PROXY.split(',').map((v) => v.trim()).filter(Boolean),
     push,
   };

@@ -45,10 +45,6 @@ export const REQUEST_LIMITS = {
   wsMessageBytes: 256 * 1024,
   /** Operations one WebSocket may run at once. */
   wsOperationsPerConnection: 100,
-  /** How long a WebSocket may stay open without connection_init. */
-  wsInitTimeoutMs: 10_000,
-  /** Ping interval that keeps idle sockets alive through proxies and detects dead peers. */
-  wsKeepAliveMs: 20_000,
   /** How long shutdown waits for operations still executing after their connections closed. */
   shutdownGraceMs: 10_000,
   /** Per-dependency deadline of /readyz. */
@@ -340,7 +336,7 @@ function useWebSocketServer(
   return useServer<Record<string, unknown> | undefined, { request: IncomingMessage; socket: WebSocket }>(
     {
       schema,
-      connectionInitWaitTimeout: REQUEST_LIMITS.wsInitTimeoutMs,
+      connectionInitWaitTimeout: deps.config.wsInitTimeoutSeconds * 1000,
       // Executions are tracked so shutdown waits for them; a subscription counts until it is set up.
       execute: (args) => timed(args, () => execute(args)),
       subscribe: (args) =>
@@ -438,6 +434,6 @@ function useWebSocketServer(
       },
     },
     wsServer,
-    REQUEST_LIMITS.wsKeepAliveMs,
+    deps.config.wsKeepAliveSeconds * 1000,
   );
 }

@@ -5,6 +5,7 @@ import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { QUERY_LIMITS } from '../src/limits.ts';
+import { REQUEST_LIMITS } from '../src/server.ts';
 import { LikeEventDocument, MeDocument, SearchUsersDocument } from './generated/graphql.ts';
 import { codes, createUser, gql, gqlOk, wsClient, wsRequest } from './helpers/client.ts';
 import { createEvent } from './helpers/events.ts';
@@ -126,6 +127,68 @@ describe('the general mutation limit and connections per user', () => {
     } finally {
       for (const c of open) await c.dispose();
     }
+  });
+});
+
+describe('WebSocket controls', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ env: { WS_INIT_TIMEOUT_SECONDS: '1', WS_KEEPALIVE_SECONDS: '1' } });
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  /** A raw graphql-transport-ws socket, acknowledged unless `init` is false. */
+  async function rawSocket({ init = true, autoPong = true } = {}) {
+    const socket = new WebSocket(server.wsUrl, 'graphql-transport-ws', { autoPong });
+    await once(socket, 'open');
+    if (init) {
+      socket.send(JSON.stringify({ type: 'connection_init' }));
+      const [ack] = await once(socket, 'message');
+      expect(JSON.parse(String(ack))).toMatchObject({ type: 'connection_ack' });
+    }
+    return socket;
+  }
+
+  it('closes a socket that never sends connection_init with 4408', async () => {
+    const socket = await rawSocket({ init: false });
+    const started = Date.now();
+    const [code] = await once(socket, 'close');
+    expect(code).toBe(4408);
+    expect(Date.now() - started).toBeLessThan(3_000);
+  });
+
+  it('pings idle sockets, and drops a peer that stops answering', async () => {
+    const alive = await rawSocket();
+    await once(alive, 'ping');
+    const dead = await rawSocket({ autoPong: false });
+    const [code] = await once(dead, 'close');
+    // Terminated, not closed politely: the peer is presumed gone.
+    expect(code).toBe(1006);
+    expect(alive.readyState).toBe(WebSocket.OPEN);
+    alive.close();
+  });
+
+  it(`runs at most ${REQUEST_LIMITS.wsOperationsPerConnection} operations per connection`, async () => {
+    const socket = await rawSocket();
+    const replies: Array<{ id: string; type: string; payload?: Array<{ extensions?: { code?: string } }> }> = [];
+    socket.on('message', (data) => replies.push(JSON.parse(String(data))));
+    const subscribe = (id: string) =>
+      socket.send(JSON.stringify({ id, type: 'subscribe', payload: { query: 'subscription { eventChanged(bounds: { south: 1, west: 1, north: 2, east: 2 }) { eventId } }' } }));
+    const cap = REQUEST_LIMITS.wsOperationsPerConnection;
+    for (let i = 0; i < cap; i++) subscribe(`s${i}`);
+    subscribe('one-too-many');
+    await expect.poll(() => replies.find((r) => r.id === 'one-too-many'), { timeout: 5_000 }).toMatchObject({ type: 'error', payload: [{ extensions: { code: 'RATE_LIMITED' } }] });
+    // The others still run, and a finished one makes room.
+    expect(replies.filter((r) => r.type === 'error')).toHaveLength(1);
+    socket.send(JSON.stringify({ id: 's0', type: 'complete' }));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    subscribe('room-again');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(replies.filter((r) => r.id === 'room-again')).toEqual([]);
+    expect(socket.readyState).toBe(WebSocket.OPEN);
+    socket.close();
   });
 });
 
