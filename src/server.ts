@@ -9,7 +9,7 @@ import { ApolloServer } from '@apollo/server';
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { KeyValueCache } from '@apollo/utils.keyvaluecache';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
 import cors from 'cors';
 import express from 'express';
@@ -231,7 +231,14 @@ export async function startServer(opts: ServerOptions, listen: { port: number; h
     hideSchemaDetailsFromClientErrors: deps.config.isProduction,
     formatError: (_formatted, error) => formatError(error as GraphQLError, errorScope.getStore()),
     // Apollo's own landing page loads from a CDN; ours is GraphiQL (src/graphiql.ts).
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), ApolloServerPluginLandingPageDisabled(), drainWebSockets, operationHooks],
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer }),
+      ApolloServerPluginLandingPageDisabled(),
+      // We send no cache hints; the default plugin would still run a hook on every field.
+      ApolloServerPluginCacheControlDisabled(),
+      drainWebSockets,
+      operationHooks,
+    ],
   });
   await apollo.start();
   const graphqlHandler = expressMiddleware(apollo, {

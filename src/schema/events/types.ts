@@ -73,6 +73,8 @@ const attendeeHelpers = prismaConnectionHelpers(builder, 'EventAttendee', {
 
 export const Event = builder.prismaObject('Event', {
   description: 'A meetup pinned on the map.',
+  // Only the columns a query's fields need are read; a field reading more declares `select`.
+  select: { id: true },
   fields: (t) => ({
     id: t.exposeID('id', { description: 'The event’s UUID.' }),
     title: t.exposeString('title', { description: '1–255 characters.' }),

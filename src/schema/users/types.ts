@@ -68,6 +68,9 @@ export const UserSettings = builder.objectRef<SettingsSource>('UserSettings').im
 
 export const User = builder.prismaObject('User', {
   description: 'A PinIt member and their public profile.',
+  // Only the columns a query's fields need are read (never the password hash of a map's
+  // hosts); a field reading more declares it in its `select`.
+  select: { id: true },
   fields: (t) => ({
     id: t.exposeID('id', { description: 'The user’s UUID.' }),
     username: t.exposeString('username', { description: 'Unique handle, lower-case.' }),
@@ -80,6 +83,7 @@ export const User = builder.prismaObject('User', {
     skills: t.field({
       type: [Skill],
       description: 'Skills with self-assessed levels.',
+      select: { skills: true },
       resolve: (user) => (Array.isArray(user.skills) ? (user.skills as unknown as SkillInput[]) : []),
     }),
     isCertified: t.exposeBoolean('isCertified', { description: 'May create public events.' }),
@@ -101,6 +105,7 @@ export const User = builder.prismaObject('User', {
       type: UserSettings,
       nullable: true,
       description: 'Only for the user themself; null for everyone else.',
+      select: { autoInviteEnabled: true, preferredRadiusKm: true, homeLatitude: true, homeLongitude: true },
       resolve: (user, _args, ctx) => (ctx.viewer?.id === user.id ? user : null),
     }),
     createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the account was created.' }),
