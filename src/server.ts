@@ -338,6 +338,13 @@ function useWebSocketServer(
     onGroupCount: (n) => metrics.subscriptionGroups.set(n),
   });
   const subscribers = new WeakMap<object, { key: GroupKey; member: Member }>();
+  // Subscription ids per connection, so the gauge counts each one down exactly once.
+  const subscriptionIds = new WeakMap<object, Set<string>>();
+  const liveSubscriptions = (ctx: object) => {
+    let ids = subscriptionIds.get(ctx);
+    if (!ids) subscriptionIds.set(ctx, (ids = new Set()));
+    return ids;
+  };
   const allowedOrigins = deps.config.corsOrigins;
   const originAllowed = (origin: string | undefined) => origin === undefined || allowedOrigins.includes('*') || allowedOrigins.includes(origin);
   return useServer<Record<string, unknown> | undefined, { request: IncomingMessage; socket: WebSocket }>(
@@ -383,7 +390,6 @@ function useWebSocketServer(
         const extra = ready.get(ctx);
         if (!extra) return;
         metrics.wsConnections.dec();
-        metrics.wsSubscriptions.dec(Object.keys(ctx.subscriptions).length);
         clearTimeout(extra.expiryTimer);
         if (extra.viewer) {
           const left = (connectionsByUser.get(extra.viewer.id) ?? 1) - 1;
@@ -397,7 +403,7 @@ function useWebSocketServer(
       },
       // Parse and validate here so that a bad document is an error for that operation, not a
       // broken connection (graphql-ws closes the socket when parsing throws inside it).
-      onSubscribe: async (ctx, _id, payload) => {
+      onSubscribe: async (ctx, id, payload) => {
         if (Object.keys(ctx.subscriptions).length > REQUEST_LIMITS.wsOperationsPerConnection) {
           return [new GraphQLError(`At most ${REQUEST_LIMITS.wsOperationsPerConnection} operations per connection`, { extensions: { code: 'RATE_LIMITED' } })];
         }
@@ -415,7 +421,10 @@ function useWebSocketServer(
             throw error;
           }
         }
-        if (operation === 'subscription') metrics.wsSubscriptions.inc();
+        if (operation === 'subscription') {
+          liveSubscriptions(ctx).add(id);
+          metrics.wsSubscriptions.inc();
+        }
         return { schema, document: document as DocumentNode, operationName: payload.operationName, variableValues: payload.variables };
       },
       context: (ctx, id, payload) => {
@@ -435,6 +444,10 @@ function useWebSocketServer(
         return context;
       },
       onNext: (_ctx, _id, _payload, args, result) => formatResult(result, args),
+      // Called for every operation that ends: completed by either side, or its socket closed.
+      onComplete: (ctx, id) => {
+        if (liveSubscriptions(ctx).delete(id)) metrics.wsSubscriptions.dec();
+      },
       onError: (_ctx, _id, _payload, errors) => {
         const scope = { requestId: randomUUID(), logger: deps.logger.child({ transport: 'ws' }), ...errorOptions };
         return errors.map((e) => formatError(e, scope)) as unknown as readonly GraphQLError[];

@@ -102,6 +102,7 @@ describe('subscription fan-out', () => {
     for (const s of subs) s.stop();
     await until(async () => (await groupsOpen()) === groupsLeft);
     await until(async () => (await metric(server, 'pinit_ws_connections')) === 1 + groupsLeft);
+    await until(async () => (await metric(server, 'pinit_ws_subscriptions')) === groupsLeft);
   }
 
   it('executes once per group of identical subscribers, and sends every member the same result', async () => {

@@ -6,6 +6,21 @@ import { withFreshCaches } from '../viewer.ts';
 import { BoundsInput, EventFilter } from './inputs.ts';
 import { EventChangeKind } from './types.ts';
 
+// Groups (src/fanout.ts) execute once per event each, but one change reaches many groups: one
+// per viewport and viewer. Groups whose selection of the event is the same (per-viewer
+// conditions included, so anonymous groups on different viewports match) share one read of it.
+// Keys carry the event's version, so an entry never outlives the change it was read for.
+const sharedReads = new Map<string, Promise<unknown>>();
+function sharedRead<T>(key: string, read: () => Promise<T>): Promise<T> {
+  let pending = sharedReads.get(key) as Promise<T> | undefined;
+  if (!pending) {
+    pending = read();
+    sharedReads.set(key, pending);
+    setTimeout(() => sharedReads.delete(key), 2_000).unref();
+  }
+  return pending;
+}
+
 const EventChange = builder.objectRef<DeliveredChange>('EventChange').implement({
   description: 'A change to an event, as one subscriber may see it.',
   fields: (t) => ({
@@ -15,8 +30,12 @@ const EventChange = builder.objectRef<DeliveredChange>('EventChange').implement(
       type: 'Event',
       nullable: true,
       description: 'Null when deleted, or when the subscriber may no longer see it.',
-      // Read once per group of identical subscribers (src/fanout.ts), not once per subscriber.
-      resolve: (query, change, _args, ctx) => (change.showEvent ? findVisibleEvent(ctx.deps, ctx.viewer?.id, change.message.eventId, query) : null),
+      resolve: (query, change, _args, ctx) => {
+        if (!change.showEvent) return null;
+        const { eventId, version } = change.message;
+        const key = `${eventId}:${version}:${ctx.viewer?.id ?? ''}:${JSON.stringify(query)}`;
+        return sharedRead(key, async () => findVisibleEvent(ctx.deps, ctx.viewer?.id, eventId, query));
+      },
     }),
     version: t.int({ description: 'The event’s version after the change.', resolve: (c) => c.message.version }),
     occurredAt: t.field({ type: 'DateTime', description: 'When it happened.', resolve: (c) => c.message.occurredAt }),
