@@ -1,13 +1,18 @@
 // Subscription fan-out. Subscribers whose operations are identical (same document, operation
-// name, variables and viewer) form one group: the group subscribes once, executes the selection
-// once per event, serializes the payload once, and writes the same bytes to every member.
-// A change seen by a thousand map screens on the same viewport costs one execution, not a
-// thousand.
+// name, variables and viewer) form one group: the group subscribes once, and for each event
+// executes the selection once, serializes the payload once, and writes the same bytes to every
+// member. A change seen by a thousand map screens on the same viewport costs one execution.
 //
 // The viewer is part of the key because selections may hold per-viewer fields (viewerIsAttending,
 // visibility of private events); anonymous subscribers all share the anonymous viewer.
-import { subscribe } from 'graphql';
-import type { ExecutionArgs, ExecutionResult, FormattedExecutionResult } from 'graphql';
+//
+// Groups that differ only in the root field's arguments (two viewports of the live map) hear
+// the same change, and their results may well be identical. A subscription field can say so by
+// declaring `extensions.fanoutKey(event)`: the part of a source event its result depends on
+// (besides the selection, its variables and the viewer). Groups then share one execution per
+// distinct key and event.
+import { createSourceEventStream, execute, getOperationAST, Kind, visit } from 'graphql';
+import type { ASTNode, ExecutionArgs, ExecutionResult, FormattedExecutionResult } from 'graphql';
 
 /** One subscriber: a graphql-ws operation on one socket. */
 export interface Member {
@@ -26,11 +31,16 @@ export interface GroupKey {
   viewer: { id: string; role: string } | null;
 }
 
+/** What a subscription field may declare in its extensions to share results across groups. */
+export type FanoutKey = (event: unknown) => string;
+
 export interface FanoutOptions {
   /** Masks and formats a result's errors, with the context of the group's execution. */
   format(result: ExecutionResult, args: ExecutionArgs): FormattedExecutionResult;
-  /** Observability: called once per execution, with the number of members it reached. */
-  onExecution?(operationName: string, members: number): void;
+  /** Observability: called once per execution of a selection. */
+  onExecution?(operationName: string): void;
+  /** Observability: called once per event a group sends, with the number of members it reached. */
+  onDelivery?(operationName: string, members: number): void;
   /** Observability: the number of groups changed. */
   onGroupCount?(groups: number): void;
 }
@@ -98,16 +108,47 @@ class Membership implements AsyncGenerator<never, undefined> {
 
 }
 
+/**
+ * Serialized results shared by groups for a short while, keyed by selection, viewer and the
+ * event's fanout key. Entries go after a few seconds: long after every group has taken its copy
+ * of an event, and small (one payload per distinct key).
+ */
+class SharedResults {
+  private readonly results = new Map<string, Promise<string>>();
+
+  get(key: string, produce: () => Promise<string>): Promise<string> {
+    let pending = this.results.get(key);
+    if (!pending) {
+      pending = produce();
+      this.results.set(key, pending);
+      setTimeout(() => this.results.delete(key), 5_000).unref();
+    }
+    return pending;
+  }
+}
+
+/** How a group's results may be shared: its selection's key, and the field's fanout key. */
+interface Sharing {
+  selectionKey: string;
+  fanoutKey: FanoutKey;
+  results: SharedResults;
+}
+
 class Group {
   readonly members = new Set<Membership>();
   ended = false;
+  private readonly operationName: string;
+  private readonly source: AsyncIterator<unknown>;
 
   constructor(
-    private readonly source: AsyncGenerator<ExecutionResult>,
+    events: AsyncIterable<unknown>,
     private readonly args: ExecutionArgs,
+    private readonly sharing: Sharing | null,
     private readonly opts: FanoutOptions,
     private readonly onEnd: () => void,
   ) {
+    this.operationName = args.operationName ?? 'anonymous';
+    this.source = events[Symbol.asyncIterator]();
     void this.pump();
   }
 
@@ -121,7 +162,7 @@ class Group {
     if (!this.members.delete(membership) || this.members.size > 0) return;
     // Nobody is listening: stop the source (unsubscribes from pub/sub); pump() then ends.
     this.end();
-    void this.source.return(undefined);
+    void this.source.return?.();
   }
 
   private end(): void {
@@ -130,15 +171,29 @@ class Group {
     this.onEnd();
   }
 
+  /** Executes the selection for one event (as graphql's subscribe would) and serializes it. */
+  private async run(event: unknown): Promise<string> {
+    const result = await execute({ ...this.args, rootValue: event });
+    this.opts.onExecution?.(this.operationName);
+    return JSON.stringify(this.opts.format(result, this.args));
+  }
+
+  private payloadFor(event: unknown): Promise<string> {
+    if (!this.sharing) return this.run(event);
+    const { selectionKey, fanoutKey, results } = this.sharing;
+    return results.get(`${selectionKey}\u0000${fanoutKey(event)}`, () => this.run(event));
+  }
+
   private async pump(): Promise<void> {
     let outcome: { error?: unknown } = {};
     try {
-      for await (const result of this.source) {
-        // Executed once by graphql's subscribe mapping, serialized once here.
-        this.opts.onExecution?.(this.args.operationName ?? 'anonymous', this.members.size);
+      for (;;) {
+        const next = await this.source.next();
+        if (next.done) break;
         if (this.members.size === 0) continue;
-        const payload = JSON.stringify(this.opts.format(result, this.args));
+        const payload = await this.payloadFor(next.value);
         for (const m of this.members) m.member.send(`${m.prefix}${payload}}`);
+        this.opts.onDelivery?.(this.operationName, this.members.size);
       }
     } catch (error) {
       outcome = { error };
@@ -149,6 +204,26 @@ class Group {
   }
 }
 
+/**
+ * The root field's fanout key, and the variables the selection below it uses: what, besides the
+ * viewer and the event's key, its result can depend on. Null when results are not shareable.
+ */
+function sharingOf(args: ExecutionArgs, key: GroupKey): Omit<Sharing, 'results'> | null {
+  const operation = getOperationAST(args.document, args.operationName);
+  const root = operation?.selectionSet.selections;
+  if (!operation || root?.length !== 1 || root[0]!.kind !== Kind.FIELD) return null;
+  const field = root[0]!;
+  const fanoutKey = args.schema.getSubscriptionType()?.getFields()[field.name.value]?.extensions?.fanoutKey as FanoutKey | undefined;
+  if (!fanoutKey || field.directives?.length) return null;
+  // Variables used below the root field (its own arguments only route events to the group).
+  const used = new Set<string>();
+  const collect = (node: ASTNode) => visit(node, { Variable: (v) => void used.add(v.name.value) });
+  if (field.selectionSet) collect(field.selectionSet);
+  for (const definition of args.document.definitions) if (definition.kind === Kind.FRAGMENT_DEFINITION) collect(definition);
+  const variables = Object.fromEntries([...used].map((name) => [name, key.variables?.[name]]));
+  return { selectionKey: groupKey({ ...key, variables }), fanoutKey };
+}
+
 /** A group under its key: being started, or running. */
 interface Entry {
   pending: Promise<Group | ExecutionResult>;
@@ -157,6 +232,7 @@ interface Entry {
 /** The live groups of one server. */
 export class SubscriptionGroups {
   private readonly groups = new Map<string, Entry>();
+  private readonly results = new SharedResults();
 
   constructor(private readonly opts: FanoutOptions) {}
 
@@ -172,7 +248,7 @@ export class SubscriptionGroups {
   async join(key: GroupKey, args: ExecutionArgs, member: Member): Promise<AsyncGenerator<never, undefined> | ExecutionResult> {
     const k = groupKey(key);
     for (;;) {
-      const entry = this.groups.get(k) ?? this.start(k, args);
+      const entry = this.groups.get(k) ?? this.start(k, key, args);
       const group = await entry.pending;
       if (!(group instanceof Group)) return group;
       if (!group.ended) return group.join(member);
@@ -181,22 +257,23 @@ export class SubscriptionGroups {
     }
   }
 
-  private start(k: string, args: ExecutionArgs): Entry {
+  private start(k: string, key: GroupKey, args: ExecutionArgs): Entry {
     const entry = {} as Entry;
-    entry.pending = this.subscribe(k, entry, args);
+    entry.pending = this.subscribe(k, entry, key, args);
     this.groups.set(k, entry);
     this.opts.onGroupCount?.(this.groups.size);
     return entry;
   }
 
-  private async subscribe(k: string, entry: Entry, args: ExecutionArgs): Promise<Group | ExecutionResult> {
+  private async subscribe(k: string, entry: Entry, key: GroupKey, args: ExecutionArgs): Promise<Group | ExecutionResult> {
     try {
-      const result = await subscribe(args);
-      if (!(Symbol.asyncIterator in result)) {
+      const source = await createSourceEventStream(args);
+      if (!(Symbol.asyncIterator in source)) {
         this.forget(k, entry);
-        return result;
+        return source;
       }
-      return new Group(result, args, this.opts, () => this.forget(k, entry));
+      const sharing = sharingOf(args, key);
+      return new Group(source, args, sharing && { ...sharing, results: this.results }, this.opts, () => this.forget(k, entry));
     } catch (error) {
       this.forget(k, entry);
       throw error;

@@ -11,7 +11,7 @@ export interface Metrics {
   wsSubscriptions: Gauge;
   /** Distinct subscription groups (see src/fanout.ts). */
   subscriptionGroups: Gauge;
-  /** Subscription selections executed, one per group and event. */
+  /** Subscription selections executed: at most one per group and event. */
   subscriptionExecutions: Counter<'operation'>;
   /** Subscription results written to sockets, one per member and event. */
   subscriptionDeliveries: Counter<'operation'>;
@@ -45,7 +45,7 @@ export function createMetrics(dbPool: () => { total: number; idle: number; waiti
     }),
     subscriptionExecutions: new Counter({
       name: 'pinit_subscription_executions_total',
-      help: 'Subscription selections executed: one per group and event.',
+      help: 'Subscription selections executed: at most one per group and event (groups whose results match share one).',
       labelNames: ['operation'],
       registers: [registry],
     }),

@@ -331,10 +331,8 @@ function useWebSocketServer(
   // operation's context.
   const groups = new SubscriptionGroups({
     format: formatResult,
-    onExecution: (operation, members) => {
-      metrics.subscriptionExecutions.inc({ operation });
-      metrics.subscriptionDeliveries.inc({ operation }, members);
-    },
+    onExecution: (operation) => metrics.subscriptionExecutions.inc({ operation }),
+    onDelivery: (operation, members) => metrics.subscriptionDeliveries.inc({ operation }, members),
     onGroupCount: (n) => metrics.subscriptionGroups.set(n),
   });
   const subscribers = new WeakMap<object, { key: GroupKey; member: Member }>();

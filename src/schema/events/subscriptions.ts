@@ -52,6 +52,10 @@ builder.subscriptionFields((t) => ({
     },
     subscribe: (_root, args, ctx) => mapChanges(ctx.deps, ctx.viewer?.id ?? null, args.bounds, args.filter),
     resolve: (change, _args, ctx) => withFreshCaches(change, ctx),
+    // The arguments only decide whether a change is delivered (and with or without the event);
+    // what is delivered depends on nothing else of the change, so map screens on different
+    // viewports share one execution per viewer and selection (src/fanout.ts).
+    extensions: { fanoutKey: ({ message, showEvent }: DeliveredChange) => `${message.eventId}:${message.version}:${message.kind}:${showEvent}` },
   }),
   myEventsChanged: t.field({
     type: EventChange,
