@@ -42,8 +42,24 @@ export const limitRules: ValidationRule[] = [
   costLimitRule({ maxCost: QUERY_LIMITS.cost, ignoreIntrospection: true, ...report }),
 ] as ValidationRule[];
 
-/** Parses and validates a document with every limit; errors instead of a document when it fails. */
+/** Valid documents by query text, per schema, most recently used last. */
+const validDocuments = new WeakMap<GraphQLSchema, Map<string, DocumentNode>>();
+const VALID_DOCUMENTS_KEPT = 1000;
+
+/**
+ * Parses and validates a document with every limit; errors instead of a document when it fails.
+ * Valid documents are kept by their text, so a thousand map screens subscribing with the same
+ * operation share one parse, one validation and one AST in memory.
+ */
 export function checkDocument(schema: GraphQLSchema, query: string): DocumentNode | readonly GraphQLError[] {
+  let cache = validDocuments.get(schema);
+  if (!cache) validDocuments.set(schema, (cache = new Map()));
+  const known = cache.get(query);
+  if (known) {
+    cache.delete(query);
+    cache.set(query, known);
+    return known;
+  }
   let document: DocumentNode;
   try {
     document = parse(query, parseOptions);
@@ -51,7 +67,10 @@ export function checkDocument(schema: GraphQLSchema, query: string): DocumentNod
     return [error instanceof GraphQLError ? error : new GraphQLError('Malformed query')];
   }
   const errors = validate(schema, document, [...specifiedRules, ...limitRules]);
-  return errors.length ? errors : document;
+  if (errors.length) return errors;
+  cache.set(query, document);
+  if (cache.size > VALID_DOCUMENTS_KEPT) cache.delete(cache.keys().next().value!);
+  return document;
 }
 
 /** Strips graphql-js's "Did you mean …?" hints, which map out the schema for a prober. */

@@ -354,7 +354,9 @@ function useWebSocketServer(
       subscribe: (args) =>
         timed(args, () => {
           const subscriber = subscribers.get(args.contextValue as object);
-          return subscriber ? groups.join(subscriber.key, args, subscriber.member) : subscribe(args);
+          if (!subscriber) return subscribe(args);
+          subscribers.delete(args.contextValue as object);
+          return groups.join(subscriber.key, args, subscriber.member);
         }),
       onConnect: async (ctx) => {
         // Browsers send Origin; native apps do not. A page from another origin may not ride
