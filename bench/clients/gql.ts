@@ -1,0 +1,97 @@
+// GraphQL over HTTP as the benchmark clients speak it: plain fetch, JSON, Bearer tokens. No
+// codegen documents: the bench sends the operations apps send, written out where they are used.
+import { randomBytes } from 'node:crypto';
+
+export interface GqlResponse<T = Record<string, any>> {
+  status: number;
+  data?: T | null;
+  errors?: Array<{ message: string; extensions?: { code?: string } }>;
+}
+
+/** POSTs one operation. Never throws for GraphQL errors; network failures do throw. */
+export async function gql<T = Record<string, any>>(
+  graphqlUrl: string,
+  query: string,
+  variables: Record<string, unknown> = {},
+  token?: string,
+): Promise<GqlResponse<T>> {
+  const res = await fetch(graphqlUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await res.json().catch(() => ({ errors: [{ message: `non-JSON answer (HTTP ${res.status})` }] }))) as Omit<GqlResponse<T>, 'status'>;
+  return { status: res.status, ...body };
+}
+
+/** The data of a successful operation; throws with the errors otherwise (for setup steps). */
+export async function gqlOk<T = Record<string, any>>(graphqlUrl: string, query: string, variables: Record<string, unknown> = {}, token?: string): Promise<T> {
+  const result = await gql<T>(graphqlUrl, query, variables, token);
+  if (result.status !== 200 || result.errors?.length || !result.data) {
+    throw new Error(`${query.trim().split(/\s+/).slice(0, 3).join(' ')} failed (HTTP ${result.status}): ${JSON.stringify(result.errors)}`);
+  }
+  return result.data;
+}
+
+export interface BenchUser {
+  id: string;
+  username: string;
+  accessToken: string;
+}
+
+const PASSWORD = 'bench-password-not-secret';
+
+/** Registers a user through the API (argon2id on the server: a few tens of ms each). */
+export async function registerUser(graphqlUrl: string, prefix = 'bench'): Promise<BenchUser> {
+  const username = `${prefix}_${randomBytes(5).toString('hex')}`;
+  const { register } = await gqlOk<{ register: { accessToken: string; user: { id: string } } }>(
+    graphqlUrl,
+    'mutation Register($input: RegisterInput!) { register(input: $input) { accessToken user { id } } }',
+    { input: { username, password: PASSWORD, fullName: `Bench ${username}` } },
+  );
+  return { id: register.user.id, username, accessToken: register.accessToken };
+}
+
+/** Registers `count` users, a few at a time (the server hashes passwords on its CPU). */
+export async function registerUsers(graphqlUrl: string, count: number, prefix = 'bench', concurrency = 4): Promise<BenchUser[]> {
+  const users: BenchUser[] = [];
+  for (let i = 0; i < count; i += concurrency) {
+    const batch = Array.from({ length: Math.min(concurrency, count - i) }, () => registerUser(graphqlUrl, prefix));
+    users.push(...(await Promise.all(batch)));
+  }
+  return users;
+}
+
+/** Makes `a` and `b` friends through the API (request, accept) and returns their direct chat's id. */
+export async function befriendAndOpenChat(graphqlUrl: string, a: BenchUser, b: BenchUser): Promise<string> {
+  const { sendFriendRequest } = await gqlOk<{ sendFriendRequest: { id: string } }>(
+    graphqlUrl,
+    'mutation Request($userId: ID!) { sendFriendRequest(userId: $userId) { id } }',
+    { userId: b.id },
+    a.accessToken,
+  );
+  await gqlOk(graphqlUrl, 'mutation Accept($requestId: ID!) { acceptFriendRequest(requestId: $requestId) { id } }', { requestId: sendFriendRequest.id }, b.accessToken);
+  const { openDirectChat } = await gqlOk<{ openDirectChat: { id: string } }>(
+    graphqlUrl,
+    'mutation Open($userId: ID!) { openDirectChat(userId: $userId) { id } }',
+    { userId: b.id },
+    a.accessToken,
+  );
+  return openDirectChat.id;
+}
+
+const HOUR = 3600_000;
+
+/** A public event input an hour from now; the host must be certified. */
+export function eventInput(latitude: number, longitude: number, title: string, extra: Record<string, unknown> = {}) {
+  const startsAt = Date.now() + HOUR;
+  return {
+    title,
+    latitude,
+    longitude,
+    startsAt: new Date(startsAt).toISOString(),
+    endsAt: new Date(startsAt + 2 * HOUR).toISOString(),
+    isPublic: true,
+    ...extra,
+  };
+}

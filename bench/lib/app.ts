@@ -1,0 +1,96 @@
+// The API started in this process for a benchmark case: production settings, a fresh
+// PostgreSQL database of its own, the real Redis under a key prefix of its own, rate limits off.
+// stop() closes the API, drops the database and removes the data directory, so a case leaves
+// nothing behind even when it fails half-way (call it from `finally`).
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { createApp } from '../../src/app.ts';
+import type { App } from '../../src/app.ts';
+import { loadConfig } from '../../src/config.ts';
+import { createDatabase } from '../../tests/helpers/database.ts';
+
+export interface BenchApp {
+  app: App;
+  /** Base URL, e.g. http://127.0.0.1:43121 */
+  url: string;
+  /** `${url}/graphql` */
+  graphqlUrl: string;
+  /** The database's own connection string (for seeding with pg or EXPLAIN). */
+  databaseUrl: string;
+  /** Stops the API, then drops its database and data directory. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+export interface BenchAppOptions {
+  /** Admin connection string of the PostgreSQL server (BenchEnv.databaseUrl). */
+  databaseUrl: string;
+  redisUrl: string;
+  /** Extra environment for loadConfig, e.g. { WS_MAX_CONNECTIONS_PER_USER: '1000' }. */
+  env?: Record<string, string>;
+}
+
+/** How to undo every app not yet stopped (or still starting), so Ctrl-C can drop their databases. */
+const running = new Set<() => Promise<void>>();
+
+/** Stops every app still running; bench/run.ts calls it on SIGINT/SIGTERM. */
+export async function stopAllBenchApps(): Promise<void> {
+  await Promise.allSettled([...running].map((stop) => stop()));
+}
+
+export async function startBenchApp(opts: BenchAppOptions): Promise<BenchApp> {
+  const database = await createDatabase(opts.databaseUrl, 'pinit_bench');
+  const dataDir = await mkdtemp(join(tmpdir(), 'pinit-bench-'));
+  const cleanUp = async () => {
+    await database.drop();
+    await rm(dataDir, { recursive: true, force: true });
+  };
+  // Until the app is up, an interruption only needs the database dropped.
+  running.add(cleanUp);
+  let app: App;
+  try {
+    const config = loadConfig({
+      NODE_ENV: 'production',
+      JWT_SECRET: randomBytes(32).toString('base64url'),
+      PORT: '0',
+      HOST: '127.0.0.1',
+      DATA_DIR: dataDir,
+      DATABASE_URL: database.url,
+      REDIS_URL: opts.redisUrl,
+      // Concurrent runs (and the other cases of this run) must not see each other's keys.
+      REDIS_PREFIX: `bench-${randomBytes(4).toString('hex')}`,
+      // The load generator hammers from one IP with few users; limits would measure themselves.
+      RATE_LIMITS: 'off',
+      // Cases seed exactly the data they measure.
+      SEED_DEMO: 'false',
+      LOG_LEVEL: 'warn',
+      ...opts.env,
+    });
+    app = await createApp(config, pino({ level: config.logLevel }));
+  } catch (error) {
+    running.delete(cleanUp);
+    await cleanUp();
+    throw error;
+  }
+  running.delete(cleanUp);
+  let stopping: Promise<void> | undefined;
+  const benchApp: BenchApp = {
+    app,
+    url: app.server.url,
+    graphqlUrl: `${app.server.url}/graphql`,
+    databaseUrl: database.url,
+    stop: () =>
+      (stopping ??= (async () => {
+        running.delete(benchApp.stop);
+        try {
+          await app.stop();
+        } finally {
+          await cleanUp();
+        }
+      })()),
+  };
+  running.add(benchApp.stop);
+  return benchApp;
+}

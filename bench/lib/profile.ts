@@ -1,0 +1,107 @@
+// A CPU profile of this process while something runs (node:inspector, no extra tooling),
+// summarized as self time per package and per function: enough to say where a request's
+// time goes without opening DevTools. Used by cases 1 (map) and 3 (fan-out); keep the API stable.
+import { Session } from 'node:inspector/promises';
+import type { Profiler, Runtime } from 'node:inspector';
+import { fileURLToPath } from 'node:url';
+
+const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+
+export interface ProfileSummary {
+  /** Share of samples where the main thread had nothing to run (waiting for I/O). */
+  idleShare: number;
+  /** Busy samples by package, largest first; shares of busy time. */
+  byGroup: Array<{ group: string; share: number }>;
+  /** Busy samples by function, largest first; shares of busy time. */
+  byFunction: Array<{ name: string; group: string; share: number }>;
+}
+
+/** Runs `fn` with the V8 sampling profiler on and returns the raw profile (also when fn throws). */
+export async function profileDuring(fn: () => Promise<unknown>, intervalMicros = 250): Promise<Profiler.Profile> {
+  const session = new Session();
+  session.connect();
+  try {
+    await session.post('Profiler.enable');
+    await session.post('Profiler.setSamplingInterval', { interval: intervalMicros });
+    await session.post('Profiler.start');
+    const outcome = await fn().then(
+      () => undefined,
+      (error: unknown) => ({ error }),
+    );
+    const { profile } = await session.post('Profiler.stop');
+    if (outcome) throw outcome.error;
+    return profile;
+  } finally {
+    session.disconnect();
+  }
+}
+
+/** Which package a frame belongs to: the npm package, "our src", node core, GC, … */
+export function groupOf(frame: Runtime.CallFrame): string {
+  const { url, functionName } = frame;
+  if (!url) {
+    if (functionName === '(garbage collector)') return 'GC';
+    if (functionName === '(idle)') return 'idle';
+    if (functionName === '(program)') return 'V8/native (program)';
+    return 'V8 builtins/native';
+  }
+  if (url.startsWith('wasm://')) return 'wasm (Prisma query compiler)';
+  if (url.startsWith('node:')) return 'node core';
+  const modules = url.lastIndexOf('/node_modules/');
+  if (modules >= 0) {
+    const [first, second] = url.slice(modules + '/node_modules/'.length).split('/');
+    return first!.startsWith('@') ? `${first}/${second}` : first!;
+  }
+  const path = url.startsWith('file://') ? fileURLToPath(url) : url;
+  if (path.startsWith(`${repoRoot}src/generated/`)) return 'generated Prisma client (src/generated)';
+  if (path.startsWith(`${repoRoot}src/`)) return 'our src/';
+  if (path.startsWith(`${repoRoot}bench/`)) return 'bench harness';
+  return 'other';
+}
+
+const shortLocation = (frame: Runtime.CallFrame) => {
+  const file = frame.url.split('/').slice(-2).join('/');
+  return file ? `${file}:${frame.lineNumber + 1}` : '';
+};
+
+export function summarizeProfile(profile: Profiler.Profile): ProfileSummary {
+  const groups = new Map<string, number>();
+  const functions = new Map<string, { name: string; group: string; hits: number }>();
+  let idle = 0;
+  let total = 0;
+  for (const node of profile.nodes) {
+    const hits = node.hitCount ?? 0;
+    if (!hits) continue;
+    total += hits;
+    const group = groupOf(node.callFrame);
+    if (group === 'idle') {
+      idle += hits;
+      continue;
+    }
+    groups.set(group, (groups.get(group) ?? 0) + hits);
+    const name = `${node.callFrame.functionName || '(anonymous)'} ${shortLocation(node.callFrame)}`.trim();
+    const key = `${group}|${name}`;
+    const entry = functions.get(key) ?? { name, group, hits: 0 };
+    entry.hits += hits;
+    functions.set(key, entry);
+  }
+  const busy = Math.max(1, total - idle);
+  return {
+    idleShare: total ? idle / total : 0,
+    byGroup: [...groups].map(([group, hits]) => ({ group, share: hits / busy })).sort((a, b) => b.share - a.share),
+    byFunction: [...functions.values()].map((f) => ({ name: f.name, group: f.group, share: f.hits / busy })).sort((a, b) => b.share - a.share),
+  };
+}
+
+const percent = (share: number) => `${(share * 100).toFixed(1)}%`;
+
+/** A note for results.md: the summary as a few readable lines. */
+export function profileNote(title: string, summary: ProfileSummary, top = 12): string {
+  return [
+    `${title}: main thread idle ${percent(summary.idleShare)} of samples (waiting on I/O); of the busy time:`,
+    'by package:',
+    ...summary.byGroup.slice(0, 10).map((g) => `  ${percent(g.share).padStart(6)}  ${g.group}`),
+    'top functions (self time):',
+    ...summary.byFunction.slice(0, top).map((f) => `  ${percent(f.share).padStart(6)}  ${f.name}  [${f.group}]`),
+  ].join('\n');
+}

@@ -1,0 +1,161 @@
+// API instances as child processes (`node --import tsx src/main.ts`), for cases whose server
+// must not share a process with the load generator: its RSS and handles are then its own, and
+// several instances behave as separate deployments do (own event loop, own pools).
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const READY_TIMEOUT_MS = 60_000;
+const STOP_TIMEOUT_MS = 20_000;
+
+export interface ServerProcessOptions {
+  /** The API's own database (not the admin URL); instances of one deployment share it. */
+  databaseUrl: string;
+  redisUrl: string;
+  /** Instances of one deployment share the prefix (and so hear each other's changes). */
+  redisPrefix: string;
+  /** Instances of one deployment share the secret (a token from A works on B). */
+  jwtSecret: string;
+  /** Extra environment, e.g. { WS_MAX_CONNECTIONS_PER_USER: '1000' }. */
+  env?: Record<string, string>;
+  /** Shown in errors, e.g. "instance A". */
+  name?: string;
+  /** Extra node flags, e.g. ['--cpu-prof', '--cpu-prof-dir=…'] (a profile written when the instance exits). */
+  nodeArgs?: string[];
+}
+
+export interface ServerProcess {
+  name: string;
+  pid: number;
+  url: string;
+  graphqlUrl: string;
+  wsUrl: string;
+  /** The instance's /metrics, parsed: series name (with labels, as printed) → value. */
+  metrics(): Promise<Map<string, number>>;
+  /** The last few KB of what the instance wrote (LOG_LEVEL=warn: warnings and errors only). */
+  recentOutput(): string;
+  /** SIGTERM (graceful shutdown), SIGKILL after a deadline; removes the data directory. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/** A deployment's shared settings: one Redis prefix and one JWT secret, fresh per run. */
+export function deploymentSecrets(): Pick<ServerProcessOptions, 'redisPrefix' | 'jwtSecret'> {
+  return { redisPrefix: `bench-${randomBytes(4).toString('hex')}`, jwtSecret: randomBytes(32).toString('base64url') };
+}
+
+/**
+ * A free TCP port. The API logs its URL only at level info, where every request is logged
+ * too (which would cost the server CPU during the measurement), so the port is chosen here.
+ */
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts one API instance and resolves once /readyz answers 200 (migrations done, pools up). */
+export async function startServerProcess(opts: ServerProcessOptions): Promise<ServerProcess> {
+  const name = opts.name ?? 'API';
+  const port = await freePort();
+  const dataDir = await mkdtemp(join(tmpdir(), 'pinit-bench-proc-'));
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', 'src/main.ts'], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      NODE_ENV: 'production',
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DATA_DIR: dataDir,
+      DATABASE_URL: opts.databaseUrl,
+      REDIS_URL: opts.redisUrl,
+      REDIS_PREFIX: opts.redisPrefix,
+      JWT_SECRET: opts.jwtSecret,
+      RATE_LIMITS: 'off',
+      SEED_DEMO: 'false',
+      LOG_LEVEL: 'warn',
+      ...opts.env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  // Warnings and errors are kept for the report of a failed start; the tail is enough.
+  let output = '';
+  const keep = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-8_000);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+
+  const url = `http://127.0.0.1:${port}`;
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      await terminate(child, exited);
+      await rm(dataDir, { recursive: true, force: true });
+    })());
+
+  try {
+    await waitReady(url, exited, () => output);
+  } catch (error) {
+    await stop();
+    throw new Error(`${name} did not start: ${(error as Error).message}\n${output}`);
+  }
+  return {
+    name,
+    pid: child.pid!,
+    url,
+    graphqlUrl: `${url}/graphql`,
+    wsUrl: `ws://127.0.0.1:${port}/graphql`,
+    metrics: () => readMetrics(url),
+    recentOutput: () => output,
+    stop,
+  };
+}
+
+async function waitReady(url: string, exited: Promise<number | null>, output: () => string): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  let exitCode: number | null | undefined;
+  void exited.then((code) => (exitCode = code));
+  while (Date.now() < deadline) {
+    if (exitCode !== undefined) throw new Error(`exited with code ${exitCode}`);
+    const ok = await fetch(`${url}/readyz`).then(
+      (res) => res.ok,
+      () => false,
+    );
+    if (ok) return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`not ready within ${READY_TIMEOUT_MS / 1000} s; output so far: ${output().slice(-500)}`);
+}
+
+async function terminate(child: ChildProcess, exited: Promise<number | null>): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Prometheus text format → series → value (comments and histograms' labels kept verbatim). */
+export async function readMetrics(url: string): Promise<Map<string, number>> {
+  const res = await fetch(`${url}/metrics`);
+  if (!res.ok) throw new Error(`/metrics answered ${res.status}`);
+  const series = new Map<string, number>();
+  for (const line of (await res.text()).split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const space = line.lastIndexOf(' ');
+    series.set(line.slice(0, space), Number(line.slice(space + 1)));
+  }
+  return series;
+}
