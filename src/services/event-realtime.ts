@@ -97,6 +97,9 @@ export async function publishEventChange(deps: Pick<AppDeps, 'pubsub'>, message:
   await Promise.all(topics.map((topic) => deps.pubsub.publish(topic, message)));
 }
 
+/** How many recent message keys subscribeTopics remembers to drop the copies of a change. */
+const RECENT_KEYS = 256;
+
 /**
  * One iterator over several topics, each message once (a change near a cell border arrives on
  * two cells). Returning it unsubscribes from all of them.
@@ -106,6 +109,9 @@ export function subscribeTopics<T extends { eventId: string; version: number; ki
   topics: string[],
 ): AsyncIterableIterator<T> {
   const sources = topics.map((topic) => pubsub.subscribe<T>(topic));
+  // Keys of the latest messages only: the copies of one change (one per cell it was published
+  // on) arrive within moments of each other, so a short memory finds them; a set that kept
+  // every key would grow with each change for as long as the subscription lives.
   const seen = new Set<string>();
   const merged = createPushIterator<T>({
     onFinish: () => {
@@ -116,10 +122,13 @@ export function subscribeTopics<T extends { eventId: string; version: number; ki
   for (const source of sources) {
     void (async () => {
       for await (const message of source) {
-        const key = `${message.eventId}:${message.version}:${message.kind}`;
-        if (seen.has(key)) continue;
-        seen.add(key);
-        if (seen.size > 10_000) seen.clear();
+        if (sources.length > 1) {
+          const key = `${message.eventId}:${message.version}:${message.kind}`;
+          if (seen.has(key)) continue;
+          seen.add(key);
+          // A Set iterates in insertion order: drop the oldest key.
+          if (seen.size > RECENT_KEYS) seen.delete(seen.values().next().value!);
+        }
         merged.push(message);
       }
       if (--open === 0) merged.end();
