@@ -1,6 +1,7 @@
 // Chats and messages: direct, group and event chats, idempotent sends in exact order, edits,
 // deletions, read and delivery markers, and typing. Changes are published after commit to
 // each member's own topic, so someone who leaves stops hearing a chat at once.
+import { randomUUID } from 'node:crypto';
 import type { AppDeps } from '../context.ts';
 import { badInput, conflict, forbidden, isUniqueViolation, notFound } from '../errors.ts';
 import type { Message, Prisma } from '../generated/prisma/client.ts';
@@ -19,6 +20,9 @@ export interface ChatMessageEvent {
   type: 'added' | 'updated';
   chatId: string;
   messageId: string;
+  /** Set on 'added': lets subscribers mark delivery without reading the message first. */
+  senderId?: string;
+  seq?: number;
 }
 
 export interface TypingEvent {
@@ -94,42 +98,94 @@ export interface SendResult {
  * Sends a message. The chat row's lock hands out sequence numbers, so concurrent sends get
  * distinct, gapless positions; a retry with the same clientMessageId returns the stored
  * message and publishes nothing.
+ *
+ * Two statements: one read (membership, an earlier attempt), then one statement that bumps the
+ * chat's sequence under its row lock, inserts the message, moves the sender's markers and lists
+ * the members to publish to. A single statement is atomic and holds the chat row's lock only
+ * inside PostgreSQL, never across round trips to this process.
  */
 export async function sendMessage(deps: AppDeps, viewerId: string, chatId: string, rawBody: string, clientMessageId?: string | null): Promise<SendResult> {
   const body = text('body', rawBody, { min: 1, max: CHAT_LIMITS.body });
   const clientId = clientMessageId ? text('clientMessageId', clientMessageId, { min: 1, max: CHAT_LIMITS.clientMessageId }) : null;
-  await requireMembership(deps.prisma, viewerId, chatId);
+  const [check] = isUuid(chatId)
+    ? await deps.prisma.$queryRaw<Array<{ member: boolean; earlier: string | null }>>`
+        SELECT EXISTS (SELECT 1 FROM chat_members WHERE chat_id = ${chatId}::uuid AND user_id = ${viewerId}::uuid) AS member,
+               (SELECT id::text FROM messages WHERE sender_id = ${viewerId}::uuid AND client_message_id = ${clientId}) AS earlier`
+    : [];
+  if (!check?.member) throw Object.assign(notFound('Chat'), { field: 'chatId' });
   const previous = async () =>
     clientId ? deps.prisma.message.findUnique({ where: { senderId_clientMessageId: { senderId: viewerId, clientMessageId: clientId } } }) : null;
-  const earlier = await previous();
-  if (earlier) return { message: sameChat(earlier, chatId), created: false };
+  if (check.earlier) {
+    const earlier = await previous();
+    if (earlier) return { message: sameChat(earlier, chatId), created: false };
+  }
   await deps.rateLimiter.consume('sendMessagePerUser', viewerId);
 
-  let message: Message;
-  let readBefore: number;
+  let row: SentRow | undefined;
   try {
-    [message, readBefore] = await deps.prisma.$transaction(async (tx) => {
-      const [{ last_seq: seq }] = await tx.$queryRaw<Array<{ last_seq: number }>>`
-        UPDATE chats SET last_seq = last_seq + 1, last_activity_at = now() WHERE id = ${chatId}::uuid RETURNING last_seq`;
-      const created = await tx.message.create({ data: { chatId, seq, senderId: viewerId, body, clientMessageId: clientId } });
-      // Sending means the sender has seen the chat up to here.
-      const { lastReadSeq } = await tx.chatMember.findUniqueOrThrow({ where: { chatId_userId: { chatId, userId: viewerId } }, select: { lastReadSeq: true } });
-      await tx.chatMember.update({
-        where: { chatId_userId: { chatId, userId: viewerId } },
-        data: { lastReadSeq: seq, lastDeliveredSeq: seq },
-      });
-      return [created, lastReadSeq] as const;
-    });
+    [row] = await deps.prisma.$queryRaw<SentRow[]>`
+      WITH bump AS (
+        UPDATE chats SET last_seq = last_seq + 1, last_activity_at = now()
+        WHERE id = ${chatId}::uuid AND EXISTS (SELECT 1 FROM chat_members WHERE chat_id = ${chatId}::uuid AND user_id = ${viewerId}::uuid)
+        RETURNING id, last_seq),
+      ins AS (
+        INSERT INTO messages (id, chat_id, seq, sender_id, body, client_message_id, created_at)
+        SELECT ${uuidv7()}::uuid, id, last_seq, ${viewerId}::uuid, ${body}, ${clientId}, ${new Date()}::timestamptz FROM bump
+        RETURNING id, chat_id, seq, sender_id, body, client_message_id, created_at),
+      old AS (
+        -- Sending means the sender has seen the chat up to here.
+        SELECT m.chat_id, m.user_id, m.last_read_seq FROM chat_members m JOIN ins ON m.chat_id = ins.chat_id
+        WHERE m.user_id = ${viewerId}::uuid FOR UPDATE OF m),
+      moved AS (
+        UPDATE chat_members m SET last_read_seq = ins.seq, last_delivered_seq = ins.seq FROM ins, old
+        WHERE m.chat_id = old.chat_id AND m.user_id = old.user_id
+        RETURNING old.last_read_seq AS read_before)
+      SELECT ins.id::text AS id, ins.chat_id::text AS "chatId", ins.seq, ins.sender_id::text AS "senderId", ins.body,
+             ins.client_message_id AS "clientMessageId", ins.created_at AS "createdAt",
+             (SELECT read_before FROM moved) AS "readBefore",
+             ARRAY(SELECT user_id::text FROM chat_members WHERE chat_id = ${chatId}::uuid) AS "memberIds"
+      FROM ins`;
   } catch (error) {
     // A retry raced the first attempt: answer with what the first one stored.
-    const stored = isUniqueViolation(error) ? await previous() : null;
+    const stored = isUniqueViolation(error) || isRawUniqueViolation(error) ? await previous() : null;
     if (stored) return { message: sameChat(stored, chatId), created: false };
     throw error;
   }
-  await publishToMembers(deps, chatId, [{ type: 'added', chatId, messageId: message.id }]);
+  // The sender left between the check and the insert.
+  if (!row) throw Object.assign(notFound('Chat'), { field: 'chatId' });
+  const { readBefore, memberIds, ...fields } = row;
+  const message: Message = { ...fields, editedAt: null, deletedAt: null };
+  const added: ChatMessageEvent = { type: 'added', chatId, messageId: message.id, senderId: viewerId, seq: message.seq };
+  await Promise.all(memberIds.map((userId) => deps.pubsub.publish(userChatTopic(userId), added)));
   // Replying reads what came before: their senders see it turn READ.
-  await publishStatusChanges(deps, viewerId, chatId, readBefore, message.seq - 1);
+  await publishStatusChanges(deps, viewerId, chatId, readBefore ?? message.seq - 1, message.seq - 1);
   return { message, created: true };
+}
+
+interface SentRow {
+  id: string;
+  chatId: string;
+  seq: number;
+  senderId: string;
+  body: string;
+  clientMessageId: string | null;
+  createdAt: Date;
+  readBefore: number | null;
+  memberIds: string[];
+}
+
+/** A unique violation as a raw query reports it (P2010, with the driver adapter's cause). */
+function isRawUniqueViolation(error: unknown): boolean {
+  const e = error as { code?: string; meta?: { driverAdapterError?: { cause?: { originalCode?: string; kind?: string } } } } | null;
+  const cause = e?.code === 'P2010' ? e.meta?.driverAdapterError?.cause : undefined;
+  return cause?.kind === 'UniqueConstraintViolation' || cause?.originalCode === '23505';
+}
+
+/** A UUIDv7 (time-ordered), as Prisma's @default(uuid(7)) makes them: a random UUID's bits under a millisecond timestamp. */
+function uuidv7(): string {
+  const random = randomUUID();
+  const ms = Date.now().toString(16).padStart(12, '0');
+  return `${ms.slice(0, 8)}-${ms.slice(8, 12)}-7${random.slice(15)}`;
 }
 
 function sameChat(message: Message, chatId: string): Message {
@@ -184,19 +240,72 @@ export async function markDelivered(deps: AppDeps, viewerId: string, chatId: str
   await advanceMarkers(deps, viewerId, chatId, { read: false, upToSeq });
 }
 
+/** Per viewer and chat: the highest seq pushed whose delivery is not yet recorded, while a write runs. */
+const deliveriesPending = new WeakMap<AppDeps, Map<string, { upTo: number }>>();
+
+/**
+ * markDelivered without making the caller wait, for subscriptions: the frame goes out at once.
+ * Pushes that arrive while a write for the same viewer and chat runs are folded into one more
+ * write up to the highest of them (the marker only moves forward). Failures are logged.
+ */
+export function markDeliveredSoon(deps: AppDeps, viewerId: string, chatId: string, upToSeq: number): void {
+  let pending = deliveriesPending.get(deps);
+  if (!pending) deliveriesPending.set(deps, (pending = new Map()));
+  const key = `${viewerId}:${chatId}`;
+  const running = pending.get(key);
+  if (running) {
+    running.upTo = Math.max(running.upTo, upToSeq);
+    return;
+  }
+  const state = { upTo: upToSeq };
+  pending.set(key, state);
+  void (async () => {
+    let done = 0;
+    try {
+      while (state.upTo > done) {
+        const target = state.upTo;
+        await markDelivered(deps, viewerId, chatId, target);
+        done = target;
+      }
+    } catch (err) {
+      deps.logger.warn({ err, chatId }, 'recording a delivery failed');
+    } finally {
+      pending.delete(key);
+    }
+  })();
+}
+
+/**
+ * One statement: moves the marker(s) when that advances them (otherwise it locks and writes
+ * nothing), and returns the messages of others it passed (the newest STATUS_EVENTS_MAX) and the
+ * members to tell.
+ */
 async function advanceMarkers(deps: AppDeps, viewerId: string, chatId: string, opts: { read: boolean; upToSeq?: number }) {
-  const moved = await deps.prisma.$queryRaw<Array<{ before: number; after: number }>>`
+  const [change] = await deps.prisma.$queryRaw<Array<{ passed: string[]; members: string[] }>>`
     WITH target AS (SELECT LEAST(COALESCE(${opts.upToSeq ?? null}::int, last_seq), last_seq) AS seq FROM chats WHERE id = ${chatId}::uuid),
-    old AS (SELECT last_read_seq, last_delivered_seq FROM chat_members WHERE chat_id = ${chatId}::uuid AND user_id = ${viewerId}::uuid FOR UPDATE)
-    UPDATE chat_members m SET
-      last_delivered_seq = GREATEST(m.last_delivered_seq, (SELECT seq FROM target)),
-      last_read_seq = CASE WHEN ${opts.read}::boolean THEN GREATEST(m.last_read_seq, (SELECT seq FROM target)) ELSE m.last_read_seq END
-    FROM old
-    WHERE m.chat_id = ${chatId}::uuid AND m.user_id = ${viewerId}::uuid
-    RETURNING (CASE WHEN ${opts.read}::boolean THEN old.last_read_seq ELSE old.last_delivered_seq END) AS before,
-              (CASE WHEN ${opts.read}::boolean THEN m.last_read_seq ELSE m.last_delivered_seq END) AS after`;
-  const change = moved[0];
-  if (change) await publishStatusChanges(deps, viewerId, chatId, change.before, change.after);
+    old AS (SELECT last_read_seq, last_delivered_seq FROM chat_members
+            WHERE chat_id = ${chatId}::uuid AND user_id = ${viewerId}::uuid
+              AND (last_delivered_seq < (SELECT seq FROM target) OR (${opts.read}::boolean AND last_read_seq < (SELECT seq FROM target)))
+            FOR UPDATE),
+    moved AS (
+      UPDATE chat_members m SET
+        last_delivered_seq = GREATEST(m.last_delivered_seq, (SELECT seq FROM target)),
+        last_read_seq = CASE WHEN ${opts.read}::boolean THEN GREATEST(m.last_read_seq, (SELECT seq FROM target)) ELSE m.last_read_seq END
+      FROM old
+      WHERE m.chat_id = ${chatId}::uuid AND m.user_id = ${viewerId}::uuid
+      RETURNING (CASE WHEN ${opts.read}::boolean THEN old.last_read_seq ELSE old.last_delivered_seq END) AS before,
+                (CASE WHEN ${opts.read}::boolean THEN m.last_read_seq ELSE m.last_delivered_seq END) AS after)
+    SELECT ARRAY(SELECT id::text FROM (
+             SELECT msg.id, msg.seq FROM messages msg, moved
+             WHERE msg.chat_id = ${chatId}::uuid AND msg.sender_id <> ${viewerId}::uuid AND msg.seq > moved.before AND msg.seq <= moved.after
+             ORDER BY msg.seq DESC LIMIT ${STATUS_EVENTS_MAX}) p ORDER BY seq) AS passed,
+           ARRAY(SELECT user_id::text FROM chat_members WHERE chat_id = ${chatId}::uuid) AS members
+    FROM moved`;
+  if (change?.passed.length) await publishEvents(deps, change.members, change.passed.map((id) => ({ type: 'updated' as const, chatId, messageId: id })));
+}
+
+async function publishEvents(deps: AppDeps, memberIds: readonly string[], events: ChatMessageEvent[]): Promise<void> {
+  await Promise.all(memberIds.flatMap((userId) => events.map((e) => deps.pubsub.publish(userChatTopic(userId), e))));
 }
 
 /** Publishes the status change of others' messages the viewer's marker passed (fromSeq, toSeq]. */

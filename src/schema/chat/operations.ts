@@ -12,6 +12,10 @@ import { ChatConnection, Message, PresenceChange, TypingIndicator } from './type
 
 const signedIn = { signedIn: true } as const;
 
+/** True when a Pothos query (`{ include }` or `{ select }`) loads relations, not only columns. */
+const hasRelations = (query: { include?: object; select?: object }) =>
+  Object.keys(query.include ?? {}).length > 0 || Object.values(query.select ?? {}).some((v) => typeof v === 'object' && v !== null);
+
 builder.queryFields((t) => ({
   chats: t.prismaConnection(
     {
@@ -74,6 +78,8 @@ builder.mutationFields((t) => ({
     },
     resolve: async (query, _root, args, ctx) => {
       const { message } = await chat.sendMessage(ctx.deps, ctx.viewer!.id, String(args.chatId), args.body, args.clientMessageId);
+      // The stored row serves a selection of its own columns; relations need the read.
+      if (!hasRelations(query)) return message;
       return ctx.prisma.message.findUniqueOrThrow({ ...query, where: { id: message.id } });
     },
   }),
@@ -128,10 +134,13 @@ async function messageEvents(ctx: Context, chatId: string | null | undefined, ty
   return filterMessages(source, async (event) => {
     if (event.type !== type || (chatId && event.chatId !== String(chatId))) return null;
     if (type === 'added') {
-      // Pushed to a member counts as delivered to them.
-      const message = await ctx.prisma.message.findUnique({ where: { id: event.messageId }, select: { senderId: true, seq: true } });
+      // Pushed to a member counts as delivered to them: recorded without holding up the frame.
+      const message =
+        event.senderId !== undefined && event.seq !== undefined
+          ? { senderId: event.senderId, seq: event.seq }
+          : await ctx.prisma.message.findUnique({ where: { id: event.messageId }, select: { senderId: true, seq: true } });
       if (!message) return null;
-      if (message.senderId !== viewerId) await chat.markDelivered(ctx.deps, viewerId, event.chatId, message.seq);
+      if (message.senderId !== viewerId) chat.markDeliveredSoon(ctx.deps, viewerId, event.chatId, message.seq);
     }
     return event;
   });
@@ -175,8 +184,12 @@ builder.subscriptionFields((t) => ({
     description: "New messages in one chat, or in all of the viewer's chats. Subscribing to a chat you are not in is NOT_FOUND.",
     args: { chatId: t.arg.id({ description: 'One chat; omit for all.' }) },
     subscribe: (_root, args, ctx) => messageEvents(ctx, args.chatId ? String(args.chatId) : null, 'added'),
-    resolve: (event, _args, ctx, info) =>
-      withFreshCaches(ctx.prisma.message.findUniqueOrThrow({ ...queryFromInfo({ context: ctx, info }), where: { id: event.messageId } }), ctx),
+    // Fresh caches first: queryFromInfo records in them what the query loads; clearing them
+    // afterwards made Pothos load the selection's relations a second time.
+    resolve: (event, _args, ctx, info) => {
+      withFreshCaches(null, ctx);
+      return ctx.prisma.message.findUniqueOrThrow({ ...queryFromInfo({ context: ctx, info }), where: { id: event.messageId } });
+    },
   }),
   messageUpdated: t.field({
     type: Message,
@@ -184,8 +197,12 @@ builder.subscriptionFields((t) => ({
     description: 'Edits, deletions and status changes of messages, in one chat or all of the viewer’s chats.',
     args: { chatId: t.arg.id({ description: 'One chat; omit for all.' }) },
     subscribe: (_root, args, ctx) => messageEvents(ctx, args.chatId ? String(args.chatId) : null, 'updated'),
-    resolve: (event, _args, ctx, info) =>
-      withFreshCaches(ctx.prisma.message.findUniqueOrThrow({ ...queryFromInfo({ context: ctx, info }), where: { id: event.messageId } }), ctx),
+    // Fresh caches first: queryFromInfo records in them what the query loads; clearing them
+    // afterwards made Pothos load the selection's relations a second time.
+    resolve: (event, _args, ctx, info) => {
+      withFreshCaches(null, ctx);
+      return ctx.prisma.message.findUniqueOrThrow({ ...queryFromInfo({ context: ctx, info }), where: { id: event.messageId } });
+    },
   }),
   typing: t.field({
     type: TypingIndicator,
