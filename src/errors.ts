@@ -33,7 +33,14 @@ export const unauthenticated = (message = 'Sign in first') => new DomainError('U
 export const rateLimited = (retryAfterSeconds: number) =>
   new DomainError('RATE_LIMITED', `Too many attempts; retry in ${retryAfterSeconds} s`, { retryAfterSeconds, http: { status: 429 } });
 
-/** Prisma's unique-constraint violation, for turning races into CONFLICT. */
+/**
+ * A unique-constraint violation, for turning races into CONFLICT: from a Prisma model query
+ * (P2002), or from a raw query (P2010, with the driver adapter's cause).
+ */
 export function isUniqueViolation(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { code?: string }).code === 'P2002';
+  const e = error as { code?: string; meta?: { driverAdapterError?: { cause?: { originalCode?: string; kind?: string } } } } | null;
+  if (typeof e !== 'object' || e === null) return false;
+  if (e.code === 'P2002') return true;
+  const cause = e.code === 'P2010' ? e.meta?.driverAdapterError?.cause : undefined;
+  return cause?.kind === 'UniqueConstraintViolation' || cause?.originalCode === '23505';
 }

@@ -43,7 +43,7 @@ export async function requireMembership(db: Tx | AppDeps['prisma'], viewerId: st
 async function publishToMembers(deps: AppDeps, chatId: string, events: ChatMessageEvent[]): Promise<void> {
   if (!events.length) return;
   const members = await deps.prisma.chatMember.findMany({ where: { chatId }, select: { userId: true } });
-  await Promise.all(members.flatMap((m) => events.map((e) => deps.pubsub.publish(userChatTopic(m.userId), e))));
+  await publishEvents(deps, members.map((m) => m.userId), events);
 }
 
 export async function openDirectChat(deps: AppDeps, viewerId: string, userId: string, query: Query = {}) {
@@ -147,7 +147,7 @@ export async function sendMessage(deps: AppDeps, viewerId: string, chatId: strin
       FROM ins`;
   } catch (error) {
     // A retry raced the first attempt: answer with what the first one stored.
-    const stored = isUniqueViolation(error) || isRawUniqueViolation(error) ? await previous() : null;
+    const stored = isUniqueViolation(error) ? await previous() : null;
     if (stored) return { message: sameChat(stored, chatId), created: false };
     throw error;
   }
@@ -156,7 +156,7 @@ export async function sendMessage(deps: AppDeps, viewerId: string, chatId: strin
   const { readBefore, memberIds, ...fields } = row;
   const message: Message = { ...fields, editedAt: null, deletedAt: null };
   const added: ChatMessageEvent = { type: 'added', chatId, messageId: message.id, senderId: viewerId, seq: message.seq };
-  await Promise.all(memberIds.map((userId) => deps.pubsub.publish(userChatTopic(userId), added)));
+  await publishEvents(deps, memberIds, [added]);
   // Replying reads what came before: their senders see it turn READ.
   await publishStatusChanges(deps, viewerId, chatId, readBefore ?? message.seq - 1, message.seq - 1);
   return { message, created: true };
@@ -172,13 +172,6 @@ interface SentRow {
   createdAt: Date;
   readBefore: number | null;
   memberIds: string[];
-}
-
-/** A unique violation as a raw query reports it (P2010, with the driver adapter's cause). */
-function isRawUniqueViolation(error: unknown): boolean {
-  const e = error as { code?: string; meta?: { driverAdapterError?: { cause?: { originalCode?: string; kind?: string } } } } | null;
-  const cause = e?.code === 'P2010' ? e.meta?.driverAdapterError?.cause : undefined;
-  return cause?.kind === 'UniqueConstraintViolation' || cause?.originalCode === '23505';
 }
 
 /** A UUIDv7 (time-ordered), as Prisma's @default(uuid(7)) makes them: a random UUID's bits under a millisecond timestamp. */
@@ -304,6 +297,7 @@ async function advanceMarkers(deps: AppDeps, viewerId: string, chatId: string, o
   if (change?.passed.length) await publishEvents(deps, change.members, change.passed.map((id) => ({ type: 'updated' as const, chatId, messageId: id })));
 }
 
+/** Publishes the events to each member's own topic. */
 async function publishEvents(deps: AppDeps, memberIds: readonly string[], events: ChatMessageEvent[]): Promise<void> {
   await Promise.all(memberIds.flatMap((userId) => events.map((e) => deps.pubsub.publish(userChatTopic(userId), e))));
 }
