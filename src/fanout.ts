@@ -109,21 +109,25 @@ class Membership implements AsyncGenerator<never, undefined> {
 }
 
 /**
- * Serialized results shared by groups for a short while, keyed by selection, viewer and the
- * event's fanout key. Entries go after a few seconds: long after every group has taken its copy
- * of an event, and small (one payload per distinct key).
+ * Work shared for a short while: the first caller for a key starts it, callers within `ttlMs`
+ * get the same promise. For what many groups need for one event: their serialized results
+ * here, a read of the changed row elsewhere. Keys should name the event (its version), so an
+ * entry never serves a later one; entries are small and go after `ttlMs`.
  */
-class SharedResults {
-  private readonly results = new Map<string, Promise<string>>();
+export class SharedPromises<T> {
+  private readonly pending = new Map<string, Promise<T>>();
 
-  get(key: string, produce: () => Promise<string>): Promise<string> {
-    let pending = this.results.get(key);
-    if (!pending) {
-      pending = produce();
-      this.results.set(key, pending);
-      setTimeout(() => this.results.delete(key), 5_000).unref();
+  constructor(private readonly ttlMs: number) {}
+
+  /** `R` narrows a map of mixed values: what `produce` makes under a key is what `get` returns for it. */
+  get<R extends T>(key: string, produce: () => Promise<R>): Promise<R> {
+    let promise = this.pending.get(key) as Promise<R> | undefined;
+    if (!promise) {
+      promise = produce();
+      this.pending.set(key, promise);
+      setTimeout(() => this.pending.delete(key), this.ttlMs).unref();
     }
-    return pending;
+    return promise;
   }
 }
 
@@ -131,7 +135,7 @@ class SharedResults {
 interface Sharing {
   selectionKey: string;
   fanoutKey: FanoutKey;
-  results: SharedResults;
+  results: SharedPromises<string>;
 }
 
 class Group {
@@ -232,7 +236,8 @@ interface Entry {
 /** The live groups of one server. */
 export class SubscriptionGroups {
   private readonly groups = new Map<string, Entry>();
-  private readonly results = new SharedResults();
+  /** Serialized results groups share, keyed by selection, viewer and the event's fanout key. */
+  private readonly results = new SharedPromises<string>(5_000);
 
   constructor(private readonly opts: FanoutOptions) {}
 

@@ -1,4 +1,5 @@
 import { builder } from '../../builder.ts';
+import { SharedPromises } from '../../fanout.ts';
 import type { DeliveredChange } from '../../services/event-subscriptions.ts';
 import { mapChanges, myChanges } from '../../services/event-subscriptions.ts';
 import { findVisibleEvent } from '../../services/events.ts';
@@ -10,16 +11,7 @@ import { EventChangeKind } from './types.ts';
 // per viewport and viewer. Groups whose selection of the event is the same (per-viewer
 // conditions included, so anonymous groups on different viewports match) share one read of it.
 // Keys carry the event's version, so an entry never outlives the change it was read for.
-const sharedReads = new Map<string, Promise<unknown>>();
-function sharedRead<T>(key: string, read: () => Promise<T>): Promise<T> {
-  let pending = sharedReads.get(key) as Promise<T> | undefined;
-  if (!pending) {
-    pending = read();
-    sharedReads.set(key, pending);
-    setTimeout(() => sharedReads.delete(key), 2_000).unref();
-  }
-  return pending;
-}
+const sharedReads = new SharedPromises<unknown>(2_000);
 
 const EventChange = builder.objectRef<DeliveredChange>('EventChange').implement({
   description: 'A change to an event, as one subscriber may see it.',
@@ -34,7 +26,7 @@ const EventChange = builder.objectRef<DeliveredChange>('EventChange').implement(
         if (!change.showEvent) return null;
         const { eventId, version } = change.message;
         const key = `${eventId}:${version}:${ctx.viewer?.id ?? ''}:${JSON.stringify(query)}`;
-        return sharedRead(key, async () => findVisibleEvent(ctx.deps, ctx.viewer?.id, eventId, query));
+        return sharedReads.get(key, async () => findVisibleEvent(ctx.deps, ctx.viewer?.id, eventId, query));
       },
     }),
     version: t.int({ description: 'The event’s version after the change.', resolve: (c) => c.message.version }),
