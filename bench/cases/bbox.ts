@@ -4,7 +4,7 @@
 // run, is a primary-key lookup of one event. EXPLAIN (ANALYZE, BUFFERS) goes into the notes.
 import pg from 'pg';
 import { startBenchApp } from '../lib/app.ts';
-import { graphqlOk, signUp } from '../lib/graphql.ts';
+import { postOk, registerUser } from '../clients/gql.ts';
 import type { BenchCase, Figure } from '../lib/types.ts';
 import { inBoundsSql } from '../../src/services/event-search.ts';
 import type { Bounds } from '../../src/services/event-realtime.ts';
@@ -106,7 +106,7 @@ const oneLine = (sql: string) => sql.replace(/\s+/g, ' ').trim();
 async function captureAppStatement(graphqlUrl: string, token: string, prisma: unknown, bounds: Bounds): Promise<string> {
   const seen: string[] = [];
   (prisma as { $on(event: 'query', cb: (e: { query: string }) => void): void }).$on('query', (e) => seen.push(e.query));
-  await graphqlOk(graphqlUrl, { query: 'query($b: BoundsInput!) { eventsInBounds(bounds: $b, first: 200) { edges { node { id } } } }', variables: { b: bounds } }, token);
+  await postOk(graphqlUrl, { query: 'query($b: BoundsInput!) { eventsInBounds(bounds: $b, first: 200) { edges { node { id } } } }', variables: { b: bounds } }, token);
   const statement = seen.find((q) => oneLine(q).startsWith('SELECT e.id, e.starts_at AS "startsAt" FROM events e'));
   if (!statement) throw new Error(`no bounding-box statement among the request's SQL: ${seen.map(oneLine).join(' ; ')}`);
   return statement;
@@ -237,7 +237,7 @@ export const run: BenchCase = async (env) => {
   client.on('error', () => undefined);
   try {
     await client.connect();
-    const viewer = await signUp(bench.graphqlUrl, 'bbox_viewer');
+    const viewer = await registerUser(bench.graphqlUrl, 'bbox_viewer').then((u) => ({ id: u.id, token: u.accessToken }));
     env.log(`seeding ${HOSTS} hosts and ${events.toLocaleString('en-US')} events`);
     const seeding = await seedWorld(client, events, viewer.id);
     env.log(`  inserted in ${(seeding.insertMs / 1000).toFixed(1)} s, VACUUM ANALYZE ${(seeding.vacuumMs / 1000).toFixed(1)} s`);

@@ -13,7 +13,7 @@ import autocannon from 'autocannon';
 import pg from 'pg';
 import { startBenchApp } from '../lib/app.ts';
 import type { BenchApp } from '../lib/app.ts';
-import { graphqlOk, signUp } from '../lib/graphql.ts';
+import { postOk, registerUser } from '../clients/gql.ts';
 import { profileDuring, profileNote, summarizeProfile } from '../lib/profile.ts';
 import type { BenchCase, BenchEnv, Figure } from '../lib/types.ts';
 import type { TokenIssuer } from '../../src/auth/tokens.ts';
@@ -273,7 +273,7 @@ interface MapScene {
 async function startScene(env: BenchEnv): Promise<MapScene> {
   const bench = await startBenchApp({ databaseUrl: env.databaseUrl, redisUrl: env.redisUrl });
   try {
-    const viewer = await signUp(bench.graphqlUrl, 'map_viewer');
+    const viewer = await registerUser(bench.graphqlUrl, 'map_viewer').then((u) => ({ id: u.id, token: u.accessToken }));
     const db = openPool(bench.databaseUrl, 2);
     try {
       await seedHosts(db, HOSTS);
@@ -300,7 +300,7 @@ type MapPage = { eventsInBounds: { edges: Array<{ node: { id: string } }> } };
 /** Both endpoints must answer the same page before their speeds mean anything. */
 async function checkSameAnswer(scene: MapScene, raw: RawEndpoint, seededIds: string[]): Promise<void> {
   const auth = { authorization: `Bearer ${scene.viewer.token}` };
-  const api = await graphqlOk<MapPage>(scene.bench.graphqlUrl, mapBody(BERLIN, PAGE), scene.viewer.token);
+  const api = await postOk<MapPage>(scene.bench.graphqlUrl, mapBody(BERLIN, PAGE), scene.viewer.token);
   const res = await fetch(rawMapUrl(raw, BERLIN, PAGE), { headers: auth });
   const baseline = (await res.json()) as { data: MapPage };
   const apiIds = api.eventsInBounds.edges.map((e) => e.node.id);
@@ -314,9 +314,9 @@ async function checkSameAnswer(scene: MapScene, raw: RawEndpoint, seededIds: str
 
 /** Registers the document with Apollo's APQ (the first request carries both query and hash). */
 async function registerPersistedQuery(scene: MapScene): Promise<void> {
-  await graphqlOk(scene.bench.graphqlUrl, { ...persistedBody(BERLIN, PAGE), query: MAP_QUERY }, scene.viewer.token);
+  await postOk(scene.bench.graphqlUrl, { ...persistedBody(BERLIN, PAGE), query: MAP_QUERY }, scene.viewer.token);
   // Proves the hash alone now works, before autocannon relies on it.
-  await graphqlOk(scene.bench.graphqlUrl, persistedBody(BERLIN, PAGE), scene.viewer.token);
+  await postOk(scene.bench.graphqlUrl, persistedBody(BERLIN, PAGE), scene.viewer.token);
 }
 
 function targetsFor(scene: MapScene, raw: RawEndpoint): Target[] {
@@ -395,7 +395,7 @@ export const runThroughput: BenchCase = async (env) => {
     raw = await startRawEndpoint(scene.bench.databaseUrl, scene.bench.app.deps.tokens, `${scene.bench.url}/files`);
     await checkSameAnswer(scene, raw, seeded);
     await registerPersistedQuery(scene);
-    const statements = await statementsOf(scene, () => graphqlOk(scene.bench.graphqlUrl, mapBody(BERLIN, PAGE), scene.viewer.token));
+    const statements = await statementsOf(scene, () => postOk(scene.bench.graphqlUrl, mapBody(BERLIN, PAGE), scene.viewer.token));
 
     const targets = targetsFor(scene, raw);
     env.log(`warming up (${targets.length} × ${env.quick ? 1 : 2} s)`);
@@ -449,7 +449,7 @@ export const runStatementCount: BenchCase = async (env) => {
     const counts: number[] = [];
     const texts: string[][] = [];
     for (const size of SIZES) {
-      const request = () => graphqlOk<MapPage>(scene.bench.graphqlUrl, mapBody(size.bounds, 500), scene.viewer.token);
+      const request = () => postOk<MapPage>(scene.bench.graphqlUrl, mapBody(size.bounds, 500), scene.viewer.token);
       const page = await request();
       if (page.eventsInBounds.edges.length !== size.events) throw new Error(`expected ${size.events} events, got ${page.eventsInBounds.edges.length}`);
       const measured = await statementsOf(scene, request);

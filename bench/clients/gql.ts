@@ -8,30 +8,41 @@ export interface GqlResponse<T = Record<string, any>> {
   errors?: Array<{ message: string; extensions?: { code?: string } }>;
 }
 
-/** POSTs one operation. Never throws for GraphQL errors; network failures do throw. */
-export async function gql<T = Record<string, any>>(
-  graphqlUrl: string,
-  query: string,
-  variables: Record<string, unknown> = {},
-  token?: string,
-): Promise<GqlResponse<T>> {
+/** A GraphQL-over-HTTP request body; `extensions` carries persisted-query hashes. */
+export interface GqlBody {
+  query?: string;
+  variables?: Record<string, unknown>;
+  extensions?: Record<string, unknown>;
+}
+
+/** POSTs one request body. Never throws for GraphQL errors; network failures do throw. */
+export async function post<T = Record<string, any>>(graphqlUrl: string, body: GqlBody, token?: string): Promise<GqlResponse<T>> {
   const res = await fetch(graphqlUrl, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify({ query, variables }),
+    body: JSON.stringify(body),
   });
-  const body = (await res.json().catch(() => ({ errors: [{ message: `non-JSON answer (HTTP ${res.status})` }] }))) as Omit<GqlResponse<T>, 'status'>;
-  return { status: res.status, ...body };
+  const answer = (await res.json().catch(() => ({ errors: [{ message: `non-JSON answer (HTTP ${res.status})` }] }))) as Omit<GqlResponse<T>, 'status'>;
+  return { status: res.status, ...answer };
 }
 
-/** The data of a successful operation; throws with the errors otherwise (for setup steps). */
-export async function gqlOk<T = Record<string, any>>(graphqlUrl: string, query: string, variables: Record<string, unknown> = {}, token?: string): Promise<T> {
-  const result = await gql<T>(graphqlUrl, query, variables, token);
+/** The data of a successful request; throws with the errors otherwise (for setup steps). */
+export async function postOk<T = Record<string, any>>(graphqlUrl: string, body: GqlBody, token?: string): Promise<T> {
+  const result = await post<T>(graphqlUrl, body, token);
   if (result.status !== 200 || result.errors?.length || !result.data) {
-    throw new Error(`${query.trim().split(/\s+/).slice(0, 3).join(' ')} failed (HTTP ${result.status}): ${JSON.stringify(result.errors)}`);
+    const what = body.query ? body.query.trim().split(/\s+/).slice(0, 3).join(' ') : 'persisted query';
+    throw new Error(`${what} failed (HTTP ${result.status}): ${JSON.stringify(result.errors)}`);
   }
   return result.data;
 }
+
+/** POSTs one operation. Never throws for GraphQL errors; network failures do throw. */
+export const gql = <T = Record<string, any>>(graphqlUrl: string, query: string, variables: Record<string, unknown> = {}, token?: string) =>
+  post<T>(graphqlUrl, { query, variables }, token);
+
+/** The data of a successful operation; throws with the errors otherwise (for setup steps). */
+export const gqlOk = <T = Record<string, any>>(graphqlUrl: string, query: string, variables: Record<string, unknown> = {}, token?: string) =>
+  postOk<T>(graphqlUrl, { query, variables }, token);
 
 export interface BenchUser {
   id: string;
