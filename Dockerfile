@@ -44,7 +44,7 @@ WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules node_modules
 COPY --from=build /app/dist dist
-# schema.prisma marks the project root (src/paths.ts); the migrations are applied at start-up.
+# schema.prisma marks the project root (src/lib/paths.ts); the migrations are applied at start-up.
 COPY --from=build /app/prisma/schema.prisma prisma/schema.prisma
 COPY --from=build /app/prisma/migrations prisma/migrations
 # The embedded database, local files and the development JWT secret go here when no

@@ -1,6 +1,6 @@
 // Shared shell for the scripts: one clear line on a known failure, exit code 1.
 import { ConfigError } from '../src/config.ts';
-import { DomainError } from '../src/errors.ts';
+import { DomainError } from '../src/lib/errors.ts';
 
 export async function runCli(main: () => Promise<void>): Promise<void> {
   try {

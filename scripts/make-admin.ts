@@ -4,7 +4,7 @@
 // database: PGlite allows one process at a time.
 import { loadConfig } from '../src/config.ts';
 import { openDatabase, pgliteDirFor } from '../src/db/index.ts';
-import { grantAdmin } from '../src/services/accounts.ts';
+import { grantAdmin } from '../src/services/accounts/index.ts';
 import { runCli } from './cli.ts';
 
 await runCli(async () => {

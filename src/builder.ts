@@ -7,7 +7,7 @@ import { DateTimeResolver } from 'graphql-scalars';
 import { GraphQLUpload } from 'graphql-upload-minimal';
 import type { FileUpload } from 'graphql-upload-minimal';
 import type { Context } from './context.ts';
-import { forbidden, unauthenticated } from './errors.ts';
+import { forbidden, unauthenticated } from './lib/errors.ts';
 import { getDatamodel } from './generated/pothos-types.ts';
 import type PrismaTypes from './generated/pothos-types.ts';
 

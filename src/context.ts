@@ -4,7 +4,7 @@ import DataLoader from 'dataloader';
 import type { Logger } from 'pino';
 import type { Config } from './config.ts';
 import type { Database, PrismaClient } from './db/index.ts';
-import type { Metrics } from './metrics.ts';
+import type { Metrics } from './metrics/index.ts';
 import type { PresenceStore } from './presence/index.ts';
 import type { PubSub } from './pubsub/index.ts';
 import type { RateLimiter } from './ratelimit/index.ts';

@@ -1,7 +1,7 @@
 // Chats over HTTP and graphql-ws: direct, group and event chats, ordered idempotent sends,
 // edits and deletions, read receipts, typing, history paging, batching and bad input.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { orderedPair } from '../src/services/social.ts';
+import { orderedPair } from '../src/services/social/index.ts';
 import {
   ChatHistoryDocument,
   ChatsDocument,

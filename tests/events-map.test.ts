@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Prisma } from '../src/generated/prisma/client.ts';
-import { inBoundsSql } from '../src/services/event-search.ts';
+import { inBoundsSql } from '../src/services/events/search.ts';
 import { CancelEventDocument, EventsInBoundsDocument, EventsNearDocument } from './generated/graphql.ts';
 import type { BoundsInput, EventFilter, EventsInBoundsQuery, EventsInBoundsQueryVariables, EventsNearQueryVariables } from './generated/graphql.ts';
 import { codes, countStatements, createUser, gql, gqlOk } from './helpers/client.ts';

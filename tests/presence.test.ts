@@ -1,7 +1,7 @@
 // Presence: online while any WebSocket of the user is open on any instance, told to friends,
 // with lastSeenAt; a crashed instance's users go offline once their claims lapse.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { orderedPair } from '../src/services/social.ts';
+import { orderedPair } from '../src/services/social/index.ts';
 import { MeDocument, PresenceChangedDocument, PresenceDocument } from './generated/graphql.ts';
 import { createUser, gqlOk, subscribe, wsClient, wsRequest } from './helpers/client.ts';
 import type { TestUser } from './helpers/client.ts';

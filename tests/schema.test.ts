@@ -6,7 +6,7 @@ import { buildSchema, findBreakingChanges, isInputObjectType, isObjectType, prin
 import type { GraphQLSchema } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { sortedSchema } from '../src/schema/index.ts';
-import { CONTRACT_FILE, SCHEMA_FILE } from '../src/schema/paths.ts';
+import { CONTRACT_FILE, SCHEMA_FILE } from '../src/lib/paths.ts';
 
 const PENDING_FILE = join(import.meta.dirname, 'contract-pending.txt');
 

@@ -1,6 +1,6 @@
 // Friend requests, friendships, ratings and reputation over HTTP.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { orderedPair } from '../src/services/social.ts';
+import { orderedPair } from '../src/services/social/index.ts';
 import {
   AcceptFriendRequestDocument,
   CancelEventDocument,

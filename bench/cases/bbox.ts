@@ -6,8 +6,8 @@ import pg from 'pg';
 import { startBenchApp } from '../lib/app.ts';
 import { postOk, registerUser } from '../clients/gql.ts';
 import type { BenchCase, Figure } from '../lib/types.ts';
-import { inBoundsSql } from '../../src/services/event-search.ts';
-import type { Bounds } from '../../src/services/event-realtime.ts';
+import { inBoundsSql } from '../../src/services/events/search.ts';
+import type { Bounds } from '../../src/services/events/realtime.ts';
 
 const HOSTS = 3_000;
 const TARGET_P95_MS = 5;

@@ -106,7 +106,7 @@ async function seedEvents(db: pg.Pool, bounds: Bounds, batch: EventBatch): Promi
 // ---- the hand-written baseline -----------------------------------------------------------
 
 /**
- * The same page as MAP_QUERY with the same visibility rule (src/services/event-visibility.ts),
+ * The same page as MAP_QUERY with the same visibility rule (src/services/events/visibility.ts),
  * written by hand as one statement.
  */
 const RAW_MAP_SQL = `

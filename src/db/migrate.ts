@@ -9,7 +9,7 @@ import { bindMigrationAwareSqlAdapterFactory } from '@prisma/driver-adapter-util
 import type { SqlDriverAdapter, SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 import * as glue from '@prisma/schema-engine-wasm/schema_engine_bg';
 import type { MigrationList, SchemaEngine } from '@prisma/schema-engine-wasm';
-import { PROJECT_ROOT } from '../paths.ts';
+import { PROJECT_ROOT } from '../lib/paths.ts';
 
 export const MIGRATIONS_DIR = join(PROJECT_ROOT, 'prisma', 'migrations');
 export const SCHEMA_PATH = join(PROJECT_ROOT, 'prisma', 'schema.prisma');

@@ -1,5 +1,5 @@
 // The push outbox worker. Notifications write push_jobs rows in their own transaction
-// (src/services/notifications.ts); this loop, running in every API instance, delivers them.
+// (src/services/notifications/); this loop, running in every API instance, delivers them.
 //
 // - Claiming is one statement: due jobs are picked with FOR UPDATE SKIP LOCKED and leased by
 //   moving next_attempt_at past the send deadline, so concurrent workers never take the same

@@ -4,7 +4,7 @@
 import { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
-import { rateLimited } from '../errors.ts';
+import { rateLimited } from '../lib/errors.ts';
 
 /** A named limit: `points` actions per `durationSeconds` window, per key. */
 export interface LimitRule {

@@ -4,7 +4,7 @@ import { builder } from '../builder.ts';
 import './users/types.ts';
 import './users/queries.ts';
 import './users/mutations.ts';
-import './accounts/index.ts';
+import './accounts/mutations.ts';
 import './events/types.ts';
 import './events/inputs.ts';
 import './events/queries.ts';

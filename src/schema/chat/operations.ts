@@ -1,11 +1,11 @@
 import { queryFromInfo } from '@pothos/plugin-prisma';
 import { builder, PAGE_SIZE } from '../../builder.ts';
 import type { Context } from '../../context.ts';
-import * as chat from '../../services/chat.ts';
-import type { ChatMessageEvent, TypingEvent } from '../../services/chat.ts';
-import { presenceTopic } from '../../services/presence.ts';
-import type { PresenceEvent } from '../../services/presence.ts';
-import { checkPageArgs } from '../../services/validation.ts';
+import * as chat from '../../services/chat/index.ts';
+import type { ChatMessageEvent, TypingEvent } from '../../services/chat/index.ts';
+import { presenceTopic } from '../../services/presence/index.ts';
+import type { PresenceEvent } from '../../services/presence/index.ts';
+import { checkPageArgs } from '../../lib/validation.ts';
 import { createPushIterator, filterMessages } from '../../pubsub/iterator.ts';
 import { withFreshCaches } from '../viewer.ts';
 import { ChatConnection, Message, PresenceChange, TypingIndicator } from './types.ts';

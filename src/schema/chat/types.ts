@@ -1,8 +1,8 @@
 import { prismaConnectionHelpers } from '@pothos/plugin-prisma';
 import { viewerIdOf } from '../viewer.ts';
 import { builder, PAGE_SIZE } from '../../builder.ts';
-import { afterHistoryFetch } from '../../services/chat.ts';
-import { checkPageArgs } from '../../services/validation.ts';
+import { afterHistoryFetch } from '../../services/chat/index.ts';
+import { checkPageArgs } from '../../lib/validation.ts';
 import { Event } from '../events/types.ts';
 import { User } from '../users/types.ts';
 

@@ -1,5 +1,5 @@
 import { builder } from '../../builder.ts';
-import * as events from '../../services/events.ts';
+import * as events from '../../services/events/index.ts';
 import { CreateEventInput, UpdateEventInput } from './inputs.ts';
 
 

@@ -2,12 +2,12 @@ import { queryFromInfo } from '@pothos/plugin-prisma';
 import type { GraphQLResolveInfo } from 'graphql';
 import { builder, PAGE_SIZE } from '../../builder.ts';
 import type { Context } from '../../context.ts';
-import { badInput } from '../../errors.ts';
-import * as search from '../../services/event-search.ts';
-import type { Page } from '../../services/event-search.ts';
-import { visibleEventWhere } from '../../services/event-visibility.ts';
-import { findVisibleEvent } from '../../services/events.ts';
-import { checkPageArgs } from '../../services/validation.ts';
+import { badInput } from '../../lib/errors.ts';
+import * as search from '../../services/events/search.ts';
+import type { Page } from '../../services/events/search.ts';
+import { visibleEventWhere } from '../../services/events/visibility.ts';
+import { findVisibleEvent } from '../../services/events/index.ts';
+import { checkPageArgs } from '../../lib/validation.ts';
 import { BoundsInput, EventFilter } from './inputs.ts';
 import { Event, EventConnection, EventRole } from './types.ts';
 

@@ -1,13 +1,13 @@
 import { builder } from '../../builder.ts';
-import { SharedPromises } from '../../fanout.ts';
-import type { DeliveredChange } from '../../services/event-subscriptions.ts';
-import { mapChanges, myChanges } from '../../services/event-subscriptions.ts';
-import { findVisibleEvent } from '../../services/events.ts';
+import { SharedPromises } from '../../transport/fanout.ts';
+import type { DeliveredChange } from '../../services/events/subscriptions.ts';
+import { mapChanges, myChanges } from '../../services/events/subscriptions.ts';
+import { findVisibleEvent } from '../../services/events/index.ts';
 import { withFreshCaches } from '../viewer.ts';
 import { BoundsInput, EventFilter } from './inputs.ts';
 import { EventChangeKind } from './types.ts';
 
-// Groups (src/fanout.ts) execute once per event each, but one change reaches many groups: one
+// Groups (src/transport/fanout.ts) execute once per event each, but one change reaches many groups: one
 // per viewport and viewer. Groups whose selection of the event is the same (per-viewer
 // conditions included, so anonymous groups on different viewports match) share one read of it.
 // Keys carry the event's version, so an entry never outlives the change it was read for.
@@ -46,7 +46,7 @@ builder.subscriptionFields((t) => ({
     resolve: (change, _args, ctx) => withFreshCaches(change, ctx),
     // The arguments only decide whether a change is delivered (and with or without the event);
     // what is delivered depends on nothing else of the change, so map screens on different
-    // viewports share one execution per viewer and selection (src/fanout.ts).
+    // viewports share one execution per viewer and selection (src/transport/fanout.ts).
     extensions: { fanoutKey: ({ message, showEvent }: DeliveredChange) => `${message.eventId}:${message.version}:${message.kind}:${showEvent}` },
   }),
   myEventsChanged: t.field({

@@ -1,8 +1,8 @@
 import { prismaConnectionHelpers } from '@pothos/plugin-prisma';
 import { viewerIdOf } from '../viewer.ts';
 import { builder, PAGE_SIZE } from '../../builder.ts';
-import { visibleEventWhere } from '../../services/event-visibility.ts';
-import { checkPageArgs } from '../../services/validation.ts';
+import { visibleEventWhere } from '../../services/events/visibility.ts';
+import { checkPageArgs } from '../../lib/validation.ts';
 import { User, UserConnection } from '../users/types.ts';
 
 

@@ -1,6 +1,6 @@
 import { builder } from '../../builder.ts';
-import * as images from '../../services/images.ts';
-import { IMAGE_LIMITS } from '../../services/images.ts';
+import * as images from '../../services/images/index.ts';
+import { IMAGE_LIMITS } from '../../services/images/index.ts';
 import { ImageType } from './types.ts';
 
 const UploadImageInput = builder.inputType('UploadImageInput', {

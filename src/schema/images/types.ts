@@ -1,5 +1,5 @@
 import { builder } from '../../builder.ts';
-import { IMAGE_LIMITS } from '../../services/images.ts';
+import { IMAGE_LIMITS } from '../../services/images/index.ts';
 
 export const ImageType = builder.enumType('ImageType', {
   description: 'What an image is for on a profile.',

@@ -1,10 +1,10 @@
 import { queryFromInfo } from '@pothos/plugin-prisma';
 import { builder, PAGE_SIZE } from '../../builder.ts';
 import type { Context } from '../../context.ts';
-import * as notifications from '../../services/notifications.ts';
-import type { NotificationAddedMessage } from '../../services/notifications.ts';
+import * as notifications from '../../services/notifications/index.ts';
+import type { NotificationAddedMessage } from '../../services/notifications/index.ts';
 import { filterMessages } from '../../pubsub/iterator.ts';
-import { checkPageArgs } from '../../services/validation.ts';
+import { checkPageArgs } from '../../lib/validation.ts';
 import { DevicePlatform, Notification, NotificationConnection } from './types.ts';
 import { withFreshCaches } from '../viewer.ts';
 

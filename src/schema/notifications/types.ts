@@ -1,5 +1,5 @@
 import { builder } from '../../builder.ts';
-import { isVisibleTo, visibilitySelect } from '../../services/event-visibility.ts';
+import { isVisibleTo, visibilitySelect } from '../../services/events/visibility.ts';
 import { Event } from '../events/types.ts';
 import { viewerIdOf } from '../viewer.ts';
 

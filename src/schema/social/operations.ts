@@ -1,5 +1,5 @@
 import { builder } from '../../builder.ts';
-import * as social from '../../services/social.ts';
+import * as social from '../../services/social/index.ts';
 import { FriendRequest } from './types.ts';
 
 const RateUserInput = builder.inputType('RateUserInput', {

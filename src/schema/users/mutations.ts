@@ -1,6 +1,6 @@
 import { builder } from '../../builder.ts';
-import * as accounts from '../../services/accounts.ts';
-import * as profiles from '../../services/profiles.ts';
+import * as accounts from '../../services/accounts/index.ts';
+import * as profiles from '../../services/users/index.ts';
 
 const SkillInput = builder.inputType('SkillInput', {
   description: 'A skill and a self-assessed level.',

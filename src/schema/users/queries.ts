@@ -1,6 +1,6 @@
 import { builder, PAGE_SIZE } from '../../builder.ts';
-import { searchUsersWhere, userLookup } from '../../services/profiles.ts';
-import { checkPageArgs } from '../../services/validation.ts';
+import { searchUsersWhere, userLookup } from '../../services/users/index.ts';
+import { checkPageArgs } from '../../lib/validation.ts';
 import { UserConnection } from './types.ts';
 
 builder.queryFields((t) => ({

@@ -1,5 +1,5 @@
 import { builder } from '../../builder.ts';
-import type { SkillInput } from '../../services/profiles.ts';
+import type { SkillInput } from '../../services/users/index.ts';
 
 export const Role = builder.enumType('Role', {
   description: 'What a user may do beyond their own data.',

@@ -5,8 +5,8 @@ import { PothosValidationError } from '@pothos/core';
 import { GraphQLError } from 'graphql';
 import type { GraphQLFormattedError } from 'graphql';
 import type { Logger } from 'pino';
-import { DomainError } from './errors.ts';
-import type { ErrorCode } from './errors.ts';
+import { DomainError } from '../lib/errors.ts';
+import type { ErrorCode } from '../lib/errors.ts';
 import { withoutSuggestions } from './limits.ts';
 
 const CONTRACT_CODES = new Set<string>([

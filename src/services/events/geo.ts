@@ -1,5 +1,5 @@
 // Great-circle distance in SQL, for auto-matching and eventsNear.
-import { Prisma } from '../generated/prisma/client.ts';
+import { Prisma } from '../../generated/prisma/client.ts';
 
 export const EARTH_RADIUS_KM = 6371;
 

@@ -6,10 +6,10 @@ import type { Readable } from 'node:stream';
 import { fileTypeFromBuffer } from 'file-type';
 import sharp from 'sharp';
 import type { Metadata } from 'sharp';
-import type { AppDeps } from '../context.ts';
-import { badInput, conflict, DomainError, forbidden, isUniqueViolation, notFound } from '../errors.ts';
-import type { Image, ImageType, Prisma } from '../generated/prisma/client.ts';
-import { isUuid, text } from './validation.ts';
+import type { AppDeps } from '../../context.ts';
+import { badInput, conflict, DomainError, forbidden, isUniqueViolation, notFound } from '../../lib/errors.ts';
+import type { Image, ImageType, Prisma } from '../../generated/prisma/client.ts';
+import { isUuid, text } from '../../lib/validation.ts';
 
 type Tx = Prisma.TransactionClient;
 /** A query from Pothos (select/include) to spread into the final read. */

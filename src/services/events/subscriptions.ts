@@ -1,14 +1,14 @@
 // Who hears of an event change. Bounds and filter are checked on the message itself; only a
 // private event costs a membership query, and only for subscribers it could concern.
-import type { AppDeps } from '../context.ts';
-import { unauthenticated } from '../errors.ts';
-import { filterMessages } from '../pubsub/iterator.ts';
-import { inBounds, mapTopicsForBounds, subscribeTopics, userEventsTopic } from './event-realtime.ts';
-import type { Bounds, EventChangeMessage, EventSnapshot } from './event-realtime.ts';
-import type { EventFilterInput } from './event-search.ts';
-import { checkBounds } from './event-search.ts';
-import { isOpenToAll, visibleEventWhere } from './event-visibility.ts';
-import { normalizeTags } from './validation.ts';
+import type { AppDeps } from '../../context.ts';
+import { unauthenticated } from '../../lib/errors.ts';
+import { filterMessages } from '../../pubsub/iterator.ts';
+import { inBounds, mapTopicsForBounds, subscribeTopics, userEventsTopic } from './realtime.ts';
+import type { Bounds, EventChangeMessage, EventSnapshot } from './realtime.ts';
+import type { EventFilterInput } from './search.ts';
+import { checkBounds } from './search.ts';
+import { isOpenToAll, visibleEventWhere } from './visibility.ts';
+import { normalizeTags } from '../../lib/validation.ts';
 
 /** A change as one subscriber receives it: `showEvent` false means deliver `event: null`. */
 export interface DeliveredChange {

@@ -1,15 +1,15 @@
 // Map queries: events in a viewport and events near a point, with filters and keyset
 // pagination. One SQL statement finds the page's ids (index-backed on latitude, longitude);
 // the caller loads the nodes with one more, whatever the page size.
-import type { AppDeps } from '../context.ts';
-import { badInput, unauthenticated } from '../errors.ts';
-import { Prisma } from '../generated/prisma/client.ts';
-import type { EventStatus, EventType } from '../generated/prisma/client.ts';
-import { longitudeRanges } from './event-realtime.ts';
-import type { Bounds } from './event-realtime.ts';
+import type { AppDeps } from '../../context.ts';
+import { badInput, unauthenticated } from '../../lib/errors.ts';
+import { Prisma } from '../../generated/prisma/client.ts';
+import type { EventStatus, EventType } from '../../generated/prisma/client.ts';
+import { longitudeRanges } from './realtime.ts';
+import type { Bounds } from './realtime.ts';
 import { EARTH_RADIUS_KM, haversineKm } from './geo.ts';
-import { visibleEventSql } from './event-visibility.ts';
-import { isUuid, latitude, longitude, normalizeTags } from './validation.ts';
+import { visibleEventSql } from './visibility.ts';
+import { isUuid, latitude, longitude, normalizeTags } from '../../lib/validation.ts';
 
 export const MAP_PAGE = { default: 100, max: 500 } as const;
 export const MAX_RADIUS_KM = 500;

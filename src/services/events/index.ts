@@ -1,17 +1,17 @@
 // Events: lifecycle, attendance under concurrency, invitations, interactions and
 // auto-matching. Every mutation commits first and publishes its change after.
-import type { AppDeps } from '../context.ts';
-import { badInput, conflict, forbidden, notFound } from '../errors.ts';
-import { Prisma } from '../generated/prisma/client.ts';
-import type { Event, EventStatus, EventType } from '../generated/prisma/client.ts';
-import { joinEventChat, leaveEventChat } from './chat.ts';
-import { publishEventChange } from './event-realtime.ts';
-import type { EventChangeKind, EventSnapshot } from './event-realtime.ts';
-import { visibleEventWhere } from './event-visibility.ts';
+import type { AppDeps } from '../../context.ts';
+import { badInput, conflict, forbidden, notFound } from '../../lib/errors.ts';
+import { Prisma } from '../../generated/prisma/client.ts';
+import type { Event, EventStatus, EventType } from '../../generated/prisma/client.ts';
+import { joinEventChat, leaveEventChat } from '../chat/index.ts';
+import { publishEventChange } from './realtime.ts';
+import type { EventChangeKind, EventSnapshot } from './realtime.ts';
+import { visibleEventWhere } from './visibility.ts';
 import { haversineKm } from './geo.ts';
-import { notify, publishNotifications } from './notifications.ts';
-import type { NotificationRef } from './notifications.ts';
-import { isUuid, latitude, longitude, normalizeTags, text } from './validation.ts';
+import { notify, publishNotifications } from '../notifications/index.ts';
+import type { NotificationRef } from '../notifications/index.ts';
+import { isUuid, latitude, longitude, normalizeTags, text } from '../../lib/validation.ts';
 
 type Tx = Prisma.TransactionClient;
 

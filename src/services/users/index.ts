@@ -1,9 +1,9 @@
 // Profiles: the editable parts of a user, and finding users.
-import type { AppDeps } from '../context.ts';
-import { badInput } from '../errors.ts';
-import type { Prisma } from '../generated/prisma/client.ts';
-import { escapeLike, isUuid, latitude, longitude, normalizeTags, text } from './validation.ts';
-import { normalizeUsername } from './accounts.ts';
+import type { AppDeps } from '../../context.ts';
+import { badInput } from '../../lib/errors.ts';
+import type { Prisma } from '../../generated/prisma/client.ts';
+import { escapeLike, isUuid, latitude, longitude, normalizeTags, text } from '../../lib/validation.ts';
+import { normalizeUsername } from '../accounts/index.ts';
 
 export interface SkillInput {
   name: string;

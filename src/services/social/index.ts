@@ -1,11 +1,11 @@
 // Friend requests, friendships and ratings with the reputation they feed. No GraphQL here.
-import type { AppDeps } from '../context.ts';
-import { badInput, conflict, forbidden, isUniqueViolation, notFound } from '../errors.ts';
-import type { FriendRequest, Prisma } from '../generated/prisma/client.ts';
-import { visibleEventWhere } from './event-visibility.ts';
-import { notify, publishNotifications } from './notifications.ts';
-import type { NotificationRef } from './notifications.ts';
-import { isUuid, text } from './validation.ts';
+import type { AppDeps } from '../../context.ts';
+import { badInput, conflict, forbidden, isUniqueViolation, notFound } from '../../lib/errors.ts';
+import type { FriendRequest, Prisma } from '../../generated/prisma/client.ts';
+import { visibleEventWhere } from '../events/visibility.ts';
+import { notify, publishNotifications } from '../notifications/index.ts';
+import type { NotificationRef } from '../notifications/index.ts';
+import { isUuid, text } from '../../lib/validation.ts';
 
 type Tx = Prisma.TransactionClient;
 type Query = object;

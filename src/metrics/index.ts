@@ -1,7 +1,7 @@
 // Prometheus metrics (prom-client), one registry per app so several instances in one process
 // (tests) do not mix their series.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { PubSub } from './pubsub/index.ts';
+import type { PubSub } from '../pubsub/index.ts';
 
 export interface Metrics {
   registry: Registry;
@@ -9,7 +9,7 @@ export interface Metrics {
   errors: Counter<'code' | 'transport'>;
   wsConnections: Gauge;
   wsSubscriptions: Gauge;
-  /** Distinct subscription groups (see src/fanout.ts). */
+  /** Distinct subscription groups (see src/transport/fanout.ts). */
   subscriptionGroups: Gauge;
   /** Subscription selections executed: at most one per group and event. */
   subscriptionExecutions: Counter<'operation'>;

@@ -2,10 +2,10 @@
 // transaction, so a notification and its push jobs (the outbox, delivered by src/push/worker.ts)
 // exist exactly when their cause committed; after the commit they call publishNotifications().
 // Devices: a push token belongs to one user at a time.
-import type { AppDeps } from '../context.ts';
-import { badInput } from '../errors.ts';
-import type { DevicePlatform, NotificationKind, Prisma } from '../generated/prisma/client.ts';
-import { hasControlCharacters, isUuid } from './validation.ts';
+import type { AppDeps } from '../../context.ts';
+import { badInput } from '../../lib/errors.ts';
+import type { DevicePlatform, NotificationKind, Prisma } from '../../generated/prisma/client.ts';
+import { hasControlCharacters, isUuid } from '../../lib/validation.ts';
 
 export interface NotificationInput {
   recipientId: string;

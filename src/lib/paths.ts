@@ -12,3 +12,11 @@ function findRoot(start: string): string {
 }
 
 export const PROJECT_ROOT = findRoot(dirname(fileURLToPath(import.meta.url)));
+
+/** The printed schema clients generate types from. */
+export const SCHEMA_FILE = join(PROJECT_ROOT, 'schema.graphql');
+/**
+ * The project's copy of the client contract (api/contract.graphql). The planning copy lives
+ * in shared/api beside the repository; .ci/run fails when the two differ.
+ */
+export const CONTRACT_FILE = join(PROJECT_ROOT, 'api', 'contract.graphql');

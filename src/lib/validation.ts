@@ -1,5 +1,5 @@
 // Input checks shared by every domain. Each failure is BAD_USER_INPUT naming the field.
-import { badInput } from '../errors.ts';
+import { badInput } from './errors.ts';
 
 // C0 control characters other than tab, newline and carriage return (PostgreSQL rejects NUL
 // outright; the rest are never meant).

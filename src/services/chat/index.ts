@@ -2,11 +2,11 @@
 // deletions, read and delivery markers, and typing. Changes are published after commit to
 // each member's own topic, so someone who leaves stops hearing a chat at once.
 import { randomUUID } from 'node:crypto';
-import type { AppDeps } from '../context.ts';
-import { badInput, conflict, forbidden, isUniqueViolation, notFound } from '../errors.ts';
-import type { Message, Prisma } from '../generated/prisma/client.ts';
-import { orderedPair, requireUser } from './social.ts';
-import { isUuid, text } from './validation.ts';
+import type { AppDeps } from '../../context.ts';
+import { badInput, conflict, forbidden, isUniqueViolation, notFound } from '../../lib/errors.ts';
+import type { Message, Prisma } from '../../generated/prisma/client.ts';
+import { orderedPair, requireUser } from '../social/index.ts';
+import { isUuid, text } from '../../lib/validation.ts';
 
 type Tx = Prisma.TransactionClient;
 type Query = object;

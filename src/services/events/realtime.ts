@@ -5,11 +5,11 @@
 // Topics are narrow: a map change goes to the grid cells of its old and new position, at two
 // sizes, so a city-sized viewport listens to a few 1° cells and a continent-sized one to a few
 // 30° cells, never to a world-wide firehose. Member-facing changes go to one topic per user.
-import type { AppDeps } from '../context.ts';
-import type { EventStatus, EventType } from '../generated/prisma/client.ts';
-import { createPushIterator } from '../pubsub/iterator.ts';
-import type { PubSub } from '../pubsub/index.ts';
-import type { EventVisibilityState } from './event-visibility.ts';
+import type { AppDeps } from '../../context.ts';
+import type { EventStatus, EventType } from '../../generated/prisma/client.ts';
+import { createPushIterator } from '../../pubsub/iterator.ts';
+import type { PubSub } from '../../pubsub/index.ts';
+import type { EventVisibilityState } from './visibility.ts';
 
 export type EventChangeKind = 'CREATED' | 'UPDATED' | 'CANCELLED' | 'DELETED' | 'ATTENDEES_CHANGED';
 

@@ -1,11 +1,11 @@
 // Accounts and sessions: registration, login, refresh-token rotation with reuse detection,
 // logout, password changes and admin grants. No GraphQL here.
-import type { AppDeps } from '../context.ts';
-import { badInput, conflict, isUniqueViolation, notFound, unauthenticated } from '../errors.ts';
-import { burnPasswordCheck, hashPassword, verifyPassword } from '../auth/passwords.ts';
-import { hashRefreshToken, newRefreshToken, REFRESH_TOKEN_TTL_SECONDS } from '../auth/tokens.ts';
-import type { User } from '../generated/prisma/client.ts';
-import { hasControlCharacters, isUuid, text } from './validation.ts';
+import type { AppDeps } from '../../context.ts';
+import { badInput, conflict, isUniqueViolation, notFound, unauthenticated } from '../../lib/errors.ts';
+import { burnPasswordCheck, hashPassword, verifyPassword } from '../../auth/passwords.ts';
+import { hashRefreshToken, newRefreshToken, REFRESH_TOKEN_TTL_SECONDS } from '../../auth/tokens.ts';
+import type { User } from '../../generated/prisma/client.ts';
+import { hasControlCharacters, isUuid, text } from '../../lib/validation.ts';
 
 export const USERNAME_PATTERN = /^[a-z0-9_.]{3,30}$/;
 export const PASSWORD_LENGTH = { min: 8, max: 128 } as const;

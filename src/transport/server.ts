@@ -22,19 +22,19 @@ import { pinoHttp } from 'pino-http';
 import proxyAddr from 'proxy-addr';
 import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
-import { parseBearer, TokenError } from './auth/tokens.ts';
-import { createContext } from './context.ts';
+import { parseBearer, TokenError } from '../auth/tokens.ts';
+import { createContext } from '../context.ts';
 import { SubscriptionGroups } from './fanout.ts';
 import type { GroupKey, Member } from './fanout.ts';
-import type { AppDeps, Context, Viewer } from './context.ts';
+import type { AppDeps, Context, Viewer } from '../context.ts';
 import { createGraphiQLRouter, introspectionErrors } from './graphiql.ts';
-import { formatError, requestError } from './graphql-errors.ts';
+import { formatError, requestError } from './errors.ts';
 import { checkDocument, limitRules, parseOptions } from './limits.ts';
-import { limitMutation } from './ratelimit/index.ts';
-import type { ErrorScope } from './graphql-errors.ts';
-import * as presence from './services/presence.ts';
-import { createFilesRouter } from './storage/disk.ts';
-import { IMAGE_LIMITS } from './services/images.ts';
+import { limitMutation } from '../ratelimit/index.ts';
+import type { ErrorScope } from './errors.ts';
+import * as presence from '../services/presence/index.ts';
+import { createFilesRouter } from '../storage/disk.ts';
+import { IMAGE_LIMITS } from '../services/images/index.ts';
 import { graphqlUploads } from './uploads.ts';
 
 /** Limits on what a client may send. */
@@ -224,13 +224,13 @@ export async function startServer(opts: ServerOptions, listen: { port: number; h
     introspection: deps.config.graphiql,
     // Automatic persisted queries: clients send a hash instead of the document once it is known.
     persistedQueries: { cache: opts.apqCache, ttl: 24 * 3600 },
-    // The same limits as graphql-ws operations (src/limits.ts).
+    // The same limits as graphql-ws operations (src/transport/limits.ts).
     parseOptions,
     validationRules: limitRules,
     // No "Did you mean …?" for probers in production.
     hideSchemaDetailsFromClientErrors: deps.config.isProduction,
     formatError: (_formatted, error) => formatError(error as GraphQLError, errorScope.getStore()),
-    // Apollo's own landing page loads from a CDN; ours is GraphiQL (src/graphiql.ts).
+    // Apollo's own landing page loads from a CDN; ours is GraphiQL (src/transport/graphiql.ts).
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       ApolloServerPluginLandingPageDisabled(),
@@ -326,7 +326,7 @@ function useWebSocketServer(
     const scope = { requestId: context.requestId, logger: context.logger, ...errorOptions };
     return { ...result, errors: result.errors.map((e) => formatError(e, scope)) };
   };
-  // Identical subscriptions share one execution per event (src/fanout.ts). graphql-ws hands
+  // Identical subscriptions share one execution per event (src/transport/fanout.ts). graphql-ws hands
   // our `subscribe` only the execution arguments; the socket and operation id travel with the
   // operation's context.
   const groups = new SubscriptionGroups({

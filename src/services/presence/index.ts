@@ -1,6 +1,6 @@
 // Going online and offline, told to friends. The store (src/presence) decides; this records
 // lastSeenAt and publishes.
-import type { AppDeps } from '../context.ts';
+import type { AppDeps } from '../../context.ts';
 
 export interface PresenceEvent {
   userId: string;

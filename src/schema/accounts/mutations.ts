@@ -1,6 +1,6 @@
 import { builder } from '../../builder.ts';
-import * as accounts from '../../services/accounts.ts';
-import type { Session } from '../../services/accounts.ts';
+import * as accounts from '../../services/accounts/index.ts';
+import type { Session } from '../../services/accounts/index.ts';
 import { User } from '../users/types.ts';
 
 const AuthPayload = builder.objectRef<Session>('AuthPayload').implement({
