@@ -1,23 +1,30 @@
-// Assembles the schema: importing a domain registers its types on the builder.
+// Assembles the schema: importing a domain registers its types on the builder. Every domain
+// has the same files: types.ts (object, enum and input types), then queries.ts,
+// mutations.ts and subscriptions.ts for the root fields it adds.
 import { lexicographicSortSchema } from 'graphql';
 import { builder } from '../builder.ts';
 import './users/types.ts';
 import './users/queries.ts';
 import './users/mutations.ts';
+import './accounts/types.ts';
 import './accounts/mutations.ts';
 import './events/types.ts';
-import './events/inputs.ts';
 import './events/queries.ts';
 import './events/mutations.ts';
 import './events/subscriptions.ts';
 import './images/types.ts';
 import './images/mutations.ts';
 import './social/types.ts';
-import './social/operations.ts';
+import './social/queries.ts';
+import './social/mutations.ts';
 import './chat/types.ts';
-import './chat/operations.ts';
+import './chat/queries.ts';
+import './chat/mutations.ts';
+import './chat/subscriptions.ts';
 import './notifications/types.ts';
-import './notifications/operations.ts';
+import './notifications/queries.ts';
+import './notifications/mutations.ts';
+import './notifications/subscriptions.ts';
 
 export const schema = builder.toSchema({ sortSchema: false });
 

@@ -1,6 +1,6 @@
 import { builder } from '../../builder.ts';
 import * as events from '../../services/events/index.ts';
-import { CreateEventInput, UpdateEventInput } from './inputs.ts';
+import { CreateEventInput, UpdateEventInput } from './types.ts';
 
 
 builder.mutationFields((t) => {

@@ -8,8 +8,7 @@ import type { Page } from '../../services/events/search.ts';
 import { visibleEventWhere } from '../../services/events/visibility.ts';
 import { findVisibleEvent } from '../../services/events/index.ts';
 import { checkPageArgs } from '../../lib/validation.ts';
-import { BoundsInput, EventFilter } from './inputs.ts';
-import { Event, EventConnection, EventRole } from './types.ts';
+import { BoundsInput, Event, EventConnection, EventFilter, EventRole } from './types.ts';
 
 /** Loads a page's events in one statement, with everything the query selects beneath `node`. */
 async function toConnection(ctx: Context, info: GraphQLResolveInfo, page: Page) {

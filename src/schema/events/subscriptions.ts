@@ -1,11 +1,10 @@
 import { builder } from '../../builder.ts';
-import { SharedPromises } from '../../transport/fanout.ts';
+import { SharedPromises } from '../../lib/shared-promises.ts';
 import type { DeliveredChange } from '../../services/events/subscriptions.ts';
 import { mapChanges, myChanges } from '../../services/events/subscriptions.ts';
 import { findVisibleEvent } from '../../services/events/index.ts';
 import { withFreshCaches } from '../viewer.ts';
-import { BoundsInput, EventFilter } from './inputs.ts';
-import { EventChangeKind } from './types.ts';
+import { BoundsInput, EventChangeKind, EventFilter } from './types.ts';
 
 // Groups (src/transport/fanout.ts) execute once per event each, but one change reaches many groups: one
 // per viewport and viewer. Groups whose selection of the event is the same (per-viewer

@@ -119,3 +119,13 @@ builder.prismaObjectFields('User', (t) => ({
     RatingConnection,
   ),
 }));
+
+export const RateUserInput = builder.inputType('RateUserInput', {
+  description: 'A rating of someone met at an event.',
+  fields: (t) => ({
+    userId: t.id({ required: true, description: 'Who is rated.' }),
+    eventId: t.id({ description: 'The event both attended or hosted; required.' }),
+    score: t.int({ required: true, description: '1 to 5.' }),
+    reference: t.string({ description: 'A few words, up to 2000 characters.' }),
+  }),
+});

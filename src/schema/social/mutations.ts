@@ -1,26 +1,6 @@
 import { builder } from '../../builder.ts';
 import * as social from '../../services/social/index.ts';
-import { FriendRequest } from './types.ts';
-
-const RateUserInput = builder.inputType('RateUserInput', {
-  description: 'A rating of someone met at an event.',
-  fields: (t) => ({
-    userId: t.id({ required: true, description: 'Who is rated.' }),
-    eventId: t.id({ description: 'The event both attended or hosted; required.' }),
-    score: t.int({ required: true, description: '1 to 5.' }),
-    reference: t.string({ description: 'A few words, up to 2000 characters.' }),
-  }),
-});
-
-builder.queryFields((t) => ({
-  friendRequests: t.field({
-    type: [FriendRequest],
-    authScopes: { signedIn: true },
-    description: "The viewer's pending requests: received (incoming: true), sent (false), or both (omitted); newest first.",
-    args: { incoming: t.arg.boolean({ description: 'true: received; false: sent; omitted: both.' }) },
-    resolve: (_root, args, ctx) => social.friendRequests(ctx.deps, ctx.viewer!.id, args.incoming),
-  }),
-}));
+import { FriendRequest, RateUserInput } from './types.ts';
 
 builder.mutationFields((t) => {
   const signedIn = { signedIn: true } as const;

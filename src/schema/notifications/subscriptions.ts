@@ -1,0 +1,20 @@
+import { queryFromInfo } from '@pothos/plugin-prisma';
+import { builder } from '../../builder.ts';
+import { notificationEvents } from '../../services/notifications/subscriptions.ts';
+import { withFreshCaches } from '../viewer.ts';
+import { Notification } from './types.ts';
+
+const signedIn = { signedIn: true } as const;
+
+builder.subscriptionFields((t) => ({
+  notificationAdded: t.field({
+    type: Notification,
+    authScopes: signedIn,
+    description: "The viewer's new notifications, as they happen (from any instance).",
+    subscribe: (_root, _args, ctx) => notificationEvents(ctx.deps, ctx.viewer!.id),
+    resolve: (message, _args, ctx, info) => {
+      withFreshCaches(message, ctx);
+      return ctx.prisma.notification.findUniqueOrThrow({ ...queryFromInfo({ context: ctx, info }), where: { id: message.notificationId } });
+    },
+  }),
+}));
