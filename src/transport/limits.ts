@@ -5,8 +5,8 @@ import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
-import { GraphQLError, parse, specifiedRules, validate } from 'graphql';
-import type { DocumentNode, GraphQLSchema, ValidationContext, ValidationRule } from 'graphql';
+import { GraphQLError } from 'graphql';
+import type { ValidationContext, ValidationRule } from 'graphql';
 
 export const QUERY_LIMITS = {
   /** Nesting of selections. */
@@ -34,7 +34,7 @@ const report = {
   onReject: [(context: ValidationContext | null, error: GraphQLError) => context?.reportError(error)],
 };
 
-/** graphql-armor's rules, for Apollo's validationRules and the WebSocket path. */
+/** graphql-armor's rules, applied to both transports by the operation pipeline (./pipeline.ts). */
 export const limitRules: ValidationRule[] = [
   maxDepthRule({ n: QUERY_LIMITS.depth, ignoreIntrospection: true, flattenFragments: true, ...report }),
   maxAliasesRule({ n: QUERY_LIMITS.aliases, ...report }),
@@ -42,36 +42,21 @@ export const limitRules: ValidationRule[] = [
   costLimitRule({ maxCost: QUERY_LIMITS.cost, ignoreIntrospection: true, ...report }),
 ] as ValidationRule[];
 
-/** Valid documents by query text, per schema, most recently used last. */
-const validDocuments = new WeakMap<GraphQLSchema, Map<string, DocumentNode>>();
-const VALID_DOCUMENTS_KEPT = 1000;
-
-/**
- * Parses and validates a document with every limit; errors instead of a document when it fails.
- * Valid documents are kept by their text, so a thousand map screens subscribing with the same
- * operation share one parse, one validation and one AST in memory.
- */
-export function checkDocument(schema: GraphQLSchema, query: string): DocumentNode | readonly GraphQLError[] {
-  let cache = validDocuments.get(schema);
-  if (!cache) validDocuments.set(schema, (cache = new Map()));
-  const known = cache.get(query);
-  if (known) {
-    cache.delete(query);
-    cache.set(query, known);
-    return known;
-  }
-  let document: DocumentNode;
-  try {
-    document = parse(query, parseOptions);
-  } catch (error) {
-    return [error instanceof GraphQLError ? error : new GraphQLError('Malformed query')];
-  }
-  const errors = validate(schema, document, [...specifiedRules, ...limitRules]);
-  if (errors.length) return errors;
-  cache.set(query, document);
-  if (cache.size > VALID_DOCUMENTS_KEPT) cache.delete(cache.keys().next().value!);
-  return document;
-}
-
 /** Strips graphql-js's "Did you mean …?" hints, which map out the schema for a prober. */
 export const withoutSuggestions = (message: string) => message.replace(/ Did you mean .+\?$/, '');
+
+/**
+ * Refuses schema introspection (`__schema`, `__type`) while GraphiQL is off: apps generate their
+ * types from schema.graphql. `__typename` stays allowed, as clients rely on it.
+ */
+export const noIntrospectionRule: ValidationRule = (context) => ({
+  Field(node) {
+    if (node.name.value === '__schema' || node.name.value === '__type') {
+      context.reportError(
+        new GraphQLError(`Introspection is off on this server (GRAPHIQL=true turns it on); generate client types from schema.graphql`, {
+          nodes: node,
+        }),
+      );
+    }
+  },
+});

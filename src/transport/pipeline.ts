@@ -1,0 +1,168 @@
+// The one operation pipeline. HTTP (Apollo, ./http.ts) and WebSocket (graphql-ws, ./ws.ts)
+// operations pass through the same steps, defined here once:
+//
+//   authenticate → parse and validate (query limits, introspection switch) → admit (policies:
+//   rate limits) → context → execute (timed, tracked for shutdown) → format errors
+//
+// A transport only adapts these steps to its protocol's hooks. A new rule that every operation
+// must obey is a validation rule or a policy below, and both transports apply it.
+import { randomUUID } from 'node:crypto';
+import { GraphQLError, parse, specifiedRules, validate } from 'graphql';
+import type { DocumentNode, GraphQLFormattedError, GraphQLSchema, ValidationRule } from 'graphql';
+import type { Logger } from 'pino';
+import { parseBearer, TokenError } from '../auth/tokens.ts';
+import { createContext } from '../context.ts';
+import type { AppDeps, Context, Viewer } from '../context.ts';
+import { limitMutation } from '../ratelimit/index.ts';
+import { formatError, requestError } from './errors.ts';
+import { limitRules, noIntrospectionRule, parseOptions } from './limits.ts';
+
+export type Transport = 'http' | 'ws';
+
+/** An operation about to run: what every policy may look at. */
+export interface OperationRequest {
+  transport: Transport;
+  type: 'query' | 'mutation' | 'subscription' | undefined;
+  operationName: string | null | undefined;
+  viewer: Viewer | null;
+  clientIp: string;
+}
+
+/** A rule every operation passes before it executes, on either transport; it refuses by throwing. */
+export type OperationPolicy = (operation: OperationRequest) => Promise<void> | void;
+
+/** Who is asking, as both transports learn it (HTTP per request, WebSocket per connection). */
+export interface Caller {
+  viewer: Viewer | null;
+  clientIp: string;
+}
+
+/**
+ * Operations still executing. A client that hangs up does not stop its operation, so shutdown
+ * waits for this to empty (within a deadline) before the pools it uses are closed.
+ */
+export class InFlight {
+  private count = 0;
+  private waiters: Array<() => void> = [];
+
+  track<T>(work: Promise<T>): Promise<T> {
+    this.count += 1;
+    return work.finally(() => {
+      this.count -= 1;
+      if (this.count === 0) for (const wake of this.waiters.splice(0)) wake();
+    });
+  }
+
+  idle(timeoutMs: number): Promise<void> {
+    if (this.count === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.waiters.push(resolve);
+      // Referenced on purpose: shutdown must not end early because the loop ran dry.
+      setTimeout(resolve, timeoutMs);
+    });
+  }
+}
+
+/** Valid documents kept by their text, so a thousand map screens share one parse and validation. */
+const VALID_DOCUMENTS_KEPT = 1000;
+
+/** The mutation limits per user (signed in) or per IP (anonymous), across both transports. */
+const limitMutations =
+  (deps: AppDeps): OperationPolicy =>
+  ({ type, viewer, clientIp }) =>
+    type === 'mutation' ? limitMutation(deps.rateLimiter, viewer?.id, clientIp) : undefined;
+
+export class OperationPipeline {
+  /** The parser's options (the token limit), for Apollo's own parse. */
+  readonly parseOptions = parseOptions;
+  /** Query limits, plus the introspection switch: one list for Apollo's validation and ours. */
+  readonly validationRules: readonly ValidationRule[];
+  /** Operations executing now, on either transport. */
+  readonly inFlight = new InFlight();
+  private readonly policies: readonly OperationPolicy[];
+  private readonly documents = new Map<string, DocumentNode>();
+
+  constructor(
+    readonly schema: GraphQLSchema,
+    readonly deps: AppDeps,
+  ) {
+    // Introspection follows the GraphiQL switch (GRAPHIQL): apps generate types from schema.graphql.
+    this.validationRules = [...limitRules, ...(deps.config.graphiql ? [] : [noIntrospectionRule])];
+    this.policies = [limitMutations(deps)];
+  }
+
+  /** The viewer named by an `Authorization: Bearer …` value; null when there is none. Refuses a bad one. */
+  async authenticate(header: unknown): Promise<Viewer | null> {
+    const token = parseBearer(header);
+    if (token === undefined) return null;
+    if (token === null) throw requestError('UNAUTHENTICATED', 'Authorization must be "Bearer <accessToken>"', 401);
+    try {
+      const claims = await this.deps.tokens.verify(token);
+      return { id: claims.userId, role: claims.role, tokenExpiresAt: claims.expiresAt };
+    } catch (error) {
+      if (error instanceof TokenError) throw requestError('UNAUTHENTICATED', error.message, 401);
+      throw error;
+    }
+  }
+
+  /**
+   * Parses and validates a document with every rule; errors instead of a document when it
+   * fails. (Apollo does the same for HTTP with `parseOptions` and `validationRules`.)
+   */
+  prepare(query: string): DocumentNode | readonly GraphQLError[] {
+    const known = this.documents.get(query);
+    if (known) {
+      this.documents.delete(query);
+      this.documents.set(query, known);
+      return known;
+    }
+    let document: DocumentNode;
+    try {
+      document = parse(query, parseOptions);
+    } catch (error) {
+      return [error instanceof GraphQLError ? error : new GraphQLError('Malformed query')];
+    }
+    const errors = validate(this.schema, document, [...specifiedRules, ...this.validationRules]);
+    if (errors.length) return errors;
+    this.documents.set(query, document);
+    if (this.documents.size > VALID_DOCUMENTS_KEPT) this.documents.delete(this.documents.keys().next().value!);
+    return document;
+  }
+
+  /** Runs every policy; the errors of the first that refuses, or none. */
+  async admit(operation: OperationRequest): Promise<readonly GraphQLError[]> {
+    try {
+      for (const policy of this.policies) await policy(operation);
+      return [];
+    } catch (error) {
+      if (error instanceof GraphQLError) return [error];
+      throw error;
+    }
+  }
+
+  /** A fresh per-operation context (fresh loaders, so nothing cached outlives the operation). */
+  context(caller: Caller, scope: { requestId: string; logger: Logger }): Context {
+    return createContext(this.deps, { ...caller, ...scope });
+  }
+
+  /** A fresh request id and a logger that names it, for operations that arrive without one. */
+  scope(transport: Transport, operationName?: string | null): { requestId: string; logger: Logger } {
+    const requestId = randomUUID();
+    return { requestId, logger: this.deps.logger.child({ requestId, operationName: operationName ?? undefined, transport }) };
+  }
+
+  /** Starts timing an operation; the returned function records it once its name and type are known. */
+  timer(transport: Transport): (labels: { operation: string | null | undefined; type: string | undefined }) => void {
+    const stop = this.deps.metrics.operationDuration.startTimer({ transport });
+    return ({ operation, type }) => stop({ operation: operation ?? 'anonymous', type: type ?? 'invalid' });
+  }
+
+  /** Formats one error for the wire (contract codes; unexpected errors logged and masked), counting it. */
+  formatError(error: GraphQLError, transport: Transport, scope = this.scope(transport)): GraphQLFormattedError {
+    return formatError(error, {
+      ...scope,
+      hideSuggestions: this.deps.config.isProduction,
+      onCode: (code) => this.deps.metrics.errors.inc({ code, transport }),
+    });
+  }
+}

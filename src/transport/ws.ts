@@ -1,0 +1,170 @@
+// Operations over WebSocket (graphql-ws on ws, same port and path as HTTP), applying the operation
+// pipeline (./pipeline.ts) through graphql-ws's hooks, plus what only sockets have: the Origin
+// check, one viewer per connection that lives no longer than its token, connection caps,
+// presence, and subscription fan-out (./fanout.ts).
+import type { IncomingMessage } from 'node:http';
+import { execute, getOperationAST, GraphQLError, subscribe } from 'graphql';
+import type { ExecutionArgs, ExecutionResult, FormattedExecutionResult } from 'graphql';
+import { CloseCode } from 'graphql-ws';
+import { useServer } from 'graphql-ws/use/ws';
+import type { WebSocket, WebSocketServer } from 'ws';
+import type { Context } from '../context.ts';
+import * as presence from '../services/presence/index.ts';
+import { SubscriptionGroups } from './fanout.ts';
+import type { GroupKey, Member } from './fanout.ts';
+import type { Caller, OperationPipeline } from './pipeline.ts';
+
+export interface WsOptions {
+  /** Operations one WebSocket may run at once. */
+  operationsPerConnection: number;
+  /** The client's address, as TRUST_PROXY says to believe it. */
+  clientIpOf: (req: IncomingMessage) => string;
+}
+
+interface Connection extends Caller {
+  expiryTimer?: NodeJS.Timeout;
+}
+
+export function useWebSocketServer(wsServer: WebSocketServer, pipeline: OperationPipeline, opts: WsOptions) {
+  const { deps, schema } = pipeline;
+  const { metrics, config } = deps;
+  const connections = new WeakMap<object, Connection>();
+  const connectionsByUser = new Map<string, number>();
+
+  const timed = <T>(args: ExecutionArgs, run: () => T) => {
+    const recordTiming = pipeline.timer('ws');
+    const type = getOperationAST(args.document, args.operationName)?.operation;
+    return pipeline.inFlight.track(Promise.resolve(run())).finally(() => recordTiming({ operation: args.operationName, type }));
+  };
+  const formatResult = (result: ExecutionResult, args: ExecutionArgs): FormattedExecutionResult => {
+    if (!result.errors?.length) return result as FormattedExecutionResult;
+    const { requestId, logger } = args.contextValue as Context;
+    return { ...result, errors: result.errors.map((e) => pipeline.formatError(e, 'ws', { requestId, logger })) };
+  };
+  // Identical subscriptions share one execution per event (./fanout.ts). graphql-ws hands our
+  // `subscribe` only the execution arguments; the socket and operation id travel with the
+  // operation's context.
+  const groups = new SubscriptionGroups({
+    format: formatResult,
+    onExecution: (operation) => metrics.subscriptionExecutions.inc({ operation }),
+    onDelivery: (operation, members) => metrics.subscriptionDeliveries.inc({ operation }, members),
+    onGroupCount: (n) => metrics.subscriptionGroups.set(n),
+  });
+  const subscribers = new WeakMap<object, { key: GroupKey; member: Member }>();
+  // Subscription ids per connection, so the gauge counts each one down exactly once.
+  const subscriptionIds = new WeakMap<object, Set<string>>();
+  const liveSubscriptions = (ctx: object) => {
+    let ids = subscriptionIds.get(ctx);
+    if (!ids) subscriptionIds.set(ctx, (ids = new Set()));
+    return ids;
+  };
+  const originAllowed = (origin: string | undefined) =>
+    origin === undefined || config.corsOrigins.includes('*') || config.corsOrigins.includes(origin);
+
+  return useServer<Record<string, unknown> | undefined, { request: IncomingMessage; socket: WebSocket }>(
+    {
+      schema,
+      connectionInitWaitTimeout: config.wsInitTimeoutSeconds * 1000,
+      // Executions are tracked so shutdown waits for them; a subscription counts until it is set up.
+      execute: (args) => timed(args, () => execute(args)),
+      subscribe: (args) =>
+        timed(args, () => {
+          const subscriber = subscribers.get(args.contextValue as object);
+          if (!subscriber) return subscribe(args);
+          subscribers.delete(args.contextValue as object);
+          return groups.join(subscriber.key, args, subscriber.member);
+        }),
+      onConnect: async (ctx) => {
+        // Browsers send Origin; native apps do not. A page from another origin may not ride
+        // on a user's network position.
+        if (!originAllowed(ctx.extra.request.headers.origin)) return false;
+        let viewer;
+        try {
+          viewer = await pipeline.authenticate(ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization);
+        } catch {
+          // graphql-ws closes with 4403 Forbidden; the client refreshes its token and reconnects.
+          return false;
+        }
+        if (viewer && (connectionsByUser.get(viewer.id) ?? 0) >= config.wsMaxConnectionsPerUser) {
+          ctx.extra.socket.close(4429, 'Too many connections for this user');
+          return false;
+        }
+        const connection: Connection = { viewer, clientIp: opts.clientIpOf(ctx.extra.request) };
+        if (viewer) {
+          connectionsByUser.set(viewer.id, (connectionsByUser.get(viewer.id) ?? 0) + 1);
+          // The socket lives no longer than its token.
+          const ms = viewer.tokenExpiresAt * 1000 - Date.now();
+          connection.expiryTimer = setTimeout(() => ctx.extra.socket.close(CloseCode.Forbidden, 'Access token expired'), Math.max(ms, 0));
+          connection.expiryTimer.unref();
+        }
+        connections.set(ctx, connection);
+        metrics.wsConnections.inc();
+        if (viewer) {
+          await pipeline.inFlight
+            .track(presence.connected(deps, viewer.id))
+            .catch((err) => deps.logger.warn({ err }, 'presence update failed'));
+        }
+        return true;
+      },
+      onClose: (ctx) => {
+        const connection = connections.get(ctx);
+        if (!connection) return;
+        metrics.wsConnections.dec();
+        clearTimeout(connection.expiryTimer);
+        const { viewer } = connection;
+        if (!viewer) return;
+        const left = (connectionsByUser.get(viewer.id) ?? 1) - 1;
+        if (left > 0) connectionsByUser.set(viewer.id, left);
+        else connectionsByUser.delete(viewer.id);
+        // Tracked, so shutdown lets the offline notice go out before the pools close.
+        void pipeline.inFlight
+          .track(presence.disconnected(deps, viewer.id))
+          .catch((err) => deps.logger.warn({ err }, 'presence update failed'));
+      },
+      // Parse and validate here so that a bad document is an error for that operation, not a
+      // broken connection (graphql-ws closes the socket when parsing throws inside it).
+      onSubscribe: async (ctx, id, payload) => {
+        if (Object.keys(ctx.subscriptions).length > opts.operationsPerConnection) {
+          return [
+            new GraphQLError(`At most ${opts.operationsPerConnection} operations per connection`, {
+              extensions: { code: 'RATE_LIMITED' },
+            }),
+          ];
+        }
+        const document = pipeline.prepare(payload.query);
+        if (!('kind' in document)) return [...document];
+        const connection = connections.get(ctx) ?? { viewer: null, clientIp: 'unknown' };
+        const type = getOperationAST(document, payload.operationName)?.operation;
+        const refused = await pipeline.admit({ transport: 'ws', type, operationName: payload.operationName, ...connection });
+        if (refused.length) return [...refused];
+        if (type === 'subscription') {
+          liveSubscriptions(ctx).add(id);
+          metrics.wsSubscriptions.inc();
+        }
+        return { schema, document, operationName: payload.operationName, variableValues: payload.variables };
+      },
+      context: (ctx, id, payload) => {
+        const connection = connections.get(ctx) ?? { viewer: null, clientIp: 'unknown' };
+        const context = pipeline.context(
+          { viewer: connection.viewer, clientIp: connection.clientIp },
+          pipeline.scope('ws', payload.operationName),
+        );
+        const { socket } = ctx.extra;
+        subscribers.set(context, {
+          key: { query: payload.query, operationName: payload.operationName, variables: payload.variables, viewer: connection.viewer },
+          member: { id, send: (frame) => socket.readyState === socket.OPEN && socket.send(frame) },
+        });
+        return context;
+      },
+      onNext: (_ctx, _id, _payload, args, result) => formatResult(result, args),
+      // Called for every operation that ends: completed by either side, or its socket closed.
+      onComplete: (ctx, id) => {
+        if (liveSubscriptions(ctx).delete(id)) metrics.wsSubscriptions.dec();
+      },
+      onError: (_ctx, _id, payload, errors) =>
+        errors.map((e) => pipeline.formatError(e, 'ws', pipeline.scope('ws', payload.operationName))) as unknown as readonly GraphQLError[],
+    },
+    wsServer,
+    config.wsKeepAliveSeconds * 1000,
+  );
+}
