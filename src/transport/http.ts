@@ -99,6 +99,14 @@ export async function createHttpHandler(pipeline: OperationPipeline, opts: HttpO
     // Multipart (file upload) requests only; JSON ones pass through to express.json.
     graphqlUploads({ maxFileBytes: IMAGE_LIMITS.maxBytes, maxFieldBytes: opts.jsonBodyBytes }),
     express.json({ limit: opts.jsonBodyBytes }),
+    // Refuses hostile document shapes before Apollo's validation spends CPU on them.
+    (req, res, next) => {
+      const body = req.body as { query?: unknown } | undefined;
+      const refused = pipeline.checkShape(body?.query ?? req.query.query);
+      if (!refused) return next();
+      const scope = { requestId: String(req.id), logger: req.log };
+      res.status(400).json({ errors: [pipeline.formatError(refused, 'http', scope)] });
+    },
     (req, res, next) => pipeline.inFlight.track(Promise.resolve(graphql(req, res, next))),
   ];
   return { apollo, handlers, errors: bodyErrors };

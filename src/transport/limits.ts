@@ -5,8 +5,8 @@ import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
-import { GraphQLError } from 'graphql';
-import type { ValidationContext, ValidationRule } from 'graphql';
+import { GraphQLError, Kind } from 'graphql';
+import type { ASTNode, DocumentNode, SelectionSetNode, ValidationContext, ValidationRule } from 'graphql';
 
 export const QUERY_LIMITS = {
   /** Nesting of selections. */
@@ -60,3 +60,54 @@ export const noIntrospectionRule: ValidationRule = (context) => ({
     }
   },
 });
+
+/**
+ * Shape limits checked in one pass over the parsed document, before graphql-js' validation:
+ * its overlapping-fields rule is quadratic in fields that share a response name (and in
+ * fragment spreads), so `{ me { id } }` repeated a thousand times, small enough for the token
+ * limit, would cost hundreds of milliseconds of CPU before any rule refused it.
+ */
+export const SHAPE_LIMITS = {
+  /** Selections (fields, fragment spreads, inline fragments) in the whole document. */
+  selections: 1_000,
+  /** Times one response name (or one fragment) may appear in a single selection set. */
+  repeatsPerSelectionSet: 20,
+  /** Fragment definitions in the document. */
+  fragments: 50,
+} as const;
+
+/** The first shape limit the document breaks, as an error; null when it keeps them all. */
+export function checkShape(document: DocumentNode): GraphQLError | null {
+  let selections = 0;
+  let fragments = 0;
+  const refuse = (message: string, node?: ASTNode) => new GraphQLError(message, { nodes: node });
+  // An explicit stack: a hostile document must not be able to exhaust the call stack either.
+  // Inline fragments share their parent's count of response names, as graphql-js merges them.
+  const stack: Array<{ set: SelectionSetNode; seen: Map<string, number> }> = [];
+  for (const definition of document.definitions) {
+    if (definition.kind === Kind.FRAGMENT_DEFINITION && ++fragments > SHAPE_LIMITS.fragments) {
+      return refuse(`A document may define at most ${SHAPE_LIMITS.fragments} fragments`, definition);
+    }
+    if ('selectionSet' in definition && definition.selectionSet) stack.push({ set: definition.selectionSet, seen: new Map() });
+  }
+  while (stack.length) {
+    const { set, seen } = stack.pop()!;
+    for (const selection of set.selections) {
+      if (++selections > SHAPE_LIMITS.selections) {
+        return refuse(`A document may hold at most ${SHAPE_LIMITS.selections} selections`, selection);
+      }
+      if (selection.kind === Kind.INLINE_FRAGMENT) {
+        stack.push({ set: selection.selectionSet, seen });
+        continue;
+      }
+      const key = selection.kind === Kind.FIELD ? (selection.alias ?? selection.name).value : `...${selection.name.value}`;
+      const times = (seen.get(key) ?? 0) + 1;
+      if (times > SHAPE_LIMITS.repeatsPerSelectionSet) {
+        return refuse(`"${key}" is selected more than ${SHAPE_LIMITS.repeatsPerSelectionSet} times in one selection set`, selection);
+      }
+      seen.set(key, times);
+      if (selection.kind === Kind.FIELD && selection.selectionSet) stack.push({ set: selection.selectionSet, seen: new Map() });
+    }
+  }
+  return null;
+}

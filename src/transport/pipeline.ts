@@ -15,7 +15,7 @@ import { createContext } from '../context.ts';
 import type { AppDeps, Context, Viewer } from '../context.ts';
 import { limitMutation } from '../ratelimit/index.ts';
 import { formatError, requestError } from './errors.ts';
-import { limitRules, noIntrospectionRule, parseOptions } from './limits.ts';
+import { checkShape, limitRules, noIntrospectionRule, parseOptions } from './limits.ts';
 
 export type Transport = 'http' | 'ws';
 
@@ -63,8 +63,14 @@ export class InFlight {
   }
 }
 
-/** Valid documents kept by their text, so a thousand map screens share one parse and validation. */
-const VALID_DOCUMENTS_KEPT = 1000;
+/** Documents kept by their text, so a thousand map screens share one parse and validation. */
+const DOCUMENTS_KEPT = 1000;
+
+/** Keeps the most recently used entries of a map, at most DOCUMENTS_KEPT. */
+function remember<T>(map: Map<string, T>, key: string, value: T): void {
+  map.set(key, value);
+  if (map.size > DOCUMENTS_KEPT) map.delete(map.keys().next().value!);
+}
 
 /** The mutation limits per user (signed in) or per IP (anonymous), across both transports. */
 const limitMutations =
@@ -81,6 +87,7 @@ export class OperationPipeline {
   readonly inFlight = new InFlight();
   private readonly policies: readonly OperationPolicy[];
   private readonly documents = new Map<string, DocumentNode>();
+  private readonly wellShaped = new Map<string, true>();
 
   constructor(
     readonly schema: GraphQLSchema,
@@ -122,11 +129,29 @@ export class OperationPipeline {
     } catch (error) {
       return [error instanceof GraphQLError ? error : new GraphQLError('Malformed query')];
     }
+    const misshapen = checkShape(document);
+    if (misshapen) return [misshapen];
     const errors = validate(this.schema, document, [...specifiedRules, ...this.validationRules]);
     if (errors.length) return errors;
-    this.documents.set(query, document);
-    if (this.documents.size > VALID_DOCUMENTS_KEPT) this.documents.delete(this.documents.keys().next().value!);
+    remember(this.documents, query, document);
     return document;
+  }
+
+  /**
+   * The shape check alone, for HTTP, where Apollo parses and validates itself: it must run
+   * before Apollo's validation does. Syntax errors are left to Apollo's answer.
+   */
+  checkShape(query: unknown): GraphQLError | null {
+    if (typeof query !== 'string' || this.wellShaped.has(query)) return null;
+    let document: DocumentNode;
+    try {
+      document = parse(query, parseOptions);
+    } catch {
+      return null;
+    }
+    const misshapen = checkShape(document);
+    if (!misshapen) remember(this.wellShaped, query, true);
+    return misshapen;
   }
 
   /** Runs every policy; the errors of the first that refuses, or none. */
