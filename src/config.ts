@@ -67,6 +67,10 @@ const envSchema = z.object({
   WS_MAX_CONNECTIONS_PER_USER: z.coerce.number({ error: 'must be a whole number' }).int().min(1).max(1000).default(10),
   WS_INIT_TIMEOUT_SECONDS: z.coerce.number({ error: 'must be a number of seconds' }).int().min(1).max(60).default(10),
   WS_KEEPALIVE_SECONDS: z.coerce.number({ error: 'must be a number of seconds' }).int().min(1).max(300).default(20),
+  WS_MAX_CONNECTIONS: z.coerce.number({ error: 'must be a whole number' }).int().min(1).max(1_000_000).default(20_000),
+  WS_MAX_CONNECTIONS_PER_IP: z.coerce.number({ error: 'must be a whole number' }).int().min(1).max(100_000).default(200),
+  WS_MAX_ANONYMOUS_CONNECTIONS_PER_IP: z.coerce.number({ error: 'must be a whole number' }).int().min(1).max(100_000).default(10),
+  WS_MAX_BUFFERED_KB: z.coerce.number({ error: 'must be a whole number of KiB' }).int().min(16).max(1_048_576).default(256),
   PRESENCE_TTL_SECONDS: z.coerce.number({ error: 'must be a number of seconds' }).int().min(2).max(3600).default(30),
   PUBLIC_URL: url(['http', 'https']),
   ...pushEnv,
@@ -110,6 +114,14 @@ export interface Config {
   wsInitTimeoutSeconds: number;
   /** Ping interval that keeps idle sockets alive through proxies; a peer that misses a pong is dropped. */
   wsKeepAliveSeconds: number;
+  /** WebSockets one instance holds open at once; further upgrades are answered 503. */
+  wsMaxConnections: number;
+  /** WebSockets one client address may hold open on one instance (signed in or not); further upgrades are answered 429. */
+  wsMaxConnectionsPerIp: number;
+  /** Anonymous WebSockets one client address may hold on one instance (more are closed with 4429). */
+  wsMaxAnonymousConnectionsPerIp: number;
+  /** Bytes a socket may have queued unread before it is closed with 4413 (a consumer that stopped reading). */
+  wsMaxBufferedBytes: number;
   /** How long an instance's presence claims last without renewal (a crashed instance's users go offline after it). */
   presenceTtlSeconds: number;
   /** Proxies whose X-Forwarded-For is believed (express/proxy-addr syntax). */
@@ -194,6 +206,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     wsMaxConnectionsPerUser: e.WS_MAX_CONNECTIONS_PER_USER,
     wsInitTimeoutSeconds: e.WS_INIT_TIMEOUT_SECONDS,
     wsKeepAliveSeconds: e.WS_KEEPALIVE_SECONDS,
+    wsMaxConnections: e.WS_MAX_CONNECTIONS,
+    wsMaxConnectionsPerIp: e.WS_MAX_CONNECTIONS_PER_IP,
+    wsMaxAnonymousConnectionsPerIp: e.WS_MAX_ANONYMOUS_CONNECTIONS_PER_IP,
+    wsMaxBufferedBytes: e.WS_MAX_BUFFERED_KB * 1024,
     trustProxy: e.TRUST_PROXY.split(',').map((v) => v.trim()).filter(Boolean),
     push,
   };

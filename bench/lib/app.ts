@@ -66,6 +66,9 @@ export async function startBenchApp(opts: BenchAppOptions): Promise<BenchApp> {
       // Cases seed exactly the data they measure.
       SEED_DEMO: 'false',
       LOG_LEVEL: 'warn',
+      // The load generator is one address with thousands of sockets.
+      WS_MAX_CONNECTIONS_PER_IP: '100000',
+      WS_MAX_ANONYMOUS_CONNECTIONS_PER_IP: '100000',
       ...opts.env,
     });
     app = await createApp(config, pino({ level: config.logLevel }));

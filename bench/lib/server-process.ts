@@ -84,6 +84,9 @@ export async function startServerProcess(opts: ServerProcessOptions): Promise<Se
       RATE_LIMITS: 'off',
       SEED_DEMO: 'false',
       LOG_LEVEL: 'warn',
+      // The load generator is one address with thousands of sockets.
+      WS_MAX_CONNECTIONS_PER_IP: '100000',
+      WS_MAX_ANONYMOUS_CONNECTIONS_PER_IP: '100000',
       ...opts.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -9,6 +9,8 @@ export interface Metrics {
   errors: Counter<'code' | 'transport'>;
   wsConnections: Gauge;
   wsSubscriptions: Gauge;
+  /** Sockets closed because their client stopped reading (4413). */
+  wsSlowConsumersClosed: Counter;
   /** Distinct subscription groups (see src/transport/fanout.ts). */
   subscriptionGroups: Gauge;
   /** Subscription selections executed: at most one per group and event. */
@@ -38,6 +40,11 @@ export function createMetrics(dbPool: () => { total: number; idle: number; waiti
     }),
     wsConnections: new Gauge({ name: 'pinit_ws_connections', help: 'Open graphql-ws connections.', registers: [registry] }),
     wsSubscriptions: new Gauge({ name: 'pinit_ws_subscriptions', help: 'Active graphql-ws subscriptions.', registers: [registry] }),
+    wsSlowConsumersClosed: new Counter({
+      name: 'pinit_ws_slow_consumers_closed_total',
+      help: 'WebSockets closed (4413) because their client stopped reading and too much was queued.',
+      registers: [registry],
+    }),
     subscriptionGroups: new Gauge({
       name: 'pinit_subscription_groups',
       help: 'Groups of identical subscriptions (same document, variables and viewer), each executed once per event.',

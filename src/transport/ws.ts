@@ -21,15 +21,87 @@ export interface WsOptions {
   clientIpOf: (req: IncomingMessage) => string;
 }
 
+/** Close codes of our own (graphql-ws' are 44xx too; these do not collide with them). */
+export const WS_CLOSE = {
+  /** The connection's user, or its anonymous address, holds too many connections. */
+  tooManyConnections: 4429,
+  /** The client stopped reading: more unread data was queued than WS_MAX_BUFFERED_KB. */
+  tooMuchQueued: 4413,
+} as const;
+
+/** How long a socket closed for not reading gets to finish its close handshake before it is cut. */
+const SLOW_CONSUMER_GRACE_MS = 2_000;
+
+/**
+ * Bounds what one socket can make the server hold: a frame that would take the socket's unread
+ * queue over `maxBufferedBytes` closes the socket instead of being queued. One frame always fits
+ * an empty queue, so a large result still reaches a client that reads.
+ */
+function boundOutput(socket: WebSocket, maxBufferedBytes: number, onSlow: () => void): void {
+  const send = socket.send.bind(socket) as (data: unknown, ...rest: unknown[]) => void;
+  socket.send = ((data: string | Buffer, ...rest: unknown[]) => {
+    // String length, not byte length: measuring bytes would scan every frame of every subscriber.
+    const size = typeof data === 'string' ? data.length : data.byteLength;
+    if (socket.readyState === socket.OPEN && socket.bufferedAmount > 0 && socket.bufferedAmount + size > maxBufferedBytes) {
+      onSlow();
+      socket.close(WS_CLOSE.tooMuchQueued, 'Too much unread data queued for this connection');
+      // A peer that does not read will not read the close frame either.
+      setTimeout(() => socket.terminate(), SLOW_CONSUMER_GRACE_MS).unref();
+    }
+    if (socket.readyState !== socket.OPEN) {
+      // Dropped: the socket is going. graphql-ws waits for the callback, so it must still be called.
+      const callback = rest.find((r) => typeof r === 'function') as ((err?: Error) => void) | undefined;
+      callback?.();
+      return;
+    }
+    send(data, ...rest);
+  }) as WebSocket['send'];
+}
+
 interface Connection extends Caller {
   expiryTimer?: NodeJS.Timeout;
+}
+
+/** Counts per key (user id, address) that forget keys whose count returns to zero. */
+class Counts {
+  private readonly counts = new Map<string, number>();
+  get(key: string): number {
+    return this.counts.get(key) ?? 0;
+  }
+  add(key: string): void {
+    this.counts.set(key, this.get(key) + 1);
+  }
+  remove(key: string): void {
+    const left = this.get(key) - 1;
+    if (left > 0) this.counts.set(key, left);
+    else this.counts.delete(key);
+  }
 }
 
 export function useWebSocketServer(wsServer: WebSocketServer, pipeline: OperationPipeline, opts: WsOptions) {
   const { deps, schema } = pipeline;
   const { metrics, config } = deps;
   const connections = new WeakMap<object, Connection>();
-  const connectionsByUser = new Map<string, number>();
+  const connectionsByUser = new Counts();
+  const anonymousByIp = new Counts();
+  const socketsByIp = new Counts();
+
+  // Before graphql-ws sees a socket: caps on sockets per instance and per address (answered at
+  // the upgrade, so a flood of sockets that never send connection_init is bounded too), and the
+  // bound on queued output.
+  wsServer.options.verifyClient = (info, done) => {
+    if (wsServer.clients.size >= config.wsMaxConnections) return done(false, 503, 'Too many WebSocket connections on this instance');
+    if (socketsByIp.get(opts.clientIpOf(info.req)) >= config.wsMaxConnectionsPerIp) {
+      return done(false, 429, 'Too many WebSocket connections from this address');
+    }
+    done(true);
+  };
+  wsServer.on('connection', (socket, request) => {
+    const ip = opts.clientIpOf(request);
+    socketsByIp.add(ip);
+    socket.once('close', () => socketsByIp.remove(ip));
+    boundOutput(socket, config.wsMaxBufferedBytes, () => metrics.wsSlowConsumersClosed.inc());
+  });
 
   const timed = <T>(args: ExecutionArgs, run: () => T) => {
     const recordTiming = pipeline.timer('ws');
@@ -85,13 +157,19 @@ export function useWebSocketServer(wsServer: WebSocketServer, pipeline: Operatio
           // graphql-ws closes with 4403 Forbidden; the client refreshes its token and reconnects.
           return false;
         }
-        if (viewer && (connectionsByUser.get(viewer.id) ?? 0) >= config.wsMaxConnectionsPerUser) {
-          ctx.extra.socket.close(4429, 'Too many connections for this user');
+        const clientIp = opts.clientIpOf(ctx.extra.request);
+        if (viewer && connectionsByUser.get(viewer.id) >= config.wsMaxConnectionsPerUser) {
+          ctx.extra.socket.close(WS_CLOSE.tooManyConnections, 'Too many connections for this user');
           return false;
         }
-        const connection: Connection = { viewer, clientIp: opts.clientIpOf(ctx.extra.request) };
+        if (!viewer && anonymousByIp.get(clientIp) >= config.wsMaxAnonymousConnectionsPerIp) {
+          ctx.extra.socket.close(WS_CLOSE.tooManyConnections, 'Too many anonymous connections from this address');
+          return false;
+        }
+        const connection: Connection = { viewer, clientIp };
+        if (!viewer) anonymousByIp.add(clientIp);
         if (viewer) {
-          connectionsByUser.set(viewer.id, (connectionsByUser.get(viewer.id) ?? 0) + 1);
+          connectionsByUser.add(viewer.id);
           // The socket lives no longer than its token.
           const ms = viewer.tokenExpiresAt * 1000 - Date.now();
           connection.expiryTimer = setTimeout(() => ctx.extra.socket.close(CloseCode.Forbidden, 'Access token expired'), Math.max(ms, 0));
@@ -112,10 +190,8 @@ export function useWebSocketServer(wsServer: WebSocketServer, pipeline: Operatio
         metrics.wsConnections.dec();
         clearTimeout(connection.expiryTimer);
         const { viewer } = connection;
-        if (!viewer) return;
-        const left = (connectionsByUser.get(viewer.id) ?? 1) - 1;
-        if (left > 0) connectionsByUser.set(viewer.id, left);
-        else connectionsByUser.delete(viewer.id);
+        if (!viewer) return anonymousByIp.remove(connection.clientIp);
+        connectionsByUser.remove(viewer.id);
         // Tracked, so shutdown lets the offline notice go out before the pools close.
         void pipeline.inFlight
           .track(presence.disconnected(deps, viewer.id))
