@@ -27,7 +27,7 @@ import { createContext } from '../context.ts';
 import { SubscriptionGroups } from './fanout.ts';
 import type { GroupKey, Member } from './fanout.ts';
 import type { AppDeps, Context, Viewer } from '../context.ts';
-import { createGraphiQLRouter, introspectionErrors } from './graphiql.ts';
+import { createGraphiQLRouter, introspectionErrors, introspectionRules } from './graphiql.ts';
 import { formatError, requestError } from './errors.ts';
 import { checkDocument, limitRules, parseOptions } from './limits.ts';
 import { limitMutation } from '../ratelimit/index.ts';
@@ -184,7 +184,7 @@ export async function startServer(opts: ServerOptions, listen: { port: number; h
   });
   if (opts.filesDir) app.use('/files', createFilesRouter(opts.filesDir));
   // Browsers asking GET /graphql for HTML get GraphiQL; everything else reaches Apollo below.
-  if (deps.config.graphiql) app.use(createGraphiQLRouter('/graphql'));
+  app.use(createGraphiQLRouter('/graphql', { enabled: deps.config.graphiql }));
 
   const inFlight = new InFlight();
   const errorOptions = (transport: 'http' | 'ws') => ({
@@ -221,12 +221,12 @@ export async function startServer(opts: ServerOptions, listen: { port: number; h
     // main.ts owns signal handling and the order of shutdown.
     stopOnTerminationSignals: false,
     includeStacktraceInErrorResponses: false,
-    introspection: deps.config.graphiql,
+    introspection: true, // refused by introspectionRules when GRAPHIQL is off, with a message naming it
     // Automatic persisted queries: clients send a hash instead of the document once it is known.
     persistedQueries: { cache: opts.apqCache, ttl: 24 * 3600 },
     // The same limits as graphql-ws operations (src/transport/limits.ts).
     parseOptions,
-    validationRules: limitRules,
+    validationRules: [...limitRules, ...introspectionRules(deps.config.graphiql)],
     // No "Did you mean …?" for probers in production.
     hideSchemaDetailsFromClientErrors: deps.config.isProduction,
     formatError: (_formatted, error) => formatError(error as GraphQLError, errorScope.getStore()),
