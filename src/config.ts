@@ -118,7 +118,7 @@ export interface Config {
   presenceTtlSeconds: number;
   /** Proxies whose X-Forwarded-For is believed (express/proxy-addr syntax). */
   trustProxy: string[];
-  /** Base URL the API is reachable at, for links to locally stored files. */
+  /** Base URL the API is reachable at, for links to locally stored files; unset: the listening address (src/app.ts). */
   publicUrl?: string;
   /** Push providers (APNs, FCM) and the outbox worker's pacing; no provider means push is off. */
   push: PushConfig;
