@@ -7,7 +7,10 @@
 # only production dependencies, the compiled code and the migrations. At run time nothing
 # is downloaded: migrations run through Prisma's schema engine compiled to WASM, in-process.
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+# Node 22 LTS (Node 20 reached end of life in April 2026; the codegen tooling wants 22 too).
+# The code itself still runs on Node 20.19+ (package.json engines). Pinned to a patch release
+# for reproducible builds: raise it for security releases.
+ARG NODE_IMAGE=node:22.22.2-bookworm-slim
 
 # --- 1. dependencies, with the Prisma client generated ----------------------------------
 FROM ${NODE_IMAGE} AS deps
@@ -47,8 +50,8 @@ COPY --from=build /app/dist dist
 # schema.prisma marks the project root (src/lib/paths.ts); the migrations are applied at start-up.
 COPY --from=build /app/prisma/schema.prisma prisma/schema.prisma
 COPY --from=build /app/prisma/migrations prisma/migrations
-# The embedded database, local files and the development JWT secret go here when no
-# DATABASE_URL / S3_BUCKET is set; mount a volume to keep them.
+# The embedded database and local files (STORAGE=disk) go here when no DATABASE_URL /
+# S3_BUCKET is set; mount a volume to keep them.
 RUN mkdir -p /data && chown node:node /data
 VOLUME ["/data"]
 USER node

@@ -72,7 +72,11 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
     closers.unshift(() => presence.close());
 
     const filesDir = config.s3 ? undefined : join(config.dataDir, 'files');
-    let baseUrl = config.publicUrl ?? `http://localhost:${config.port}`;
+    // Without PUBLIC_URL, links to local files use the address the server listens on, known once
+    // it listens (PORT=0 picks the port): server.url, which is http://127.0.0.1:<port> on the
+    // default HOST=0.0.0.0. Not "localhost": it may resolve to ::1 first while 0.0.0.0 is IPv4
+    // only, and a client that does not fall back to IPv4 then cannot fetch the image.
+    let baseUrl = config.publicUrl ?? '';
     const storage = createStorage({
       s3: config.s3,
       // A lazy base: with PORT=0 the port is known only once the server listens.

@@ -42,6 +42,7 @@ const envSchema = z.object({
   DATA_DIR: z.string().default('.data'),
   DATABASE_URL: url(['postgres', 'postgresql']),
   REDIS_URL: url(['redis', 'rediss']),
+  STORAGE: z.enum(['disk', 's3'], { error: 'must be disk or s3' }).optional(),
   S3_BUCKET: z.string().min(3, 'must have at least 3 characters').optional(),
   S3_REGION: z.string().default('auto'),
   S3_ENDPOINT: url(['http', 'https']),
@@ -93,7 +94,10 @@ export interface Config {
   redisUrl?: string;
   /** Prefix of every Redis key and channel, so deployments can share one Redis. */
   redisPrefix: string;
-  /** S3/R2/MinIO; absent means local files under dataDir served at /files. */
+  /**
+   * S3/R2/MinIO; absent means local files under dataDir served at /files (STORAGE=disk, which
+   * production must choose explicitly).
+   */
   s3?: S3StorageOptions;
   /** HS256 key of access tokens. Unset outside production: a random one kept in DATA_DIR. */
   jwtSecret?: string;
@@ -126,7 +130,7 @@ export interface Config {
   presenceTtlSeconds: number;
   /** Proxies whose X-Forwarded-For is believed (express/proxy-addr syntax). */
   trustProxy: string[];
-  /** Base URL the API is reachable at, for links to locally stored files. */
+  /** Base URL the API is reachable at, for links to locally stored files; unset: the listening address (src/app.ts). */
   publicUrl?: string;
   /** Push providers (APNs, FCM) and the outbox worker's pacing; no provider means push is off. */
   push: PushConfig;
@@ -149,6 +153,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const isProduction = e.NODE_ENV === 'production';
   if (isProduction && !e.JWT_SECRET) {
     throw new ConfigError('Invalid configuration: JWT_SECRET must be set (32+ random characters) when NODE_ENV=production');
+  }
+  if (e.STORAGE === 's3' && !e.S3_BUCKET) {
+    throw new ConfigError('Invalid configuration: S3_BUCKET must be set when STORAGE=s3');
+  }
+  if (e.STORAGE === 'disk' && e.S3_BUCKET) {
+    throw new ConfigError('Invalid configuration: STORAGE=disk and S3_BUCKET contradict each other; unset one of them');
+  }
+  // Several instances behind a load balancer would each keep the images uploaded through them
+  // on their own disk, and the others would answer 404 for them: production says so explicitly.
+  if (isProduction && !e.S3_BUCKET && e.STORAGE !== 'disk') {
+    throw new ConfigError(
+      'Invalid configuration: S3_BUCKET must be set when NODE_ENV=production (each instance would keep its own images on its own disk); set STORAGE=disk to store them under DATA_DIR/files on a single instance',
+    );
   }
   if ((e.S3_ACCESS_KEY_ID === undefined) !== (e.S3_SECRET_ACCESS_KEY === undefined)) {
     throw new ConfigError('Invalid configuration: S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY must be set together');

@@ -13,7 +13,9 @@ try {
 
 const logger = createLogger(config);
 const app = await createApp(config, logger).catch((error: unknown) => {
-  logger.fatal({ err: error }, 'start-up failed');
+  // A known misconfiguration found while starting (e.g. a missing database): one line, no trace.
+  if (error instanceof ConfigError) console.error(error.message);
+  else logger.fatal({ err: error }, 'start-up failed');
   process.exit(1);
 });
 

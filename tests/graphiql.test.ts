@@ -42,7 +42,7 @@ function wsIntrospection(server: TestServer) {
 }
 
 describe('the GRAPHIQL setting', () => {
-  const production = { NODE_ENV: 'production', JWT_SECRET: 's'.repeat(40) };
+  const production = { NODE_ENV: 'production', JWT_SECRET: 's'.repeat(40), STORAGE: 'disk' };
 
   it('is on outside production, off in production unless asked for', () => {
     expect(loadConfig({}).graphiql).toBe(true);

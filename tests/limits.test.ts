@@ -195,7 +195,7 @@ describe('WebSocket controls', () => {
 describe('production error hygiene and metrics', () => {
   let server: TestServer;
   beforeAll(async () => {
-    server = await startTestServer({ env: { NODE_ENV: 'production' } });
+    server = await startTestServer({ env: { NODE_ENV: 'production', STORAGE: 'disk' } });
   });
   afterAll(async () => {
     await server?.close();

@@ -65,6 +65,8 @@ export async function startBenchApp(opts: BenchAppOptions): Promise<BenchApp> {
       RATE_LIMITS: 'off',
       // Cases seed exactly the data they measure.
       SEED_DEMO: 'false',
+      // No case uploads images; production must choose local files explicitly.
+      STORAGE: 'disk',
       LOG_LEVEL: 'warn',
       // The load generator is one address with thousands of sockets.
       WS_MAX_CONNECTIONS_PER_IP: '100000',

@@ -83,6 +83,8 @@ export async function startServerProcess(opts: ServerProcessOptions): Promise<Se
       JWT_SECRET: opts.jwtSecret,
       RATE_LIMITS: 'off',
       SEED_DEMO: 'false',
+      // No case uploads images; production must choose local files explicitly.
+      STORAGE: 'disk',
       LOG_LEVEL: 'warn',
       // The load generator is one address with thousands of sockets.
       WS_MAX_CONNECTIONS_PER_IP: '100000',

@@ -8,6 +8,7 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
+import { ConfigError } from '../config.ts';
 import { PrismaClient } from '../generated/prisma/client.ts';
 import { applyMigrations } from './migrate.ts';
 
@@ -90,7 +91,12 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
     prisma,
     statements,
     poolStats,
-    migrate: () => applyMigrations(migrationFactory()),
+    migrate: async () => {
+      // The engine reports an unreachable or missing database as a WASM stack trace; a plain
+      // connection first turns the usual mistakes into one line for the operator.
+      if (opts.url) await checkConnectable(opts.url);
+      return applyMigrations(migrationFactory());
+    },
     async ping() {
       await prisma.$queryRaw`SELECT 1`;
     },
@@ -99,6 +105,61 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
       await closeDriver();
     },
   };
+}
+
+/**
+ * PostgreSQL cannot be used as DATABASE_URL says: missing database, nothing listening, unknown
+ * host, refused login. A ConfigError, so entry points print its one-line message and exit 1.
+ */
+export class DatabaseUnavailableError extends ConfigError {
+  override name = 'DatabaseUnavailableError';
+}
+
+/** Where DATABASE_URL points, without its password, for messages. */
+function describeUrl(url: string): { database: string; server: string; user: string } {
+  try {
+    const u = new URL(url);
+    const host = u.hostname || new URLSearchParams(u.search).get('host') || 'localhost';
+    const user = decodeURIComponent(u.username);
+    // PostgreSQL's default database is the one named after the user.
+    const database = decodeURIComponent(u.pathname.slice(1)) || user || 'postgres';
+    return { database, server: `${host}:${u.port || 5432}`, user: user || '(default user)' };
+  } catch {
+    return { database: '(unparsable name)', server: '(unparsable address)', user: '(unparsable user)' };
+  }
+}
+
+/** Opens and closes one connection; throws DatabaseUnavailableError for the usual mistakes. */
+export async function checkConnectable(url: string, timeoutMs = 5_000): Promise<void> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: timeoutMs });
+  // A connection dropped after connect must not crash the process as an unhandled 'error'.
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    const { database, server, user } = describeUrl(url);
+    const fail = (message: string) => new DatabaseUnavailableError(`Database unavailable: ${message}`, { cause: error });
+    switch (code) {
+      case '3D000':
+        throw fail(`database "${database}" does not exist on the PostgreSQL server at ${server} (DATABASE_URL); create it (CREATE DATABASE "${database}") or point DATABASE_URL at an existing database`);
+      case 'ECONNREFUSED':
+        throw fail(`nothing accepts connections at ${server} (DATABASE_URL); start PostgreSQL there or fix the host and port in DATABASE_URL`);
+      case 'ENOTFOUND':
+      case 'EAI_AGAIN':
+        throw fail(`the host of DATABASE_URL (${server}) cannot be resolved; fix the host in DATABASE_URL`);
+      case '28000':
+      case '28P01':
+        throw fail(`PostgreSQL at ${server} refused the login of user "${user}" (DATABASE_URL): ${(error as Error).message}; fix the user or password in DATABASE_URL`);
+      default:
+        if (/timeout/i.test((error as Error).message)) {
+          throw fail(`no answer from PostgreSQL at ${server} within ${timeoutMs / 1000} s (DATABASE_URL); check that it runs and that this host may reach it`);
+        }
+        throw error;
+    }
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }
 
 /** Where the embedded database lives inside DATA_DIR. */

@@ -3,15 +3,16 @@
 // UMD builds of React 18), served under /graphiql/assets, so it works without a CDN or a
 // bundler, air-gapped included. Queries run over HTTP and subscriptions over graphql-ws on the
 // same URL; the Authorization header typed into the headers editor goes both ways, so one
-// login serves both. Introspection follows the same switch (GRAPHIQL).
+// login serves both. Introspection follows the same switch (GRAPHIQL); when it is off, both
+// the page and introspection answer with a message naming GRAPHIQL.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Router } from 'express';
 import type { Request, RequestHandler } from 'express';
-import { NoSchemaIntrospectionCustomRule, validate } from 'graphql';
-import type { DocumentNode, GraphQLError, GraphQLSchema } from 'graphql';
+import { getNamedType, GraphQLError, isIntrospectionType } from 'graphql';
+import type { ValidationRule } from 'graphql';
 
 const require = createRequire(import.meta.url);
 
@@ -171,11 +172,31 @@ export function prefersHtml(req: Request): boolean {
   return req.method === 'GET' && req.accepts(['application/json', 'application/graphql-response+json', 'text/html']) === 'text/html';
 }
 
+/** What a browser opening the endpoint reads when GRAPHIQL is off (the production default). */
+export const GRAPHIQL_OFF_MESSAGE = `GraphiQL is off on this server (set GRAPHIQL=true to turn it on).
+
+This is the PinIt GraphQL API: send queries and mutations as POST requests to this URL, and
+subscriptions over graphql-ws (WebSocket) on the same URL. Apps generate their types from the
+schema.graphql of the API's repository; introspection is off too.
+`;
+
 /**
  * GraphiQL at GET `path` for browsers (everything else falls through to the GraphQL handler)
- * and its assets at /graphiql/assets. Mount before the GraphQL handler, and only when enabled.
+ * and its assets at /graphiql/assets. Mount before the GraphQL handler.
+ *
+ * When disabled, a browser navigating to `path` gets a short plain-text answer naming the
+ * GRAPHIQL setting (404: there is no page here). Without it the request would reach Apollo,
+ * whose CSRF prevention refuses a bare GET with an error that says nothing about GraphiQL.
  */
-export function createGraphiQLRouter(path = '/graphql'): Router {
+export function createGraphiQLRouter(path = '/graphql', { enabled = true }: { enabled?: boolean } = {}): Router {
+  if (!enabled) {
+    const off = Router();
+    off.get(path, (req, res, next) => {
+      if (!prefersHtml(req) || req.path !== path) return next();
+      res.status(404).set({ 'Cache-Control': 'no-cache', 'X-Content-Type-Options': 'nosniff', Vary: 'Accept' }).type('text/plain').send(GRAPHIQL_OFF_MESSAGE);
+    });
+    return off;
+  }
   const list = assets();
   const html = page(list);
   const router = Router();
@@ -212,10 +233,25 @@ export function createGraphiQLRouter(path = '/graphql'): Router {
   return router;
 }
 
+/** The refusal of an introspection query, naming the setting that allows it. */
+export const introspectionOffMessage = (field: string) =>
+  `Introspection is off on this server (set GRAPHIQL=true to turn it on), but the query asks for "${field}"; apps generate their types from schema.graphql instead.`;
+
 /**
- * Introspection follows the GraphiQL switch. Apollo applies it to HTTP through its
- * `introspection` option; the WebSocket path validates its own documents and calls this.
+ * graphql-js's NoSchemaIntrospectionCustomRule with our message, once per entry point. Apollo's own
+ * `introspection: false` would answer "pass introspection: true to ApolloServer", which means
+ * nothing to someone running this server, so Apollo keeps introspection on and gets this rule.
  */
-export function introspectionErrors(enabled: boolean, schema: GraphQLSchema, document: DocumentNode): readonly GraphQLError[] {
-  return enabled ? [] : validate(schema, document, [NoSchemaIntrospectionCustomRule]);
-}
+export const noIntrospectionRule: ValidationRule = (context) => ({
+  Field(node) {
+    const type = getNamedType(context.getType());
+    // One error per way in (__schema, __type), not one more for every field selected inside.
+    const parent = context.getParentType();
+    if (type && isIntrospectionType(type) && !(parent && isIntrospectionType(parent))) {
+      context.reportError(new GraphQLError(introspectionOffMessage(node.name.value), { nodes: node }));
+    }
+  },
+});
+
+/** Validation rules that make introspection follow the GraphiQL switch (for Apollo's validationRules). */
+export const introspectionRules = (enabled: boolean): ValidationRule[] => (enabled ? [] : [noIntrospectionRule]);

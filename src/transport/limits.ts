@@ -46,22 +46,6 @@ export const limitRules: ValidationRule[] = [
 export const withoutSuggestions = (message: string) => message.replace(/ Did you mean .+\?$/, '');
 
 /**
- * Refuses schema introspection (`__schema`, `__type`) while GraphiQL is off: apps generate their
- * types from schema.graphql. `__typename` stays allowed, as clients rely on it.
- */
-export const noIntrospectionRule: ValidationRule = (context) => ({
-  Field(node) {
-    if (node.name.value === '__schema' || node.name.value === '__type') {
-      context.reportError(
-        new GraphQLError(`Introspection is off on this server (GRAPHIQL=true turns it on); generate client types from schema.graphql`, {
-          nodes: node,
-        }),
-      );
-    }
-  },
-});
-
-/**
  * Shape limits checked in one pass over the parsed document, before graphql-js' validation:
  * its overlapping-fields rule is quadratic in fields that share a response name (and in
  * fragment spreads), so `{ me { id } }` repeated a thousand times, small enough for the token

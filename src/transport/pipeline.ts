@@ -15,7 +15,8 @@ import { createContext } from '../context.ts';
 import type { AppDeps, Context, Viewer } from '../context.ts';
 import { limitMutation } from '../ratelimit/index.ts';
 import { formatError, requestError } from './errors.ts';
-import { checkShape, limitRules, noIntrospectionRule, parseOptions } from './limits.ts';
+import { introspectionRules } from './graphiql.ts';
+import { checkShape, limitRules, parseOptions } from './limits.ts';
 
 export type Transport = 'http' | 'ws';
 
@@ -94,7 +95,7 @@ export class OperationPipeline {
     readonly deps: AppDeps,
   ) {
     // Introspection follows the GraphiQL switch (GRAPHIQL): apps generate types from schema.graphql.
-    this.validationRules = [...limitRules, ...(deps.config.graphiql ? [] : [noIntrospectionRule])];
+    this.validationRules = [...limitRules, ...introspectionRules(deps.config.graphiql)];
     this.policies = [limitMutations(deps)];
   }
 

@@ -90,8 +90,9 @@ export async function startServer(opts: ServerOptions, listen: { port: number; h
   app.use(cors({ origin: corsOrigin(deps.config.corsOrigins), maxAge: 600 }));
   app.use(createHealthRouter(deps));
   if (opts.filesDir) app.use('/files', createFilesRouter(opts.filesDir));
-  // Browsers asking GET /graphql for HTML get GraphiQL; everything else reaches Apollo below.
-  if (deps.config.graphiql) app.use(createGraphiQLRouter('/graphql'));
+  // Browsers asking GET /graphql for HTML get GraphiQL (or, when it is off, a page saying so);
+  // everything else reaches Apollo below.
+  app.use(createGraphiQLRouter('/graphql', { enabled: deps.config.graphiql }));
 
   const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: REQUEST_LIMITS.wsMessageBytes });
   const trust = proxyAddr.compile(deps.config.trustProxy);
