@@ -1,0 +1,146 @@
+// What one client can make the server hold over WebSockets is bounded: unread output per socket,
+// sockets per instance and per address (at the upgrade), anonymous connections per address.
+import { once } from 'node:events';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { UpdateEventDocument } from '../generated/graphql.ts';
+import { createUser, gqlOk, wsClient } from '../helpers/client.ts';
+import { BERLIN, certify, createEvent } from '../helpers/events.ts';
+import { startTestServer } from '../helpers/server.ts';
+import type { TestServer } from '../helpers/server.ts';
+
+/** A raw graphql-transport-ws socket, acknowledged, so a test can stop reading it at will. */
+async function rawSocket(server: TestServer, payload: Record<string, unknown> = {}) {
+  const socket = new WebSocket(server.wsUrl, 'graphql-transport-ws');
+  await once(socket, 'open');
+  const acked = new Promise<void>((resolve, reject) => {
+    socket.on('message', (data) => {
+      if (JSON.parse(String(data)).type === 'connection_ack') resolve();
+    });
+    socket.once('close', (code) => reject(new Error(`closed with ${code} before connection_ack`)));
+  });
+  socket.send(JSON.stringify({ type: 'connection_init', payload }));
+  await acked;
+  return socket;
+}
+
+/** Resolves with the close code of the socket. */
+const closed = (socket: WebSocket) => new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)));
+
+/** Opens a socket and resolves with what the upgrade answered: 101, or the refusal's HTTP status. */
+function upgrade(server: TestServer): Promise<{ status: number; socket?: WebSocket }> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(server.wsUrl, 'graphql-transport-ws');
+    socket.once('open', () => resolve({ status: 101, socket }));
+    socket.once('unexpected-response', (_req, res) => {
+      resolve({ status: res.statusCode ?? 0 });
+      socket.terminate();
+    });
+    socket.once('error', (error) => {
+      if (socket.readyState !== WebSocket.CLOSED) reject(error);
+    });
+  });
+}
+
+async function metric(server: TestServer, name: string): Promise<number> {
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line ? Number(line.split(' ')[1]) : 0;
+}
+
+describe('unread output per socket', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ env: { WS_MAX_BUFFERED_KB: '64' } });
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('closes a socket that stopped reading, with 4413, while a reading subscriber gets every change', async () => {
+    const host = await createUser(server);
+    await certify(server, host);
+    const event = await createEvent(server, host, { isPublic: true, description: 'x'.repeat(5000) });
+    // About 150 KB per change and subscription: 30 aliases of a 5,000-character description.
+    const query = `subscription { eventChanged(bounds: { south: 52, west: 13, north: 53, east: 14 }) { version event { ${Array.from(
+      { length: 30 },
+      (_, i) => `d${i}: description`,
+    ).join(' ')} } } }`;
+
+    const reader = wsClient(server);
+    const versions: number[] = [];
+    const readerLive = new Promise<void>((resolve) => {
+      reader.subscribe({ query }, { next: (r) => (versions.push((r.data as { eventChanged: { version: number } }).eventChanged.version), resolve()), error: () => {}, complete: () => {} });
+    });
+
+    const slow = await rawSocket(server);
+    const slowClosed = closed(slow);
+    for (let i = 0; i < 20; i++) slow.send(JSON.stringify({ id: `s${i}`, type: 'subscribe', payload: { query } }));
+    // Both subscribed: a first change reaches the reader (and the slow socket, which still reads).
+    let version = event.version;
+    const change = async () => {
+      const { updateEvent } = await gqlOk(server, UpdateEventDocument, { id: event.id, input: { title: `Change ${version}` } }, { token: host.accessToken });
+      version = updateEvent.version;
+    };
+    await change();
+    await readerLive;
+    // Stops reading: what the server sends piles up in the kernel's buffers, then in its own queue.
+    slow.pause();
+    for (let i = 0; i < 12; i++) await change();
+
+    await expect.poll(() => metric(server, 'pinit_ws_slow_consumers_closed_total'), { timeout: 10_000 }).toBe(1);
+    // Reading again, the client finds the close: 4413 when the close frame got through before the
+    // server cut the socket for not reading, an abnormal closure otherwise.
+    slow.resume();
+    expect([4413, 1006]).toContain(await slowClosed);
+    await expect.poll(() => versions.at(-1), { timeout: 10_000 }).toBe(version);
+    expect(versions).toEqual([...new Set(versions)].sort((a, b) => a - b));
+    expect(versions.length).toBe(13);
+    await reader.dispose();
+  });
+});
+
+describe('sockets per instance and per address', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({
+      env: { WS_MAX_CONNECTIONS: '6', WS_MAX_CONNECTIONS_PER_IP: '4', WS_MAX_ANONYMOUS_CONNECTIONS_PER_IP: '2' },
+    });
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('closes anonymous connections past the per-address cap with 4429, and counts signed-in ones apart', async () => {
+    const user = await createUser(server);
+    const first = await rawSocket(server);
+    const second = await rawSocket(server);
+    const third = new WebSocket(server.wsUrl, 'graphql-transport-ws');
+    await once(third, 'open');
+    const thirdClosed = closed(third);
+    third.send(JSON.stringify({ type: 'connection_init' }));
+    expect(await thirdClosed).toBe(4429);
+
+    // A signed-in connection from the same address is not an anonymous one.
+    const signedIn = await rawSocket(server, { authorization: `Bearer ${user.accessToken}` });
+    // Room again once an anonymous one leaves.
+    first.close();
+    await closed(first);
+    const again = await rawSocket(server);
+    for (const s of [second, signedIn, again]) s.close();
+    await Promise.all([second, signedIn, again].map(closed));
+  });
+
+  it('answers upgrades past the per-address cap with 429, before any connection_init', async () => {
+    const open: WebSocket[] = [];
+    for (let i = 0; i < 4; i++) {
+      const { status, socket } = await upgrade(server);
+      expect(status).toBe(101);
+      open.push(socket!);
+    }
+    expect((await upgrade(server)).status).toBe(429);
+    open.pop()!.close();
+    await expect.poll(async () => (await upgrade(server).then((r) => (r.socket?.close(), r.status))), { timeout: 5_000 }).toBe(101);
+    for (const s of open) s.terminate();
+  });
+});
