@@ -37,7 +37,7 @@ export const typingTopic = (chatId: string) => `chat:typing:${chatId}`;
 /** The chat if the viewer is a member; NOT_FOUND otherwise (non-members never learn it exists). */
 export async function requireMembership(db: Tx | AppDeps['prisma'], viewerId: string, chatId: string): Promise<void> {
   const member = isUuid(chatId) ? await db.chatMember.findUnique({ where: { chatId_userId: { chatId, userId: viewerId } }, select: { userId: true } }) : null;
-  if (!member) throw Object.assign(notFound('Chat'), { field: 'chatId' });
+  if (!member) throw notFound('Chat', { field: 'chatId' });
 }
 
 async function publishToMembers(deps: AppDeps, chatId: string, events: ChatMessageEvent[]): Promise<void> {
@@ -74,14 +74,14 @@ export async function createGroupChat(deps: AppDeps, viewerId: string, rawTitle:
   if (others.length === 0) throw badInput('memberIds', 'A group needs at least one other member');
   if (others.length > CHAT_LIMITS.groupMembers) throw badInput('memberIds', `A group holds at most ${CHAT_LIMITS.groupMembers} others`);
   const unknown = others.find((id) => !isUuid(id));
-  if (unknown) throw Object.assign(notFound(`User ${unknown}`), { field: 'memberIds' });
+  if (unknown) throw notFound(`User ${unknown}`, { field: 'memberIds' });
   const friendships = await deps.prisma.friendship.findMany({
     where: { OR: others.map((id) => orderedPair(viewerId, id)) },
     select: { userAId: true, userBId: true },
   });
   const friends = new Set(friendships.map((f) => (f.userAId === viewerId ? f.userBId : f.userAId)));
   const stranger = others.find((id) => !friends.has(id));
-  if (stranger) throw Object.assign(forbidden(`Group members must be your friends (${stranger} is not)`), { field: 'memberIds' });
+  if (stranger) throw forbidden(`Group members must be your friends (${stranger} is not)`, { field: 'memberIds' });
   return deps.prisma.chat.create({
     ...query,
     data: { kind: 'GROUP', title, createdById: viewerId, members: { create: [viewerId, ...others].map((userId) => ({ userId })) } },
@@ -112,7 +112,7 @@ export async function sendMessage(deps: AppDeps, viewerId: string, chatId: strin
         SELECT EXISTS (SELECT 1 FROM chat_members WHERE chat_id = ${chatId}::uuid AND user_id = ${viewerId}::uuid) AS member,
                (SELECT id::text FROM messages WHERE sender_id = ${viewerId}::uuid AND client_message_id = ${clientId}) AS earlier`
     : [];
-  if (!check?.member) throw Object.assign(notFound('Chat'), { field: 'chatId' });
+  if (!check?.member) throw notFound('Chat', { field: 'chatId' });
   const previous = async () =>
     clientId ? deps.prisma.message.findUnique({ where: { senderId_clientMessageId: { senderId: viewerId, clientMessageId: clientId } } }) : null;
   if (check.earlier) {
@@ -152,7 +152,7 @@ export async function sendMessage(deps: AppDeps, viewerId: string, chatId: strin
     throw error;
   }
   // The sender left between the check and the insert.
-  if (!row) throw Object.assign(notFound('Chat'), { field: 'chatId' });
+  if (!row) throw notFound('Chat', { field: 'chatId' });
   const { readBefore, memberIds, ...fields } = row;
   const message: Message = { ...fields, editedAt: null, deletedAt: null };
   const added: ChatMessageEvent = { type: 'added', chatId, messageId: message.id, senderId: viewerId, seq: message.seq };
@@ -182,7 +182,7 @@ function uuidv7(): string {
 }
 
 function sameChat(message: Message, chatId: string): Message {
-  if (message.chatId !== chatId) throw conflict('That clientMessageId was already used in another chat', 'clientMessageId');
+  if (message.chatId !== chatId) throw conflict('That clientMessageId was already used in another chat', { field: 'clientMessageId' });
   return message;
 }
 

@@ -67,7 +67,7 @@ export interface UploadImageInput {
 }
 
 const tooLarge = () =>
-  new DomainError('PAYLOAD_TOO_LARGE', `The file is larger than ${IMAGE_LIMITS.maxBytes} bytes (10 MB)`, { field: 'file' });
+  new DomainError('PAYLOAD_TOO_LARGE', `The file is larger than ${IMAGE_LIMITS.maxBytes} bytes (${IMAGE_LIMITS.maxBytes / (1024 * 1024)} MB)`, { field: 'file' });
 const undecodable = () => badInput('file', 'The image could not be decoded (truncated or corrupt)');
 
 /**
@@ -215,7 +215,7 @@ async function retryOnPrimaryRace<T>(work: () => Promise<T>): Promise<T> {
       return await work();
     } catch (error) {
       if (!isUniqueViolation(error)) throw error;
-      if (attempt >= IMAGE_LIMITS.primaryAttempts) throw conflict('Another change of the primary image got in the way; try again', 'isPrimary');
+      if (attempt >= IMAGE_LIMITS.primaryAttempts) throw conflict('Another change of the primary image got in the way; try again', { field: 'isPrimary' });
       await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * attempt));
     }
   }
