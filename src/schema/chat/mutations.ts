@@ -4,10 +4,6 @@ import { CHAT_LIMITS } from '../../services/chat/index.ts';
 
 const signedIn = { signedIn: true } as const;
 
-/** True when a Pothos query (`{ include }` or `{ select }`) loads relations, not only columns. */
-const hasRelations = (query: { include?: object; select?: object }) =>
-  Object.keys(query.include ?? {}).length > 0 || Object.values(query.select ?? {}).some((v) => typeof v === 'object' && v !== null);
-
 builder.mutationFields((t) => ({
   openDirectChat: t.withAuth(signedIn).prismaField({
     type: 'Chat',
@@ -32,12 +28,8 @@ builder.mutationFields((t) => ({
       body: t.arg.string({ required: true, description: 'The text.' }),
       clientMessageId: t.arg.string({ description: `Your id for the message (≤ ${CHAT_LIMITS.clientMessageId} characters), for safe retries.` }),
     },
-    resolve: async (query, _root, args, ctx) => {
-      const { message } = await chat.sendMessage(ctx.deps, ctx.viewer.id, String(args.chatId), args.body, args.clientMessageId);
-      // The stored row serves a selection of its own columns; relations need the read.
-      if (!hasRelations(query)) return message;
-      return ctx.prisma.message.findUniqueOrThrow({ ...query, where: { id: message.id } });
-    },
+    resolve: (query, _root, args, ctx) =>
+      chat.sendMessage(ctx.deps, ctx.viewer.id, String(args.chatId), args.body, args.clientMessageId, query),
   }),
   editMessage: t.withAuth(signedIn).prismaField({
     type: 'Message',
@@ -46,28 +38,19 @@ builder.mutationFields((t) => ({
       id: t.arg.id({ required: true, description: 'The message.' }),
       body: t.arg.string({ required: true, description: 'The new text.' }),
     },
-    resolve: async (query, _root, args, ctx) => {
-      const message = await chat.editMessage(ctx.deps, ctx.viewer.id, String(args.id), args.body);
-      return ctx.prisma.message.findUniqueOrThrow({ ...query, where: { id: message.id } });
-    },
+    resolve: (query, _root, args, ctx) => chat.editMessage(ctx.deps, ctx.viewer.id, String(args.id), args.body, query),
   }),
   deleteMessage: t.withAuth(signedIn).prismaField({
     type: 'Message',
     description: "Deletes one of the viewer's messages: it stays in the history, empty and marked deleted.",
     args: { id: t.arg.id({ required: true, description: 'The message.' }) },
-    resolve: async (query, _root, args, ctx) => {
-      const message = await chat.deleteMessage(ctx.deps, ctx.viewer.id, String(args.id));
-      return ctx.prisma.message.findUniqueOrThrow({ ...query, where: { id: message.id } });
-    },
+    resolve: (query, _root, args, ctx) => chat.deleteMessage(ctx.deps, ctx.viewer.id, String(args.id), query),
   }),
   markChatRead: t.withAuth(signedIn).prismaField({
     type: 'Chat',
     description: "Moves the viewer's read marker to the newest message.",
     args: { chatId: t.arg.id({ required: true, description: 'The chat.' }) },
-    resolve: async (query, _root, args, ctx) => {
-      await chat.markRead(ctx.deps, ctx.viewer.id, String(args.chatId));
-      return ctx.prisma.chat.findUniqueOrThrow({ ...query, where: { id: String(args.chatId) } });
-    },
+    resolve: (query, _root, args, ctx) => chat.markRead(ctx.deps, ctx.viewer.id, String(args.chatId), query),
   }),
   setTyping: t.withAuth(signedIn).boolean({
     description: 'Tells the other members the viewer is (or stopped) typing. Never stored; renew every few seconds while typing.',

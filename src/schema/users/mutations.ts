@@ -42,6 +42,6 @@ builder.mutationFields((t) => ({
       userId: t.arg.id({ required: true, description: 'The user to change.' }),
       certified: t.arg.boolean({ required: true, description: 'The new certification.' }),
     },
-    resolve: (_query, _root, args, ctx) => accounts.setCertified(ctx.deps, String(args.userId), args.certified),
+    resolve: (query, _root, args, ctx) => accounts.setCertified(ctx.deps, String(args.userId), args.certified, query),
   }),
 }));

@@ -190,11 +190,11 @@ export async function changePassword(deps: AppDeps, userId: string, currentPassw
   return true;
 }
 
-export async function setCertified(deps: AppDeps, userId: string, certified: boolean): Promise<User> {
+export async function setCertified(deps: AppDeps, userId: string, certified: boolean, query: object = {}) {
   if (!isUuid(userId)) throw notFound('User');
   const { count } = await deps.prisma.user.updateMany({ where: { id: userId }, data: { isCertified: certified } });
   if (count === 0) throw notFound('User');
-  return deps.prisma.user.findUniqueOrThrow({ where: { id: userId } });
+  return deps.prisma.user.findUniqueOrThrow({ ...query, where: { id: userId } });
 }
 
 /** Grants ADMIN to an existing user (the `user:admin` script). */

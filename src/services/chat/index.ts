@@ -88,10 +88,31 @@ export async function createGroupChat(deps: AppDeps, viewerId: string, rawTitle:
   });
 }
 
-export interface SendResult {
+interface SendResult {
   message: Message;
   /** False when a retry returned the message stored by an earlier attempt. */
   created: boolean;
+}
+
+/** True when a Pothos query (`{ include }` or `{ select }`) loads relations, not only columns. */
+const hasRelations = (query: { include?: object; select?: object }) =>
+  Object.keys(query.include ?? {}).length > 0 || Object.values(query.select ?? {}).some((v) => typeof v === 'object' && v !== null);
+
+/**
+ * Sends a message (see storeMessage) and returns it read with the query. The stored row
+ * already serves a selection of its own columns; only relations cost the extra read.
+ */
+export async function sendMessage(
+  deps: AppDeps,
+  viewerId: string,
+  chatId: string,
+  rawBody: string,
+  clientMessageId?: string | null,
+  query: Query = {},
+): Promise<Message> {
+  const { message } = await storeMessage(deps, viewerId, chatId, rawBody, clientMessageId);
+  if (!hasRelations(query)) return message;
+  return deps.prisma.message.findUniqueOrThrow({ ...query, where: { id: message.id } });
 }
 
 /**
@@ -104,7 +125,7 @@ export interface SendResult {
  * the members to publish to. A single statement is atomic and holds the chat row's lock only
  * inside PostgreSQL, never across round trips to this process.
  */
-export async function sendMessage(deps: AppDeps, viewerId: string, chatId: string, rawBody: string, clientMessageId?: string | null): Promise<SendResult> {
+async function storeMessage(deps: AppDeps, viewerId: string, chatId: string, rawBody: string, clientMessageId?: string | null): Promise<SendResult> {
   const body = text('body', rawBody, { min: 1, max: CHAT_LIMITS.body });
   const clientId = clientMessageId ? text('clientMessageId', clientMessageId, { min: 1, max: CHAT_LIMITS.clientMessageId }) : null;
   const [check] = isUuid(chatId)
@@ -196,24 +217,24 @@ async function ownMessage(deps: AppDeps, viewerId: string, id: string): Promise<
   return message;
 }
 
-export async function editMessage(deps: AppDeps, viewerId: string, id: string, rawBody: string): Promise<Message> {
+export async function editMessage(deps: AppDeps, viewerId: string, id: string, rawBody: string, query: Query = {}): Promise<Message> {
   const body = text('body', rawBody, { min: 1, max: CHAT_LIMITS.body });
   const message = await ownMessage(deps, viewerId, id);
   if (message.deletedAt) throw conflict('A deleted message cannot be edited');
   const { count } = await deps.prisma.message.updateMany({ where: { id, deletedAt: null }, data: { body, editedAt: new Date() } });
   if (count === 0) throw conflict('A deleted message cannot be edited');
   await publishToMembers(deps, message.chatId, [{ type: 'updated', chatId: message.chatId, messageId: id }]);
-  return deps.prisma.message.findUniqueOrThrow({ where: { id } });
+  return deps.prisma.message.findUniqueOrThrow({ ...query, where: { id } });
 }
 
 /** Empties the body and marks the message deleted; the row stays so the conversation keeps its shape. */
-export async function deleteMessage(deps: AppDeps, viewerId: string, id: string): Promise<Message> {
+export async function deleteMessage(deps: AppDeps, viewerId: string, id: string, query: Query = {}): Promise<Message> {
   const message = await ownMessage(deps, viewerId, id);
   if (!message.deletedAt) {
     await deps.prisma.message.update({ where: { id }, data: { body: '', deletedAt: new Date() } });
     await publishToMembers(deps, message.chatId, [{ type: 'updated', chatId: message.chatId, messageId: id }]);
   }
-  return deps.prisma.message.findUniqueOrThrow({ where: { id } });
+  return deps.prisma.message.findUniqueOrThrow({ ...query, where: { id } });
 }
 
 /** Status changes published per marker move, at most this many (the newest). */
@@ -223,9 +244,10 @@ const STATUS_EVENTS_MAX = 50;
  * Moves the viewer's read (and delivery) marker up to `upToSeq` (default: the latest message)
  * and publishes status changes of the messages of others it passed.
  */
-export async function markRead(deps: AppDeps, viewerId: string, chatId: string): Promise<void> {
+export async function markRead(deps: AppDeps, viewerId: string, chatId: string, query: Query = {}) {
   await requireMembership(deps.prisma, viewerId, chatId);
   await advanceMarkers(deps, viewerId, chatId, { read: true });
+  return deps.prisma.chat.findUniqueOrThrow({ ...query, where: { id: chatId } });
 }
 
 /** Records that messages up to `upToSeq` reached the viewer (fetched or pushed). */

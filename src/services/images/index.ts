@@ -291,16 +291,16 @@ async function ownImage(db: Tx | AppDeps['prisma'], viewerId: string, id: string
 /** Makes the image the viewer's only primary one (the previous primary, if any, stops being it). */
 export async function setPrimaryImage(deps: AppDeps, viewerId: string, id: string, query: Query = {}) {
   await ownImage(deps.prisma, viewerId, id);
-  return retryOnPrimaryRace(() =>
+  await retryOnPrimaryRace(() =>
     deps.prisma.$transaction(async (tx) => {
       await lockUser(tx, viewerId);
       await tx.image.updateMany({ where: { userId: viewerId, isPrimary: true, NOT: { id } }, data: { isPrimary: null } });
       const updated = await tx.image.updateMany({ where: { id, userId: viewerId }, data: { isPrimary: true } });
       // Deleted since the check above.
       if (updated.count === 0) throw notFound('Image');
-      return tx.image.findUniqueOrThrow({ ...query, where: { id } });
     }),
   );
+  return deps.prisma.image.findUniqueOrThrow({ ...query, where: { id } });
 }
 
 export async function updateImageCaption(deps: AppDeps, viewerId: string, id: string, rawCaption: string, query: Query = {}) {
