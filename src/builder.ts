@@ -6,15 +6,25 @@ import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import { DateTimeResolver } from 'graphql-scalars';
 import { GraphQLUpload } from 'graphql-upload-minimal';
 import type { FileUpload } from 'graphql-upload-minimal';
-import type { Context } from './context.ts';
+import type { Context, Viewer } from './context.ts';
 import { forbidden, unauthenticated } from './lib/errors.ts';
+import { pagingPlugin } from './schema/paging.ts';
+import type { PagePolicy } from './schema/paging.ts';
 import { getDatamodel } from './generated/pothos-types.ts';
 import type PrismaTypes from './generated/pothos-types.ts';
+
+/**
+ * Default and maximum page sizes of connections (map queries allow more). Every connection
+ * checks its arguments against its policy (src/schema/paging.ts); this one unless it names its own.
+ */
+export const PAGE_SIZE = { default: 20, max: 100 } as const satisfies PagePolicy;
 
 export const builder = new SchemaBuilder<{
   Context: Context;
   PrismaTypes: PrismaTypes;
   AuthScopes: { signedIn: boolean; admin: boolean };
+  // Fields behind `t.withAuth({ signedIn: true })` (or admin) see a non-null viewer.
+  AuthContexts: { signedIn: Context & { viewer: Viewer }; admin: Context & { viewer: Viewer } };
   Scalars: {
     DateTime: { Input: Date; Output: Date };
     // A multipart file part (graphql-upload-minimal): resolves once the part starts arriving.
@@ -25,7 +35,7 @@ export const builder = new SchemaBuilder<{
   DefaultEdgesNullability: false;
   DefaultNodeNullability: false;
 }>({
-  plugins: [ScopeAuthPlugin, PrismaPlugin, RelayPlugin],
+  plugins: [ScopeAuthPlugin, PrismaPlugin, RelayPlugin, pagingPlugin],
   defaultFieldNullability: false,
   scopeAuth: {
     authScopes: (ctx) => ({ signedIn: ctx.viewer !== null, admin: ctx.viewer?.role === 'ADMIN' }),
@@ -39,6 +49,9 @@ export const builder = new SchemaBuilder<{
     dmmf: getDatamodel(),
     exposeDescriptions: true,
     filterConnectionTotalCount: true,
+    // Pothos clamps to these; the paging plugin rejects larger pages before it gets the chance.
+    defaultConnectionSize: PAGE_SIZE.default,
+    maxConnectionSize: PAGE_SIZE.max,
     // A development hint; anonymous `me` legitimately skips the query.
     onUnusedQuery: (process.env.NODE_ENV ?? 'development') === 'development' ? 'warn' : null,
   },
@@ -57,11 +70,13 @@ export const builder = new SchemaBuilder<{
     startCursorFieldOptions: { description: 'Cursor of the first item of the page.' },
     endCursorFieldOptions: { description: 'Cursor of the last item of the page.' },
     pageInfoTypeOptions: { description: 'Paging state of a connection.' },
-    firstArgOptions: { description: 'Items to return after `after` (default 20, at most 100).' },
+    // The paging plugin replaces the first/last descriptions with each field's real sizes.
+    firstArgOptions: { description: 'Items to return after `after`.' },
     afterArgOptions: { description: 'Cursor to continue after.' },
     lastArgOptions: { description: 'Items to return before `before`.' },
     beforeArgOptions: { description: 'Cursor to continue before.' },
   },
+  paging: { defaultPolicy: PAGE_SIZE },
 });
 
 builder.addScalarType('DateTime', DateTimeResolver, {
@@ -77,5 +92,9 @@ builder.queryType({ description: 'Reads.' });
 builder.mutationType({ description: 'Writes.' });
 builder.subscriptionType({ description: 'Live updates over graphql-ws.' });
 
-/** Default and maximum page sizes for ordinary connections (map queries allow more). */
-export const PAGE_SIZE = { default: 20, max: 100 } as const;
+/**
+ * A connection type built with the plain builder, for a `t.withAuth(...)` connection field: that
+ * field builder's types carry the refined context, so TypeScript sees a different ref type.
+ * At run time the ref is the same (the context type is only a type).
+ */
+export const withAuthConnection = <Ref extends object>(ref: Ref) => ref as never;

@@ -1,7 +1,7 @@
-// Errors with the contract's codes. Services throw these; the server turns them into
-// GraphQL errors with extensions.code (and extensions.field for input errors). Anything
-// else is unexpected and reaches clients masked as INTERNAL_SERVER_ERROR.
-import { GraphQLError } from 'graphql';
+// Errors with the contract's codes. Services throw these as plain errors: they know nothing of
+// GraphQL. The transport (src/transport/errors.ts) maps them to GraphQL errors with
+// extensions.code (and extensions.field for input errors) and the HTTP status. Anything else
+// is unexpected and reaches clients masked as INTERNAL_SERVER_ERROR.
 
 export type ErrorCode =
   | 'UNAUTHENTICATED'
@@ -14,24 +14,47 @@ export type ErrorCode =
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'INTERNAL_SERVER_ERROR';
 
-export class DomainError extends GraphQLError {
+/** What an error may say beyond its code and message. */
+export interface ErrorDetails {
+  /** The input field at fault (extensions.field on the wire). */
+  field?: string;
+  /** When a rate-limited client may retry. */
+  retryAfterSeconds?: number;
+  /** The HTTP status of a response that carries this error (HTTP requests only). */
+  httpStatus?: number;
+}
+
+export class DomainError extends Error {
+  readonly field?: string;
+  readonly retryAfterSeconds?: number;
+  readonly httpStatus?: number;
+
   constructor(
     readonly code: ErrorCode,
     message: string,
-    extra: { field?: string; retryAfterSeconds?: number; http?: { status: number } } = {},
+    details: ErrorDetails = {},
   ) {
-    super(message, { extensions: { code, ...extra } });
+    super(message);
     this.name = 'DomainError';
+    if (details.field !== undefined) this.field = details.field;
+    if (details.retryAfterSeconds !== undefined) this.retryAfterSeconds = details.retryAfterSeconds;
+    if (details.httpStatus !== undefined) this.httpStatus = details.httpStatus;
   }
 }
 
+/** Options every factory takes: the input field the error is about. */
+export interface ErrorOptions {
+  field?: string;
+}
+
 export const badInput = (field: string, message: string) => new DomainError('BAD_USER_INPUT', message, { field });
-export const notFound = (what: string) => new DomainError('NOT_FOUND', `${what} not found`);
-export const forbidden = (message = 'You are not allowed to do this') => new DomainError('FORBIDDEN', message);
-export const conflict = (message: string, field?: string) => new DomainError('CONFLICT', message, field ? { field } : {});
+export const notFound = (what: string, { field }: ErrorOptions = {}) => new DomainError('NOT_FOUND', `${what} not found`, { field });
+export const forbidden = (message = 'You are not allowed to do this', { field }: ErrorOptions = {}) =>
+  new DomainError('FORBIDDEN', message, { field });
+export const conflict = (message: string, { field }: ErrorOptions = {}) => new DomainError('CONFLICT', message, { field });
 export const unauthenticated = (message = 'Sign in first') => new DomainError('UNAUTHENTICATED', message);
 export const rateLimited = (retryAfterSeconds: number) =>
-  new DomainError('RATE_LIMITED', `Too many attempts; retry in ${retryAfterSeconds} s`, { retryAfterSeconds, http: { status: 429 } });
+  new DomainError('RATE_LIMITED', `Too many attempts; retry in ${retryAfterSeconds} s`, { retryAfterSeconds, httpStatus: 429 });
 
 /**
  * A unique-constraint violation, for turning races into CONFLICT: from a Prisma model query

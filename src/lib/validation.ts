@@ -47,13 +47,14 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const isUuid = (value: string) => UUID.test(value);
 
 /**
- * Rejects page sizes outside 0..max (rather than silently clamping them) and cursors that did
- * not come from us: Pothos' id cursors are base64 of `GPC:S:<uuid>`, compound ones of
+ * Rejects page sizes outside 0..max (rather than silently clamping them) and, unless the list
+ * checks its own, cursors that did not come from us: Pothos' id cursors are base64 of `GPC:S:<uuid>`, compound ones of
  * `GPC:T:["S:<uuid>", "N:<seq>", ...]`.
  */
 export function checkPageArgs(
   args: { first?: number | null; last?: number | null; after?: string | null; before?: string | null },
   max: number,
+  { cursors = true }: { cursors?: boolean } = {},
 ): void {
   for (const field of ['first', 'last'] as const) {
     const value = args[field];
@@ -61,6 +62,7 @@ export function checkPageArgs(
       throw badInput(field, `${field} must be between 0 and ${max}`);
     }
   }
+  if (!cursors) return;
   for (const field of ['after', 'before'] as const) {
     const cursor = args[field];
     if (cursor !== null && cursor !== undefined && !isOurCursor(cursor)) throw badInput(field, `${field} is not a cursor from this list`);

@@ -9,6 +9,36 @@ import { DomainError } from '../lib/errors.ts';
 import type { ErrorCode } from '../lib/errors.ts';
 import { withoutSuggestions } from './limits.ts';
 
+/**
+ * The wire form of a domain error: extensions.code, extensions.field and
+ * extensions.retryAfterSeconds for the client, and extensions.http for Apollo, which takes the
+ * response's HTTP status from it (and strips it) before formatError runs.
+ */
+export function domainErrorExtensions(error: DomainError): Record<string, unknown> {
+  return {
+    code: error.code,
+    ...(error.field !== undefined && { field: error.field }),
+    ...(error.retryAfterSeconds !== undefined && { retryAfterSeconds: error.retryAfterSeconds }),
+    ...(error.httpStatus !== undefined && { http: { status: error.httpStatus } }),
+  };
+}
+
+// Services throw plain DomainErrors. graphql-js (locatedError, for resolver errors), Apollo
+// (ensureGraphQLError, for errors thrown by plugins) and graphql-ws wrap them in a GraphQLError
+// whose extensions are copied from the original error's `extensions`; this accessor supplies
+// them, so the code, the field and the HTTP 429 of RATE_LIMITED survive every path without
+// the domain knowing about GraphQL.
+Object.defineProperty(DomainError.prototype, 'extensions', {
+  configurable: true,
+  get(this: DomainError) {
+    return domainErrorExtensions(this);
+  },
+});
+
+/** A domain error as a GraphQLError, for code that must hand graphql-ws a GraphQLError. */
+export const toGraphQLError = (error: DomainError) =>
+  new GraphQLError(error.message, { originalError: error, extensions: domainErrorExtensions(error) });
+
 const CONTRACT_CODES = new Set<string>([
   'UNAUTHENTICATED',
   'FORBIDDEN',
@@ -86,7 +116,11 @@ export function formatError(error: GraphQLError, scope: ErrorScope | undefined):
   if (!isInternalError(error)) {
     const contractCode: string =
       code && (CONTRACT_CODES.has(code) || PROTOCOL_CODES.has(code)) ? code : ('BAD_USER_INPUT' satisfies ErrorCode);
-    const { http: _http, stacktrace: _stack, ...extensions } = (formatted.extensions ?? {}) as Record<string, unknown>;
+    const original = error.originalError;
+    const { http: _http, stacktrace: _stack, ...extensions } = {
+      ...formatted.extensions,
+      ...(original instanceof DomainError && domainErrorExtensions(original)),
+    } as Record<string, unknown>;
     scope?.onCode?.(contractCode);
     const message = scope?.hideSuggestions ? withoutSuggestions(formatted.message) : formatted.message;
     return { ...formatted, message, extensions: { ...extensions, code: contractCode } };

@@ -1,5 +1,7 @@
 import { builder } from '../../builder.ts';
 import * as accounts from '../../services/accounts/index.ts';
+import { PASSWORD_LENGTH } from '../../services/accounts/index.ts';
+import { ACCESS_TOKEN_TTL_SECONDS } from '../../auth/tokens.ts';
 import { AuthPayload, RegisterInput } from './types.ts';
 
 builder.mutationFields((t) => ({
@@ -29,18 +31,16 @@ builder.mutationFields((t) => ({
     args: { refreshToken: t.arg.string({ required: true, description: 'A refresh token of the session.' }) },
     resolve: (_root, args, ctx) => accounts.logout(ctx.deps, args.refreshToken),
   }),
-  logoutAllSessions: t.boolean({
-    authScopes: { signedIn: true },
-    description: 'Ends every session of the signed-in user. Access tokens already issued lapse within 15 minutes.',
-    resolve: (_root, _args, ctx) => accounts.logoutAllSessions(ctx.deps, ctx.viewer!.id),
+  logoutAllSessions: t.withAuth({ signedIn: true }).boolean({
+    description: `Ends every session of the signed-in user. Access tokens already issued lapse within ${ACCESS_TOKEN_TTL_SECONDS / 60} minutes.`,
+    resolve: (_root, _args, ctx) => accounts.logoutAllSessions(ctx.deps, ctx.viewer.id),
   }),
-  changePassword: t.boolean({
-    authScopes: { signedIn: true },
+  changePassword: t.withAuth({ signedIn: true }).boolean({
     description: 'Changes the password and ends every session; sign in again with the new password.',
     args: {
       currentPassword: t.arg.string({ required: true, description: 'The password now.' }),
-      newPassword: t.arg.string({ required: true, description: '8–128 characters.' }),
+      newPassword: t.arg.string({ required: true, description: `${PASSWORD_LENGTH.min}–${PASSWORD_LENGTH.max} characters.` }),
     },
-    resolve: (_root, args, ctx) => accounts.changePassword(ctx.deps, ctx.viewer!.id, args.currentPassword, args.newPassword),
+    resolve: (_root, args, ctx) => accounts.changePassword(ctx.deps, ctx.viewer.id, args.currentPassword, args.newPassword),
   }),
 }));

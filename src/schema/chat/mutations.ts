@@ -1,86 +1,63 @@
 import { builder } from '../../builder.ts';
 import * as chat from '../../services/chat/index.ts';
+import { CHAT_LIMITS } from '../../services/chat/index.ts';
 
 const signedIn = { signedIn: true } as const;
 
-/** True when a Pothos query (`{ include }` or `{ select }`) loads relations, not only columns. */
-const hasRelations = (query: { include?: object; select?: object }) =>
-  Object.keys(query.include ?? {}).length > 0 || Object.values(query.select ?? {}).some((v) => typeof v === 'object' && v !== null);
-
 builder.mutationFields((t) => ({
-  openDirectChat: t.prismaField({
+  openDirectChat: t.withAuth(signedIn).prismaField({
     type: 'Chat',
-    authScopes: signedIn,
     description: 'The direct chat with a friend, created on first use; the same chat every time.',
     args: { userId: t.arg.id({ required: true, description: 'The friend.' }) },
-    resolve: (query, _root, args, ctx) => chat.openDirectChat(ctx.deps, ctx.viewer!.id, String(args.userId), query),
+    resolve: (query, _root, args, ctx) => chat.openDirectChat(ctx.deps, ctx.viewer.id, String(args.userId), query),
   }),
-  createGroupChat: t.prismaField({
+  createGroupChat: t.withAuth(signedIn).prismaField({
     type: 'Chat',
-    authScopes: signedIn,
-    description: 'A titled chat of the viewer and friends (at most 100 others).',
+    description: `A titled chat of the viewer and friends (at most ${CHAT_LIMITS.groupMembers} others).`,
     args: {
-      title: t.arg.string({ required: true, description: '1–255 characters.' }),
+      title: t.arg.string({ required: true, description: `1–${CHAT_LIMITS.title} characters.` }),
       memberIds: t.arg.idList({ required: true, description: 'Friends to add.' }),
     },
-    resolve: (query, _root, args, ctx) => chat.createGroupChat(ctx.deps, ctx.viewer!.id, args.title, args.memberIds, query),
+    resolve: (query, _root, args, ctx) => chat.createGroupChat(ctx.deps, ctx.viewer.id, args.title, args.memberIds, query),
   }),
-  sendMessage: t.prismaField({
+  sendMessage: t.withAuth(signedIn).prismaField({
     type: 'Message',
-    authScopes: signedIn,
-    description: 'Sends a message (1–4000 characters, trimmed). Retrying with the same clientMessageId returns the first message and sends nothing new.',
+    description: `Sends a message (1–${CHAT_LIMITS.body} characters, trimmed). Retrying with the same clientMessageId returns the first message and sends nothing new.`,
     args: {
       chatId: t.arg.id({ required: true, description: 'The chat.' }),
       body: t.arg.string({ required: true, description: 'The text.' }),
-      clientMessageId: t.arg.string({ description: 'Your id for the message (≤ 100 characters), for safe retries.' }),
+      clientMessageId: t.arg.string({ description: `Your id for the message (≤ ${CHAT_LIMITS.clientMessageId} characters), for safe retries.` }),
     },
-    resolve: async (query, _root, args, ctx) => {
-      const { message } = await chat.sendMessage(ctx.deps, ctx.viewer!.id, String(args.chatId), args.body, args.clientMessageId);
-      // The stored row serves a selection of its own columns; relations need the read.
-      if (!hasRelations(query)) return message;
-      return ctx.prisma.message.findUniqueOrThrow({ ...query, where: { id: message.id } });
-    },
+    resolve: (query, _root, args, ctx) =>
+      chat.sendMessage(ctx.deps, ctx.viewer.id, String(args.chatId), args.body, args.clientMessageId, query),
   }),
-  editMessage: t.prismaField({
+  editMessage: t.withAuth(signedIn).prismaField({
     type: 'Message',
-    authScopes: signedIn,
     description: "Changes the text of one of the viewer's messages.",
     args: {
       id: t.arg.id({ required: true, description: 'The message.' }),
       body: t.arg.string({ required: true, description: 'The new text.' }),
     },
-    resolve: async (query, _root, args, ctx) => {
-      const message = await chat.editMessage(ctx.deps, ctx.viewer!.id, String(args.id), args.body);
-      return ctx.prisma.message.findUniqueOrThrow({ ...query, where: { id: message.id } });
-    },
+    resolve: (query, _root, args, ctx) => chat.editMessage(ctx.deps, ctx.viewer.id, String(args.id), args.body, query),
   }),
-  deleteMessage: t.prismaField({
+  deleteMessage: t.withAuth(signedIn).prismaField({
     type: 'Message',
-    authScopes: signedIn,
     description: "Deletes one of the viewer's messages: it stays in the history, empty and marked deleted.",
     args: { id: t.arg.id({ required: true, description: 'The message.' }) },
-    resolve: async (query, _root, args, ctx) => {
-      const message = await chat.deleteMessage(ctx.deps, ctx.viewer!.id, String(args.id));
-      return ctx.prisma.message.findUniqueOrThrow({ ...query, where: { id: message.id } });
-    },
+    resolve: (query, _root, args, ctx) => chat.deleteMessage(ctx.deps, ctx.viewer.id, String(args.id), query),
   }),
-  markChatRead: t.prismaField({
+  markChatRead: t.withAuth(signedIn).prismaField({
     type: 'Chat',
-    authScopes: signedIn,
     description: "Moves the viewer's read marker to the newest message.",
     args: { chatId: t.arg.id({ required: true, description: 'The chat.' }) },
-    resolve: async (query, _root, args, ctx) => {
-      await chat.markRead(ctx.deps, ctx.viewer!.id, String(args.chatId));
-      return ctx.prisma.chat.findUniqueOrThrow({ ...query, where: { id: String(args.chatId) } });
-    },
+    resolve: (query, _root, args, ctx) => chat.markRead(ctx.deps, ctx.viewer.id, String(args.chatId), query),
   }),
-  setTyping: t.boolean({
-    authScopes: signedIn,
+  setTyping: t.withAuth(signedIn).boolean({
     description: 'Tells the other members the viewer is (or stopped) typing. Never stored; renew every few seconds while typing.',
     args: {
       chatId: t.arg.id({ required: true, description: 'The chat.' }),
       isTyping: t.arg.boolean({ required: true, description: 'Typing now.' }),
     },
-    resolve: (_root, args, ctx) => chat.setTyping(ctx.deps, ctx.viewer!.id, String(args.chatId), args.isTyping),
+    resolve: (_root, args, ctx) => chat.setTyping(ctx.deps, ctx.viewer.id, String(args.chatId), args.isTyping),
   }),
 }));

@@ -9,12 +9,11 @@ import { Message, PresenceChange, TypingIndicator } from './types.ts';
 const signedIn = { signedIn: true } as const;
 
 builder.subscriptionFields((t) => ({
-  messageAdded: t.field({
+  messageAdded: t.withAuth(signedIn).field({
     type: Message,
-    authScopes: signedIn,
     description: "New messages in one chat, or in all of the viewer's chats. Subscribing to a chat you are not in is NOT_FOUND.",
     args: { chatId: t.arg.id({ description: 'One chat; omit for all.' }) },
-    subscribe: (_root, args, ctx) => live.messageEvents(ctx.deps, ctx.viewer!.id, args.chatId ? String(args.chatId) : null, 'added'),
+    subscribe: (_root, args, ctx) => live.messageEvents(ctx.deps, ctx.viewer.id, args.chatId ? String(args.chatId) : null, 'added'),
     // Fresh caches first: queryFromInfo records in them what the query loads; clearing them
     // afterwards made Pothos load the selection's relations a second time.
     resolve: (event, _args, ctx, info) => {
@@ -22,12 +21,11 @@ builder.subscriptionFields((t) => ({
       return ctx.prisma.message.findUniqueOrThrow({ ...queryFromInfo({ context: ctx, info }), where: { id: event.messageId } });
     },
   }),
-  messageUpdated: t.field({
+  messageUpdated: t.withAuth(signedIn).field({
     type: Message,
-    authScopes: signedIn,
     description: 'Edits, deletions and status changes of messages, in one chat or all of the viewer’s chats.',
     args: { chatId: t.arg.id({ description: 'One chat; omit for all.' }) },
-    subscribe: (_root, args, ctx) => live.messageEvents(ctx.deps, ctx.viewer!.id, args.chatId ? String(args.chatId) : null, 'updated'),
+    subscribe: (_root, args, ctx) => live.messageEvents(ctx.deps, ctx.viewer.id, args.chatId ? String(args.chatId) : null, 'updated'),
     // Fresh caches first: queryFromInfo records in them what the query loads; clearing them
     // afterwards made Pothos load the selection's relations a second time.
     resolve: (event, _args, ctx, info) => {
@@ -35,19 +33,17 @@ builder.subscriptionFields((t) => ({
       return ctx.prisma.message.findUniqueOrThrow({ ...queryFromInfo({ context: ctx, info }), where: { id: event.messageId } });
     },
   }),
-  typing: t.field({
+  typing: t.withAuth(signedIn).field({
     type: TypingIndicator,
-    authScopes: signedIn,
     description: 'Other members starting and stopping to type in a chat.',
     args: { chatId: t.arg.id({ required: true, description: 'The chat.' }) },
-    subscribe: (_root, args, ctx) => live.typingEvents(ctx.deps, ctx.viewer!.id, String(args.chatId)),
+    subscribe: (_root, args, ctx) => live.typingEvents(ctx.deps, ctx.viewer.id, String(args.chatId)),
     resolve: (event, _args, ctx) => withFreshCaches(event, ctx),
   }),
-  presenceChanged: t.field({
+  presenceChanged: t.withAuth(signedIn).field({
     type: PresenceChange,
-    authScopes: signedIn,
     description: 'Friends going online or offline.',
-    subscribe: (_root, _args, ctx) => ctx.deps.pubsub.subscribe<PresenceEvent>(presenceTopic(ctx.viewer!.id)),
+    subscribe: (_root, _args, ctx) => ctx.deps.pubsub.subscribe<PresenceEvent>(presenceTopic(ctx.viewer.id)),
     resolve: (event, _args, ctx) => withFreshCaches(event, ctx),
   }),
 }));

@@ -1,8 +1,7 @@
 import { prismaConnectionHelpers } from '@pothos/plugin-prisma';
 import { viewerIdOf } from '../viewer.ts';
 import { builder, PAGE_SIZE } from '../../builder.ts';
-import { afterHistoryFetch } from '../../services/chat/index.ts';
-import { checkPageArgs } from '../../lib/validation.ts';
+import { afterHistoryFetch, CHAT_LIMITS } from '../../services/chat/index.ts';
 import { Event } from '../events/types.ts';
 import { User } from '../users/types.ts';
 
@@ -44,7 +43,7 @@ export const Message = builder.prismaObject('Message', {
     id: t.exposeID('id', { description: 'The message’s UUID.' }),
     chat: t.relation('chat', { description: 'The chat it belongs to.' }),
     sender: t.relation('sender', { description: 'Who sent it.' }),
-    body: t.exposeString('body', { description: 'The text, 1–4000 characters; empty once deleted.' }),
+    body: t.exposeString('body', { description: `The text, 1–${CHAT_LIMITS.body} characters; empty once deleted.` }),
     clientMessageId: t.exposeString('clientMessageId', {
       nullable: true,
       description: "The sender's own id for the message; a retried send with the same id returns the same message.",
@@ -86,8 +85,6 @@ export const MessageConnection = builder.connectionObject(
 
 const messageHelpers = prismaConnectionHelpers(builder, 'Message', {
   cursor: 'chatId_seq',
-  defaultSize: PAGE_SIZE.default,
-  maxSize: PAGE_SIZE.max,
   query: { orderBy: { seq: 'asc' } },
 });
 
@@ -123,10 +120,10 @@ export const Chat = builder.prismaObject('Chat', {
     messages: t.connection(
       {
         type: Message,
-        description: 'History. Page backwards with last/before (the default: the newest 20) or forwards with first/after.',
+        description: `History. Page backwards with last/before (the default: the newest ${PAGE_SIZE.default}) or forwards with first/after.`,
+        paging: { ...PAGE_SIZE, backwards: true },
         select: (args, ctx, nestedSelection) => ({ messages: messageHelpers.getQuery(historyArgs(args), ctx, nestedSelection) }),
         resolve: async (chat, args, ctx) => {
-          checkPageArgs(args, PAGE_SIZE.max);
           const page = messageHelpers.resolve(chat.messages, historyArgs(args), ctx);
           if (ctx.viewer) await afterHistoryFetch(ctx.deps, ctx.viewer.id, chat.id, chat.messages.map((m) => m.seq));
           return page as never;

@@ -1,5 +1,6 @@
 import { builder } from '../../builder.ts';
 import * as events from '../../services/events/index.ts';
+import { EVENT_LIMITS } from '../../services/events/index.ts';
 import { CreateEventInput, UpdateEventInput } from './types.ts';
 
 
@@ -7,99 +8,86 @@ builder.mutationFields((t) => {
   const id = () => t.arg.id({ required: true, description: 'The event’s UUID.' });
   const signedIn = { signedIn: true } as const;
   return {
-    createEvent: t.prismaField({
+    createEvent: t.withAuth(signedIn).prismaField({
       type: 'Event',
-      authScopes: signedIn,
       description: 'Creates an event hosted by the viewer. Public events need a certified host.',
       args: { input: t.arg({ type: CreateEventInput, required: true, description: 'The event.' }) },
-      resolve: (query, _root, { input }, ctx) => events.createEvent(ctx.deps, ctx.viewer!.id, input, query),
+      resolve: (query, _root, { input }, ctx) => events.createEvent(ctx.deps, ctx.viewer.id, input, query),
     }),
-    updateEvent: t.prismaField({
+    updateEvent: t.withAuth(signedIn).prismaField({
       type: 'Event',
-      authScopes: signedIn,
       description: 'Host only. Changes an event and increments its version.',
       args: { id: id(), input: t.arg({ type: UpdateEventInput, required: true, description: 'The changes.' }) },
-      resolve: (query, _root, args, ctx) => events.updateEvent(ctx.deps, ctx.viewer!.id, String(args.id), args.input, query),
+      resolve: (query, _root, args, ctx) => events.updateEvent(ctx.deps, ctx.viewer.id, String(args.id), args.input, query),
     }),
-    cancelEvent: t.prismaField({
+    cancelEvent: t.withAuth(signedIn).prismaField({
       type: 'Event',
-      authScopes: signedIn,
       description: 'Host only. Cancels an event; cancelling again changes nothing.',
       args: { id: id() },
-      resolve: (query, _root, args, ctx) => events.cancelEvent(ctx.deps, ctx.viewer!.id, String(args.id), query),
+      resolve: (query, _root, args, ctx) => events.cancelEvent(ctx.deps, ctx.viewer.id, String(args.id), query),
     }),
-    deleteEvent: t.id({
-      authScopes: signedIn,
+    deleteEvent: t.withAuth(signedIn).id({
       description: 'Host only. Deletes an event with its attendance, invitations, comments, likes and shares; returns its id.',
       args: { id: id() },
-      resolve: (_root, args, ctx) => events.deleteEvent(ctx.deps, ctx.viewer!.id, String(args.id)),
+      resolve: (_root, args, ctx) => events.deleteEvent(ctx.deps, ctx.viewer.id, String(args.id)),
     }),
-    joinEvent: t.prismaField({
+    joinEvent: t.withAuth(signedIn).prismaField({
       type: 'Event',
-      authScopes: signedIn,
       description: 'Joins a public event, or a private one the viewer is invited to. Joining twice is harmless; a full event is CONFLICT.',
       args: { id: id() },
-      resolve: (query, _root, args, ctx) => events.joinEvent(ctx.deps, ctx.viewer!.id, String(args.id), query),
+      resolve: (query, _root, args, ctx) => events.joinEvent(ctx.deps, ctx.viewer.id, String(args.id), query),
     }),
-    leaveEvent: t.prismaField({
+    leaveEvent: t.withAuth(signedIn).prismaField({
       type: 'Event',
-      authScopes: signedIn,
       description: 'Leaves an event; leaving one not joined is harmless.',
       args: { id: id() },
-      resolve: (query, _root, args, ctx) => events.leaveEvent(ctx.deps, ctx.viewer!.id, String(args.id), query),
+      resolve: (query, _root, args, ctx) => events.leaveEvent(ctx.deps, ctx.viewer.id, String(args.id), query),
     }),
-    inviteToEvent: t.prismaField({
+    inviteToEvent: t.withAuth(signedIn).prismaField({
       type: 'Event',
-      authScopes: signedIn,
-      description: 'Host only. Invites users (at most 100 per call); re-inviting someone who declined asks them again.',
+      description: `Host only. Invites users (at most ${EVENT_LIMITS.recipients} per call); re-inviting someone who declined asks them again.`,
       args: {
         eventId: t.arg.id({ required: true, description: 'The event’s UUID.' }),
         userIds: t.arg.idList({ required: true, description: 'Users to invite.' }),
       },
-      resolve: (query, _root, args, ctx) => events.inviteToEvent(ctx.deps, ctx.viewer!.id, String(args.eventId), args.userIds, query),
+      resolve: (query, _root, args, ctx) => events.inviteToEvent(ctx.deps, ctx.viewer.id, String(args.eventId), args.userIds, query),
     }),
-    declineInvitation: t.boolean({
-      authScopes: signedIn,
+    declineInvitation: t.withAuth(signedIn).boolean({
       description: "Declines the viewer's invitation; a private event then disappears for them.",
       args: { eventId: t.arg.id({ required: true, description: 'The event’s UUID.' }) },
-      resolve: (_root, args, ctx) => events.declineInvitation(ctx.deps, ctx.viewer!.id, String(args.eventId)),
+      resolve: (_root, args, ctx) => events.declineInvitation(ctx.deps, ctx.viewer.id, String(args.eventId)),
     }),
-    addEventComment: t.prismaField({
+    addEventComment: t.withAuth(signedIn).prismaField({
       type: 'EventComment',
-      authScopes: signedIn,
       description: 'Comments on an event the viewer may see.',
       args: {
         eventId: t.arg.id({ required: true, description: 'The event’s UUID.' }),
-        body: t.arg.string({ required: true, description: '1–2000 characters.' }),
+        body: t.arg.string({ required: true, description: `1–${EVENT_LIMITS.comment} characters.` }),
       },
-      resolve: (query, _root, args, ctx) => events.addComment(ctx.deps, ctx.viewer!.id, String(args.eventId), args.body, query),
+      resolve: (query, _root, args, ctx) => events.addComment(ctx.deps, ctx.viewer.id, String(args.eventId), args.body, query),
     }),
-    deleteEventComment: t.id({
-      authScopes: signedIn,
+    deleteEventComment: t.withAuth(signedIn).id({
       description: "Deletes a comment: the author's own, or any on the host's event. Returns its id.",
       args: { id: t.arg.id({ required: true, description: 'The comment’s UUID.' }) },
-      resolve: (_root, args, ctx) => events.deleteComment(ctx.deps, ctx.viewer!.id, String(args.id)),
+      resolve: (_root, args, ctx) => events.deleteComment(ctx.deps, ctx.viewer.id, String(args.id)),
     }),
-    likeEvent: t.prismaField({
+    likeEvent: t.withAuth(signedIn).prismaField({
       type: 'Event',
-      authScopes: signedIn,
       description: 'Likes an event; liking twice is harmless.',
       args: { id: id() },
-      resolve: (query, _root, args, ctx) => events.setLike(ctx.deps, ctx.viewer!.id, String(args.id), true, query),
+      resolve: (query, _root, args, ctx) => events.setLike(ctx.deps, ctx.viewer.id, String(args.id), true, query),
     }),
-    unlikeEvent: t.prismaField({
+    unlikeEvent: t.withAuth(signedIn).prismaField({
       type: 'Event',
-      authScopes: signedIn,
       description: 'Takes a like back; harmless when not liked.',
       args: { id: id() },
-      resolve: (query, _root, args, ctx) => events.setLike(ctx.deps, ctx.viewer!.id, String(args.id), false, query),
+      resolve: (query, _root, args, ctx) => events.setLike(ctx.deps, ctx.viewer.id, String(args.id), false, query),
     }),
-    shareEvent: t.prismaField({
+    shareEvent: t.withAuth(signedIn).prismaField({
       type: 'Event',
-      authScopes: signedIn,
-      description: 'Shares a public event with users (at most 100), recording a share and a notification for each.',
+      description: `Shares a public event with users (at most ${EVENT_LIMITS.recipients}), recording a share and a notification for each.`,
       args: { id: id(), withUserIds: t.arg.idList({ required: true, description: 'Recipients.' }) },
-      resolve: (query, _root, args, ctx) => events.shareEvent(ctx.deps, ctx.viewer!.id, String(args.id), args.withUserIds, query),
+      resolve: (query, _root, args, ctx) => events.shareEvent(ctx.deps, ctx.viewer.id, String(args.id), args.withUserIds, query),
     }),
   };
 });

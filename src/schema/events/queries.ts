@@ -1,13 +1,11 @@
 import { queryFromInfo } from '@pothos/plugin-prisma';
 import type { GraphQLResolveInfo } from 'graphql';
-import { builder, PAGE_SIZE } from '../../builder.ts';
+import { builder, withAuthConnection } from '../../builder.ts';
 import type { Context } from '../../context.ts';
-import { badInput } from '../../lib/errors.ts';
 import * as search from '../../services/events/search.ts';
 import type { Page } from '../../services/events/search.ts';
 import { visibleEventWhere } from '../../services/events/visibility.ts';
 import { findVisibleEvent } from '../../services/events/index.ts';
-import { checkPageArgs } from '../../lib/validation.ts';
 import { BoundsInput, Event, EventConnection, EventFilter, EventRole } from './types.ts';
 
 /** Loads a page's events in one statement, with everything the query selects beneath `node`. */
@@ -31,12 +29,9 @@ async function toConnection(ctx: Context, info: GraphQLResolveInfo, page: Page) 
   };
 }
 
-function forwardOnly(args: { last?: number | null; before?: string | null }) {
-  if (args.last !== null && args.last !== undefined) throw badInput('last', 'Map queries page forwards: use first and after');
-  if (args.before) throw badInput('before', 'Map queries page forwards: use first and after');
-}
-
 const mapPaging = `Up to ${search.MAP_PAGE.max} per page (default ${search.MAP_PAGE.default}).`;
+// Map queries page forwards only, with keyset cursors of their own (checked by the search service).
+const mapPage = { ...search.MAP_PAGE, ownCursors: true, forwardOnly: true } as const;
 
 builder.queryFields((t) => ({
   event: t.prismaField({
@@ -49,13 +44,13 @@ builder.queryFields((t) => ({
   eventsInBounds: t.connection(
     {
       type: Event,
+      paging: mapPage,
       description: `Events the viewer may see inside a viewport, by start time. ${mapPaging}`,
       args: {
         bounds: t.arg({ type: BoundsInput, required: true, description: 'The viewport.' }),
         filter: t.arg({ type: EventFilter, description: 'Conditions; by default published events only.' }),
       },
       resolve: async (_root, args, ctx, info) => {
-        forwardOnly(args);
         const page = await search.eventsInBounds(ctx.deps, ctx.viewer?.id ?? null, args.bounds, args.filter, args.first, args.after);
         return toConnection(ctx, info, page);
       },
@@ -65,6 +60,7 @@ builder.queryFields((t) => ({
   eventsNear: t.connection(
     {
       type: Event,
+      paging: mapPage,
       description: `Events the viewer may see within radiusKm of a point, nearest first (great-circle distance). ${mapPaging}`,
       args: {
         latitude: t.arg.float({ required: true, description: 'Centre latitude.' }),
@@ -73,7 +69,6 @@ builder.queryFields((t) => ({
         filter: t.arg({ type: EventFilter, description: 'Conditions; by default published events only.' }),
       },
       resolve: async (_root, args, ctx, info) => {
-        forwardOnly(args);
         const page = await search.eventsNear(
           ctx.deps,
           ctx.viewer?.id ?? null,
@@ -88,18 +83,14 @@ builder.queryFields((t) => ({
     },
     EventConnection,
   ),
-  myEvents: t.prismaConnection(
+  myEvents: t.withAuth({ signedIn: true }).prismaConnection(
     {
       type: 'Event',
       cursor: 'id',
-      defaultSize: PAGE_SIZE.default,
-      maxSize: PAGE_SIZE.max,
-      authScopes: { signedIn: true },
       description: 'Events the viewer hosts, attends or is invited to, by start time.',
       args: { role: t.arg({ type: EventRole, required: true, description: 'Which of the viewer’s events.' }) },
       resolve: (query, _root, args, ctx) => {
-        checkPageArgs(args, PAGE_SIZE.max);
-        const viewerId = ctx.viewer!.id;
+        const viewerId = ctx.viewer.id;
         const byRole = {
           HOSTING: { hostId: viewerId },
           ATTENDING: { attendees: { some: { userId: viewerId } } },
@@ -112,6 +103,6 @@ builder.queryFields((t) => ({
         });
       },
     },
-    EventConnection,
+    withAuthConnection(EventConnection),
   ),
 }));

@@ -48,11 +48,10 @@ builder.subscriptionFields((t) => ({
     // viewports share one execution per viewer and selection (src/transport/fanout.ts).
     extensions: { fanoutKey: ({ message, showEvent }: DeliveredChange) => `${message.eventId}:${message.version}:${message.kind}:${showEvent}` },
   }),
-  myEventsChanged: t.field({
+  myEventsChanged: t.withAuth({ signedIn: true }).field({
     type: EventChange,
-    authScopes: { signedIn: true },
     description: 'Changes to events the viewer hosts, attends or is invited to.',
-    subscribe: (_root, _args, ctx) => myChanges(ctx.deps, ctx.viewer!.id),
+    subscribe: (_root, _args, ctx) => myChanges(ctx.deps, ctx.viewer.id),
     resolve: (change, _args, ctx) => withFreshCaches(change, ctx),
   }),
 }));

@@ -1,8 +1,8 @@
 import { prismaConnectionHelpers } from '@pothos/plugin-prisma';
 import { viewerIdOf } from '../viewer.ts';
-import { builder, PAGE_SIZE } from '../../builder.ts';
+import { builder } from '../../builder.ts';
+import { EVENT_LIMITS as L } from '../../services/events/index.ts';
 import { visibleEventWhere } from '../../services/events/visibility.ts';
-import { checkPageArgs } from '../../lib/validation.ts';
 import { User, UserConnection } from '../users/types.ts';
 
 
@@ -52,7 +52,7 @@ export const Comment = builder.prismaObject('EventComment', {
     id: t.exposeID('id', { description: 'The comment’s UUID.' }),
     event: t.relation('event', { description: 'The event commented on.' }),
     author: t.relation('author', { description: 'Who wrote it.' }),
-    body: t.exposeString('body', { description: '1–2000 characters.' }),
+    body: t.exposeString('body', { description: `1–${L.comment} characters.` }),
     createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When it was written.' }),
   }),
 });
@@ -64,8 +64,6 @@ export const CommentConnection = builder.connectionObject(
 
 const attendeeHelpers = prismaConnectionHelpers(builder, 'EventAttendee', {
   cursor: 'eventId_userId',
-  defaultSize: PAGE_SIZE.default,
-  maxSize: PAGE_SIZE.max,
   query: { orderBy: { joinedAt: 'asc' } },
   select: (nodeSelection) => ({ user: nodeSelection({ select: { id: true } }) }),
   resolveNode: (attendance) => attendance.user,
@@ -77,8 +75,8 @@ export const Event = builder.prismaObject('Event', {
   select: { id: true },
   fields: (t) => ({
     id: t.exposeID('id', { description: 'The event’s UUID.' }),
-    title: t.exposeString('title', { description: '1–255 characters.' }),
-    description: t.exposeString('description', { description: 'Up to 5000 characters; may be empty.' }),
+    title: t.exposeString('title', { description: `1–${L.title} characters.` }),
+    description: t.exposeString('description', { description: `Up to ${L.description} characters; may be empty.` }),
     host: t.relation('host', { description: 'Who organizes it.' }),
     latitude: t.exposeFloat('latitude', { description: 'Where it happens: latitude in degrees.' }),
     longitude: t.exposeFloat('longitude', { description: 'Where it happens: longitude in degrees.' }),
@@ -90,7 +88,7 @@ export const Event = builder.prismaObject('Event', {
     }),
     type: t.expose('type', { type: EventType, description: 'The kind of meetup.' }),
     status: t.expose('status', { type: EventStatus, description: 'Draft, published or cancelled.' }),
-    maxParticipants: t.exposeInt('maxParticipants', { description: 'Capacity, host included (1–1000).' }),
+    maxParticipants: t.exposeInt('maxParticipants', { description: `Capacity, host included (${L.maxParticipants.min}–${L.maxParticipants.max}).` }),
     interestTags: t.exposeStringList('interestTags', { description: 'Normalized tags (trimmed, lower-case, unique); used by auto-matching.' }),
     autoMatchingEnabled: t.exposeBoolean('autoMatchingEnabled', {
       description: 'Invite users whose interests and home radius match, on create and on update.',
@@ -108,7 +106,6 @@ export const Event = builder.prismaObject('Event', {
         description: 'Guests who joined, in joining order (the host is `host`, not listed here).',
         select: (args, ctx, nestedSelection) => ({ attendees: attendeeHelpers.getQuery(args, ctx, nestedSelection) }),
         resolve: (event, args, ctx) => {
-          checkPageArgs(args, PAGE_SIZE.max);
           // The nodes carry the fields the query selected, not the whole User row the type
           // names; Pothos loads anything else a nested field needs.
           return attendeeHelpers.resolve(event.attendees, args, ctx) as never;
@@ -165,8 +162,6 @@ export const Event = builder.prismaObject('Event', {
       {
         description: 'Comments, oldest first.',
         cursor: 'id',
-        defaultSize: PAGE_SIZE.default,
-        maxSize: PAGE_SIZE.max,
         query: { orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] },
       },
       CommentConnection,
@@ -187,8 +182,6 @@ builder.prismaObjectField('User', 'hostedEvents', (t) =>
     {
       description: 'Events this user hosts that the viewer may see, by start time.',
       cursor: 'id',
-      defaultSize: PAGE_SIZE.default,
-      maxSize: PAGE_SIZE.max,
       query: (_args, ctx) => ({ where: visibleEventWhere(ctx.viewer?.id), orderBy: [{ startsAt: 'asc' }, { id: 'asc' }] }),
     },
     EventConnection,
@@ -222,37 +215,37 @@ export const EventFilter = builder.inputType('EventFilter', {
 export const CreateEventInput = builder.inputType('CreateEventInput', {
   description: 'A new event.',
   fields: (t) => ({
-    title: t.string({ required: true, description: '1–255 characters.' }),
-    description: t.string({ description: 'Up to 5000 characters.' }),
+    title: t.string({ required: true, description: `1–${L.title} characters.` }),
+    description: t.string({ description: `Up to ${L.description} characters.` }),
     latitude: t.float({ required: true, description: '−90 to 90.' }),
     longitude: t.float({ required: true, description: '−180 to 180.' }),
-    locationName: t.string({ description: 'Up to 255 characters.' }),
+    locationName: t.string({ description: `Up to ${L.locationName} characters.` }),
     startsAt: t.field({ type: 'DateTime', required: true, description: 'Start time.' }),
     endsAt: t.field({ type: 'DateTime', required: true, description: 'End time, after startsAt.' }),
     isPublic: t.boolean({ description: 'Default false. Only certified users may have public events.' }),
     type: t.field({ type: EventType, description: 'Default OTHER.' }),
     status: t.field({ type: EventStatus, description: 'Default PUBLISHED.' }),
-    maxParticipants: t.int({ description: 'Capacity, host included: 1–1000, default 10.' }),
-    interestTags: t.stringList({ description: 'Up to 20 tags of ≤ 50 characters; normalized.' }),
+    maxParticipants: t.int({ description: `Capacity, host included: ${L.maxParticipants.min}–${L.maxParticipants.max}, default ${L.maxParticipants.default}.` }),
+    interestTags: t.stringList({ description: `Up to ${L.tags.maxItems} tags of ≤ ${L.tags.maxLength} characters; normalized.` }),
     autoMatchingEnabled: t.boolean({ description: 'Default false. Invites matching users (see Event.matchedUsers).' }),
-    invitedUserIds: t.idList({ description: 'Users to invite right away (at most 100).' }),
+    invitedUserIds: t.idList({ description: `Users to invite right away (at most ${L.recipients}).` }),
   }),
 });
 
 export const UpdateEventInput = builder.inputType('UpdateEventInput', {
   description: 'Changes to an event; omitted fields stay as they are.',
   fields: (t) => ({
-    title: t.string({ description: '1–255 characters.' }),
-    description: t.string({ description: 'Up to 5000 characters.' }),
+    title: t.string({ description: `1–${L.title} characters.` }),
+    description: t.string({ description: `Up to ${L.description} characters.` }),
     latitude: t.float({ description: '−90 to 90.' }),
     longitude: t.float({ description: '−180 to 180.' }),
-    locationName: t.string({ description: 'Up to 255 characters.' }),
+    locationName: t.string({ description: `Up to ${L.locationName} characters.` }),
     startsAt: t.field({ type: 'DateTime', description: 'Start time.' }),
     endsAt: t.field({ type: 'DateTime', description: 'End time, after startsAt.' }),
     isPublic: t.boolean({ description: 'Making an event public needs a certified host.' }),
     type: t.field({ type: EventType, description: 'The kind of meetup.' }),
     status: t.field({ type: EventStatus, description: 'CANCELLED cancels; a cancelled event cannot be reopened.' }),
-    maxParticipants: t.int({ description: '1–1000, and not below the current attendee count.' }),
+    maxParticipants: t.int({ description: `${L.maxParticipants.min}–${L.maxParticipants.max}, and not below the current attendee count.` }),
     interestTags: t.stringList({ description: 'Replaces the tags.' }),
     autoMatchingEnabled: t.boolean({ description: 'Turning it on runs auto-matching now.' }),
   }),

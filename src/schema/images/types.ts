@@ -12,7 +12,7 @@ export const ImageType = builder.enumType('ImageType', {
 
 export const Image = builder.prismaObject('Image', {
   description:
-    'An image a user uploaded: re-encoded, scaled to at most 1920 px on the long side, and stripped of all metadata (EXIF, GPS).',
+    `An image a user uploaded: re-encoded, scaled to at most ${IMAGE_LIMITS.maxDimension} px on the long side, and stripped of all metadata (EXIF, GPS).`,
   fields: (t) => ({
     id: t.exposeID('id', { description: 'The image’s UUID.' }),
     url: t.string({

@@ -7,11 +7,10 @@ import { Notification } from './types.ts';
 const signedIn = { signedIn: true } as const;
 
 builder.subscriptionFields((t) => ({
-  notificationAdded: t.field({
+  notificationAdded: t.withAuth(signedIn).field({
     type: Notification,
-    authScopes: signedIn,
     description: "The viewer's new notifications, as they happen (from any instance).",
-    subscribe: (_root, _args, ctx) => notificationEvents(ctx.deps, ctx.viewer!.id),
+    subscribe: (_root, _args, ctx) => notificationEvents(ctx.deps, ctx.viewer.id),
     resolve: (message, _args, ctx, info) => {
       withFreshCaches(message, ctx);
       return ctx.prisma.notification.findUniqueOrThrow({ ...queryFromInfo({ context: ctx, info }), where: { id: message.notificationId } });

@@ -1,5 +1,6 @@
 import { builder } from '../../builder.ts';
 import { isVisibleTo, visibilitySelect } from '../../services/events/visibility.ts';
+import { NOTIFICATION_LIMITS } from '../../services/notifications/index.ts';
 import { Event } from '../events/types.ts';
 import { viewerIdOf } from '../viewer.ts';
 
@@ -43,7 +44,7 @@ export const Notification = builder.prismaObject('Notification', {
       resolve: (notification, _args, ctx) =>
         notification.event && isVisibleTo(notification.event, ctx.viewer?.id) ? (notification.event as never) : null,
     }),
-    text: t.exposeString('text', { description: 'What happened, in a sentence (up to 500 characters).' }),
+    text: t.exposeString('text', { description: `What happened, in a sentence (up to ${NOTIFICATION_LIMITS.text} characters).` }),
     createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When it was sent.' }),
     readAt: t.expose('readAt', { type: 'DateTime', nullable: true, description: 'When the viewer marked it read; null while unread.' }),
   }),

@@ -6,49 +6,43 @@ builder.mutationFields((t) => {
   const signedIn = { signedIn: true } as const;
   const requestId = () => t.arg.id({ required: true, description: 'The request’s UUID.' });
   return {
-    sendFriendRequest: t.field({
+    sendFriendRequest: t.withAuth(signedIn).field({
       type: FriendRequest,
-      authScopes: signedIn,
       description:
         'Asks a user to be friends. If they already asked the viewer, this accepts their request instead (and returns it; friendshipStatus is then FRIENDS).',
       args: { userId: t.arg.id({ required: true, description: 'Who to ask.' }) },
-      resolve: (_root, args, ctx) => social.sendFriendRequest(ctx.deps, ctx.viewer!.id, String(args.userId)),
+      resolve: (_root, args, ctx) => social.sendFriendRequest(ctx.deps, ctx.viewer.id, String(args.userId)),
     }),
-    acceptFriendRequest: t.prismaField({
+    acceptFriendRequest: t.withAuth(signedIn).prismaField({
       type: 'User',
-      authScopes: signedIn,
       description: 'Accepts a request sent to the viewer; returns the new friend.',
       args: { requestId: requestId() },
-      resolve: (query, _root, args, ctx) => social.acceptFriendRequest(ctx.deps, ctx.viewer!.id, String(args.requestId), query),
+      resolve: (query, _root, args, ctx) => social.acceptFriendRequest(ctx.deps, ctx.viewer.id, String(args.requestId), query),
     }),
-    declineFriendRequest: t.id({
-      authScopes: signedIn,
+    declineFriendRequest: t.withAuth(signedIn).id({
       description: 'Declines a request sent to the viewer; returns its id.',
       args: { requestId: requestId() },
-      resolve: (_root, args, ctx) => social.declineFriendRequest(ctx.deps, ctx.viewer!.id, String(args.requestId)),
+      resolve: (_root, args, ctx) => social.declineFriendRequest(ctx.deps, ctx.viewer.id, String(args.requestId)),
     }),
-    cancelFriendRequest: t.id({
-      authScopes: signedIn,
+    cancelFriendRequest: t.withAuth(signedIn).id({
       description: 'Withdraws a request the viewer sent; returns its id.',
       args: { requestId: requestId() },
-      resolve: (_root, args, ctx) => social.cancelFriendRequest(ctx.deps, ctx.viewer!.id, String(args.requestId)),
+      resolve: (_root, args, ctx) => social.cancelFriendRequest(ctx.deps, ctx.viewer.id, String(args.requestId)),
     }),
-    removeFriend: t.id({
-      authScopes: signedIn,
+    removeFriend: t.withAuth(signedIn).id({
       description: 'Ends a friendship; returns the former friend’s id.',
       args: { userId: t.arg.id({ required: true, description: 'The friend.' }) },
-      resolve: (_root, args, ctx) => social.removeFriend(ctx.deps, ctx.viewer!.id, String(args.userId)),
+      resolve: (_root, args, ctx) => social.removeFriend(ctx.deps, ctx.viewer.id, String(args.userId)),
     }),
-    rateUser: t.prismaField({
+    rateUser: t.withAuth(signedIn).prismaField({
       type: 'Rating',
-      authScopes: signedIn,
       description:
         'Rates someone the viewer attended or hosted a started event with; once per person and event. Updates their reputation and trust level.',
       args: { input: t.arg({ type: RateUserInput, required: true, description: 'The rating.' }) },
       resolve: (query, _root, { input }, ctx) =>
         social.rateUser(
           ctx.deps,
-          ctx.viewer!.id,
+          ctx.viewer.id,
           { userId: String(input.userId), eventId: input.eventId ? String(input.eventId) : null, score: input.score, reference: input.reference },
           query,
         ),

@@ -1,12 +1,11 @@
 import { queryFromInfo } from '@pothos/plugin-prisma';
 import type { GraphQLResolveInfo } from 'graphql';
 import { viewerIdOf } from '../viewer.ts';
-import { builder, PAGE_SIZE } from '../../builder.ts';
+import { builder } from '../../builder.ts';
 import type { Context } from '../../context.ts';
 import { isVisibleTo, visibilitySelect } from '../../services/events/visibility.ts';
-import { friendsOf } from '../../services/social/index.ts';
+import { friendsOf, RATING_LIMITS } from '../../services/social/index.ts';
 import type { FriendshipStatus as Status } from '../../services/social/index.ts';
-import { checkPageArgs } from '../../lib/validation.ts';
 import type { FriendRequest as FriendRequestRow } from '../../generated/prisma/client.ts';
 import { Event } from '../events/types.ts';
 import { User, UserConnection } from '../users/types.ts';
@@ -53,8 +52,8 @@ export const Rating = builder.prismaObject('Rating', {
       // The event carries what the query selected beneath it (plus the visibility fields).
       resolve: (rating, _args, ctx) => (rating.event && isVisibleTo(rating.event, ctx.viewer?.id) ? (rating.event as never) : null),
     }),
-    score: t.exposeInt('score', { description: '1 to 5.' }),
-    reference: t.exposeString('reference', { description: 'What they wrote, up to 2000 characters; may be empty.' }),
+    score: t.exposeInt('score', { description: `${RATING_LIMITS.score.min} to ${RATING_LIMITS.score.max}.` }),
+    reference: t.exposeString('reference', { description: `What they wrote, up to ${RATING_LIMITS.reference} characters; may be empty.` }),
     createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When it was given.' }),
   }),
 });
@@ -74,11 +73,8 @@ builder.prismaObjectFields('User', (t) => ({
     {
       type: 'User',
       cursor: 'id',
-      defaultSize: PAGE_SIZE.default,
-      maxSize: PAGE_SIZE.max,
       description: "The user's friends, in id order (for signed-in viewers; empty for anonymous ones).",
       resolve: (query, user, args, ctx) => {
-        checkPageArgs(args, PAGE_SIZE.max);
         if (!ctx.viewer) return [];
         return ctx.prisma.user.findMany({ ...query, where: friendsOf(user.id) });
       },
@@ -112,8 +108,6 @@ builder.prismaObjectFields('User', (t) => ({
     {
       description: 'Ratings the user received, newest first.',
       cursor: 'id',
-      defaultSize: PAGE_SIZE.default,
-      maxSize: PAGE_SIZE.max,
       query: { orderBy: { id: 'desc' } },
     },
     RatingConnection,
@@ -125,7 +119,7 @@ export const RateUserInput = builder.inputType('RateUserInput', {
   fields: (t) => ({
     userId: t.id({ required: true, description: 'Who is rated.' }),
     eventId: t.id({ description: 'The event both attended or hosted; required.' }),
-    score: t.int({ required: true, description: '1 to 5.' }),
-    reference: t.string({ description: 'A few words, up to 2000 characters.' }),
+    score: t.int({ required: true, description: `${RATING_LIMITS.score.min} to ${RATING_LIMITS.score.max}.` }),
+    reference: t.string({ description: `A few words, up to ${RATING_LIMITS.reference} characters.` }),
   }),
 });

@@ -1,48 +1,47 @@
 import { builder } from '../../builder.ts';
 import * as accounts from '../../services/accounts/index.ts';
 import * as profiles from '../../services/users/index.ts';
+import { PROFILE_LIMITS as P } from '../../services/users/index.ts';
 
 const SkillInput = builder.inputType('SkillInput', {
   description: 'A skill and a self-assessed level.',
   fields: (t) => ({
-    name: t.string({ required: true, description: '1–50 characters.' }),
-    level: t.string({ required: true, description: '1–30 characters, e.g. "beginner".' }),
+    name: t.string({ required: true, description: `1–${P.skills.name} characters.` }),
+    level: t.string({ required: true, description: `1–${P.skills.level} characters, e.g. "beginner".` }),
   }),
 });
 
 const UpdateProfileInput = builder.inputType('UpdateProfileInput', {
   description: 'Profile changes; omitted fields stay as they are.',
   fields: (t) => ({
-    fullName: t.string({ description: 'At most 150 characters.' }),
-    university: t.string({ description: 'At most 150 characters.' }),
-    degree: t.string({ description: 'At most 150 characters.' }),
-    year: t.string({ description: 'At most 30 characters.' }),
-    bio: t.string({ description: 'At most 2000 characters.' }),
-    interests: t.stringList({ description: 'Replaces the interests; normalized (trimmed, lower-case, unique), at most 30 of ≤ 50 characters.' }),
-    skills: t.field({ type: [SkillInput], description: 'Replaces the skills; at most 30, one per name.' }),
+    fullName: t.string({ description: `At most ${P.fullName} characters.` }),
+    university: t.string({ description: `At most ${P.university} characters.` }),
+    degree: t.string({ description: `At most ${P.degree} characters.` }),
+    year: t.string({ description: `At most ${P.year} characters.` }),
+    bio: t.string({ description: `At most ${P.bio} characters.` }),
+    interests: t.stringList({ description: `Replaces the interests; normalized (trimmed, lower-case, unique), at most ${P.interests.maxItems} of ≤ ${P.interests.maxLength} characters.` }),
+    skills: t.field({ type: [SkillInput], description: `Replaces the skills; at most ${P.skills.maxItems}, one per name.` }),
     autoInviteEnabled: t.boolean({ description: 'Let auto-matching invite me.' }),
-    preferredRadiusKm: t.float({ description: 'Auto-matching radius around home, 0.1–500 km.' }),
+    preferredRadiusKm: t.float({ description: `Auto-matching radius around home, ${P.preferredRadiusKm.min}–${P.preferredRadiusKm.max} km.` }),
     homeLatitude: t.float({ description: 'Home latitude; set together with homeLongitude, null clears both.' }),
     homeLongitude: t.float({ description: 'Home longitude; set together with homeLatitude, null clears both.' }),
   }),
 });
 
 builder.mutationFields((t) => ({
-  updateProfile: t.prismaField({
+  updateProfile: t.withAuth({ signedIn: true }).prismaField({
     type: 'User',
-    authScopes: { signedIn: true },
     description: "Edits the signed-in user's profile and settings.",
     args: { input: t.arg({ type: UpdateProfileInput, required: true, description: 'The changes.' }) },
-    resolve: (query, _root, { input }, ctx) => profiles.updateProfile(ctx.deps, ctx.viewer!.id, input, query),
+    resolve: (query, _root, { input }, ctx) => profiles.updateProfile(ctx.deps, ctx.viewer.id, input, query),
   }),
-  setUserCertified: t.prismaField({
+  setUserCertified: t.withAuth({ admin: true }).prismaField({
     type: 'User',
-    authScopes: { admin: true },
     description: 'Admin only. Certified users may create public events.',
     args: {
       userId: t.arg.id({ required: true, description: 'The user to change.' }),
       certified: t.arg.boolean({ required: true, description: 'The new certification.' }),
     },
-    resolve: (_query, _root, args, ctx) => accounts.setCertified(ctx.deps, String(args.userId), args.certified),
+    resolve: (query, _root, args, ctx) => accounts.setCertified(ctx.deps, String(args.userId), args.certified, query),
   }),
 }));

@@ -1,6 +1,5 @@
-import { builder, PAGE_SIZE } from '../../builder.ts';
-import { searchUsersWhere, userLookup } from '../../services/users/index.ts';
-import { checkPageArgs } from '../../lib/validation.ts';
+import { builder } from '../../builder.ts';
+import { SEARCH_QUERY_MAX, searchUsersWhere, userLookup } from '../../services/users/index.ts';
 import { UserConnection } from './types.ts';
 
 builder.queryFields((t) => ({
@@ -28,12 +27,9 @@ builder.queryFields((t) => ({
     {
       type: 'User',
       cursor: 'id',
-      defaultSize: PAGE_SIZE.default,
-      maxSize: PAGE_SIZE.max,
       description: 'Users whose username or full name contains the query (case-insensitive), in id order.',
-      args: { query: t.arg.string({ required: true, description: '1–100 characters.' }) },
+      args: { query: t.arg.string({ required: true, description: `1–${SEARCH_QUERY_MAX} characters.` }) },
       resolve: (query, _root, args, ctx) => {
-        checkPageArgs(args, PAGE_SIZE.max);
         return ctx.prisma.user.findMany({ ...query, where: searchUsersWhere(args.query) });
       },
     },

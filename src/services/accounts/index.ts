@@ -7,8 +7,11 @@ import { hashRefreshToken, newRefreshToken, REFRESH_TOKEN_TTL_SECONDS } from '..
 import type { User } from '../../generated/prisma/client.ts';
 import { hasControlCharacters, isUuid, text } from '../../lib/validation.ts';
 
-export const USERNAME_PATTERN = /^[a-z0-9_.]{3,30}$/;
+export const USERNAME_LENGTH = { min: 3, max: 30 } as const;
+export const USERNAME_PATTERN = new RegExp(`^[a-z0-9_.]{${USERNAME_LENGTH.min},${USERNAME_LENGTH.max}}$`);
 export const PASSWORD_LENGTH = { min: 8, max: 128 } as const;
+/** The display name given at registration (the profile's fullName, see PROFILE_LIMITS). */
+export const FULL_NAME_MAX = 150;
 
 export interface Session {
   accessToken: string;
@@ -21,7 +24,7 @@ export interface Session {
 export function normalizeUsername(raw: string, field = 'username'): string {
   const username = raw.trim().toLowerCase();
   if (!USERNAME_PATTERN.test(username)) {
-    throw badInput(field, 'username must be 3–30 characters of a-z, 0-9, "_" and "."');
+    throw badInput(field, `username must be ${USERNAME_LENGTH.min}–${USERNAME_LENGTH.max} characters of a-z, 0-9, "_" and "."`);
   }
   return username;
 }
@@ -53,7 +56,7 @@ export async function register(deps: AppDeps, input: RegisterInput, clientIp: st
   const username = normalizeUsername(input.username);
   const password = checkPassword(input.password, 'password');
   const email = input.email ? normalizeEmail(input.email) : null;
-  const fullName = input.fullName ? text('fullName', input.fullName, { max: 150 }) : '';
+  const fullName = input.fullName ? text('fullName', input.fullName, { max: FULL_NAME_MAX }) : '';
   await deps.rateLimiter.consume('registerPerIp', clientIp);
 
   const passwordHash = await hashPassword(password);
@@ -65,8 +68,8 @@ export async function register(deps: AppDeps, input: RegisterInput, clientIp: st
   } catch (error) {
     if (isUniqueViolation(error)) {
       const target = JSON.stringify((error as { meta?: unknown }).meta ?? '');
-      if (target.includes('email')) throw conflict('That email is already registered', 'email');
-      throw conflict('That username is taken', 'username');
+      if (target.includes('email')) throw conflict('That email is already registered', { field: 'email' });
+      throw conflict('That username is taken', { field: 'username' });
     }
     throw error;
   }
@@ -187,11 +190,11 @@ export async function changePassword(deps: AppDeps, userId: string, currentPassw
   return true;
 }
 
-export async function setCertified(deps: AppDeps, userId: string, certified: boolean): Promise<User> {
+export async function setCertified(deps: AppDeps, userId: string, certified: boolean, query: object = {}) {
   if (!isUuid(userId)) throw notFound('User');
   const { count } = await deps.prisma.user.updateMany({ where: { id: userId }, data: { isCertified: certified } });
   if (count === 0) throw notFound('User');
-  return deps.prisma.user.findUniqueOrThrow({ where: { id: userId } });
+  return deps.prisma.user.findUniqueOrThrow({ ...query, where: { id: userId } });
 }
 
 /** Grants ADMIN to an existing user (the `user:admin` script). */

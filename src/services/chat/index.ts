@@ -37,7 +37,7 @@ export const typingTopic = (chatId: string) => `chat:typing:${chatId}`;
 /** The chat if the viewer is a member; NOT_FOUND otherwise (non-members never learn it exists). */
 export async function requireMembership(db: Tx | AppDeps['prisma'], viewerId: string, chatId: string): Promise<void> {
   const member = isUuid(chatId) ? await db.chatMember.findUnique({ where: { chatId_userId: { chatId, userId: viewerId } }, select: { userId: true } }) : null;
-  if (!member) throw Object.assign(notFound('Chat'), { field: 'chatId' });
+  if (!member) throw notFound('Chat', { field: 'chatId' });
 }
 
 async function publishToMembers(deps: AppDeps, chatId: string, events: ChatMessageEvent[]): Promise<void> {
@@ -74,24 +74,45 @@ export async function createGroupChat(deps: AppDeps, viewerId: string, rawTitle:
   if (others.length === 0) throw badInput('memberIds', 'A group needs at least one other member');
   if (others.length > CHAT_LIMITS.groupMembers) throw badInput('memberIds', `A group holds at most ${CHAT_LIMITS.groupMembers} others`);
   const unknown = others.find((id) => !isUuid(id));
-  if (unknown) throw Object.assign(notFound(`User ${unknown}`), { field: 'memberIds' });
+  if (unknown) throw notFound(`User ${unknown}`, { field: 'memberIds' });
   const friendships = await deps.prisma.friendship.findMany({
     where: { OR: others.map((id) => orderedPair(viewerId, id)) },
     select: { userAId: true, userBId: true },
   });
   const friends = new Set(friendships.map((f) => (f.userAId === viewerId ? f.userBId : f.userAId)));
   const stranger = others.find((id) => !friends.has(id));
-  if (stranger) throw Object.assign(forbidden(`Group members must be your friends (${stranger} is not)`), { field: 'memberIds' });
+  if (stranger) throw forbidden(`Group members must be your friends (${stranger} is not)`, { field: 'memberIds' });
   return deps.prisma.chat.create({
     ...query,
     data: { kind: 'GROUP', title, createdById: viewerId, members: { create: [viewerId, ...others].map((userId) => ({ userId })) } },
   });
 }
 
-export interface SendResult {
+interface SendResult {
   message: Message;
   /** False when a retry returned the message stored by an earlier attempt. */
   created: boolean;
+}
+
+/** True when a Pothos query (`{ include }` or `{ select }`) loads relations, not only columns. */
+const hasRelations = (query: { include?: object; select?: object }) =>
+  Object.keys(query.include ?? {}).length > 0 || Object.values(query.select ?? {}).some((v) => typeof v === 'object' && v !== null);
+
+/**
+ * Sends a message (see storeMessage) and returns it read with the query. The stored row
+ * already serves a selection of its own columns; only relations cost the extra read.
+ */
+export async function sendMessage(
+  deps: AppDeps,
+  viewerId: string,
+  chatId: string,
+  rawBody: string,
+  clientMessageId?: string | null,
+  query: Query = {},
+): Promise<Message> {
+  const { message } = await storeMessage(deps, viewerId, chatId, rawBody, clientMessageId);
+  if (!hasRelations(query)) return message;
+  return deps.prisma.message.findUniqueOrThrow({ ...query, where: { id: message.id } });
 }
 
 /**
@@ -104,7 +125,7 @@ export interface SendResult {
  * the members to publish to. A single statement is atomic and holds the chat row's lock only
  * inside PostgreSQL, never across round trips to this process.
  */
-export async function sendMessage(deps: AppDeps, viewerId: string, chatId: string, rawBody: string, clientMessageId?: string | null): Promise<SendResult> {
+async function storeMessage(deps: AppDeps, viewerId: string, chatId: string, rawBody: string, clientMessageId?: string | null): Promise<SendResult> {
   const body = text('body', rawBody, { min: 1, max: CHAT_LIMITS.body });
   const clientId = clientMessageId ? text('clientMessageId', clientMessageId, { min: 1, max: CHAT_LIMITS.clientMessageId }) : null;
   const [check] = isUuid(chatId)
@@ -112,7 +133,7 @@ export async function sendMessage(deps: AppDeps, viewerId: string, chatId: strin
         SELECT EXISTS (SELECT 1 FROM chat_members WHERE chat_id = ${chatId}::uuid AND user_id = ${viewerId}::uuid) AS member,
                (SELECT id::text FROM messages WHERE sender_id = ${viewerId}::uuid AND client_message_id = ${clientId}) AS earlier`
     : [];
-  if (!check?.member) throw Object.assign(notFound('Chat'), { field: 'chatId' });
+  if (!check?.member) throw notFound('Chat', { field: 'chatId' });
   const previous = async () =>
     clientId ? deps.prisma.message.findUnique({ where: { senderId_clientMessageId: { senderId: viewerId, clientMessageId: clientId } } }) : null;
   if (check.earlier) {
@@ -152,7 +173,7 @@ export async function sendMessage(deps: AppDeps, viewerId: string, chatId: strin
     throw error;
   }
   // The sender left between the check and the insert.
-  if (!row) throw Object.assign(notFound('Chat'), { field: 'chatId' });
+  if (!row) throw notFound('Chat', { field: 'chatId' });
   const { readBefore, memberIds, ...fields } = row;
   const message: Message = { ...fields, editedAt: null, deletedAt: null };
   const added: ChatMessageEvent = { type: 'added', chatId, messageId: message.id, senderId: viewerId, seq: message.seq };
@@ -182,7 +203,7 @@ function uuidv7(): string {
 }
 
 function sameChat(message: Message, chatId: string): Message {
-  if (message.chatId !== chatId) throw conflict('That clientMessageId was already used in another chat', 'clientMessageId');
+  if (message.chatId !== chatId) throw conflict('That clientMessageId was already used in another chat', { field: 'clientMessageId' });
   return message;
 }
 
@@ -196,24 +217,24 @@ async function ownMessage(deps: AppDeps, viewerId: string, id: string): Promise<
   return message;
 }
 
-export async function editMessage(deps: AppDeps, viewerId: string, id: string, rawBody: string): Promise<Message> {
+export async function editMessage(deps: AppDeps, viewerId: string, id: string, rawBody: string, query: Query = {}): Promise<Message> {
   const body = text('body', rawBody, { min: 1, max: CHAT_LIMITS.body });
   const message = await ownMessage(deps, viewerId, id);
   if (message.deletedAt) throw conflict('A deleted message cannot be edited');
   const { count } = await deps.prisma.message.updateMany({ where: { id, deletedAt: null }, data: { body, editedAt: new Date() } });
   if (count === 0) throw conflict('A deleted message cannot be edited');
   await publishToMembers(deps, message.chatId, [{ type: 'updated', chatId: message.chatId, messageId: id }]);
-  return deps.prisma.message.findUniqueOrThrow({ where: { id } });
+  return deps.prisma.message.findUniqueOrThrow({ ...query, where: { id } });
 }
 
 /** Empties the body and marks the message deleted; the row stays so the conversation keeps its shape. */
-export async function deleteMessage(deps: AppDeps, viewerId: string, id: string): Promise<Message> {
+export async function deleteMessage(deps: AppDeps, viewerId: string, id: string, query: Query = {}): Promise<Message> {
   const message = await ownMessage(deps, viewerId, id);
   if (!message.deletedAt) {
     await deps.prisma.message.update({ where: { id }, data: { body: '', deletedAt: new Date() } });
     await publishToMembers(deps, message.chatId, [{ type: 'updated', chatId: message.chatId, messageId: id }]);
   }
-  return deps.prisma.message.findUniqueOrThrow({ where: { id } });
+  return deps.prisma.message.findUniqueOrThrow({ ...query, where: { id } });
 }
 
 /** Status changes published per marker move, at most this many (the newest). */
@@ -223,9 +244,10 @@ const STATUS_EVENTS_MAX = 50;
  * Moves the viewer's read (and delivery) marker up to `upToSeq` (default: the latest message)
  * and publishes status changes of the messages of others it passed.
  */
-export async function markRead(deps: AppDeps, viewerId: string, chatId: string): Promise<void> {
+export async function markRead(deps: AppDeps, viewerId: string, chatId: string, query: Query = {}) {
   await requireMembership(deps.prisma, viewerId, chatId);
   await advanceMarkers(deps, viewerId, chatId, { read: true });
+  return deps.prisma.chat.findUniqueOrThrow({ ...query, where: { id: chatId } });
 }
 
 /** Records that messages up to `upToSeq` reached the viewer (fetched or pushed). */

@@ -76,7 +76,7 @@ async function requireUsers(tx: Tx, field: string, ids: string[]): Promise<strin
   if (invalid) throw notFound(`User ${invalid}`);
   const found = new Set((await tx.user.findMany({ where: { id: { in: ids } }, select: { id: true } })).map((u) => u.id));
   const missing = ids.find((id) => !found.has(id));
-  if (missing) throw Object.assign(notFound(`User ${missing}`), { field });
+  if (missing) throw notFound(`User ${missing}`, { field });
   return ids;
 }
 

@@ -67,7 +67,7 @@ export interface UploadImageInput {
 }
 
 const tooLarge = () =>
-  new DomainError('PAYLOAD_TOO_LARGE', `The file is larger than ${IMAGE_LIMITS.maxBytes} bytes (10 MB)`, { field: 'file' });
+  new DomainError('PAYLOAD_TOO_LARGE', `The file is larger than ${IMAGE_LIMITS.maxBytes} bytes (${IMAGE_LIMITS.maxBytes / (1024 * 1024)} MB)`, { field: 'file' });
 const undecodable = () => badInput('file', 'The image could not be decoded (truncated or corrupt)');
 
 /**
@@ -215,7 +215,7 @@ async function retryOnPrimaryRace<T>(work: () => Promise<T>): Promise<T> {
       return await work();
     } catch (error) {
       if (!isUniqueViolation(error)) throw error;
-      if (attempt >= IMAGE_LIMITS.primaryAttempts) throw conflict('Another change of the primary image got in the way; try again', 'isPrimary');
+      if (attempt >= IMAGE_LIMITS.primaryAttempts) throw conflict('Another change of the primary image got in the way; try again', { field: 'isPrimary' });
       await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * attempt));
     }
   }
@@ -291,16 +291,16 @@ async function ownImage(db: Tx | AppDeps['prisma'], viewerId: string, id: string
 /** Makes the image the viewer's only primary one (the previous primary, if any, stops being it). */
 export async function setPrimaryImage(deps: AppDeps, viewerId: string, id: string, query: Query = {}) {
   await ownImage(deps.prisma, viewerId, id);
-  return retryOnPrimaryRace(() =>
+  await retryOnPrimaryRace(() =>
     deps.prisma.$transaction(async (tx) => {
       await lockUser(tx, viewerId);
       await tx.image.updateMany({ where: { userId: viewerId, isPrimary: true, NOT: { id } }, data: { isPrimary: null } });
       const updated = await tx.image.updateMany({ where: { id, userId: viewerId }, data: { isPrimary: true } });
       // Deleted since the check above.
       if (updated.count === 0) throw notFound('Image');
-      return tx.image.findUniqueOrThrow({ ...query, where: { id } });
     }),
   );
+  return deps.prisma.image.findUniqueOrThrow({ ...query, where: { id } });
 }
 
 export async function updateImageCaption(deps: AppDeps, viewerId: string, id: string, rawCaption: string, query: Query = {}) {

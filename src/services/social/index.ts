@@ -18,7 +18,7 @@ export type FriendshipStatus = 'SELF' | 'NONE' | 'FRIENDS' | 'REQUEST_SENT' | 'R
 /** The user with this id; NOT_FOUND naming the field otherwise (malformed ids included). */
 export async function requireUser(tx: Tx | AppDeps['prisma'], id: string, field = 'userId'): Promise<{ id: string; username: string }> {
   const user = isUuid(id) ? await tx.user.findUnique({ where: { id }, select: { id: true, username: true } }) : null;
-  if (!user) throw Object.assign(notFound('User'), { field });
+  if (!user) throw notFound('User', { field });
   return user;
 }
 
@@ -51,9 +51,9 @@ export async function sendFriendRequest(deps: AppDeps, viewerId: string, userId:
   for (let attempt = 0; ; attempt++) {
     try {
       const { request, notified } = await deps.prisma.$transaction(async (tx) => {
-        if (await areFriends(tx, viewerId, target.id)) throw conflict('You are already friends', 'userId');
+        if (await areFriends(tx, viewerId, target.id)) throw conflict('You are already friends', { field: 'userId' });
         const existing = await tx.friendRequest.findUnique({ where: { userAId_userBId: orderedPair(viewerId, target.id) } });
-        if (existing?.fromId === viewerId) throw conflict('You already sent this user a friend request', 'userId');
+        if (existing?.fromId === viewerId) throw conflict('You already sent this user a friend request', { field: 'userId' });
         const me = await tx.user.findUniqueOrThrow({ where: { id: viewerId }, select: { username: true } });
         if (existing) {
           // Their request, accepted: it is answered with as it was.
@@ -163,7 +163,7 @@ export async function rateUser(deps: AppDeps, viewerId: string, input: RateUserI
             select: { id: true, title: true, hostId: true, startsAt: true, status: true },
           })
         : null;
-      if (!event) throw Object.assign(notFound('Event'), { field: 'eventId' });
+      if (!event) throw notFound('Event', { field: 'eventId' });
       if (event.status === 'CANCELLED') throw forbidden('This event was cancelled; there is nothing to rate');
       if (event.startsAt > new Date()) throw forbidden('You can rate people once the event has started');
       const attended = new Set(
@@ -194,7 +194,7 @@ export async function rateUser(deps: AppDeps, viewerId: string, input: RateUserI
       return { ratingId: rating.id, notified };
     })
     .catch((error: unknown) => {
-      if (isUniqueViolation(error)) throw conflict('You already rated this user for this event', 'userId');
+      if (isUniqueViolation(error)) throw conflict('You already rated this user for this event', { field: 'userId' });
       throw error;
     });
   await publishNotifications(deps, notified);

@@ -3,7 +3,7 @@ import type { AppDeps } from '../../context.ts';
 import { badInput } from '../../lib/errors.ts';
 import type { Prisma } from '../../generated/prisma/client.ts';
 import { escapeLike, isUuid, latitude, longitude, normalizeTags, text } from '../../lib/validation.ts';
-import { normalizeUsername } from '../accounts/index.ts';
+import { FULL_NAME_MAX, normalizeUsername } from '../accounts/index.ts';
 
 export interface SkillInput {
   name: string;
@@ -26,7 +26,7 @@ export interface UpdateProfileInput {
 }
 
 export const PROFILE_LIMITS = {
-  fullName: 150,
+  fullName: FULL_NAME_MAX,
   university: 150,
   degree: 150,
   year: 30,

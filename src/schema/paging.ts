@@ -1,0 +1,110 @@
+// One paging policy for every connection. A small Pothos plugin finds each field with Relay
+// connection arguments (prismaConnection, relatedConnection and hand-made t.connection alike),
+// checks first/last/after/before before the resolver runs, and writes the field's real default
+// and maximum into the argument descriptions. A field with its own sizes says so with the
+// `paging` option; every other connection gets the builder's default policy.
+import SchemaBuilder, { BasePlugin } from '@pothos/core';
+import type { FieldNullability, InputFieldMap, PothosOutputFieldConfig, SchemaTypes, TypeParam } from '@pothos/core';
+import type { GraphQLFieldResolver } from 'graphql';
+import { badInput } from '../lib/errors.ts';
+import { checkPageArgs } from '../lib/validation.ts';
+
+export interface PagePolicy {
+  /** Page size when the client gives neither first nor last. */
+  readonly default: number;
+  /** Largest first or last accepted; more is BAD_USER_INPUT (never silently clamped). */
+  readonly max: number;
+  /** The default page is the last `default` items (chat history), not the first. */
+  readonly backwards?: boolean;
+  /** The resolver checks its own cursors (map queries); otherwise they must be Pothos cursors. */
+  readonly ownCursors?: boolean;
+  /** Only first/after page (map queries): last and before are BAD_USER_INPUT. */
+  readonly forwardOnly?: boolean;
+}
+
+export const pagingPlugin = 'paging' as const;
+
+declare global {
+  export namespace PothosSchemaTypes {
+    export interface Plugins<Types extends SchemaTypes> {
+      paging: PagingPlugin<Types>;
+    }
+    export interface SchemaBuilderOptions<Types extends SchemaTypes> {
+      /**
+       * The policy of connections that declare none. Prisma connections take their default size
+       * from prisma.defaultConnectionSize: keep the two the same.
+       */
+      paging?: { defaultPolicy: PagePolicy };
+    }
+    export interface FieldOptions<
+      Types extends SchemaTypes = SchemaTypes,
+      ParentShape = unknown,
+      Type extends TypeParam<Types> = TypeParam<Types>,
+      Nullable extends FieldNullability<Type> = FieldNullability<Type>,
+      Args extends InputFieldMap = InputFieldMap,
+      ResolveShape = unknown,
+      ResolveReturnShape = unknown,
+    > {
+      /** This connection's page sizes, when not the default policy (see src/schema/paging.ts). */
+      paging?: PagePolicy;
+    }
+  }
+}
+
+/** True for a field that takes Relay connection arguments. */
+const isConnectionField = (args: Record<string, unknown>) => ('first' in args || 'last' in args) && ('after' in args || 'before' in args);
+
+function forwardOnly(args: { last?: number | null; before?: string | null }) {
+  if (args.last !== null && args.last !== undefined) throw badInput('last', 'This list pages forwards: use first and after');
+  if (args.before !== null && args.before !== undefined) throw badInput('before', 'This list pages forwards: use first and after');
+}
+
+/** The extension under which a connection field's policy is visible in the built schema. */
+export const PAGING_EXTENSION = 'paging';
+
+export class PagingPlugin<Types extends SchemaTypes> extends BasePlugin<Types> {
+  private policyOf(fieldConfig: PothosOutputFieldConfig<Types>): PagePolicy | null {
+    if (!isConnectionField(fieldConfig.args)) return null;
+    const own = (fieldConfig.pothosOptions as { paging?: PagePolicy }).paging;
+    const policy = own ?? this.builder.options.paging?.defaultPolicy;
+    if (!policy) throw new Error(`${fieldConfig.parentType}.${fieldConfig.name} is a connection without a paging policy`);
+    return policy;
+  }
+
+  override onOutputFieldConfig(fieldConfig: PothosOutputFieldConfig<Types>): PothosOutputFieldConfig<Types> {
+    const policy = this.policyOf(fieldConfig);
+    if (!policy) return fieldConfig;
+    const sizes = (arg: 'first' | 'last') =>
+      (arg === 'last') === !!policy.backwards ? `default ${policy.default}, at most ${policy.max}` : `at most ${policy.max}`;
+    const descriptions: Record<string, string> = policy.forwardOnly
+      ? {
+          first: `Items to return after \`after\` (${sizes('first')}).`,
+          last: 'Not supported: this list pages forwards with first and after.',
+          before: 'Not supported: this list pages forwards with first and after.',
+        }
+      : {
+          first: `Items to return after \`after\` (${sizes('first')}).`,
+          last: `Items to return before \`before\` (${sizes('last')}).`,
+        };
+    const args = Object.fromEntries(
+      Object.entries(fieldConfig.args).map(([name, arg]) => [name, name in descriptions ? { ...arg, description: descriptions[name] } : arg]),
+    );
+    return { ...fieldConfig, args, extensions: { ...fieldConfig.extensions, [PAGING_EXTENSION]: policy } };
+  }
+
+  override wrapResolve(
+    resolver: GraphQLFieldResolver<unknown, Types['Context'], object>,
+    fieldConfig: PothosOutputFieldConfig<Types>,
+  ): GraphQLFieldResolver<unknown, Types['Context'], object> {
+    const policy = fieldConfig.extensions?.[PAGING_EXTENSION] as PagePolicy | undefined;
+    if (!policy) return resolver;
+    const options = { cursors: !policy.ownCursors };
+    return (parent, args, context, info) => {
+      if (policy.forwardOnly) forwardOnly(args);
+      checkPageArgs(args, policy.max, options);
+      return resolver(parent, args, context, info);
+    };
+  }
+}
+
+SchemaBuilder.registerPlugin(pagingPlugin, PagingPlugin);
