@@ -4,8 +4,7 @@
 import { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
-import { DomainError, rateLimited } from '../lib/errors.ts';
-import { toGraphQLError } from '../transport/errors.ts';
+import { rateLimited } from '../lib/errors.ts';
 
 /** A named limit: `points` actions per `durationSeconds` window, per key. */
 export interface LimitRule {
@@ -42,18 +41,10 @@ export interface RateLimiter {
   close(): Promise<void>;
 }
 
-/**
- * The general mutation limit: per user when signed in, per address otherwise. The transport
- * calls it before execution; the graphql-ws path passes on only GraphQLErrors, so the error
- * leaves here already mapped.
- */
+/** The general mutation limit: per user when signed in, per address otherwise. */
 export async function limitMutation(limiter: RateLimiter, viewerId: string | null | undefined, clientIp: string): Promise<void> {
-  try {
-    if (viewerId) await limiter.consume('mutationsPerUser', viewerId);
-    else await limiter.consume('mutationsPerIp', clientIp);
-  } catch (error) {
-    throw error instanceof DomainError ? toGraphQLError(error) : error;
-  }
+  if (viewerId) await limiter.consume('mutationsPerUser', viewerId);
+  else await limiter.consume('mutationsPerIp', clientIp);
 }
 
 export interface RateLimiterOptions {

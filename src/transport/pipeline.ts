@@ -14,7 +14,8 @@ import { parseBearer, TokenError } from '../auth/tokens.ts';
 import { createContext } from '../context.ts';
 import type { AppDeps, Context, Viewer } from '../context.ts';
 import { limitMutation } from '../ratelimit/index.ts';
-import { formatError, requestError } from './errors.ts';
+import { DomainError } from '../lib/errors.ts';
+import { formatError, requestError, toGraphQLError } from './errors.ts';
 import { introspectionRules } from './graphiql.ts';
 import { checkShape, limitRules, parseOptions } from './limits.ts';
 
@@ -155,12 +156,13 @@ export class OperationPipeline {
     return misshapen;
   }
 
-  /** Runs every policy; the errors of the first that refuses, or none. */
+  /** Runs every policy; the errors of the first that refuses (as GraphQL errors, for either transport), or none. */
   async admit(operation: OperationRequest): Promise<readonly GraphQLError[]> {
     try {
       for (const policy of this.policies) await policy(operation);
       return [];
     } catch (error) {
+      if (error instanceof DomainError) return [toGraphQLError(error)];
       if (error instanceof GraphQLError) return [error];
       throw error;
     }
