@@ -55,7 +55,7 @@ export class ApiError extends Error {
     readonly status: number,
     readonly errors: readonly GraphQLFormattedError[],
   ) {
-    super(errors.map((e) => `${String(e.extensions?.code ?? 'ERROR')}: ${e.message}`).join('; ') || `HTTP ${status}`);
+    super(errors.map((e) => `${(e.extensions?.code as string | undefined) ?? 'ERROR'}: ${e.message}`).join('; ') || `HTTP ${status}`);
   }
   get code(): string | undefined {
     return this.errors[0]?.extensions?.code as string | undefined;

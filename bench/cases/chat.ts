@@ -363,7 +363,7 @@ async function measure(env: BenchEnv, a: ServerProcess, b: ServerProcess, redisP
     );
     return { figures: [...figuresOf(chat, redis), lowRateFigure(low, redis)], notes };
   } finally {
-    await Promise.all(conversations.map((c) => c.receiver.dispose()));
+    await Promise.all(conversations.map(async (c) => c.receiver.dispose()));
   }
 }
 

@@ -123,7 +123,7 @@ interface Scene {
 /** Timestamps the first publish of each version of the event: the commit time as close as we can see it. */
 function trackCommits(deps: AppDeps, eventId: string): Map<number, number> {
   const commits = new Map<number, number>();
-  const publish = deps.pubsub.publish;
+  const publish = deps.pubsub.publish.bind(deps.pubsub);
   deps.pubsub.publish = (topic, payload) => {
     const message = payload as { eventId?: unknown; version?: unknown } | null;
     if (message?.eventId === eventId && typeof message.version === 'number' && !commits.has(message.version)) {

@@ -159,7 +159,7 @@ function connect(server: ServerProcess, session: Session, tally: Tally): { clien
   return { client, closing: () => (closing = true) };
 }
 
-type Step = { name: keyof typeof OPS; variables: Record<string, unknown>; after?: (data: any) => void };
+type Step = { name: keyof typeof OPS; variables: Record<string, unknown>; after?: (data: unknown) => void };
 
 /**
  * The next thing this user does. Weights (of 100): map 30, me 10, chat list 10, history 5,
@@ -190,7 +190,7 @@ function nextStep(session: Session, joinable: string[]): Step {
     return { name: 'remove', variables: { id }, after: () => session.churnEvents.shift() };
   }
   const input = eventInput(randomIn(AREA.south, AREA.north), randomIn(AREA.west, AREA.east), 'Soak pop-up meetup', { maxParticipants: 1000 });
-  return { name: 'create', variables: { input }, after: (data) => session.churnEvents.push(data.createEvent.id) };
+  return { name: 'create', variables: { input }, after: (data) => session.churnEvents.push((data as { createEvent: { id: string } }).createEvent.id) };
 }
 
 async function runSession(server: ServerProcess, session: Session, joinable: string[], until: number, tally: Tally): Promise<void> {
@@ -303,7 +303,7 @@ async function soak(env: BenchEnv, server: ServerProcess, databaseUrl: string) {
     measureLiveHeap(),
   ]);
   for (const socket of sockets) socket.closing();
-  await Promise.all(sockets.map((s) => s.client.dispose()));
+  await Promise.all(sockets.map(async (s) => s.client.dispose()));
   await sleep(6_000);
   const idleAfter = await sample(server, startedAt);
 

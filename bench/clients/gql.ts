@@ -2,7 +2,11 @@
 // codegen documents: the bench sends the operations apps send, written out where they are used.
 import { randomBytes } from 'node:crypto';
 
-export interface GqlResponse<T = Record<string, any>> {
+/** The data of an operation whose caller gives no type: it reads the fields it asked for. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- deliberately untyped, like the operations written inline
+export type UntypedData = Record<string, any>;
+
+export interface GqlResponse<T = UntypedData> {
   status: number;
   data?: T | null;
   errors?: Array<{ message: string; extensions?: { code?: string } }>;
@@ -16,7 +20,7 @@ export interface GqlBody {
 }
 
 /** POSTs one request body. Never throws for GraphQL errors; network failures do throw. */
-export async function post<T = Record<string, any>>(graphqlUrl: string, body: GqlBody, token?: string): Promise<GqlResponse<T>> {
+export async function post<T = UntypedData>(graphqlUrl: string, body: GqlBody, token?: string): Promise<GqlResponse<T>> {
   const res = await fetch(graphqlUrl, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
@@ -27,7 +31,7 @@ export async function post<T = Record<string, any>>(graphqlUrl: string, body: Gq
 }
 
 /** The data of a successful request; throws with the errors otherwise (for setup steps). */
-export async function postOk<T = Record<string, any>>(graphqlUrl: string, body: GqlBody, token?: string): Promise<T> {
+export async function postOk<T = UntypedData>(graphqlUrl: string, body: GqlBody, token?: string): Promise<T> {
   const result = await post<T>(graphqlUrl, body, token);
   if (result.status !== 200 || result.errors?.length || !result.data) {
     const what = body.query ? body.query.trim().split(/\s+/).slice(0, 3).join(' ') : 'persisted query';
@@ -37,11 +41,11 @@ export async function postOk<T = Record<string, any>>(graphqlUrl: string, body: 
 }
 
 /** POSTs one operation. Never throws for GraphQL errors; network failures do throw. */
-export const gql = <T = Record<string, any>>(graphqlUrl: string, query: string, variables: Record<string, unknown> = {}, token?: string) =>
+export const gql = <T = UntypedData>(graphqlUrl: string, query: string, variables: Record<string, unknown> = {}, token?: string) =>
   post<T>(graphqlUrl, { query, variables }, token);
 
 /** The data of a successful operation; throws with the errors otherwise (for setup steps). */
-export const gqlOk = <T = Record<string, any>>(graphqlUrl: string, query: string, variables: Record<string, unknown> = {}, token?: string) =>
+export const gqlOk = <T = UntypedData>(graphqlUrl: string, query: string, variables: Record<string, unknown> = {}, token?: string) =>
   postOk<T>(graphqlUrl, { query, variables }, token);
 
 export interface BenchUser {

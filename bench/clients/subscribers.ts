@@ -73,8 +73,15 @@ function record(index: number, version: number, at: number) {
   if (count === openCount) send({ type: 'all-received', version });
 }
 
+/** A `next` frame's payload of the eventChanged subscription, as far as the subscribers read it. */
+interface NextPayload {
+  errors?: unknown[];
+  data?: { eventChanged?: { version: number; event: unknown } | null } | null;
+}
+
 function onFrame(index: number, socket: WebSocket, raw: WebSocket.RawData, at: number) {
-  const message = JSON.parse(raw.toString()) as { type: string; payload?: any };
+  // ws hands over a Buffer (binaryType is left at 'nodebuffer').
+  const message = JSON.parse((raw as Buffer).toString('utf8')) as { type: string; payload?: NextPayload };
   switch (message.type) {
     case 'next': {
       if (message.payload?.errors?.length) return noteError(`subscriber ${index}: ${JSON.stringify(message.payload.errors)}`);

@@ -21,7 +21,7 @@ export interface BenchApp {
   /** The database's own connection string (for seeding with pg or EXPLAIN). */
   databaseUrl: string;
   /** Stops the API, then drops its database and data directory. Safe to call twice. */
-  stop(): Promise<void>;
+  stop: () => Promise<void>;
 }
 
 export interface BenchAppOptions {

@@ -114,7 +114,7 @@ export async function startServerProcess(opts: ServerProcessOptions): Promise<Se
     await waitReady(url, exited, () => output);
   } catch (error) {
     await stop();
-    throw new Error(`${name} did not start: ${(error as Error).message}\n${output}`);
+    throw new Error(`${name} did not start: ${(error as Error).message}\n${output}`, { cause: error });
   }
   return {
     name,

@@ -44,7 +44,7 @@ export interface BenchEnv {
   redisUrl: string;
   /** Scales durations for quick development runs (BENCH_QUICK=1 → shorter). */
   quick: boolean;
-  log(message: string): void;
+  log: (message: string) => void;
 }
 
 export type BenchCase = (env: BenchEnv) => Promise<CaseResult>;

@@ -3,6 +3,7 @@ import { badInput } from './errors.ts';
 
 // C0 control characters other than tab, newline and carriage return (PostgreSQL rejects NUL
 // outright; the rest are never meant).
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/;
 
 /** True when the text holds characters no input field accepts. */

@@ -62,6 +62,8 @@ export function createPushIterator<T>(opts: PushIteratorOptions): PushIterator<T
     },
     throw(error?: unknown) {
       abort();
+      // The iterator protocol hands back whatever the caller threw in, Error or not.
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
       return Promise.reject(error);
     },
     [Symbol.asyncIterator]() {

@@ -116,7 +116,7 @@ export function createApnsSender(config: ApnsConfig, { timeoutMs }: { timeoutMs:
         clearTimeout(timer);
         resolve({ status, headers: replyHeaders, body: Buffer.concat(chunks).toString('utf8') });
       });
-      stream.on('error', (err) => {
+      stream.on('error', (err: Error) => {
         clearTimeout(timer);
         reject(err);
       });
@@ -147,7 +147,8 @@ export function createApnsSender(config: ApnsConfig, { timeoutMs }: { timeoutMs:
       if (reply.status === 200) return { outcome: 'delivered' };
       let reason = '';
       try {
-        reason = String((JSON.parse(reply.body) as { reason?: unknown }).reason ?? '');
+        const parsed = (JSON.parse(reply.body) as { reason?: unknown }).reason;
+        reason = typeof parsed === 'string' ? parsed : '';
       } catch {
         // Not JSON (a proxy's error page): judged by the status alone.
       }

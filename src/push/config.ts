@@ -32,8 +32,7 @@ export const pushEnv = {
   PUSH_TIMEOUT_MS: int('a number of milliseconds', 100, 120_000, 10_000),
 };
 
-const pushEnvSchema = z.object(pushEnv);
-export type PushEnv = z.infer<typeof pushEnvSchema>;
+export type PushEnv = z.infer<z.ZodObject<typeof pushEnv>>;
 
 export interface ApnsConfig {
   /** The .p8 signing key (PKCS#8 PEM, P-256). */

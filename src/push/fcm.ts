@@ -59,7 +59,7 @@ export function createFcmSender(config: FcmConfig, { timeoutMs }: { timeoutMs: n
     });
     const body = (await res.json().catch(() => ({}))) as { access_token?: unknown; expires_in?: unknown; error?: unknown };
     if (!res.ok || typeof body.access_token !== 'string') {
-      throw new Error(`token endpoint answered ${res.status}${body.error ? ` ${String(body.error)}` : ''}`);
+      throw new Error(`token endpoint answered ${res.status}${body.error ? ` ${typeof body.error === 'string' ? body.error : JSON.stringify(body.error)}` : ''}`);
     }
     const lifetimeMs = (typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 3600) * 1000;
     access = { token: body.access_token, expiresAt: Date.now() + Math.max(0, lifetimeMs - EXPIRY_MARGIN_MS) };

@@ -6,7 +6,7 @@
 // sizes, so a city-sized viewport listens to a few 1° cells and a continent-sized one to a few
 // 30° cells, never to a world-wide firehose. Member-facing changes go to one topic per user.
 import type { AppDeps } from '../../context.ts';
-import type { EventStatus, EventType } from '../../generated/prisma/client.ts';
+import type { EventType } from '../../generated/prisma/client.ts';
 import { createPushIterator } from '../../pubsub/iterator.ts';
 import type { PubSub } from '../../pubsub/index.ts';
 import type { EventVisibilityState } from './visibility.ts';
