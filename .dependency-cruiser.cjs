@@ -18,51 +18,6 @@ const ADAPTERS = '^src/(db|pubsub|storage|auth|cache|presence|push|ratelimit|met
 /** What GraphQL-free code must not import of ours: the GraphQL layers, the schema builder and its generated types. */
 const OUR_GRAPHQL = '^src/(schema/|transport/|builder\\.ts$|generated/pothos-types\\.ts$)';
 
-// TEMPORARY (issue 13): the violations known today, each one file and the import it may still
-// make while it is being fixed on another branch. Delete an entry once its import is gone (an
-// entry that matches nothing any more is harmless, but should go); never add to this list to
-// get a new violation through. With the list empty, the rules below hold unconditionally.
-const KNOWN_VIOLATIONS = [
-  // DomainError extends GraphQLError: lib, and through it every service, depends on graphql.
-  { rule: 'lib-graphql-free', from: '^src/lib/errors\\.ts$', to: '^node_modules/graphql/' },
-  // Subscription logic under src/schema, moving to src/services: the shared-promise map of the
-  // fan-out (transport) and the push iterators of the pub/sub adapter, used by resolvers directly.
-  { rule: 'schema-not-transport', from: '^src/schema/events/subscriptions\\.ts$', to: '^src/transport/fanout\\.ts$' },
-  { rule: 'schema-through-services', from: '^src/schema/chat/operations\\.ts$', to: '^src/pubsub/iterator\\.ts$' },
-  {
-    rule: 'schema-through-services',
-    from: '^src/schema/notifications/operations\\.ts$',
-    to: '^src/pubsub/iterator\\.ts$',
-  },
-  // graphql-armor's rule packages are imported directly but only @escape.tech/graphql-armor (which
-  // depends on them) is in package.json: list them as dependencies, or import through the listed one.
-  {
-    rule: 'src-no-unlisted-packages',
-    from: '^src/transport/limits\\.ts$',
-    to: '^node_modules/@escape\\.tech/graphql-armor-(cost-limit|max-aliases|max-depth|max-directives)/',
-  },
-];
-
-// `DEPCRUISE_STRICT=1 npm run lint:deps` ignores the list: it shows what is left to fix.
-if (process.env.DEPCRUISE_STRICT) KNOWN_VIOLATIONS.length = 0;
-
-const list = (x) => (x === undefined ? [] : Array.isArray(x) ? x : [x]);
-
-/** A rule, plus for each known violation of it: the same rule for that file minus that one import. */
-function withKnownViolations(rule) {
-  const known = KNOWN_VIOLATIONS.filter((v) => v.rule === rule.name);
-  if (!known.length) return [rule];
-  return [
-    { ...rule, from: { ...rule.from, pathNot: [...list(rule.from.pathNot), ...known.map((v) => v.from)] } },
-    ...known.map((v) => ({
-      ...rule,
-      comment: `${rule.comment} (TEMPORARY: ${v.from} may still import ${v.to})`,
-      from: { ...rule.from, path: v.from },
-      to: { ...rule.to, pathNot: [...list(rule.to.pathNot), v.to] },
-    })),
-  ];
-}
-
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
   forbidden: [
@@ -160,7 +115,7 @@ module.exports = {
       from: {},
       to: { couldNotResolve: true },
     },
-  ].flatMap(withKnownViolations),
+  ],
   options: {
     // Generated code appears as a leaf: what our code imports of it is checked, its own imports are not.
     doNotFollow: { path: ['node_modules', '^src/generated/', '^(tests|examples)/generated/'] },

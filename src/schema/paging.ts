@@ -24,6 +24,8 @@ export interface PagePolicy {
 
 export const pagingPlugin = 'paging' as const;
 
+// Pothos' plugin typing works by merging into its global namespace, type parameters included.
+/* eslint-disable @typescript-eslint/no-namespace, @typescript-eslint/no-unused-vars */
 declare global {
   export namespace PothosSchemaTypes {
     export interface Plugins<Types extends SchemaTypes> {
@@ -50,6 +52,7 @@ declare global {
     }
   }
 }
+/* eslint-enable @typescript-eslint/no-namespace, @typescript-eslint/no-unused-vars */
 
 /** True for a field that takes Relay connection arguments. */
 const isConnectionField = (args: Record<string, unknown>) => ('first' in args || 'last' in args) && ('after' in args || 'before' in args);

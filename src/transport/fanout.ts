@@ -87,6 +87,8 @@ class Membership implements AsyncGenerator<never, undefined> {
   }
 
   next(): Promise<IteratorResult<never, undefined>> {
+    // The source's error, passed on as it came.
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
     if (this.outcome) return 'error' in this.outcome ? Promise.reject(this.outcome.error) : Promise.resolve(DONE);
     return new Promise((resolve, reject) => (this.settle = { resolve, reject }));
   }
@@ -100,6 +102,8 @@ class Membership implements AsyncGenerator<never, undefined> {
   throw(error?: unknown): Promise<IteratorReturnResult<undefined>> {
     this.leave(this);
     this.finish({});
+    // What the caller threw in, passed back as the generator protocol says.
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
     return Promise.reject(error);
   }
 

@@ -29,6 +29,9 @@ export interface HttpOptions {
 
 export const clientIp = (req: Request) => req.ip ?? req.socket.remoteAddress ?? 'unknown';
 
+/** The request id pino-http assigned (server.ts makes it a string: the client's X-Request-Id or a UUID). */
+const requestIdOf = (req: Request) => req.id as string;
+
 /** Apollo Server with the pipeline's rules, and the express handlers that serve /graphql with it. */
 export async function createHttpHandler(pipeline: OperationPipeline, opts: HttpOptions) {
   // The request being served, for formatting errors outside resolvers (Apollo's formatError has no context).
@@ -90,12 +93,12 @@ export async function createHttpHandler(pipeline: OperationPipeline, opts: HttpO
     context: async ({ req }) =>
       pipeline.context(
         { viewer: await pipeline.authenticate(req.headers.authorization), clientIp: clientIp(req) },
-        { requestId: String(req.id), logger: req.log },
+        { requestId: requestIdOf(req), logger: req.log },
       ),
   });
 
   const handlers: RequestHandler[] = [
-    (req, _res, next) => requests.run({ requestId: String(req.id), logger: req.log }, next),
+    (req, _res, next) => requests.run({ requestId: requestIdOf(req), logger: req.log }, next),
     // Multipart (file upload) requests only; JSON ones pass through to express.json.
     graphqlUploads({ maxFileBytes: IMAGE_LIMITS.maxBytes, maxFieldBytes: opts.jsonBodyBytes }),
     express.json({ limit: opts.jsonBodyBytes }),
@@ -104,7 +107,7 @@ export async function createHttpHandler(pipeline: OperationPipeline, opts: HttpO
       const body = req.body as { query?: unknown } | undefined;
       const refused = pipeline.checkShape(body?.query ?? req.query.query);
       if (!refused) return next();
-      const scope = { requestId: String(req.id), logger: req.log };
+      const scope = { requestId: requestIdOf(req), logger: req.log };
       res.status(400).json({ errors: [pipeline.formatError(refused, 'http', scope)] });
     },
     (req, res, next) => pipeline.inFlight.track(Promise.resolve(graphql(req, res, next))),
@@ -123,6 +126,6 @@ const bodyErrors: ErrorRequestHandler = (error, req, res, next) => {
     res.status(400).json({ errors: [{ message: 'Malformed request body', extensions: { code: 'BAD_USER_INPUT' } }] });
   } else {
     req.log.error({ err: error }, 'unhandled HTTP error');
-    res.status(500).json({ errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR', requestId: String(req.id) } }] });
+    res.status(500).json({ errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR', requestId: requestIdOf(req) } }] });
   }
 };

@@ -3,7 +3,7 @@
 // check, one viewer per connection that lives no longer than its token, connection caps,
 // presence, and subscription fan-out (./fanout.ts).
 import type { IncomingMessage } from 'node:http';
-import { execute, getOperationAST, GraphQLError, subscribe } from 'graphql';
+import { execute, getOperationAST, GraphQLError, OperationTypeNode, subscribe } from 'graphql';
 import type { ExecutionArgs, ExecutionResult, FormattedExecutionResult } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
@@ -213,7 +213,7 @@ export function useWebSocketServer(wsServer: WebSocketServer, pipeline: Operatio
         const type = getOperationAST(document, payload.operationName)?.operation;
         const refused = await pipeline.admit({ transport: 'ws', type, operationName: payload.operationName, ...connection });
         if (refused.length) return [...refused];
-        if (type === 'subscription') {
+        if (type === OperationTypeNode.SUBSCRIPTION) {
           liveSubscriptions(ctx).add(id);
           metrics.wsSubscriptions.inc();
         }

@@ -1,7 +1,7 @@
 import { builder } from '../../builder.ts';
 import * as accounts from '../../services/accounts/index.ts';
+import { ACCESS_TOKEN_TTL_SECONDS } from '../../services/accounts/index.ts';
 import { PASSWORD_LENGTH } from '../../services/accounts/index.ts';
-import { ACCESS_TOKEN_TTL_SECONDS } from '../../auth/tokens.ts';
 import { AuthPayload, RegisterInput } from './types.ts';
 
 builder.mutationFields((t) => ({

@@ -1,7 +1,7 @@
 import { builder } from '../../builder.ts';
+import { ACCESS_TOKEN_TTL_SECONDS } from '../../services/accounts/index.ts';
 import { FULL_NAME_MAX, PASSWORD_LENGTH, USERNAME_LENGTH } from '../../services/accounts/index.ts';
 import type { Session } from '../../services/accounts/index.ts';
-import { ACCESS_TOKEN_TTL_SECONDS } from '../../auth/tokens.ts';
 import { User } from '../users/types.ts';
 
 export const AuthPayload = builder.objectRef<Session>('AuthPayload').implement({

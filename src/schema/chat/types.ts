@@ -2,7 +2,8 @@ import { prismaConnectionHelpers } from '@pothos/plugin-prisma';
 import { viewerIdOf } from '../viewer.ts';
 import { builder, PAGE_SIZE } from '../../builder.ts';
 import { afterHistoryFetch, CHAT_LIMITS } from '../../services/chat/index.ts';
-import { Event } from '../events/types.ts';
+// Registers Event, which chats refer to by name.
+import '../events/types.ts';
 import { User } from '../users/types.ts';
 
 

@@ -7,6 +7,9 @@ import { hashRefreshToken, newRefreshToken, REFRESH_TOKEN_TTL_SECONDS } from '..
 import type { User } from '../../generated/prisma/client.ts';
 import { hasControlCharacters, isUuid, text } from '../../lib/validation.ts';
 
+/** How long an access token lives: revocation of a session reaches its tokens within it. */
+export { ACCESS_TOKEN_TTL_SECONDS } from '../../auth/tokens.ts';
+
 export const USERNAME_LENGTH = { min: 3, max: 30 } as const;
 export const USERNAME_PATTERN = new RegExp(`^[a-z0-9_.]{${USERNAME_LENGTH.min},${USERNAME_LENGTH.max}}$`);
 export const PASSWORD_LENGTH = { min: 8, max: 128 } as const;

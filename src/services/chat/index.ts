@@ -265,7 +265,7 @@ const deliveriesPending = new WeakMap<AppDeps, Map<string, { upTo: number }>>();
  */
 export function markDeliveredSoon(deps: AppDeps, viewerId: string, chatId: string, upToSeq: number): void {
   let pending = deliveriesPending.get(deps);
-  if (!pending) deliveriesPending.set(deps, (pending = new Map()));
+  if (!pending) deliveriesPending.set(deps, (pending = new Map<string, { upTo: number }>()));
   const key = `${viewerId}:${chatId}`;
   const running = pending.get(key);
   if (running) {
