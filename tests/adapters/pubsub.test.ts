@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { eventually } from '../helpers/eventually.ts';
 import { TcpProxy } from '../helpers/tcp-proxy.ts';
 import { createMemoryPubSub, createPubSub, createRedisPubSub, type PubSub } from '../../src/pubsub/index.ts';
 import { createPushIterator } from '../../src/pubsub/iterator.ts';
@@ -28,14 +29,6 @@ async function nextValue<T>(iterator: AsyncIterator<T>): Promise<T> {
   const result = await nextWithin(iterator);
   expect(result.done).toBe(false);
   return result.value as T;
-}
-
-async function eventually(check: () => Promise<boolean>, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 const implementations: Array<[string, () => PubSub]> = [['memory', () => createMemoryPubSub(logger)]];

@@ -17,7 +17,6 @@ import { codes, countStatements, createUser, gql, gqlOk } from '../helpers/clien
 import type { TestUser } from '../helpers/client.ts';
 import {
   animated,
-  eventually,
   exifIfd0Tags,
   GPS_IFD_TAG,
   jpeg,
@@ -35,6 +34,7 @@ import {
   webp,
 } from '../helpers/images.ts';
 import type { FilePart, LocalS3 } from '../helpers/images.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { startTestServer } from '../helpers/server.ts';
 import type { TestServer } from '../helpers/server.ts';
 
@@ -195,11 +195,11 @@ describe.each(backends)('image flow on $name', ({ s3: useS3 }) => {
       req.write(head);
       req.write(file.subarray(0, file.length >> 1));
       // The resolver runs (its first query is counted) and is reading the file when the client goes.
-      await eventually(() => expect(server.deps.db.statements.count).toBeGreaterThan(statementsBefore));
+      await eventually(() => server.deps.db.statements.count > statementsBefore, { what: 'the resolver\'s first query' });
       await new Promise((resolve) => setTimeout(resolve, 100));
       req.destroy();
 
-      await eventually(() => expect(serverSide[0]?.writableEnded).toBe(true), 10_000);
+      await eventually(() => serverSide[0]?.writableEnded === true, { timeoutMs: 10_000, what: 'the server to end its response' });
       expect(puts).toBe(0);
       expect(await leftovers(server, alice.id)).toEqual({ rows, objects: await storedKeys(server) });
       expect((await storedKeys(server)).filter((k) => k.includes(alice.id))).toEqual([]);
@@ -279,7 +279,7 @@ describe('bad input', () => {
   let ownersImageId: string;
   // The server's side of each request, to see that refused uploads were still read to the end.
   const serverRequests: http.IncomingMessage[] = [];
-  const readToTheEnd = () => eventually(() => expect(serverRequests.at(-1)?.complete).toBe(true));
+  const readToTheEnd = () => eventually(() => serverRequests.at(-1)?.complete === true, { what: 'the upload to be read to the end' });
 
   beforeAll(async () => {
     server = await startTestServer();

@@ -18,10 +18,15 @@ import { MarkNotificationsReadDocument, RegisterDeviceDocument, SendFriendReques
 import type { DevicePlatform } from '../generated/graphql.ts';
 import { createUser, gqlOk } from '../helpers/client.ts';
 import type { TestUser } from '../helpers/client.ts';
-import { APNS, FCM, generatePushKeys, pushEnv, startFakeApns, startFakeFcm, waitFor } from '../helpers/push.ts';
+import { eventually } from '../helpers/eventually.ts';
+import type { EventuallyOptions } from '../helpers/eventually.ts';
+import { APNS, FCM, generatePushKeys, pushEnv, startFakeApns, startFakeFcm } from '../helpers/push.ts';
 import type { FakeFcm, FakeProvider, PushKeys } from '../helpers/push.ts';
 import { startTestServer, testDatabaseUrl } from '../helpers/server.ts';
 import type { TestServer } from '../helpers/server.ts';
+
+/** Deliveries go through the push worker's polls and retries: a longer default deadline. */
+const waitFor = <T>(check: () => T | Promise<T>, opts: EventuallyOptions = {}) => eventually(check, { timeoutMs: 15_000, ...opts });
 
 let seq = 0;
 /** A fresh APNs token (64 hex) or FCM token. */

@@ -10,6 +10,7 @@ import type { MapChangesSubscription } from '../generated/graphql.ts';
 import { codes, createUser, gqlOk, subscribe, wsClient } from '../helpers/client.ts';
 import type { LiveSubscription, TestUser } from '../helpers/client.ts';
 import { certify, createEvent } from '../helpers/events.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { startTestServer } from '../helpers/server.ts';
 import type { TestServer } from '../helpers/server.ts';
 
@@ -26,14 +27,6 @@ async function metric(server: TestServer, name: string): Promise<number> {
     .split('\n')
     .filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
     .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
-}
-
-async function until(check: () => Promise<boolean>, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }
 
 interface Subscriber {
@@ -61,7 +54,7 @@ describe('subscription fan-out', () => {
     // Keeps the guest online throughout, so connections coming and going between rounds cause
     // no presence writes that would blur the statement counts.
     clients.push(wsClient(server, { authorization: `Bearer ${guest.accessToken}` }, { stayConnected: true }));
-    await until(async () => (await metric(server, 'pinit_ws_connections')) === 1);
+    await eventually(async () => (await metric(server, 'pinit_ws_connections')) === 1);
   });
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.dispose()));
@@ -106,9 +99,9 @@ describe('subscription fan-out', () => {
   /** Stops the subscriptions and waits until their groups and connections are gone. */
   async function close(subs: Array<LiveSubscription<MapChangesSubscription>>, groupsLeft = 0) {
     for (const s of subs) s.stop();
-    await until(async () => (await groupsOpen()) === groupsLeft);
-    await until(async () => (await metric(server, 'pinit_ws_connections')) === 1 + groupsLeft);
-    await until(async () => (await metric(server, 'pinit_ws_subscriptions')) === groupsLeft);
+    await eventually(async () => (await groupsOpen()) === groupsLeft);
+    await eventually(async () => (await metric(server, 'pinit_ws_connections')) === 1 + groupsLeft);
+    await eventually(async () => (await metric(server, 'pinit_ws_subscriptions')) === groupsLeft);
   }
 
   it('executes once per viewer and selection, and sends every member the same result', async () => {
