@@ -2,13 +2,13 @@
 // `_prisma_migrations` bookkeeping as `prisma migrate deploy`, by `npm run db:migrate`.
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { diffSchemaAgainstMigrations, MIGRATIONS_DIR, readMigrations } from '../../src/db/migrate.ts';
 import { runScript } from '../helpers/process.ts';
 import { testDatabaseUrl } from '../helpers/server.ts';
@@ -89,6 +89,11 @@ describe('migrations', () => {
   it('npm run user:admin grants ADMIN to an existing user, and names an unknown one', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'pinit-admin-'));
     try {
+      // Three commands in a row, each a cold `node --import tsx` process that loads the schema
+      // engine: starting from the migrated template spares them an initdb (about 6-8 s of CPU),
+      // which under load pushed this test past its timeout. Migrating an empty embedded
+      // database is the test above; seeding one is tests/project/main.test.ts.
+      await cp(inject('pgliteTemplate'), join(dataDir, 'pglite'), { recursive: true });
       const seeded = await runScript('scripts/seed.ts', [], { DATA_DIR: dataDir });
       expect(seeded.code).toBe(0);
       const granted = await runScript('scripts/make-admin.ts', ['Ada.Novak0'], { DATA_DIR: dataDir });

@@ -16,16 +16,32 @@ import { createDatabase } from './database.ts';
 declare module 'vitest' {
   export interface ProvidedContext {
     /** A migrated PGlite data directory to copy (embedded runs). */
-    pgliteTemplate: string | null;
+    pgliteTemplate: string;
     /** A migrated PostgreSQL database to use as CREATE DATABASE's template. */
     postgresTemplate: string | null;
   }
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const teardown: Array<() => Promise<void>> = [];
+  // Made on PostgreSQL runs too: the CLI tests (tests/adapters/migrations.test.ts) run
+  // commands on the embedded database, and an initdb inside such a test is what made it slow.
+  const dir = await mkdtemp(join(tmpdir(), 'pinit-template-'));
+  teardown.push(() => rm(dir, { recursive: true, force: true }));
+  const pgliteDir = join(dir, 'pglite');
+  const embedded = await openDatabase({ pgliteDir });
+  try {
+    await embedded.migrate();
+  } finally {
+    await embedded.close();
+  }
+  project.provide('pgliteTemplate', pgliteDir);
+  project.provide('postgresTemplate', null);
+
   const databaseUrl = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL;
   if (databaseUrl) {
     const template = await createDatabase(databaseUrl, 'pinit_template');
+    teardown.push(template.drop);
     const db = await openDatabase({ url: template.url, poolSize: 1 });
     try {
       await db.migrate();
@@ -33,18 +49,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
       await db.close();
     }
     project.provide('postgresTemplate', template.name);
-    project.provide('pgliteTemplate', null);
-    return template.drop;
   }
-  const dir = await mkdtemp(join(tmpdir(), 'pinit-template-'));
-  const pgliteDir = join(dir, 'pglite');
-  const db = await openDatabase({ pgliteDir });
-  try {
-    await db.migrate();
-  } finally {
-    await db.close();
-  }
-  project.provide('pgliteTemplate', pgliteDir);
-  project.provide('postgresTemplate', null);
-  return () => rm(dir, { recursive: true, force: true });
+  return async () => {
+    for (const step of teardown.reverse()) await step();
+  };
 }

@@ -47,7 +47,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     cleanups.push(db.drop);
   }
   const pgliteTemplate = inject('pgliteTemplate');
-  if (!opts.shareWith && !databaseUrl && pgliteTemplate) {
+  if (!opts.shareWith && !databaseUrl) {
     await cp(pgliteTemplate, pgliteDirFor(dataDir), { recursive: true });
   }
   if (opts.shareWith && !databaseUrl) throw new Error('sharing a server needs PostgreSQL (PGlite is single-process)');
@@ -83,6 +83,13 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
     throw error;
   }
+  // Node closes idle keep-alive sockets after 5 s and fetch drops its own after 3 s (the
+  // server's Keep-Alive hint minus a margin). When in-process work (PGlite runs on this
+  // thread) blocks the event loop past both, the next request reuses the socket in the same
+  // turn that the server's overdue timer destroys it: ECONNRESET (seen in events-map's
+  // 100,000-row setup under load). A server timeout far above any such stall keeps fetch's
+  // own, shorter one (advertised minus the margin) always first.
+  app.server.httpServer.keepAliveTimeout = 120_000;
   const url = app.server.url;
   return {
     ...app,
