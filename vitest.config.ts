@@ -11,6 +11,8 @@ export default defineConfig({
   },
   test: {
     include: ['tests/**/*.test.ts'],
+    // One migrated template database per run; each test server starts from a copy of it.
+    globalSetup: ['tests/helpers/global-setup.ts'],
     // Each file starts its own server (and database); two at a time fit two cores.
     pool: 'forks',
     maxWorkers: 2,

@@ -3,16 +3,27 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 
-/** A fresh, empty database on the server of `adminUrl`; `drop` removes it (forcing out connections). */
-export async function createDatabase(adminUrl: string, prefix = 'pinit_test'): Promise<{ url: string; drop: () => Promise<void> }> {
+/**
+ * A fresh database on the server of `adminUrl`; `drop` removes it (forcing out connections).
+ * Empty, or a copy of `template` (PostgreSQL copies the files: far cheaper than migrating).
+ */
+export async function createDatabase(
+  adminUrl: string,
+  prefix = 'pinit_test',
+  template?: string,
+): Promise<{ name: string; url: string; drop: () => Promise<void> }> {
   const name = `${prefix}_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
+  try {
+    await admin.query(`CREATE DATABASE ${name}${template ? ` TEMPLATE ${template}` : ''}`);
+  } finally {
+    await admin.end();
+  }
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   return {
+    name,
     url: url.toString(),
     drop: async () => {
       const client = new pg.Client({ connectionString: adminUrl });

@@ -261,15 +261,3 @@ function s3Client(server: TestServer): S3Client {
 /** The storage key inside an image URL. */
 export const keyOf = (url: string) => url.slice(url.indexOf('users/'));
 
-/** Polls until `check` passes (or throws its last failure after `timeoutMs`). */
-export async function eventually(check: () => Promise<void> | void, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-}

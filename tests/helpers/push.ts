@@ -249,13 +249,3 @@ export async function startFakeFcm(keys: PushKeys): Promise<FakeFcm> {
   return fake;
 }
 
-/** Polls until check() returns something truthy. */
-export async function waitFor<T>(check: () => Promise<T> | T, { timeoutMs = 15_000, what = 'condition' } = {}): Promise<Exclude<T, false | null | undefined | 0 | ''>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value as Exclude<T, false | null | undefined | 0 | ''>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}

@@ -2,14 +2,15 @@
 // TEST_DATABASE_URL/DATABASE_URL and TEST_REDIS_URL/REDIS_URL are set (each server gets a
 // database of its own), PGlite and in-process pub/sub otherwise.
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { createApp } from '../../src/app.ts';
 import type { App } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
+import { pgliteDirFor } from '../../src/db/index.ts';
 import { createDatabase } from './database.ts';
 import type { Config } from '../../src/config.ts';
 
@@ -38,11 +39,16 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   const cleanups: Array<() => Promise<void>> = [];
   if (!opts.shareWith) cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
 
+  // A copy of the migrated template from tests/helpers/global-setup.ts, not an empty database.
   let databaseUrl = opts.shareWith?.config.databaseUrl;
   if (!opts.shareWith && testDatabaseUrl) {
-    const db = await createDatabase(testDatabaseUrl);
+    const db = await createDatabase(testDatabaseUrl, 'pinit_test', inject('postgresTemplate') ?? undefined);
     databaseUrl = db.url;
     cleanups.push(db.drop);
+  }
+  const pgliteTemplate = inject('pgliteTemplate');
+  if (!opts.shareWith && !databaseUrl) {
+    await cp(pgliteTemplate, pgliteDirFor(dataDir), { recursive: true });
   }
   if (opts.shareWith && !databaseUrl) throw new Error('sharing a server needs PostgreSQL (PGlite is single-process)');
 
@@ -80,6 +86,13 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
     throw error;
   }
+  // Node closes idle keep-alive sockets after 5 s and fetch drops its own after 3 s (the
+  // server's Keep-Alive hint minus a margin). When in-process work (PGlite runs on this
+  // thread) blocks the event loop past both, the next request reuses the socket in the same
+  // turn that the server's overdue timer destroys it: ECONNRESET (seen in events-map's
+  // 100,000-row setup under load). A server timeout far above any such stall keeps fetch's
+  // own, shorter one (advertised minus the margin) always first.
+  app.server.httpServer.keepAliveTimeout = 120_000;
   const url = app.server.url;
   return {
     ...app,

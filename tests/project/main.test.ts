@@ -1,0 +1,52 @@
+// `npm start` as a user runs it: the embedded default from an empty data directory, demo
+// data, readiness, and a clean exit on SIGTERM; and a one-line refusal of bad configuration.
+import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runScript, spawnScript } from '../helpers/process.ts';
+
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+});
+
+describe('src/main.ts', () => {
+  it('starts on the embedded default with demo data, serves /graphql and /readyz, and exits 0 on SIGTERM', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'pinit-main-'));
+    dirs.push(dataDir);
+    const child = spawnScript('src/main.ts', [], { DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info' });
+    let output = '';
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stdout!.on('data', (chunk: Buffer) => {
+        output += chunk;
+        const ready = output.split('\n').find((line) => line.includes('PinIt API ready'));
+        if (ready) resolve(JSON.parse(ready).url as string);
+      });
+      child.on('exit', (code) => reject(new Error(`exited ${code}: ${output}`)));
+    });
+    try {
+      expect((await fetch(url.replace('/graphql', '/readyz'))).status).toBe(200);
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: '{ searchUsers(query: "a", first: 50) { edges { node { username } } } }' }),
+      });
+      const body = await res.json();
+      // "A few dozen" demo users.
+      expect(body.data.searchUsers.edges.length).toBeGreaterThanOrEqual(24);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(0);
+    expect(output).toContain('"msg":"stopped"');
+  });
+
+  it('refuses bad configuration with one line naming the variable', async () => {
+    const result = await runScript('src/main.ts', [], { PORT: 'eighty' });
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim().split('\n')).toEqual(['Invalid configuration: PORT must be a port number']);
+  });
+});

@@ -1,0 +1,297 @@
+// One set of limits for HTTP and graphql-ws: depth, aliases, tokens and cost; the general
+// mutation limit; connections per user; production error hygiene; metrics; faults.
+import { once } from 'node:events';
+import { createClient } from 'graphql-ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { QUERY_LIMITS } from '../../src/transport/limits.ts';
+import { REQUEST_LIMITS } from '../../src/transport/server.ts';
+import { LikeEventDocument, MeDocument, SearchUsersDocument } from '../generated/graphql.ts';
+import { codes, createUser, gql, gqlOk, wsClient, wsRequest } from '../helpers/client.ts';
+import { createEvent } from '../helpers/events.ts';
+import { startTestServer, testDatabaseUrl, testRedisUrl } from '../helpers/server.ts';
+import type { TestServer } from '../helpers/server.ts';
+import { TcpProxy } from '../helpers/tcp-proxy.ts';
+
+/** me { friends { edges { node { friends { … } } } } } nested until the given depth. */
+function deepQuery(levels: number): string {
+  let inner = 'id';
+  for (let i = 0; i < levels; i++) inner = `friends { edges { node { ${inner} } } }`;
+  return `{ me { ${inner} } }`;
+}
+
+/** A full map-screen page: events with host, avatars, attendees, counts and viewer flags. */
+const mapPage = (alias = 'map') =>
+  `${alias}: eventsInBounds(bounds: { south: 52.3, west: 13.1, north: 52.7, east: 13.7 }, first: 500) { edges { cursor node { id title latitude longitude startsAt endsAt type status attendeeCount spotsLeft likeCount commentCount viewerIsAttending viewerHasLiked host { id username avatarUrl reputation { averageRating } } attendees(first: 10) { edges { node { id username avatarUrl } } } } } pageInfo { hasNextPage endCursor } }`;
+
+const aliases = (n: number) => `{ ${Array.from({ length: n }, (_, i) => `a${i}: me { id }`).join(' ')} }`;
+
+async function post(server: TestServer, query: string, token?: string) {
+  const res = await fetch(server.graphqlUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify({ query }),
+  });
+  return { status: res.status, body: (await res.json()) as { data?: unknown; errors?: Array<{ message: string; extensions?: { code?: string } }> } };
+}
+
+/** Runs a raw query over graphql-ws and returns the errors' codes and messages. */
+async function overWs(server: TestServer, query: string) {
+  const client = wsClient(server);
+  try {
+    const result = await new Promise<{ errors?: Array<{ message: string; extensions?: { code?: string } }> }>((resolve) => {
+      client.subscribe({ query }, { next: (v) => resolve(v as never), error: (e) => resolve({ errors: e as never }), complete: () => {} });
+    });
+    return result.errors ?? [];
+  } finally {
+    await client.dispose();
+  }
+}
+
+describe('query limits, identical on HTTP and graphql-ws', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer();
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it.each([
+    ['depth', deepQuery(4), /depth/i],
+    ['aliases', aliases(QUERY_LIMITS.aliases + 1), /alias/i],
+    ['tokens', `{ me { ${'id '.repeat(QUERY_LIMITS.tokens)} } }`, /token/i],
+    ['cost', `{ ${Array.from({ length: 5 }, (_, i) => mapPage(`p${i}`)).join(' ')} }`, /cost/i],
+  ])('rejects a query over the %s limit before running it', async (_name, query, message) => {
+    const http = await post(server, query);
+    expect(http.status).toBe(400);
+    // Rejected in validation: nothing executed, so no data at all.
+    expect(http.body.data).toBeUndefined();
+    expect(http.body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(http.body.errors?.map((e) => e.message).join(' ')).toMatch(message);
+    const ws = await overWs(server, query);
+    expect(ws[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(ws.map((e) => e.message).join(' ')).toMatch(message);
+  });
+
+  it('accepts queries within the limits', async () => {
+    const user = await createUser(server);
+    expect((await post(server, deepQuery(3), user.accessToken)).body.errors).toBeUndefined();
+    expect((await post(server, aliases(QUERY_LIMITS.aliases), user.accessToken)).body.errors).toBeUndefined();
+    expect(await overWs(server, aliases(QUERY_LIMITS.aliases))).toEqual([]);
+    // What a map screen asks for stays within the cost limit (five of them at once do not).
+    expect((await post(server, `{ ${mapPage()} }`, user.accessToken)).body.errors).toBeUndefined();
+  });
+});
+
+describe('the general mutation limit and connections per user', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ env: { RATE_LIMIT_MUTATIONS_PER_USER: '5/60', WS_MAX_CONNECTIONS_PER_USER: '2' } });
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('answers RATE_LIMITED (HTTP 429) past the per-user mutation budget, on HTTP and graphql-ws together', async () => {
+    const user = await createUser(server);
+    const event = await createEvent(server, user); // 1
+    for (let i = 0; i < 2; i++) await gqlOk(server, LikeEventDocument, { id: event.id }, { token: user.accessToken }); // 2, 3
+    const client = wsClient(server, { authorization: `Bearer ${user.accessToken}` });
+    try {
+      const overWsOk = await wsRequest(client, LikeEventDocument, { id: event.id }); // 4
+      expect(overWsOk.errors).toBeUndefined();
+      await gqlOk(server, LikeEventDocument, { id: event.id }, { token: user.accessToken }); // 5
+      const limited = await gql(server, LikeEventDocument, { id: event.id }, { token: user.accessToken });
+      expect(limited.status).toBe(429);
+      expect(codes(limited)).toEqual(['RATE_LIMITED']);
+      const wsLimited = await wsRequest(client, LikeEventDocument, { id: event.id }).catch((errors: unknown) => ({ errors }));
+      expect(JSON.stringify(wsLimited)).toContain('RATE_LIMITED');
+      // Queries are not mutations.
+      expect((await gqlOk(server, MeDocument, {}, { token: user.accessToken })).me?.id).toBe(user.id);
+    } finally {
+      await client.dispose();
+    }
+  });
+
+  it('closes a user’s connection past the per-user cap with 4429', async () => {
+    const user = await createUser(server);
+    const open = [0, 1].map(() => wsClient(server, { authorization: `Bearer ${user.accessToken}` }, { stayConnected: true }));
+    try {
+      for (const c of open) await wsRequest(c, MeDocument, {});
+      const socket = new WebSocket(server.wsUrl, 'graphql-transport-ws');
+      await once(socket, 'open');
+      socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${user.accessToken}` } }));
+      const [code] = await once(socket, 'close');
+      expect(code).toBe(4429);
+    } finally {
+      for (const c of open) await c.dispose();
+    }
+  });
+});
+
+describe('WebSocket controls', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ env: { WS_INIT_TIMEOUT_SECONDS: '1', WS_KEEPALIVE_SECONDS: '1' } });
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  /** A raw graphql-transport-ws socket, acknowledged unless `init` is false. */
+  async function rawSocket({ init = true, autoPong = true } = {}) {
+    const socket = new WebSocket(server.wsUrl, 'graphql-transport-ws', { autoPong });
+    await once(socket, 'open');
+    if (init) {
+      socket.send(JSON.stringify({ type: 'connection_init' }));
+      const [ack] = await once(socket, 'message');
+      expect(JSON.parse(String(ack))).toMatchObject({ type: 'connection_ack' });
+    }
+    return socket;
+  }
+
+  it('closes a socket that never sends connection_init with 4408', async () => {
+    const socket = await rawSocket({ init: false });
+    const started = Date.now();
+    const [code] = await once(socket, 'close');
+    expect(code).toBe(4408);
+    expect(Date.now() - started).toBeLessThan(3_000);
+  });
+
+  it('pings idle sockets, and drops a peer that stops answering', async () => {
+    const alive = await rawSocket();
+    await once(alive, 'ping');
+    const dead = await rawSocket({ autoPong: false });
+    const [code] = await once(dead, 'close');
+    // Terminated, not closed politely: the peer is presumed gone.
+    expect(code).toBe(1006);
+    expect(alive.readyState).toBe(WebSocket.OPEN);
+    alive.close();
+  });
+
+  it(`runs at most ${REQUEST_LIMITS.wsOperationsPerConnection} operations per connection`, async () => {
+    const socket = await rawSocket();
+    const replies: Array<{ id: string; type: string; payload?: Array<{ extensions?: { code?: string } }> }> = [];
+    socket.on('message', (data) => replies.push(JSON.parse(String(data))));
+    const subscribe = (id: string) =>
+      socket.send(JSON.stringify({ id, type: 'subscribe', payload: { query: 'subscription { eventChanged(bounds: { south: 1, west: 1, north: 2, east: 2 }) { eventId } }' } }));
+    const cap = REQUEST_LIMITS.wsOperationsPerConnection;
+    for (let i = 0; i < cap; i++) subscribe(`s${i}`);
+    subscribe('one-too-many');
+    await expect.poll(() => replies.find((r) => r.id === 'one-too-many'), { timeout: 5_000 }).toMatchObject({ type: 'error', payload: [{ extensions: { code: 'RATE_LIMITED' } }] });
+    // The others still run, and a finished one makes room.
+    expect(replies.filter((r) => r.type === 'error')).toHaveLength(1);
+    socket.send(JSON.stringify({ id: 's0', type: 'complete' }));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    subscribe('room-again');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(replies.filter((r) => r.id === 'room-again')).toEqual([]);
+    expect(socket.readyState).toBe(WebSocket.OPEN);
+    socket.close();
+  });
+});
+
+describe('production error hygiene and metrics', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ env: { NODE_ENV: 'production', STORAGE: 'disk' } });
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('gives no field suggestions in production, over HTTP or graphql-ws', async () => {
+    const http = await post(server, '{ mee { id } }');
+    expect(http.body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(http.body.errors?.[0]?.message).not.toMatch(/Did you mean/);
+    const ws = await overWs(server, '{ me { usernam } }');
+    expect(ws[0]?.message).not.toMatch(/Did you mean/);
+  });
+
+  it('serves Prometheus metrics for operations, errors, sockets, pub/sub lag and the pool', async () => {
+    const user = await createUser(server);
+    await gqlOk(server, SearchUsersDocument, { query: 'a' }, { token: user.accessToken });
+    await gql(server, MeDocument, {}, { token: 'not-a-token' });
+    const client = createClient({ url: server.wsUrl, webSocketImpl: WebSocket, lazy: false, retryAttempts: 0, onNonLazyError: () => {} });
+    await wsRequest(client, MeDocument, {});
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    await client.dispose();
+    expect(text).toMatch(/pinit_graphql_operation_duration_seconds_count\{[^}]*operation="SearchUsers"[^}]*\} [1-9]/);
+    expect(text).toMatch(/pinit_graphql_operation_duration_seconds_count\{[^}]*transport="ws"[^}]*\} [1-9]/);
+    expect(text).toMatch(/pinit_ws_connections [1-9]/);
+    expect(text).toContain('pinit_ws_subscriptions');
+    expect(text).toContain('pinit_pubsub_delivery_lag_seconds_bucket');
+    expect(text).toContain('pinit_db_pool_waiting');
+    expect(text).toContain('pinit_process_resident_memory_bytes');
+  });
+
+  it('counts errors by code', async () => {
+    await post(server, '{ nope }');
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    expect(text).toMatch(/pinit_graphql_errors_total\{code="BAD_USER_INPUT",transport="http"\} [1-9]/);
+  });
+});
+
+describe.runIf(testDatabaseUrl && testRedisUrl)('faults (PostgreSQL + Redis behind proxies)', () => {
+  let server: TestServer;
+  let base: TestServer;
+  let redis: TcpProxy;
+  let postgres: TcpProxy;
+  beforeAll(async () => {
+    redis = TcpProxy.for(testRedisUrl!, 6379);
+    await redis.start();
+    postgres = TcpProxy.for(testDatabaseUrl!, 5432);
+    await postgres.start();
+    base = await startTestServer();
+    // A second instance on the same database, reaching PostgreSQL and Redis through the proxies.
+    server = await startTestServer({
+      shareWith: base,
+      env: { DATABASE_URL: postgres.url(base.config.databaseUrl!), REDIS_URL: redis.url(testRedisUrl!) },
+    });
+  });
+  afterAll(async () => {
+    await server?.close();
+    await base?.close();
+    await redis?.stop();
+    await postgres?.stop();
+  });
+
+  it('keeps queries and mutations working while Redis is down, and nothing crashes', async () => {
+    const user = await createUser(server);
+    await redis.stop();
+    try {
+      const started = Date.now();
+      const event = await createEvent(server, user, { title: 'During the outage' });
+      expect(event.title).toBe('During the outage');
+      expect((await gqlOk(server, MeDocument, {}, { token: user.accessToken })).me?.id).toBe(user.id);
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      await redis.start();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
+  });
+
+  it('fails requests cleanly while the database is unreachable, then recovers', async () => {
+    const user = await createUser(server);
+    await postgres.stop();
+    try {
+      const started = Date.now();
+      const result = await gql(server, SearchUsersDocument, { query: 'a' }, { token: user.accessToken });
+      expect(Date.now() - started).toBeLessThan(15_000);
+      expect(codes(result)).toEqual(['INTERNAL_SERVER_ERROR']);
+      expect(result.errors?.[0]?.extensions?.requestId).toBeTruthy();
+      expect(JSON.stringify(result.errors)).not.toMatch(/SELECT|ECONNREFUSED|postgres/i);
+      expect((await fetch(`${server.url}/readyz`)).status).toBe(503);
+    } finally {
+      await postgres.start();
+    }
+    let recovered = false;
+    for (let i = 0; i < 20 && !recovered; i++) {
+      recovered = !(await gql(server, SearchUsersDocument, { query: 'a' }, { token: user.accessToken })).errors;
+      if (!recovered) await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    expect(recovered).toBe(true);
+  });
+});
