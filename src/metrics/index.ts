@@ -9,6 +9,8 @@ export interface Metrics {
   errors: Counter<'code' | 'transport'>;
   wsConnections: Gauge;
   wsSubscriptions: Gauge;
+  /** Subscriptions established (stream set up, subscriber listening), ever: their rate. */
+  wsSubscriptionsEstablished: Counter;
   /** Sockets closed because their client stopped reading (4413). */
   wsSlowConsumersClosed: Counter;
   /** Distinct subscription groups (see src/transport/fanout.ts). */
@@ -40,6 +42,11 @@ export function createMetrics(dbPool: () => { total: number; idle: number; waiti
     }),
     wsConnections: new Gauge({ name: 'pinit_ws_connections', help: 'Open graphql-ws connections.', registers: [registry] }),
     wsSubscriptions: new Gauge({ name: 'pinit_ws_subscriptions', help: 'Active graphql-ws subscriptions.', registers: [registry] }),
+    wsSubscriptionsEstablished: new Counter({
+      name: 'pinit_ws_subscriptions_established_total',
+      help: 'graphql-ws subscriptions established: authorized, subscribed to pub/sub, and listening.',
+      registers: [registry],
+    }),
     wsSlowConsumersClosed: new Counter({
       name: 'pinit_ws_slow_consumers_closed_total',
       help: 'WebSockets closed (4413) because their client stopped reading and too much was queued.',

@@ -3,8 +3,11 @@
 // check, one viewer per connection that lives no longer than its token, connection caps,
 // presence, and subscription fan-out (./fanout.ts).
 import type { IncomingMessage } from 'node:http';
-import { execute, getOperationAST, GraphQLError, OperationTypeNode, subscribe } from 'graphql';
+import { execute, getOperationAST, GraphQLError, subscribe } from 'graphql';
 import type { ExecutionArgs, ExecutionResult, FormattedExecutionResult } from 'graphql';
+
+const isAsyncIterable = (value: unknown): value is AsyncIterable<unknown> =>
+  typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { WebSocket, WebSocketServer } from 'ws';
@@ -213,11 +216,15 @@ export function useWebSocketServer(wsServer: WebSocketServer, pipeline: Operatio
         const type = getOperationAST(document, payload.operationName)?.operation;
         const refused = await pipeline.admit({ transport: 'ws', type, operationName: payload.operationName, ...connection });
         if (refused.length) return [...refused];
-        if (type === OperationTypeNode.SUBSCRIPTION) {
-          liveSubscriptions(ctx).add(id);
-          metrics.wsSubscriptions.inc();
-        }
         return { schema, document, operationName: payload.operationName, variableValues: payload.variables };
+      },
+      // Counted once the stream is set up (the subscriber is listening), unless the client
+      // completed it meanwhile: then graphql-ws drops it, and onComplete has already run.
+      onOperation: (ctx, id, _payload, _args, result) => {
+        if (!isAsyncIterable(result) || !(id in ctx.subscriptions)) return;
+        liveSubscriptions(ctx).add(id);
+        metrics.wsSubscriptions.inc();
+        metrics.wsSubscriptionsEstablished.inc();
       },
       context: (ctx, id, payload) => {
         const connection = connections.get(ctx) ?? { viewer: null, clientIp: 'unknown' };

@@ -6,6 +6,7 @@ import { createClient } from 'graphql-ws';
 import type { Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { LoginDocument, RegisterDocument } from '../generated/graphql.ts';
+import { eventually } from './eventually.ts';
 import type { TestServer } from './server.ts';
 
 export interface GqlResult<T> {
@@ -129,6 +130,43 @@ export async function countStatements(server: TestServer, fn: () => Promise<unkn
   return server.deps.db.statements.count - before;
 }
 
+/**
+ * Subscriptions the server has established so far: pinit_ws_subscriptions_established_total
+ * rises once graphql-ws holds the stream (after authorization and the pub/sub subscribe). A
+ * counter, not the live gauge, so subscriptions ending meanwhile cannot blur it.
+ */
+const liveSubscriptions = async (server: Pick<TestServer, 'deps'>) =>
+  (await server.deps.metrics.wsSubscriptionsEstablished.get()).values[0]?.value ?? 0;
+
+/**
+ * Subscriptions being opened at once on one server: each waits until the server has established
+ * all of them but those it refused, so concurrent callers cannot mistake another's for theirs.
+ */
+interface Batch {
+  before: number;
+  started: number;
+  refused: number;
+  pending: number;
+}
+const batches = new WeakMap<object, Batch>();
+
+async function joinBatch(server: Pick<TestServer, 'deps'>): Promise<Batch> {
+  let batch = batches.get(server.deps);
+  if (!batch) {
+    batch = { before: 0, started: 0, refused: 0, pending: 0 };
+    batches.set(server.deps, batch);
+    batch.before = await liveSubscriptions(server);
+  }
+  batch.started += 1;
+  batch.pending += 1;
+  return batch;
+}
+
+function leaveBatch(server: Pick<TestServer, 'deps'>, batch: Batch): void {
+  batch.pending -= 1;
+  if (batch.pending === 0 && batches.get(server.deps) === batch) batches.delete(server.deps);
+}
+
 export interface LiveSubscription<T> {
   /** Every payload received so far. */
   received: T[];
@@ -152,6 +190,8 @@ export async function subscribe<T, V>(
   const received: T[] = [];
   const errors: unknown[] = [];
   const waiters: Array<() => void> = [];
+  const batch = await joinBatch(server);
+  let ended = false;
   const stop = client.subscribe(
     { query: print(document), variables: variables as Record<string, unknown> | undefined },
     {
@@ -162,12 +202,23 @@ export async function subscribe<T, V>(
       },
       error: (error) => {
         errors.push(error);
+        if (!ended) batch.refused += 1;
+        ended = true;
         for (const wake of waiters.splice(0)) wake();
       },
-      complete: () => {},
+      complete: () => {
+        if (!ended) batch.refused += 1;
+        ended = true;
+      },
     },
   );
-  await new Promise((resolve) => setTimeout(resolve, 150));
+  try {
+    await eventually(async () => (await liveSubscriptions(server)) >= batch.before + batch.started - batch.refused, {
+      what: `${batch.started - batch.refused} subscription(s) to be established on the server`,
+    });
+  } finally {
+    leaveBatch(server, batch);
+  }
   await server.deps.pubsub.ping();
   return {
     received,
