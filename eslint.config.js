@@ -9,25 +9,6 @@ import { defineConfig } from 'eslint/config';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
-// TEMPORARY (issue 13): lint findings in files being edited on other branches right now, left
-// for after the merge. Each entry is one file, the rules it breaks today and the lines where
-// (at the time of writing). Fix them, delete the entry, and once the list is empty delete it and
-// its use at the end of the config. Never add to it to get a new finding through.
-const TEMPORARY_OFF = {
-  'tests/examples.test.ts': { 'restrict-plus-operands': [40, 43] },
-  'tests/fanout.test.ts': { 'await-thenable': [67] },
-  'tests/graphiql.test.ts': { 'prefer-promise-reject-errors': [37] },
-  'tests/helpers/process.ts': { 'restrict-plus-operands': [25, 26] },
-  'tests/helpers/push.ts': { 'no-misused-promises': [120, 204], 'restrict-template-expressions': [142, 143, 144, 216] },
-  'tests/images.test.ts': { 'unbound-method': [163] },
-  'tests/limits.test.ts': { 'no-base-to-string': [176] },
-  'tests/main.test.ts': { 'restrict-plus-operands': [23] },
-  'tests/presence.test.ts': { 'restrict-plus-operands': [102] },
-  'tests/push.test.ts': { 'restrict-template-expressions': [233] },
-  'tests/server.test.ts': { 'unbound-method': [27] },
-  'tests/storage.test.ts': { 'unbound-method': [256] },
-};
-
 export default defineConfig(
   {
     // Generated code (Prisma client, Pothos types, codegen'd typed documents), build output and data.
@@ -93,9 +74,4 @@ export default defineConfig(
     files: ['**/*.cjs'],
     languageOptions: { sourceType: 'commonjs' },
   },
-  // TEMPORARY (issue 13): see TEMPORARY_OFF above.
-  Object.entries(TEMPORARY_OFF).map(([file, rules]) => ({
-    files: [file],
-    rules: Object.fromEntries(Object.keys(rules).map((rule) => [`@typescript-eslint/${rule}`, 'off'])),
-  })),
 );

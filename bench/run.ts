@@ -29,7 +29,11 @@ interface CaseEntry {
 
 const CASES: CaseEntry[] = [
   { id: '1', title: 'Map query throughput', load: async () => (await import('./cases/map.ts')).runThroughput },
-  { id: '2', title: 'SQL statements per map request', load: async () => (await import('./cases/map.ts')).runStatementCount },
+  {
+    id: '2',
+    title: 'SQL statements per map request',
+    load: async () => (await import('./cases/map.ts')).runStatementCount,
+  },
   { id: '3', title: 'Subscription fan-out', load: async () => (await import('./cases/fanout.ts')).run },
   { id: '4', title: 'Bounding-box SQL', load: async () => (await import('./cases/bbox.ts')).run },
   { id: '5', title: 'Chat', load: async () => (await import('./cases/chat.ts')).run },
@@ -45,13 +49,18 @@ function fail(message: string): never {
 
 function selectedCases(only: string | undefined): CaseEntry[] {
   if (!only) return CASES;
-  const ids = only.split(',').map((id) => id.trim()).filter(Boolean);
+  const ids = only
+    .split(',')
+    .map((id) => id.trim())
+    .filter(Boolean);
   const unknown = ids.filter((id) => !CASES.some((c) => c.id === id));
-  if (unknown.length) fail(`BENCH_ONLY names unknown case(s) ${unknown.join(', ')}; cases are ${CASES.map((c) => c.id).join(', ')}`);
+  if (unknown.length)
+    fail(`BENCH_ONLY names unknown case(s) ${unknown.join(', ')}; cases are ${CASES.map((c) => c.id).join(', ')}`);
   return CASES.filter((c) => ids.includes(c.id));
 }
 
-const describe = (error: unknown) => (error instanceof Error ? (error as NodeJS.ErrnoException).code ?? error.message : String(error));
+const describe = (error: unknown) =>
+  error instanceof Error ? ((error as NodeJS.ErrnoException).code ?? error.message) : String(error);
 
 /** The servers' versions; exits with one line when either is down. */
 async function checkServices(databaseUrl: string, redisUrl: string): Promise<Pick<RunInfo, 'postgres' | 'redis'>> {
@@ -65,7 +74,12 @@ async function checkServices(databaseUrl: string, redisUrl: string): Promise<Pic
   } finally {
     await client.end().catch(() => undefined);
   }
-  const redis = new Redis(redisUrl, { lazyConnect: true, connectTimeout: 3_000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const redis = new Redis(redisUrl, {
+    lazyConnect: true,
+    connectTimeout: 3_000,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
   // ioredis rejects connect() with a generic "Connection is closed"; the cause comes as an event.
   let cause: unknown;
   redis.on('error', (error) => (cause ??= error));
@@ -88,7 +102,13 @@ async function runCase(entry: CaseEntry, env: BenchEnv): Promise<CaseResult> {
   } catch (error) {
     process.exitCode = 1;
     console.error(error);
-    return { id: entry.id, title: entry.title, figures: [], notes: [`FAILED: ${error instanceof Error ? error.message : String(error)}`], seconds: 0 };
+    return {
+      id: entry.id,
+      title: entry.title,
+      figures: [],
+      notes: [`FAILED: ${error instanceof Error ? error.message : String(error)}`],
+      seconds: 0,
+    };
   }
 }
 
@@ -110,7 +130,8 @@ async function main() {
   const started = Date.now();
   const fresh: RecordedCase[] = [];
   for (const entry of cases) {
-    const log = (message: string) => console.log(`[${entry.id} ${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${message}`);
+    const log = (message: string) =>
+      console.log(`[${entry.id} ${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${message}`);
     log(`${entry.title}${quick ? ' (quick)' : ''}`);
     const t0 = Date.now();
     const result = await runCase(entry, { databaseUrl, redisUrl, quick, log });
@@ -120,7 +141,13 @@ async function main() {
     fresh.push({
       ...result,
       seconds,
-      run: { ranAt: new Date(t0).toISOString(), quick, node: process.version, cpus: `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}`, ...versions },
+      run: {
+        ranAt: new Date(t0).toISOString(),
+        quick,
+        node: process.version,
+        cpus: `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}`,
+        ...versions,
+      },
     });
   }
 
@@ -130,7 +157,9 @@ async function main() {
   const markdown = await writeResults(resultsDir, results);
   await updateReadme(join(resultsDir, '..', '..', 'README.md'), results);
   console.log(`\n${markdown}`);
-  console.log(`Total ${((Date.now() - started) / 1000).toFixed(0)} s; wrote ${resultsDir}/results.{json,md} and chart.png`);
+  console.log(
+    `Total ${((Date.now() - started) / 1000).toFixed(0)} s; wrote ${resultsDir}/results.{json,md} and chart.png`,
+  );
 }
 
 await main();

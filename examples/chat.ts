@@ -46,10 +46,14 @@ if (!friend) {
 }
 let chatId: string;
 try {
-  ({ openDirectChat: { id: chatId } } = await session.request(OpenChatDocument, { userId: friend.id }));
+  ({
+    openDirectChat: { id: chatId },
+  } = await session.request(OpenChatDocument, { userId: friend.id }));
 } catch (error) {
   // Direct chats are only between friends: a friend request has to be accepted first.
-  console.error(`Can't open a chat with ${friend.username}: ${error instanceof ApiError ? error.message : String(error)}`);
+  console.error(
+    `Can't open a chat with ${friend.username}: ${error instanceof ApiError ? error.message : String(error)}`,
+  );
   process.exit(1);
 }
 console.log(`chat ${chatId} with ${friend.username}`);
@@ -110,7 +114,12 @@ function onStatus(message: ChatMessageFragment) {
 }
 
 const stops = [
-  subscribeTo(client, IncomingDocument, { chatId }, { next: (d) => void onIncoming(d.messageAdded).catch(fail), error: fail }),
+  subscribeTo(
+    client,
+    IncomingDocument,
+    { chatId },
+    { next: (d) => void onIncoming(d.messageAdded).catch(fail), error: fail },
+  ),
   subscribeTo(client, StatusChangesDocument, { chatId }, { next: (d) => onStatus(d.messageUpdated), error: fail }),
 ];
 
@@ -119,7 +128,9 @@ function stop() {
   if (stopped) return;
   stopped = true;
   for (const unsubscribe of stops) unsubscribe();
-  console.log(`bye (${sent.size} sent, ${received.size} received${refuseCount ? `, ${refuseCount} token refreshes` : ''})`);
+  console.log(
+    `bye (${sent.size} sent, ${received.size} received${refuseCount ? `, ${refuseCount} token refreshes` : ''})`,
+  );
   void Promise.resolve(client.dispose()).finally(() => process.exit());
 }
 signal.addEventListener('abort', stop);

@@ -55,7 +55,10 @@ export class ApiError extends Error {
     readonly status: number,
     readonly errors: readonly GraphQLFormattedError[],
   ) {
-    super(errors.map((e) => `${(e.extensions?.code as string | undefined) ?? 'ERROR'}: ${e.message}`).join('; ') || `HTTP ${status}`);
+    super(
+      errors.map((e) => `${(e.extensions?.code as string | undefined) ?? 'ERROR'}: ${e.message}`).join('; ') ||
+        `HTTP ${status}`,
+    );
   }
   get code(): string | undefined {
     return this.errors[0]?.extensions?.code as string | undefined;
@@ -122,12 +125,17 @@ export class Session {
 
   private async doRefresh(): Promise<void> {
     try {
-      const { refreshSession } = await request(this.opts.url, RefreshSessionDocument, { refreshToken: this.current.refreshToken });
+      const { refreshSession } = await request(this.opts.url, RefreshSessionDocument, {
+        refreshToken: this.current.refreshToken,
+      });
       this.current = refreshSession;
       this.log('session refreshed');
     } catch (error) {
       if (!(error instanceof ApiError) || error.code !== 'UNAUTHENTICATED') throw error;
-      const { login } = await request(this.opts.url, LoginDocument, { username: this.opts.username, password: this.opts.password });
+      const { login } = await request(this.opts.url, LoginDocument, {
+        username: this.opts.username,
+        password: this.opts.password,
+      });
       this.current = login;
       this.log('refresh token refused; signed in again');
     }

@@ -5,15 +5,7 @@
 // - reconnect with exponential backoff (and jitter) after any disconnect;
 // - on close code 4403 (token refused or expired) refresh the session before reconnecting;
 // - after a reconnect, query the viewport again: changes made while disconnected are not replayed.
-import {
-  ApiError,
-  readOptions,
-  Session,
-  sleep,
-  stopSignal,
-  subscribeTo,
-  wsClientFor,
-} from './client.ts';
+import { ApiError, readOptions, Session, sleep, stopSignal, subscribeTo, wsClientFor } from './client.ts';
 import { ViewportChangesDocument, ViewportDocument } from './generated/graphql.ts';
 import type { BoundsInput, PinFragment, ViewportChangesSubscription } from './generated/graphql.ts';
 
@@ -33,13 +25,16 @@ const opts = readOptions(USAGE, {
   'max-changes': { type: 'string' },
   'access-token': { type: 'string' },
 });
-const [south, west, north, east] = String(opts.values.bounds ?? '52.3,13.1,52.7,13.7').split(',').map(Number);
+const [south, west, north, east] = String(opts.values.bounds ?? '52.3,13.1,52.7,13.7')
+  .split(',')
+  .map(Number);
 const bounds: BoundsInput = { south: south!, west: west!, north: north!, east: east! };
 const maxChanges = opts.values['max-changes'] === undefined ? Infinity : Number(opts.values['max-changes']);
 const signal = stopSignal(opts.values.duration === undefined ? undefined : Number(opts.values.duration));
 
 const log = (line: string) => console.log(`${new Date().toISOString().slice(11, 23)} ${line}`);
-const pinText = (pin: PinFragment) => `${pin.id} "${pin.title}" v${pin.version} ${pin.status} at ${pin.latitude},${pin.longitude}`;
+const pinText = (pin: PinFragment) =>
+  `${pin.id} "${pin.title}" v${pin.version} ${pin.status} at ${pin.latitude},${pin.longitude}`;
 
 const session = await Session.login(opts, log);
 if (opts.values['access-token']) session.useAccessToken(String(opts.values['access-token']));
@@ -157,7 +152,10 @@ const client = wsClientFor(opts.url, session, {
       connected();
       // Re-query once the resubscription has reached the server (it is sent right after the
       // acknowledgement); the version check drops whatever arrives twice.
-      if (wasRetry && viewportLoaded) void sleep(300, signal).then(() => (signal.aborted ? undefined : syncViewport(false))).catch(fail);
+      if (wasRetry && viewportLoaded)
+        void sleep(300, signal)
+          .then(() => (signal.aborted ? undefined : syncViewport(false)))
+          .catch(fail);
     },
     closed: (event) => {
       if (signal.aborted) return;
@@ -176,13 +174,18 @@ function fail(error: unknown) {
   stop();
 }
 
-const unsubscribe = subscribeTo(client, ViewportChangesDocument, { bounds }, {
-  next: (data) => {
-    for (const listener of liveListeners) listener(data);
-    applyChange(data);
+const unsubscribe = subscribeTo(
+  client,
+  ViewportChangesDocument,
+  { bounds },
+  {
+    next: (data) => {
+      for (const listener of liveListeners) listener(data);
+      applyChange(data);
+    },
+    error: fail,
   },
-  error: fail,
-});
+);
 
 let stopped = false;
 function stop() {

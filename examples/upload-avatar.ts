@@ -23,7 +23,13 @@ const BUILT_IN_PNG = Buffer.from(
   'iVBORw0KGgoAAAANSUhEUgAAAAgAAAAICAMAAADz0U65AAAAA1BMVEXdHJLaXTSMAAAACXBIWXMAAAPoAAAD6AG1e1JrAAAADElEQVQImWNgoA4AAABIAAF7pRHIAAAAAElFTkSuQmCC',
   'base64',
 );
-const TYPES: Record<string, string> = { '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.png': 'image/png', '.gif': 'image/gif', '.webp': 'image/webp' };
+const TYPES: Record<string, string> = {
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.png': 'image/png',
+  '.gif': 'image/gif',
+  '.webp': 'image/webp',
+};
 
 const opts = readOptions(USAGE, { file: { type: 'string' }, caption: { type: 'string' } });
 const path = typeof opts.values.file === 'string' ? opts.values.file : undefined;
@@ -38,7 +44,11 @@ const form = new FormData();
 form.append('operations', JSON.stringify({ query: print(UploadAvatarDocument), variables }));
 form.append('map', JSON.stringify({ 0: ['variables.file'] }));
 // The server judges the type by the bytes; the part's type is only a hint.
-form.append('0', new Blob([new Uint8Array(bytes)], { type: TYPES[extname(name).toLowerCase()] ?? 'application/octet-stream' }), name);
+form.append(
+  '0',
+  new Blob([new Uint8Array(bytes)], { type: TYPES[extname(name).toLowerCase()] ?? 'application/octet-stream' }),
+  name,
+);
 
 const res = await fetch(opts.url, {
   method: 'POST',
@@ -57,7 +67,9 @@ if (body.errors?.length || !body.data) {
 }
 const image = body.data.uploadImage;
 console.log(`uploaded ${name} (${bytes.length} bytes) as image ${image.id}`);
-console.log(`  stored: ${image.width}×${image.height} ${image.mimeType}, ${image.sizeBytes} bytes, primary: ${image.isPrimary}`);
+console.log(
+  `  stored: ${image.width}×${image.height} ${image.mimeType}, ${image.sizeBytes} bytes, primary: ${image.isPrimary}`,
+);
 console.log(`  url: ${image.url}`);
 
 const { me } = await session.request(MyAvatarDocument, {});
@@ -65,5 +77,7 @@ console.log(`avatarUrl of ${me?.username}: ${me?.avatarUrl}`);
 
 if (me?.avatarUrl) {
   const file = await fetch(me.avatarUrl);
-  console.log(`GET avatarUrl: ${file.status} ${file.headers.get('content-type')} ${(await file.arrayBuffer()).byteLength} bytes`);
+  console.log(
+    `GET avatarUrl: ${file.status} ${file.headers.get('content-type')} ${(await file.arrayBuffer()).byteLength} bytes`,
+  );
 }

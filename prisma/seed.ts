@@ -6,10 +6,38 @@ import type { PrismaClient } from '../src/generated/prisma/client.ts';
 export const DEMO_PASSWORD = 'pinit-demo-password';
 const CENTER = { latitude: 52.52, longitude: 13.405 };
 
-const FIRST = ['Ada', 'Ben', 'Cleo', 'Dev', 'Emil', 'Fatima', 'Gus', 'Hana', 'Ivo', 'Jana', 'Kofi', 'Lena', 'Milo', 'Nora', 'Omar', 'Pia'];
+const FIRST = [
+  'Ada',
+  'Ben',
+  'Cleo',
+  'Dev',
+  'Emil',
+  'Fatima',
+  'Gus',
+  'Hana',
+  'Ivo',
+  'Jana',
+  'Kofi',
+  'Lena',
+  'Milo',
+  'Nora',
+  'Omar',
+  'Pia',
+];
 const LAST = ['Novak', 'Schulz', 'Okafor', 'Rossi', 'Kim', 'Berg', 'Yilmaz', 'Costa'];
 const UNIVERSITIES = ['TU Berlin', 'HU Berlin', 'FU Berlin', 'UdK Berlin'];
-const INTERESTS = ['python', 'machine learning', 'startups', 'jazz', 'climbing', 'chess', 'design', 'photography', 'german', 'running'];
+const INTERESTS = [
+  'python',
+  'machine learning',
+  'startups',
+  'jazz',
+  'climbing',
+  'chess',
+  'design',
+  'photography',
+  'german',
+  'running',
+];
 const EVENT_TITLES: Record<'STUDY' | 'PARTY' | 'BUSINESS' | 'OTHER', string[]> = {
   STUDY: ['Linear algebra study group', 'Thesis writing sprint', 'German conversation hour', 'Algorithms exam prep'],
   PARTY: ['Rooftop sundowner', 'Board game night', 'Jazz jam afterparty'],

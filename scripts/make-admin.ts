@@ -19,7 +19,9 @@ await runCli(async () => {
   try {
     await db.migrate();
     const user = await grantAdmin({ prisma: db.prisma }, username);
-    console.log(`${user.username} is now an ADMIN. Tokens issued before now carry the old role until they are refreshed.`);
+    console.log(
+      `${user.username} is now an ADMIN. Tokens issued before now carry the old role until they are refreshed.`,
+    );
   } finally {
     await db.close();
   }

@@ -9,7 +9,9 @@ await runCli(async () => {
   const db = await openDatabase({ url: config.databaseUrl, pgliteDir: pgliteDirFor(config.dataDir) });
   try {
     const applied = await db.migrate();
-    console.log(applied.length ? `Applied ${applied.length} migration(s):\n  ${applied.join('\n  ')}` : 'Database is up to date.');
+    console.log(
+      applied.length ? `Applied ${applied.length} migration(s):\n  ${applied.join('\n  ')}` : 'Database is up to date.',
+    );
   } finally {
     await db.close();
   }

@@ -21,7 +21,8 @@ const env = {
   ...process.env,
   // generators such as prisma-pothos-types are resolved from node_modules/.bin
   PATH: `${join(root, 'node_modules', '.bin')}:${process.env.PATH ?? ''}`,
-  PRISMA_SCHEMA_ENGINE_BINARY: process.env.PRISMA_SCHEMA_ENGINE_BINARY ?? stub };
+  PRISMA_SCHEMA_ENGINE_BINARY: process.env.PRISMA_SCHEMA_ENGINE_BINARY ?? stub,
+};
 const cli = join(root, 'node_modules', 'prisma', 'build', 'index.js');
 const result = spawnSync(process.execPath, [cli, 'generate'], { cwd: root, env, stdio: 'inherit' });
 process.exit(result.status ?? 1);

@@ -10,7 +10,11 @@ await runCli(async () => {
   try {
     await db.migrate();
     const seeded = await seedDemo(db.prisma);
-    console.log(seeded ? `Loaded ${seeded.users} users and ${seeded.events} events.` : 'The database already has users; demo data not loaded.');
+    console.log(
+      seeded
+        ? `Loaded ${seeded.users} users and ${seeded.events} events.`
+        : 'The database already has users; demo data not loaded.',
+    );
   } finally {
     await db.close();
   }

@@ -64,11 +64,23 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
     }
 
     const metrics = createMetrics(() => db.poolStats());
-    const pubsub = instrumentPubSub(withTopicPrefix(createPubSub({ redisUrl: config.redisUrl, logger }), config.redisPrefix), metrics);
+    const pubsub = instrumentPubSub(
+      withTopicPrefix(createPubSub({ redisUrl: config.redisUrl, logger }), config.redisPrefix),
+      metrics,
+    );
     closers.unshift(() => pubsub.close());
-    const rateLimiter = createRateLimiter({ ...config.rateLimits, redisUrl: config.redisUrl, prefix: config.redisPrefix });
+    const rateLimiter = createRateLimiter({
+      ...config.rateLimits,
+      redisUrl: config.redisUrl,
+      prefix: config.redisPrefix,
+    });
     closers.unshift(() => rateLimiter.close());
-    const presence = createPresence({ redisUrl: config.redisUrl, prefix: config.redisPrefix, logger, ttlSeconds: config.presenceTtlSeconds });
+    const presence = createPresence({
+      redisUrl: config.redisUrl,
+      prefix: config.redisPrefix,
+      logger,
+      ttlSeconds: config.presenceTtlSeconds,
+    });
     closers.unshift(() => presence.close());
 
     const filesDir = config.s3 ? undefined : join(config.dataDir, 'files');
@@ -99,9 +111,12 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
     if (apqCache) closers.unshift(() => apqCache.close());
     const server = await startServer({ schema, deps, filesDir, apqCache }, { port: config.port, host: config.host });
     // Users of instances that died without closing their sockets go offline once their claims lapse.
-    const sweeper = setInterval(() => {
-      presenceService.sweep(deps).catch((err) => logger.warn({ err }, 'presence sweep failed'));
-    }, Math.max(1_000, (config.presenceTtlSeconds * 1000) / 3));
+    const sweeper = setInterval(
+      () => {
+        presenceService.sweep(deps).catch((err) => logger.warn({ err }, 'presence sweep failed'));
+      },
+      Math.max(1_000, (config.presenceTtlSeconds * 1000) / 3),
+    );
     sweeper.unref();
     closers.unshift(async () => clearInterval(sweeper));
     // Push jobs are rows: whatever is queued when this instance stops is delivered by another, or after a restart.

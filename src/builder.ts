@@ -63,7 +63,9 @@ export const builder = new SchemaBuilder<{
     nodesQueryOptions: false,
     edgesFieldOptions: { nullable: false, description: 'The page of results.' },
     nodeFieldOptions: { nullable: false, description: 'The item at the end of the edge.' },
-    cursorFieldOptions: { description: 'An opaque cursor; pass it as `after` (or `before`) to continue from this item.' },
+    cursorFieldOptions: {
+      description: 'An opaque cursor; pass it as `after` (or `before`) to continue from this item.',
+    },
     pageInfoFieldOptions: { description: 'Where this page sits in the whole list.' },
     hasNextPageFieldOptions: { description: 'More items follow this page.' },
     hasPreviousPageFieldOptions: { description: 'More items precede this page.' },

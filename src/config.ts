@@ -7,7 +7,6 @@ import type { S3StorageOptions } from './storage/index.ts';
 import { pushConfigFrom, pushEnv } from './push/config.ts';
 import type { PushConfig } from './push/config.ts';
 
-
 const optionalBool = () =>
   z
     .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'], { error: 'must be true or false' })
@@ -36,7 +35,9 @@ const limitRule = z
   .refine((r) => !r || (r.points >= 1 && r.durationSeconds >= 1), 'must have at least 1 point and 1 second');
 
 const envSchema = z.object({
-  NODE_ENV: z.enum(['development', 'production', 'test'], { error: 'must be development, production or test' }).default('development'),
+  NODE_ENV: z
+    .enum(['development', 'production', 'test'], { error: 'must be development, production or test' })
+    .default('development'),
   PORT: z.coerce.number({ error: 'must be a port number' }).int().min(0).max(65535).default(4000),
   HOST: z.string().default('0.0.0.0'),
   DATA_DIR: z.string().default('.data'),
@@ -52,11 +53,16 @@ const envSchema = z.object({
   S3_FORCE_PATH_STYLE: bool(false),
   JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   CORS_ORIGINS: z.string().default('*'),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'must be a pino level' }).default('info'),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'must be a pino level' })
+    .default('info'),
   SEED_DEMO: optionalBool(),
   GRAPHIQL: optionalBool(),
   RATE_LIMITS: z.enum(['on', 'off'], { error: 'must be on or off' }).default('on'),
-  REDIS_PREFIX: z.string().regex(/^[\w-]{1,40}$/, 'must be 1–40 letters, digits, _ or -').default('pinit'),
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[\w-]{1,40}$/, 'must be 1–40 letters, digits, _ or -')
+    .default('pinit'),
   RATE_LIMIT_LOGIN_PER_USERNAME: limitRule,
   RATE_LIMIT_LOGIN_PER_IP: limitRule,
   RATE_LIMIT_REGISTER_PER_IP: limitRule,
@@ -69,15 +75,33 @@ const envSchema = z.object({
   WS_INIT_TIMEOUT_SECONDS: z.coerce.number({ error: 'must be a number of seconds' }).int().min(1).max(60).default(10),
   WS_KEEPALIVE_SECONDS: z.coerce.number({ error: 'must be a number of seconds' }).int().min(1).max(300).default(20),
   WS_MAX_CONNECTIONS: z.coerce.number({ error: 'must be a whole number' }).int().min(1).max(1_000_000).default(20_000),
-  WS_MAX_CONNECTIONS_PER_IP: z.coerce.number({ error: 'must be a whole number' }).int().min(1).max(100_000).default(200),
-  WS_MAX_ANONYMOUS_CONNECTIONS_PER_IP: z.coerce.number({ error: 'must be a whole number' }).int().min(1).max(100_000).default(10),
-  WS_MAX_BUFFERED_KB: z.coerce.number({ error: 'must be a whole number of KiB' }).int().min(16).max(1_048_576).default(256),
+  WS_MAX_CONNECTIONS_PER_IP: z.coerce
+    .number({ error: 'must be a whole number' })
+    .int()
+    .min(1)
+    .max(100_000)
+    .default(200),
+  WS_MAX_ANONYMOUS_CONNECTIONS_PER_IP: z.coerce
+    .number({ error: 'must be a whole number' })
+    .int()
+    .min(1)
+    .max(100_000)
+    .default(10),
+  WS_MAX_BUFFERED_KB: z.coerce
+    .number({ error: 'must be a whole number of KiB' })
+    .int()
+    .min(16)
+    .max(1_048_576)
+    .default(256),
   PRESENCE_TTL_SECONDS: z.coerce.number({ error: 'must be a number of seconds' }).int().min(2).max(3600).default(30),
   PUBLIC_URL: url(['http', 'https']),
   ...pushEnv,
   TRUST_PROXY: z
     .string()
-    .regex(/^[\w.:/, -]+$/, 'must be a comma-separated list of addresses, subnets or names (loopback, linklocal, uniquelocal)')
+    .regex(
+      /^[\w.:/, -]+$/,
+      'must be a comma-separated list of addresses, subnets or names (loopback, linklocal, uniquelocal)',
+    )
     .default('loopback'),
 });
 
@@ -152,7 +176,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const e = parsed.data;
   const isProduction = e.NODE_ENV === 'production';
   if (isProduction && !e.JWT_SECRET) {
-    throw new ConfigError('Invalid configuration: JWT_SECRET must be set (32+ random characters) when NODE_ENV=production');
+    throw new ConfigError(
+      'Invalid configuration: JWT_SECRET must be set (32+ random characters) when NODE_ENV=production',
+    );
   }
   if (e.STORAGE === 's3' && !e.S3_BUCKET) {
     throw new ConfigError('Invalid configuration: S3_BUCKET must be set when STORAGE=s3');
@@ -197,7 +223,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         }
       : undefined,
     jwtSecret: e.JWT_SECRET,
-    corsOrigins: e.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean),
+    corsOrigins: e.CORS_ORIGINS.split(',')
+      .map((o) => o.trim())
+      .filter(Boolean),
     logLevel: e.LOG_LEVEL,
     // Demo accounts have a published password: off by default in production.
     seedDemo: e.SEED_DEMO ?? !isProduction,
@@ -227,7 +255,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     wsMaxConnectionsPerIp: e.WS_MAX_CONNECTIONS_PER_IP,
     wsMaxAnonymousConnectionsPerIp: e.WS_MAX_ANONYMOUS_CONNECTIONS_PER_IP,
     wsMaxBufferedBytes: e.WS_MAX_BUFFERED_KB * 1024,
-    trustProxy: e.TRUST_PROXY.split(',').map((v) => v.trim()).filter(Boolean),
+    trustProxy: e.TRUST_PROXY.split(',')
+      .map((v) => v.trim())
+      .filter(Boolean),
     push,
   };
 }

@@ -19,14 +19,46 @@ const PAGE = 200;
  * latitudes instead.
  */
 const CITIES: Array<[number, number, number]> = [
-  [40.71, -74.01, 0.15], [51.51, -0.13, 0.15], [35.68, 139.69, 0.2], [48.86, 2.35, 0.12], [52.52, 13.4, 0.12],
-  [34.05, -118.24, 0.25], [19.43, -99.13, 0.15], [-23.55, -46.63, 0.18], [28.61, 77.21, 0.2], [31.23, 121.47, 0.2],
-  [41.88, -87.63, 0.15], [37.57, 126.98, 0.12], [55.76, 37.62, 0.15], [40.42, -3.7, 0.1], [41.9, 12.5, 0.1],
-  [-33.87, 151.21, 0.15], [1.35, 103.82, 0.08], [25.2, 55.27, 0.12], [43.65, -79.38, 0.12], [59.33, 18.07, 0.08],
-  [52.37, 4.9, 0.08], [50.08, 14.44, 0.08], [47.5, 19.04, 0.08], [48.21, 16.37, 0.08], [45.46, 9.19, 0.1],
-  [-34.6, -58.38, 0.15], [6.52, 3.38, 0.12], [-1.29, 36.82, 0.1], [30.04, 31.24, 0.12], [13.76, 100.5, 0.15],
-  [-37.81, 144.96, 0.15], [49.28, -123.12, 0.1], [37.77, -122.42, 0.1], [47.61, -122.33, 0.1], [-33.92, 18.42, 0.1],
-  [53.35, -6.26, 0.08], [38.72, -9.14, 0.08], [60.17, 24.94, 0.06], [-36.85, 174.76, 0.08], [64.15, -21.94, 0.04],
+  [40.71, -74.01, 0.15],
+  [51.51, -0.13, 0.15],
+  [35.68, 139.69, 0.2],
+  [48.86, 2.35, 0.12],
+  [52.52, 13.4, 0.12],
+  [34.05, -118.24, 0.25],
+  [19.43, -99.13, 0.15],
+  [-23.55, -46.63, 0.18],
+  [28.61, 77.21, 0.2],
+  [31.23, 121.47, 0.2],
+  [41.88, -87.63, 0.15],
+  [37.57, 126.98, 0.12],
+  [55.76, 37.62, 0.15],
+  [40.42, -3.7, 0.1],
+  [41.9, 12.5, 0.1],
+  [-33.87, 151.21, 0.15],
+  [1.35, 103.82, 0.08],
+  [25.2, 55.27, 0.12],
+  [43.65, -79.38, 0.12],
+  [59.33, 18.07, 0.08],
+  [52.37, 4.9, 0.08],
+  [50.08, 14.44, 0.08],
+  [47.5, 19.04, 0.08],
+  [48.21, 16.37, 0.08],
+  [45.46, 9.19, 0.1],
+  [-34.6, -58.38, 0.15],
+  [6.52, 3.38, 0.12],
+  [-1.29, 36.82, 0.1],
+  [30.04, 31.24, 0.12],
+  [13.76, 100.5, 0.15],
+  [-37.81, 144.96, 0.15],
+  [49.28, -123.12, 0.1],
+  [37.77, -122.42, 0.1],
+  [47.61, -122.33, 0.1],
+  [-33.92, 18.42, 0.1],
+  [53.35, -6.26, 0.08],
+  [38.72, -9.14, 0.08],
+  [60.17, 24.94, 0.06],
+  [-36.85, 174.76, 0.08],
+  [64.15, -21.94, 0.04],
 ];
 
 /**
@@ -103,12 +135,25 @@ function mulberry32(seed: number): () => number {
 const oneLine = (sql: string) => sql.replace(/\s+/g, ' ').trim();
 
 /** Runs one eventsInBounds through the API and returns the bounding-box statement Prisma sent. */
-async function captureAppStatement(graphqlUrl: string, token: string, prisma: unknown, bounds: Bounds): Promise<string> {
+async function captureAppStatement(
+  graphqlUrl: string,
+  token: string,
+  prisma: unknown,
+  bounds: Bounds,
+): Promise<string> {
   const seen: string[] = [];
   (prisma as { $on(event: 'query', cb: (e: { query: string }) => void): void }).$on('query', (e) => seen.push(e.query));
-  await postOk(graphqlUrl, { query: 'query($b: BoundsInput!) { eventsInBounds(bounds: $b, first: 200) { edges { node { id } } } }', variables: { b: bounds } }, token);
+  await postOk(
+    graphqlUrl,
+    {
+      query: 'query($b: BoundsInput!) { eventsInBounds(bounds: $b, first: 200) { edges { node { id } } } }',
+      variables: { b: bounds },
+    },
+    token,
+  );
   const statement = seen.find((q) => oneLine(q).startsWith('SELECT e.id, e.starts_at AS "startsAt" FROM events e'));
-  if (!statement) throw new Error(`no bounding-box statement among the request's SQL: ${seen.map(oneLine).join(' ; ')}`);
+  if (!statement)
+    throw new Error(`no bounding-box statement among the request's SQL: ${seen.map(oneLine).join(' ; ')}`);
   return statement;
 }
 
@@ -122,7 +167,11 @@ async function latitudeLongitudeIndexes(client: pg.Client): Promise<Array<{ name
 }
 
 /** Median number of events inside the boxes of the slowest and of the fastest 5% of runs. */
-async function densityBySpeed(client: pg.Client, times: number[], viewports: Bounds[]): Promise<{ slowest: number; fastest: number }> {
+async function densityBySpeed(
+  client: pg.Client,
+  times: number[],
+  viewports: Bounds[],
+): Promise<{ slowest: number; fastest: number }> {
   const order = times.map((ms, i) => ({ ms, i })).sort((a, b) => a.ms - b.ms);
   const tail = Math.max(1, Math.ceil(order.length * 0.05));
   const medianCount = async (runs: typeof order) => {
@@ -149,7 +198,11 @@ async function timed<T>(fn: () => Promise<T>): Promise<[number, T]> {
 type BuildSql = (b: Bounds) => ReturnType<typeof inBoundsSql>;
 
 /** Hosts, the million events and the viewer's attendances; returns how long insert and VACUUM took. */
-async function seedWorld(client: pg.Client, events: number, viewerId: string): Promise<{ insertMs: number; vacuumMs: number }> {
+async function seedWorld(
+  client: pg.Client,
+  events: number,
+  viewerId: string,
+): Promise<{ insertMs: number; vacuumMs: number }> {
   await client.query(
     `INSERT INTO users (id, username, password_hash, updated_at)
      SELECT gen_random_uuid(), 'host_' || g, 'not-a-login', now() FROM generate_series(1, $1::int) g`,
@@ -157,9 +210,14 @@ async function seedWorld(client: pg.Client, events: number, viewerId: string): P
   );
   const [insertMs] = await timed(() => client.query(SEED_EVENTS_SQL, [events, JSON.stringify(CITIES), CITIES.length]));
   // VACUUM sets hint bits and the visibility map as a live table's autovacuum would have.
-  const [vacuumMs] = await timed(() => client.query('VACUUM (ANALYZE) events, users, event_attendees, event_invitations'));
+  const [vacuumMs] = await timed(() =>
+    client.query('VACUUM (ANALYZE) events, users, event_attendees, event_invitations'),
+  );
   // The viewer attends a few private events, so the visibility rule's EXISTS checks find something.
-  await client.query(`INSERT INTO event_attendees (event_id, user_id) SELECT id, $1::uuid FROM events WHERE NOT is_public LIMIT 2000`, [viewerId]);
+  await client.query(
+    `INSERT INTO event_attendees (event_id, user_id) SELECT id, $1::uuid FROM events WHERE NOT is_public LIMIT 2000`,
+    [viewerId],
+  );
   return { insertMs, vacuumMs };
 }
 
@@ -173,8 +231,16 @@ interface Samples {
 const WARM_UP_RUNS = 30;
 
 /** Times the app's statement over random city viewports, each run followed by a primary-key lookup. */
-async function measure(client: pg.Client, statement: string, build: BuildSql, random: () => number, runs: number): Promise<Samples> {
-  const ids = (await client.query<{ id: string }>('SELECT id FROM events TABLESAMPLE SYSTEM (0.5) LIMIT 2000')).rows.map((r) => r.id);
+async function measure(
+  client: pg.Client,
+  statement: string,
+  build: BuildSql,
+  random: () => number,
+  runs: number,
+): Promise<Samples> {
+  const ids = (
+    await client.query<{ id: string }>('SELECT id FROM events TABLESAMPLE SYSTEM (0.5) LIMIT 2000')
+  ).rows.map((r) => r.id);
   const pkSql = 'SELECT e.id, e.starts_at AS "startsAt" FROM events e WHERE e.id = $1::uuid';
   const samples: Samples = { bbox: [], pk: [], rowCounts: [], viewports: [] };
   for (let i = 0; i < WARM_UP_RUNS + runs; i++) {
@@ -196,14 +262,19 @@ async function measure(client: pg.Client, statement: string, build: BuildSql, ra
 async function explainTypical(client: pg.Client, statement: string, build: BuildSql) {
   const [lat, lng] = CITIES[1]!;
   const { values } = build({ south: lat - 0.09, north: lat + 0.09, west: lng - 0.13, east: lng + 0.13 });
-  const plan = (await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS) ${statement}`, values)).rows.map((r) => r['QUERY PLAN']).join('\n');
+  const plan = (await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS) ${statement}`, values)).rows
+    .map((r) => r['QUERY PLAN'])
+    .join('\n');
   const candidates = await latitudeLongitudeIndexes(client);
   const used = candidates.find((index) => new RegExp(`\\b${index.name}\\b`).test(plan));
   const where = `the middle of ${lat}, ${lng} (0.18° × 0.26°)`;
   const verdict = used
     ? `it uses ${used.name}: ${used.definition}`
     : `NO index led by (latitude, longitude) is used (candidates: ${candidates.map((i) => i.name).join(', ') || 'none'})`;
-  return { used: used !== undefined, note: `EXPLAIN (ANALYZE, BUFFERS) of a viewport in ${where}; ${verdict}:\n${plan}` };
+  return {
+    used: used !== undefined,
+    note: `EXPLAIN (ANALYZE, BUFFERS) of a viewport in ${where}; ${verdict}:\n${plan}`,
+  };
 }
 
 function bboxFigures(samples: Samples, usesIndex: boolean): Figure[] {
@@ -224,7 +295,13 @@ function bboxFigures(samples: Samples, usesIndex: boolean): Figure[] {
     },
     { name: 'bbox query p50', value: b.p50, unit: 'ms', baseline: base('p50', k.p50), ratio: b.p50 / k.p50 },
     { name: 'bbox query max', value: b.max, unit: 'ms', baseline: base('max', k.max), ratio: b.max / k.max },
-    { name: 'EXPLAIN uses an index on (latitude, longitude, …)', value: usesIndex ? 1 : 0, unit: '(1 = yes)', target: 'index scan', met: usesIndex },
+    {
+      name: 'EXPLAIN uses an index on (latitude, longitude, …)',
+      value: usesIndex ? 1 : 0,
+      unit: '(1 = yes)',
+      target: 'index scan',
+      met: usesIndex,
+    },
   ];
 }
 
@@ -237,10 +314,15 @@ export const run: BenchCase = async (env) => {
   client.on('error', () => undefined);
   try {
     await client.connect();
-    const viewer = await registerUser(bench.graphqlUrl, 'bbox_viewer').then((u) => ({ id: u.id, token: u.accessToken }));
+    const viewer = await registerUser(bench.graphqlUrl, 'bbox_viewer').then((u) => ({
+      id: u.id,
+      token: u.accessToken,
+    }));
     env.log(`seeding ${HOSTS} hosts and ${events.toLocaleString('en-US')} events`);
     const seeding = await seedWorld(client, events, viewer.id);
-    env.log(`  inserted in ${(seeding.insertMs / 1000).toFixed(1)} s, VACUUM ANALYZE ${(seeding.vacuumMs / 1000).toFixed(1)} s`);
+    env.log(
+      `  inserted in ${(seeding.insertMs / 1000).toFixed(1)} s, VACUUM ANALYZE ${(seeding.vacuumMs / 1000).toFixed(1)} s`,
+    );
 
     // The statement the app really sends, and proof that inBoundsSql builds that same text.
     const random = mulberry32(20261122);
@@ -248,7 +330,9 @@ export const run: BenchCase = async (env) => {
     const captured = await captureAppStatement(bench.graphqlUrl, viewer.token, bench.app.deps.prisma, probe);
     const build: BuildSql = (b) => inBoundsSql(viewer.id, b, null, PAGE + 1);
     if (oneLine(build(probe).text) !== oneLine(captured)) {
-      throw new Error(`inBoundsSql no longer builds what the app sends:\n${oneLine(build(probe).text)}\nvs\n${oneLine(captured)}`);
+      throw new Error(
+        `inBoundsSql no longer builds what the app sends:\n${oneLine(build(probe).text)}\nvs\n${oneLine(captured)}`,
+      );
     }
 
     env.log(`timing ${runs} viewports`);
@@ -272,7 +356,9 @@ export const run: BenchCase = async (env) => {
       explain.note,
     ];
     if (!(p95 <= TARGET_P95_MS)) {
-      notes.push(`Missed: p95 ${p95.toFixed(2)} ms is ${(p95 - TARGET_P95_MS).toFixed(2)} ms (${((p95 / TARGET_P95_MS - 1) * 100).toFixed(0)}%) over ${TARGET_P95_MS} ms; the plan above shows where the time goes.`);
+      notes.push(
+        `Missed: p95 ${p95.toFixed(2)} ms is ${(p95 - TARGET_P95_MS).toFixed(2)} ms (${((p95 / TARGET_P95_MS - 1) * 100).toFixed(0)}%) over ${TARGET_P95_MS} ms; the plan above shows where the time goes.`,
+      );
     }
     return { id: '4', title: 'Bounding-box SQL', figures, notes, seconds: 0 };
   } finally {

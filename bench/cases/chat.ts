@@ -35,8 +35,10 @@ const PAIRS = 20;
 const TARGET_P99_MS = 25;
 const WARM_UP_SECONDS = 2;
 
-const SEND = 'mutation Send($chatId: ID!, $body: String!, $clientMessageId: String) { sendMessage(chatId: $chatId, body: $body, clientMessageId: $clientMessageId) { id } }';
-const RECEIVE = 'subscription Incoming($chatId: ID) { messageAdded(chatId: $chatId) { id body clientMessageId createdAt sender { id username } } }';
+const SEND =
+  'mutation Send($chatId: ID!, $body: String!, $clientMessageId: String) { sendMessage(chatId: $chatId, body: $body, clientMessageId: $clientMessageId) { id } }';
+const RECEIVE =
+  'subscription Incoming($chatId: ID) { messageAdded(chatId: $chatId) { id body clientMessageId createdAt sender { id username } } }';
 
 /**
  * Calls `send(i)` at `rate` per second for `seconds`, on schedule whether or not earlier calls
@@ -72,7 +74,11 @@ async function drain(count: () => number, expected: number, quietMs = 3_000): Pr
 // ---------------------------------------------------------------------------------------------
 // Baseline: Redis alone
 
-async function redisRoundTrip(redisUrl: string, prefix: string, seconds: number): Promise<{ latency: Summary; missing: number; rate: number }> {
+async function redisRoundTrip(
+  redisUrl: string,
+  prefix: string,
+  seconds: number,
+): Promise<{ latency: Summary; missing: number; rate: number }> {
   const pub = new Redis(redisUrl);
   const sub = new Redis(redisUrl);
   const channel = `${prefix}:bench-baseline`;
@@ -86,7 +92,12 @@ async function redisRoundTrip(redisUrl: string, prefix: string, seconds: number)
     });
     await sub.subscribe(channel);
     // The payload the API publishes for a new message, in its envelope, so both carry the same bytes.
-    const payload = (i: number) => JSON.stringify({ i, t: Date.now(), p: { type: 'added', chatId: randomBytes(16).toString('hex'), messageId: randomBytes(16).toString('hex') } });
+    const payload = (i: number) =>
+      JSON.stringify({
+        i,
+        t: Date.now(),
+        p: { type: 'added', chatId: randomBytes(16).toString('hex'), messageId: randomBytes(16).toString('hex') },
+      });
     const rate = await openLoop(RATE, seconds, async (i) => {
       sentAt[i] = wallClockMs();
       await pub.publish(channel, payload(i));
@@ -129,7 +140,13 @@ interface Conversation {
 
 /** A receiver on B: one graphql-ws subscription, as the chat screen of an app holds it. */
 function subscribeReceiver(b: ServerProcess, token: string, chatId: string, receiver: Inbox): Client {
-  const client = createClient({ url: b.wsUrl, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${token}` }, lazy: false, retryAttempts: 0 });
+  const client = createClient({
+    url: b.wsUrl,
+    webSocketImpl: WebSocket,
+    connectionParams: { authorization: `Bearer ${token}` },
+    lazy: false,
+    retryAttempts: 0,
+  });
   let disposed = false;
   client.on('closed', (event) => {
     if (!disposed) receiver.errors.push(`receiver socket closed: ${(event as { code?: number }).code}`);
@@ -158,7 +175,14 @@ function subscribeReceiver(b: ServerProcess, token: string, chatId: string, rece
 }
 
 /** Sends at `rate` per second, message i in conversation i mod PAIRS, and waits for the deliveries. */
-async function sendMessages(a: ServerProcess, conversations: Conversation[], receiver: Inbox, label: string, rate: number, seconds: number): Promise<ChatRun> {
+async function sendMessages(
+  a: ServerProcess,
+  conversations: Conversation[],
+  receiver: Inbox,
+  label: string,
+  rate: number,
+  seconds: number,
+): Promise<ChatRun> {
   const sentAt = new Map<string, number>();
   const roundTrips: number[] = [];
   const errors: string[] = [];
@@ -168,9 +192,15 @@ async function sendMessages(a: ServerProcess, conversations: Conversation[], rec
     const started = wallClockMs();
     sentAt.set(clientMessageId, started);
     try {
-      const result = await gql(a.graphqlUrl, SEND, { chatId, body: `Message ${i} of ${label}`, clientMessageId }, sender.accessToken);
+      const result = await gql(
+        a.graphqlUrl,
+        SEND,
+        { chatId, body: `Message ${i} of ${label}`, clientMessageId },
+        sender.accessToken,
+      );
       roundTrips.push(wallClockMs() - started);
-      if (result.status !== 200 || result.errors?.length) errors.push(`HTTP ${result.status}: ${JSON.stringify(result.errors)}`);
+      if (result.status !== 200 || result.errors?.length)
+        errors.push(`HTTP ${result.status}: ${JSON.stringify(result.errors)}`);
     } catch (error) {
       errors.push(`request failed: ${(error as Error).message}`);
     }
@@ -216,7 +246,11 @@ async function waitUntilLive(a: ServerProcess, { sender, chatId }: Conversation,
  * runs: "active: Lock/transactionid" means waiting for another transaction's row lock,
  * "idle in transaction" means the API holds a transaction open between its statements.
  */
-async function watchSessions<T>(adminUrl: string, databaseUrl: string, work: () => Promise<T>): Promise<{ result: T; states: string[] }> {
+async function watchSessions<T>(
+  adminUrl: string,
+  databaseUrl: string,
+  work: () => Promise<T>,
+): Promise<{ result: T; states: string[] }> {
   const name = new URL(databaseUrl).pathname.slice(1);
   const db = new pg.Client({ connectionString: adminUrl });
   await db.connect();
@@ -237,7 +271,10 @@ async function watchSessions<T>(adminUrl: string, databaseUrl: string, work: () 
   })();
   try {
     const result = await work();
-    return { result, states: [...tally].sort((a, b) => b[1] - a[1]).map(([key, n]) => `${key} ${round(n / Math.max(1, samples), 1)}`) };
+    return {
+      result,
+      states: [...tally].sort((a, b) => b[1] - a[1]).map(([key, n]) => `${key} ${round(n / Math.max(1, samples), 1)}`),
+    };
   } finally {
     running = false;
     await sampler;
@@ -245,7 +282,8 @@ async function watchSessions<T>(adminUrl: string, databaseUrl: string, work: () 
   }
 }
 
-const cpuSeconds = async (server: ServerProcess) => (await server.metrics()).get('pinit_process_cpu_seconds_total') ?? NaN;
+const cpuSeconds = async (server: ServerProcess) =>
+  (await server.metrics()).get('pinit_process_cpu_seconds_total') ?? NaN;
 
 /** B's publish → local delivery lag histogram (pinit_pubsub_delivery_lag_seconds) as cumulative bucket counts. */
 async function lagBuckets(b: ServerProcess): Promise<Map<string, number>> {
@@ -327,21 +365,27 @@ async function measure(env: BenchEnv, a: ServerProcess, b: ServerProcess, redisP
   try {
     // First-use costs (JIT, prepared statements, pool connections) out of the measurement.
     const warmUp = await sendMessages(a, conversations, inbox, 'warm-up', 50, WARM_UP_SECONDS);
-    if (warmUp.missing || warmUp.errors) throw new Error(`warm-up failed: ${warmUp.missing} missing, ${warmUp.errorSamples.join('; ')}`);
+    if (warmUp.missing || warmUp.errors)
+      throw new Error(`warm-up failed: ${warmUp.missing} missing, ${warmUp.errorSamples.join('; ')}`);
     env.log(`chat: warm-up ok (p50 ${round(warmUp.sendToReceive.p50)} ms); Redis baseline for ${seconds} s`);
     const redis = await redisRoundTrip(env.redisUrl, redisPrefix, seconds);
-    env.log(`chat: Redis p99 ${round(redis.latency.p99, 3)} ms; API at ${LOW_RATE} msg/s, then for ${seconds} s at ${RATE} msg/s`);
+    env.log(
+      `chat: Redis p99 ${round(redis.latency.p99, 3)} ms; API at ${LOW_RATE} msg/s, then for ${seconds} s at ${RATE} msg/s`,
+    );
     const low = await sendMessages(a, conversations, inbox, 'reference', LOW_RATE, seconds / 2);
     const lagBefore = await lagBuckets(b);
     const cpuBefore = await Promise.all([a, b].map(cpuSeconds));
     const benchCpuBefore = process.cpuUsage();
-    const { result: chat, states } = await watchSessions(env.databaseUrl, databaseUrl, () => sendMessages(a, conversations, inbox, 'measured', RATE, seconds));
+    const { result: chat, states } = await watchSessions(env.databaseUrl, databaseUrl, () =>
+      sendMessages(a, conversations, inbox, 'measured', RATE, seconds),
+    );
     const benchCpu = process.cpuUsage(benchCpuBefore);
     const cpuAfter = await Promise.all([a, b].map(cpuSeconds));
     const lagAfter = await lagBuckets(b);
     const measuredSeconds = (chat.sendToReceive.count + chat.missing) / chat.rate;
     const cores = (i: number) => round((cpuAfter[i]! - cpuBefore[i]!) / measuredSeconds, 2);
-    const cpuMsPerMessage = (i: number) => round(((cpuAfter[i]! - cpuBefore[i]!) * 1000) / (chat.sendToReceive.count + chat.missing), 1);
+    const cpuMsPerMessage = (i: number) =>
+      round(((cpuAfter[i]! - cpuBefore[i]!) * 1000) / (chat.sendToReceive.count + chat.missing), 1);
     const notes = [
       `Two API instances (child processes, bench/lib/server-process.ts) on one fresh PostgreSQL database and Redis prefix; ${PAIRS} pairs of friends with a direct chat each. ` +
         `Senders: sendMessage over HTTP to A, round-robin over the chats, open loop at ${RATE}/s in total for ${seconds} s (achieved ${round(chat.rate, 1)}/s, ${chat.sendToReceive.count + chat.missing} messages). ` +
@@ -353,7 +397,9 @@ async function measure(env: BenchEnv, a: ServerProcess, b: ServerProcess, redisP
       `CPU while measuring (process_cpu_seconds_total ÷ wall time): instance A ${cores(0)} cores, instance B ${cores(1)} cores, the bench process (senders, receivers) ${round((benchCpu.user + benchCpu.system) / 1e6 / measuredSeconds, 2)} cores, of this machine's 2 (PostgreSQL shares them too). Per message: A ${cpuMsPerMessage(0)} ms of CPU, B ${cpuMsPerMessage(1)} ms, so ${RATE}/s asks for ${round(((cpuMsPerMessage(0) + cpuMsPerMessage(1)) * RATE) / 1000, 2)} cores for the two instances alone.`,
       `On B, each delivery reads the message's sender, writes the DELIVERED marker (chat member row) and re-reads the message for the selection before the frame is sent; A's send is a transaction of 4 statements, a read of the members and the publish.`,
       `Redis baseline: ioredis PUBLISH → SUBSCRIBE of the API's payload shape on one channel, open loop at ${RATE}/s for ${seconds} s (achieved ${round(redis.rate, 1)}/s), p50/p99/max ${round(redis.latency.p50, 3)}/${round(redis.latency.p99, 3)}/${round(redis.latency.max, 3)} ms.`,
-      ...(chat.errorSamples.length ? [`Errors: ${chat.errorSamples.join(' | ')}`, `Instance A's last log lines: ${a.recentOutput().slice(-1_500)}`] : []),
+      ...(chat.errorSamples.length
+        ? [`Errors: ${chat.errorSamples.join(' | ')}`, `Instance A's last log lines: ${a.recentOutput().slice(-1_500)}`]
+        : []),
     ];
     notes.splice(
       1,
@@ -368,7 +414,8 @@ async function measure(env: BenchEnv, a: ServerProcess, b: ServerProcess, redisP
 }
 
 async function stopAll(env: BenchEnv, servers: ServerProcess[]) {
-  for (const server of [...servers].reverse()) await server.stop().catch((error) => env.log(`chat: stopping ${server.name}: ${(error as Error).message}`));
+  for (const server of [...servers].reverse())
+    await server.stop().catch((error) => env.log(`chat: stopping ${server.name}: ${(error as Error).message}`));
 }
 
 /**
@@ -387,7 +434,12 @@ async function profileNotes(servers: ServerProcess[]): Promise<string[]> {
     const renamed = join(PROFILES_DIR, `chat-${server.name.replace(/\s+/g, '-')}.cpuprofile`);
     await rename(join(PROFILES_DIR, main), renamed);
     const cpuProfile = JSON.parse(await readFile(renamed, 'utf8')) as Profiler.Profile;
-    notes.push(profileNote(`CPU profile of ${server.name} over its life, mostly the measured load (${relative(ROOT, renamed)})`, summarizeProfile(cpuProfile)));
+    notes.push(
+      profileNote(
+        `CPU profile of ${server.name} over its life, mostly the measured load (${relative(ROOT, renamed)})`,
+        summarizeProfile(cpuProfile),
+      ),
+    );
   }
   return notes;
 }

@@ -56,7 +56,10 @@ class SubscriberProcess {
   private replies: Array<(msg: FromChild) => void> = [];
 
   constructor() {
-    this.child = fork(SUBSCRIBERS_SCRIPT, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.child = fork(SUBSCRIBERS_SCRIPT, [], {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
     this.exited = new Promise((resolve) => this.child.once('exit', () => resolve()));
     this.child.on('message', (msg: FromChild) => {
       if (msg.type === 'all-received') {
@@ -70,7 +73,10 @@ class SubscriberProcess {
 
   private request<T extends FromChild>(msg: ToChild, timeoutMs: number): Promise<T> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`subscriber process: no answer to ${msg.type} within ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`subscriber process: no answer to ${msg.type} within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
       this.replies.push((reply) => {
         clearTimeout(timer);
         resolve(reply as T);
@@ -145,7 +151,13 @@ async function setUp(env: BenchEnv, bench: BenchApp): Promise<Scene> {
     host!.accessToken,
   );
   env.log(`fan-out: event ${createEvent.id}, ${VIEWERS} signed-in viewers`);
-  return { bench, host: host!, viewers, eventId: createEvent.id, commits: trackCommits(bench.app.deps, createEvent.id) };
+  return {
+    bench,
+    host: host!,
+    viewers,
+    eventId: createEvent.id,
+    commits: trackCommits(bench.app.deps, createEvent.id),
+  };
 }
 
 /** The k-th viewport: 0.02°–0.25° across, the event somewhere inside, not always in the middle. */
@@ -198,10 +210,17 @@ interface RoundResult {
 const gaugeValue = async (gauge: AppDeps['metrics']['wsConnections']) => (await gauge.get()).values[0]?.value ?? 0;
 
 /** Polls a gauge of the server until `done` holds. */
-async function waitForGauge(gauge: AppDeps['metrics']['wsConnections'], done: (value: number) => boolean, timeoutMs: number): Promise<void> {
+async function waitForGauge(
+  gauge: AppDeps['metrics']['wsConnections'],
+  done: (value: number) => boolean,
+  timeoutMs: number,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!done(await gaugeValue(gauge))) {
-    if (Date.now() > deadline) throw new Error(`server gauge ${(gauge as unknown as { name: string }).name} stuck at ${await gaugeValue(gauge)}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `server gauge ${(gauge as unknown as { name: string }).name} stuck at ${await gaugeValue(gauge)}`,
+      );
     await sleep(100);
   }
 }
@@ -211,7 +230,10 @@ let sqlTally: Map<string, number> | undefined;
 const listening = new WeakSet<object>();
 
 /** SQL statements (by text) and the pool's longest queue while `work` runs: where a change's database time goes. */
-async function watchDatabase(deps: AppDeps, work: () => Promise<void>): Promise<{ statements: number; maxWaiting: number; topStatements: string[] }> {
+async function watchDatabase(
+  deps: AppDeps,
+  work: () => Promise<void>,
+): Promise<{ statements: number; maxWaiting: number; topStatements: string[] }> {
   if (!listening.has(deps.prisma)) {
     listening.add(deps.prisma);
     (deps.prisma as unknown as { $on(event: 'query', cb: (e: { query: string }) => void): void }).$on('query', (e) => {
@@ -231,7 +253,10 @@ async function watchDatabase(deps: AppDeps, work: () => Promise<void>): Promise<
   } finally {
     clearInterval(sampler);
   }
-  const topStatements = [...sqlTally].sort((x, y) => y[1] - x[1]).slice(0, 3).map(([text, count]) => `${count}× ${text}`);
+  const topStatements = [...sqlTally]
+    .sort((x, y) => y[1] - x[1])
+    .slice(0, 3)
+    .map(([text, count]) => `${count}× ${text}`);
   sqlTally = undefined;
   return { statements: deps.db.statements.count - before, maxWaiting, topStatements };
 }
@@ -256,7 +281,8 @@ async function runRound(env: BenchEnv, scene: Scene, n: number, withProfile: boo
     const openedAt = Date.now();
     const opened = await subscribers.open(scene.bench.url.replace(/^http/, 'ws') + '/graphql', specs);
     const openSeconds = (Date.now() - openedAt) / 1000;
-    if (opened.failed) env.log(`fan-out ${n}: ${opened.failed} subscribers failed to open: ${opened.errors.join('; ')}`);
+    if (opened.failed)
+      env.log(`fan-out ${n}: ${opened.failed} subscribers failed to open: ${opened.errors.join('; ')}`);
     // Subscribed on the server, and the pub/sub has confirmed its topics, before anything is published.
     await waitForGauge(deps.metrics.wsSubscriptions, (v) => v >= subscriptionsBefore + opened.open, 30_000);
     await deps.pubsub.ping();
@@ -270,7 +296,8 @@ async function runRound(env: BenchEnv, scene: Scene, n: number, withProfile: boo
       for (let k = 0; k < MEASURED_CHANGES; k++) {
         const version = await changeEvent(scene, `${n}/${k}`);
         measured.push(version);
-        if (!(await subscribers.allReceived(version, deadline))) env.log(`fan-out ${n}: change ${k} not received by all within ${deadline} ms`);
+        if (!(await subscribers.allReceived(version, deadline)))
+          env.log(`fan-out ${n}: change ${k} not received by all within ${deadline} ms`);
         await sleep(GAP_MS);
       }
     });
@@ -317,7 +344,9 @@ async function runRound(env: BenchEnv, scene: Scene, n: number, withProfile: boo
   } finally {
     await subscribers.close();
     // The next round starts on a quiet server.
-    await waitForGauge(deps.metrics.wsConnections, (v) => v === 0, 30_000).catch((error) => env.log(`fan-out ${n}: ${(error as Error).message}`));
+    await waitForGauge(deps.metrics.wsConnections, (v) => v === 0, 30_000).catch((error) =>
+      env.log(`fan-out ${n}: ${(error as Error).message}`),
+    );
   }
 }
 
@@ -366,7 +395,10 @@ async function apiProbe(scene: Scene, redisUrl: string): Promise<MemoryProbe> {
     memory: async () => {
       process.kill(server.pid, 'SIGUSR2');
       await sleep(300);
-      return { rss: await metric('pinit_process_resident_memory_bytes'), heap: await metric('pinit_nodejs_heap_size_used_bytes') };
+      return {
+        rss: await metric('pinit_process_resident_memory_bytes'),
+        heap: await metric('pinit_nodejs_heap_size_used_bytes'),
+      };
     },
     subscriptions: () => metric('pinit_ws_subscriptions'),
     stop: () => server.stop(),
@@ -375,9 +407,15 @@ async function apiProbe(scene: Scene, redisUrl: string): Promise<MemoryProbe> {
 
 /** A bare `ws` server in a child process: the floor any WebSocket server pays per socket. */
 async function bareProbe(): Promise<MemoryProbe> {
-  const child = fork(BARE_WS_SCRIPT, [], { execArgv: ['--expose-gc', '--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(BARE_WS_SCRIPT, [], {
+    execArgv: ['--expose-gc', '--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const exited = new Promise((resolve) => child.once('exit', resolve));
-  const reply = <T>(type: string) => new Promise<T>((resolve) => child.once('message', (msg: { type: string } & T) => msg.type === type && resolve(msg)));
+  const reply = <T>(type: string) =>
+    new Promise<T>((resolve) =>
+      child.once('message', (msg: { type: string } & T) => msg.type === type && resolve(msg)),
+    );
   const { port } = await reply<{ port: number }>('port');
   return {
     wsUrl: `ws://127.0.0.1:${port}`,
@@ -416,12 +454,17 @@ async function steadyMemory(probe: MemoryProbe): Promise<Memory> {
 }
 
 /** Opens subscribers against the probe and resolves once the server has them all (or, bare, once connected). */
-async function openIdle(probe: MemoryProbe, specs: SubscriberSpec[], bare: boolean): Promise<{ clients: SubscriberProcess; open: number }> {
+async function openIdle(
+  probe: MemoryProbe,
+  specs: SubscriberSpec[],
+  bare: boolean,
+): Promise<{ clients: SubscriberProcess; open: number }> {
   const before = (await probe.subscriptions?.()) ?? 0;
   const clients = new SubscriberProcess();
   const { open } = await clients.open(probe.wsUrl, specs, bare);
   const deadline = Date.now() + 30_000;
-  while (probe.subscriptions && (await probe.subscriptions()) < before + open && Date.now() < deadline) await sleep(100);
+  while (probe.subscriptions && (await probe.subscriptions()) < before + open && Date.now() < deadline)
+    await sleep(100);
   return { clients, open };
 }
 
@@ -549,7 +592,9 @@ export const run: BenchCase = async (env) => {
       const { specs } = subscriberSpecs(n, scene.viewers);
       const api = await perConnectionKB(await apiProbe(scene, env.redisUrl), specs, false);
       const bare = await perConnectionKB(await bareProbe(), specs, true);
-      env.log(`fan-out memory ${n}: RSS ${round(api.rss, 1)} KB/connection (bare ws ${round(bare.rss, 1)} KB), heap ${round(api.heap, 1)} KB`);
+      env.log(
+        `fan-out memory ${n}: RSS ${round(api.rss, 1)} KB/connection (bare ws ${round(bare.rss, 1)} KB), heap ${round(api.heap, 1)} KB`,
+      );
       memory.push({ n, api, bare });
     }
     const notes = notesOf(rounds, single, memory);

@@ -90,7 +90,15 @@ async function seedEvents(db: pg.Pool, bounds: Bounds, batch: EventBatch): Promi
      FROM generate_series(1, $5::int) g,
           (SELECT array_agg(id ORDER BY username) AS ids, count(*)::int AS n FROM users WHERE username LIKE 'host\\_%') h
      RETURNING id`,
-    [bounds.south, bounds.north, bounds.west, bounds.east, batch.count, batch.isPublic ?? true, batch.status ?? 'PUBLISHED'],
+    [
+      bounds.south,
+      bounds.north,
+      bounds.west,
+      bounds.east,
+      batch.count,
+      batch.isPublic ?? true,
+      batch.status ?? 'PUBLISHED',
+    ],
   );
   const ids = rows.map((r) => r.id);
   if (batch.viewer) {
@@ -163,7 +171,14 @@ async function startRawEndpoint(databaseUrl: string, tokens: TokenIssuer, filesB
       const viewer = await tokens.verify(token);
       const n = (key: string) => Number(url.searchParams.get(key));
       const first = n('first');
-      const { rows } = await pool.query<RawRow>(RAW_MAP_SQL, [n('south'), n('north'), n('west'), n('east'), viewer.userId, first + 1]);
+      const { rows } = await pool.query<RawRow>(RAW_MAP_SQL, [
+        n('south'),
+        n('north'),
+        n('west'),
+        n('east'),
+        viewer.userId,
+        first + 1,
+      ]);
       const edges = rows.slice(0, first).map((r) => ({
         node: {
           id: r.id,
@@ -174,7 +189,11 @@ async function startRawEndpoint(databaseUrl: string, tokens: TokenIssuer, filesB
           attendeeCount: r.attendee_count,
           spotsLeft: r.spots_left,
           viewerIsAttending: r.viewer_is_attending,
-          host: { id: r.host_id, username: r.host_username, avatarUrl: r.avatar_key === null ? null : `${filesBaseUrl}/${r.avatar_key}` },
+          host: {
+            id: r.host_id,
+            username: r.host_username,
+            avatarUrl: r.avatar_key === null ? null : `${filesBaseUrl}/${r.avatar_key}`,
+          },
         },
       }));
       const body = JSON.stringify({ data: { eventsInBounds: { edges } } });
@@ -232,7 +251,10 @@ async function hammer(target: Target, seconds: number): Promise<Load> {
     workers: 1,
   });
   const failed = result.errors + result.timeouts + result.non2xx;
-  if (failed) throw new Error(`${target.name}: ${failed} of ${result.requests.total} requests failed (${result.non2xx} non-2xx, ${result.errors} errors)`);
+  if (failed)
+    throw new Error(
+      `${target.name}: ${failed} of ${result.requests.total} requests failed (${result.non2xx} non-2xx, ${result.errors} errors)`,
+    );
   const busyMs = performance.eventLoopUtilization(loop).active;
   return {
     requests: result.requests.total,
@@ -244,12 +266,19 @@ async function hammer(target: Target, seconds: number): Promise<Load> {
 }
 
 /** Rounds alternate between the targets, so drift from other work on the machine hits all alike. */
-async function measureAlternating(targets: Target[], rounds: number, seconds: number, log: (m: string) => void): Promise<Measured> {
+async function measureAlternating(
+  targets: Target[],
+  rounds: number,
+  seconds: number,
+  log: (m: string) => void,
+): Promise<Measured> {
   const loads = new Map<string, Load[]>(targets.map((t) => [t.name, []]));
   for (let round = 0; round < rounds; round++) {
     for (const target of targets) {
       const load = await hammer(target, seconds);
-      log(`  ${target.name}, round ${round + 1}: ${(load.requests / load.seconds).toFixed(0)} req/s, p50 ${load.p50} ms, p99 ${load.p99} ms`);
+      log(
+        `  ${target.name}, round ${round + 1}: ${(load.requests / load.seconds).toFixed(0)} req/s, p50 ${load.p50} ms, p99 ${load.p99} ms`,
+      );
       loads.get(target.name)!.push(load);
     }
   }
@@ -257,7 +286,10 @@ async function measureAlternating(targets: Target[], rounds: number, seconds: nu
     [...loads].map(([name, runs]) => {
       const mean = (pick: (l: Load) => number) => runs.reduce((s, l) => s + pick(l), 0) / runs.length;
       const rps = runs.reduce((s, l) => s + l.requests, 0) / runs.reduce((s, l) => s + l.seconds, 0);
-      return [name, { rps, p50: mean((l) => l.p50), p99: mean((l) => l.p99), busyMsPerRequest: mean((l) => l.busyMsPerRequest) }];
+      return [
+        name,
+        { rps, p50: mean((l) => l.p50), p99: mean((l) => l.p99), busyMsPerRequest: mean((l) => l.busyMsPerRequest) },
+      ];
     }),
   );
 }
@@ -306,10 +338,14 @@ async function checkSameAnswer(scene: MapScene, raw: RawEndpoint, seededIds: str
   const apiIds = api.eventsInBounds.edges.map((e) => e.node.id);
   const rawIds = baseline.data.eventsInBounds.edges.map((e) => e.node.id);
   if (apiIds.length !== PAGE || !isDeepStrictEqual(apiIds, rawIds)) {
-    throw new Error(`the API and the baseline disagree: ${apiIds.length} vs ${rawIds.length} events, same order: ${isDeepStrictEqual(apiIds, rawIds)}`);
+    throw new Error(
+      `the API and the baseline disagree: ${apiIds.length} vs ${rawIds.length} events, same order: ${isDeepStrictEqual(apiIds, rawIds)}`,
+    );
   }
-  if (!isDeepStrictEqual([...apiIds].sort(), [...seededIds].sort())) throw new Error('the page is not the 200 seeded visible events');
-  if (!isDeepStrictEqual(api, baseline.data)) throw new Error('same events, but the nodes differ between the API and the baseline');
+  if (!isDeepStrictEqual([...apiIds].sort(), [...seededIds].sort()))
+    throw new Error('the page is not the 200 seeded visible events');
+  if (!isDeepStrictEqual(api, baseline.data))
+    throw new Error('same events, but the nodes differ between the API and the baseline');
 }
 
 /** Registers the document with Apollo's APQ (the first request carries both query and hash). */
@@ -323,16 +359,33 @@ function targetsFor(scene: MapScene, raw: RawEndpoint): Target[] {
   const headers = { 'content-type': 'application/json', authorization: `Bearer ${scene.viewer.token}` };
   return [
     { name: 'raw pg + JSON.stringify', url: rawMapUrl(raw, BERLIN, PAGE), method: 'GET', headers },
-    { name: 'GraphQL', url: scene.bench.graphqlUrl, method: 'POST', headers, body: JSON.stringify(mapBody(BERLIN, PAGE)) },
-    { name: 'GraphQL + APQ', url: scene.bench.graphqlUrl, method: 'POST', headers, body: JSON.stringify(persistedBody(BERLIN, PAGE)) },
+    {
+      name: 'GraphQL',
+      url: scene.bench.graphqlUrl,
+      method: 'POST',
+      headers,
+      body: JSON.stringify(mapBody(BERLIN, PAGE)),
+    },
+    {
+      name: 'GraphQL + APQ',
+      url: scene.bench.graphqlUrl,
+      method: 'POST',
+      headers,
+      body: JSON.stringify(persistedBody(BERLIN, PAGE)),
+    },
   ];
 }
 
 /** SQL statements one map request costs, and their text, from the app's Prisma query events. */
-async function statementsOf(scene: MapScene, request: () => Promise<unknown>): Promise<{ count: number; texts: string[] }> {
+async function statementsOf(
+  scene: MapScene,
+  request: () => Promise<unknown>,
+): Promise<{ count: number; texts: string[] }> {
   const texts: string[] = [];
   const listen = (e: { query: string }) => texts.push(e.query.replace(/\s+/g, ' ').trim());
-  const prisma = scene.bench.app.deps.prisma as unknown as { $on(event: 'query', cb: (e: { query: string }) => void): void };
+  const prisma = scene.bench.app.deps.prisma as unknown as {
+    $on(event: 'query', cb: (e: { query: string }) => void): void;
+  };
   prisma.$on('query', listen);
   const before = scene.bench.app.deps.db.statements.count;
   await request();
@@ -372,13 +425,26 @@ function throughputFigures(targets: Target[], loads: Measured): Figure[] {
         unit: 'req/s',
         baseline: { name: baseName, value: base.rps },
         ratio,
-        ratioMeaning: 'req/s as a share of the hand-written baseline’s, higher is better; latency ratios are multiples of the baseline’s, lower is better',
+        ratioMeaning:
+          'req/s as a share of the hand-written baseline’s, higher is better; latency ratios are multiples of the baseline’s, lower is better',
         target: '≥ 50% of raw req/s',
         goal: { on: 'ratio', op: '>=', threshold: 0.5 },
         met: ratio >= 0.5,
       },
-      { name: `${target.name} p50 latency`, value: load.p50, unit: 'ms', baseline: { name: baseName, value: base.p50 }, ratio: load.p50 / base.p50 },
-      { name: `${target.name} p99 latency`, value: load.p99, unit: 'ms', baseline: { name: baseName, value: base.p99 }, ratio: load.p99 / base.p99 },
+      {
+        name: `${target.name} p50 latency`,
+        value: load.p50,
+        unit: 'ms',
+        baseline: { name: baseName, value: base.p50 },
+        ratio: load.p50 / base.p50,
+      },
+      {
+        name: `${target.name} p99 latency`,
+        value: load.p99,
+        unit: 'ms',
+        baseline: { name: baseName, value: base.p99 },
+        ratio: load.p99 / base.p99,
+      },
     ];
   });
 }
@@ -395,7 +461,9 @@ export const runThroughput: BenchCase = async (env) => {
     raw = await startRawEndpoint(scene.bench.databaseUrl, scene.bench.app.deps.tokens, `${scene.bench.url}/files`);
     await checkSameAnswer(scene, raw, seeded);
     await registerPersistedQuery(scene);
-    const statements = await statementsOf(scene, () => postOk(scene.bench.graphqlUrl, mapBody(BERLIN, PAGE), scene.viewer.token));
+    const statements = await statementsOf(scene, () =>
+      postOk(scene.bench.graphqlUrl, mapBody(BERLIN, PAGE), scene.viewer.token),
+    );
 
     const targets = targetsFor(scene, raw);
     env.log(`warming up (${targets.length} × ${env.quick ? 1 : 2} s)`);
@@ -416,9 +484,12 @@ export const runThroughput: BenchCase = async (env) => {
         '. Each target saturates the event loop, so req/s is about the inverse of this cost; the API spends it as the profile below shows.',
       `The API ran ${statements.count} SQL statements per request (full text under case 2):\n${statements.texts.map((t, i) => `${i + 1}. ${t.length > 400 ? `${t.slice(0, 400)}…` : t}`).join('\n')}`,
       profileNote(`CPU profile of the API process during ${profileSeconds} s of the GraphQL target`, profile),
-      ...figures.filter((f) => f.met === false).map(
-        (f) => `Missed: ${f.name} reached ${(f.ratio! * 100).toFixed(0)}% of the baseline’s req/s, ${((0.5 - f.ratio!) * 100).toFixed(0)} points short of 50%; see the profile for what limits it.`,
-      ),
+      ...figures
+        .filter((f) => f.met === false)
+        .map(
+          (f) =>
+            `Missed: ${f.name} reached ${(f.ratio! * 100).toFixed(0)}% of the baseline’s req/s, ${((0.5 - f.ratio!) * 100).toFixed(0)} points short of 50%; see the profile for what limits it.`,
+        ),
     ];
     return { id: '1', title: 'Map query throughput', figures, notes, seconds: 0 };
   } finally {
@@ -441,7 +512,8 @@ export const runStatementCount: BenchCase = async (env) => {
   try {
     const db = openPool(scene.bench.databaseUrl, 2);
     try {
-      for (const size of SIZES) await seedEvents(db, size.bounds, { count: size.events, viewer: { id: scene.viewer.id, every: 3 } });
+      for (const size of SIZES)
+        await seedEvents(db, size.bounds, { count: size.events, viewer: { id: scene.viewer.id, every: 3 } });
       await db.query('ANALYZE');
     } finally {
       await db.end();
@@ -451,7 +523,8 @@ export const runStatementCount: BenchCase = async (env) => {
     for (const size of SIZES) {
       const request = () => postOk<MapPage>(scene.bench.graphqlUrl, mapBody(size.bounds, 500), scene.viewer.token);
       const page = await request();
-      if (page.eventsInBounds.edges.length !== size.events) throw new Error(`expected ${size.events} events, got ${page.eventsInBounds.edges.length}`);
+      if (page.eventsInBounds.edges.length !== size.events)
+        throw new Error(`expected ${size.events} events, got ${page.eventsInBounds.edges.length}`);
       const measured = await statementsOf(scene, request);
       env.log(`  ${size.events} events: ${measured.count} statements`);
       counts.push(measured.count);

@@ -47,13 +47,16 @@ const OPS = {
   map: `query Map($bounds: BoundsInput!) { eventsInBounds(bounds: $bounds, first: 100) { edges { node {
     id title latitude longitude startsAt attendeeCount spotsLeft viewerIsAttending host { id username avatarUrl } } } } }`,
   me: '{ me { id username fullName interests friendCount reputation { averageRating totalRatings trustLevel { title } } } }',
-  chats: '{ chats(first: 20) { edges { node { id kind title unreadCount lastMessage { id body createdAt sender { id username } } } } } }',
-  history: 'query History($id: ID!) { chat(id: $id) { id messages(last: 30) { edges { node { id body createdAt status sender { id } } } } } }',
+  chats:
+    '{ chats(first: 20) { edges { node { id kind title unreadCount lastMessage { id body createdAt sender { id username } } } } } }',
+  history:
+    'query History($id: ID!) { chat(id: $id) { id messages(last: 30) { edges { node { id body createdAt status sender { id } } } } } }',
   send: 'mutation Send($chatId: ID!, $body: String!) { sendMessage(chatId: $chatId, body: $body) { id createdAt } }',
   read: 'mutation Read($chatId: ID!) { markChatRead(chatId: $chatId) { id unreadCount } }',
   join: 'mutation Join($id: ID!) { joinEvent(id: $id) { id attendeeCount viewerIsAttending } }',
   leave: 'mutation Leave($id: ID!) { leaveEvent(id: $id) { id attendeeCount viewerIsAttending } }',
-  update: 'mutation Update($id: ID!, $input: UpdateEventInput!) { updateEvent(id: $id, input: $input) { id version title } }',
+  update:
+    'mutation Update($id: ID!, $input: UpdateEventInput!) { updateEvent(id: $id, input: $input) { id version title } }',
   create: 'mutation Create($input: CreateEventInput!) { createEvent(input: $input) { id } }',
   remove: 'mutation Remove($id: ID!) { deleteEvent(id: $id) }',
 };
@@ -78,7 +81,8 @@ interface Session {
 }
 
 async function inBatches<T>(items: T[], size: number, work: (item: T, index: number) => Promise<void>): Promise<void> {
-  for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map((item, k) => work(item, i + k)));
+  for (let i = 0; i < items.length; i += size)
+    await Promise.all(items.slice(i, i + size).map((item, k) => work(item, i + k)));
 }
 
 async function setUp(server: ServerProcess, databaseUrl: string): Promise<{ sessions: Session[]; joinable: string[] }> {
@@ -109,8 +113,15 @@ async function setUp(server: ServerProcess, databaseUrl: string): Promise<{ sess
     5,
     async (host) => {
       for (let e = 0; e < EVENTS_PER_HOST; e++) {
-        const input = eventInput(randomIn(AREA.south, AREA.north), randomIn(AREA.west, AREA.east), `Soak meetup ${e}`, { maxParticipants: 1000 });
-        const { createEvent } = await gqlOk<{ createEvent: { id: string } }>(server.graphqlUrl, OPS.create, { input }, host.user.accessToken);
+        const input = eventInput(randomIn(AREA.south, AREA.north), randomIn(AREA.west, AREA.east), `Soak meetup ${e}`, {
+          maxParticipants: 1000,
+        });
+        const { createEvent } = await gqlOk<{ createEvent: { id: string } }>(
+          server.graphqlUrl,
+          OPS.create,
+          { input },
+          host.user.accessToken,
+        );
         host.ownEvents.push(createEvent.id);
       }
     },
@@ -172,7 +183,8 @@ function nextStep(session: Session, joinable: string[]): Step {
   if (roll < 40) return { name: 'me', variables: {} };
   if (roll < 50) return { name: 'chats', variables: {} };
   if (roll < 55) return { name: 'history', variables: { id: session.chatId } };
-  if (roll < 70) return { name: 'send', variables: { chatId: session.chatId, body: `Soak message at ${new Date().toISOString()}` } };
+  if (roll < 70)
+    return { name: 'send', variables: { chatId: session.chatId, body: `Soak message at ${new Date().toISOString()}` } };
   if (roll < 75) return { name: 'read', variables: { chatId: session.chatId } };
   if (roll < 85) {
     const id = pick(joinable.filter((e) => !session.ownEvents.includes(e)));
@@ -182,18 +194,34 @@ function nextStep(session: Session, joinable: string[]): Step {
   if (!session.isHost) return { name: 'map', variables: { bounds: session.viewport } };
   if (roll < 95) {
     // A host edits a meetup: new title, the pin nudged (it stays in the area).
-    const input = { title: `Soak meetup, edited ${Date.now() % 100_000}`, latitude: randomIn(AREA.south, AREA.north), longitude: randomIn(AREA.west, AREA.east) };
+    const input = {
+      title: `Soak meetup, edited ${Date.now() % 100_000}`,
+      latitude: randomIn(AREA.south, AREA.north),
+      longitude: randomIn(AREA.west, AREA.east),
+    };
     return { name: 'update', variables: { id: pick(session.ownEvents), input } };
   }
   if (session.churnEvents.length >= CHURN_EVENTS_KEPT) {
     const id = session.churnEvents[0]!;
     return { name: 'remove', variables: { id }, after: () => session.churnEvents.shift() };
   }
-  const input = eventInput(randomIn(AREA.south, AREA.north), randomIn(AREA.west, AREA.east), 'Soak pop-up meetup', { maxParticipants: 1000 });
-  return { name: 'create', variables: { input }, after: (data) => session.churnEvents.push((data as { createEvent: { id: string } }).createEvent.id) };
+  const input = eventInput(randomIn(AREA.south, AREA.north), randomIn(AREA.west, AREA.east), 'Soak pop-up meetup', {
+    maxParticipants: 1000,
+  });
+  return {
+    name: 'create',
+    variables: { input },
+    after: (data) => session.churnEvents.push((data as { createEvent: { id: string } }).createEvent.id),
+  };
 }
 
-async function runSession(server: ServerProcess, session: Session, joinable: string[], until: number, tally: Tally): Promise<void> {
+async function runSession(
+  server: ServerProcess,
+  session: Session,
+  joinable: string[],
+  until: number,
+  tally: Tally,
+): Promise<void> {
   // Spread the starts over one think time, as users arriving would.
   await sleep(randomIn(0, THINK_MS.max));
   while (Date.now() < until) {
@@ -204,7 +232,8 @@ async function runSession(server: ServerProcess, session: Session, joinable: str
       const list = tally.latencies.get(step.name) ?? [];
       list.push(performance.now() - started);
       tally.latencies.set(step.name, list);
-      if (result.status !== 200 || result.errors?.length || !result.data) noteError(tally, `${step.name}: HTTP ${result.status} ${JSON.stringify(result.errors)}`);
+      if (result.status !== 200 || result.errors?.length || !result.data)
+        noteError(tally, `${step.name}: HTTP ${result.status} ${JSON.stringify(result.errors)}`);
       else step.after?.(result.data);
     } catch (error) {
       noteError(tally, `${step.name}: ${(error as Error).message}`);
@@ -249,7 +278,13 @@ async function liveHeapMB(server: ServerProcess): Promise<number> {
 }
 
 /** Samples every `everyMs` until `until`, then once more. */
-async function sampleUntil(server: ServerProcess, startedAt: number, until: number, everyMs: number, samples: Sample[]): Promise<void> {
+async function sampleUntil(
+  server: ServerProcess,
+  startedAt: number,
+  until: number,
+  everyMs: number,
+  samples: Sample[],
+): Promise<void> {
   while (Date.now() + everyMs <= until) {
     await sleep(everyMs);
     samples.push(await sample(server, startedAt));
@@ -322,9 +357,29 @@ async function soak(env: BenchEnv, server: ServerProcess, databaseUrl: string) {
       met: tally.errors === 0,
     },
     flatFigure('server RSS at the end of the load', 'MB', start.rssMB, end.rssMB, `RSS after warm-up (${start.at} s)`),
-    flatFigure('server live heap (after a full GC) at the end of the load', 'MB', liveHeap[0]!.mb, liveHeap[liveHeap.length - 1]!.mb, `live heap after warm-up (${liveHeap[0]!.at} s)`),
-    flatFigure('server active handles at the end of the load', 'handles', start.handles, end.handles, `handles after warm-up (${start.at} s)`, HANDLE_SLACK),
-    flatFigure('server active handles, idle after the clients left', 'handles', idleBefore.handles, idleAfter.handles, 'idle before the clients came', HANDLE_SLACK),
+    flatFigure(
+      'server live heap (after a full GC) at the end of the load',
+      'MB',
+      liveHeap[0]!.mb,
+      liveHeap[liveHeap.length - 1]!.mb,
+      `live heap after warm-up (${liveHeap[0]!.at} s)`,
+    ),
+    flatFigure(
+      'server active handles at the end of the load',
+      'handles',
+      start.handles,
+      end.handles,
+      `handles after warm-up (${start.at} s)`,
+      HANDLE_SLACK,
+    ),
+    flatFigure(
+      'server active handles, idle after the clients left',
+      'handles',
+      idleBefore.handles,
+      idleAfter.handles,
+      'idle before the clients came',
+      HANDLE_SLACK,
+    ),
   ];
   const opLines = [...tally.latencies].map(([name, l]) => {
     const s = summarize(l);
@@ -339,9 +394,14 @@ async function soak(env: BenchEnv, server: ServerProcess, databaseUrl: string) {
     `"Flat": the value at the end of the load within ${FLAT}× the first sample after the warm-up (the first ${WARM_UP_SHARE * 100}% of the run, ${warmUpEnd} s); handle counts may also be within ${HANDLE_SLACK} of it. RSS max ${round(max.rssMB, 1)} MB at ${max.at} s. ` +
       `Idle before the clients: RSS ${round(idleBefore.rssMB, 1)} MB, ${idleBefore.handles} handles; idle after (6 s after the sockets closed): RSS ${round(idleAfter.rssMB, 1)} MB, ${idleAfter.handles} handles.`,
     `Live heap after a forced full GC (SIGUSR2, bench/clients/gc-on-signal.mjs), s: MB: ${liveHeap.map((h) => `${h.at}: ${round(h.mb, 1)}`).join(', ')}. ` +
-      'The forced collections also let RSS shrink, so RSS here is flatter than an unobserved server\'s.',
+      "The forced collections also let RSS shrink, so RSS here is flatter than an unobserved server's.",
     `Samples of /metrics (s: RSS MB / heap MB / handles / ws sockets): ${samples.map((s) => `${s.at}: ${round(s.rssMB, 1)}/${round(s.heapMB, 1)}/${s.handles}/${s.sockets}`).join(', ')}.`,
-    ...(tally.errorSamples.size ? [`Errors (first distinct): ${[...tally.errorSamples].join(' | ')}`, `Server's last log lines: ${server.recentOutput().slice(-1_500)}`] : []),
+    ...(tally.errorSamples.size
+      ? [
+          `Errors (first distinct): ${[...tally.errorSamples].join(' | ')}`,
+          `Server's last log lines: ${server.recentOutput().slice(-1_500)}`,
+        ]
+      : []),
   ];
   return { figures, notes };
 }

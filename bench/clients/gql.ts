@@ -20,13 +20,22 @@ export interface GqlBody {
 }
 
 /** POSTs one request body. Never throws for GraphQL errors; network failures do throw. */
-export async function post<T = UntypedData>(graphqlUrl: string, body: GqlBody, token?: string): Promise<GqlResponse<T>> {
+export async function post<T = UntypedData>(
+  graphqlUrl: string,
+  body: GqlBody,
+  token?: string,
+): Promise<GqlResponse<T>> {
   const res = await fetch(graphqlUrl, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
     body: JSON.stringify(body),
   });
-  const answer = (await res.json().catch(() => ({ errors: [{ message: `non-JSON answer (HTTP ${res.status})` }] }))) as Omit<GqlResponse<T>, 'status'>;
+  const answer = (await res
+    .json()
+    .catch(() => ({ errors: [{ message: `non-JSON answer (HTTP ${res.status})` }] }))) as Omit<
+    GqlResponse<T>,
+    'status'
+  >;
   return { status: res.status, ...answer };
 }
 
@@ -41,12 +50,20 @@ export async function postOk<T = UntypedData>(graphqlUrl: string, body: GqlBody,
 }
 
 /** POSTs one operation. Never throws for GraphQL errors; network failures do throw. */
-export const gql = <T = UntypedData>(graphqlUrl: string, query: string, variables: Record<string, unknown> = {}, token?: string) =>
-  post<T>(graphqlUrl, { query, variables }, token);
+export const gql = <T = UntypedData>(
+  graphqlUrl: string,
+  query: string,
+  variables: Record<string, unknown> = {},
+  token?: string,
+) => post<T>(graphqlUrl, { query, variables }, token);
 
 /** The data of a successful operation; throws with the errors otherwise (for setup steps). */
-export const gqlOk = <T = UntypedData>(graphqlUrl: string, query: string, variables: Record<string, unknown> = {}, token?: string) =>
-  postOk<T>(graphqlUrl, { query, variables }, token);
+export const gqlOk = <T = UntypedData>(
+  graphqlUrl: string,
+  query: string,
+  variables: Record<string, unknown> = {},
+  token?: string,
+) => postOk<T>(graphqlUrl, { query, variables }, token);
 
 export interface BenchUser {
   id: string;
@@ -68,7 +85,12 @@ export async function registerUser(graphqlUrl: string, prefix = 'bench'): Promis
 }
 
 /** Registers `count` users, a few at a time (the server hashes passwords on its CPU). */
-export async function registerUsers(graphqlUrl: string, count: number, prefix = 'bench', concurrency = 4): Promise<BenchUser[]> {
+export async function registerUsers(
+  graphqlUrl: string,
+  count: number,
+  prefix = 'bench',
+  concurrency = 4,
+): Promise<BenchUser[]> {
   const users: BenchUser[] = [];
   for (let i = 0; i < count; i += concurrency) {
     const batch = Array.from({ length: Math.min(concurrency, count - i) }, () => registerUser(graphqlUrl, prefix));
@@ -85,7 +107,12 @@ export async function befriendAndOpenChat(graphqlUrl: string, a: BenchUser, b: B
     { userId: b.id },
     a.accessToken,
   );
-  await gqlOk(graphqlUrl, 'mutation Accept($requestId: ID!) { acceptFriendRequest(requestId: $requestId) { id } }', { requestId: sendFriendRequest.id }, b.accessToken);
+  await gqlOk(
+    graphqlUrl,
+    'mutation Accept($requestId: ID!) { acceptFriendRequest(requestId: $requestId) { id } }',
+    { requestId: sendFriendRequest.id },
+    b.accessToken,
+  );
   const { openDirectChat } = await gqlOk<{ openDirectChat: { id: string } }>(
     graphqlUrl,
     'mutation Open($userId: ID!) { openDirectChat(userId: $userId) { id } }',

@@ -84,7 +84,8 @@ function onFrame(index: number, socket: WebSocket, raw: WebSocket.RawData, at: n
   const message = JSON.parse((raw as Buffer).toString('utf8')) as { type: string; payload?: NextPayload };
   switch (message.type) {
     case 'next': {
-      if (message.payload?.errors?.length) return noteError(`subscriber ${index}: ${JSON.stringify(message.payload.errors)}`);
+      if (message.payload?.errors?.length)
+        return noteError(`subscriber ${index}: ${JSON.stringify(message.payload.errors)}`);
       const change = message.payload?.data?.eventChanged;
       if (!change) return noteError(`subscriber ${index}: payload without eventChanged`);
       if (change.event === null) nullEvents += 1;
@@ -101,7 +102,13 @@ function onFrame(index: number, socket: WebSocket, raw: WebSocket.RawData, at: n
 }
 
 /** Opens one socket, waits for connection_ack, subscribes. Resolves false when it failed. */
-function openSubscriber(wsUrl: string, query: string, spec: SubscriberSpec, index: number, bare: boolean): Promise<boolean> {
+function openSubscriber(
+  wsUrl: string,
+  query: string,
+  spec: SubscriberSpec,
+  index: number,
+  bare: boolean,
+): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = new WebSocket(wsUrl, PROTOCOL);
     sockets[index] = socket;

@@ -89,7 +89,9 @@ export function summarizeProfile(profile: Profiler.Profile): ProfileSummary {
   return {
     idleShare: total ? idle / total : 0,
     byGroup: [...groups].map(([group, hits]) => ({ group, share: hits / busy })).sort((a, b) => b.share - a.share),
-    byFunction: [...functions.values()].map((f) => ({ name: f.name, group: f.group, share: f.hits / busy })).sort((a, b) => b.share - a.share),
+    byFunction: [...functions.values()]
+      .map((f) => ({ name: f.name, group: f.group, share: f.hits / busy }))
+      .sort((a, b) => b.share - a.share),
   };
 }
 

@@ -45,7 +45,9 @@ export async function writeResults(dir: string, results: ResultsFile): Promise<s
   const markdown = toMarkdown(results);
   await writeFile(join(dir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
   await writeFile(join(dir, 'results.md'), markdown);
-  await sharp(Buffer.from(toChartSvg(results))).png().toFile(join(dir, 'chart.png'));
+  await sharp(Buffer.from(toChartSvg(results)))
+    .png()
+    .toFile(join(dir, 'chart.png'));
   return markdown;
 }
 
@@ -144,9 +146,13 @@ function targetOnRatioAxis(f: Figure): Bar['target'] {
   if (!f.goal) return undefined;
   const { on, op, threshold } = f.goal;
   // A target on the value becomes a ratio through the same-run baseline.
-  const ratio = on === 'ratio' ? threshold : f.baseline && f.baseline.value > 0 ? threshold / f.baseline.value : undefined;
+  const ratio =
+    on === 'ratio' ? threshold : f.baseline && f.baseline.value > 0 ? threshold / f.baseline.value : undefined;
   if (ratio === undefined || !(ratio > 0)) return undefined;
-  return { ratio, text: `target ${op === '>=' ? '≥' : '≤'} ${formatNumber(threshold)}${on === 'value' ? ` ${f.unit}` : ''}` };
+  return {
+    ratio,
+    text: `target ${op === '>=' ? '≥' : '≤'} ${formatNumber(threshold)}${on === 'value' ? ` ${f.unit}` : ''}`,
+  };
 }
 
 function barsOf(results: ResultsFile): Bar[] {
@@ -155,7 +161,12 @@ function barsOf(results: ResultsFile): Bar[] {
       .filter((f) => f.ratio !== undefined && f.ratio > 0 && Number.isFinite(f.ratio))
       .map((f) => {
         const label = `${c.id}. ${f.name}`;
-        return { label: label.length > 52 ? `${label.slice(0, 51)}…` : label, ratio: f.ratio!, target: targetOnRatioAxis(f), met: f.met };
+        return {
+          label: label.length > 52 ? `${label.slice(0, 51)}…` : label,
+          ratio: f.ratio!,
+          target: targetOnRatioAxis(f),
+          met: f.met,
+        };
       }),
   );
 }
@@ -187,26 +198,42 @@ export function toChartSvg(results: ResultsFile): string {
     for (const m of d === hi ? [1] : [1, 2, 5]) {
       const v = m * 10 ** d;
       const gx = x(v).toFixed(1);
-      parts.push(`<line x1="${gx}" y1="${top - 6}" x2="${gx}" y2="${top + bars.length * row}" stroke="${m === 1 ? '#bdbdbd' : '#eeeeee'}"/>`);
+      parts.push(
+        `<line x1="${gx}" y1="${top - 6}" x2="${gx}" y2="${top + bars.length * row}" stroke="${m === 1 ? '#bdbdbd' : '#eeeeee'}"/>`,
+      );
       if (m === 1 || hi - lo <= 3) {
-        parts.push(`<text x="${gx}" y="${top + bars.length * row + 18}" text-anchor="middle" font-size="11" fill="#555">${formatNumber(v)}</text>`);
+        parts.push(
+          `<text x="${gx}" y="${top + bars.length * row + 18}" text-anchor="middle" font-size="11" fill="#555">${formatNumber(v)}</text>`,
+        );
       }
     }
   }
   const one = x(1).toFixed(1);
-  parts.push(`<line x1="${one}" y1="${top - 6}" x2="${one}" y2="${top + bars.length * row}" stroke="#616161" stroke-dasharray="4 3"/>`);
+  parts.push(
+    `<line x1="${one}" y1="${top - 6}" x2="${one}" y2="${top + bars.length * row}" stroke="#616161" stroke-dasharray="4 3"/>`,
+  );
   bars.forEach((b, i) => {
     const y = top + i * row;
-    parts.push(`<text x="${left - 8}" y="${y + row / 2 + 4}" text-anchor="end" font-size="12">${escapeXml(b.label)}</text>`);
-    parts.push(`<rect x="${left}" y="${y + 6}" width="${Math.max(1, x(b.ratio) - left).toFixed(1)}" height="${row - 12}" fill="${colour(b.met)}"/>`);
-    parts.push(`<text x="${(x(b.ratio) + 4).toFixed(1)}" y="${y + row / 2 + 4}" font-size="11">${formatNumber(b.ratio)}</text>`);
+    parts.push(
+      `<text x="${left - 8}" y="${y + row / 2 + 4}" text-anchor="end" font-size="12">${escapeXml(b.label)}</text>`,
+    );
+    parts.push(
+      `<rect x="${left}" y="${y + 6}" width="${Math.max(1, x(b.ratio) - left).toFixed(1)}" height="${row - 12}" fill="${colour(b.met)}"/>`,
+    );
+    parts.push(
+      `<text x="${(x(b.ratio) + 4).toFixed(1)}" y="${y + row / 2 + 4}" font-size="11">${formatNumber(b.ratio)}</text>`,
+    );
     if (b.target) {
       const tx = x(b.target.ratio).toFixed(1);
       parts.push(`<line x1="${tx}" y1="${y + 2}" x2="${tx}" y2="${y + row - 2}" stroke="#000" stroke-width="3"/>`);
-      parts.push(`<text x="${left + plotWidth + 10}" y="${y + row / 2 + 4}" font-size="11" fill="#333">${escapeXml(b.target.text)}</text>`);
+      parts.push(
+        `<text x="${left + plotWidth + 10}" y="${y + row / 2 + 4}" font-size="11" fill="#333">${escapeXml(b.target.text)}</text>`,
+      );
     }
   });
   if (!bars.length) parts.push(`<text x="${left}" y="${top + 20}" font-size="12">no figures with ratios yet</text>`);
-  parts.push(`<text x="${x(1)}" y="${height - 10}" text-anchor="middle" font-size="11" fill="#555">1 = baseline</text>`);
+  parts.push(
+    `<text x="${x(1)}" y="${height - 10}" text-anchor="middle" font-size="11" fill="#555">1 = baseline</text>`,
+  );
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="DejaVu Sans, sans-serif">${parts.join('')}</svg>`;
 }

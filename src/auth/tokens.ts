@@ -59,7 +59,11 @@ export function createTokenIssuer(secret: string, ttlSeconds = ACCESS_TOKEN_TTL_
       try {
         const { payload } = await jwtVerify(token, key, { algorithms: ['HS256'], issuer: ISSUER });
         const role = payload.role;
-        if (typeof payload.sub !== 'string' || (role !== 'USER' && role !== 'ADMIN') || typeof payload.exp !== 'number') {
+        if (
+          typeof payload.sub !== 'string' ||
+          (role !== 'USER' && role !== 'ADMIN') ||
+          typeof payload.exp !== 'number'
+        ) {
           throw new TokenError('invalid');
         }
         const claims: AccessClaims = { userId: payload.sub, role, expiresAt: payload.exp };

@@ -139,21 +139,30 @@ export async function checkConnectable(url: string, timeoutMs = 5_000): Promise<
   } catch (error) {
     const code = (error as { code?: string }).code;
     const { database, server, user } = describeUrl(url);
-    const fail = (message: string) => new DatabaseUnavailableError(`Database unavailable: ${message}`, { cause: error });
+    const fail = (message: string) =>
+      new DatabaseUnavailableError(`Database unavailable: ${message}`, { cause: error });
     switch (code) {
       case '3D000':
-        throw fail(`database "${database}" does not exist on the PostgreSQL server at ${server} (DATABASE_URL); create it (CREATE DATABASE "${database}") or point DATABASE_URL at an existing database`);
+        throw fail(
+          `database "${database}" does not exist on the PostgreSQL server at ${server} (DATABASE_URL); create it (CREATE DATABASE "${database}") or point DATABASE_URL at an existing database`,
+        );
       case 'ECONNREFUSED':
-        throw fail(`nothing accepts connections at ${server} (DATABASE_URL); start PostgreSQL there or fix the host and port in DATABASE_URL`);
+        throw fail(
+          `nothing accepts connections at ${server} (DATABASE_URL); start PostgreSQL there or fix the host and port in DATABASE_URL`,
+        );
       case 'ENOTFOUND':
       case 'EAI_AGAIN':
         throw fail(`the host of DATABASE_URL (${server}) cannot be resolved; fix the host in DATABASE_URL`);
       case '28000':
       case '28P01':
-        throw fail(`PostgreSQL at ${server} refused the login of user "${user}" (DATABASE_URL): ${(error as Error).message}; fix the user or password in DATABASE_URL`);
+        throw fail(
+          `PostgreSQL at ${server} refused the login of user "${user}" (DATABASE_URL): ${(error as Error).message}; fix the user or password in DATABASE_URL`,
+        );
       default:
         if (/timeout/i.test((error as Error).message)) {
-          throw fail(`no answer from PostgreSQL at ${server} within ${timeoutMs / 1000} s (DATABASE_URL); check that it runs and that this host may reach it`);
+          throw fail(
+            `no answer from PostgreSQL at ${server} within ${timeoutMs / 1000} s (DATABASE_URL); check that it runs and that this host may reach it`,
+          );
         }
         throw error;
     }

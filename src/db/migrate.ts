@@ -50,7 +50,10 @@ function loadEngineClass(): Promise<typeof SchemaEngine> {
  * Runs `use` with an engine, then frees it and disposes the connections it opened: the
  * engine does not, and a PostgreSQL pool left open keeps a CLI process alive.
  */
-async function withEngine<T>(adapterFactory: SqlMigrationAwareDriverAdapterFactory, use: (engine: SchemaEngine, schema: string) => Promise<T>): Promise<T> {
+async function withEngine<T>(
+  adapterFactory: SqlMigrationAwareDriverAdapterFactory,
+  use: (engine: SchemaEngine, schema: string) => Promise<T>,
+): Promise<T> {
   const schema = await readFile(SCHEMA_PATH, 'utf8');
   const Engine = await loadEngineClass();
   const opened: SqlDriverAdapter[] = [];
@@ -67,7 +70,11 @@ async function withEngine<T>(adapterFactory: SqlMigrationAwareDriverAdapterFacto
   const log = (message: string) => {
     if (process.env.PINIT_DEBUG_MIGRATIONS) process.stderr.write(`${message}\n`);
   };
-  const engine = await Engine.new({ datamodels: [[SCHEMA_PATH, schema]] }, log, bindMigrationAwareSqlAdapterFactory(tracked));
+  const engine = await Engine.new(
+    { datamodels: [[SCHEMA_PATH, schema]] },
+    log,
+    bindMigrationAwareSqlAdapterFactory(tracked),
+  );
   try {
     return await use(engine, schema);
   } finally {
@@ -79,7 +86,10 @@ async function withEngine<T>(adapterFactory: SqlMigrationAwareDriverAdapterFacto
 /** Reads prisma/migrations in the shape the engine expects. */
 export async function readMigrations(dir = MIGRATIONS_DIR): Promise<MigrationList> {
   const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
-  const names = entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  const names = entries
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort();
   const lockPath = join(dir, 'migration_lock.toml');
   return {
     baseDir: dir,
@@ -105,7 +115,10 @@ const noFilter = { externalTables: [], externalEnums: [] };
 /** Applies every pending migration; returns the names applied. */
 export function applyMigrations(adapterFactory: SqlMigrationAwareDriverAdapterFactory): Promise<string[]> {
   return withEngine(adapterFactory, async (engine) => {
-    const { appliedMigrationNames } = await engine.applyMigrations({ migrationsList: await readMigrations(), filters: noFilter });
+    const { appliedMigrationNames } = await engine.applyMigrations({
+      migrationsList: await readMigrations(),
+      filters: noFilter,
+    });
     return appliedMigrationNames;
   });
 }

@@ -48,20 +48,28 @@ export interface ErrorOptions {
 }
 
 export const badInput = (field: string, message: string) => new DomainError('BAD_USER_INPUT', message, { field });
-export const notFound = (what: string, { field }: ErrorOptions = {}) => new DomainError('NOT_FOUND', `${what} not found`, { field });
+export const notFound = (what: string, { field }: ErrorOptions = {}) =>
+  new DomainError('NOT_FOUND', `${what} not found`, { field });
 export const forbidden = (message = 'You are not allowed to do this', { field }: ErrorOptions = {}) =>
   new DomainError('FORBIDDEN', message, { field });
-export const conflict = (message: string, { field }: ErrorOptions = {}) => new DomainError('CONFLICT', message, { field });
+export const conflict = (message: string, { field }: ErrorOptions = {}) =>
+  new DomainError('CONFLICT', message, { field });
 export const unauthenticated = (message = 'Sign in first') => new DomainError('UNAUTHENTICATED', message);
 export const rateLimited = (retryAfterSeconds: number) =>
-  new DomainError('RATE_LIMITED', `Too many attempts; retry in ${retryAfterSeconds} s`, { retryAfterSeconds, httpStatus: 429 });
+  new DomainError('RATE_LIMITED', `Too many attempts; retry in ${retryAfterSeconds} s`, {
+    retryAfterSeconds,
+    httpStatus: 429,
+  });
 
 /**
  * A unique-constraint violation, for turning races into CONFLICT: from a Prisma model query
  * (P2002), or from a raw query (P2010, with the driver adapter's cause).
  */
 export function isUniqueViolation(error: unknown): boolean {
-  const e = error as { code?: string; meta?: { driverAdapterError?: { cause?: { originalCode?: string; kind?: string } } } } | null;
+  const e = error as {
+    code?: string;
+    meta?: { driverAdapterError?: { cause?: { originalCode?: string; kind?: string } } };
+  } | null;
   if (typeof e !== 'object' || e === null) return false;
   if (e.code === 'P2002') return true;
   const cause = e.code === 'P2010' ? e.meta?.driverAdapterError?.cause : undefined;

@@ -13,13 +13,18 @@ export const hasControlCharacters = (value: string) => CONTROL.test(value);
 export function text(field: string, value: string, { min = 0, max }: { min?: number; max: number }): string {
   if (hasControlCharacters(value)) throw badInput(field, `${field} contains control characters`);
   const trimmed = value.trim();
-  if (trimmed.length < min) throw badInput(field, min <= 1 ? `${field} must not be empty` : `${field} must be at least ${min} characters`);
+  if (trimmed.length < min)
+    throw badInput(field, min <= 1 ? `${field} must not be empty` : `${field} must be at least ${min} characters`);
   if (trimmed.length > max) throw badInput(field, `${field} must be at most ${max} characters`);
   return trimmed;
 }
 
 /** Tags are trimmed, lower-cased and de-duplicated, keeping first-seen order. */
-export function normalizeTags(field: string, tags: readonly string[], { maxItems = 30, maxLength = 50 } = {}): string[] {
+export function normalizeTags(
+  field: string,
+  tags: readonly string[],
+  { maxItems = 30, maxLength = 50 } = {},
+): string[] {
   const seen = new Set<string>();
   for (const raw of tags) {
     if (hasControlCharacters(raw)) throw badInput(field, `${field} contains control characters`);
@@ -33,12 +38,14 @@ export function normalizeTags(field: string, tags: readonly string[], { maxItems
 }
 
 export function latitude(field: string, value: number): number {
-  if (!Number.isFinite(value) || value < -90 || value > 90) throw badInput(field, `${field} must be between -90 and 90`);
+  if (!Number.isFinite(value) || value < -90 || value > 90)
+    throw badInput(field, `${field} must be between -90 and 90`);
   return value;
 }
 
 export function longitude(field: string, value: number): number {
-  if (!Number.isFinite(value) || value < -180 || value > 180) throw badInput(field, `${field} must be between -180 and 180`);
+  if (!Number.isFinite(value) || value < -180 || value > 180)
+    throw badInput(field, `${field} must be between -180 and 180`);
   return value;
 }
 
@@ -66,7 +73,8 @@ export function checkPageArgs(
   if (!cursors) return;
   for (const field of ['after', 'before'] as const) {
     const cursor = args[field];
-    if (cursor !== null && cursor !== undefined && !isOurCursor(cursor)) throw badInput(field, `${field} is not a cursor from this list`);
+    if (cursor !== null && cursor !== undefined && !isOurCursor(cursor))
+      throw badInput(field, `${field} is not a cursor from this list`);
   }
 }
 
@@ -80,7 +88,9 @@ function isOurCursor(cursor: string): boolean {
     return (
       Array.isArray(parts) &&
       parts.length > 0 &&
-      parts.every((p) => typeof p === 'string' && ((p.startsWith('S:') && isUuid(p.slice(2))) || /^N:\d{1,10}$/.test(p)))
+      parts.every(
+        (p) => typeof p === 'string' && ((p.startsWith('S:') && isUuid(p.slice(2))) || /^N:\d{1,10}$/.test(p)),
+      )
     );
   } catch {
     return false;

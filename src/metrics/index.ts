@@ -40,8 +40,16 @@ export function createMetrics(dbPool: () => { total: number; idle: number; waiti
       labelNames: ['code', 'transport'],
       registers: [registry],
     }),
-    wsConnections: new Gauge({ name: 'pinit_ws_connections', help: 'Open graphql-ws connections.', registers: [registry] }),
-    wsSubscriptions: new Gauge({ name: 'pinit_ws_subscriptions', help: 'Active graphql-ws subscriptions.', registers: [registry] }),
+    wsConnections: new Gauge({
+      name: 'pinit_ws_connections',
+      help: 'Open graphql-ws connections.',
+      registers: [registry],
+    }),
+    wsSubscriptions: new Gauge({
+      name: 'pinit_ws_subscriptions',
+      help: 'Active graphql-ws subscriptions.',
+      registers: [registry],
+    }),
     wsSubscriptionsEstablished: new Counter({
       name: 'pinit_ws_subscriptions_established_total',
       help: 'graphql-ws subscriptions established: authorized, subscribed to pub/sub, and listening.',

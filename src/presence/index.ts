@@ -73,9 +73,12 @@ export function createRedisPresence(url: string, logger: Logger, ttlSeconds: num
     }
     await pipeline.exec();
   };
-  const heartbeat = setInterval(() => {
-    claim([...local.keys()]).catch((err) => logger.warn({ err }, 'presence heartbeat failed'));
-  }, Math.max(500, ttlMs / 3));
+  const heartbeat = setInterval(
+    () => {
+      claim([...local.keys()]).catch((err) => logger.warn({ err }, 'presence heartbeat failed'));
+    },
+    Math.max(500, ttlMs / 3),
+  );
   heartbeat.unref();
 
   const liveClaims = (userId: string) => redis.zcount(userKey(userId), Date.now(), '+inf');
@@ -133,7 +136,8 @@ export function createRedisPresence(url: string, logger: Logger, ttlSeconds: num
         for (let i = 0; i < lapsed.length; i += 2) {
           const userId = lapsed[i]!;
           if ((await liveClaims(userId)) > 0) continue;
-          if ((await redis.zrem(EXPIRY_INDEX, userId)) === 1) offline.push({ userId, lastSeenAt: new Date(Number(lapsed[i + 1])) });
+          if ((await redis.zrem(EXPIRY_INDEX, userId)) === 1)
+            offline.push({ userId, lastSeenAt: new Date(Number(lapsed[i + 1])) });
         }
         return offline;
       });
@@ -145,6 +149,13 @@ export function createRedisPresence(url: string, logger: Logger, ttlSeconds: num
   };
 }
 
-export function createPresence(opts: { redisUrl?: string; prefix: string; logger: Logger; ttlSeconds: number }): PresenceStore {
-  return opts.redisUrl ? createRedisPresence(opts.redisUrl, opts.logger, opts.ttlSeconds, opts.prefix) : createMemoryPresence();
+export function createPresence(opts: {
+  redisUrl?: string;
+  prefix: string;
+  logger: Logger;
+  ttlSeconds: number;
+}): PresenceStore {
+  return opts.redisUrl
+    ? createRedisPresence(opts.redisUrl, opts.logger, opts.ttlSeconds, opts.prefix)
+    : createMemoryPresence();
 }

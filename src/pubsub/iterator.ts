@@ -103,7 +103,10 @@ export function createPushIterator<T>(opts: PushIteratorOptions): PushIterator<T
  * async generator would queue the return until the next message arrived, so a subscriber
  * who left a quiet topic would stay subscribed (and its next message executed) until then.
  */
-export function filterMessages<T, U>(source: AsyncIterator<T>, decide: (message: T) => Promise<U | null> | U | null): AsyncIterableIterator<U> {
+export function filterMessages<T, U>(
+  source: AsyncIterator<T>,
+  decide: (message: T) => Promise<U | null> | U | null,
+): AsyncIterableIterator<U> {
   const done = async (): Promise<IteratorReturnResult<undefined>> => {
     await source.return?.();
     return DONE;

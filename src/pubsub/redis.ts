@@ -33,7 +33,12 @@ export function createRedisPubSub(url: string, logger: Logger, { name = 'pinit' 
   // (UN)SUBSCRIBE commands issued while Redis is down wait in the offline queue and are never
   // flushed with an error (which would silently lose the subscription); autoResubscribe restores
   // the topics that were already active.
-  const sub = new Redis(url, { ...common, connectionName: `${name}:sub`, autoResubscribe: true, maxRetriesPerRequest: null });
+  const sub = new Redis(url, {
+    ...common,
+    connectionName: `${name}:sub`,
+    autoResubscribe: true,
+    maxRetriesPerRequest: null,
+  });
 
   watch(pub, 'publisher', log);
   watch(sub, 'subscriber', log);
@@ -69,7 +74,10 @@ export function createRedisPubSub(url: string, logger: Logger, { name = 'pinit' 
 
     async ping() {
       await startup;
-      for (const [role, client] of [['publisher', pub], ['subscriber', sub]] as const) {
+      for (const [role, client] of [
+        ['publisher', pub],
+        ['subscriber', sub],
+      ] as const) {
         if (client.status !== 'ready') throw new Error(`Redis ${role} connection is ${client.status}`);
       }
       // The subscriber is pinged too: replies come in order, so a pong also means that every

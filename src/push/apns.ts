@@ -158,7 +158,8 @@ export function createApnsSender(config: ApnsConfig, { timeoutMs }: { timeoutMs:
         providerToken = undefined;
         return { outcome: 'retry', error };
       }
-      if (reply.status === 429 || reply.status >= 500) return { outcome: 'retry', error, retryAfterMs: retryAfterMs(reply.headers['retry-after']) };
+      if (reply.status === 429 || reply.status >= 500)
+        return { outcome: 'retry', error, retryAfterMs: retryAfterMs(reply.headers['retry-after']) };
       return { outcome: 'failed', error };
     },
     async close() {

@@ -8,20 +8,36 @@ import { z } from 'zod';
 const httpUrl = (fallback?: string) =>
   z
     .string()
-    .refine((v) => /^https?:\/\/[^/\s]+/.test(v), { message: 'must be a URL starting with https:// (or http:// for local fakes)' })
+    .refine((v) => /^https?:\/\/[^/\s]+/.test(v), {
+      message: 'must be a URL starting with https:// (or http:// for local fakes)',
+    })
     .transform((v) => v.replace(/\/+$/, ''))
     .optional()
     .transform((v) => v ?? fallback);
 
 const int = (what: string, min: number, max: number, fallback: number) =>
-  z.coerce.number({ error: `must be ${what}` }).int(`must be ${what}`).min(min, `must be at least ${min}`).max(max, `must be at most ${max}`).default(fallback);
+  z.coerce
+    .number({ error: `must be ${what}` })
+    .int(`must be ${what}`)
+    .min(min, `must be at least ${min}`)
+    .max(max, `must be at most ${max}`)
+    .default(fallback);
 
 /** The push variables, spread into the environment schema of src/config.ts. */
 export const pushEnv = {
   APNS_KEY: z.string().optional(),
-  APNS_KEY_ID: z.string().regex(/^[A-Za-z0-9]{10}$/, 'must be the 10-character key id of the .p8 key').optional(),
-  APNS_TEAM_ID: z.string().regex(/^[A-Za-z0-9]{10}$/, 'must be the 10-character Apple team id').optional(),
-  APNS_TOPIC: z.string().regex(/^[A-Za-z0-9.-]{1,200}$/, "must be the app's bundle id").optional(),
+  APNS_KEY_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9]{10}$/, 'must be the 10-character key id of the .p8 key')
+    .optional(),
+  APNS_TEAM_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9]{10}$/, 'must be the 10-character Apple team id')
+    .optional(),
+  APNS_TOPIC: z
+    .string()
+    .regex(/^[A-Za-z0-9.-]{1,200}$/, "must be the app's bundle id")
+    .optional(),
   APNS_URL: httpUrl('https://api.push.apple.com'),
   FCM_SERVICE_ACCOUNT: z.string().optional(),
   FCM_URL: httpUrl('https://fcm.googleapis.com'),
@@ -89,7 +105,8 @@ function inlineOrFile(name: string, value: string, looksInline: (v: string) => b
 const pemNewlines = (pem: string) => pem.replace(/\\n/g, '\n');
 
 function checkKey(name: string, pem: string, type: 'ec' | 'rsa'): void {
-  if (!pem.includes('-----BEGIN PRIVATE KEY-----')) throw new PushConfigError(`${name} must be a PKCS#8 PEM private key (-----BEGIN PRIVATE KEY-----)`);
+  if (!pem.includes('-----BEGIN PRIVATE KEY-----'))
+    throw new PushConfigError(`${name} must be a PKCS#8 PEM private key (-----BEGIN PRIVATE KEY-----)`);
   let key;
   try {
     key = createPrivateKey(pem);
@@ -97,15 +114,27 @@ function checkKey(name: string, pem: string, type: 'ec' | 'rsa'): void {
     throw new PushConfigError(`${name} is not a readable private key`);
   }
   if (key.asymmetricKeyType !== type || (type === 'ec' && key.asymmetricKeyDetails?.namedCurve !== 'prime256v1')) {
-    throw new PushConfigError(`${name} must be ${type === 'ec' ? 'an ES256 (P-256) key, as Apple issues' : 'an RSA key, as Google issues'}`);
+    throw new PushConfigError(
+      `${name} must be ${type === 'ec' ? 'an ES256 (P-256) key, as Apple issues' : 'an RSA key, as Google issues'}`,
+    );
   }
 }
 
 function apnsFrom(e: PushEnv): ApnsConfig | undefined {
-  const parts = { APNS_KEY: e.APNS_KEY, APNS_KEY_ID: e.APNS_KEY_ID, APNS_TEAM_ID: e.APNS_TEAM_ID, APNS_TOPIC: e.APNS_TOPIC };
-  const missing = Object.entries(parts).filter(([, v]) => v === undefined).map(([k]) => k);
+  const parts = {
+    APNS_KEY: e.APNS_KEY,
+    APNS_KEY_ID: e.APNS_KEY_ID,
+    APNS_TEAM_ID: e.APNS_TEAM_ID,
+    APNS_TOPIC: e.APNS_TOPIC,
+  };
+  const missing = Object.entries(parts)
+    .filter(([, v]) => v === undefined)
+    .map(([k]) => k);
   if (missing.length === 4) return undefined;
-  if (missing.length) throw new PushConfigError(`${missing[0]} must be set too: APNS_KEY, APNS_KEY_ID, APNS_TEAM_ID and APNS_TOPIC go together`);
+  if (missing.length)
+    throw new PushConfigError(
+      `${missing[0]} must be set too: APNS_KEY, APNS_KEY_ID, APNS_TEAM_ID and APNS_TOPIC go together`,
+    );
   const key = pemNewlines(inlineOrFile('APNS_KEY', e.APNS_KEY!, (v) => v.startsWith('-----BEGIN')));
   checkKey('APNS_KEY', key, 'ec');
   return { key, keyId: e.APNS_KEY_ID!, teamId: e.APNS_TEAM_ID!, topic: e.APNS_TOPIC!, url: e.APNS_URL! };
@@ -120,14 +149,17 @@ function fcmFrom(e: PushEnv): FcmConfig | undefined {
   } catch {
     throw new PushConfigError('FCM_SERVICE_ACCOUNT must be a service-account JSON key (or the path of one)');
   }
-  const str = (field: string) => (typeof account[field] === 'string' && account[field] ? (account[field] as string) : undefined);
+  const str = (field: string) =>
+    typeof account[field] === 'string' && account[field] ? (account[field] as string) : undefined;
   for (const field of ['project_id', 'client_email', 'private_key']) {
-    if (!str(field)) throw new PushConfigError(`FCM_SERVICE_ACCOUNT lacks ${field}: use the JSON key of a service account`);
+    if (!str(field))
+      throw new PushConfigError(`FCM_SERVICE_ACCOUNT lacks ${field}: use the JSON key of a service account`);
   }
   const privateKey = pemNewlines(str('private_key')!);
   checkKey('FCM_SERVICE_ACCOUNT private_key', privateKey, 'rsa');
   const tokenUrl = e.FCM_TOKEN_URL ?? str('token_uri') ?? 'https://oauth2.googleapis.com/token';
-  if (!/^https?:\/\//.test(tokenUrl)) throw new PushConfigError('FCM_SERVICE_ACCOUNT token_uri must be an https:// URL');
+  if (!/^https?:\/\//.test(tokenUrl))
+    throw new PushConfigError('FCM_SERVICE_ACCOUNT token_uri must be an https:// URL');
   return {
     projectId: str('project_id')!,
     clientEmail: str('client_email')!,

@@ -57,9 +57,15 @@ export function createFcmSender(config: FcmConfig, { timeoutMs }: { timeoutMs: n
       body: new URLSearchParams({ grant_type: JWT_BEARER, assertion }),
       signal: AbortSignal.timeout(timeoutMs),
     });
-    const body = (await res.json().catch(() => ({}))) as { access_token?: unknown; expires_in?: unknown; error?: unknown };
+    const body = (await res.json().catch(() => ({}))) as {
+      access_token?: unknown;
+      expires_in?: unknown;
+      error?: unknown;
+    };
     if (!res.ok || typeof body.access_token !== 'string') {
-      throw new Error(`token endpoint answered ${res.status}${body.error ? ` ${typeof body.error === 'string' ? body.error : JSON.stringify(body.error)}` : ''}`);
+      throw new Error(
+        `token endpoint answered ${res.status}${body.error ? ` ${typeof body.error === 'string' ? body.error : JSON.stringify(body.error)}` : ''}`,
+      );
     }
     const lifetimeMs = (typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 3600) * 1000;
     access = { token: body.access_token, expiresAt: Date.now() + Math.max(0, lifetimeMs - EXPIRY_MARGIN_MS) };
@@ -100,18 +106,26 @@ export function createFcmSender(config: FcmConfig, { timeoutMs }: { timeoutMs: n
       }
       const status = body.error?.status ?? '';
       const errorCode = body.error?.details?.find((d) => d['@type']?.endsWith('FcmError'))?.errorCode ?? status;
-      const error = `FCM ${res.status} ${errorCode}${body.error?.message ? `: ${body.error.message}` : ''}`.slice(0, 900);
+      const error = `FCM ${res.status} ${errorCode}${body.error?.message ? `: ${body.error.message}` : ''}`.slice(
+        0,
+        900,
+      );
       const aboutToken =
         body.error?.details?.some((d) => d.fieldViolations?.some((v) => v.field === 'message.token')) ||
         /registration token/i.test(body.error?.message ?? '');
-      if (errorCode === 'UNREGISTERED' || errorCode === 'SENDER_ID_MISMATCH' || (errorCode === 'INVALID_ARGUMENT' && aboutToken)) {
+      if (
+        errorCode === 'UNREGISTERED' ||
+        errorCode === 'SENDER_ID_MISMATCH' ||
+        (errorCode === 'INVALID_ARGUMENT' && aboutToken)
+      ) {
         return { outcome: 'invalid-token', error };
       }
       if (res.status === 401) {
         access = undefined;
         return { outcome: 'retry', error };
       }
-      if (res.status === 429 || res.status >= 500) return { outcome: 'retry', error, retryAfterMs: retryAfterMs(res.headers.get('retry-after')) };
+      if (res.status === 429 || res.status >= 500)
+        return { outcome: 'retry', error, retryAfterMs: retryAfterMs(res.headers.get('retry-after')) };
       return { outcome: 'failed', error };
     },
     async close() {},

@@ -100,8 +100,14 @@ export function createPushWorker(opts: PushWorkerOptions): PushWorker {
   }
 
   /** Records a result, provided this attempt still holds the job. */
-  async function finish(job: Claimed, data: { status?: 'SENT' | 'FAILED'; nextAttemptAt?: Date; lastError: string | null }) {
-    await prisma.pushJob.updateMany({ where: { id: job.id, attempts: job.attempts, status: 'PENDING' }, data: { ...data, lastError: data.lastError?.slice(0, 1000) ?? null } });
+  async function finish(
+    job: Claimed,
+    data: { status?: 'SENT' | 'FAILED'; nextAttemptAt?: Date; lastError: string | null },
+  ) {
+    await prisma.pushJob.updateMany({
+      where: { id: job.id, attempts: job.attempts, status: 'PENDING' },
+      data: { ...data, lastError: data.lastError?.slice(0, 1000) ?? null },
+    });
   }
 
   /** Loads what the claimed jobs need and starts their sends; one promise per job, never rejecting. */
@@ -111,13 +117,19 @@ export function createPushWorker(opts: PushWorkerOptions): PushWorker {
       select: {
         id: true,
         device: { select: { id: true, userId: true, platform: true, token: true } },
-        notification: { select: { id: true, recipientId: true, kind: true, text: true, eventId: true, createdAt: true } },
+        notification: {
+          select: { id: true, recipientId: true, kind: true, text: true, eventId: true, createdAt: true },
+        },
       },
     });
     const recipients = [...new Set(jobs.map((j) => j.notification.recipientId))];
     const unread = new Map(
       (
-        await prisma.notification.groupBy({ by: ['recipientId'], where: { recipientId: { in: recipients }, readAt: null }, _count: { _all: true } })
+        await prisma.notification.groupBy({
+          by: ['recipientId'],
+          where: { recipientId: { in: recipients }, readAt: null },
+          _count: { _all: true },
+        })
       ).map((g) => [g.recipientId, g._count._all]),
     );
     const attemptsOf = new Map(claimed.map((c) => [c.id, c.attempts]));
@@ -128,8 +140,10 @@ export function createPushWorker(opts: PushWorkerOptions): PushWorker {
         const sender = senders.get(device.platform as PushPlatform);
         if (!sender) return finish(job, { status: 'FAILED', lastError: `no sender for ${device.platform}` });
         // The token moved to another user after the job was queued: not theirs to see.
-        if (device.userId !== notification.recipientId) return finish(job, { status: 'FAILED', lastError: 'device changed owner' });
-        if (Date.now() - notification.createdAt.getTime() > PUSH_JOB_TTL_MS) return finish(job, { status: 'FAILED', lastError: 'expired before delivery' });
+        if (device.userId !== notification.recipientId)
+          return finish(job, { status: 'FAILED', lastError: 'device changed owner' });
+        if (Date.now() - notification.createdAt.getTime() > PUSH_JOB_TTL_MS)
+          return finish(job, { status: 'FAILED', lastError: 'expired before delivery' });
 
         const message: PushMessage = {
           notificationId: notification.id,
@@ -152,7 +166,10 @@ export function createPushWorker(opts: PushWorkerOptions): PushWorker {
             return finish(job, { status: 'SENT', lastError: null });
           case 'invalid-token':
             // The device's jobs go with it.
-            logger.info({ ...log, deviceId: device.id, error: result.error }, 'push token rejected by the provider: device removed');
+            logger.info(
+              { ...log, deviceId: device.id, error: result.error },
+              'push token rejected by the provider: device removed',
+            );
             await prisma.device.deleteMany({ where: { id: device.id, token: device.token } });
             return;
           case 'retry':
@@ -161,7 +178,10 @@ export function createPushWorker(opts: PushWorkerOptions): PushWorker {
               return finish(job, { status: 'FAILED', lastError: result.error });
             }
             logger.debug({ ...log, error: result.error }, 'push failed; will retry');
-            return finish(job, { nextAttemptAt: new Date(Date.now() + backoff(job.attempts, result.retryAfterMs)), lastError: result.error });
+            return finish(job, {
+              nextAttemptAt: new Date(Date.now() + backoff(job.attempts, result.retryAfterMs)),
+              lastError: result.error,
+            });
           case 'failed':
             logger.warn({ ...log, error: result.error }, 'push refused by the provider');
             return finish(job, { status: 'FAILED', lastError: result.error });

@@ -42,7 +42,11 @@ export interface RateLimiter {
 }
 
 /** The general mutation limit: per user when signed in, per address otherwise. */
-export async function limitMutation(limiter: RateLimiter, viewerId: string | null | undefined, clientIp: string): Promise<void> {
+export async function limitMutation(
+  limiter: RateLimiter,
+  viewerId: string | null | undefined,
+  clientIp: string,
+): Promise<void> {
   if (viewerId) await limiter.consume('mutationsPerUser', viewerId);
   else await limiter.consume('mutationsPerIp', clientIp);
 }
@@ -75,7 +79,11 @@ export function createRateLimiter(opts: RateLimiterOptions): RateLimiter {
   const limiters = new Map<LimitName, RateLimiterAbstract>();
   for (const name of Object.keys(DEFAULT_LIMITS) as LimitName[]) {
     const rule = { ...DEFAULT_LIMITS[name], ...opts.rules[name] };
-    const memory = new RateLimiterMemory({ keyPrefix: `rl:${name}`, points: rule.points, duration: rule.durationSeconds });
+    const memory = new RateLimiterMemory({
+      keyPrefix: `rl:${name}`,
+      points: rule.points,
+      duration: rule.durationSeconds,
+    });
     limiters.set(
       name,
       redis
@@ -100,7 +108,10 @@ export function createRateLimiter(opts: RateLimiterOptions): RateLimiter {
       }
     },
     async reset(limit, key) {
-      await limiters.get(limit)!.delete(key).catch(() => undefined);
+      await limiters
+        .get(limit)!
+        .delete(key)
+        .catch(() => undefined);
     },
     async close() {
       redis?.disconnect();

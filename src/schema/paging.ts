@@ -55,11 +55,14 @@ declare global {
 /* eslint-enable @typescript-eslint/no-namespace, @typescript-eslint/no-unused-vars */
 
 /** True for a field that takes Relay connection arguments. */
-const isConnectionField = (args: Record<string, unknown>) => ('first' in args || 'last' in args) && ('after' in args || 'before' in args);
+const isConnectionField = (args: Record<string, unknown>) =>
+  ('first' in args || 'last' in args) && ('after' in args || 'before' in args);
 
 function forwardOnly(args: { last?: number | null; before?: string | null }) {
-  if (args.last !== null && args.last !== undefined) throw badInput('last', 'This list pages forwards: use first and after');
-  if (args.before !== null && args.before !== undefined) throw badInput('before', 'This list pages forwards: use first and after');
+  if (args.last !== null && args.last !== undefined)
+    throw badInput('last', 'This list pages forwards: use first and after');
+  if (args.before !== null && args.before !== undefined)
+    throw badInput('before', 'This list pages forwards: use first and after');
 }
 
 /** The extension under which a connection field's policy is visible in the built schema. */
@@ -70,7 +73,8 @@ export class PagingPlugin<Types extends SchemaTypes> extends BasePlugin<Types> {
     if (!isConnectionField(fieldConfig.args)) return null;
     const own = (fieldConfig.pothosOptions as { paging?: PagePolicy }).paging;
     const policy = own ?? this.builder.options.paging?.defaultPolicy;
-    if (!policy) throw new Error(`${fieldConfig.parentType}.${fieldConfig.name} is a connection without a paging policy`);
+    if (!policy)
+      throw new Error(`${fieldConfig.parentType}.${fieldConfig.name} is a connection without a paging policy`);
     return policy;
   }
 
@@ -78,7 +82,9 @@ export class PagingPlugin<Types extends SchemaTypes> extends BasePlugin<Types> {
     const policy = this.policyOf(fieldConfig);
     if (!policy) return fieldConfig;
     const sizes = (arg: 'first' | 'last') =>
-      (arg === 'last') === !!policy.backwards ? `default ${policy.default}, at most ${policy.max}` : `at most ${policy.max}`;
+      (arg === 'last') === !!policy.backwards
+        ? `default ${policy.default}, at most ${policy.max}`
+        : `at most ${policy.max}`;
     const descriptions: Record<string, string> = policy.forwardOnly
       ? {
           first: `Items to return after \`after\` (${sizes('first')}).`,
@@ -90,7 +96,10 @@ export class PagingPlugin<Types extends SchemaTypes> extends BasePlugin<Types> {
           last: `Items to return before \`before\` (${sizes('last')}).`,
         };
     const args = Object.fromEntries(
-      Object.entries(fieldConfig.args).map(([name, arg]) => [name, name in descriptions ? { ...arg, description: descriptions[name] } : arg]),
+      Object.entries(fieldConfig.args).map(([name, arg]) => [
+        name,
+        name in descriptions ? { ...arg, description: descriptions[name] } : arg,
+      ]),
     );
     return { ...fieldConfig, args, extensions: { ...fieldConfig.extensions, [PAGING_EXTENSION]: policy } };
   }

@@ -64,13 +64,15 @@ const PROTOCOL_CODES = new Set<string>(['PERSISTED_QUERY_NOT_FOUND', 'PERSISTED_
 // Pothos rejects malformed connection arguments (a cursor that does not decode, a negative
 // page size) before our resolvers run; those are the client's mistake.
 const isConnectionArgError = (error: unknown) =>
-  error instanceof PothosValidationError && /^(Invalid cursor|Cursor must be|Argument "(first|last)")/.test(error.message);
+  error instanceof PothosValidationError &&
+  /^(Invalid cursor|Cursor must be|Argument "(first|last)")/.test(error.message);
 
 // PostgreSQL's "this value cannot be that type" codes (malformed uuid, NUL byte, too long).
 // Validation should catch these first; this is the net under it.
 const INPUT_DATA_SQLSTATES = new Set(['22P02', '22021', '22P05', '22001']);
 const sqlStateOf = (error: unknown): string | undefined =>
-  (error as { meta?: { driverAdapterError?: { cause?: { originalCode?: string } } } } | undefined)?.meta?.driverAdapterError?.cause?.originalCode;
+  (error as { meta?: { driverAdapterError?: { cause?: { originalCode?: string } } } } | undefined)?.meta
+    ?.driverAdapterError?.cause?.originalCode;
 
 function codeOf(error: GraphQLError): string | undefined {
   const original = error.originalError;
@@ -95,7 +97,12 @@ export function isInternalError(error: GraphQLError): boolean {
 function loggable(error: unknown) {
   const prismaCode = (error as { code?: unknown } | undefined)?.code;
   if (error instanceof Error && error.constructor.name.startsWith('PrismaClient')) {
-    return { type: error.constructor.name, code: prismaCode, sqlState: sqlStateOf(error), stack: error.stack?.split('\n').slice(-6).join('\n') };
+    return {
+      type: error.constructor.name,
+      code: prismaCode,
+      sqlState: sqlStateOf(error),
+      stack: error.stack?.split('\n').slice(-6).join('\n'),
+    };
   }
   return error;
 }
@@ -117,7 +124,11 @@ export function formatError(error: GraphQLError, scope: ErrorScope | undefined):
     const contractCode: string =
       code && (CONTRACT_CODES.has(code) || PROTOCOL_CODES.has(code)) ? code : ('BAD_USER_INPUT' satisfies ErrorCode);
     const original = error.originalError;
-    const { http: _http, stacktrace: _stack, ...extensions } = {
+    const {
+      http: _http,
+      stacktrace: _stack,
+      ...extensions
+    } = {
       ...formatted.extensions,
       ...(original instanceof DomainError && domainErrorExtensions(original)),
     } as Record<string, unknown>;

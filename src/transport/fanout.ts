@@ -49,12 +49,19 @@ export interface FanoutOptions {
 /** JSON with object keys sorted, so `{a,b}` and `{b,a}` variables share a group. */
 function canonicalJson(value: unknown): string {
   return JSON.stringify(value ?? null, (_key, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v,
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1)))
+      : v,
   );
 }
 
 export const groupKey = (k: GroupKey) =>
-  canonicalJson([k.query, k.operationName ?? null, k.variables ?? null, k.viewer ? [k.viewer.id, k.viewer.role] : null]);
+  canonicalJson([
+    k.query,
+    k.operationName ?? null,
+    k.variables ?? null,
+    k.viewer ? [k.viewer.id, k.viewer.role] : null,
+  ]);
 
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
 
@@ -110,7 +117,6 @@ class Membership implements AsyncGenerator<never, undefined> {
   [Symbol.asyncIterator]() {
     return this;
   }
-
 }
 
 /** How a group's results may be shared: its selection's key, and the field's fanout key. */
@@ -199,13 +205,15 @@ function sharingOf(args: ExecutionArgs, key: GroupKey): Omit<Sharing, 'results'>
   const root = operation?.selectionSet.selections;
   if (!operation || root?.length !== 1 || root[0]!.kind !== Kind.FIELD) return null;
   const field = root[0]!;
-  const fanoutKey = args.schema.getSubscriptionType()?.getFields()[field.name.value]?.extensions?.fanoutKey as FanoutKey | undefined;
+  const fanoutKey = args.schema.getSubscriptionType()?.getFields()[field.name.value]?.extensions?.fanoutKey as
+    FanoutKey | undefined;
   if (!fanoutKey || field.directives?.length) return null;
   // Variables used below the root field (its own arguments only route events to the group).
   const used = new Set<string>();
   const collect = (node: ASTNode) => visit(node, { Variable: (v) => void used.add(v.name.value) });
   if (field.selectionSet) collect(field.selectionSet);
-  for (const definition of args.document.definitions) if (definition.kind === Kind.FRAGMENT_DEFINITION) collect(definition);
+  for (const definition of args.document.definitions)
+    if (definition.kind === Kind.FRAGMENT_DEFINITION) collect(definition);
   const variables = Object.fromEntries([...used].map((name) => [name, key.variables?.[name]]));
   return { selectionKey: groupKey({ ...key, variables }), fanoutKey };
 }
@@ -232,7 +240,11 @@ export class SubscriptionGroups {
    * (whose context then serves every member of the group). An ExecutionResult means the
    * subscription was refused (bad arguments, authorization) and is answered as graphql-ws would.
    */
-  async join(key: GroupKey, args: ExecutionArgs, member: Member): Promise<AsyncGenerator<never, undefined> | ExecutionResult> {
+  async join(
+    key: GroupKey,
+    args: ExecutionArgs,
+    member: Member,
+  ): Promise<AsyncGenerator<never, undefined> | ExecutionResult> {
     const k = groupKey(key);
     for (;;) {
       const entry = this.groups.get(k) ?? this.start(k, key, args);
@@ -252,7 +264,12 @@ export class SubscriptionGroups {
     return entry;
   }
 
-  private async subscribe(k: string, entry: Entry, key: GroupKey, args: ExecutionArgs): Promise<Group | ExecutionResult> {
+  private async subscribe(
+    k: string,
+    entry: Entry,
+    key: GroupKey,
+    args: ExecutionArgs,
+  ): Promise<Group | ExecutionResult> {
     try {
       const source = await createSourceEventStream(args);
       if (!(Symbol.asyncIterator in source)) {
@@ -260,7 +277,9 @@ export class SubscriptionGroups {
         return source;
       }
       const sharing = sharingOf(args, key);
-      return new Group(source, args, sharing && { ...sharing, results: this.results }, this.opts, () => this.forget(k, entry));
+      return new Group(source, args, sharing && { ...sharing, results: this.results }, this.opts, () =>
+        this.forget(k, entry),
+      );
     } catch (error) {
       this.forget(k, entry);
       throw error;

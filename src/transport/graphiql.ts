@@ -169,7 +169,10 @@ const CONTENT_SECURITY_POLICY = [
 
 /** True for a browser navigating to the URL (HTML preferred over JSON). */
 export function prefersHtml(req: Request): boolean {
-  return req.method === 'GET' && req.accepts(['application/json', 'application/graphql-response+json', 'text/html']) === 'text/html';
+  return (
+    req.method === 'GET' &&
+    req.accepts(['application/json', 'application/graphql-response+json', 'text/html']) === 'text/html'
+  );
 }
 
 /** What a browser opening the endpoint reads when GRAPHIQL is off (the production default). */
@@ -193,7 +196,11 @@ export function createGraphiQLRouter(path = '/graphql', { enabled = true }: { en
     const off = Router();
     off.get(path, (req, res, next) => {
       if (!prefersHtml(req) || req.path !== path) return next();
-      res.status(404).set({ 'Cache-Control': 'no-cache', 'X-Content-Type-Options': 'nosniff', Vary: 'Accept' }).type('text/plain').send(GRAPHIQL_OFF_MESSAGE);
+      res
+        .status(404)
+        .set({ 'Cache-Control': 'no-cache', 'X-Content-Type-Options': 'nosniff', Vary: 'Accept' })
+        .type('text/plain')
+        .send(GRAPHIQL_OFF_MESSAGE);
     });
     return off;
   }

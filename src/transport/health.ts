@@ -13,7 +13,11 @@ async function checkReadiness(deps: AppDeps) {
       p,
       new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timed out')), READINESS_TIMEOUT_MS).unref()),
     ]);
-  const parts = { database: () => deps.db.ping(), pubsub: () => deps.pubsub.ping(), storage: () => deps.storage.ping() };
+  const parts = {
+    database: () => deps.db.ping(),
+    pubsub: () => deps.pubsub.ping(),
+    storage: () => deps.storage.ping(),
+  };
   const entries = await Promise.all(
     Object.entries(parts).map(async ([name, check]) => {
       try {

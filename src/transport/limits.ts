@@ -72,7 +72,8 @@ export function checkShape(document: DocumentNode): GraphQLError | null {
     if (definition.kind === Kind.FRAGMENT_DEFINITION && ++fragments > SHAPE_LIMITS.fragments) {
       return refuse(`A document may define at most ${SHAPE_LIMITS.fragments} fragments`, definition);
     }
-    if ('selectionSet' in definition && definition.selectionSet) stack.push({ set: definition.selectionSet, seen: new Map() });
+    if ('selectionSet' in definition && definition.selectionSet)
+      stack.push({ set: definition.selectionSet, seen: new Map() });
   }
   while (stack.length) {
     const { set, seen } = stack.pop()!;
@@ -84,13 +85,18 @@ export function checkShape(document: DocumentNode): GraphQLError | null {
         stack.push({ set: selection.selectionSet, seen });
         continue;
       }
-      const key = selection.kind === Kind.FIELD ? (selection.alias ?? selection.name).value : `...${selection.name.value}`;
+      const key =
+        selection.kind === Kind.FIELD ? (selection.alias ?? selection.name).value : `...${selection.name.value}`;
       const times = (seen.get(key) ?? 0) + 1;
       if (times > SHAPE_LIMITS.repeatsPerSelectionSet) {
-        return refuse(`"${key}" is selected more than ${SHAPE_LIMITS.repeatsPerSelectionSet} times in one selection set`, selection);
+        return refuse(
+          `"${key}" is selected more than ${SHAPE_LIMITS.repeatsPerSelectionSet} times in one selection set`,
+          selection,
+        );
       }
       seen.set(key, times);
-      if (selection.kind === Kind.FIELD && selection.selectionSet) stack.push({ set: selection.selectionSet, seen: new Map() });
+      if (selection.kind === Kind.FIELD && selection.selectionSet)
+        stack.push({ set: selection.selectionSet, seen: new Map() });
     }
   }
   return null;

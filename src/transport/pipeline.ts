@@ -176,7 +176,10 @@ export class OperationPipeline {
   /** A fresh request id and a logger that names it, for operations that arrive without one. */
   scope(transport: Transport, operationName?: string | null): { requestId: string; logger: Logger } {
     const requestId = randomUUID();
-    return { requestId, logger: this.deps.logger.child({ requestId, operationName: operationName ?? undefined, transport }) };
+    return {
+      requestId,
+      logger: this.deps.logger.child({ requestId, operationName: operationName ?? undefined, transport }),
+    };
   }
 
   /** Starts timing an operation; the returned function records it once its name and type are known. */

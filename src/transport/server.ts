@@ -94,7 +94,11 @@ export async function startServer(opts: ServerOptions, listen: { port: number; h
   // everything else reaches Apollo below.
   app.use(createGraphiQLRouter('/graphql', { enabled: deps.config.graphiql }));
 
-  const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: REQUEST_LIMITS.wsMessageBytes });
+  const wsServer = new WebSocketServer({
+    server: httpServer,
+    path: '/graphql',
+    maxPayload: REQUEST_LIMITS.wsMessageBytes,
+  });
   const trust = proxyAddr.compile(deps.config.trustProxy);
   const ws = useWebSocketServer(wsServer, pipeline, {
     operationsPerConnection: REQUEST_LIMITS.wsOperationsPerConnection,

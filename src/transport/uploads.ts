@@ -12,7 +12,13 @@ export interface UploadLimits {
 }
 
 /** Answers in GraphQL's error shape, as the JSON body errors are answered. */
-function reply(res: Response, status: number, code: 'BAD_USER_INPUT' | 'PAYLOAD_TOO_LARGE', message: string, field?: string): void {
+function reply(
+  res: Response,
+  status: number,
+  code: 'BAD_USER_INPUT' | 'PAYLOAD_TOO_LARGE',
+  message: string,
+  field?: string,
+): void {
   res.status(status).json({ errors: [{ message, extensions: field ? { code, field } : { code } }] });
 }
 
@@ -45,9 +51,18 @@ export function graphqlUploads(limits: UploadLimits): RequestHandler {
     const declared = Number(req.headers['content-length']);
     if (declared > maxRequestBytes) {
       res.set('Connection', 'close');
-      return reply(res, 413, 'PAYLOAD_TOO_LARGE', `The request is larger than the ${limits.maxFileBytes}-byte upload limit allows`);
+      return reply(
+        res,
+        413,
+        'PAYLOAD_TOO_LARGE',
+        `The request is larger than the ${limits.maxFileBytes}-byte upload limit allows`,
+      );
     }
-    processRequest(req, res, { maxFiles: 1, maxFileSize: limits.maxFileBytes + 1, maxFieldSize: limits.maxFieldBytes }).then(
+    processRequest(req, res, {
+      maxFiles: 1,
+      maxFileSize: limits.maxFileBytes + 1,
+      maxFieldSize: limits.maxFieldBytes,
+    }).then(
       (operations) => {
         const uploads = uploadsIn(operations);
         res.once('close', () => {
@@ -70,7 +85,8 @@ export function graphqlUploads(limits: UploadLimits): RequestHandler {
       (error: { status?: number; message?: string }) => {
         if (res.headersSent || res.destroyed) return;
         const message = String(error.message ?? 'Malformed multipart request');
-        if (/max file uploads exceeded/.test(message)) return reply(res, 400, 'BAD_USER_INPUT', 'Send one file per request', 'file');
+        if (/max file uploads exceeded/.test(message))
+          return reply(res, 400, 'BAD_USER_INPUT', 'Send one file per request', 'file');
         if (error.status === 413) return reply(res, 413, 'PAYLOAD_TOO_LARGE', message);
         // Everything else the parser refuses (bad JSON, misordered or missing fields, a broken
         // body) is the client's mistake.

@@ -45,7 +45,11 @@ function boundOutput(socket: WebSocket, maxBufferedBytes: number, onSlow: () => 
   socket.send = ((data: string | Buffer, ...rest: unknown[]) => {
     // String length, not byte length: measuring bytes would scan every frame of every subscriber.
     const size = typeof data === 'string' ? data.length : data.byteLength;
-    if (socket.readyState === socket.OPEN && socket.bufferedAmount > 0 && socket.bufferedAmount + size > maxBufferedBytes) {
+    if (
+      socket.readyState === socket.OPEN &&
+      socket.bufferedAmount > 0 &&
+      socket.bufferedAmount + size > maxBufferedBytes
+    ) {
       onSlow();
       socket.close(WS_CLOSE.tooMuchQueued, 'Too much unread data queued for this connection');
       // A peer that does not read will not read the close frame either.
@@ -93,7 +97,8 @@ export function useWebSocketServer(wsServer: WebSocketServer, pipeline: Operatio
   // the upgrade, so a flood of sockets that never send connection_init is bounded too), and the
   // bound on queued output.
   wsServer.options.verifyClient = (info, done) => {
-    if (wsServer.clients.size >= config.wsMaxConnections) return done(false, 503, 'Too many WebSocket connections on this instance');
+    if (wsServer.clients.size >= config.wsMaxConnections)
+      return done(false, 503, 'Too many WebSocket connections on this instance');
     if (socketsByIp.get(opts.clientIpOf(info.req)) >= config.wsMaxConnectionsPerIp) {
       return done(false, 429, 'Too many WebSocket connections from this address');
     }
@@ -109,7 +114,9 @@ export function useWebSocketServer(wsServer: WebSocketServer, pipeline: Operatio
   const timed = <T>(args: ExecutionArgs, run: () => T) => {
     const recordTiming = pipeline.timer('ws');
     const type = getOperationAST(args.document, args.operationName)?.operation;
-    return pipeline.inFlight.track(Promise.resolve(run())).finally(() => recordTiming({ operation: args.operationName, type }));
+    return pipeline.inFlight
+      .track(Promise.resolve(run()))
+      .finally(() => recordTiming({ operation: args.operationName, type }));
   };
   const formatResult = (result: ExecutionResult, args: ExecutionArgs): FormattedExecutionResult => {
     if (!result.errors?.length) return result as FormattedExecutionResult;
@@ -155,7 +162,9 @@ export function useWebSocketServer(wsServer: WebSocketServer, pipeline: Operatio
         if (!originAllowed(ctx.extra.request.headers.origin)) return false;
         let viewer;
         try {
-          viewer = await pipeline.authenticate(ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization);
+          viewer = await pipeline.authenticate(
+            ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization,
+          );
         } catch {
           // graphql-ws closes with 4403 Forbidden; the client refreshes its token and reconnects.
           return false;
@@ -175,7 +184,10 @@ export function useWebSocketServer(wsServer: WebSocketServer, pipeline: Operatio
           connectionsByUser.add(viewer.id);
           // The socket lives no longer than its token.
           const ms = viewer.tokenExpiresAt * 1000 - Date.now();
-          connection.expiryTimer = setTimeout(() => ctx.extra.socket.close(CloseCode.Forbidden, 'Access token expired'), Math.max(ms, 0));
+          connection.expiryTimer = setTimeout(
+            () => ctx.extra.socket.close(CloseCode.Forbidden, 'Access token expired'),
+            Math.max(ms, 0),
+          );
           connection.expiryTimer.unref();
         }
         connections.set(ctx, connection);
@@ -214,7 +226,12 @@ export function useWebSocketServer(wsServer: WebSocketServer, pipeline: Operatio
         if (!('kind' in document)) return [...document];
         const connection = connections.get(ctx) ?? { viewer: null, clientIp: 'unknown' };
         const type = getOperationAST(document, payload.operationName)?.operation;
-        const refused = await pipeline.admit({ transport: 'ws', type, operationName: payload.operationName, ...connection });
+        const refused = await pipeline.admit({
+          transport: 'ws',
+          type,
+          operationName: payload.operationName,
+          ...connection,
+        });
         if (refused.length) return [...refused];
         return { schema, document, operationName: payload.operationName, variableValues: payload.variables };
       },
@@ -234,7 +251,12 @@ export function useWebSocketServer(wsServer: WebSocketServer, pipeline: Operatio
         );
         const { socket } = ctx.extra;
         subscribers.set(context, {
-          key: { query: payload.query, operationName: payload.operationName, variables: payload.variables, viewer: connection.viewer },
+          key: {
+            query: payload.query,
+            operationName: payload.operationName,
+            variables: payload.variables,
+            viewer: connection.viewer,
+          },
           member: { id, send: (frame) => socket.readyState === socket.OPEN && socket.send(frame) },
         });
         return context;
@@ -245,7 +267,9 @@ export function useWebSocketServer(wsServer: WebSocketServer, pipeline: Operatio
         if (liveSubscriptions(ctx).delete(id)) metrics.wsSubscriptions.dec();
       },
       onError: (_ctx, _id, payload, errors) =>
-        errors.map((e) => pipeline.formatError(e, 'ws', pipeline.scope('ws', payload.operationName))) as unknown as readonly GraphQLError[],
+        errors.map((e) =>
+          pipeline.formatError(e, 'ws', pipeline.scope('ws', payload.operationName)),
+        ) as unknown as readonly GraphQLError[],
     },
     wsServer,
     config.wsKeepAliveSeconds * 1000,

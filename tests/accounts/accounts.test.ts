@@ -12,7 +12,17 @@ import {
   UpdateProfileDocument,
   UserByIdDocument,
 } from '../generated/graphql.ts';
-import { codes, createAdmin, createUser, gql, gqlOk, TEST_PASSWORD, uniqueName, wsClient, wsRequest } from '../helpers/client.ts';
+import {
+  codes,
+  createAdmin,
+  createUser,
+  gql,
+  gqlOk,
+  TEST_PASSWORD,
+  uniqueName,
+  wsClient,
+  wsRequest,
+} from '../helpers/client.ts';
 import { startTestServer } from '../helpers/server.ts';
 import type { TestServer } from '../helpers/server.ts';
 
@@ -38,8 +48,17 @@ describe('the account flow over HTTP', () => {
     const { login } = await gqlOk(server, LoginDocument, { username: username.toUpperCase(), password: TEST_PASSWORD });
     const { me } = await gqlOk(server, MeDocument, {}, { token: login.accessToken });
     expect(me).toMatchObject({ id: register.user.id, fullName: 'Flo Flow', role: 'USER', isCertified: false });
-    expect(me?.reputation).toMatchObject({ totalRatings: 0, averageRating: 0, trustLevel: { level: 1, title: 'Newcomer' } });
-    expect(me?.settings).toEqual({ autoInviteEnabled: true, preferredRadiusKm: 10, homeLatitude: null, homeLongitude: null });
+    expect(me?.reputation).toMatchObject({
+      totalRatings: 0,
+      averageRating: 0,
+      trustLevel: { level: 1, title: 'Newcomer' },
+    });
+    expect(me?.settings).toEqual({
+      autoInviteEnabled: true,
+      preferredRadiusKm: 10,
+      homeLatitude: null,
+      homeLongitude: null,
+    });
 
     const { updateProfile } = await gqlOk(
       server,
@@ -48,7 +67,11 @@ describe('the account flow over HTTP', () => {
         input: {
           bio: '  Maths and coffee.  ',
           interests: [' Chess', 'chess', 'MACHINE   learning', ''],
-          skills: [{ name: 'Python', level: 'advanced' }, { name: 'python', level: 'expert' }, { name: 'SQL', level: 'basic' }],
+          skills: [
+            { name: 'Python', level: 'advanced' },
+            { name: 'python', level: 'expert' },
+            { name: 'SQL', level: 'basic' },
+          ],
           homeLatitude: 52.5,
           homeLongitude: 13.4,
           preferredRadiusKm: 25,
@@ -59,7 +82,10 @@ describe('the account flow over HTTP', () => {
     expect(updateProfile).toMatchObject({
       bio: 'Maths and coffee.',
       interests: ['chess', 'machine learning'],
-      skills: [{ name: 'python', level: 'expert' }, { name: 'SQL', level: 'basic' }],
+      skills: [
+        { name: 'python', level: 'expert' },
+        { name: 'SQL', level: 'basic' },
+      ],
       settings: { homeLatitude: 52.5, homeLongitude: 13.4, preferredRadiusKm: 25 },
     });
 
@@ -77,7 +103,9 @@ describe('the account flow over HTTP', () => {
     // Other sessions (the registration one) are untouched by that revocation; logout ends it.
     expect((await gqlOk(server, LogoutDocument, { refreshToken: register.refreshToken })).logout).toBe(true);
     expect((await gqlOk(server, LogoutDocument, { refreshToken: register.refreshToken })).logout).toBe(false);
-    expect(codes(await gql(server, RefreshSessionDocument, { refreshToken: register.refreshToken }))).toEqual(['UNAUTHENTICATED']);
+    expect(codes(await gql(server, RefreshSessionDocument, { refreshToken: register.refreshToken }))).toEqual([
+      'UNAUTHENTICATED',
+    ]);
   });
 
   it('lets exactly one of two concurrent refreshes of one token win, and then revokes the family', async () => {
@@ -90,26 +118,47 @@ describe('the account flow over HTTP', () => {
     expect(winners).toHaveLength(1);
     expect(codes(results.find((r) => !r.data?.refreshSession)!)).toEqual(['UNAUTHENTICATED']);
     // The loser looked like a replay, so even the winner's new token is revoked.
-    const next = await gql(server, RefreshSessionDocument, { refreshToken: winners[0]!.data!.refreshSession.refreshToken });
+    const next = await gql(server, RefreshSessionDocument, {
+      refreshToken: winners[0]!.data!.refreshSession.refreshToken,
+    });
     expect(codes(next)).toEqual(['UNAUTHENTICATED']);
   });
 
   it('logs out everywhere and changes passwords', async () => {
     const user = await createUser(server);
     const other = await gqlOk(server, LoginDocument, { username: user.username, password: user.password });
-    expect((await gqlOk(server, LogoutAllSessionsDocument, {}, { token: user.accessToken })).logoutAllSessions).toBe(true);
+    expect((await gqlOk(server, LogoutAllSessionsDocument, {}, { token: user.accessToken })).logoutAllSessions).toBe(
+      true,
+    );
     for (const token of [user.refreshToken, other.login.refreshToken]) {
       expect(codes(await gql(server, RefreshSessionDocument, { refreshToken: token }))).toEqual(['UNAUTHENTICATED']);
     }
 
-    const wrong = await gql(server, ChangePasswordDocument, { currentPassword: 'not my password', newPassword: 'brand new password' }, { token: user.accessToken });
+    const wrong = await gql(
+      server,
+      ChangePasswordDocument,
+      { currentPassword: 'not my password', newPassword: 'brand new password' },
+      { token: user.accessToken },
+    );
     expect(codes(wrong)).toEqual(['BAD_USER_INPUT']);
     expect(wrong.errors?.[0]?.extensions?.field).toBe('currentPassword');
-    const weak = await gql(server, ChangePasswordDocument, { currentPassword: user.password, newPassword: 'short' }, { token: user.accessToken });
+    const weak = await gql(
+      server,
+      ChangePasswordDocument,
+      { currentPassword: user.password, newPassword: 'short' },
+      { token: user.accessToken },
+    );
     expect(weak.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'newPassword' });
 
-    await gqlOk(server, ChangePasswordDocument, { currentPassword: user.password, newPassword: 'brand new password' }, { token: user.accessToken });
-    expect(codes(await gql(server, LoginDocument, { username: user.username, password: user.password }))).toEqual(['UNAUTHENTICATED']);
+    await gqlOk(
+      server,
+      ChangePasswordDocument,
+      { currentPassword: user.password, newPassword: 'brand new password' },
+      { token: user.accessToken },
+    );
+    expect(codes(await gql(server, LoginDocument, { username: user.username, password: user.password }))).toEqual([
+      'UNAUTHENTICATED',
+    ]);
     await gqlOk(server, LoginDocument, { username: user.username, password: 'brand new password' });
   });
 });
@@ -122,7 +171,9 @@ describe('bad input on accounts', () => {
     expect(codes(wrong)).toEqual(['UNAUTHENTICATED']);
     expect(unknown.errors?.[0]?.message).toBe(wrong.errors?.[0]?.message);
 
-    const dup = await gql(server, RegisterDocument, { input: { username: user.username.toUpperCase(), password: TEST_PASSWORD } });
+    const dup = await gql(server, RegisterDocument, {
+      input: { username: user.username.toUpperCase(), password: TEST_PASSWORD },
+    });
     expect(dup.errors?.[0]?.extensions).toMatchObject({ code: 'CONFLICT', field: 'username' });
     expect(dup.status).toBe(200);
   });
@@ -159,7 +210,11 @@ describe('bad input on accounts', () => {
     expect(big.status).toBe(413);
     expect((await big.json()).errors[0].extensions.code).toBe('PAYLOAD_TOO_LARGE');
 
-    const malformed = await fetch(server.graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query": ' });
+    const malformed = await fetch(server.graphqlUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"query": ',
+    });
     expect(malformed.status).toBe(400);
     expect((await malformed.json()).errors[0].extensions.code).toBe('BAD_USER_INPUT');
 
@@ -174,7 +229,10 @@ describe('bad input on accounts', () => {
     const badVariable = await fetch(server.graphqlUrl, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ query: 'mutation($u: String!) { login(username: $u, password: "x") { accessToken } }', variables: { u: 42 } }),
+      body: JSON.stringify({
+        query: 'mutation($u: String!) { login(username: $u, password: "x") { accessToken } }',
+        variables: { u: 42 },
+      }),
     });
     expect(badVariable.status).toBe(400);
     expect((await badVariable.json()).errors[0].extensions.code).toBe('BAD_USER_INPUT');
@@ -183,11 +241,14 @@ describe('bad input on accounts', () => {
   it('rate-limits login attempts per username with RATE_LIMITED', async () => {
     const user = await createUser(server);
     const attempts = [];
-    for (let i = 0; i < 6; i++) attempts.push(await gql(server, LoginDocument, { username: user.username, password: 'wrong password!' }));
+    for (let i = 0; i < 6; i++)
+      attempts.push(await gql(server, LoginDocument, { username: user.username, password: 'wrong password!' }));
     expect(attempts.slice(0, 5).map((r) => codes(r)[0])).toEqual(Array(5).fill('UNAUTHENTICATED'));
     expect(codes(attempts[5]!)).toEqual(['RATE_LIMITED']);
     // Even the right password is refused until the window passes.
-    expect(codes(await gql(server, LoginDocument, { username: user.username, password: user.password }))).toEqual(['RATE_LIMITED']);
+    expect(codes(await gql(server, LoginDocument, { username: user.username, password: user.password }))).toEqual([
+      'RATE_LIMITED',
+    ]);
   });
 });
 
@@ -197,11 +258,26 @@ describe('roles and privacy', () => {
     const user = await createUser(server);
     const anonymous = await gql(server, SetUserCertifiedDocument, { userId: user.id, certified: true });
     expect(codes(anonymous)).toEqual(['UNAUTHENTICATED']);
-    const asUser = await gql(server, SetUserCertifiedDocument, { userId: user.id, certified: true }, { token: user.accessToken });
+    const asUser = await gql(
+      server,
+      SetUserCertifiedDocument,
+      { userId: user.id, certified: true },
+      { token: user.accessToken },
+    );
     expect(codes(asUser)).toEqual(['FORBIDDEN']);
-    const missing = await gql(server, SetUserCertifiedDocument, { userId: '00000000-0000-4000-8000-000000000000', certified: true }, { token: admin.accessToken });
+    const missing = await gql(
+      server,
+      SetUserCertifiedDocument,
+      { userId: '00000000-0000-4000-8000-000000000000', certified: true },
+      { token: admin.accessToken },
+    );
     expect(codes(missing)).toEqual(['NOT_FOUND']);
-    const ok = await gqlOk(server, SetUserCertifiedDocument, { userId: user.id, certified: true }, { token: admin.accessToken });
+    const ok = await gqlOk(
+      server,
+      SetUserCertifiedDocument,
+      { userId: user.id, certified: true },
+      { token: admin.accessToken },
+    );
     expect(ok.setUserCertified).toEqual({ id: user.id, isCertified: true });
   });
 

@@ -18,7 +18,9 @@ async function expectedMigrations() {
   return Promise.all(
     list.migrationDirectories.map(async (dir) => ({
       name: dir.path,
-      checksum: createHash('sha256').update(await readFile(join(MIGRATIONS_DIR, dir.path, 'migration.sql'))).digest('hex'),
+      checksum: createHash('sha256')
+        .update(await readFile(join(MIGRATIONS_DIR, dir.path, 'migration.sql')))
+        .digest('hex'),
     })),
   );
 }
@@ -34,40 +36,49 @@ describe('migrations', () => {
     }
   });
 
-  it.runIf(testDatabaseUrl)('npm run db:migrate applies them to an empty PostgreSQL and records _prisma_migrations', async () => {
-    const name = `pinit_migrate_${Date.now().toString(36)}`;
-    const admin = new pg.Client({ connectionString: testDatabaseUrl });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${name}`);
-    const url = new URL(testDatabaseUrl!);
-    url.pathname = `/${name}`;
-    try {
-      const first = await runScript('scripts/migrate.ts', [], { DATABASE_URL: url.toString() });
-      expect(first.stderr).toBe('');
-      expect(first.code).toBe(0);
-      expect(first.stdout).toMatch(/Applied \d+ migration/);
-      const again = await runScript('scripts/migrate.ts', [], { DATABASE_URL: url.toString() });
-      expect(again.stdout).toContain('Database is up to date.');
+  it.runIf(testDatabaseUrl)(
+    'npm run db:migrate applies them to an empty PostgreSQL and records _prisma_migrations',
+    async () => {
+      const name = `pinit_migrate_${Date.now().toString(36)}`;
+      const admin = new pg.Client({ connectionString: testDatabaseUrl });
+      await admin.connect();
+      await admin.query(`CREATE DATABASE ${name}`);
+      const url = new URL(testDatabaseUrl!);
+      url.pathname = `/${name}`;
+      try {
+        const first = await runScript('scripts/migrate.ts', [], { DATABASE_URL: url.toString() });
+        expect(first.stderr).toBe('');
+        expect(first.code).toBe(0);
+        expect(first.stdout).toMatch(/Applied \d+ migration/);
+        const again = await runScript('scripts/migrate.ts', [], { DATABASE_URL: url.toString() });
+        expect(again.stdout).toContain('Database is up to date.');
 
-      const client = new pg.Client({ connectionString: url.toString() });
-      await client.connect();
-      const rows = await client.query(
-        'SELECT migration_name AS name, checksum, finished_at, rolled_back_at, applied_steps_count FROM _prisma_migrations ORDER BY migration_name',
-      );
-      const levels = await client.query('SELECT level, title FROM trust_levels ORDER BY level');
-      await client.end();
-      expect(rows.rows.map((r) => ({ name: r.name, checksum: r.checksum }))).toEqual(await expectedMigrations());
-      for (const row of rows.rows) {
-        expect(row.finished_at).toBeInstanceOf(Date);
-        expect(row.rolled_back_at).toBeNull();
-        expect(row.applied_steps_count).toBe(1);
+        const client = new pg.Client({ connectionString: url.toString() });
+        await client.connect();
+        const rows = await client.query(
+          'SELECT migration_name AS name, checksum, finished_at, rolled_back_at, applied_steps_count FROM _prisma_migrations ORDER BY migration_name',
+        );
+        const levels = await client.query('SELECT level, title FROM trust_levels ORDER BY level');
+        await client.end();
+        expect(rows.rows.map((r) => ({ name: r.name, checksum: r.checksum }))).toEqual(await expectedMigrations());
+        for (const row of rows.rows) {
+          expect(row.finished_at).toBeInstanceOf(Date);
+          expect(row.rolled_back_at).toBeNull();
+          expect(row.applied_steps_count).toBe(1);
+        }
+        expect(levels.rows.map((r) => r.title)).toEqual([
+          'Newcomer',
+          'Participant',
+          'Trusted Member',
+          'Event Expert',
+          'Community Leader',
+        ]);
+      } finally {
+        await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+        await admin.end();
       }
-      expect(levels.rows.map((r) => r.title)).toEqual(['Newcomer', 'Participant', 'Trusted Member', 'Event Expert', 'Community Leader']);
-    } finally {
-      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await admin.end();
-    }
-  });
+    },
+  );
 
   it('npm run db:migrate applies them to the embedded database under DATA_DIR', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'pinit-migrate-'));

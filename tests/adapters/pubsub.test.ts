@@ -236,7 +236,12 @@ describe.skipIf(!redisUrl)('redis pub/sub across instances and failures', () => 
 
       await proxy.stop();
       // Wait until the client has noticed the dropped connections.
-      await eventually(() => proxied.ping().then(() => false, () => true));
+      await eventually(() =>
+        proxied.ping().then(
+          () => false,
+          () => true,
+        ),
+      );
       let started = Date.now();
       await expect(proxied.ping()).rejects.toThrow();
       expect(Date.now() - started).toBeLessThan(1500);

@@ -45,13 +45,16 @@ async function conversation(writer: TestServer, reader: TestServer) {
   try {
     const bodies = Array.from({ length: 10 }, (_, i) => `message ${i}`);
     const sent: Array<{ id: string }> = [];
-    for (const body of bodies) sent.push((await gqlOk(writer, SendMessageDocument, { chatId, body }, { token: ana.accessToken })).sendMessage);
+    for (const body of bodies)
+      sent.push((await gqlOk(writer, SendMessageDocument, { chatId, body }, { token: ana.accessToken })).sendMessage);
     await added.next(() => added.received.length >= 10);
     expect(added.received.map((d) => d.messageAdded.body)).toEqual(bodies);
 
     // Pushed to Ben: delivered, as Ana sees through messageUpdated.
     const last = sent.at(-1)!;
-    const delivered = await updates.next((d) => d.messageUpdated.id === last.id && d.messageUpdated.status === 'DELIVERED');
+    const delivered = await updates.next(
+      (d) => d.messageUpdated.id === last.id && d.messageUpdated.status === 'DELIVERED',
+    );
     expect(delivered.messageUpdated.readBy).toEqual([]);
 
     await gqlOk(writer, MarkChatReadDocument, { chatId }, { token: ben.accessToken });
@@ -59,14 +62,31 @@ async function conversation(writer: TestServer, reader: TestServer) {
     expect(read.messageUpdated.readBy.map((u) => u.id)).toEqual([ben.id]);
 
     // A retried send returns the first message and publishes nothing new.
-    const first = await gqlOk(writer, SendMessageDocument, { chatId, body: 'once', clientMessageId: 'c-1' }, { token: ana.accessToken });
-    const retry = await gqlOk(writer, SendMessageDocument, { chatId, body: 'once', clientMessageId: 'c-1' }, { token: ana.accessToken });
+    const first = await gqlOk(
+      writer,
+      SendMessageDocument,
+      { chatId, body: 'once', clientMessageId: 'c-1' },
+      { token: ana.accessToken },
+    );
+    const retry = await gqlOk(
+      writer,
+      SendMessageDocument,
+      { chatId, body: 'once', clientMessageId: 'c-1' },
+      { token: ana.accessToken },
+    );
     expect(retry.sendMessage.id).toBe(first.sendMessage.id);
     await added.next((d) => d.messageAdded.id === first.sendMessage.id);
 
-    await gqlOk(writer, EditMessageDocument, { id: first.sendMessage.id, body: 'once, edited' }, { token: ana.accessToken });
+    await gqlOk(
+      writer,
+      EditMessageDocument,
+      { id: first.sendMessage.id, body: 'once, edited' },
+      { token: ana.accessToken },
+    );
     await gqlOk(writer, DeleteMessageDocument, { id: sent[0]!.id }, { token: ana.accessToken });
-    const edited = await updates.next((d) => d.messageUpdated.id === first.sendMessage.id && d.messageUpdated.body === 'once, edited');
+    const edited = await updates.next(
+      (d) => d.messageUpdated.id === first.sendMessage.id && d.messageUpdated.body === 'once, edited',
+    );
     expect(edited.messageUpdated.editedAt).not.toBeNull();
     const deleted = await updates.next((d) => d.messageUpdated.id === sent[0]!.id && d.messageUpdated.deleted);
     expect(deleted.messageUpdated.body).toBe('');
@@ -98,13 +118,20 @@ describe('chat on one instance', () => {
   it('reports SENT until another member fetches a message', async () => {
     const [ana, ben] = [await createUser(server), await createUser(server)];
     const chatId = await directChat(server, ana, ben);
-    const { sendMessage } = await gqlOk(server, SendMessageDocument, { chatId, body: 'hello' }, { token: ana.accessToken });
+    const { sendMessage } = await gqlOk(
+      server,
+      SendMessageDocument,
+      { chatId, body: 'hello' },
+      { token: ana.accessToken },
+    );
     expect(sendMessage.status).toBe('SENT');
     const history = await gqlOk(server, ChatHistoryDocument, { id: chatId }, { token: ben.accessToken });
     expect(history.chat?.unreadCount).toBe(1);
     const asAna = await gqlOk(server, ChatHistoryDocument, { id: chatId }, { token: ana.accessToken });
     expect(asAna.chat?.messages.edges.map((e) => e.node.status)).toEqual(['DELIVERED']);
-    expect((await gqlOk(server, MarkChatReadDocument, { chatId }, { token: ben.accessToken })).markChatRead.unreadCount).toBe(0);
+    expect(
+      (await gqlOk(server, MarkChatReadDocument, { chatId }, { token: ben.accessToken })).markChatRead.unreadCount,
+    ).toBe(0);
   });
 
   it('counts a reply as reading what came before it', async () => {
@@ -113,7 +140,12 @@ describe('chat on one instance', () => {
     const anaClient = wsClient(server, { authorization: `Bearer ${ana.accessToken}` });
     const updates = await subscribe(server, anaClient, MessageUpdatedDocument, { chatId });
     try {
-      const { sendMessage: question } = await gqlOk(server, SendMessageDocument, { chatId, body: 'coffee?' }, { token: ana.accessToken });
+      const { sendMessage: question } = await gqlOk(
+        server,
+        SendMessageDocument,
+        { chatId, body: 'coffee?' },
+        { token: ana.accessToken },
+      );
       await gqlOk(server, SendMessageDocument, { chatId, body: 'yes!' }, { token: ben.accessToken });
       const read = await updates.next((d) => d.messageUpdated.id === question.id && d.messageUpdated.status === 'READ');
       expect(read.messageUpdated.readBy.map((u) => u.id)).toEqual([ben.id]);
@@ -126,9 +158,16 @@ describe('chat on one instance', () => {
   it('opens one direct chat per pair of friends, and refuses non-friends and yourself', async () => {
     const [ana, ben, cleo] = [await createUser(server), await createUser(server), await createUser(server)];
     const chatId = await directChat(server, ana, ben);
-    expect((await gqlOk(server, OpenDirectChatDocument, { userId: ana.id }, { token: ben.accessToken })).openDirectChat.id).toBe(chatId);
-    expect(codes(await gql(server, OpenDirectChatDocument, { userId: cleo.id }, { token: ana.accessToken }))).toEqual(['FORBIDDEN']);
-    expect((await gql(server, OpenDirectChatDocument, { userId: ana.id }, { token: ana.accessToken })).errors?.[0]?.extensions).toMatchObject({
+    expect(
+      (await gqlOk(server, OpenDirectChatDocument, { userId: ana.id }, { token: ben.accessToken })).openDirectChat.id,
+    ).toBe(chatId);
+    expect(codes(await gql(server, OpenDirectChatDocument, { userId: cleo.id }, { token: ana.accessToken }))).toEqual([
+      'FORBIDDEN',
+    ]);
+    expect(
+      (await gql(server, OpenDirectChatDocument, { userId: ana.id }, { token: ana.accessToken })).errors?.[0]
+        ?.extensions,
+    ).toMatchObject({
       code: 'BAD_USER_INPUT',
     });
     const racing = await Promise.all(
@@ -146,16 +185,35 @@ describe('chat on one instance', () => {
   });
 
   it('makes group chats of friends only', async () => {
-    const [ana, ben, cleo, dan] = [await createUser(server), await createUser(server), await createUser(server), await createUser(server)];
+    const [ana, ben, cleo, dan] = [
+      await createUser(server),
+      await createUser(server),
+      await createUser(server),
+      await createUser(server),
+    ];
     await befriend(server, ana, ben);
     await befriend(server, ana, cleo);
-    const { createGroupChat } = await gqlOk(server, CreateGroupChatDocument, { title: ' Study crew ', memberIds: [ben.id, cleo.id] }, { token: ana.accessToken });
+    const { createGroupChat } = await gqlOk(
+      server,
+      CreateGroupChatDocument,
+      { title: ' Study crew ', memberIds: [ben.id, cleo.id] },
+      { token: ana.accessToken },
+    );
     expect(createGroupChat).toMatchObject({ kind: 'GROUP', title: 'Study crew' });
     expect(createGroupChat.members.map((m) => m.id).sort()).toEqual([ana.id, ben.id, cleo.id].sort());
-    const withStranger = await gql(server, CreateGroupChatDocument, { title: 'x', memberIds: [ben.id, dan.id] }, { token: ana.accessToken });
+    const withStranger = await gql(
+      server,
+      CreateGroupChatDocument,
+      { title: 'x', memberIds: [ben.id, dan.id] },
+      { token: ana.accessToken },
+    );
     expect(codes(withStranger)).toEqual(['FORBIDDEN']);
     expect(withStranger.errors?.[0]?.message).toContain(dan.id);
-    expect(codes(await gql(server, CreateGroupChatDocument, { title: '  ', memberIds: [ben.id] }, { token: ana.accessToken }))).toEqual(['BAD_USER_INPUT']);
+    expect(
+      codes(
+        await gql(server, CreateGroupChatDocument, { title: '  ', memberIds: [ben.id] }, { token: ana.accessToken }),
+      ),
+    ).toEqual(['BAD_USER_INPUT']);
   });
 
   it('keeps an event chat in step with its host and attendees', async () => {
@@ -180,8 +238,12 @@ describe('chat on one instance', () => {
       await gqlOk(server, SendMessageDocument, { chatId, body: 'after' }, { token: host.accessToken });
       await new Promise((resolve) => setTimeout(resolve, 300));
       expect(all.received.map((d) => d.messageAdded.body)).toEqual(['before']);
-      expect(codes(await gql(server, ChatHistoryDocument, { id: chatId }, { token: ben.accessToken }))).toEqual(['NOT_FOUND']);
-      expect((await gqlOk(server, EventChatDocument, { id: event.id }, { token: ben.accessToken })).event?.chat).toBeNull();
+      expect(codes(await gql(server, ChatHistoryDocument, { id: chatId }, { token: ben.accessToken }))).toEqual([
+        'NOT_FOUND',
+      ]);
+      expect(
+        (await gqlOk(server, EventChatDocument, { id: event.id }, { token: ben.accessToken })).event?.chat,
+      ).toBeNull();
     } finally {
       all.stop();
       await client.dispose();
@@ -220,7 +282,13 @@ describe('chat on one instance', () => {
     // Identical timestamps on purpose: order comes from sequence numbers.
     const at = new Date();
     await server.deps.prisma.message.createMany({
-      data: Array.from({ length: 1000 }, (_, i) => ({ chatId, seq: i + 1, senderId: i % 2 ? ana.id : ben.id, body: `m${i + 1}`, createdAt: at })),
+      data: Array.from({ length: 1000 }, (_, i) => ({
+        chatId,
+        seq: i + 1,
+        senderId: i % 2 ? ana.id : ben.id,
+        body: `m${i + 1}`,
+        createdAt: at,
+      })),
     });
     await server.deps.prisma.chat.update({ where: { id: chatId }, data: { lastSeq: 1000 } });
     const expected = Array.from({ length: 1000 }, (_, i) => `m${i + 1}`);
@@ -228,7 +296,12 @@ describe('chat on one instance', () => {
     const forwards: string[] = [];
     let after: string | null | undefined;
     for (;;) {
-      const { chat } = await gqlOk(server, ChatHistoryDocument, { id: chatId, first: 100, after }, { token: ana.accessToken });
+      const { chat } = await gqlOk(
+        server,
+        ChatHistoryDocument,
+        { id: chatId, first: 100, after },
+        { token: ana.accessToken },
+      );
       forwards.push(...chat!.messages.edges.map((e) => e.node.body));
       if (!chat!.messages.pageInfo.hasNextPage) break;
       after = chat!.messages.pageInfo.endCursor;
@@ -238,7 +311,12 @@ describe('chat on one instance', () => {
     const backwards: string[] = [];
     let before: string | null | undefined;
     for (;;) {
-      const { chat } = await gqlOk(server, ChatHistoryDocument, { id: chatId, last: 70, before }, { token: ana.accessToken });
+      const { chat } = await gqlOk(
+        server,
+        ChatHistoryDocument,
+        { id: chatId, last: 70, before },
+        { token: ana.accessToken },
+      );
       backwards.unshift(...chat!.messages.edges.map((e) => e.node.body));
       if (!chat!.messages.pageInfo.hasPreviousPage) break;
       before = chat!.messages.pageInfo.startCursor;
@@ -258,14 +336,26 @@ describe('chat on one instance', () => {
     for (const partner of partners) {
       const chatId = await directChat(server, me, partner);
       chatIds.push(chatId);
-      await gqlOk(server, SendMessageDocument, { chatId, body: `hi ${partner.username}` }, { token: partner.accessToken });
+      await gqlOk(
+        server,
+        SendMessageDocument,
+        { chatId, body: `hi ${partner.username}` },
+        { token: partner.accessToken },
+      );
     }
-    const few = await countStatements(server, () => gqlOk(server, ChatsDocument, { first: 5 }, { token: me.accessToken }));
-    const many = await countStatements(server, () => gqlOk(server, ChatsDocument, { first: 50 }, { token: me.accessToken }));
+    const few = await countStatements(server, () =>
+      gqlOk(server, ChatsDocument, { first: 5 }, { token: me.accessToken }),
+    );
+    const many = await countStatements(server, () =>
+      gqlOk(server, ChatsDocument, { first: 50 }, { token: me.accessToken }),
+    );
     expect(many).toBe(few);
     const { chats } = await gqlOk(server, ChatsDocument, { first: 50 }, { token: me.accessToken });
     expect(chats.edges.map((e) => e.node.id)).toEqual([...chatIds].reverse());
-    expect(chats.edges[0]?.node).toMatchObject({ unreadCount: 1, lastMessage: { body: `hi ${partners.at(-1)!.username}` } });
+    expect(chats.edges[0]?.node).toMatchObject({
+      unreadCount: 1,
+      lastMessage: { body: `hi ${partners.at(-1)!.username}` },
+    });
   });
 });
 
@@ -281,20 +371,44 @@ describe('bad input on chat', () => {
   it('answers each case with its code and stores nothing half', async () => {
     const [ana, ben, cleo] = [await createUser(server), await createUser(server), await createUser(server)];
     const chatId = await directChat(server, ana, ben);
-    expect((await gql(server, SendMessageDocument, { chatId, body: '   ' }, { token: ana.accessToken })).errors?.[0]?.extensions).toMatchObject({
+    expect(
+      (await gql(server, SendMessageDocument, { chatId, body: '   ' }, { token: ana.accessToken })).errors?.[0]
+        ?.extensions,
+    ).toMatchObject({
       code: 'BAD_USER_INPUT',
       field: 'body',
     });
-    expect(codes(await gql(server, SendMessageDocument, { chatId, body: 'x'.repeat(4001) }, { token: ana.accessToken }))).toEqual(['BAD_USER_INPUT']);
-    expect(codes(await gql(server, SendMessageDocument, { chatId, body: 'hi' }, { token: cleo.accessToken }))).toEqual(['NOT_FOUND']);
-    expect(codes(await gql(server, SendMessageDocument, { chatId: 'nope', body: 'hi' }, { token: ana.accessToken }))).toEqual(['NOT_FOUND']);
+    expect(
+      codes(await gql(server, SendMessageDocument, { chatId, body: 'x'.repeat(4001) }, { token: ana.accessToken })),
+    ).toEqual(['BAD_USER_INPUT']);
+    expect(codes(await gql(server, SendMessageDocument, { chatId, body: 'hi' }, { token: cleo.accessToken }))).toEqual([
+      'NOT_FOUND',
+    ]);
+    expect(
+      codes(await gql(server, SendMessageDocument, { chatId: 'nope', body: 'hi' }, { token: ana.accessToken })),
+    ).toEqual(['NOT_FOUND']);
 
-    const { sendMessage } = await gqlOk(server, SendMessageDocument, { chatId, body: 'mine' }, { token: ana.accessToken });
-    expect(codes(await gql(server, EditMessageDocument, { id: sendMessage.id, body: 'yours?' }, { token: ben.accessToken }))).toEqual(['FORBIDDEN']);
-    expect(codes(await gql(server, DeleteMessageDocument, { id: sendMessage.id }, { token: ben.accessToken }))).toEqual(['FORBIDDEN']);
-    expect(codes(await gql(server, EditMessageDocument, { id: sendMessage.id, body: 'x' }, { token: cleo.accessToken }))).toEqual(['NOT_FOUND']);
+    const { sendMessage } = await gqlOk(
+      server,
+      SendMessageDocument,
+      { chatId, body: 'mine' },
+      { token: ana.accessToken },
+    );
+    expect(
+      codes(await gql(server, EditMessageDocument, { id: sendMessage.id, body: 'yours?' }, { token: ben.accessToken })),
+    ).toEqual(['FORBIDDEN']);
+    expect(codes(await gql(server, DeleteMessageDocument, { id: sendMessage.id }, { token: ben.accessToken }))).toEqual(
+      ['FORBIDDEN'],
+    );
+    expect(
+      codes(await gql(server, EditMessageDocument, { id: sendMessage.id, body: 'x' }, { token: cleo.accessToken })),
+    ).toEqual(['NOT_FOUND']);
     await gqlOk(server, DeleteMessageDocument, { id: sendMessage.id }, { token: ana.accessToken });
-    expect(codes(await gql(server, EditMessageDocument, { id: sendMessage.id, body: 'revived' }, { token: ana.accessToken }))).toEqual(['CONFLICT']);
+    expect(
+      codes(
+        await gql(server, EditMessageDocument, { id: sendMessage.id, body: 'revived' }, { token: ana.accessToken }),
+      ),
+    ).toEqual(['CONFLICT']);
     expect(await server.deps.prisma.message.count({ where: { chatId } })).toBe(1);
   });
 
@@ -303,7 +417,12 @@ describe('bad input on chat', () => {
     const chatId = await directChat(server, ana, ben);
     const results = await Promise.all(
       Array.from({ length: 200 }, (_, i) =>
-        gql(server, SendMessageDocument, { chatId, body: `flood ${i}`, clientMessageId: `f-${i}` }, { token: ana.accessToken }),
+        gql(
+          server,
+          SendMessageDocument,
+          { chatId, body: `flood ${i}`, clientMessageId: `f-${i}` },
+          { token: ana.accessToken },
+        ),
       ),
     );
     const accepted = results.filter((r) => r.data?.sendMessage);

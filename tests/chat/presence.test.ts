@@ -64,10 +64,14 @@ describe('presence on one instance', () => {
     await wsRequest(second, MeDocument, {});
     await first.dispose();
     await new Promise((resolve) => setTimeout(resolve, 200));
-    expect((await gqlOk(server, PresenceDocument, { id: ana.id }, { token: ben.accessToken })).user?.isOnline).toBe(true);
+    expect((await gqlOk(server, PresenceDocument, { id: ana.id }, { token: ben.accessToken })).user?.isOnline).toBe(
+      true,
+    );
     await second.dispose();
     await new Promise((resolve) => setTimeout(resolve, 200));
-    expect((await gqlOk(server, PresenceDocument, { id: ana.id }, { token: ben.accessToken })).user?.isOnline).toBe(false);
+    expect((await gqlOk(server, PresenceDocument, { id: ana.id }, { token: ben.accessToken })).user?.isOnline).toBe(
+      false,
+    );
   });
 });
 
@@ -99,7 +103,7 @@ describe.runIf(testDatabaseUrl && testRedisUrl)('presence across instances (Post
       const url = await new Promise<string>((resolve, reject) => {
         let output = '';
         child.stdout!.on('data', (chunk: Buffer) => {
-          output += chunk;
+          output += chunk.toString();
           const ready = output.split('\n').find((line) => line.includes('PinIt API ready'));
           if (ready) resolve(JSON.parse(ready).url as string);
         });
@@ -108,7 +112,11 @@ describe.runIf(testDatabaseUrl && testRedisUrl)('presence across instances (Post
       const watcher = wsClient(b, { authorization: `Bearer ${ben.accessToken}` });
       const changes = await subscribe(b, watcher, PresenceChangedDocument, {});
       try {
-        const doomed = wsClient({ wsUrl: url.replace(/^http/, 'ws') }, { authorization: `Bearer ${ana.accessToken}` }, { stayConnected: true });
+        const doomed = wsClient(
+          { wsUrl: url.replace(/^http/, 'ws') },
+          { authorization: `Bearer ${ana.accessToken}` },
+          { stayConnected: true },
+        );
         await wsRequest(doomed, MeDocument, {});
         await changes.next((d) => d.presenceChanged.user.id === ana.id && d.presenceChanged.isOnline);
 

@@ -43,9 +43,12 @@ const setEditor = (page: Page, selector: string, value: string) =>
 /** Puts an operation into the query editor and waits until GraphiQL has taken it in (the tab is named after it). */
 async function setOperation(page: Page, name: string, source: string) {
   await setEditor(page, QUERY_EDITOR, source);
-  await expect.poll(async () => (await page.locator('.graphiql-tabs').innerText()).trim(), { timeout: 10_000 }).toBe(name);
+  await expect
+    .poll(async () => (await page.locator('.graphiql-tabs').innerText()).trim(), { timeout: 10_000 })
+    .toBe(name);
 }
-const resultText = (page: Page) => page.locator(RESULT).evaluate((el) => (el as unknown as CodeMirrorElement).CodeMirror.getValue());
+const resultText = (page: Page) =>
+  page.locator(RESULT).evaluate((el) => (el as unknown as CodeMirrorElement).CodeMirror.getValue());
 
 describe.skipIf('missing' in chromium)('GraphiQL in headless Chromium', () => {
   let server: TestServer;
@@ -115,7 +118,9 @@ describe.skipIf('missing' in chromium)('GraphiQL in headless Chromium', () => {
 
     // The socket was opened with the header editor's token as connectionParams.authorization.
     await expect.poll(() => wsSent.some((f) => f.includes('"subscribe"')), { timeout: 15_000 }).toBe(true);
-    const init = JSON.parse(wsSent.find((f) => f.includes('"connection_init"'))!) as { payload?: Record<string, unknown> };
+    const init = JSON.parse(wsSent.find((f) => f.includes('"connection_init"'))!) as {
+      payload?: Record<string, unknown>;
+    };
     expect(init.payload?.authorization).toBe(`Bearer ${user.accessToken}`);
     await server.deps.pubsub.ping();
 
@@ -134,7 +139,9 @@ describe.skipIf('missing' in chromium)('GraphiQL in headless Chromium', () => {
       }
     }
     expect(arrived).not.toBe('');
-    const payload = JSON.parse(await resultText(page)) as { data: { eventChanged: { kind: string; event: { title: string; isPublic: boolean } } } };
+    const payload = JSON.parse(await resultText(page)) as {
+      data: { eventChanged: { kind: string; event: { title: string; isPublic: boolean } } };
+    };
     expect(payload.data.eventChanged).toMatchObject({ kind: 'CREATED', event: { title: arrived, isPublic: false } });
 
     await page.locator(RUN).click(); // stops the subscription
@@ -166,10 +173,15 @@ describe.skipIf('missing' in chromium)('GraphiQL in headless Chromium', () => {
     );
     await page.locator(RUN).click();
     await expect.poll(() => resultText(page), { timeout: 15_000 }).toContain('eventsInBounds');
-    const result = JSON.parse(await resultText(page)) as { data: { eventsInBounds: { edges: Array<{ node: { title: string } }> } } };
+    const result = JSON.parse(await resultText(page)) as {
+      data: { eventsInBounds: { edges: Array<{ node: { title: string } }> } };
+    };
     expect(result.data.eventsInBounds.edges.map((e) => e.node.title)).toContain('Picnic at Tempelhofer Feld #1');
 
-    const target = process.env.UPDATE_SCREENSHOTS === '1' || !existsSync(SCREENSHOT) ? SCREENSHOT : join(tmpdir(), 'pinit-graphiql.png');
+    const target =
+      process.env.UPDATE_SCREENSHOTS === '1' || !existsSync(SCREENSHOT)
+        ? SCREENSHOT
+        : join(tmpdir(), 'pinit-graphiql.png');
     await mkdir(join(target, '..'), { recursive: true });
     const png = await page.screenshot({ path: target });
     expect(png.subarray(1, 4).toString()).toBe('PNG');

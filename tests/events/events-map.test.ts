@@ -6,7 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Prisma } from '../../src/generated/prisma/client.ts';
 import { inBoundsSql } from '../../src/services/events/search.ts';
 import { CancelEventDocument, EventsInBoundsDocument, EventsNearDocument } from '../generated/graphql.ts';
-import type { BoundsInput, EventFilter, EventsInBoundsQuery, EventsInBoundsQueryVariables, EventsNearQueryVariables } from '../generated/graphql.ts';
+import type {
+  BoundsInput,
+  EventFilter,
+  EventsInBoundsQuery,
+  EventsInBoundsQueryVariables,
+  EventsNearQueryVariables,
+} from '../generated/graphql.ts';
 import { codes, countStatements, createUser, gql, gqlOk } from '../helpers/client.ts';
 import type { TestUser } from '../helpers/client.ts';
 import { certify, createEvent } from '../helpers/events.ts';
@@ -25,7 +31,9 @@ interface Point {
 
 /** Great-circle distance in km, computed independently of the server. */
 function haversineKm(a: Point, b: Point): number {
-  const h = Math.sin(rad(b.latitude - a.latitude) / 2) ** 2 + Math.cos(rad(a.latitude)) * Math.cos(rad(b.latitude)) * Math.sin(rad(b.longitude - a.longitude) / 2) ** 2;
+  const h =
+    Math.sin(rad(b.latitude - a.latitude) / 2) ** 2 +
+    Math.cos(rad(a.latitude)) * Math.cos(rad(b.latitude)) * Math.sin(rad(b.longitude - a.longitude) / 2) ** 2;
   return 2 * EARTH_RADIUS_KM * Math.asin(Math.sqrt(h));
 }
 
@@ -47,7 +55,12 @@ const byStartThenId = (a: { startsAt: string; id: string }, b: { startsAt: strin
   a.startsAt < b.startsAt ? -1 : a.startsAt > b.startsAt ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 
 /** Walks an eventsInBounds or eventsNear connection page by page. */
-async function pageThrough<T extends { edges: Array<{ cursor: string; node: { id: string } }>; pageInfo: { hasNextPage: boolean; endCursor: string | null } }>(
+async function pageThrough<
+  T extends {
+    edges: Array<{ cursor: string; node: { id: string } }>;
+    pageInfo: { hasNextPage: boolean; endCursor: string | null };
+  },
+>(
   fetchPage: (after: string | null) => Promise<T>,
   pageSize: number,
 ): Promise<{ nodes: Array<T['edges'][number]['node']>; pages: number[] }> {
@@ -110,9 +123,9 @@ describe('eventsInBounds', () => {
       expect(Math.abs(edge.node.longitude - c.longitude)).toBeLessThanOrEqual(0.1);
     }
     // Same for anonymous viewers: these are public.
-    expect(idsOf(await gqlOk(server, EventsInBoundsDocument, { bounds: box(c, 0.1) }).then((d) => d.eventsInBounds)).sort()).toEqual(
-      inside.map((e) => e.id).sort(),
-    );
+    expect(
+      idsOf(await gqlOk(server, EventsInBoundsDocument, { bounds: box(c, 0.1) }).then((d) => d.eventsInBounds)).sort(),
+    ).toEqual(inside.map((e) => e.id).sort());
   });
 
   it('crosses the antimeridian when west > east', async () => {
@@ -139,7 +152,10 @@ describe('eventsInBounds', () => {
     const bounds = box(c, 0.5);
     const t0 = Date.now() + DAY;
     const at = (days: number) => new Date(t0 + days * DAY).toISOString();
-    const window = (days: number) => ({ startsAt: at(days), endsAt: new Date(t0 + days * DAY + 2 * HOUR).toISOString() });
+    const window = (days: number) => ({
+      startsAt: at(days),
+      endsAt: new Date(t0 + days * DAY + 2 * HOUR).toISOString(),
+    });
     let friend: TestUser;
     let loner: TestUser;
     const e = {} as Record<'study' | 'party' | 'business' | 'cancelled' | 'byViewer', string>;
@@ -148,24 +164,47 @@ describe('eventsInBounds', () => {
       [friend, loner] = await Promise.all([createUser(server), createUser(server)]);
       await certify(server, friend);
       await certify(server, viewer);
-      e.study = (await createEvent(server, host, { isPublic: true, ...c, type: 'STUDY', interestTags: [' Chess', 'Go'], ...window(1) })).id;
-      e.party = (await createEvent(server, host, { isPublic: true, ...c, type: 'PARTY', interestTags: ['music'], ...window(2) })).id;
-      e.business = (await createEvent(server, friend, { isPublic: true, ...c, type: 'BUSINESS', interestTags: ['CHESS'], ...window(3) })).id;
-      e.cancelled = (await createEvent(server, host, { isPublic: true, ...c, type: 'STUDY', interestTags: ['chess'], ...window(4) })).id;
+      e.study = (
+        await createEvent(server, host, {
+          isPublic: true,
+          ...c,
+          type: 'STUDY',
+          interestTags: [' Chess', 'Go'],
+          ...window(1),
+        })
+      ).id;
+      e.party = (
+        await createEvent(server, host, { isPublic: true, ...c, type: 'PARTY', interestTags: ['music'], ...window(2) })
+      ).id;
+      e.business = (
+        await createEvent(server, friend, {
+          isPublic: true,
+          ...c,
+          type: 'BUSINESS',
+          interestTags: ['CHESS'],
+          ...window(3),
+        })
+      ).id;
+      e.cancelled = (
+        await createEvent(server, host, { isPublic: true, ...c, type: 'STUDY', interestTags: ['chess'], ...window(4) })
+      ).id;
       e.byViewer = (await createEvent(server, viewer, { isPublic: true, ...c, type: 'OTHER', ...window(5) })).id;
       await gqlOk(server, CancelEventDocument, { id: e.cancelled }, { token: host.accessToken });
       const [userAId, userBId] = [viewer.id, friend.id].sort();
       await server.deps.prisma.friendship.create({ data: { userAId, userBId } });
     });
 
-    const ids = async (filter: EventFilter | null, token?: string) => idsOf(await inBounds({ bounds, filter }, token)).sort();
+    const ids = async (filter: EventFilter | null, token?: string) =>
+      idsOf(await inBounds({ bounds, filter }, token)).sort();
     const expectIds = (...names: Array<keyof typeof e>) => names.map((n) => e[n]).sort();
 
     it('shows published events only by default, and cancelled ones only when asked', async () => {
       expect(await ids(null)).toEqual(expectIds('study', 'party', 'business', 'byViewer'));
       expect(await ids({})).toEqual(expectIds('study', 'party', 'business', 'byViewer'));
       expect(await ids({ statuses: ['CANCELLED'] })).toEqual(expectIds('cancelled'));
-      expect(await ids({ statuses: ['PUBLISHED', 'CANCELLED'] })).toEqual(expectIds('study', 'party', 'business', 'cancelled', 'byViewer'));
+      expect(await ids({ statuses: ['PUBLISHED', 'CANCELLED'] })).toEqual(
+        expectIds('study', 'party', 'business', 'cancelled', 'byViewer'),
+      );
       const cancelled = (await inBounds({ bounds, filter: { statuses: ['CANCELLED'] } })).edges[0]?.node;
       expect(cancelled?.status).toBe('CANCELLED');
     });
@@ -173,7 +212,9 @@ describe('eventsInBounds', () => {
     it('filters by type', async () => {
       expect(await ids({ types: ['STUDY'] })).toEqual(expectIds('study'));
       expect(await ids({ types: ['STUDY', 'PARTY'] })).toEqual(expectIds('study', 'party'));
-      expect(await ids({ types: ['STUDY'], statuses: ['PUBLISHED', 'CANCELLED'] })).toEqual(expectIds('study', 'cancelled'));
+      expect(await ids({ types: ['STUDY'], statuses: ['PUBLISHED', 'CANCELLED'] })).toEqual(
+        expectIds('study', 'cancelled'),
+      );
     });
 
     it('filters by start time: startsAfter inclusive, startsBefore exclusive', async () => {
@@ -201,7 +242,9 @@ describe('eventsInBounds', () => {
       expect(await ids({ friendsOnly: true }, viewer.accessToken)).toEqual(expectIds('business'));
       expect(await ids({ friendsOnly: true }, friend.accessToken)).toEqual(expectIds('byViewer'));
       expect(await ids({ friendsOnly: true }, loner.accessToken)).toEqual([]);
-      expect(await ids({ friendsOnly: false }, loner.accessToken)).toEqual(expectIds('study', 'party', 'business', 'byViewer'));
+      expect(await ids({ friendsOnly: false }, loner.accessToken)).toEqual(
+        expectIds('study', 'party', 'business', 'byViewer'),
+      );
       const friendsNear = await near({ ...c, radiusKm: 50, filter: { friendsOnly: true } }, viewer.accessToken);
       expect(idsOf(friendsNear)).toEqual([e.business]);
     });
@@ -210,7 +253,9 @@ describe('eventsInBounds', () => {
       const anon = await gql(server, EventsInBoundsDocument, { bounds, filter: { friendsOnly: true } });
       expect(codes(anon)).toEqual(['UNAUTHENTICATED']);
       expect(anon.data?.eventsInBounds ?? null).toBeNull();
-      expect(codes(await gql(server, EventsNearDocument, { ...c, radiusKm: 50, filter: { friendsOnly: true } }))).toEqual(['UNAUTHENTICATED']);
+      expect(
+        codes(await gql(server, EventsNearDocument, { ...c, radiusKm: 50, filter: { friendsOnly: true } })),
+      ).toEqual(['UNAUTHENTICATED']);
     });
 
     it('applies the same filters to eventsNear', async () => {
@@ -231,7 +276,9 @@ describe('eventsInBounds', () => {
     beforeAll(async () => {
       const t0 = Date.now() + 2 * DAY;
       // 25 events; 10 of them share one start time, 6 another, so only the id breaks their ties.
-      const starts = Array.from({ length: 25 }, (_, i) => (i < 10 ? t0 : i < 16 ? t0 + HOUR : t0 - (i - 15) * 7 * 60_000));
+      const starts = Array.from({ length: 25 }, (_, i) =>
+        i < 10 ? t0 : i < 16 ? t0 + HOUR : t0 - (i - 15) * 7 * 60_000,
+      );
       created = [];
       for (const [i, start] of starts.entries()) {
         const spot = offset(c, (i % 5) * 5 - 10, Math.floor(i / 5) * 5 - 10);
@@ -272,16 +319,31 @@ describe('eventsInBounds', () => {
     });
 
     it('refuses a cursor that is not from the list', async () => {
-      for (const after of ['garbage', 'WzEsMl0', Buffer.from('["2030-01-01T00:00:00.000Z","not-a-uuid"]').toString('base64url')]) {
-        const result = await gql(server, EventsInBoundsDocument, { bounds, first: 5, after }, { token: viewer.accessToken });
+      for (const after of [
+        'garbage',
+        'WzEsMl0',
+        Buffer.from('["2030-01-01T00:00:00.000Z","not-a-uuid"]').toString('base64url'),
+      ]) {
+        const result = await gql(
+          server,
+          EventsInBoundsDocument,
+          { bounds, first: 5, after },
+          { token: viewer.accessToken },
+        );
         expect(result.errors?.[0]?.extensions, after).toMatchObject({ code: 'BAD_USER_INPUT', field: 'after' });
       }
-      expect(codes(await gql(server, EventsNearDocument, { ...c, radiusKm: 50, after: 'garbage' }))).toEqual(['BAD_USER_INPUT']);
+      expect(codes(await gql(server, EventsNearDocument, { ...c, radiusKm: 50, after: 'garbage' }))).toEqual([
+        'BAD_USER_INPUT',
+      ]);
       // A cursor of one list is not a cursor of the other.
       const boundsCursor = (await inBounds({ bounds, first: 2 })).pageInfo.endCursor!;
-      expect(codes(await gql(server, EventsNearDocument, { ...c, radiusKm: 50, first: 2, after: boundsCursor }))).toEqual(['BAD_USER_INPUT']);
+      expect(
+        codes(await gql(server, EventsNearDocument, { ...c, radiusKm: 50, first: 2, after: boundsCursor })),
+      ).toEqual(['BAD_USER_INPUT']);
       const nearCursor = (await near({ ...c, radiusKm: 50, first: 2 })).pageInfo.endCursor!;
-      expect(codes(await gql(server, EventsInBoundsDocument, { bounds, first: 2, after: nearCursor }))).toEqual(['BAD_USER_INPUT']);
+      expect(codes(await gql(server, EventsInBoundsDocument, { bounds, first: 2, after: nearCursor }))).toEqual([
+        'BAD_USER_INPUT',
+      ]);
     });
   });
 
@@ -388,17 +450,29 @@ describe('eventsNear', () => {
     expect(idsOf(found)).toEqual([sameSide.id, across.id]);
     expect(haversineKm(centre, across)).toBeCloseTo(22.24, 1);
     // And from the other side.
-    expect(idsOf(await near({ latitude: 0, longitude: -179.95, radiusKm: 50 })).sort()).toEqual([across.id, sameSide.id].sort());
+    expect(idsOf(await near({ latitude: 0, longitude: -179.95, radiusKm: 50 })).sort()).toEqual(
+      [across.id, sameSide.id].sort(),
+    );
   });
 
   it('refuses a bad radius or centre', async () => {
     for (const radiusKm of [0, -1, 501, 1e9]) {
       const result = await gql(server, EventsNearDocument, { ...c, radiusKm });
-      expect(result.errors?.[0]?.extensions, String(radiusKm)).toMatchObject({ code: 'BAD_USER_INPUT', field: 'radiusKm' });
+      expect(result.errors?.[0]?.extensions, String(radiusKm)).toMatchObject({
+        code: 'BAD_USER_INPUT',
+        field: 'radiusKm',
+      });
     }
     expect((await near({ ...c, radiusKm: 500, first: 1 })).edges).toHaveLength(1);
-    for (const point of [{ latitude: 91, longitude: 0 }, { latitude: -91, longitude: 0 }, { latitude: 0, longitude: 181 }, { latitude: 0, longitude: -181 }]) {
-      expect(codes(await gql(server, EventsNearDocument, { ...point, radiusKm: 10 })), JSON.stringify(point)).toEqual(['BAD_USER_INPUT']);
+    for (const point of [
+      { latitude: 91, longitude: 0 },
+      { latitude: -91, longitude: 0 },
+      { latitude: 0, longitude: 181 },
+      { latitude: 0, longitude: -181 },
+    ]) {
+      expect(codes(await gql(server, EventsNearDocument, { ...point, radiusKm: 10 })), JSON.stringify(point)).toEqual([
+        'BAD_USER_INPUT',
+      ]);
     }
   });
 });
@@ -421,9 +495,15 @@ async function insertBusyEvents(srv: TestServer, hostId: string, center: Point, 
   }));
   const pairOf = (i: number) => [pool[i % pool.length], pool[(i + 1) % pool.length]];
   await prisma.event.createMany({ data: events });
-  await prisma.eventAttendee.createMany({ data: events.flatMap((e, i) => pairOf(i).map((u) => ({ eventId: e.id, userId: u.id }))) });
-  await prisma.eventLike.createMany({ data: events.flatMap((e, i) => pairOf(i).map((u) => ({ eventId: e.id, userId: u.id }))) });
-  await prisma.eventComment.createMany({ data: events.map((e, i) => ({ eventId: e.id, authorId: pool[i % pool.length].id, body: `Comment ${i}` })) });
+  await prisma.eventAttendee.createMany({
+    data: events.flatMap((e, i) => pairOf(i).map((u) => ({ eventId: e.id, userId: u.id }))),
+  });
+  await prisma.eventLike.createMany({
+    data: events.flatMap((e, i) => pairOf(i).map((u) => ({ eventId: e.id, userId: u.id }))),
+  });
+  await prisma.eventComment.createMany({
+    data: events.map((e, i) => ({ eventId: e.id, authorId: pool[i % pool.length].id, body: `Comment ${i}` })),
+  });
   return events;
 }
 
@@ -444,21 +524,35 @@ describe('SQL statements per map query (N+1 guard)', () => {
     expect(page.edges).toHaveLength(count);
     for (const { node } of page.edges) {
       expect(node.attendees.edges).toHaveLength(2);
-      expect(node).toMatchObject({ attendeeCount: 3, likeCount: 2, commentCount: 1, shareCount: 0, host: { id: busyHost.id } });
+      expect(node).toMatchObject({
+        attendeeCount: 3,
+        likeCount: 2,
+        commentCount: 1,
+        shareCount: 0,
+        host: { id: busyHost.id },
+      });
       expect(node.host.reputation.averageRating).toBe(0);
       const viewerThere = node.attendees.edges.some((e) => e.node.id === viewer.id);
       expect(node.viewerIsAttending).toBe(viewerThere);
       expect(node.viewerHasLiked).toBe(viewerThere);
     }
     // The viewer is one of the two attendees (and likers) of every event i with i % 4 in {2, 3}.
-    expect(page.edges.filter((e) => e.node.viewerIsAttending).length).toBe(Array.from({ length: count }, (_, i) => i % 4 >= 2).filter(Boolean).length);
+    expect(page.edges.filter((e) => e.node.viewerIsAttending).length).toBe(
+      Array.from({ length: count }, (_, i) => i % 4 >= 2).filter(Boolean).length,
+    );
   };
 
   it('is the same for 10 events as for 200 in eventsInBounds', async () => {
     let few!: EventsInBoundsQuery['eventsInBounds'];
     let many!: EventsInBoundsQuery['eventsInBounds'];
-    const fewCount = await countStatements(server, async () => (few = await inBounds({ bounds: box(small, 0.1), first: 500 })));
-    const manyCount = await countStatements(server, async () => (many = await inBounds({ bounds: box(large, 0.1), first: 500 })));
+    const fewCount = await countStatements(
+      server,
+      async () => (few = await inBounds({ bounds: box(small, 0.1), first: 500 })),
+    );
+    const manyCount = await countStatements(
+      server,
+      async () => (many = await inBounds({ bounds: box(large, 0.1), first: 500 })),
+    );
     check(few, 10);
     check(many, 200);
     console.info(`eventsInBounds statements: 10 events → ${fewCount}, 200 events → ${manyCount}`);
@@ -469,8 +563,14 @@ describe('SQL statements per map query (N+1 guard)', () => {
   it('is the same for 10 events as for 200 in eventsNear', async () => {
     let few!: EventsInBoundsQuery['eventsInBounds'];
     let many!: EventsInBoundsQuery['eventsInBounds'];
-    const fewCount = await countStatements(server, async () => (few = await near({ ...small, radiusKm: 30, first: 500 })));
-    const manyCount = await countStatements(server, async () => (many = await near({ ...large, radiusKm: 30, first: 500 })));
+    const fewCount = await countStatements(
+      server,
+      async () => (few = await near({ ...small, radiusKm: 30, first: 500 })),
+    );
+    const manyCount = await countStatements(
+      server,
+      async () => (many = await near({ ...large, radiusKm: 30, first: 500 })),
+    );
     check(few, 10);
     check(many, 200);
     console.info(`eventsNear statements: 10 events → ${fewCount}, 200 events → ${manyCount}`);
@@ -485,7 +585,10 @@ describe('on 100,000 events', () => {
   let bigHost: TestUser;
   let bigViewer: TestUser;
   /** The coordinates row i gets, computed with the same IEEE operations as the SQL below. */
-  const spotOf = (i: number): Point => ({ latitude: ((i * 7919) % 160_000) / 1000 - 80, longitude: ((i * 104_729) % 360_000) / 1000 - 180 });
+  const spotOf = (i: number): Point => ({
+    latitude: ((i * 7919) % 160_000) / 1000 - 80,
+    longitude: ((i * 104_729) % 360_000) / 1000 - 180,
+  });
   const berlin = { latitude: 52.52, longitude: 13.405 };
   const city: BoundsInput = { south: 52.4, north: 52.65, west: 13.1, east: 13.75 };
 
@@ -524,7 +627,9 @@ describe('on 100,000 events', () => {
       expect(plan).not.toMatch(/Seq Scan on events\b/);
     }
     // Crossing the antimeridian uses the index for both halves.
-    const fiji = await planOf(inBoundsSql(bigViewer.id, { south: -18.3, north: -17.5, west: 178.8, east: -179.8 }, null, 101));
+    const fiji = await planOf(
+      inBoundsSql(bigViewer.id, { south: -18.3, north: -17.5, west: 178.8, east: -179.8 }, null, 101),
+    );
     console.info(`EXPLAIN eventsInBounds across the antimeridian:\n${fiji}`);
     expect(fiji).toContain('events_bbox_idx');
     expect(fiji).not.toMatch(/Seq Scan on events\b/);
@@ -533,13 +638,18 @@ describe('on 100,000 events', () => {
   it('plans eventsNear on the index too (the statement the API sends, captured from Prisma)', async () => {
     const captured: Array<{ query: string; params: string }> = [];
     // The client is created with query events (src/db); a second listener sees the same statements.
-    const prisma = big.deps.prisma as unknown as { $on(event: 'query', cb: (e: { query: string; params: string }) => void): void };
+    const prisma = big.deps.prisma as unknown as {
+      $on(event: 'query', cb: (e: { query: string; params: string }) => void): void;
+    };
     prisma.$on('query', (e) => captured.push({ query: e.query, params: e.params }));
     await gqlOk(big, EventsNearDocument, { ...berlin, radiusKm: 20, first: 100 }, { token: bigViewer.accessToken });
     const statement = captured.find((s) => /\bdistance\b/.test(s.query) && /FROM events e/.test(s.query));
     expect(statement, 'the eventsNear statement was captured').toBeDefined();
     const params = JSON.parse(statement!.params) as unknown[];
-    const rows = await big.deps.prisma.$queryRawUnsafe<Array<{ 'QUERY PLAN': string }>>(`EXPLAIN ${statement!.query}`, ...params);
+    const rows = await big.deps.prisma.$queryRawUnsafe<Array<{ 'QUERY PLAN': string }>>(
+      `EXPLAIN ${statement!.query}`,
+      ...params,
+    );
     const plan = rows.map((r) => r['QUERY PLAN']).join('\n');
     console.info(`EXPLAIN eventsNear:\n${plan}`);
     expect(plan).toContain('events_bbox_idx');
@@ -558,8 +668,14 @@ describe('on 100,000 events', () => {
         .filter((e) => Math.abs(e.d - radiusKm) > 1e-6 && e.d < radiusKm)
         .sort((a, b) => a.d - b.d);
 
-    for (const [token, publicOnly] of [[bigViewer.accessToken, true], [bigHost.accessToken, false], [undefined, true]] as const) {
-      const found = await gqlOk(big, EventsNearDocument, { ...berlin, radiusKm, first: 500 }, { token }).then((d) => d.eventsNear);
+    for (const [token, publicOnly] of [
+      [bigViewer.accessToken, true],
+      [bigHost.accessToken, false],
+      [undefined, true],
+    ] as const) {
+      const found = await gqlOk(big, EventsNearDocument, { ...berlin, radiusKm, first: 500 }, { token }).then(
+        (d) => d.eventsNear,
+      );
       const want = expected(publicOnly);
       expect(want.length).toBeGreaterThan(5);
       expect(found.pageInfo.hasNextPage).toBe(false);
@@ -573,7 +689,12 @@ describe('on 100,000 events', () => {
         return p.latitude >= 51 && p.latitude <= 54 && p.longitude >= 11 && p.longitude <= 16;
       });
     expect(wantInBox.length).toBeGreaterThan(5);
-    const { eventsInBounds } = await gqlOk(big, EventsInBoundsDocument, { bounds: { south: 51, north: 54, west: 11, east: 16 }, first: 500 }, { token: bigViewer.accessToken });
+    const { eventsInBounds } = await gqlOk(
+      big,
+      EventsInBoundsDocument,
+      { bounds: { south: 51, north: 54, west: 11, east: 16 }, first: 500 },
+      { token: bigViewer.accessToken },
+    );
     // Row i starts i minutes from the insert, so start order is number order.
     expect(eventsInBounds.edges.map((e) => numberOf(e.node.title))).toEqual(wantInBox);
   }, 60_000);

@@ -24,7 +24,9 @@ afterAll(async () => {
 describe('joinEvent under concurrency', () => {
   it('seats exactly 10 of 50 simultaneous joiners on an event for 10 (host included); the rest get CONFLICT', async () => {
     const event = await createEvent(server, host, { isPublic: true, maxParticipants: 10 });
-    const results = await Promise.all(joiners.map((user) => gql(server, JoinEventDocument, { id: event.id }, { token: user.accessToken })));
+    const results = await Promise.all(
+      joiners.map((user) => gql(server, JoinEventDocument, { id: event.id }, { token: user.accessToken })),
+    );
 
     const seated = results.filter((r) => r.data?.joinEvent);
     const refused = results.filter((r) => !r.data?.joinEvent);

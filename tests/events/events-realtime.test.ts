@@ -45,7 +45,12 @@ async function mapScenario(writer: TestServer, reader: TestServer) {
     const movedOut = change(await map.next((d) => about(event.id)(d) && change(d).version === 2));
     expect(movedOut).toMatchObject({ kind: 'UPDATED', event: { latitude: OUTSIDE.latitude } });
 
-    await gqlOk(writer, UpdateEventDocument, { id: event.id, input: { ...INSIDE, title: 'Picnic, back' } }, { token: host.accessToken });
+    await gqlOk(
+      writer,
+      UpdateEventDocument,
+      { id: event.id, input: { ...INSIDE, title: 'Picnic, back' } },
+      { token: host.accessToken },
+    );
     const movedIn = change(await map.next((d) => about(event.id)(d) && change(d).version === 3));
     expect(movedIn).toMatchObject({ kind: 'UPDATED', event: { title: 'Picnic, back', latitude: INSIDE.latitude } });
 
@@ -94,9 +99,16 @@ describe('eventChanged on one instance', () => {
     const host = await createUser(server);
     const member = await createUser(server);
     const client = wsClient(server, { authorization: `Bearer ${member.accessToken}` });
-    const map = await subscribe(server, client, EventChangedDocument, { bounds: { south: -10, west: 170, north: 10, east: -170 } });
+    const map = await subscribe(server, client, EventChangedDocument, {
+      bounds: { south: -10, west: 170, north: 10, east: -170 },
+    });
     try {
-      const privateEvent = await createEvent(server, host, { latitude: 0, longitude: -175, invitedUserIds: [member.id], title: 'Dateline' });
+      const privateEvent = await createEvent(server, host, {
+        latitude: 0,
+        longitude: -175,
+        invitedUserIds: [member.id],
+        title: 'Dateline',
+      });
       const seen = change(await map.next((d) => change(d).eventId === privateEvent.id));
       expect(seen).toMatchObject({ kind: 'CREATED', event: { id: privateEvent.id, isPublic: false } });
     } finally {
@@ -109,10 +121,23 @@ describe('eventChanged on one instance', () => {
     const host = await createUser(server);
     await certify(server, host);
     const client = wsClient(server);
-    const map = await subscribe(server, client, EventChangedDocument, { bounds: BOX, filter: { types: ['PARTY'], interestTags: [' Jazz'] } });
+    const map = await subscribe(server, client, EventChangedDocument, {
+      bounds: BOX,
+      filter: { types: ['PARTY'], interestTags: [' Jazz'] },
+    });
     try {
-      const study = await createEvent(server, host, { isPublic: true, ...INSIDE, type: 'STUDY', interestTags: ['jazz'] });
-      const party = await createEvent(server, host, { isPublic: true, ...INSIDE, type: 'PARTY', interestTags: ['jazz'] });
+      const study = await createEvent(server, host, {
+        isPublic: true,
+        ...INSIDE,
+        type: 'STUDY',
+        interestTags: ['jazz'],
+      });
+      const party = await createEvent(server, host, {
+        isPublic: true,
+        ...INSIDE,
+        type: 'PARTY',
+        interestTags: ['jazz'],
+      });
       await map.next((d) => change(d).eventId === party.id);
       expect(map.received.map((d) => change(d).eventId)).not.toContain(study.id);
     } finally {
@@ -123,8 +148,8 @@ describe('eventChanged on one instance', () => {
 
   it('refuses myEventsChanged without a signed-in connection, and reports member changes with one', async () => {
     const anonymous = wsClient(server);
-    const refused = await subscribe(server, anonymous, MyEventsChangedDocument, {}).then((s) =>
-      new Promise<unknown[]>((resolve) => setTimeout(() => resolve(s.errors), 200)),
+    const refused = await subscribe(server, anonymous, MyEventsChangedDocument, {}).then(
+      (s) => new Promise<unknown[]>((resolve) => setTimeout(() => resolve(s.errors), 200)),
     );
     expect(JSON.stringify(refused)).toContain('UNAUTHENTICATED');
     await anonymous.dispose();
@@ -135,7 +160,12 @@ describe('eventChanged on one instance', () => {
     const mine = await subscribe(server, client, MyEventsChangedDocument, {});
     try {
       const event = await createEvent(server, host, { title: 'Members only' });
-      await gqlOk(server, InviteToEventDocument, { eventId: event.id, userIds: [guest.id] }, { token: host.accessToken });
+      await gqlOk(
+        server,
+        InviteToEventDocument,
+        { eventId: event.id, userIds: [guest.id] },
+        { token: host.accessToken },
+      );
       const invited = (await mine.next((d) => d.myEventsChanged.eventId === event.id)).myEventsChanged;
       expect(invited).toMatchObject({ kind: 'UPDATED', version: 2, event: { title: 'Members only' } });
       await gqlOk(server, JoinEventDocument, { id: event.id }, { token: guest.accessToken });
@@ -192,4 +222,3 @@ describe.runIf(testDatabaseUrl && testRedisUrl)('eventChanged across two instanc
     }
   });
 });
-

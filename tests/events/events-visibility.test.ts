@@ -72,12 +72,28 @@ const as = (actor: ActorName) => ({ token: tokenOf(actor) });
 
 beforeAll(async () => {
   server = await startTestServer();
-  const [host, invitee, lateInvitee, attendee, stranger, decliner] = await Promise.all(Array.from({ length: 6 }, () => createUser(server)));
+  const [host, invitee, lateInvitee, attendee, stranger, decliner] = await Promise.all(
+    Array.from({ length: 6 }, () => createUser(server)),
+  );
   Object.assign(users, { host, invitee, lateInvitee, attendee, stranger, decliner });
   await certify(server, host);
 
-  ids.public = (await createEvent(server, host, { title: 'Open chess', isPublic: true, ...PLACES.public, invitedUserIds: [invitee.id] })).id;
-  ids.private = (await createEvent(server, host, { title: 'Private chess', isPublic: false, ...PLACES.private, invitedUserIds: [invitee.id, attendee.id] })).id;
+  ids.public = (
+    await createEvent(server, host, {
+      title: 'Open chess',
+      isPublic: true,
+      ...PLACES.public,
+      invitedUserIds: [invitee.id],
+    })
+  ).id;
+  ids.private = (
+    await createEvent(server, host, {
+      title: 'Private chess',
+      isPublic: false,
+      ...PLACES.private,
+      invitedUserIds: [invitee.id, attendee.id],
+    })
+  ).id;
   // Invited to the draft too: a draft stays the host's alone whoever is invited.
   ids.draft = (
     await createEvent(server, host, {
@@ -89,10 +105,17 @@ beforeAll(async () => {
     })
   ).id;
 
-  await gqlOk(server, InviteToEventDocument, { eventId: ids.private, userIds: [lateInvitee.id, decliner.id] }, as('host'));
+  await gqlOk(
+    server,
+    InviteToEventDocument,
+    { eventId: ids.private, userIds: [lateInvitee.id, decliner.id] },
+    as('host'),
+  );
   await gqlOk(server, JoinEventDocument, { id: ids.private }, as('attendee'));
   await gqlOk(server, JoinEventDocument, { id: ids.public }, as('attendee'));
-  expect((await gqlOk(server, DeclineInvitationDocument, { eventId: ids.private }, as('decliner'))).declineInvitation).toBe(true);
+  expect(
+    (await gqlOk(server, DeclineInvitationDocument, { eventId: ids.private }, as('decliner'))).declineInvitation,
+  ).toBe(true);
 });
 afterAll(async () => {
   await server?.close();
@@ -101,12 +124,22 @@ afterAll(async () => {
 async function inBoundsIds(actor: ActorName, event: EventName, statuses?: EventStatus[]) {
   const { latitude, longitude } = PLACES[event];
   const bounds = { south: latitude - 0.01, north: latitude + 0.01, west: longitude - 0.01, east: longitude + 0.01 };
-  const { eventsInBounds } = await gqlOk(server, EventsInBoundsDocument, { bounds, filter: statuses ? { statuses } : null }, as(actor));
+  const { eventsInBounds } = await gqlOk(
+    server,
+    EventsInBoundsDocument,
+    { bounds, filter: statuses ? { statuses } : null },
+    as(actor),
+  );
   return eventsInBounds.edges.map((e) => e.node.id);
 }
 
 async function nearIds(actor: ActorName, event: EventName) {
-  const { eventsNear } = await gqlOk(server, EventsNearDocument, { ...PLACES[event], radiusKm: 1, filter: { statuses: ALL_STATUSES } }, as(actor));
+  const { eventsNear } = await gqlOk(
+    server,
+    EventsNearDocument,
+    { ...PLACES[event], radiusKm: 1, filter: { statuses: ALL_STATUSES } },
+    as(actor),
+  );
   return eventsNear.edges.map((e) => e.node.id);
 }
 
@@ -133,14 +166,18 @@ describe.each(EVENTS)('the %s event', (event) => {
 
     expect(await inBoundsIds(actor, event, ALL_STATUSES), 'eventsInBounds (any status)').toEqual(expected);
     // By default the map shows published events only, even to the host of a draft.
-    expect(await inBoundsIds(actor, event), 'eventsInBounds (default statuses)').toEqual(event === 'draft' ? [] : expected);
+    expect(await inBoundsIds(actor, event), 'eventsInBounds (default statuses)').toEqual(
+      event === 'draft' ? [] : expected,
+    );
     expect(await nearIds(actor, event), 'eventsNear').toEqual(expected);
 
     const hosted = await gqlOk(server, HostedEventsDocument, { userId: users.host.id }, as(actor));
     expect(hosted.user?.hostedEvents.edges.map((e) => e.node.id).includes(id), 'User.hostedEvents').toBe(visible);
 
     if (actor === 'anonymous') {
-      expect(codes(await gql(server, MyEventsDocument, { role: 'HOSTING' })), 'myEvents anonymous').toEqual(['UNAUTHENTICATED']);
+      expect(codes(await gql(server, MyEventsDocument, { role: 'HOSTING' })), 'myEvents anonymous').toEqual([
+        'UNAUTHENTICATED',
+      ]);
       return;
     }
     for (const role of ROLES) {
@@ -157,8 +194,16 @@ describe('mutations on an event the viewer may not see', () => {
   const unknownId = '00000000-0000-4000-8000-000000000000';
   const probes = [
     ['joinEvent', (id: string, actor: ActorName) => gql(server, JoinEventDocument, { id }, as(actor))],
-    ['updateEvent', (id: string, actor: ActorName) => gql(server, UpdateEventDocument, { id, input: { title: 'Mine now' } }, as(actor))],
-    ['addEventComment', (id: string, actor: ActorName) => gql(server, AddEventCommentDocument, { eventId: id, body: 'hello?' }, as(actor))],
+    [
+      'updateEvent',
+      (id: string, actor: ActorName) =>
+        gql(server, UpdateEventDocument, { id, input: { title: 'Mine now' } }, as(actor)),
+    ],
+    [
+      'addEventComment',
+      (id: string, actor: ActorName) =>
+        gql(server, AddEventCommentDocument, { eventId: id, body: 'hello?' }, as(actor)),
+    ],
     ['likeEvent', (id: string, actor: ActorName) => gql(server, LikeEventDocument, { id }, as(actor))],
   ] as const;
 
@@ -168,23 +213,27 @@ describe('mutations on an event the viewer may not see', () => {
     ['stranger', 'draft'],
     ['invitee', 'draft'],
     ['attendee', 'draft'],
-  ] as const)('answer NOT_FOUND (as for an unknown id) to the %s probing the %s event, and change nothing', async (actor, event) => {
-    const id = ids[event];
-    const before = (await gqlOk(server, EventDocument, { id }, as('host'))).event;
-    for (const [name, probe] of probes) {
-      const result = await probe(id, actor);
-      expect(codes(result), name).toEqual(['NOT_FOUND']);
-      const unknown = await probe(unknownId, actor);
-      expect(codes(unknown), `${name} on an unknown id`).toEqual(['NOT_FOUND']);
-      // The same answer as for an event that does not exist: nothing tells them apart.
-      expect(result.errors?.[0]?.message, `${name} message`).toBe(unknown.errors?.[0]?.message);
-    }
-    const after = (await gqlOk(server, EventDocument, { id }, as('host'))).event;
-    expect(after).toEqual(before);
-  });
+  ] as const)(
+    'answer NOT_FOUND (as for an unknown id) to the %s probing the %s event, and change nothing',
+    async (actor, event) => {
+      const id = ids[event];
+      const before = (await gqlOk(server, EventDocument, { id }, as('host'))).event;
+      for (const [name, probe] of probes) {
+        const result = await probe(id, actor);
+        expect(codes(result), name).toEqual(['NOT_FOUND']);
+        const unknown = await probe(unknownId, actor);
+        expect(codes(unknown), `${name} on an unknown id`).toEqual(['NOT_FOUND']);
+        // The same answer as for an event that does not exist: nothing tells them apart.
+        expect(result.errors?.[0]?.message, `${name} message`).toBe(unknown.errors?.[0]?.message);
+      }
+      const after = (await gqlOk(server, EventDocument, { id }, as('host'))).event;
+      expect(after).toEqual(before);
+    },
+  );
 
   it('answers UNAUTHENTICATED to anonymous probes', async () => {
-    for (const [name, probe] of probes) expect(codes(await probe(ids.private, 'anonymous')), name).toEqual(['UNAUTHENTICATED']);
+    for (const [name, probe] of probes)
+      expect(codes(await probe(ids.private, 'anonymous')), name).toEqual(['UNAUTHENTICATED']);
   });
 
   it.each([
@@ -196,7 +245,9 @@ describe('mutations on an event the viewer may not see', () => {
   ] as const)('answers FORBIDDEN when the %s, who can see the %s event, tries to update it', async (actor, event) => {
     const id = ids[event];
     const before = (await gqlOk(server, EventDocument, { id }, as('host'))).event;
-    expect(codes(await gql(server, UpdateEventDocument, { id, input: { title: 'Mine now' } }, as(actor)))).toEqual(['FORBIDDEN']);
+    expect(codes(await gql(server, UpdateEventDocument, { id, input: { title: 'Mine now' } }, as(actor)))).toEqual([
+      'FORBIDDEN',
+    ]);
     expect((await gqlOk(server, EventDocument, { id }, as('host'))).event).toEqual(before);
   });
 });

@@ -63,10 +63,20 @@ describe('creating events', () => {
   });
 
   it('lets only certified users have public events', async () => {
-    const refused = await gql(server, CreateEventDocument, { input: eventInput({ isPublic: true }) }, { token: guest.accessToken });
+    const refused = await gql(
+      server,
+      CreateEventDocument,
+      { input: eventInput({ isPublic: true }) },
+      { token: guest.accessToken },
+    );
     expect(codes(refused)).toEqual(['FORBIDDEN']);
     const own = await createEvent(server, guest);
-    const madePublic = await gql(server, UpdateEventDocument, { id: own.id, input: { isPublic: true } }, { token: guest.accessToken });
+    const madePublic = await gql(
+      server,
+      UpdateEventDocument,
+      { id: own.id, input: { isPublic: true } },
+      { token: guest.accessToken },
+    );
     expect(codes(madePublic)).toEqual(['FORBIDDEN']);
     expect((await createEvent(server, host, { isPublic: true })).isPublic).toBe(true);
   });
@@ -89,13 +99,23 @@ describe('creating events', () => {
     [{ interestTags: ['x'.repeat(51)] }, 'interestTags'],
     [{ status: 'CANCELLED' as const }, 'status'],
   ])('rejects %j naming %s', async (overrides, field) => {
-    const result = await gql(server, CreateEventDocument, { input: eventInput(overrides) }, { token: guest.accessToken });
+    const result = await gql(
+      server,
+      CreateEventDocument,
+      { input: eventInput(overrides) },
+      { token: guest.accessToken },
+    );
     expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field });
   });
 
   it('answers NOT_FOUND for unknown invitees, and creates nothing', async () => {
     const before = await server.deps.prisma.event.count();
-    const result = await gql(server, CreateEventDocument, { input: eventInput({ invitedUserIds: [unknownId] }) }, { token: guest.accessToken });
+    const result = await gql(
+      server,
+      CreateEventDocument,
+      { input: eventInput({ invitedUserIds: [unknownId] }) },
+      { token: guest.accessToken },
+    );
     expect(codes(result)).toEqual(['NOT_FOUND']);
     expect(await server.deps.prisma.event.count()).toBe(before);
   });
@@ -107,42 +127,101 @@ describe('updating, cancelling and deleting', () => {
     await gqlOk(server, JoinEventDocument, { id: event.id }, { token: guest.accessToken });
     await gqlOk(server, JoinEventDocument, { id: event.id }, { token: stranger.accessToken });
 
-    const { updateEvent } = await gqlOk(server, UpdateEventDocument, { id: event.id, input: { title: 'Renamed', latitude: 48.1 } }, { token: host.accessToken });
+    const { updateEvent } = await gqlOk(
+      server,
+      UpdateEventDocument,
+      { id: event.id, input: { title: 'Renamed', latitude: 48.1 } },
+      { token: host.accessToken },
+    );
     expect(updateEvent).toMatchObject({ title: 'Renamed', latitude: 48.1, longitude: BERLIN.longitude });
     // create (1) + two joins + this update
     expect(updateEvent.version).toBe(4);
 
-    const shrink = await gql(server, UpdateEventDocument, { id: event.id, input: { maxParticipants: 2 } }, { token: host.accessToken });
+    const shrink = await gql(
+      server,
+      UpdateEventDocument,
+      { id: event.id, input: { maxParticipants: 2 } },
+      { token: host.accessToken },
+    );
     expect(shrink.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'maxParticipants' });
-    const backwards = await gql(server, UpdateEventDocument, { id: event.id, input: { endsAt: new Date(Date.now()).toISOString() } }, { token: host.accessToken });
+    const backwards = await gql(
+      server,
+      UpdateEventDocument,
+      { id: event.id, input: { endsAt: new Date(Date.now()).toISOString() } },
+      { token: host.accessToken },
+    );
     expect(backwards.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'endsAt' });
 
-    expect(codes(await gql(server, UpdateEventDocument, { id: event.id, input: { title: 'Mine now' } }, { token: guest.accessToken }))).toEqual(['FORBIDDEN']);
-    expect(codes(await gql(server, UpdateEventDocument, { id: unknownId, input: { title: 'x' } }, { token: host.accessToken }))).toEqual(['NOT_FOUND']);
-    expect(codes(await gql(server, UpdateEventDocument, { id: 'not-a-uuid', input: { title: 'x' } }, { token: host.accessToken }))).toEqual(['NOT_FOUND']);
+    expect(
+      codes(
+        await gql(
+          server,
+          UpdateEventDocument,
+          { id: event.id, input: { title: 'Mine now' } },
+          { token: guest.accessToken },
+        ),
+      ),
+    ).toEqual(['FORBIDDEN']);
+    expect(
+      codes(
+        await gql(server, UpdateEventDocument, { id: unknownId, input: { title: 'x' } }, { token: host.accessToken }),
+      ),
+    ).toEqual(['NOT_FOUND']);
+    expect(
+      codes(
+        await gql(
+          server,
+          UpdateEventDocument,
+          { id: 'not-a-uuid', input: { title: 'x' } },
+          { token: host.accessToken },
+        ),
+      ),
+    ).toEqual(['NOT_FOUND']);
   });
 
   it('cancels once, refuses to reopen, and refuses joins of cancelled events', async () => {
     const event = await createEvent(server, host, { isPublic: true });
     const { cancelEvent } = await gqlOk(server, CancelEventDocument, { id: event.id }, { token: host.accessToken });
     expect(cancelEvent).toMatchObject({ status: 'CANCELLED', version: 2 });
-    expect((await gqlOk(server, CancelEventDocument, { id: event.id }, { token: host.accessToken })).cancelEvent.version).toBe(2);
-    const reopen = await gql(server, UpdateEventDocument, { id: event.id, input: { status: 'PUBLISHED' } }, { token: host.accessToken });
+    expect(
+      (await gqlOk(server, CancelEventDocument, { id: event.id }, { token: host.accessToken })).cancelEvent.version,
+    ).toBe(2);
+    const reopen = await gql(
+      server,
+      UpdateEventDocument,
+      { id: event.id, input: { status: 'PUBLISHED' } },
+      { token: host.accessToken },
+    );
     expect(reopen.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'status' });
-    expect(codes(await gql(server, JoinEventDocument, { id: event.id }, { token: guest.accessToken }))).toEqual(['CONFLICT']);
-    expect(codes(await gql(server, CancelEventDocument, { id: event.id }, { token: guest.accessToken }))).toEqual(['FORBIDDEN']);
+    expect(codes(await gql(server, JoinEventDocument, { id: event.id }, { token: guest.accessToken }))).toEqual([
+      'CONFLICT',
+    ]);
+    expect(codes(await gql(server, CancelEventDocument, { id: event.id }, { token: guest.accessToken }))).toEqual([
+      'FORBIDDEN',
+    ]);
   });
 
   it('deletes with everything attached, host only, and keeps reputation counts right', async () => {
     const event = await createEvent(server, host, { isPublic: true });
     await gqlOk(server, JoinEventDocument, { id: event.id }, { token: guest.accessToken });
-    await gqlOk(server, AddEventCommentDocument, { eventId: event.id, body: 'See you there' }, { token: guest.accessToken });
-    const attendedBefore = (await server.deps.prisma.reputation.findUniqueOrThrow({ where: { userId: guest.id } })).eventsAttended;
-    expect(codes(await gql(server, DeleteEventDocument, { id: event.id }, { token: guest.accessToken }))).toEqual(['FORBIDDEN']);
-    expect((await gqlOk(server, DeleteEventDocument, { id: event.id }, { token: host.accessToken })).deleteEvent).toBe(event.id);
+    await gqlOk(
+      server,
+      AddEventCommentDocument,
+      { eventId: event.id, body: 'See you there' },
+      { token: guest.accessToken },
+    );
+    const attendedBefore = (await server.deps.prisma.reputation.findUniqueOrThrow({ where: { userId: guest.id } }))
+      .eventsAttended;
+    expect(codes(await gql(server, DeleteEventDocument, { id: event.id }, { token: guest.accessToken }))).toEqual([
+      'FORBIDDEN',
+    ]);
+    expect((await gqlOk(server, DeleteEventDocument, { id: event.id }, { token: host.accessToken })).deleteEvent).toBe(
+      event.id,
+    );
     expect((await gqlOk(server, EventDocument, { id: event.id }, { token: host.accessToken })).event).toBeNull();
     expect(await server.deps.prisma.eventComment.count({ where: { eventId: event.id } })).toBe(0);
-    const attendedAfter = (await server.deps.prisma.reputation.findUniqueOrThrow({ where: { userId: guest.id } })).eventsAttended;
+    const attendedAfter = (await server.deps.prisma.reputation.findUniqueOrThrow({ where: { userId: guest.id } }))
+      .eventsAttended;
     expect(attendedAfter).toBe(attendedBefore - 1);
   });
 });
@@ -162,7 +241,9 @@ describe('attendance', () => {
 
     const left = await gqlOk(server, LeaveEventDocument, { id: event.id }, { token: guest.accessToken });
     expect(left.leaveEvent).toMatchObject({ attendeeCount: 1, viewerIsAttending: false, version: 3 });
-    expect((await gqlOk(server, LeaveEventDocument, { id: event.id }, { token: guest.accessToken })).leaveEvent.version).toBe(3);
+    expect(
+      (await gqlOk(server, LeaveEventDocument, { id: event.id }, { token: guest.accessToken })).leaveEvent.version,
+    ).toBe(3);
     await gqlOk(server, JoinEventDocument, { id: event.id }, { token: stranger.accessToken });
   });
 
@@ -172,7 +253,9 @@ describe('attendance', () => {
       startsAt: new Date(Date.now() - 3 * 3600_000).toISOString(),
       endsAt: new Date(Date.now() - 3600_000).toISOString(),
     });
-    expect(codes(await gql(server, JoinEventDocument, { id: event.id }, { token: guest.accessToken }))).toEqual(['CONFLICT']);
+    expect(codes(await gql(server, JoinEventDocument, { id: event.id }, { token: guest.accessToken }))).toEqual([
+      'CONFLICT',
+    ]);
   });
 
   it('maintains eventsHosted and eventsAttended in the same transaction', async () => {
@@ -194,30 +277,76 @@ describe('invitations', () => {
   it('lets invitees see and join a private event, and declining hides it', async () => {
     const invitee = await createUser(server);
     const event = await createEvent(server, host, { isPublic: false });
-    expect(codes(await gql(server, JoinEventDocument, { id: event.id }, { token: invitee.accessToken }))).toEqual(['NOT_FOUND']);
+    expect(codes(await gql(server, JoinEventDocument, { id: event.id }, { token: invitee.accessToken }))).toEqual([
+      'NOT_FOUND',
+    ]);
 
-    const { inviteToEvent } = await gqlOk(server, InviteToEventDocument, { eventId: event.id, userIds: [invitee.id, host.id] }, { token: host.accessToken });
+    const { inviteToEvent } = await gqlOk(
+      server,
+      InviteToEventDocument,
+      { eventId: event.id, userIds: [invitee.id, host.id] },
+      { token: host.accessToken },
+    );
     expect(inviteToEvent.invitedUsers.map((u) => u.id)).toEqual([invitee.id]);
     expect(inviteToEvent.version).toBe(2);
-    expect((await gqlOk(server, EventDocument, { id: event.id }, { token: invitee.accessToken })).event?.viewerIsInvited).toBe(true);
-    expect(await server.deps.prisma.notification.count({ where: { recipientId: invitee.id, kind: 'EVENT_INVITATION', eventId: event.id } })).toBe(1);
+    expect(
+      (await gqlOk(server, EventDocument, { id: event.id }, { token: invitee.accessToken })).event?.viewerIsInvited,
+    ).toBe(true);
+    expect(
+      await server.deps.prisma.notification.count({
+        where: { recipientId: invitee.id, kind: 'EVENT_INVITATION', eventId: event.id },
+      }),
+    ).toBe(1);
 
-    expect((await gqlOk(server, DeclineInvitationDocument, { eventId: event.id }, { token: invitee.accessToken })).declineInvitation).toBe(true);
+    expect(
+      (await gqlOk(server, DeclineInvitationDocument, { eventId: event.id }, { token: invitee.accessToken }))
+        .declineInvitation,
+    ).toBe(true);
     expect((await gqlOk(server, EventDocument, { id: event.id }, { token: invitee.accessToken })).event).toBeNull();
-    expect(codes(await gql(server, DeclineInvitationDocument, { eventId: event.id }, { token: stranger.accessToken }))).toEqual(['NOT_FOUND']);
+    expect(
+      codes(await gql(server, DeclineInvitationDocument, { eventId: event.id }, { token: stranger.accessToken })),
+    ).toEqual(['NOT_FOUND']);
 
     // Inviting again asks again.
-    await gqlOk(server, InviteToEventDocument, { eventId: event.id, userIds: [invitee.id] }, { token: host.accessToken });
+    await gqlOk(
+      server,
+      InviteToEventDocument,
+      { eventId: event.id, userIds: [invitee.id] },
+      { token: host.accessToken },
+    );
     const joined = await gqlOk(server, JoinEventDocument, { id: event.id }, { token: invitee.accessToken });
     expect(joined.joinEvent.viewerIsAttending).toBe(true);
   });
 
   it('is for the host only, and NOT_FOUND for unknown users', async () => {
     const event = await createEvent(server, host, { isPublic: true });
-    expect(codes(await gql(server, InviteToEventDocument, { eventId: event.id, userIds: [stranger.id] }, { token: guest.accessToken }))).toEqual(['FORBIDDEN']);
-    expect(codes(await gql(server, InviteToEventDocument, { eventId: event.id, userIds: [unknownId] }, { token: host.accessToken }))).toEqual(['NOT_FOUND']);
+    expect(
+      codes(
+        await gql(
+          server,
+          InviteToEventDocument,
+          { eventId: event.id, userIds: [stranger.id] },
+          { token: guest.accessToken },
+        ),
+      ),
+    ).toEqual(['FORBIDDEN']);
+    expect(
+      codes(
+        await gql(
+          server,
+          InviteToEventDocument,
+          { eventId: event.id, userIds: [unknownId] },
+          { token: host.accessToken },
+        ),
+      ),
+    ).toEqual(['NOT_FOUND']);
     const tooMany = Array.from({ length: 101 }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`);
-    const result = await gql(server, InviteToEventDocument, { eventId: event.id, userIds: tooMany }, { token: host.accessToken });
+    const result = await gql(
+      server,
+      InviteToEventDocument,
+      { eventId: event.id, userIds: tooMany },
+      { token: host.accessToken },
+    );
     expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'userIds' });
   });
 });
@@ -225,20 +354,59 @@ describe('invitations', () => {
 describe('comments, likes and shares', () => {
   it('adds comments, and lets the author or the host delete them', async () => {
     const event = await createEvent(server, host, { isPublic: true });
-    const byGuest = await gqlOk(server, AddEventCommentDocument, { eventId: event.id, body: '  Count me in  ' }, { token: guest.accessToken });
-    expect(byGuest.addEventComment).toMatchObject({ body: 'Count me in', author: { id: guest.id }, event: { commentCount: 1 } });
-    const second = await gqlOk(server, AddEventCommentDocument, { eventId: event.id, body: 'Me too' }, { token: stranger.accessToken });
+    const byGuest = await gqlOk(
+      server,
+      AddEventCommentDocument,
+      { eventId: event.id, body: '  Count me in  ' },
+      { token: guest.accessToken },
+    );
+    expect(byGuest.addEventComment).toMatchObject({
+      body: 'Count me in',
+      author: { id: guest.id },
+      event: { commentCount: 1 },
+    });
+    const second = await gqlOk(
+      server,
+      AddEventCommentDocument,
+      { eventId: event.id, body: 'Me too' },
+      { token: stranger.accessToken },
+    );
 
-    expect(codes(await gql(server, DeleteEventCommentDocument, { id: byGuest.addEventComment.id }, { token: stranger.accessToken }))).toEqual(['FORBIDDEN']);
+    expect(
+      codes(
+        await gql(
+          server,
+          DeleteEventCommentDocument,
+          { id: byGuest.addEventComment.id },
+          { token: stranger.accessToken },
+        ),
+      ),
+    ).toEqual(['FORBIDDEN']);
     await gqlOk(server, DeleteEventCommentDocument, { id: byGuest.addEventComment.id }, { token: guest.accessToken });
     await gqlOk(server, DeleteEventCommentDocument, { id: second.addEventComment.id }, { token: host.accessToken });
-    expect(codes(await gql(server, DeleteEventCommentDocument, { id: second.addEventComment.id }, { token: host.accessToken }))).toEqual(['NOT_FOUND']);
+    expect(
+      codes(
+        await gql(server, DeleteEventCommentDocument, { id: second.addEventComment.id }, { token: host.accessToken }),
+      ),
+    ).toEqual(['NOT_FOUND']);
 
-    const empty = await gql(server, AddEventCommentDocument, { eventId: event.id, body: '   ' }, { token: guest.accessToken });
+    const empty = await gql(
+      server,
+      AddEventCommentDocument,
+      { eventId: event.id, body: '   ' },
+      { token: guest.accessToken },
+    );
     expect(empty.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'body' });
-    const long = await gql(server, AddEventCommentDocument, { eventId: event.id, body: 'x'.repeat(2001) }, { token: guest.accessToken });
+    const long = await gql(
+      server,
+      AddEventCommentDocument,
+      { eventId: event.id, body: 'x'.repeat(2001) },
+      { token: guest.accessToken },
+    );
     expect(codes(long)).toEqual(['BAD_USER_INPUT']);
-    expect(codes(await gql(server, AddEventCommentDocument, { eventId: event.id, body: 'hi' }))).toEqual(['UNAUTHENTICATED']);
+    expect(codes(await gql(server, AddEventCommentDocument, { eventId: event.id, body: 'hi' }))).toEqual([
+      'UNAUTHENTICATED',
+    ]);
   });
 
   it('likes idempotently', async () => {
@@ -248,16 +416,36 @@ describe('comments, likes and shares', () => {
     expect(twice.likeEvent).toMatchObject({ likeCount: 1, viewerHasLiked: true });
     const unliked = await gqlOk(server, UnlikeEventDocument, { id: event.id }, { token: guest.accessToken });
     expect(unliked.unlikeEvent).toMatchObject({ likeCount: 0, viewerHasLiked: false });
-    expect((await gqlOk(server, UnlikeEventDocument, { id: event.id }, { token: guest.accessToken })).unlikeEvent.likeCount).toBe(0);
+    expect(
+      (await gqlOk(server, UnlikeEventDocument, { id: event.id }, { token: guest.accessToken })).unlikeEvent.likeCount,
+    ).toBe(0);
   });
 
   it('records a share and a notification per recipient, for public events only', async () => {
     const event = await createEvent(server, host, { isPublic: true });
-    const { shareEvent } = await gqlOk(server, ShareEventDocument, { id: event.id, withUserIds: [stranger.id, host.id, stranger.id] }, { token: guest.accessToken });
+    const { shareEvent } = await gqlOk(
+      server,
+      ShareEventDocument,
+      { id: event.id, withUserIds: [stranger.id, host.id, stranger.id] },
+      { token: guest.accessToken },
+    );
     expect(shareEvent.shareCount).toBe(2);
-    expect(await server.deps.prisma.notification.count({ where: { kind: 'EVENT_SHARED', eventId: event.id, actorId: guest.id } })).toBe(2);
+    expect(
+      await server.deps.prisma.notification.count({
+        where: { kind: 'EVENT_SHARED', eventId: event.id, actorId: guest.id },
+      }),
+    ).toBe(2);
     const privateEvent = await createEvent(server, host);
-    expect(codes(await gql(server, ShareEventDocument, { id: privateEvent.id, withUserIds: [stranger.id] }, { token: host.accessToken }))).toEqual(['FORBIDDEN']);
+    expect(
+      codes(
+        await gql(
+          server,
+          ShareEventDocument,
+          { id: privateEvent.id, withUserIds: [stranger.id] },
+          { token: host.accessToken },
+        ),
+      ),
+    ).toEqual(['FORBIDDEN']);
   });
 });
 
@@ -268,24 +456,42 @@ describe('auto-matching', () => {
       const user = await createUser(server);
       await gqlOk(server, UpdateProfileDocument, { input }, { token: user.accessToken });
       if (rating) {
-        await server.deps.prisma.reputation.update({ where: { userId: user.id }, data: { totalRatings: rating.total, averageRating: rating.average } });
+        await server.deps.prisma.reputation.update({
+          where: { userId: user.id },
+          data: { totalRatings: rating.total, averageRating: rating.average },
+        });
       }
       return user;
     };
     const near = { homeLatitude: BERLIN.latitude + 0.05, homeLongitude: BERLIN.longitude };
     const star = await profile({ interests: [tag], ...near, preferredRadiusKm: 20 }, { total: 30, average: 4.9 });
-    const good = await profile({ interests: [tag, 'other'], ...near, preferredRadiusKm: 20 }, { total: 10, average: 4.0 });
+    const good = await profile(
+      { interests: [tag, 'other'], ...near, preferredRadiusKm: 20 },
+      { total: 10, average: 4.0 },
+    );
     const homeless = await profile({ interests: [tag] });
     await profile({ interests: [tag], homeLatitude: 48.14, homeLongitude: 11.58, preferredRadiusKm: 50 }); // Munich: too far
     await profile({ interests: [tag], ...near, autoInviteEnabled: false }); // opted out
     await profile({ interests: ['unrelated'], ...near }); // no shared interest
 
-    const event = await createEvent(server, host, { isPublic: true, interestTags: [tag.toUpperCase()], autoMatchingEnabled: true, maxParticipants: 3 });
+    const event = await createEvent(server, host, {
+      isPublic: true,
+      interestTags: [tag.toUpperCase()],
+      autoMatchingEnabled: true,
+      maxParticipants: 3,
+    });
     expect(event.matchedUsers.map((u) => u.id)).toEqual([star.id, good.id]);
-    expect(await server.deps.prisma.notification.count({ where: { kind: 'EVENT_INVITATION', eventId: event.id } })).toBe(2);
+    expect(
+      await server.deps.prisma.notification.count({ where: { kind: 'EVENT_INVITATION', eventId: event.id } }),
+    ).toBe(2);
 
     // More room on update: the next best is matched too, once.
-    const { updateEvent } = await gqlOk(server, UpdateEventDocument, { id: event.id, input: { maxParticipants: 10 } }, { token: host.accessToken });
+    const { updateEvent } = await gqlOk(
+      server,
+      UpdateEventDocument,
+      { id: event.id, input: { maxParticipants: 10 } },
+      { token: host.accessToken },
+    );
     expect(updateEvent.matchedUsers.map((u) => u.id).sort()).toEqual([star.id, good.id, homeless.id].sort());
   });
 
@@ -295,7 +501,12 @@ describe('auto-matching', () => {
     await gqlOk(server, UpdateProfileDocument, { input: { interests: [tag] } }, { token: fan.accessToken });
     const event = await createEvent(server, host, { interestTags: [tag] });
     expect(event.matchedUsers).toEqual([]);
-    const { updateEvent } = await gqlOk(server, UpdateEventDocument, { id: event.id, input: { autoMatchingEnabled: true } }, { token: host.accessToken });
+    const { updateEvent } = await gqlOk(
+      server,
+      UpdateEventDocument,
+      { id: event.id, input: { autoMatchingEnabled: true } },
+      { token: host.accessToken },
+    );
     expect(updateEvent.matchedUsers.map((u) => u.id)).toEqual([fan.id]);
   });
 });

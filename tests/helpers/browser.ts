@@ -38,7 +38,9 @@ export async function ensureChromium(): Promise<{ path: string } | { missing: st
     const detail = (e.stderr?.trim() || e.message).split('\n').slice(-3).join(' | ');
     return { missing: `${CHROMIUM_PATH} is missing and \`apt-get install -y chromium\` failed: ${detail}` };
   }
-  return existsSync(CHROMIUM_PATH) ? { path: CHROMIUM_PATH } : { missing: `apt-get installed chromium but ${CHROMIUM_PATH} does not exist` };
+  return existsSync(CHROMIUM_PATH)
+    ? { path: CHROMIUM_PATH }
+    : { missing: `apt-get installed chromium but ${CHROMIUM_PATH} does not exist` };
 }
 
 export interface Browser {

@@ -73,12 +73,21 @@ export interface TestUser {
 }
 
 /** Registers a user through the API and returns their tokens. */
-export async function createUser(server: Pick<TestServer, 'graphqlUrl'>, overrides: { username?: string; fullName?: string } = {}): Promise<TestUser> {
+export async function createUser(
+  server: Pick<TestServer, 'graphqlUrl'>,
+  overrides: { username?: string; fullName?: string } = {},
+): Promise<TestUser> {
   const username = overrides.username ?? uniqueName();
   const { register } = await gqlOk(server, RegisterDocument, {
     input: { username, password: TEST_PASSWORD, fullName: overrides.fullName },
   });
-  return { id: register.user.id, username, password: TEST_PASSWORD, accessToken: register.accessToken, refreshToken: register.refreshToken };
+  return {
+    id: register.user.id,
+    username,
+    password: TEST_PASSWORD,
+    accessToken: register.accessToken,
+    refreshToken: register.refreshToken,
+  };
 }
 
 /** Makes an admin: registers the user, grants ADMIN in the database, and logs in again for a token carrying the role. */
@@ -94,7 +103,11 @@ export async function createAdmin(server: TestServer): Promise<TestUser> {
  * its first operation, closes after its last); `stayConnected` keeps the socket open, as an app
  * screen does.
  */
-export function wsClient(server: Pick<TestServer, 'wsUrl'>, connectionParams?: Record<string, unknown>, { stayConnected = false } = {}): Client {
+export function wsClient(
+  server: Pick<TestServer, 'wsUrl'>,
+  connectionParams?: Record<string, unknown>,
+  { stayConnected = false } = {},
+): Client {
   return createClient({
     url: server.wsUrl,
     webSocketImpl: WebSocket,
@@ -107,7 +120,11 @@ export function wsClient(server: Pick<TestServer, 'wsUrl'>, connectionParams?: R
 }
 
 /** Runs one operation over a graphql-ws client and resolves with its single result. */
-export function wsRequest<T, V>(client: Client, document: TypedDocumentNode<T, V>, variables?: V): Promise<GqlResult<T>> {
+export function wsRequest<T, V>(
+  client: Client,
+  document: TypedDocumentNode<T, V>,
+  variables?: V,
+): Promise<GqlResult<T>> {
   return new Promise((resolve, reject) => {
     let result: GqlResult<T> = { status: 0 };
     client.subscribe(
@@ -231,7 +248,8 @@ export async function subscribe<T, V>(
         if (found) return found;
         if (errors.length) throw new Error(`subscription failed: ${JSON.stringify(errors)}`);
         const left = deadline - Date.now();
-        if (left <= 0) throw new Error(`no matching payload within ${timeoutMs} ms; received ${JSON.stringify(received)}`);
+        if (left <= 0)
+          throw new Error(`no matching payload within ${timeoutMs} ms; received ${JSON.stringify(received)}`);
         await new Promise<void>((resolve) => {
           waiters.push(resolve);
           setTimeout(resolve, left).unref();

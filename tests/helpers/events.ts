@@ -27,6 +27,11 @@ export async function certify(server: TestServer, user: TestUser): Promise<void>
 }
 
 export async function createEvent(server: TestServer, host: TestUser, overrides: Partial<CreateEventInput> = {}) {
-  const { createEvent } = await gqlOk(server, CreateEventDocument, { input: eventInput(overrides) }, { token: host.accessToken });
+  const { createEvent } = await gqlOk(
+    server,
+    CreateEventDocument,
+    { input: eventInput(overrides) },
+    { token: host.accessToken },
+  );
   return createEvent;
 }

@@ -18,10 +18,13 @@ type Truthy<T> = Exclude<T, false | null | undefined | 0 | ''>;
  * counts as not yet, so an assertion or a request to a server that is still coming up can be
  * the check. After the deadline it rejects with the last value or error.
  */
-export async function eventually<T>(check: () => T | Promise<T>, opts: EventuallyOptions = {}): Promise<Truthy<Awaited<T>>> {
+export async function eventually<T>(
+  check: () => T | Promise<T>,
+  opts: EventuallyOptions = {},
+): Promise<Truthy<Awaited<T>>> {
   const { timeoutMs = 5_000, intervalMs = 25, what = 'condition' } = opts;
   const deadline = Date.now() + timeoutMs;
-  let last: { value: unknown } | { error: unknown } = { value: undefined };
+  let last: { value: unknown } | { error: unknown };
   for (;;) {
     try {
       const value = await check();
@@ -35,7 +38,10 @@ export async function eventually<T>(check: () => T | Promise<T>, opts: Eventuall
         'error' in last
           ? `last error: ${last.error instanceof Error ? last.error.message : String(last.error)}`
           : `last value: ${describe(last.value)}`;
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; ${detail}`, 'error' in last ? { cause: last.error } : undefined);
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}; ${detail}`,
+        'error' in last ? { cause: last.error } : undefined,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, Math.min(intervalMs, Math.max(0, deadline - Date.now()))));
   }

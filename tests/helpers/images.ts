@@ -46,7 +46,13 @@ export async function uploadImage(
   const map: Record<string, string[]> = { 0: ['variables.input.file'] };
   opts.extraFiles?.forEach((_, i) => (map[String(i + 1)] = ['variables.input.file']));
   form.append('map', JSON.stringify(map));
-  files.forEach((part, i) => form.append(String(i), new Blob([new Uint8Array(part.data)], { type: part.type ?? 'image/jpeg' }), part.name ?? 'photo.jpg'));
+  files.forEach((part, i) =>
+    form.append(
+      String(i),
+      new Blob([new Uint8Array(part.data)], { type: part.type ?? 'image/jpeg' }),
+      part.name ?? 'photo.jpg',
+    ),
+  );
   const res = await fetch(server.graphqlUrl, {
     method: 'POST',
     headers: {
@@ -66,7 +72,8 @@ export async function uploadImage(
 /** The uploaded image, failing the test with the errors otherwise. */
 export async function uploadOk(server: Pick<TestServer, 'graphqlUrl'>, file: FilePart, opts: UploadOptions = {}) {
   const result = await uploadImage(server, file, opts);
-  if (result.errors?.length || !result.data) throw new Error(`upload failed (${result.status}): ${JSON.stringify(result.errors)}`);
+  if (result.errors?.length || !result.data)
+    throw new Error(`upload failed (${result.status}): ${JSON.stringify(result.errors)}`);
   return result.data.uploadImage;
 }
 
@@ -84,7 +91,9 @@ export function noise(width: number, height: number, channels: 3 | 4 = 3, seed =
 }
 
 export const jpeg = (width: number, height: number) =>
-  sharp(noise(width, height), { raw: { width, height, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
+  sharp(noise(width, height), { raw: { width, height, channels: 3 } })
+    .jpeg({ quality: 90 })
+    .toBuffer();
 
 /** A JPEG as phones write them: landscape pixels, EXIF orientation 6 (rotate 90°), GPS position, camera make. */
 export const jpegWithGps = (width: number, height: number) =>
@@ -93,15 +102,24 @@ export const jpegWithGps = (width: number, height: number) =>
     .withMetadata({ orientation: 6 })
     .withExif({
       IFD0: { Make: 'PinItCam', Model: 'Leaky 1' },
-      IFD3: { GPSLatitudeRef: 'N', GPSLatitude: '48/1 51/1 2400/100', GPSLongitudeRef: 'E', GPSLongitude: '2/1 21/1 0/1' },
+      IFD3: {
+        GPSLatitudeRef: 'N',
+        GPSLatitude: '48/1 51/1 2400/100',
+        GPSLongitudeRef: 'E',
+        GPSLongitude: '2/1 21/1 0/1',
+      },
     })
     .toBuffer();
 
 export const png = (width: number, height: number) =>
-  sharp(noise(width, height, 4), { raw: { width, height, channels: 4 } }).png().toBuffer();
+  sharp(noise(width, height, 4), { raw: { width, height, channels: 4 } })
+    .png()
+    .toBuffer();
 
 export const webp = (width: number, height: number) =>
-  sharp(noise(width, height), { raw: { width, height, channels: 3 } }).webp().toBuffer();
+  sharp(noise(width, height), { raw: { width, height, channels: 3 } })
+    .webp()
+    .toBuffer();
 
 /** An animation of `frames` different frames. */
 export function animated(format: 'gif' | 'webp', width: number, height: number, frames: number): Promise<Buffer> {
@@ -136,7 +154,11 @@ export function pngHeader(width: number, height: number, bitDepth = 8, colorType
  */
 export function pngBomb(width: number, height: number): Buffer {
   const rows = Buffer.alloc(height * (1 + Math.ceil(width / 8)));
-  return Buffer.concat([pngHeader(width, height, 1, 0), pngChunk('IDAT', zlib.deflateSync(rows, { level: 9 })), pngChunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([
+    pngHeader(width, height, 1, 0),
+    pngChunk('IDAT', zlib.deflateSync(rows, { level: 9 })),
+    pngChunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 
 /** The tag ids in IFD0 of an EXIF block (0x8825 is the GPS IFD pointer). */
@@ -171,7 +193,13 @@ export interface LocalS3 {
 
 export async function startS3(): Promise<LocalS3> {
   const directory = await mkdtemp(path.join(os.tmpdir(), 'pinit-s3rver-'));
-  const server = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory, configureBuckets: [{ name: S3_BUCKET }] });
+  const server = new S3rver({
+    port: 0,
+    address: '127.0.0.1',
+    silent: true,
+    directory,
+    configureBuckets: [{ name: S3_BUCKET }],
+  });
   const { port } = await server.run();
   const endpoint = `http://127.0.0.1:${port}`;
   const client = new S3Client({
@@ -260,4 +288,3 @@ function s3Client(server: TestServer): S3Client {
 
 /** The storage key inside an image URL. */
 export const keyOf = (url: string) => url.slice(url.indexOf('users/'));
-

@@ -42,7 +42,11 @@ export interface FakeProvider {
 }
 
 export const APNS = { keyId: 'KEY1234567', teamId: 'TEAM123456', topic: 'com.pinit.app' } as const;
-export const FCM = { projectId: 'pinit-test', clientEmail: 'push@pinit-test.iam.gserviceaccount.com', keyId: 'fcm-key-1' } as const;
+export const FCM = {
+  projectId: 'pinit-test',
+  clientEmail: 'push@pinit-test.iam.gserviceaccount.com',
+  keyId: 'fcm-key-1',
+} as const;
 const FCM_SCOPE = 'https://www.googleapis.com/auth/firebase.messaging';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -56,11 +60,21 @@ export interface PushKeys {
 export async function generatePushKeys(): Promise<PushKeys> {
   const apns = await generateKeyPair('ES256', { extractable: true });
   const fcm = await generateKeyPair('RS256', { extractable: true });
-  return { apnsPem: await exportPKCS8(apns.privateKey), apnsPublic: apns.publicKey, fcmPem: await exportPKCS8(fcm.privateKey), fcmPublic: fcm.publicKey };
+  return {
+    apnsPem: await exportPKCS8(apns.privateKey),
+    apnsPublic: apns.publicKey,
+    fcmPem: await exportPKCS8(fcm.privateKey),
+    fcmPublic: fcm.publicKey,
+  };
 }
 
 /** The environment that points a server's push at the fakes. */
-export function pushEnv(keys: PushKeys, apns: Pick<FakeProvider, 'url'>, fcm: Pick<FakeProvider, 'url'>, extra: Record<string, string> = {}) {
+export function pushEnv(
+  keys: PushKeys,
+  apns: Pick<FakeProvider, 'url'>,
+  fcm: Pick<FakeProvider, 'url'>,
+  extra: Record<string, string> = {},
+) {
   return {
     APNS_KEY: keys.apnsPem,
     APNS_KEY_ID: APNS.keyId,
@@ -117,6 +131,8 @@ export async function startFakeApns(keys: PushKeys): Promise<FakeProvider> {
     const chunks: Buffer[] = [];
     stream.on('data', (c: Buffer) => chunks.push(c));
     stream.on('error', () => {});
+    // The handler answers every outcome itself, errors included.
+    // eslint-disable-next-line @typescript-eslint/no-misused-promises
     stream.on('end', async () => {
       const refuse = (why: string) => {
         fake.problems.push(why);
@@ -132,16 +148,20 @@ export async function startFakeApns(keys: PushKeys): Promise<FakeProvider> {
       if (!auth.startsWith('bearer ')) return refuse('no bearer provider token');
       let jwt: JWTPayload;
       try {
-        const verified = await jwtVerify(auth.slice(7), keys.apnsPublic, { issuer: APNS.teamId, algorithms: ['ES256'] });
+        const verified = await jwtVerify(auth.slice(7), keys.apnsPublic, {
+          issuer: APNS.teamId,
+          algorithms: ['ES256'],
+        });
         if (verified.protectedHeader.kid !== APNS.keyId) return refuse(`kid ${verified.protectedHeader.kid}`);
         jwt = verified.payload;
       } catch (error) {
         return refuse(`provider token: ${(error as Error).message}`);
       }
-      if (typeof jwt.iat !== 'number' || Math.abs(jwt.iat - Date.now() / 1000) > 3600) return refuse('iat missing or stale');
-      if (headers['apns-topic'] !== APNS.topic) return refuse(`apns-topic ${headers['apns-topic']}`);
-      if (headers['apns-push-type'] !== 'alert') return refuse(`apns-push-type ${headers['apns-push-type']}`);
-      if (!UUID.test(String(headers['apns-id']))) return refuse(`apns-id ${headers['apns-id']}`);
+      if (typeof jwt.iat !== 'number' || Math.abs(jwt.iat - Date.now() / 1000) > 3600)
+        return refuse('iat missing or stale');
+      if (headers['apns-topic'] !== APNS.topic) return refuse(`apns-topic ${String(headers['apns-topic'])}`);
+      if (headers['apns-push-type'] !== 'alert') return refuse(`apns-push-type ${String(headers['apns-push-type'])}`);
+      if (!UUID.test(String(headers['apns-id']))) return refuse(`apns-id ${String(headers['apns-id'])}`);
       let body: Record<string, unknown>;
       try {
         body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
@@ -149,7 +169,11 @@ export async function startFakeApns(keys: PushKeys): Promise<FakeProvider> {
         return refuse('payload is not JSON');
       }
       const aps = body.aps as { alert?: { title?: unknown; body?: unknown } } | undefined;
-      if (typeof aps?.alert?.body !== 'string' || body.notificationId !== headers['apns-id'] || typeof body.kind !== 'string') {
+      if (
+        typeof aps?.alert?.body !== 'string' ||
+        body.notificationId !== headers['apns-id'] ||
+        typeof body.kind !== 'string'
+      ) {
         return refuse(`payload ${JSON.stringify(body)}`);
       }
       const delivery: Delivery = { token, headers, body, jwt, at: Date.now() };
@@ -201,21 +225,26 @@ export async function startFakeFcm(keys: PushKeys): Promise<FakeFcm> {
     fake.problems.push(why);
     json(res, 400, { error: { code: 400, status: 'FAILED_PRECONDITION', message: `fake refused: ${why}` } });
   };
+  // The handler answers every outcome itself, errors included.
+  // eslint-disable-next-line @typescript-eslint/no-misused-promises
   const server = createServer(async (req, res) => {
     const raw = await readBody(req);
     if (req.method === 'POST' && req.url === '/token') {
-      if (!String(req.headers['content-type']).startsWith('application/x-www-form-urlencoded')) return refuse(res, 'token request is not a form');
+      if (!String(req.headers['content-type']).startsWith('application/x-www-form-urlencoded'))
+        return refuse(res, 'token request is not a form');
       const form = new URLSearchParams(raw);
-      if (form.get('grant_type') !== 'urn:ietf:params:oauth:grant-type:jwt-bearer') return refuse(res, `grant_type ${form.get('grant_type')}`);
+      if (form.get('grant_type') !== 'urn:ietf:params:oauth:grant-type:jwt-bearer')
+        return refuse(res, `grant_type ${form.get('grant_type')}`);
       try {
         const { payload, protectedHeader } = await jwtVerify(form.get('assertion') ?? '', keys.fcmPublic, {
           issuer: FCM.clientEmail,
           audience: `${fake.url}/token`,
           algorithms: ['RS256'],
         });
-        if (payload.scope !== FCM_SCOPE) return refuse(res, `scope ${payload.scope}`);
+        if (payload.scope !== FCM_SCOPE) return refuse(res, `scope ${String(payload.scope)}`);
         if (protectedHeader.kid !== FCM.keyId) return refuse(res, `kid ${protectedHeader.kid}`);
-        if (typeof payload.iat !== 'number' || typeof payload.exp !== 'number' || payload.exp - payload.iat > 3600) return refuse(res, 'iat/exp');
+        if (typeof payload.iat !== 'number' || typeof payload.exp !== 'number' || payload.exp - payload.iat > 3600)
+          return refuse(res, 'iat/exp');
       } catch (error) {
         return refuse(res, `assertion: ${(error as Error).message}`);
       }
@@ -223,7 +252,8 @@ export async function startFakeFcm(keys: PushKeys): Promise<FakeFcm> {
       fake.issued.push(token);
       return json(res, 200, { access_token: token, expires_in: 3599, token_type: 'Bearer' });
     }
-    if (req.method !== 'POST' || req.url !== `/v1/projects/${FCM.projectId}/messages:send`) return refuse(res, `bad request line ${req.method} ${req.url}`);
+    if (req.method !== 'POST' || req.url !== `/v1/projects/${FCM.projectId}/messages:send`)
+      return refuse(res, `bad request line ${req.method} ${req.url}`);
     const bearer = String(req.headers.authorization ?? '').replace(/^Bearer /, '');
     if (!fake.issued.includes(bearer)) return refuse(res, 'unknown access token');
     if (!String(req.headers['content-type']).startsWith('application/json')) return refuse(res, 'send is not JSON');
@@ -235,17 +265,27 @@ export async function startFakeFcm(keys: PushKeys): Promise<FakeFcm> {
     }
     const message = body.message;
     const data = message?.data ?? {};
-    if (typeof message?.token !== 'string' || typeof message.notification?.body !== 'string' || !UUID.test(String(data.notificationId))) {
+    if (
+      typeof message?.token !== 'string' ||
+      typeof message.notification?.body !== 'string' ||
+      !UUID.test(String(data.notificationId))
+    ) {
       return refuse(res, `message ${raw}`);
     }
     if (Object.values(data).some((v) => typeof v !== 'string')) return refuse(res, 'data values must be strings');
-    const delivery: Delivery = { token: message.token, headers: req.headers, body: body as Record<string, unknown>, at: Date.now() };
+    const delivery: Delivery = {
+      token: message.token,
+      headers: req.headers,
+      body: body as Record<string, unknown>,
+      at: Date.now(),
+    };
     fake.requests.push(delivery);
     fake.open += 1;
-    answerLater(fake.respond(delivery), fake, (reply) => json(res, reply.status, reply.body ?? { name: `projects/${FCM.projectId}/messages/1` }, reply.headers));
+    answerLater(fake.respond(delivery), fake, (reply) =>
+      json(res, reply.status, reply.body ?? { name: `projects/${FCM.projectId}/messages/1` }, reply.headers),
+    );
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   fake.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return fake;
 }
-

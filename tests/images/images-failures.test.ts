@@ -11,7 +11,11 @@ import type { TestServer } from '../helpers/server.ts';
 import type { Storage } from '../../src/storage/index.ts';
 
 /** Replaces storage methods for the duration of `fn`, recording the keys put() was given. */
-async function withStorage(server: TestServer, replace: (original: Storage, putKeys: string[]) => Partial<Storage>, fn: (putKeys: string[]) => Promise<void>) {
+async function withStorage(
+  server: TestServer,
+  replace: (original: Storage, putKeys: string[]) => Partial<Storage>,
+  fn: (putKeys: string[]) => Promise<void>,
+) {
   const storage = server.deps.storage;
   const original = { ...storage };
   const putKeys: string[] = [];
@@ -62,7 +66,10 @@ describe.each([
     await s3?.stop();
   });
 
-  const state = async () => ({ rows: await server.deps.prisma.image.count({ where: { userId: user.id } }), objects: await storedKeys(server) });
+  const state = async () => ({
+    rows: await server.deps.prisma.image.count({ where: { userId: user.id } }),
+    objects: await storedKeys(server),
+  });
 
   it('leaves no row when the storage write fails', async () => {
     await withStorage(
@@ -73,7 +80,11 @@ describe.each([
         },
       }),
       async (putKeys) => {
-        const result = await uploadImage(server, { data: await jpeg(64, 64) }, { token: user.accessToken, isPrimary: true });
+        const result = await uploadImage(
+          server,
+          { data: await jpeg(64, 64) },
+          { token: user.accessToken, isPrimary: true },
+        );
         expect(codes(result)).toEqual(['INTERNAL_SERVER_ERROR']);
         expect(result.errors![0].extensions?.requestId).toEqual(expect.any(String));
         expect(JSON.stringify(result.errors)).not.toContain('bucket unreachable');
@@ -82,7 +93,9 @@ describe.each([
     );
     expect(await state()).toEqual({ rows: 0, objects: [] });
     // The log says what went wrong, for the request id the client got.
-    expect(logLines.some((l) => l.msg === 'unexpected error' && JSON.stringify(l.err).includes('Storing image'))).toBe(true);
+    expect(logLines.some((l) => l.msg === 'unexpected error' && JSON.stringify(l.err).includes('Storing image'))).toBe(
+      true,
+    );
   });
 
   it('leaves no object when the storage write fails after writing (a lost response)', async () => {
@@ -109,7 +122,11 @@ describe.each([
         server,
         () => ({}),
         async (putKeys) => {
-          const result = await uploadImage(server, { data: await jpeg(64, 64) }, { token: user.accessToken, isPrimary, caption: FAILING_CAPTION });
+          const result = await uploadImage(
+            server,
+            { data: await jpeg(64, 64) },
+            { token: user.accessToken, isPrimary, caption: FAILING_CAPTION },
+          );
           expect(codes(result)).toEqual(['INTERNAL_SERVER_ERROR']);
           // The object was written before the row failed, and is gone again.
           expect(putKeys).toHaveLength(1);
@@ -120,7 +137,11 @@ describe.each([
     }
     // The failed primary change rolled back with the row: an existing primary stays.
     const primary = await uploadOk(server, { data: await jpeg(64, 64) }, { token: user.accessToken, isPrimary: true });
-    const failed = await uploadImage(server, { data: await jpeg(64, 64) }, { token: user.accessToken, isPrimary: true, caption: FAILING_CAPTION });
+    const failed = await uploadImage(
+      server,
+      { data: await jpeg(64, 64) },
+      { token: user.accessToken, isPrimary: true, caption: FAILING_CAPTION },
+    );
     expect(codes(failed)).toEqual(['INTERNAL_SERVER_ERROR']);
     const seen = await gqlOk(server, MyImagesDocument, {}, { token: user.accessToken });
     expect(seen.me!.primaryImage?.id).toBe(primary.id);
@@ -170,7 +191,11 @@ describe('image uploads with S3 gone', () => {
     await s3.stop();
 
     const started = Date.now();
-    const result = await uploadImage(server, { data: await jpeg(64, 64) }, { token: user.accessToken, isPrimary: true });
+    const result = await uploadImage(
+      server,
+      { data: await jpeg(64, 64) },
+      { token: user.accessToken, isPrimary: true },
+    );
     expect(codes(result)).toEqual(['INTERNAL_SERVER_ERROR']);
     expect(result.errors![0].extensions?.requestId).toEqual(expect.any(String));
     expect(Date.now() - started).toBeLessThan(15_000);

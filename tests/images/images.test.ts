@@ -72,8 +72,20 @@ describe.each(backends)('image flow on $name', ({ s3: useS3 }) => {
 
     // A phone photo: 2400×1800 pixels with EXIF orientation 6, so it shows as 1800×2400.
     const photo = await jpegWithGps(2400, 1800);
-    const first = await uploadOk(server, { data: photo, name: 'IMG_0001.JPG', type: 'image/jpeg' }, { token: alice.accessToken, isPrimary: true, caption: '  At the lake  ' });
-    expect(first).toMatchObject({ type: 'PROFILE', isPrimary: true, caption: 'At the lake', mimeType: 'image/jpeg', width: 1440, height: 1920, owner: { id: alice.id } });
+    const first = await uploadOk(
+      server,
+      { data: photo, name: 'IMG_0001.JPG', type: 'image/jpeg' },
+      { token: alice.accessToken, isPrimary: true, caption: '  At the lake  ' },
+    );
+    expect(first).toMatchObject({
+      type: 'PROFILE',
+      isPrimary: true,
+      caption: 'At the lake',
+      mimeType: 'image/jpeg',
+      width: 1440,
+      height: 1920,
+      owner: { id: alice.id },
+    });
     const firstKey = keyOf(first.url);
     expect(firstKey).toMatch(KEY_PATTERN(alice.id, 'profile', 'jpg'));
     expect(first.url).toBe(useS3 ? `${s3!.endpoint}/pinit-images/${firstKey}` : `${server.url}/files/${firstKey}`);
@@ -90,8 +102,19 @@ describe.each(backends)('image flow on $name', ({ s3: useS3 }) => {
     }
     expect(Buffer.from(await served.arrayBuffer()).equals(stored)).toBe(true);
 
-    const second = await uploadOk(server, { data: await png(300, 200), name: 'drawing.png', type: 'image/png' }, { token: alice.accessToken, type: 'GALLERY' });
-    expect(second).toMatchObject({ type: 'GALLERY', isPrimary: false, caption: '', mimeType: 'image/png', width: 300, height: 200 });
+    const second = await uploadOk(
+      server,
+      { data: await png(300, 200), name: 'drawing.png', type: 'image/png' },
+      { token: alice.accessToken, type: 'GALLERY' },
+    );
+    expect(second).toMatchObject({
+      type: 'GALLERY',
+      isPrimary: false,
+      caption: '',
+      mimeType: 'image/png',
+      width: 300,
+      height: 200,
+    });
     expect(keyOf(second.url)).toMatch(KEY_PATTERN(alice.id, 'gallery', 'png'));
 
     const listed = await gqlOk(server, MyImagesDocument, {}, { token: alice.accessToken });
@@ -112,9 +135,19 @@ describe.each(backends)('image flow on $name', ({ s3: useS3 }) => {
       [first.id, false],
     ]);
 
-    const captioned = await gqlOk(server, UpdateImageCaptionDocument, { id: first.id, caption: 'Sunset' }, { token: alice.accessToken });
+    const captioned = await gqlOk(
+      server,
+      UpdateImageCaptionDocument,
+      { id: first.id, caption: 'Sunset' },
+      { token: alice.accessToken },
+    );
     expect(captioned.updateImageCaption.caption).toBe('Sunset');
-    const cleared = await gqlOk(server, UpdateImageCaptionDocument, { id: first.id, caption: '' }, { token: alice.accessToken });
+    const cleared = await gqlOk(
+      server,
+      UpdateImageCaptionDocument,
+      { id: first.id, caption: '' },
+      { token: alice.accessToken },
+    );
     expect(cleared.updateImageCaption.caption).toBe('');
 
     expect(await storedKeys(server)).toEqual([firstKey, keyOf(second.url)].sort());
@@ -139,7 +172,10 @@ describe.each(backends)('image flow on $name', ({ s3: useS3 }) => {
     expect(exifIfd0Tags(input.exif!)).toContain(GPS_IFD_TAG);
 
     const image = await uploadOk(server, { data: photo }, { token: alice.accessToken });
-    for (const bytes of [await readStored(server, keyOf(image.url)), Buffer.from(await (await fetch(image.url)).arrayBuffer())]) {
+    for (const bytes of [
+      await readStored(server, keyOf(image.url)),
+      Buffer.from(await (await fetch(image.url)).arrayBuffer()),
+    ]) {
       const meta = await sharp(bytes!).metadata();
       expect(meta).toMatchObject({ format: 'jpeg', width: 900, height: 1200 });
       expect(meta.exif).toBeUndefined();
@@ -160,7 +196,7 @@ describe.each(backends)('image flow on $name', ({ s3: useS3 }) => {
     };
     server.server.httpServer.on('request', onRequest);
     let puts = 0;
-    const put = server.deps.storage.put;
+    const put = server.deps.storage.put.bind(server.deps.storage);
     server.deps.storage.put = (...args) => {
       puts += 1;
       return put(...args);
@@ -168,7 +204,10 @@ describe.each(backends)('image flow on $name', ({ s3: useS3 }) => {
     try {
       const file = await jpeg(1500, 1500);
       const boundary = `----pinit${randomUUID()}`;
-      const operations = JSON.stringify({ query: 'mutation ($input: UploadImageInput!) { uploadImage(input: $input) { id } }', variables: { input: { file: null, type: 'PROFILE' } } });
+      const operations = JSON.stringify({
+        query: 'mutation ($input: UploadImageInput!) { uploadImage(input: $input) { id } }',
+        variables: { input: { file: null, type: 'PROFILE' } },
+      });
       const head = Buffer.from(
         `--${boundary}\r\nContent-Disposition: form-data; name="operations"\r\n\r\n${operations}\r\n` +
           `--${boundary}\r\nContent-Disposition: form-data; name="map"\r\n\r\n{"0":["variables.input.file"]}\r\n` +
@@ -195,11 +234,16 @@ describe.each(backends)('image flow on $name', ({ s3: useS3 }) => {
       req.write(head);
       req.write(file.subarray(0, file.length >> 1));
       // The resolver runs (its first query is counted) and is reading the file when the client goes.
-      await eventually(() => server.deps.db.statements.count > statementsBefore, { what: 'the resolver\'s first query' });
+      await eventually(() => server.deps.db.statements.count > statementsBefore, {
+        what: "the resolver's first query",
+      });
       await new Promise((resolve) => setTimeout(resolve, 100));
       req.destroy();
 
-      await eventually(() => serverSide[0]?.writableEnded === true, { timeoutMs: 10_000, what: 'the server to end its response' });
+      await eventually(() => serverSide[0]?.writableEnded === true, {
+        timeoutMs: 10_000,
+        what: 'the server to end its response',
+      });
       expect(puts).toBe(0);
       expect(await leftovers(server, alice.id)).toEqual({ rows, objects: await storedKeys(server) });
       expect((await storedKeys(server)).filter((k) => k.includes(alice.id))).toEqual([]);
@@ -257,7 +301,9 @@ describe('image processing', () => {
 
   it('records the stored size, and makes keys unique even within one millisecond', async () => {
     const file = { data: await jpeg(100, 100) };
-    const images = await Promise.all(Array.from({ length: 5 }, () => uploadOk(server, file, { token: user.accessToken })));
+    const images = await Promise.all(
+      Array.from({ length: 5 }, () => uploadOk(server, file, { token: user.accessToken })),
+    );
     expect(new Set(images.map((i) => i.url)).size).toBe(5);
     for (const image of images) expect((await readStored(server, keyOf(image.url)))!.length).toBe(image.sizeBytes);
   });
@@ -279,14 +325,21 @@ describe('bad input', () => {
   let ownersImageId: string;
   // The server's side of each request, to see that refused uploads were still read to the end.
   const serverRequests: http.IncomingMessage[] = [];
-  const readToTheEnd = () => eventually(() => serverRequests.at(-1)?.complete === true, { what: 'the upload to be read to the end' });
+  const readToTheEnd = () =>
+    eventually(() => serverRequests.at(-1)?.complete === true, { what: 'the upload to be read to the end' });
 
   beforeAll(async () => {
     server = await startTestServer();
     server.server.httpServer.on('request', (req: http.IncomingMessage) => serverRequests.push(req));
     owner = await createUser(server);
     other = await createUser(server);
-    ownersImageId = (await uploadOk(server, { data: await jpeg(40, 40) }, { token: owner.accessToken, isPrimary: true, caption: 'mine' })).id;
+    ownersImageId = (
+      await uploadOk(
+        server,
+        { data: await jpeg(40, 40) },
+        { token: owner.accessToken, isPrimary: true, caption: 'mine' },
+      )
+    ).id;
   });
   afterAll(async () => {
     await server?.close();
@@ -300,23 +353,109 @@ describe('bad input', () => {
   // Each case is sent by `other`, who never manages to store anything.
   const uploads: Array<[string, () => Promise<FilePart>, Parameters<typeof uploadImage>[2], string]> = [
     ['0 bytes', async () => ({ data: Buffer.alloc(0) }), {}, 'BAD_USER_INPUT'],
-    ['10 MB + 1 byte', async () => ({ data: Buffer.concat([await jpeg(64, 64), Buffer.alloc(MAX_BYTES)]).subarray(0, MAX_BYTES + 1) }), {}, 'PAYLOAD_TOO_LARGE'],
-    ['25 MB', async () => ({ data: Buffer.concat([await jpeg(64, 64), Buffer.alloc(25 * 1024 * 1024)]) }), {}, 'PAYLOAD_TOO_LARGE'],
-    ['a truncated JPEG', async () => {
-      const whole = await jpeg(800, 600);
-      return { data: whole.subarray(0, Math.floor(whole.length * 0.6)) };
-    }, {}, 'BAD_USER_INPUT'],
-    ['a PNG signature followed by garbage', async () => ({ data: Buffer.concat([PNG_SIGNATURE, Buffer.from('garbage!'.repeat(500))]), name: 'x.png', type: 'image/png' }), {}, 'UNSUPPORTED_MEDIA_TYPE'],
-    ['a PNG header followed by garbage', async () => ({ data: Buffer.concat([pngHeader(100, 100), Buffer.from('garbage!'.repeat(500))]), name: 'x.png', type: 'image/png' }), {}, 'BAD_USER_INPUT'],
-    ['an HTML file named .jpg', async () => ({ data: Buffer.from('<!doctype html><html><script>alert(document.cookie)</script></html>'), name: 'cat.jpg' }), {}, 'UNSUPPORTED_MEDIA_TYPE'],
-    ['an SVG file named .jpg', async () => ({ data: Buffer.from('<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"><rect width="10" height="10"/></svg>'), name: 'cat.jpg' }), {}, 'UNSUPPORTED_MEDIA_TYPE'],
-    ['a TIFF (an image, but not one we take)', async () => ({ data: await sharp({ create: { width: 20, height: 20, channels: 3, background: 'red' } }).tiff().toBuffer(), name: 'scan.jpg' }), {}, 'UNSUPPORTED_MEDIA_TYPE'],
-    ['a 30000×30000 PNG', async () => ({ data: pngBomb(30000, 30000), name: 'bomb.png', type: 'image/png' }), {}, 'PAYLOAD_TOO_LARGE'],
-    ['two files in one request', async () => ({ data: await jpeg(40, 40) }), { extraFiles: [{ data: Buffer.from('a second file') }] }, 'BAD_USER_INPUT'],
-    ['a mapped file that never comes', async () => ({ data: await jpeg(40, 40) }), { omitFilePart: true }, 'BAD_USER_INPUT'],
+    [
+      '10 MB + 1 byte',
+      async () => ({ data: Buffer.concat([await jpeg(64, 64), Buffer.alloc(MAX_BYTES)]).subarray(0, MAX_BYTES + 1) }),
+      {},
+      'PAYLOAD_TOO_LARGE',
+    ],
+    [
+      '25 MB',
+      async () => ({ data: Buffer.concat([await jpeg(64, 64), Buffer.alloc(25 * 1024 * 1024)]) }),
+      {},
+      'PAYLOAD_TOO_LARGE',
+    ],
+    [
+      'a truncated JPEG',
+      async () => {
+        const whole = await jpeg(800, 600);
+        return { data: whole.subarray(0, Math.floor(whole.length * 0.6)) };
+      },
+      {},
+      'BAD_USER_INPUT',
+    ],
+    [
+      'a PNG signature followed by garbage',
+      async () => ({
+        data: Buffer.concat([PNG_SIGNATURE, Buffer.from('garbage!'.repeat(500))]),
+        name: 'x.png',
+        type: 'image/png',
+      }),
+      {},
+      'UNSUPPORTED_MEDIA_TYPE',
+    ],
+    [
+      'a PNG header followed by garbage',
+      async () => ({
+        data: Buffer.concat([pngHeader(100, 100), Buffer.from('garbage!'.repeat(500))]),
+        name: 'x.png',
+        type: 'image/png',
+      }),
+      {},
+      'BAD_USER_INPUT',
+    ],
+    [
+      'an HTML file named .jpg',
+      async () => ({
+        data: Buffer.from('<!doctype html><html><script>alert(document.cookie)</script></html>'),
+        name: 'cat.jpg',
+      }),
+      {},
+      'UNSUPPORTED_MEDIA_TYPE',
+    ],
+    [
+      'an SVG file named .jpg',
+      async () => ({
+        data: Buffer.from(
+          '<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"><rect width="10" height="10"/></svg>',
+        ),
+        name: 'cat.jpg',
+      }),
+      {},
+      'UNSUPPORTED_MEDIA_TYPE',
+    ],
+    [
+      'a TIFF (an image, but not one we take)',
+      async () => ({
+        data: await sharp({ create: { width: 20, height: 20, channels: 3, background: 'red' } })
+          .tiff()
+          .toBuffer(),
+        name: 'scan.jpg',
+      }),
+      {},
+      'UNSUPPORTED_MEDIA_TYPE',
+    ],
+    [
+      'a 30000×30000 PNG',
+      async () => ({ data: pngBomb(30000, 30000), name: 'bomb.png', type: 'image/png' }),
+      {},
+      'PAYLOAD_TOO_LARGE',
+    ],
+    [
+      'two files in one request',
+      async () => ({ data: await jpeg(40, 40) }),
+      { extraFiles: [{ data: Buffer.from('a second file') }] },
+      'BAD_USER_INPUT',
+    ],
+    [
+      'a mapped file that never comes',
+      async () => ({ data: await jpeg(40, 40) }),
+      { omitFilePart: true },
+      'BAD_USER_INPUT',
+    ],
     // A big file: refused before it is read, it must still be drained or the request would stall.
-    ['a caption of 10k characters', async () => ({ data: await jpeg(2000, 2000) }), { caption: 'x'.repeat(10_000) }, 'BAD_USER_INPUT'],
-    ['a caption with control characters', async () => ({ data: await jpeg(40, 40) }), { caption: 'bell\u0007' }, 'BAD_USER_INPUT'],
+    [
+      'a caption of 10k characters',
+      async () => ({ data: await jpeg(2000, 2000) }),
+      { caption: 'x'.repeat(10_000) },
+      'BAD_USER_INPUT',
+    ],
+    [
+      'a caption with control characters',
+      async () => ({ data: await jpeg(40, 40) }),
+      { caption: 'bell\u0007' },
+      'BAD_USER_INPUT',
+    ],
   ];
 
   it.each(uploads)('%s gets its code', async (name, file, opts, code) => {
@@ -332,7 +471,11 @@ describe('bad input', () => {
   });
 
   it('names the field of input errors', async () => {
-    const caption = await uploadImage(server, { data: await jpeg(40, 40) }, { token: other.accessToken, caption: 'x'.repeat(256) });
+    const caption = await uploadImage(
+      server,
+      { data: await jpeg(40, 40) },
+      { token: other.accessToken, caption: 'x'.repeat(256) },
+    );
     expect(caption.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'caption' });
     const empty = await uploadImage(server, { data: Buffer.alloc(0) }, { token: other.accessToken });
     expect(empty.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'file' });
@@ -341,9 +484,19 @@ describe('bad input', () => {
   });
 
   it('refuses a missing file sent without multipart', async () => {
-    const nullFile = await gql(server, UploadImageDocument, { input: { file: null, type: 'PROFILE' } }, { token: other.accessToken });
+    const nullFile = await gql(
+      server,
+      UploadImageDocument,
+      { input: { file: null, type: 'PROFILE' } },
+      { token: other.accessToken },
+    );
     expect(codes(nullFile)).toEqual(['BAD_USER_INPUT']);
-    const stringFile = await gql(server, UploadImageDocument, { input: { file: 'photo.jpg', type: 'PROFILE' } }, { token: other.accessToken });
+    const stringFile = await gql(
+      server,
+      UploadImageDocument,
+      { input: { file: 'photo.jpg', type: 'PROFILE' } },
+      { token: other.accessToken },
+    );
     expect(codes(stringFile)).toEqual(['BAD_USER_INPUT']);
     await nothingStoredFor(other);
   });
@@ -396,7 +549,11 @@ describe('bad input', () => {
     const form = new FormData();
     form.append('operations', '{not json');
     form.append('map', '{}');
-    const res = await fetch(server.graphqlUrl, { method: 'POST', headers: { 'apollo-require-preflight': 'true' }, body: form });
+    const res = await fetch(server.graphqlUrl, {
+      method: 'POST',
+      headers: { 'apollo-require-preflight': 'true' },
+      body: form,
+    });
     expect(res.status).toBe(400);
     expect(codes(await res.json())).toEqual(['BAD_USER_INPUT']);
   });
@@ -404,7 +561,9 @@ describe('bad input', () => {
   it("refuses changes to another user's image (FORBIDDEN) and unknown ids (NOT_FOUND)", async () => {
     const token = { token: other.accessToken };
     expect(codes(await gql(server, SetPrimaryImageDocument, { id: ownersImageId }, token))).toEqual(['FORBIDDEN']);
-    expect(codes(await gql(server, UpdateImageCaptionDocument, { id: ownersImageId, caption: 'hacked' }, token))).toEqual(['FORBIDDEN']);
+    expect(
+      codes(await gql(server, UpdateImageCaptionDocument, { id: ownersImageId, caption: 'hacked' }, token)),
+    ).toEqual(['FORBIDDEN']);
     expect(codes(await gql(server, DeleteImageDocument, { id: ownersImageId }, token))).toEqual(['FORBIDDEN']);
     for (const id of [randomUUID(), 'not-a-uuid', '']) {
       expect(codes(await gql(server, SetPrimaryImageDocument, { id }, token))).toEqual(['NOT_FOUND']);
@@ -412,7 +571,16 @@ describe('bad input', () => {
       expect(codes(await gql(server, DeleteImageDocument, { id }, token))).toEqual(['NOT_FOUND']);
     }
     expect(codes(await gql(server, DeleteImageDocument, { id: ownersImageId }))).toEqual(['UNAUTHENTICATED']);
-    expect(codes(await gql(server, UpdateImageCaptionDocument, { id: ownersImageId, caption: 'x'.repeat(10_000) }, { token: owner.accessToken }))).toEqual(['BAD_USER_INPUT']);
+    expect(
+      codes(
+        await gql(
+          server,
+          UpdateImageCaptionDocument,
+          { id: ownersImageId, caption: 'x'.repeat(10_000) },
+          { token: owner.accessToken },
+        ),
+      ),
+    ).toEqual(['BAD_USER_INPUT']);
 
     // Untouched.
     const image = await server.deps.prisma.image.findUniqueOrThrow({ where: { id: ownersImageId } });
@@ -453,7 +621,9 @@ describe('one primary image per user', () => {
   it('holds when 20 uploads with isPrimary race', async () => {
     const user = await createUser(server);
     const file = { data: await jpeg(32, 32) };
-    const results = await Promise.all(Array.from({ length: 20 }, () => uploadImage(server, file, { token: user.accessToken, isPrimary: true })));
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => uploadImage(server, file, { token: user.accessToken, isPrimary: true })),
+    );
     for (const result of results) expect(result.errors ?? []).toEqual([]);
     expect(await primaries(user.id)).toHaveLength(1);
     expect(await server.deps.prisma.image.count({ where: { userId: user.id } })).toBe(20);
@@ -465,9 +635,14 @@ describe('one primary image per user', () => {
     const ids: string[] = [];
     for (let i = 0; i < 20; i++) ids.push((await uploadOk(server, file, { token: user.accessToken })).id);
 
-    const results = await Promise.all(ids.map((id) => gql(server, SetPrimaryImageDocument, { id }, { token: user.accessToken })));
+    const results = await Promise.all(
+      ids.map((id) => gql(server, SetPrimaryImageDocument, { id }, { token: user.accessToken })),
+    );
     // Each call either wins in turn or is told to retry; none fails otherwise.
-    for (const result of results) expect(result.errors?.map((e) => e.extensions?.code) ?? []).toSatisfy((c: unknown[]) => c.length === 0 || (c.length === 1 && c[0] === 'CONFLICT'));
+    for (const result of results)
+      expect(result.errors?.map((e) => e.extensions?.code) ?? []).toSatisfy(
+        (c: unknown[]) => c.length === 0 || (c.length === 1 && c[0] === 'CONFLICT'),
+      );
     expect(results.filter((r) => !r.errors).length).toBeGreaterThan(0);
     const [primary, ...more] = await primaries(user.id);
     expect(more).toEqual([]);
@@ -477,7 +652,11 @@ describe('one primary image per user', () => {
     expect(seen.me!.images.filter((i) => i.isPrimary).map((i) => i.id)).toEqual([primary.id]);
 
     // Again on the same image at once, and with the current primary: harmless.
-    const again = await Promise.all(Array.from({ length: 10 }, (_, i) => gql(server, SetPrimaryImageDocument, { id: ids[i % 2] }, { token: user.accessToken })));
+    const again = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        gql(server, SetPrimaryImageDocument, { id: ids[i % 2] }, { token: user.accessToken }),
+      ),
+    );
     for (const result of again) expect(result.errors ?? []).toEqual([]);
     expect(await primaries(user.id)).toHaveLength(1);
   });
@@ -487,7 +666,14 @@ describe('one primary image per user', () => {
     await uploadOk(server, { data: await jpeg(32, 32) }, { token: user.accessToken, isPrimary: true });
     await expect(
       server.deps.prisma.image.create({
-        data: { userId: user.id, key: `users/${user.id}/images/profile_0-00000000.jpg`, type: 'PROFILE', isPrimary: true, sizeBytes: 1, mimeType: 'image/jpeg' },
+        data: {
+          userId: user.id,
+          key: `users/${user.id}/images/profile_0-00000000.jpg`,
+          type: 'PROFILE',
+          isPrimary: true,
+          sizeBytes: 1,
+          mimeType: 'image/jpeg',
+        },
       }),
     ).rejects.toMatchObject({ code: 'P2002' });
   });
@@ -504,12 +690,31 @@ describe('statement counts', () => {
 
   it('lists 100 users with avatars, primary images and images in as many statements as 10', async () => {
     const prefix = `imgcount${Date.now().toString(36)}`;
-    const users = Array.from({ length: 100 }, (_, i) => ({ id: randomUUID(), username: `${prefix}_${String(i).padStart(3, '0')}`, passwordHash: 'x' }));
+    const users = Array.from({ length: 100 }, (_, i) => ({
+      id: randomUUID(),
+      username: `${prefix}_${String(i).padStart(3, '0')}`,
+      passwordHash: 'x',
+    }));
     await server.deps.prisma.user.createMany({ data: users });
     await server.deps.prisma.image.createMany({
       data: users.flatMap((u, i) => [
-        { userId: u.id, key: `users/${u.id}/images/profile_${i}-0000000a.jpg`, type: 'PROFILE' as const, isPrimary: true, width: 10, height: 10, sizeBytes: 1, mimeType: 'image/jpeg' },
-        { userId: u.id, key: `users/${u.id}/images/gallery_${i}-0000000b.png`, type: 'GALLERY' as const, sizeBytes: 1, mimeType: 'image/png' },
+        {
+          userId: u.id,
+          key: `users/${u.id}/images/profile_${i}-0000000a.jpg`,
+          type: 'PROFILE' as const,
+          isPrimary: true,
+          width: 10,
+          height: 10,
+          sizeBytes: 1,
+          mimeType: 'image/jpeg',
+        },
+        {
+          userId: u.id,
+          key: `users/${u.id}/images/gallery_${i}-0000000b.png`,
+          type: 'GALLERY' as const,
+          sizeBytes: 1,
+          mimeType: 'image/png',
+        },
       ]),
     });
 
@@ -524,7 +729,9 @@ describe('statement counts', () => {
 
     const ten = await countStatements(server, () => run(10));
     const hundred = await countStatements(server, () => run(100));
-    console.info(`searchUsers with avatarUrl, primaryImage and images: ${ten} statements for 10 users, ${hundred} for 100`);
+    console.info(
+      `searchUsers with avatarUrl, primaryImage and images: ${ten} statements for 10 users, ${hundred} for 100`,
+    );
     expect(hundred).toBe(ten);
     expect(hundred).toBeLessThanOrEqual(3);
   });

@@ -32,7 +32,11 @@ const HOUR = 3600_000;
 const APNS_TOKEN = 'a1'.repeat(32);
 const FCM_TOKEN = `dQw4w9WgXcQ:APA91b${'x'.repeat(140)}`;
 
-async function feed(server: TestServer, user: TestUser, vars: { first?: number; after?: string; unreadOnly?: boolean } = {}) {
+async function feed(
+  server: TestServer,
+  user: TestUser,
+  vars: { first?: number; after?: string; unreadOnly?: boolean } = {},
+) {
   return (await gqlOk(server, NotificationsDocument, vars, { token: user.accessToken })).notifications;
 }
 
@@ -60,11 +64,18 @@ async function everyKind(writer: TestServer, reader: TestServer) {
   const tag = `nk${Date.now().toString(36)}${Math.floor(Math.random() * 1e4)}`;
   await gqlOk(writer, UpdateProfileDocument, { input: { interests: [tag] } }, { token: dan.accessToken });
 
-  const listeners = Object.fromEntries(await Promise.all([ana, ben, cleo, dan, eve, host].map(async (u) => [u.id, await listen(reader, u)] as const)));
+  const listeners = Object.fromEntries(
+    await Promise.all([ana, ben, cleo, dan, eve, host].map(async (u) => [u.id, await listen(reader, u)] as const)),
+  );
   const of = (u: TestUser) => listeners[u.id]!;
   try {
     // Friend request received, then accepted.
-    const { sendFriendRequest } = await gqlOk(writer, SendFriendRequestDocument, { userId: ben.id }, { token: ana.accessToken });
+    const { sendFriendRequest } = await gqlOk(
+      writer,
+      SendFriendRequestDocument,
+      { userId: ben.id },
+      { token: ana.accessToken },
+    );
     const received = await of(ben).next((n) => n.kind === 'FRIEND_REQUEST_RECEIVED');
     expect(received).toMatchObject({ actor: { id: ana.id, username: ana.username }, event: null, readAt: null });
     expect(received.text).toContain(ana.username);
@@ -74,7 +85,12 @@ async function everyKind(writer: TestServer, reader: TestServer) {
     expect(accepted.text).toContain(ben.username);
 
     // A private event: Cleo invited by the host, Dan auto-matched on his interest, Eve joins.
-    const party = await createEvent(writer, host, { title: 'Rooftop party', invitedUserIds: [cleo.id, eve.id], interestTags: [tag], autoMatchingEnabled: true });
+    const party = await createEvent(writer, host, {
+      title: 'Rooftop party',
+      invitedUserIds: [cleo.id, eve.id],
+      interestTags: [tag],
+      autoMatchingEnabled: true,
+    });
     const invited = await of(cleo).next((n) => n.kind === 'EVENT_INVITATION');
     expect(invited).toMatchObject({ actor: { id: host.id }, event: { id: party.id, title: 'Rooftop party' } });
     expect(invited.text).toContain('Rooftop party');
@@ -85,14 +101,27 @@ async function everyKind(writer: TestServer, reader: TestServer) {
 
     // Updated: attendees and invitees hear of it, the host who changed it does not.
     const startsAt = new Date(Date.now() + 3 * HOUR).toISOString();
-    await gqlOk(writer, UpdateEventDocument, { id: party.id, input: { title: 'Rooftop party!', startsAt, endsAt: new Date(Date.now() + 5 * HOUR).toISOString() } }, { token: host.accessToken });
+    await gqlOk(
+      writer,
+      UpdateEventDocument,
+      {
+        id: party.id,
+        input: { title: 'Rooftop party!', startsAt, endsAt: new Date(Date.now() + 5 * HOUR).toISOString() },
+      },
+      { token: host.accessToken },
+    );
     for (const guest of [cleo, dan, eve]) {
       const updated = await of(guest).next((n) => n.kind === 'EVENT_UPDATED');
       expect(updated).toMatchObject({ actor: { id: host.id }, event: { id: party.id, title: 'Rooftop party!' } });
       expect(updated.text).toMatch(/Rooftop party!.*title, time/);
     }
     // Settings attendees do not see make no notification.
-    await gqlOk(writer, UpdateEventDocument, { id: party.id, input: { autoMatchingEnabled: false } }, { token: host.accessToken });
+    await gqlOk(
+      writer,
+      UpdateEventDocument,
+      { id: party.id, input: { autoMatchingEnabled: false } },
+      { token: host.accessToken },
+    );
 
     // Cancelled: the same people.
     await gqlOk(writer, CancelEventDocument, { id: party.id }, { token: host.accessToken });
@@ -116,8 +145,14 @@ async function everyKind(writer: TestServer, reader: TestServer) {
       startsAt: new Date(Date.now() - HOUR).toISOString(),
       endsAt: new Date(Date.now() + HOUR).toISOString(),
     });
-    for (const guest of [ana, ben]) await gqlOk(writer, JoinEventDocument, { id: meetup.id }, { token: guest.accessToken });
-    await gqlOk(writer, RateUserDocument, { input: { userId: ben.id, eventId: meetup.id, score: 5 } }, { token: ana.accessToken });
+    for (const guest of [ana, ben])
+      await gqlOk(writer, JoinEventDocument, { id: meetup.id }, { token: guest.accessToken });
+    await gqlOk(
+      writer,
+      RateUserDocument,
+      { input: { userId: ben.id, eventId: meetup.id, score: 5 } },
+      { token: ana.accessToken },
+    );
     const rating = await of(ben).next((n) => n.kind === 'RATING_RECEIVED');
     expect(rating).toMatchObject({ actor: { id: ana.id }, event: { id: meetup.id, title: 'Coffee meetup' } });
     expect(rating.text).toContain('5/5');
@@ -164,15 +199,22 @@ describe('notifications on one instance', () => {
     const secret = await createEvent(server, host, { title: 'Secret', invitedUserIds: [guest.id] });
     // A notification about a private event reaching someone who is not a member (as when
     // a rating's event is private): its event stays hidden.
-    await server.deps.prisma.notification.create({ data: { recipientId: stranger.id, kind: 'EVENT_SHARED', actorId: host.id, eventId: secret.id, text: 'x' } });
+    await server.deps.prisma.notification.create({
+      data: { recipientId: stranger.id, kind: 'EVENT_SHARED', actorId: host.id, eventId: secret.id, text: 'x' },
+    });
     expect((await feed(server, guest)).edges[0]?.node.event).toEqual({ id: secret.id, title: 'Secret' });
-    expect((await feed(server, stranger)).edges[0]?.node).toMatchObject({ kind: 'EVENT_SHARED', event: null, actor: { id: host.id } });
+    expect((await feed(server, stranger)).edges[0]?.node).toMatchObject({
+      kind: 'EVENT_SHARED',
+      event: null,
+      actor: { id: host.id },
+    });
   });
 
   it('pages the feed newest first, filters unread, and marks only the viewer’s own as read', async () => {
     const [me, other] = await Promise.all([createUser(server), createUser(server)]);
     const senders = await Promise.all(Array.from({ length: 7 }, () => createUser(server)));
-    for (const sender of senders) await gqlOk(server, SendFriendRequestDocument, { userId: me.id }, { token: sender.accessToken });
+    for (const sender of senders)
+      await gqlOk(server, SendFriendRequestDocument, { userId: me.id }, { token: sender.accessToken });
     await gqlOk(server, SendFriendRequestDocument, { userId: other.id }, { token: senders[0]!.accessToken });
 
     const all: FeedItem[] = [];
@@ -189,21 +231,38 @@ describe('notifications on one instance', () => {
     expect([...created].sort((a, b) => b - a)).toEqual(created);
 
     const theirs = (await feed(server, other)).edges[0]!.node;
-    const { markNotificationsRead: two } = await gqlOk(server, MarkNotificationsReadDocument, { ids: [all[0]!.id, all[1]!.id, theirs.id] }, { token: me.accessToken });
+    const { markNotificationsRead: two } = await gqlOk(
+      server,
+      MarkNotificationsReadDocument,
+      { ids: [all[0]!.id, all[1]!.id, theirs.id] },
+      { token: me.accessToken },
+    );
     expect(two).toBe(2);
     // Already read: nothing changes.
-    expect((await gqlOk(server, MarkNotificationsReadDocument, { ids: [all[0]!.id] }, { token: me.accessToken })).markNotificationsRead).toBe(0);
-    expect((await gqlOk(server, MarkNotificationsReadDocument, { ids: [] }, { token: me.accessToken })).markNotificationsRead).toBe(0);
+    expect(
+      (await gqlOk(server, MarkNotificationsReadDocument, { ids: [all[0]!.id] }, { token: me.accessToken }))
+        .markNotificationsRead,
+    ).toBe(0);
+    expect(
+      (await gqlOk(server, MarkNotificationsReadDocument, { ids: [] }, { token: me.accessToken }))
+        .markNotificationsRead,
+    ).toBe(0);
     expect((await feed(server, other)).edges[0]!.node.readAt).toBeNull();
 
     const unread = await feed(server, me, { unreadOnly: true });
     expect(unread.edges.map((e) => e.node.id)).toEqual(all.slice(2).map((n) => n.id));
-    const page = await feed(server, me, { unreadOnly: true, first: 2, after: (await feed(server, me, { unreadOnly: true, first: 2 })).pageInfo.endCursor! });
+    const page = await feed(server, me, {
+      unreadOnly: true,
+      first: 2,
+      after: (await feed(server, me, { unreadOnly: true, first: 2 })).pageInfo.endCursor!,
+    });
     expect(page.edges.map((e) => e.node.id)).toEqual(all.slice(4, 6).map((n) => n.id));
     expect((await feed(server, me)).edges.slice(0, 2).every((e) => e.node.readAt !== null)).toBe(true);
 
     // Omitted ids: all of the viewer's, and no one else's.
-    expect((await gqlOk(server, MarkNotificationsReadDocument, {}, { token: me.accessToken })).markNotificationsRead).toBe(5);
+    expect(
+      (await gqlOk(server, MarkNotificationsReadDocument, {}, { token: me.accessToken })).markNotificationsRead,
+    ).toBe(5);
     expect((await feed(server, me, { unreadOnly: true })).edges).toEqual([]);
     expect((await feed(server, other, { unreadOnly: true })).edges).toHaveLength(1);
   });
@@ -212,7 +271,9 @@ describe('notifications on one instance', () => {
     const me = await createUser(server);
     expect(codes(await gql(server, NotificationsDocument, {}))).toEqual(['UNAUTHENTICATED']);
     expect(codes(await gql(server, MarkNotificationsReadDocument, {}))).toEqual(['UNAUTHENTICATED']);
-    expect(codes(await gql(server, RegisterDeviceDocument, { platform: 'IOS', token: APNS_TOKEN }))).toEqual(['UNAUTHENTICATED']);
+    expect(codes(await gql(server, RegisterDeviceDocument, { platform: 'IOS', token: APNS_TOKEN }))).toEqual([
+      'UNAUTHENTICATED',
+    ]);
     const anonymous = wsClient(server);
     const refused = await subscribe(server, anonymous, NotificationAddedDocument);
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -220,19 +281,29 @@ describe('notifications on one instance', () => {
     await anonymous.dispose();
 
     const token = { token: me.accessToken };
-    expect((await gql(server, MarkNotificationsReadDocument, { ids: ['nope'] }, token)).errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'ids' });
+    expect(
+      (await gql(server, MarkNotificationsReadDocument, { ids: ['nope'] }, token)).errors?.[0]?.extensions,
+    ).toMatchObject({ code: 'BAD_USER_INPUT', field: 'ids' });
     const tooMany = Array.from({ length: 501 }, () => crypto.randomUUID());
-    expect((await gql(server, MarkNotificationsReadDocument, { ids: tooMany }, token)).errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'ids' });
+    expect(
+      (await gql(server, MarkNotificationsReadDocument, { ids: tooMany }, token)).errors?.[0]?.extensions,
+    ).toMatchObject({ code: 'BAD_USER_INPUT', field: 'ids' });
     expect(codes(await gql(server, NotificationsDocument, { first: 101 }, token))).toEqual(['BAD_USER_INPUT']);
-    expect(codes(await gql(server, NotificationsDocument, { after: 'bm90LWEtY3Vyc29y' }, token))).toEqual(['BAD_USER_INPUT']);
+    expect(codes(await gql(server, NotificationsDocument, { after: 'bm90LWEtY3Vyc29y' }, token))).toEqual([
+      'BAD_USER_INPUT',
+    ]);
   });
 
   describe('devices', () => {
-    const register = (user: TestUser, platform: DevicePlatform, token: string) => gql(server, RegisterDeviceDocument, { platform, token }, { token: user.accessToken });
+    const register = (user: TestUser, platform: DevicePlatform, token: string) =>
+      gql(server, RegisterDeviceDocument, { platform, token }, { token: user.accessToken });
     const devicesOf = async (user: TestUser) =>
-      (await server.deps.prisma.device.findMany({ where: { userId: user.id }, select: { platform: true, token: true } })).sort((x, y) =>
-        x.platform.localeCompare(y.platform),
-      );
+      (
+        await server.deps.prisma.device.findMany({
+          where: { userId: user.id },
+          select: { platform: true, token: true },
+        })
+      ).sort((x, y) => x.platform.localeCompare(y.platform));
 
     it('registers, moves and unregisters tokens', async () => {
       const [ana, ben] = await Promise.all([createUser(server), createUser(server)]);
@@ -241,34 +312,62 @@ describe('notifications on one instance', () => {
       expect((await register(ana, 'ANDROID', FCM_TOKEN)).data?.registerDevice).toBe(true);
       expect((await register(ana, 'WEB', `  ${JSON.stringify(web)}  `)).data?.registerDevice).toBe(true);
       // The same subscription written differently is the same token.
-      expect((await register(ana, 'WEB', JSON.stringify({ keys: { p256dh: 'BPx-key_1', auth: 'YXV0aA' }, endpoint: web.endpoint }))).errors).toBeUndefined();
+      expect(
+        (
+          await register(
+            ana,
+            'WEB',
+            JSON.stringify({ keys: { p256dh: 'BPx-key_1', auth: 'YXV0aA' }, endpoint: web.endpoint }),
+          )
+        ).errors,
+      ).toBeUndefined();
       expect(await devicesOf(ana)).toEqual([
         { platform: 'ANDROID', token: FCM_TOKEN },
         { platform: 'IOS', token: APNS_TOKEN },
-        { platform: 'WEB', token: JSON.stringify({ endpoint: web.endpoint, keys: { p256dh: 'BPx-key_1', auth: 'YXV0aA' } }) },
+        {
+          platform: 'WEB',
+          token: JSON.stringify({ endpoint: web.endpoint, keys: { p256dh: 'BPx-key_1', auth: 'YXV0aA' } }),
+        },
       ]);
 
       // A token belongs to one user at a time: registering it moves it, with nothing queued for the old owner.
       const device = await server.deps.prisma.device.findUniqueOrThrow({ where: { token: APNS_TOKEN } });
-      const notification = await server.deps.prisma.notification.create({ data: { recipientId: ana.id, kind: 'FRIEND_REQUEST_RECEIVED', text: 'x' } });
-      await server.deps.prisma.pushJob.create({ data: { notificationId: notification.id, deviceId: device.id, nextAttemptAt: new Date(Date.now() + HOUR) } });
+      const notification = await server.deps.prisma.notification.create({
+        data: { recipientId: ana.id, kind: 'FRIEND_REQUEST_RECEIVED', text: 'x' },
+      });
+      await server.deps.prisma.pushJob.create({
+        data: { notificationId: notification.id, deviceId: device.id, nextAttemptAt: new Date(Date.now() + HOUR) },
+      });
       expect((await register(ben, 'IOS', APNS_TOKEN)).data?.registerDevice).toBe(true);
       expect(await devicesOf(ben)).toEqual([{ platform: 'IOS', token: APNS_TOKEN }]);
       expect((await devicesOf(ana)).map((d) => d.platform)).toEqual(['ANDROID', 'WEB']);
       expect(await server.deps.prisma.pushJob.count({ where: { deviceId: device.id } })).toBe(0);
 
       // Only the owner unregisters; as registered, in any case for APNs.
-      expect((await gqlOk(server, UnregisterDeviceDocument, { token: APNS_TOKEN }, { token: ana.accessToken })).unregisterDevice).toBe(false);
-      expect((await gqlOk(server, UnregisterDeviceDocument, { token: APNS_TOKEN.toUpperCase() }, { token: ben.accessToken })).unregisterDevice).toBe(true);
-      expect((await gqlOk(server, UnregisterDeviceDocument, { token: JSON.stringify(web) }, { token: ana.accessToken })).unregisterDevice).toBe(true);
-      expect((await gqlOk(server, UnregisterDeviceDocument, { token: FCM_TOKEN }, { token: ana.accessToken })).unregisterDevice).toBe(true);
+      expect(
+        (await gqlOk(server, UnregisterDeviceDocument, { token: APNS_TOKEN }, { token: ana.accessToken }))
+          .unregisterDevice,
+      ).toBe(false);
+      expect(
+        (await gqlOk(server, UnregisterDeviceDocument, { token: APNS_TOKEN.toUpperCase() }, { token: ben.accessToken }))
+          .unregisterDevice,
+      ).toBe(true);
+      expect(
+        (await gqlOk(server, UnregisterDeviceDocument, { token: JSON.stringify(web) }, { token: ana.accessToken }))
+          .unregisterDevice,
+      ).toBe(true);
+      expect(
+        (await gqlOk(server, UnregisterDeviceDocument, { token: FCM_TOKEN }, { token: ana.accessToken }))
+          .unregisterDevice,
+      ).toBe(true);
       expect(await devicesOf(ana)).toEqual([]);
       expect(await devicesOf(ben)).toEqual([]);
     });
 
     it('keeps the 20 most recently registered devices of a user', async () => {
       const me = await createUser(server);
-      for (let i = 0; i < 22; i++) expect((await register(me, 'IOS', i.toString(16).padStart(2, '0').repeat(32))).errors).toBeUndefined();
+      for (let i = 0; i < 22; i++)
+        expect((await register(me, 'IOS', i.toString(16).padStart(2, '0').repeat(32))).errors).toBeUndefined();
       const kept = await devicesOf(me);
       expect(kept).toHaveLength(20);
       expect(kept.map((d) => d.token)).not.toContain('00'.repeat(32));
@@ -295,13 +394,19 @@ describe('notifications on one instance', () => {
       ['WEB', `https://push.example.com/${'x'.repeat(1024)}`],
     ] as const)('refuses a malformed %s token (%#)', async (platform, token) => {
       const me = await createUser(server);
-      expect((await register(me, platform, token)).errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'token' });
+      expect((await register(me, platform, token)).errors?.[0]?.extensions).toMatchObject({
+        code: 'BAD_USER_INPUT',
+        field: 'token',
+      });
       expect(await devicesOf(me)).toEqual([]);
     });
 
     it('refuses over-long tokens on unregister too', async () => {
       const me = await createUser(server);
-      expect((await gql(server, UnregisterDeviceDocument, { token: 'x'.repeat(1025) }, { token: me.accessToken })).errors?.[0]?.extensions).toMatchObject({
+      expect(
+        (await gql(server, UnregisterDeviceDocument, { token: 'x'.repeat(1025) }, { token: me.accessToken }))
+          .errors?.[0]?.extensions,
+      ).toMatchObject({
         code: 'BAD_USER_INPUT',
         field: 'token',
       });

@@ -14,7 +14,11 @@ import type { App } from '../../src/app.ts';
 import { ConfigError, loadConfig } from '../../src/config.ts';
 import { createPushSenders, createPushWorker } from '../../src/push/index.ts';
 import type { PushWorker } from '../../src/push/index.ts';
-import { MarkNotificationsReadDocument, RegisterDeviceDocument, SendFriendRequestDocument } from '../generated/graphql.ts';
+import {
+  MarkNotificationsReadDocument,
+  RegisterDeviceDocument,
+  SendFriendRequestDocument,
+} from '../generated/graphql.ts';
 import type { DevicePlatform } from '../generated/graphql.ts';
 import { createUser, gqlOk } from '../helpers/client.ts';
 import type { TestUser } from '../helpers/client.ts';
@@ -26,7 +30,8 @@ import { startTestServer, testDatabaseUrl } from '../helpers/server.ts';
 import type { TestServer } from '../helpers/server.ts';
 
 /** Deliveries go through the push worker's polls and retries: a longer default deadline. */
-const waitFor = <T>(check: () => T | Promise<T>, opts: EventuallyOptions = {}) => eventually(check, { timeoutMs: 15_000, ...opts });
+const waitFor = <T>(check: () => T | Promise<T>, opts: EventuallyOptions = {}) =>
+  eventually(check, { timeoutMs: 15_000, ...opts });
 
 let seq = 0;
 /** A fresh APNs token (64 hex) or FCM token. */
@@ -40,7 +45,10 @@ const register = (server: TestServer, user: TestUser, platform: DevicePlatform, 
 async function poke(server: TestServer, to: TestUser): Promise<string> {
   const from = await createUser(server);
   await gqlOk(server, SendFriendRequestDocument, { userId: to.id }, { token: from.accessToken });
-  const row = await server.deps.prisma.notification.findFirstOrThrow({ where: { recipientId: to.id, actorId: from.id }, select: { id: true } });
+  const row = await server.deps.prisma.notification.findFirstOrThrow({
+    where: { recipientId: to.id, actorId: from.id },
+    select: { id: true },
+  });
   return row.id;
 }
 
@@ -93,7 +101,12 @@ describe('push delivery', () => {
     const toAndroid = await waitFor(() => fcm.requests.find((r) => r.token === android), { what: 'the FCM request' });
 
     const notification = await server.deps.prisma.notification.findUniqueOrThrow({ where: { id: first } });
-    expect(toIos.headers).toMatchObject({ 'apns-topic': APNS.topic, 'apns-push-type': 'alert', 'apns-priority': '10', 'apns-id': first });
+    expect(toIos.headers).toMatchObject({
+      'apns-topic': APNS.topic,
+      'apns-push-type': 'alert',
+      'apns-priority': '10',
+      'apns-id': first,
+    });
     expect(toIos.jwt).toMatchObject({ iss: APNS.teamId });
     expect(toIos.body).toEqual({
       aps: { alert: { title: 'Friend request', body: notification.text }, badge: 1, sound: 'default' },
@@ -108,21 +121,30 @@ describe('push delivery', () => {
         android: { priority: 'HIGH', ttl: '86400s' },
       },
     });
-    await waitFor(async () => (await jobsOf(server, first)).every((j) => j.status === 'SENT' && j.attempts === 1 && j.lastError === null), {
-      what: 'both jobs SENT',
-    });
+    await waitFor(
+      async () =>
+        (await jobsOf(server, first)).every((j) => j.status === 'SENT' && j.attempts === 1 && j.lastError === null),
+      {
+        what: 'both jobs SENT',
+      },
+    );
 
     // The next push reuses the provider token (APNs) and the cached access token (FCM); the badge counts unread.
     const exchanges = fcm.issued.length;
     const second = await poke(server, me);
     const again = await waitFor(() => apns.requests.find((r) => r.body.notificationId === second));
-    await waitFor(() => fcm.requests.find((r) => (r.body.message as { data: { notificationId: string } }).data.notificationId === second));
+    await waitFor(() =>
+      fcm.requests.find((r) => (r.body.message as { data: { notificationId: string } }).data.notificationId === second),
+    );
     expect(again.headers.authorization).toBe(toIos.headers.authorization);
     expect((again.body.aps as { badge: number }).badge).toBe(2);
     expect(fcm.issued.length).toBe(exchanges);
     await gqlOk(server, MarkNotificationsReadDocument, {}, { token: me.accessToken });
     const third = await poke(server, me);
-    expect(((await waitFor(() => apns.requests.find((r) => r.body.notificationId === third))).body.aps as { badge: number }).badge).toBe(1);
+    expect(
+      ((await waitFor(() => apns.requests.find((r) => r.body.notificationId === third))).body.aps as { badge: number })
+        .badge,
+    ).toBe(1);
   });
 
   it('retries a 500 with growing delays, and gives up after the last attempt', async () => {
@@ -142,7 +164,13 @@ describe('push delivery', () => {
       return { status: 200 };
     };
     fcm.respond = (r) =>
-      count(r.token) === 1 ? { status: 503, body: { error: { code: 503, status: 'UNAVAILABLE', message: 'try later' } }, headers: { 'retry-after': '0' } } : { status: 200 };
+      count(r.token) === 1
+        ? {
+            status: 503,
+            body: { error: { code: 503, status: 'UNAVAILABLE', message: 'try later' } },
+            headers: { 'retry-after': '0' },
+          }
+        : { status: 200 };
 
     const id = await poke(server, me);
     const jobs = await waitFor(
@@ -168,8 +196,21 @@ describe('push delivery', () => {
 
   it('removes devices whose tokens the provider reports invalid, and only those', async () => {
     const me = await createUser(server);
-    const tokens = { gone: apnsToken(), bad: apnsToken(), fine: apnsToken(), unregistered: fcmToken(), invalid: fcmToken(), payload: fcmToken() };
-    for (const [name, token] of Object.entries(tokens)) await register(server, me, name === 'unregistered' || name === 'invalid' || name === 'payload' ? 'ANDROID' : 'IOS', token);
+    const tokens = {
+      gone: apnsToken(),
+      bad: apnsToken(),
+      fine: apnsToken(),
+      unregistered: fcmToken(),
+      invalid: fcmToken(),
+      payload: fcmToken(),
+    };
+    for (const [name, token] of Object.entries(tokens))
+      await register(
+        server,
+        me,
+        name === 'unregistered' || name === 'invalid' || name === 'payload' ? 'ANDROID' : 'IOS',
+        token,
+      );
     apns.respond = (r) =>
       r.token === tokens.gone
         ? { status: 410, body: { reason: 'Unregistered', timestamp: Date.now() } }
@@ -178,17 +219,36 @@ describe('push delivery', () => {
           : { status: 200 };
     const fcmError = (code: number, status: string, message: string, extra: object[] = []) => ({
       status: code,
-      body: { error: { code, status, message, details: [{ '@type': 'type.googleapis.com/google.firebase.fcm.v1.FcmError', errorCode: status === 'NOT_FOUND' ? 'UNREGISTERED' : status }, ...extra] } },
+      body: {
+        error: {
+          code,
+          status,
+          message,
+          details: [
+            {
+              '@type': 'type.googleapis.com/google.firebase.fcm.v1.FcmError',
+              errorCode: status === 'NOT_FOUND' ? 'UNREGISTERED' : status,
+            },
+            ...extra,
+          ],
+        },
+      },
     });
     fcm.respond = (r) =>
       r.token === tokens.unregistered
         ? fcmError(404, 'NOT_FOUND', 'Requested entity was not found.')
         : r.token === tokens.invalid
           ? fcmError(400, 'INVALID_ARGUMENT', 'The registration token is not a valid FCM registration token', [
-              { '@type': 'type.googleapis.com/google.rpc.BadRequest', fieldViolations: [{ field: 'message.token', description: 'Invalid registration token' }] },
+              {
+                '@type': 'type.googleapis.com/google.rpc.BadRequest',
+                fieldViolations: [{ field: 'message.token', description: 'Invalid registration token' }],
+              },
             ])
           : fcmError(400, 'INVALID_ARGUMENT', 'Invalid value at message.data', [
-              { '@type': 'type.googleapis.com/google.rpc.BadRequest', fieldViolations: [{ field: 'message.data', description: 'bad' }] },
+              {
+                '@type': 'type.googleapis.com/google.rpc.BadRequest',
+                fieldViolations: [{ field: 'message.data', description: 'bad' }],
+              },
             ]);
 
     const id = await poke(server, me);
@@ -201,7 +261,10 @@ describe('push delivery', () => {
     );
     const left = await server.deps.prisma.device.findMany({ where: { userId: me.id }, select: { token: true } });
     expect(left.map((d) => d.token).sort()).toEqual([tokens.fine, tokens.payload].sort());
-    const [fine, payload] = [(await jobsOf(server, id)).find((j) => j.device.token === tokens.fine), (await jobsOf(server, id)).find((j) => j.device.token === tokens.payload)];
+    const [fine, payload] = [
+      (await jobsOf(server, id)).find((j) => j.device.token === tokens.fine),
+      (await jobsOf(server, id)).find((j) => j.device.token === tokens.payload),
+    ];
     expect(fine?.status).toBe('SENT');
     // A refused message is not retried, and its device is kept.
     expect(payload).toMatchObject({ status: 'FAILED', attempts: 1 });
@@ -224,7 +287,9 @@ describe('push delivery', () => {
       }),
     );
     // On PostgreSQL, a second instance of the API races too.
-    const other = testDatabaseUrl ? await startTestServer({ shareWith: server, env: pushEnv(keys, apns, fcm, { PUSH_POLL_MS: '10' }) }) : undefined;
+    const other = testDatabaseUrl
+      ? await startTestServer({ shareWith: server, env: pushEnv(keys, apns, fcm, { PUSH_POLL_MS: '10' }) })
+      : undefined;
     try {
       for (const w of workers) w.start();
       apns.respond = () => ({ status: 200, delayMs: 20 });
@@ -235,7 +300,9 @@ describe('push delivery', () => {
       const ids = await Promise.all(Array.from({ length: 8 }, () => poke(server, me)));
 
       const mine = () => [
-        ...apns.requests.filter((r) => ids.includes(String(r.body.notificationId))).map((r) => `${r.body.notificationId}/${r.token}`),
+        ...apns.requests
+          .filter((r) => ids.includes(String(r.body.notificationId)))
+          .map((r) => `${String(r.body.notificationId)}/${r.token}`),
         ...fcm.requests
           .filter((r) => ids.includes((r.body.message as { data: { notificationId: string } }).data.notificationId))
           .map((r) => `${(r.body.message as { data: { notificationId: string } }).data.notificationId}/${r.token}`),
@@ -245,10 +312,19 @@ describe('push delivery', () => {
       const sent = mine();
       expect(sent.length - new Set(sent).size).toBe(0); // duplicates
       expect(sent).toHaveLength(80);
-      await waitFor(async () => (await server.deps.prisma.pushJob.count({ where: { notificationId: { in: ids }, status: 'SENT' } })) === 80, {
-        what: '80 jobs SENT',
-      });
-      expect(await server.deps.prisma.pushJob.aggregate({ where: { notificationId: { in: ids } }, _max: { attempts: true } })).toEqual({ _max: { attempts: 1 } });
+      await waitFor(
+        async () =>
+          (await server.deps.prisma.pushJob.count({ where: { notificationId: { in: ids }, status: 'SENT' } })) === 80,
+        {
+          what: '80 jobs SENT',
+        },
+      );
+      expect(
+        await server.deps.prisma.pushJob.aggregate({
+          where: { notificationId: { in: ids } },
+          _max: { attempts: true },
+        }),
+      ).toEqual({ _max: { attempts: 1 } });
     } finally {
       await Promise.all(workers.map((w) => w.stop()));
       await other?.close();
@@ -268,7 +344,9 @@ async function closedPort(): Promise<number> {
 describe('push faults', () => {
   it('keeps queued jobs across a restart while the provider is unreachable, then delivers them', async () => {
     const down = `http://127.0.0.1:${await closedPort()}`;
-    const first = await startTestServer({ env: pushEnv(keys, { url: down }, { url: down }, { PUSH_MAX_ATTEMPTS: '50' }) });
+    const first = await startTestServer({
+      env: pushEnv(keys, { url: down }, { url: down }, { PUSH_MAX_ATTEMPTS: '50' }),
+    });
     let second: App | undefined;
     try {
       const me = await createUser(first);
@@ -280,7 +358,10 @@ describe('push faults', () => {
       await waitFor(
         async () => {
           const jobs = await first.deps.prisma.pushJob.findMany({ where: { notificationId: { in: ids } } });
-          return jobs.length === 4 && jobs.every((j) => j.status === 'PENDING' && j.attempts >= 1 && j.lastError?.includes('unreachable'));
+          return (
+            jobs.length === 4 &&
+            jobs.every((j) => j.status === 'PENDING' && j.attempts >= 1 && j.lastError?.includes('unreachable'))
+          );
         },
         { what: 'failed attempts against the unreachable provider' },
       );
@@ -290,12 +371,19 @@ describe('push faults', () => {
       const config = loadConfig({ ...configEnvOf(first), ...pushEnv(keys, apns, fcm) });
       second = await createApp(config, pino({ level: 'silent' }));
       const prisma = second.deps.prisma;
-      await waitFor(async () => (await prisma.pushJob.count({ where: { notificationId: { in: ids }, status: 'SENT' } })) === 4, {
-        what: 'the queued jobs delivered after the restart',
-      });
+      await waitFor(
+        async () => (await prisma.pushJob.count({ where: { notificationId: { in: ids }, status: 'SENT' } })) === 4,
+        {
+          what: 'the queued jobs delivered after the restart',
+        },
+      );
       for (const id of ids) {
         expect(apns.requests.filter((r) => r.body.notificationId === id && r.token === ios)).toHaveLength(1);
-        expect(fcm.requests.filter((r) => (r.body.message as { data: { notificationId: string } }).data.notificationId === id)).toHaveLength(1);
+        expect(
+          fcm.requests.filter(
+            (r) => (r.body.message as { data: { notificationId: string } }).data.notificationId === id,
+          ),
+        ).toHaveLength(1);
       }
     } finally {
       await second?.stop();
@@ -325,17 +413,22 @@ describe('push faults', () => {
       const more = await Promise.all(
         senders.map(async (from) => {
           await gqlOk(server, SendFriendRequestDocument, { userId: me.id }, { token: from.accessToken });
-          return (await server.deps.prisma.notification.findFirstOrThrow({ where: { recipientId: me.id, actorId: from.id } })).id;
+          return (
+            await server.deps.prisma.notification.findFirstOrThrow({ where: { recipientId: me.id, actorId: from.id } })
+          ).id;
         }),
       );
-      for (const id of more) await waitFor(async () => (await jobsOf(server, id))[0]?.status === 'SENT', { what: 'the later pushes' });
+      for (const id of more)
+        await waitFor(async () => (await jobsOf(server, id))[0]?.status === 'SENT', { what: 'the later pushes' });
       // Still the first attempt, unanswered: nothing above waited for it.
       expect((await jobsOf(server, stuck))[0]).toMatchObject({ status: 'PENDING', attempts: 1, lastError: null });
 
       // The provider never answers it: after the timeout the job is tried again, and delivered.
       const stuckId = stuck;
       stuck = undefined;
-      const done = await waitFor(async () => (await jobsOf(server, stuckId)).find((j) => j.status === 'SENT'), { what: 'the retry after the timeout' });
+      const done = await waitFor(async () => (await jobsOf(server, stuckId)).find((j) => j.status === 'SENT'), {
+        what: 'the retry after the timeout',
+      });
       expect(done.attempts).toBe(2);
       expect(apns.requests.filter((r) => r.body.notificationId === stuckId)).toHaveLength(2);
     } finally {
@@ -360,9 +453,20 @@ function configEnvOf(server: TestServer): Record<string, string> {
 }
 
 describe('push configuration', () => {
-  const base = () => ({ APNS_KEY: keys.apnsPem, APNS_KEY_ID: APNS.keyId, APNS_TEAM_ID: APNS.teamId, APNS_TOPIC: APNS.topic });
+  const base = () => ({
+    APNS_KEY: keys.apnsPem,
+    APNS_KEY_ID: APNS.keyId,
+    APNS_TEAM_ID: APNS.teamId,
+    APNS_TOPIC: APNS.topic,
+  });
   const account = (over: Record<string, unknown> = {}) =>
-    JSON.stringify({ type: 'service_account', project_id: FCM.projectId, client_email: FCM.clientEmail, private_key: keys.fcmPem, ...over });
+    JSON.stringify({
+      type: 'service_account',
+      project_id: FCM.projectId,
+      client_email: FCM.clientEmail,
+      private_key: keys.fcmPem,
+      ...over,
+    });
 
   it('is off unless configured, and reads keys inline or from files', async () => {
     expect(loadConfig({}).push).toMatchObject({ apns: undefined, fcm: undefined, maxAttempts: 8 });
@@ -370,12 +474,27 @@ describe('push configuration', () => {
     try {
       await writeFile(join(dir, 'AuthKey.p8'), keys.apnsPem);
       await writeFile(join(dir, 'service-account.json'), account());
-      const config = loadConfig({ ...base(), APNS_KEY: join(dir, 'AuthKey.p8'), FCM_SERVICE_ACCOUNT: join(dir, 'service-account.json') });
-      expect(config.push.apns).toMatchObject({ keyId: APNS.keyId, teamId: APNS.teamId, topic: APNS.topic, url: 'https://api.push.apple.com' });
+      const config = loadConfig({
+        ...base(),
+        APNS_KEY: join(dir, 'AuthKey.p8'),
+        FCM_SERVICE_ACCOUNT: join(dir, 'service-account.json'),
+      });
+      expect(config.push.apns).toMatchObject({
+        keyId: APNS.keyId,
+        teamId: APNS.teamId,
+        topic: APNS.topic,
+        url: 'https://api.push.apple.com',
+      });
       expect(config.push.apns?.key).toContain('BEGIN PRIVATE KEY');
-      expect(config.push.fcm).toMatchObject({ projectId: FCM.projectId, url: 'https://fcm.googleapis.com', tokenUrl: 'https://oauth2.googleapis.com/token' });
+      expect(config.push.fcm).toMatchObject({
+        projectId: FCM.projectId,
+        url: 'https://fcm.googleapis.com',
+        tokenUrl: 'https://oauth2.googleapis.com/token',
+      });
       // Escaped newlines, as .env files carry them.
-      expect(loadConfig({ ...base(), APNS_KEY: keys.apnsPem.replace(/\n/g, '\\n') }).push.apns?.key).toBe(keys.apnsPem.trim());
+      expect(loadConfig({ ...base(), APNS_KEY: keys.apnsPem.replace(/\n/g, '\\n') }).push.apns?.key).toBe(
+        keys.apnsPem.trim(),
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -383,7 +502,16 @@ describe('push configuration', () => {
 
   it.each([
     [{ APNS_KEY_ID: APNS.keyId }, 'APNS_KEY must be set too'],
-    [{ ...({} as object), APNS_KEY: '/nonexistent/AuthKey.p8', APNS_KEY_ID: APNS.keyId, APNS_TEAM_ID: APNS.teamId, APNS_TOPIC: APNS.topic }, 'APNS_KEY must hold the key'],
+    [
+      {
+        ...({} as object),
+        APNS_KEY: '/nonexistent/AuthKey.p8',
+        APNS_KEY_ID: APNS.keyId,
+        APNS_TEAM_ID: APNS.teamId,
+        APNS_TOPIC: APNS.topic,
+      },
+      'APNS_KEY must hold the key',
+    ],
     [{ APNS_KEY_ID: 'short' }, 'APNS_KEY_ID'],
     [{ APNS_URL: 'ftp://apple' }, 'APNS_URL'],
     [{ FCM_SERVICE_ACCOUNT: '{"project_id": "x"' }, 'FCM_SERVICE_ACCOUNT must be a service-account JSON key'],
@@ -396,8 +524,14 @@ describe('push configuration', () => {
 
   it('refuses keys of the wrong kind', () => {
     expect(() => loadConfig({ ...base(), APNS_KEY: keys.fcmPem })).toThrow('APNS_KEY must be an ES256 (P-256) key');
-    expect(() => loadConfig({ FCM_SERVICE_ACCOUNT: account({ private_key: keys.apnsPem }) })).toThrow('must be an RSA key');
-    expect(() => loadConfig({ FCM_SERVICE_ACCOUNT: account({ client_email: undefined }) })).toThrow('FCM_SERVICE_ACCOUNT lacks client_email');
-    expect(() => loadConfig({ ...base(), APNS_KEY: '-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----' })).toThrow('APNS_KEY is not a readable private key');
+    expect(() => loadConfig({ FCM_SERVICE_ACCOUNT: account({ private_key: keys.apnsPem }) })).toThrow(
+      'must be an RSA key',
+    );
+    expect(() => loadConfig({ FCM_SERVICE_ACCOUNT: account({ client_email: undefined }) })).toThrow(
+      'FCM_SERVICE_ACCOUNT lacks client_email',
+    );
+    expect(() =>
+      loadConfig({ ...base(), APNS_KEY: '-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----' }),
+    ).toThrow('APNS_KEY is not a readable private key');
   });
 });

@@ -18,9 +18,14 @@ const run = async () => (await generate({ ...config, cwd: ROOT, silent: true }, 
 describe('npm run codegen', () => {
   it('has generated the committed typed documents (run `npm run codegen` after changing operations or the schema)', async () => {
     const outputs = await run();
-    expect(outputs.map((o) => o.filename).sort()).toEqual(
-      ['examples/generated/gql.ts', 'examples/generated/graphql.ts', 'examples/generated/index.ts', 'tests/generated/gql.ts', 'tests/generated/graphql.ts', 'tests/generated/index.ts'],
-    );
+    expect(outputs.map((o) => o.filename).sort()).toEqual([
+      'examples/generated/gql.ts',
+      'examples/generated/graphql.ts',
+      'examples/generated/index.ts',
+      'tests/generated/gql.ts',
+      'tests/generated/graphql.ts',
+      'tests/generated/index.ts',
+    ]);
     const stale = outputs
       .filter((o) => {
         const file = join(ROOT, o.filename);
@@ -29,5 +34,4 @@ describe('npm run codegen', () => {
       .map((o) => o.filename);
     expect(stale).toEqual([]);
   }, 60_000);
-
 });

@@ -4,7 +4,13 @@ import { ConfigError, loadConfig } from '../../src/config.ts';
 describe('configuration', () => {
   it('runs embedded with nothing set', () => {
     const config = loadConfig({});
-    expect(config).toMatchObject({ port: 4000, databaseUrl: undefined, redisUrl: undefined, s3: undefined, seedDemo: true });
+    expect(config).toMatchObject({
+      port: 4000,
+      databaseUrl: undefined,
+      redisUrl: undefined,
+      s3: undefined,
+      seedDemo: true,
+    });
     expect(config.rateLimits.enabled).toBe(true);
     expect(config.dataDir.endsWith('.data')).toBe(true);
   });
@@ -27,16 +33,25 @@ describe('configuration', () => {
       RATE_LIMIT_LOGIN_PER_IP: '100/60',
       SEED_DEMO: 'false',
     });
-    expect(config.s3).toMatchObject({ bucket: 'pinit-media', forcePathStyle: true, publicUrl: 'https://media.pinit.example/' });
+    expect(config.s3).toMatchObject({
+      bucket: 'pinit-media',
+      forcePathStyle: true,
+      publicUrl: 'https://media.pinit.example/',
+    });
     expect(config.corsOrigins).toEqual(['https://a.example', 'https://b.example']);
-    expect(config.rateLimits).toMatchObject({ enabled: false, rules: { loginPerIp: { points: 100, durationSeconds: 60 } } });
+    expect(config.rateLimits).toMatchObject({
+      enabled: false,
+      rules: { loginPerIp: { points: 100, durationSeconds: 60 } },
+    });
     expect(config.seedDemo).toBe(false);
   });
 
   it('loads demo data by default only outside production', () => {
     expect(loadConfig({}).seedDemo).toBe(true);
     expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: 's'.repeat(40), STORAGE: 'disk' }).seedDemo).toBe(false);
-    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: 's'.repeat(40), STORAGE: 'disk', SEED_DEMO: 'true' }).seedDemo).toBe(true);
+    expect(
+      loadConfig({ NODE_ENV: 'production', JWT_SECRET: 's'.repeat(40), STORAGE: 'disk', SEED_DEMO: 'true' }).seedDemo,
+    ).toBe(true);
     expect(loadConfig({ SEED_DEMO: 'false' }).seedDemo).toBe(false);
   });
 

@@ -54,14 +54,20 @@ describe('Dockerfile', () => {
   it('copies only files that exist in the build context', () => {
     const sources = instructions()
       .filter((l) => /^COPY\s/i.test(l) && !/--from=/i.test(l))
-      .flatMap((l) => l.split(/\s+/).slice(1, -1).filter((a) => !a.startsWith('--')));
+      .flatMap((l) =>
+        l
+          .split(/\s+/)
+          .slice(1, -1)
+          .filter((a) => !a.startsWith('--')),
+      );
     expect(sources.length).toBeGreaterThan(5);
     for (const source of sources) {
       expect(existsSync(join(ROOT, source)), source).toBe(true);
       expect(dockerignored(source.replace(/\/$/, '')), `${source} is excluded by .dockerignore`).toBe(false);
     }
     // Generated and local state stay out of the context; the image makes its own.
-    for (const local of ['node_modules', 'dist', '.data', 'src/generated', '.env']) expect(dockerignored(local), local).toBe(true);
+    for (const local of ['node_modules', 'dist', '.data', 'src/generated', '.env'])
+      expect(dockerignored(local), local).toBe(true);
   });
 
   it('runs as a non-root user, checks /readyz, and starts the compiled entry point', () => {
@@ -89,15 +95,19 @@ describe('docker-compose.yml', () => {
   const compose = read('docker-compose.yml');
 
   it('has the API, PostgreSQL, Redis, MinIO and the bucket set-up', () => {
-    for (const service of ['api', 'postgres', 'redis', 'minio', 'minio-bucket']) expect(compose).toMatch(new RegExp(`^  ${service}:$`, 'm'));
+    for (const service of ['api', 'postgres', 'redis', 'minio', 'minio-bucket'])
+      expect(compose).toMatch(new RegExp(`^  ${service}:$`, 'm'));
     expect(compose).toContain('mc mb --ignore-existing local/pinit-images');
   });
 
-  it("gives the API a configuration it accepts", () => {
+  it('gives the API a configuration it accepts', () => {
     const api = /^ {2}api:\n([\s\S]*?)(?=^ {2}\S)/m.exec(compose)![1]!;
     const block = /^ {4}environment:\n((?: {6}.*\n|\s*#.*\n)+)/m.exec(api)![1]!;
     const env = Object.fromEntries(
-      [...block.matchAll(/^ {6}([A-Z0-9_]+): (.*)$/gm)].map(([, key, value]) => [key!, value!.replace(/^"(.*)"$/, '$1')]),
+      [...block.matchAll(/^ {6}([A-Z0-9_]+): (.*)$/gm)].map(([, key, value]) => [
+        key!,
+        value!.replace(/^"(.*)"$/, '$1'),
+      ]),
     );
     expect(env.JWT_SECRET).toMatch(/^\$\{JWT_SECRET:\?/);
     const config = loadConfig({ ...env, JWT_SECRET: 'x'.repeat(40) });
@@ -116,7 +126,9 @@ describe('docker-compose.yml', () => {
       () => false,
     );
     if (!available) {
-      console.warn('[container] `docker compose` is not available here; docker-compose.yml was not validated by docker');
+      console.warn(
+        '[container] `docker compose` is not available here; docker-compose.yml was not validated by docker',
+      );
       ctx.skip();
     }
     const { stdout } = await run('docker', ['compose', '-f', join(ROOT, 'docker-compose.yml'), 'config', '--quiet'], {

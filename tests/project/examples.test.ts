@@ -37,10 +37,10 @@ function runExample(script: string, args: string[], timeoutMs = 90_000): Running
   const waiters = new Set<() => void>();
   const wake = () => waiters.forEach((w) => w());
   child.stdout!.on('data', (d: Buffer) => {
-    stdout += d;
+    stdout += d.toString();
     wake();
   });
-  child.stderr!.on('data', (d: Buffer) => (stderr += d));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const killer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
   let finished = false;
   const exited = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
@@ -58,9 +58,14 @@ function runExample(script: string, args: string[], timeoutMs = 90_000): Running
       new Promise<void>((resolve, reject) => {
         const check = () => {
           if (pattern.test(stdout)) done(resolve);
-          else if (finished) done(() => reject(new Error(`${script} exited before printing ${pattern}:\n${stdout}\n${stderr}`)));
+          else if (finished)
+            done(() => reject(new Error(`${script} exited before printing ${pattern}:\n${stdout}\n${stderr}`)));
         };
-        const timer = setTimeout(() => done(() => reject(new Error(`${script} did not print ${pattern} within ${ms} ms:\n${stdout}\n${stderr}`))), ms);
+        const timer = setTimeout(
+          () =>
+            done(() => reject(new Error(`${script} did not print ${pattern} within ${ms} ms:\n${stdout}\n${stderr}`))),
+          ms,
+        );
         const done = (settle: () => void) => {
           clearTimeout(timer);
           waiters.delete(check);
@@ -72,7 +77,14 @@ function runExample(script: string, args: string[], timeoutMs = 90_000): Running
   };
 }
 
-const credentials = (server: TestServer, user: TestUser) => ['--url', server.graphqlUrl, '--username', user.username, '--password', user.password];
+const credentials = (server: TestServer, user: TestUser) => [
+  '--url',
+  server.graphqlUrl,
+  '--username',
+  user.username,
+  '--password',
+  user.password,
+];
 
 let server: TestServer;
 beforeAll(async () => {
@@ -179,7 +191,12 @@ describe('examples/chat.ts', () => {
   it('explains that a chat needs a friend', async () => {
     const carol = await createUser(server);
     const stranger = await createUser(server);
-    const { code, stderr } = await runExample('examples/chat.ts', [...credentials(server, carol), '--with', stranger.username, '--once']).exited;
+    const { code, stderr } = await runExample('examples/chat.ts', [
+      ...credentials(server, carol),
+      '--with',
+      stranger.username,
+      '--once',
+    ]).exited;
     expect(code).toBe(1);
     expect(stderr).toContain(`Can't open a chat with ${stranger.username}`);
   }, 60_000);
@@ -195,9 +212,20 @@ describe('examples/upload-avatar.ts', () => {
   it('uploads a photo as a multipart request and it becomes the avatar', async () => {
     const user = await createUser(server);
     const photo = join(dir, 'me.jpg');
-    await writeFile(photo, await sharp({ create: { width: 64, height: 48, channels: 3, background: '#dd1c92' } }).jpeg().toBuffer());
+    await writeFile(
+      photo,
+      await sharp({ create: { width: 64, height: 48, channels: 3, background: '#dd1c92' } })
+        .jpeg()
+        .toBuffer(),
+    );
 
-    const { code, stdout, stderr } = await runExample('examples/upload-avatar.ts', [...credentials(server, user), '--file', photo, '--caption', 'At the lake']).exited;
+    const { code, stdout, stderr } = await runExample('examples/upload-avatar.ts', [
+      ...credentials(server, user),
+      '--file',
+      photo,
+      '--caption',
+      'At the lake',
+    ]).exited;
     expect(stderr).toBe('');
     expect(code).toBe(0);
     expect(stdout).toContain('stored: 64×48 image/jpeg');

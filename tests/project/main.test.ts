@@ -16,11 +16,16 @@ describe('src/main.ts', () => {
   it('starts on the embedded default with demo data, serves /graphql and /readyz, and exits 0 on SIGTERM', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'pinit-main-'));
     dirs.push(dataDir);
-    const child = spawnScript('src/main.ts', [], { DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info' });
+    const child = spawnScript('src/main.ts', [], {
+      DATA_DIR: dataDir,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+    });
     let output = '';
     const url = await new Promise<string>((resolve, reject) => {
       child.stdout!.on('data', (chunk: Buffer) => {
-        output += chunk;
+        output += chunk.toString();
         const ready = output.split('\n').find((line) => line.includes('PinIt API ready'));
         if (ready) resolve(JSON.parse(ready).url as string);
       });

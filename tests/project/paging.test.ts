@@ -61,7 +61,8 @@ function argsFor(step: Step, extra: Record<string, string> = {}): string {
   for (const arg of step.field.args) {
     if (!isNonNullType(arg.type) || arg.defaultValue !== undefined) continue;
     const value = requiredArgs[key]?.[arg.name];
-    if (value === undefined) throw new Error(`No value for the required argument ${key}(${arg.name}:); add one to requiredArgs`);
+    if (value === undefined)
+      throw new Error(`No value for the required argument ${key}(${arg.name}:); add one to requiredArgs`);
     values[arg.name] = value;
   }
   Object.assign(values, extra);
@@ -82,7 +83,8 @@ function operation(path: Step[], target: Step, pageArgs: Record<string, string>)
 
 const fields = connectionFields();
 const nameOf = ({ target }: { target: Step }) => `${target.parent.name}.${target.field.name}`;
-const policyOf = ({ target }: { target: Step }) => target.field.extensions?.[PAGING_EXTENSION] as PagePolicy | undefined;
+const policyOf = ({ target }: { target: Step }) =>
+  target.field.extensions?.[PAGING_EXTENSION] as PagePolicy | undefined;
 
 let server: TestServer;
 let viewer: TestUser;
@@ -91,7 +93,8 @@ beforeAll(async () => {
   viewer = await createUser(server);
   const friend = await createUser(server);
   await server.deps.prisma.friendship.create({ data: orderedPair(viewer.id, friend.id) });
-  const chatId = (await gqlOk(server, OpenDirectChatDocument, { userId: friend.id }, { token: viewer.accessToken })).openDirectChat.id;
+  const chatId = (await gqlOk(server, OpenDirectChatDocument, { userId: friend.id }, { token: viewer.accessToken }))
+    .openDirectChat.id;
   const event = await createEvent(server, viewer);
   requiredArgs = {
     'Query.event': { id: JSON.stringify(event.id) },
@@ -110,38 +113,54 @@ describe('paging', () => {
   it('finds the connections, root and nested', () => {
     const names = fields.map(nameOf);
     // A floor, not the list: new connections join automatically.
-    for (const name of ['Query.searchUsers', 'Query.eventsInBounds', 'Query.chats', 'User.hostedEvents', 'Event.comments', 'Chat.messages']) {
+    for (const name of [
+      'Query.searchUsers',
+      'Query.eventsInBounds',
+      'Query.chats',
+      'User.hostedEvents',
+      'Event.comments',
+      'Chat.messages',
+    ]) {
       expect(names).toContain(name);
     }
   });
 
-  it.each(fields.map((f) => [nameOf(f), f] as const))('%s has a policy, stated in its argument descriptions', (_name, f) => {
-    const policy = policyOf(f);
-    expect(policy, 'every connection goes through the paging plugin').toBeDefined();
-    const first = f.target.field.args.find((a) => a.name === 'first');
-    expect(first?.description).toContain(`at most ${policy!.max}`);
-    const withDefault = f.target.field.args.find((a) => a.name === (policy!.backwards ? 'last' : 'first'));
-    expect(withDefault?.description).toContain(`default ${policy!.default}`);
-  });
+  it.each(fields.map((f) => [nameOf(f), f] as const))(
+    '%s has a policy, stated in its argument descriptions',
+    (_name, f) => {
+      const policy = policyOf(f);
+      expect(policy, 'every connection goes through the paging plugin').toBeDefined();
+      const first = f.target.field.args.find((a) => a.name === 'first');
+      expect(first?.description).toContain(`at most ${policy!.max}`);
+      const withDefault = f.target.field.args.find((a) => a.name === (policy!.backwards ? 'last' : 'first'));
+      expect(withDefault?.description).toContain(`default ${policy!.default}`);
+    },
+  );
 
-  it.each(fields.map((f) => [nameOf(f), f] as const))('%s refuses first: max + 1 and accepts first: max over HTTP', async (name, f) => {
-    const { max } = policyOf(f)!;
-    const send = (pageArgs: Record<string, string>) =>
-      gql(server, parse(operation(f.path, f.target, pageArgs)), {}, { token: viewer.accessToken });
+  it.each(fields.map((f) => [nameOf(f), f] as const))(
+    '%s refuses first: max + 1 and accepts first: max over HTTP',
+    async (name, f) => {
+      const { max } = policyOf(f)!;
+      const send = (pageArgs: Record<string, string>) =>
+        gql(server, parse(operation(f.path, f.target, pageArgs)), {}, { token: viewer.accessToken });
 
-    const over = await send({ first: String(max + 1) });
-    expect(over.errors, `${name}: no error for first: ${max + 1} (does every step of the path resolve?)`).toBeDefined();
-    expect(over.errors).toHaveLength(1);
-    expect(over.errors![0]!.path?.at(-1)).toBe(f.target.field.name);
-    expect(over.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'first' });
+      const over = await send({ first: String(max + 1) });
+      expect(
+        over.errors,
+        `${name}: no error for first: ${max + 1} (does every step of the path resolve?)`,
+      ).toBeDefined();
+      expect(over.errors).toHaveLength(1);
+      expect(over.errors![0]!.path?.at(-1)).toBe(f.target.field.name);
+      expect(over.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'first' });
 
-    if (f.target.field.args.some((a) => a.name === 'last')) {
-      const overLast = await send({ last: String(max + 1) });
-      expect(overLast.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'last' });
-    }
+      if (f.target.field.args.some((a) => a.name === 'last')) {
+        const overLast = await send({ last: String(max + 1) });
+        expect(overLast.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'last' });
+      }
 
-    const atMax = await send({ first: String(max) });
-    expect(atMax.errors).toBeUndefined();
-    expect(atMax.data).toBeTruthy();
-  });
+      const atMax = await send({ first: String(max) });
+      expect(atMax.errors).toBeUndefined();
+      expect(atMax.data).toBeTruthy();
+    },
+  );
 });

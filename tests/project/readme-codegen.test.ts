@@ -34,10 +34,23 @@ async function appWith(snippet: string): Promise<string> {
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }));
   writeFileSync(
     join(dir, 'tsconfig.json'),
-    JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', strict: true, noEmit: true, skipLibCheck: true }, include: ['src'] }),
+    JSON.stringify({
+      compilerOptions: {
+        module: 'NodeNext',
+        moduleResolution: 'NodeNext',
+        target: 'ES2022',
+        strict: true,
+        noEmit: true,
+        skipLibCheck: true,
+      },
+      include: ['src'],
+    }),
   );
   cpSync(join(ROOT, 'examples', 'operations'), join(dir, 'src', 'operations'), { recursive: true });
-  writeFileSync(join(dir, 'src', 'main.ts'), "import * as gql from './gql/index.js';\nexport const documents: object = gql;\n");
+  writeFileSync(
+    join(dir, 'src', 'main.ts'),
+    "import * as gql from './gql/index.js';\nexport const documents: object = gql;\n",
+  );
   writeFileSync(join(dir, 'codegen.ts'), snippet);
   return dir;
 }
@@ -45,8 +58,13 @@ async function appWith(snippet: string): Promise<string> {
 async function generateAndTypecheck(dir: string): Promise<{ ok: boolean; output: string }> {
   const config = ((await import(join(dir, 'codegen.ts'))) as { default: CodegenConfig }).default;
   // The snippet points at a sibling checkout; here the schema is this repository's.
-  const outputs = (await generate({ ...config, schema: join(ROOT, 'schema.graphql'), cwd: dir, silent: true }, false)) as Array<{ filename: string; content: string }>;
-  expect(outputs.map((o) => o.filename)).toEqual(expect.arrayContaining(['src/gql/gql.ts', 'src/gql/graphql.ts', 'src/gql/index.ts']));
+  const outputs = (await generate(
+    { ...config, schema: join(ROOT, 'schema.graphql'), cwd: dir, silent: true },
+    false,
+  )) as Array<{ filename: string; content: string }>;
+  expect(outputs.map((o) => o.filename)).toEqual(
+    expect.arrayContaining(['src/gql/gql.ts', 'src/gql/graphql.ts', 'src/gql/index.ts']),
+  );
   for (const { filename, content } of outputs) {
     const file = join(dir, filename);
     mkdirSync(dirname(file), { recursive: true });

@@ -12,7 +12,9 @@ const PENDING_FILE = join(import.meta.dirname, '..', 'contract-pending.txt');
 
 /** A breaking change as listed in contract-pending.txt: the removed element's name, or the whole description. */
 export function pendingKey(change: { type: string; description: string }): string {
-  return ['TYPE_REMOVED', 'FIELD_REMOVED'].includes(change.type) ? change.description.replace(/ was removed\.$/, '') : change.description;
+  return ['TYPE_REMOVED', 'FIELD_REMOVED'].includes(change.type)
+    ? change.description.replace(/ was removed\.$/, '')
+    : change.description;
 }
 
 function readPending(): string[] {

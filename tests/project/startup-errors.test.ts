@@ -51,14 +51,28 @@ describe('a production start that cannot reach its database', SLOW, () => {
 
   it('says that nothing listens at the address, without the password', async () => {
     const port = await closedPort();
-    const line = oneLine(await runScript('src/main.ts', [], { ...production, DATABASE_URL: `postgresql://pinit:secret-pw@127.0.0.1:${port}/pinit` }, 110_000));
+    const line = oneLine(
+      await runScript(
+        'src/main.ts',
+        [],
+        { ...production, DATABASE_URL: `postgresql://pinit:secret-pw@127.0.0.1:${port}/pinit` },
+        110_000,
+      ),
+    );
     expect(line).toContain(`nothing accepts connections at 127.0.0.1:${port} (DATABASE_URL)`);
     expect(line).not.toContain('secret-pw');
   });
 
   it('gives `npm run db:migrate` the same line', async () => {
     const port = await closedPort();
-    const line = oneLine(await runScript('scripts/migrate.ts', [], { ...production, DATABASE_URL: `postgresql://pinit@127.0.0.1:${port}/pinit` }, 110_000));
+    const line = oneLine(
+      await runScript(
+        'scripts/migrate.ts',
+        [],
+        { ...production, DATABASE_URL: `postgresql://pinit@127.0.0.1:${port}/pinit` },
+        110_000,
+      ),
+    );
     expect(line).toMatch(/^Database unavailable: nothing accepts connections at/);
   });
 });

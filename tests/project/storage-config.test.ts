@@ -26,7 +26,9 @@ describe('the STORAGE setting', () => {
   it('refuses production without S3_BUCKET, in one line naming S3_BUCKET and STORAGE=disk', () => {
     const message = refusal(production);
     expect(message.split('\n')).toHaveLength(1);
-    expect(message).toMatch(/^Invalid configuration: S3_BUCKET must be set when NODE_ENV=production .*set STORAGE=disk/);
+    expect(message).toMatch(
+      /^Invalid configuration: S3_BUCKET must be set when NODE_ENV=production .*set STORAGE=disk/,
+    );
   });
 
   it('lets production keep images on disk when STORAGE=disk says so', () => {
@@ -35,7 +37,9 @@ describe('the STORAGE setting', () => {
 
   it('refuses contradictions and unknown values', () => {
     expect(refusal({ STORAGE: 's3' })).toBe('Invalid configuration: S3_BUCKET must be set when STORAGE=s3');
-    expect(refusal({ ...s3, STORAGE: 'disk' })).toBe('Invalid configuration: STORAGE=disk and S3_BUCKET contradict each other; unset one of them');
+    expect(refusal({ ...s3, STORAGE: 'disk' })).toBe(
+      'Invalid configuration: STORAGE=disk and S3_BUCKET contradict each other; unset one of them',
+    );
     expect(refusal({ STORAGE: 'nfs' })).toBe('Invalid configuration: STORAGE must be disk or s3');
     expect(loadConfig({ ...s3, STORAGE: 's3' }).s3).toMatchObject({ bucket: 'pinit-images' });
   });

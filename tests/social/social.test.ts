@@ -37,7 +37,12 @@ const status = async (viewer: TestUser, userId: string) =>
 describe('friend requests', () => {
   it('runs the whole lifecycle: send, list, accept, both notified, remove', async () => {
     const [ana, ben] = [await createUser(server), await createUser(server)];
-    const { sendFriendRequest: request } = await gqlOk(server, SendFriendRequestDocument, { userId: ben.id }, { token: ana.accessToken });
+    const { sendFriendRequest: request } = await gqlOk(
+      server,
+      SendFriendRequestDocument,
+      { userId: ben.id },
+      { token: ana.accessToken },
+    );
     expect(request).toMatchObject({ from: { id: ana.id }, to: { id: ben.id } });
     expect((await status(ana, ben.id)).friendshipStatus).toBe('REQUEST_SENT');
     expect((await status(ben, ana.id)).friendshipStatus).toBe('REQUEST_RECEIVED');
@@ -46,17 +51,36 @@ describe('friend requests', () => {
     expect(incoming.friendRequests.map((r) => r.id)).toEqual([request.id]);
     const sent = await gqlOk(server, FriendRequestsDocument, { incoming: false }, { token: ana.accessToken });
     expect(sent.friendRequests.map((r) => r.id)).toEqual([request.id]);
-    expect((await gqlOk(server, FriendRequestsDocument, { incoming: false }, { token: ben.accessToken })).friendRequests).toEqual([]);
+    expect(
+      (await gqlOk(server, FriendRequestsDocument, { incoming: false }, { token: ben.accessToken })).friendRequests,
+    ).toEqual([]);
 
     // Only the recipient accepts.
-    expect(codes(await gql(server, AcceptFriendRequestDocument, { requestId: request.id }, { token: ana.accessToken }))).toEqual(['FORBIDDEN']);
-    const { acceptFriendRequest } = await gqlOk(server, AcceptFriendRequestDocument, { requestId: request.id }, { token: ben.accessToken });
+    expect(
+      codes(await gql(server, AcceptFriendRequestDocument, { requestId: request.id }, { token: ana.accessToken })),
+    ).toEqual(['FORBIDDEN']);
+    const { acceptFriendRequest } = await gqlOk(
+      server,
+      AcceptFriendRequestDocument,
+      { requestId: request.id },
+      { token: ben.accessToken },
+    );
     expect(acceptFriendRequest).toMatchObject({ id: ana.id, friendshipStatus: 'FRIENDS', friendCount: 1 });
     // A double accept: the request no longer exists.
-    expect(codes(await gql(server, AcceptFriendRequestDocument, { requestId: request.id }, { token: ben.accessToken }))).toEqual(['NOT_FOUND']);
+    expect(
+      codes(await gql(server, AcceptFriendRequestDocument, { requestId: request.id }, { token: ben.accessToken })),
+    ).toEqual(['NOT_FOUND']);
 
-    expect(await server.deps.prisma.notification.count({ where: { recipientId: ben.id, kind: 'FRIEND_REQUEST_RECEIVED', actorId: ana.id } })).toBe(1);
-    expect(await server.deps.prisma.notification.count({ where: { recipientId: ana.id, kind: 'FRIEND_REQUEST_ACCEPTED', actorId: ben.id } })).toBe(1);
+    expect(
+      await server.deps.prisma.notification.count({
+        where: { recipientId: ben.id, kind: 'FRIEND_REQUEST_RECEIVED', actorId: ana.id },
+      }),
+    ).toBe(1);
+    expect(
+      await server.deps.prisma.notification.count({
+        where: { recipientId: ana.id, kind: 'FRIEND_REQUEST_ACCEPTED', actorId: ben.id },
+      }),
+    ).toBe(1);
     // Stored once per pair.
     expect(await server.deps.prisma.friendship.count({ where: orderedPair(ana.id, ben.id) })).toBe(1);
 
@@ -64,16 +88,24 @@ describe('friend requests', () => {
     expect(friends.friendshipStatus).toBe('SELF');
     expect(friends.friends.edges.map((e) => e.node.id)).toEqual([ana.id]);
 
-    expect((await gqlOk(server, RemoveFriendDocument, { userId: ana.id }, { token: ben.accessToken })).removeFriend).toBe(ana.id);
+    expect(
+      (await gqlOk(server, RemoveFriendDocument, { userId: ana.id }, { token: ben.accessToken })).removeFriend,
+    ).toBe(ana.id);
     expect((await status(ana, ben.id)).friendshipStatus).toBe('NONE');
-    expect(codes(await gql(server, RemoveFriendDocument, { userId: ana.id }, { token: ben.accessToken }))).toEqual(['NOT_FOUND']);
+    expect(codes(await gql(server, RemoveFriendDocument, { userId: ana.id }, { token: ben.accessToken }))).toEqual([
+      'NOT_FOUND',
+    ]);
   });
 
   it('accepts theirs when you ask someone who already asked you', async () => {
     const [ana, ben] = [await createUser(server), await createUser(server)];
     const first = await gqlOk(server, SendFriendRequestDocument, { userId: ben.id }, { token: ana.accessToken });
     const mutual = await gqlOk(server, SendFriendRequestDocument, { userId: ana.id }, { token: ben.accessToken });
-    expect(mutual.sendFriendRequest).toMatchObject({ id: first.sendFriendRequest.id, from: { id: ana.id }, to: { id: ben.id } });
+    expect(mutual.sendFriendRequest).toMatchObject({
+      id: first.sendFriendRequest.id,
+      from: { id: ana.id },
+      to: { id: ben.id },
+    });
     expect((await status(ana, ben.id)).friendshipStatus).toBe('FRIENDS');
     expect(await server.deps.prisma.friendRequest.count({ where: orderedPair(ana.id, ben.id) })).toBe(0);
   });
@@ -93,14 +125,28 @@ describe('friend requests', () => {
 
   it('declines and cancels, each by the right side', async () => {
     const [ana, ben] = [await createUser(server), await createUser(server)];
-    const req = (await gqlOk(server, SendFriendRequestDocument, { userId: ben.id }, { token: ana.accessToken })).sendFriendRequest;
-    expect(codes(await gql(server, DeclineFriendRequestDocument, { requestId: req.id }, { token: ana.accessToken }))).toEqual(['FORBIDDEN']);
-    expect(codes(await gql(server, CancelFriendRequestDocument, { requestId: req.id }, { token: ben.accessToken }))).toEqual(['FORBIDDEN']);
-    expect((await gqlOk(server, DeclineFriendRequestDocument, { requestId: req.id }, { token: ben.accessToken })).declineFriendRequest).toBe(req.id);
-    expect(codes(await gql(server, AcceptFriendRequestDocument, { requestId: req.id }, { token: ben.accessToken }))).toEqual(['NOT_FOUND']);
+    const req = (await gqlOk(server, SendFriendRequestDocument, { userId: ben.id }, { token: ana.accessToken }))
+      .sendFriendRequest;
+    expect(
+      codes(await gql(server, DeclineFriendRequestDocument, { requestId: req.id }, { token: ana.accessToken })),
+    ).toEqual(['FORBIDDEN']);
+    expect(
+      codes(await gql(server, CancelFriendRequestDocument, { requestId: req.id }, { token: ben.accessToken })),
+    ).toEqual(['FORBIDDEN']);
+    expect(
+      (await gqlOk(server, DeclineFriendRequestDocument, { requestId: req.id }, { token: ben.accessToken }))
+        .declineFriendRequest,
+    ).toBe(req.id);
+    expect(
+      codes(await gql(server, AcceptFriendRequestDocument, { requestId: req.id }, { token: ben.accessToken })),
+    ).toEqual(['NOT_FOUND']);
 
-    const again = (await gqlOk(server, SendFriendRequestDocument, { userId: ben.id }, { token: ana.accessToken })).sendFriendRequest;
-    expect((await gqlOk(server, CancelFriendRequestDocument, { requestId: again.id }, { token: ana.accessToken })).cancelFriendRequest).toBe(again.id);
+    const again = (await gqlOk(server, SendFriendRequestDocument, { userId: ben.id }, { token: ana.accessToken }))
+      .sendFriendRequest;
+    expect(
+      (await gqlOk(server, CancelFriendRequestDocument, { requestId: again.id }, { token: ana.accessToken }))
+        .cancelFriendRequest,
+    ).toBe(again.id);
     expect((await status(ana, ben.id)).friendshipStatus).toBe('NONE');
   });
 
@@ -108,14 +154,25 @@ describe('friend requests', () => {
     const [ana, ben] = [await createUser(server), await createUser(server)];
     const self = await gql(server, SendFriendRequestDocument, { userId: ana.id }, { token: ana.accessToken });
     expect(self.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'userId' });
-    expect(codes(await gql(server, SendFriendRequestDocument, { userId: unknownId }, { token: ana.accessToken }))).toEqual(['NOT_FOUND']);
-    expect(codes(await gql(server, SendFriendRequestDocument, { userId: 'nope' }, { token: ana.accessToken }))).toEqual(['NOT_FOUND']);
-    const req = (await gqlOk(server, SendFriendRequestDocument, { userId: ben.id }, { token: ana.accessToken })).sendFriendRequest;
-    expect(codes(await gql(server, SendFriendRequestDocument, { userId: ben.id }, { token: ana.accessToken }))).toEqual(['CONFLICT']);
+    expect(
+      codes(await gql(server, SendFriendRequestDocument, { userId: unknownId }, { token: ana.accessToken })),
+    ).toEqual(['NOT_FOUND']);
+    expect(codes(await gql(server, SendFriendRequestDocument, { userId: 'nope' }, { token: ana.accessToken }))).toEqual(
+      ['NOT_FOUND'],
+    );
+    const req = (await gqlOk(server, SendFriendRequestDocument, { userId: ben.id }, { token: ana.accessToken }))
+      .sendFriendRequest;
+    expect(codes(await gql(server, SendFriendRequestDocument, { userId: ben.id }, { token: ana.accessToken }))).toEqual(
+      ['CONFLICT'],
+    );
     await gqlOk(server, AcceptFriendRequestDocument, { requestId: req.id }, { token: ben.accessToken });
-    expect(codes(await gql(server, SendFriendRequestDocument, { userId: ben.id }, { token: ana.accessToken }))).toEqual(['CONFLICT']);
+    expect(codes(await gql(server, SendFriendRequestDocument, { userId: ben.id }, { token: ana.accessToken }))).toEqual(
+      ['CONFLICT'],
+    );
     expect(codes(await gql(server, SendFriendRequestDocument, { userId: ben.id }))).toEqual(['UNAUTHENTICATED']);
-    expect(codes(await gql(server, AcceptFriendRequestDocument, { requestId: unknownId }, { token: ben.accessToken }))).toEqual(['NOT_FOUND']);
+    expect(
+      codes(await gql(server, AcceptFriendRequestDocument, { requestId: unknownId }, { token: ben.accessToken })),
+    ).toEqual(['NOT_FOUND']);
   });
 
   it('pages through friends', async () => {
@@ -129,7 +186,12 @@ describe('friend requests', () => {
     const seen: string[] = [];
     let after: string | null | undefined;
     do {
-      const { user } = await gqlOk(server, FriendsDocument, { userId: hub.id, first: 3, after }, { token: hub.accessToken });
+      const { user } = await gqlOk(
+        server,
+        FriendsDocument,
+        { userId: hub.id, first: 3, after },
+        { token: hub.accessToken },
+      );
       seen.push(...user!.friends.edges.map((e) => e.node.id));
       after = user!.friends.pageInfo.hasNextPage ? user!.friends.pageInfo.endCursor : null;
     } while (after);
@@ -141,12 +203,18 @@ describe('friend requests', () => {
     const viewer = await createUser(server);
     const tag = uniqueName('fs').replace(/_/g, '');
     const users: TestUser[] = [];
-    for (let i = 0; i < 100; i++) users.push(await createUser(server, { username: `${tag}${String(i).padStart(3, '0')}` }));
+    for (let i = 0; i < 100; i++)
+      users.push(await createUser(server, { username: `${tag}${String(i).padStart(3, '0')}` }));
     await server.deps.prisma.friendship.create({ data: orderedPair(viewer.id, users[0]!.id) });
-    await server.deps.prisma.friendRequest.create({ data: { fromId: viewer.id, toId: users[1]!.id, ...orderedPair(viewer.id, users[1]!.id) } });
-    await server.deps.prisma.friendRequest.create({ data: { fromId: users[2]!.id, toId: viewer.id, ...orderedPair(viewer.id, users[2]!.id) } });
+    await server.deps.prisma.friendRequest.create({
+      data: { fromId: viewer.id, toId: users[1]!.id, ...orderedPair(viewer.id, users[1]!.id) },
+    });
+    await server.deps.prisma.friendRequest.create({
+      data: { fromId: users[2]!.id, toId: viewer.id, ...orderedPair(viewer.id, users[2]!.id) },
+    });
 
-    const run = (first: number) => gqlOk(server, UsersWithStatusDocument, { query: tag, first }, { token: viewer.accessToken });
+    const run = (first: number) =>
+      gqlOk(server, UsersWithStatusDocument, { query: tag, first }, { token: viewer.accessToken });
     const few = await countStatements(server, () => run(5));
     const many = await countStatements(server, () => run(100));
     expect(many).toBe(few);
@@ -194,7 +262,11 @@ describe('ratings and reputation', () => {
       to: { id: ben.id, reputation: { totalRatings: 1, averageRating: 4, trustLevel: { level: 1 } } },
       event: { id: event.id },
     });
-    expect(await server.deps.prisma.notification.count({ where: { recipientId: ben.id, kind: 'RATING_RECEIVED', actorId: ana.id } })).toBe(1);
+    expect(
+      await server.deps.prisma.notification.count({
+        where: { recipientId: ben.id, kind: 'RATING_RECEIVED', actorId: ana.id },
+      }),
+    ).toBe(1);
     // The guest rates the host too: hosting counts as taking part.
     expect((await rate(ana, host.id, event.id, 5)).errors).toBeUndefined();
     expect((await rate(host, ana.id, event.id, 5)).errors).toBeUndefined();
@@ -203,13 +275,18 @@ describe('ratings and reputation', () => {
     expect(codes(again)).toEqual(['CONFLICT']);
 
     const { user } = await gqlOk(server, RatingsReceivedDocument, { userId: ben.id });
-    expect(user?.ratingsReceived.edges.map((e) => e.node)).toEqual([{ id: result.data!.rateUser.id, score: 4, from: { id: ana.id }, event: { id: event.id, title: event.title } }]);
+    expect(user?.ratingsReceived.edges.map((e) => e.node)).toEqual([
+      { id: result.data!.rateUser.id, score: 4, from: { id: ana.id }, event: { id: event.id, title: event.title } },
+    ]);
   });
 
   it.each([[0], [6], [-1]])('rejects a score of %d', async (score) => {
     const [ana, ben] = [await createUser(server), await createUser(server)];
     const event = await metAt([ana, ben]);
-    expect((await rate(ana, ben.id, event.id, score)).errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'score' });
+    expect((await rate(ana, ben.id, event.id, score)).errors?.[0]?.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      field: 'score',
+    });
   });
 
   it('rejects a non-integer score, a long reference, yourself, and a missing event', async () => {
@@ -224,9 +301,18 @@ describe('ratings and reputation', () => {
       }),
     });
     expect((await fractional.json()).errors[0].extensions.code).toBe('BAD_USER_INPUT');
-    expect((await rate(ana, ben.id, event.id, 3, 'x'.repeat(2001))).errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'reference' });
-    expect((await rate(ana, ana.id, event.id, 3)).errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'userId' });
-    expect((await rate(ana, ben.id, null, 3)).errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'eventId' });
+    expect((await rate(ana, ben.id, event.id, 3, 'x'.repeat(2001))).errors?.[0]?.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      field: 'reference',
+    });
+    expect((await rate(ana, ana.id, event.id, 3)).errors?.[0]?.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      field: 'userId',
+    });
+    expect((await rate(ana, ben.id, null, 3)).errors?.[0]?.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      field: 'eventId',
+    });
     expect(codes(await rate(ana, unknownId, event.id, 3))).toEqual(['NOT_FOUND']);
     expect(codes(await rate(ana, ben.id, unknownId, 3))).toEqual(['NOT_FOUND']);
   });

@@ -24,11 +24,19 @@ describe('automatic persisted queries', () => {
     const server = await startTestServer();
     try {
       const user = await createUser(server);
-      expect((await send(server, { extensions: persisted }, user.accessToken)).errors?.[0]?.extensions?.code).toBe('PERSISTED_QUERY_NOT_FOUND');
-      expect((await send(server, { query: QUERY, extensions: persisted }, user.accessToken)).data?.me?.id).toBe(user.id);
+      expect((await send(server, { extensions: persisted }, user.accessToken)).errors?.[0]?.extensions?.code).toBe(
+        'PERSISTED_QUERY_NOT_FOUND',
+      );
+      expect((await send(server, { query: QUERY, extensions: persisted }, user.accessToken)).data?.me?.id).toBe(
+        user.id,
+      );
       expect((await send(server, { extensions: persisted }, user.accessToken)).data?.me?.id).toBe(user.id);
-      const wrongHash = { persistedQuery: { version: 1, sha256Hash: HASH.replace(/^./, (c) => (c === '0' ? '1' : '0')) } };
-      expect((await send(server, { query: QUERY, extensions: wrongHash }, user.accessToken)).errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+      const wrongHash = {
+        persistedQuery: { version: 1, sha256Hash: HASH.replace(/^./, (c) => (c === '0' ? '1' : '0')) },
+      };
+      expect(
+        (await send(server, { query: QUERY, extensions: wrongHash }, user.accessToken)).errors?.[0]?.extensions?.code,
+      ).toBe('BAD_USER_INPUT');
     } finally {
       await server.close();
     }

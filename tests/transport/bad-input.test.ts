@@ -18,7 +18,9 @@ import type { TestServer } from '../helpers/server.ts';
 
 let server: TestServer;
 beforeAll(async () => {
-  server = await startTestServer({ env: { CORS_ORIGINS: 'https://app.pinit.example', RATE_LIMIT_CHANGE_PASSWORD_PER_USER: '3/600' } });
+  server = await startTestServer({
+    env: { CORS_ORIGINS: 'https://app.pinit.example', RATE_LIMIT_CHANGE_PASSWORD_PER_USER: '3/600' },
+  });
 });
 afterAll(async () => {
   await server?.close();
@@ -29,28 +31,36 @@ const cursor = (text: string) => Buffer.from(text).toString('base64');
 describe('control characters and forged cursors', () => {
   it('rejects NUL and other control characters in text fields', async () => {
     const user = await createUser(server);
-    const register = await gql(server, RegisterDocument, { input: { username: uniqueName(), password: TEST_PASSWORD, fullName: 'a\u0000b' } });
+    const register = await gql(server, RegisterDocument, {
+      input: { username: uniqueName(), password: TEST_PASSWORD, fullName: 'a\u0000b' },
+    });
     expect(register.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'fullName' });
-    const email = await gql(server, RegisterDocument, { input: { username: uniqueName(), password: TEST_PASSWORD, email: 'a\u0000@b.example' } });
+    const email = await gql(server, RegisterDocument, {
+      input: { username: uniqueName(), password: TEST_PASSWORD, email: 'a\u0000@b.example' },
+    });
     expect(email.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'email' });
     const bio = await gql(server, UpdateProfileDocument, { input: { bio: 'x\u0007y' } }, { token: user.accessToken });
     expect(bio.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'bio' });
-    const tags = await gql(server, UpdateProfileDocument, { input: { interests: ['ok', 'bad\u0000'] } }, { token: user.accessToken });
+    const tags = await gql(
+      server,
+      UpdateProfileDocument,
+      { input: { interests: ['ok', 'bad\u0000'] } },
+      { token: user.accessToken },
+    );
     expect(tags.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'interests' });
     expect(codes(await gql(server, SearchUsersDocument, { query: 'a\u0000' }))).toEqual(['BAD_USER_INPUT']);
-    expect(codes(await gql(server, LoginDocument, { username: 'a\u0000b', password: 'whatever pass' }))).toEqual(['UNAUTHENTICATED']);
+    expect(codes(await gql(server, LoginDocument, { username: 'a\u0000b', password: 'whatever pass' }))).toEqual([
+      'UNAUTHENTICATED',
+    ]);
   });
 
-  it.each([
-    ['GPC:S:not-a-uuid'],
-    ['GPC:N:5'],
-    ['GPC:T:["S:nope"]'],
-    ['GPC:J:{}'],
-    ['anything'],
-  ])('answers a forged cursor %j with BAD_USER_INPUT', async (text) => {
-    const search = await gql(server, SearchUsersDocument, { query: 'a', after: cursor(text) });
-    expect(codes(search)).toEqual(['BAD_USER_INPUT']);
-  });
+  it.each([['GPC:S:not-a-uuid'], ['GPC:N:5'], ['GPC:T:["S:nope"]'], ['GPC:J:{}'], ['anything']])(
+    'answers a forged cursor %j with BAD_USER_INPUT',
+    async (text) => {
+      const search = await gql(server, SearchUsersDocument, { query: 'a', after: cursor(text) });
+      expect(codes(search)).toEqual(['BAD_USER_INPUT']);
+    },
+  );
 
   it('answers a forged cursor inside a nested connection with BAD_USER_INPUT too', async () => {
     const user = await createUser(server);
@@ -58,7 +68,8 @@ describe('control characters and forged cursors', () => {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
-        query: 'query($id: ID!, $after: String) { user(id: $id) { hostedEvents(first: 5, after: $after) { edges { node { id } } } } }',
+        query:
+          'query($id: ID!, $after: String) { user(id: $id) { hostedEvents(first: 5, after: $after) { edges { node { id } } } } }',
         variables: { id: user.id, after: cursor('GPC:S:not-a-uuid') },
       }),
     });
@@ -71,7 +82,16 @@ describe('control characters and forged cursors', () => {
     const user = await createUser(server);
     const tries = [];
     for (let i = 0; i < 4; i++) {
-      tries.push(codes(await gql(server, ChangePasswordDocument, { currentPassword: 'wrong guess!', newPassword: 'whatever new' }, { token: user.accessToken }))[0]);
+      tries.push(
+        codes(
+          await gql(
+            server,
+            ChangePasswordDocument,
+            { currentPassword: 'wrong guess!', newPassword: 'whatever new' },
+            { token: user.accessToken },
+          ),
+        )[0],
+      );
     }
     expect(tries).toEqual(['BAD_USER_INPUT', 'BAD_USER_INPUT', 'BAD_USER_INPUT', 'RATE_LIMITED']);
   });
@@ -83,7 +103,10 @@ describe('graphql-ws', () => {
     const client = wsClient(server, { authorization: `Bearer ${user.accessToken}` });
     const run = (query: string, variables?: Record<string, unknown>) =>
       new Promise<unknown>((resolve) => {
-        client.subscribe({ query, variables }, { next: (v) => resolve(v), error: (e) => resolve(e), complete: () => resolve('completed') });
+        client.subscribe(
+          { query, variables },
+          { next: (v) => resolve(v), error: (e) => resolve(e), complete: () => resolve('completed') },
+        );
       });
     try {
       const syntax = await run('{ me { id ');

@@ -5,7 +5,13 @@
 // counter on /metrics, and independently by the SQL statements the deliveries cost.
 import type { Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EventChangedDocument, JoinEventDocument, MapChangesDocument, MyEventsChangedDocument, UpdateEventDocument } from '../generated/graphql.ts';
+import {
+  EventChangedDocument,
+  JoinEventDocument,
+  MapChangesDocument,
+  MyEventsChangedDocument,
+  UpdateEventDocument,
+} from '../generated/graphql.ts';
 import type { MapChangesSubscription } from '../generated/graphql.ts';
 import { codes, createUser, gqlOk, subscribe, wsClient } from '../helpers/client.ts';
 import type { LiveSubscription, TestUser } from '../helpers/client.ts';
@@ -57,7 +63,7 @@ describe('subscription fan-out', () => {
     await eventually(async () => (await metric(server, 'pinit_ws_connections')) === 1);
   });
   afterAll(async () => {
-    await Promise.all(clients.map((c) => c.dispose()));
+    await Promise.all(clients.map(async (c) => c.dispose()));
     await server?.stop();
   });
 
@@ -65,7 +71,10 @@ describe('subscription fan-out', () => {
    * Each subscriber on a connection of its own; the map screen's document unless told. Resolves
    * once a first change has reached every one of them, so all are surely live.
    */
-  async function open(subscribers: Subscriber[], document: typeof MapChangesDocument | typeof EventChangedDocument = MapChangesDocument) {
+  async function open(
+    subscribers: Subscriber[],
+    document: typeof MapChangesDocument | typeof EventChangedDocument = MapChangesDocument,
+  ) {
     const subs = await Promise.all(
       subscribers.map((s) => {
         const client = wsClient(server, s.token ? { authorization: `Bearer ${s.token}` } : undefined);
@@ -84,7 +93,12 @@ describe('subscription fan-out', () => {
       executions: await metric(server, 'pinit_subscription_executions_total'),
       deliveries: await metric(server, 'pinit_subscription_deliveries_total'),
     };
-    const { updateEvent } = await gqlOk(server, UpdateEventDocument, { id: eventId, input: { title: `Open-air study ${++title}` } }, { token: host.accessToken });
+    const { updateEvent } = await gqlOk(
+      server,
+      UpdateEventDocument,
+      { id: eventId, input: { title: `Open-air study ${++title}` } },
+      { token: host.accessToken },
+    );
     const payloads = await Promise.all(subs.map((s) => s.next((d) => d.eventChanged.version === updateEvent.version)));
     return {
       payloads: payloads.map((p) => p.eventChanged),

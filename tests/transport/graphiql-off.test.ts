@@ -11,17 +11,20 @@ const INTROSPECTION = '{ __schema { queryType { name } } }';
 
 function wsResult(server: TestServer, query: string) {
   const client = wsClient(server);
-  return new Promise<{ data?: unknown; errors?: Array<{ message: string; extensions?: Record<string, unknown> }> }>((resolve, reject) => {
-    let result = {};
-    client.subscribe(
-      { query },
-      {
-        next: (value) => (result = value),
-        error: (error) => (Array.isArray(error) ? resolve({ errors: error }) : reject(error)),
-        complete: () => resolve(result),
-      },
-    );
-  }).finally(() => client.dispose());
+  return new Promise<{ data?: unknown; errors?: Array<{ message: string; extensions?: Record<string, unknown> }> }>(
+    (resolve, reject) => {
+      let result = {};
+      client.subscribe(
+        { query },
+        {
+          next: (value) => (result = value),
+          error: (error) =>
+            Array.isArray(error) ? resolve({ errors: error }) : reject(new Error('socket failed', { cause: error })),
+          complete: () => resolve(result),
+        },
+      );
+    },
+  ).finally(() => client.dispose());
 }
 
 describe('GraphiQL off in production', () => {
@@ -43,15 +46,23 @@ describe('GraphiQL off in production', () => {
   });
 
   it('still leaves other requests to the API', async () => {
-    const res = await fetch(`${server.graphqlUrl}?query=%7B__typename%7D`, { headers: { accept: 'application/json', 'apollo-require-preflight': 'true' } });
+    const res = await fetch(`${server.graphqlUrl}?query=%7B__typename%7D`, {
+      headers: { accept: 'application/json', 'apollo-require-preflight': 'true' },
+    });
     expect(await res.json()).toEqual({ data: { __typename: 'Query' } });
     // Apollo's own CSRF refusal still protects GETs that are not navigations to the page.
-    const bare = await fetch(`${server.graphqlUrl}?query=%7B__typename%7D`, { headers: { accept: 'application/json' } });
+    const bare = await fetch(`${server.graphqlUrl}?query=%7B__typename%7D`, {
+      headers: { accept: 'application/json' },
+    });
     expect(bare.status).toBe(400);
   });
 
   it('refuses introspection over HTTP with a message naming GRAPHIQL', async () => {
-    const res = await fetch(server.graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: INTROSPECTION }) });
+    const res = await fetch(server.graphqlUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: INTROSPECTION }),
+    });
     const body = (await res.json()) as { data?: unknown; errors?: Array<{ message: string }> };
     expect(body.data).toBeUndefined();
     expect(codes(body)).toEqual(['BAD_USER_INPUT']);
@@ -85,7 +96,11 @@ describe('GRAPHIQL=true in production', () => {
     const page = await fetch(server.graphqlUrl, { headers: { accept: BROWSER_ACCEPT } });
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('<div id="graphiql">');
-    const res = await fetch(server.graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: INTROSPECTION }) });
+    const res = await fetch(server.graphqlUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: INTROSPECTION }),
+    });
     expect(await res.json()).toEqual({ data: { __schema: { queryType: { name: 'Query' } } } });
   });
 });

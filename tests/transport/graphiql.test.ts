@@ -14,16 +14,32 @@ const require = createRequire(import.meta.url);
 const BROWSER_ACCEPT = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
 const INTROSPECTION = '{ __schema { queryType { name } } }';
 
-const nodeModuleFile = (pkg: string, file: string) => readFileSync(join(dirname(require.resolve(`${pkg}/package.json`)), file));
+const nodeModuleFile = (pkg: string, file: string) =>
+  readFileSync(join(dirname(require.resolve(`${pkg}/package.json`)), file));
 
 async function getGraphql(server: TestServer, accept: string, search = '') {
   const res = await fetch(`${server.graphqlUrl}${search}`, { headers: { accept, 'apollo-require-preflight': 'true' } });
-  return { status: res.status, type: res.headers.get('content-type') ?? '', headers: res.headers, body: await res.text() };
+  return {
+    status: res.status,
+    type: res.headers.get('content-type') ?? '',
+    headers: res.headers,
+    body: await res.text(),
+  };
 }
 
 async function post(server: TestServer, query: string) {
-  const res = await fetch(server.graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
-  return { status: res.status, ...((await res.json()) as { data?: unknown; errors?: Array<{ message: string; extensions?: Record<string, unknown> }> }) };
+  const res = await fetch(server.graphqlUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query }),
+  });
+  return {
+    status: res.status,
+    ...((await res.json()) as {
+      data?: unknown;
+      errors?: Array<{ message: string; extensions?: Record<string, unknown> }>;
+    }),
+  };
 }
 
 function wsIntrospection(server: TestServer) {
@@ -34,7 +50,8 @@ function wsIntrospection(server: TestServer) {
       { query: INTROSPECTION },
       {
         next: (value) => (result = value as typeof result),
-        error: (error) => (Array.isArray(error) ? resolve({ errors: error }) : reject(error)),
+        error: (error) =>
+          Array.isArray(error) ? resolve({ errors: error }) : reject(new Error('socket failed', { cause: error })),
         complete: () => resolve(result),
       },
     );
@@ -83,7 +100,12 @@ describe('GraphiQL on (the default outside production)', () => {
     const fetched = await Promise.all(
       sources.map(async (path) => {
         const res = await fetch(`${server.url}/${path}`);
-        return { path, status: res.status, type: res.headers.get('content-type') ?? '', bytes: Buffer.from(await res.arrayBuffer()) };
+        return {
+          path,
+          status: res.status,
+          type: res.headers.get('content-type') ?? '',
+          bytes: Buffer.from(await res.arrayBuffer()),
+        };
       }),
     );
     for (const asset of fetched) {
@@ -92,7 +114,9 @@ describe('GraphiQL on (the default outside production)', () => {
     }
     const named = (name: RegExp) => fetched.find((a) => name.test(a.path.replace('graphiql/assets/', '')))!.bytes;
     expect(named(/^react-[\d.]+\.js$/).equals(nodeModuleFile('react', 'umd/react.production.min.js'))).toBe(true);
-    expect(named(/^react-dom-[\d.]+\.js$/).equals(nodeModuleFile('react-dom', 'umd/react-dom.production.min.js'))).toBe(true);
+    expect(named(/^react-dom-[\d.]+\.js$/).equals(nodeModuleFile('react-dom', 'umd/react-dom.production.min.js'))).toBe(
+      true,
+    );
     expect(named(/^graphiql-[\d.]+\.js$/).equals(nodeModuleFile('graphiql', 'graphiql.min.js'))).toBe(true);
     // The boot script sends the headers editor's Authorization as graphql-ws connectionParams.
     expect(named(/^graphiql-[\d.]+\.css$/).equals(nodeModuleFile('graphiql', 'graphiql.min.css'))).toBe(true);

@@ -32,16 +32,24 @@ async function post(server: TestServer, query: string, token?: string) {
     headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
     body: JSON.stringify({ query }),
   });
-  return { status: res.status, body: (await res.json()) as { data?: unknown; errors?: Array<{ message: string; extensions?: { code?: string } }> } };
+  return {
+    status: res.status,
+    body: (await res.json()) as { data?: unknown; errors?: Array<{ message: string; extensions?: { code?: string } }> },
+  };
 }
 
 /** Runs a raw query over graphql-ws and returns the errors' codes and messages. */
 async function overWs(server: TestServer, query: string) {
   const client = wsClient(server);
   try {
-    const result = await new Promise<{ errors?: Array<{ message: string; extensions?: { code?: string } }> }>((resolve) => {
-      client.subscribe({ query }, { next: (v) => resolve(v as never), error: (e) => resolve({ errors: e as never }), complete: () => {} });
-    });
+    const result = await new Promise<{ errors?: Array<{ message: string; extensions?: { code?: string } }> }>(
+      (resolve) => {
+        client.subscribe(
+          { query },
+          { next: (v) => resolve(v as never), error: (e) => resolve({ errors: e as never }), complete: () => {} },
+        );
+      },
+    );
     return result.errors ?? [];
   } finally {
     await client.dispose();
@@ -87,7 +95,9 @@ describe('query limits, identical on HTTP and graphql-ws', () => {
 describe('the general mutation limit and connections per user', () => {
   let server: TestServer;
   beforeAll(async () => {
-    server = await startTestServer({ env: { RATE_LIMIT_MUTATIONS_PER_USER: '5/60', WS_MAX_CONNECTIONS_PER_USER: '2' } });
+    server = await startTestServer({
+      env: { RATE_LIMIT_MUTATIONS_PER_USER: '5/60', WS_MAX_CONNECTIONS_PER_USER: '2' },
+    });
   });
   afterAll(async () => {
     await server?.close();
@@ -105,7 +115,9 @@ describe('the general mutation limit and connections per user', () => {
       const limited = await gql(server, LikeEventDocument, { id: event.id }, { token: user.accessToken });
       expect(limited.status).toBe(429);
       expect(codes(limited)).toEqual(['RATE_LIMITED']);
-      const wsLimited = await wsRequest(client, LikeEventDocument, { id: event.id }).catch((errors: unknown) => ({ errors }));
+      const wsLimited = await wsRequest(client, LikeEventDocument, { id: event.id }).catch((errors: unknown) => ({
+        errors,
+      }));
       expect(JSON.stringify(wsLimited)).toContain('RATE_LIMITED');
       // Queries are not mutations.
       expect((await gqlOk(server, MeDocument, {}, { token: user.accessToken })).me?.id).toBe(user.id);
@@ -116,12 +128,16 @@ describe('the general mutation limit and connections per user', () => {
 
   it('closes a user’s connection past the per-user cap with 4429', async () => {
     const user = await createUser(server);
-    const open = [0, 1].map(() => wsClient(server, { authorization: `Bearer ${user.accessToken}` }, { stayConnected: true }));
+    const open = [0, 1].map(() =>
+      wsClient(server, { authorization: `Bearer ${user.accessToken}` }, { stayConnected: true }),
+    );
     try {
       for (const c of open) await wsRequest(c, MeDocument, {});
       const socket = new WebSocket(server.wsUrl, 'graphql-transport-ws');
       await once(socket, 'open');
-      socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${user.accessToken}` } }));
+      socket.send(
+        JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${user.accessToken}` } }),
+      );
       const [code] = await once(socket, 'close');
       expect(code).toBe(4429);
     } finally {
@@ -173,13 +189,23 @@ describe('WebSocket controls', () => {
   it(`runs at most ${REQUEST_LIMITS.wsOperationsPerConnection} operations per connection`, async () => {
     const socket = await rawSocket();
     const replies: Array<{ id: string; type: string; payload?: Array<{ extensions?: { code?: string } }> }> = [];
-    socket.on('message', (data) => replies.push(JSON.parse(String(data))));
+    socket.on('message', (data) => replies.push(JSON.parse((data as Buffer).toString())));
     const subscribe = (id: string) =>
-      socket.send(JSON.stringify({ id, type: 'subscribe', payload: { query: 'subscription { eventChanged(bounds: { south: 1, west: 1, north: 2, east: 2 }) { eventId } }' } }));
+      socket.send(
+        JSON.stringify({
+          id,
+          type: 'subscribe',
+          payload: {
+            query: 'subscription { eventChanged(bounds: { south: 1, west: 1, north: 2, east: 2 }) { eventId } }',
+          },
+        }),
+      );
     const cap = REQUEST_LIMITS.wsOperationsPerConnection;
     for (let i = 0; i < cap; i++) subscribe(`s${i}`);
     subscribe('one-too-many');
-    await expect.poll(() => replies.find((r) => r.id === 'one-too-many'), { timeout: 5_000 }).toMatchObject({ type: 'error', payload: [{ extensions: { code: 'RATE_LIMITED' } }] });
+    await expect
+      .poll(() => replies.find((r) => r.id === 'one-too-many'), { timeout: 5_000 })
+      .toMatchObject({ type: 'error', payload: [{ extensions: { code: 'RATE_LIMITED' } }] });
     // The others still run, and a finished one makes room.
     expect(replies.filter((r) => r.type === 'error')).toHaveLength(1);
     socket.send(JSON.stringify({ id: 's0', type: 'complete' }));
@@ -213,7 +239,13 @@ describe('production error hygiene and metrics', () => {
     const user = await createUser(server);
     await gqlOk(server, SearchUsersDocument, { query: 'a' }, { token: user.accessToken });
     await gql(server, MeDocument, {}, { token: 'not-a-token' });
-    const client = createClient({ url: server.wsUrl, webSocketImpl: WebSocket, lazy: false, retryAttempts: 0, onNonLazyError: () => {} });
+    const client = createClient({
+      url: server.wsUrl,
+      webSocketImpl: WebSocket,
+      lazy: false,
+      retryAttempts: 0,
+      onNonLazyError: () => {},
+    });
     await wsRequest(client, MeDocument, {});
     const text = await (await fetch(`${server.url}/metrics`)).text();
     await client.dispose();

@@ -20,11 +20,15 @@ describe('health and readiness', () => {
     expect(await (await fetch(`${server.url}/healthz`)).json()).toEqual({ status: 'ok' });
     const ready = await fetch(`${server.url}/readyz`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toEqual({ status: 'ready', failing: [], checks: { database: 'ok', pubsub: 'ok', storage: 'ok' } });
+    expect(await ready.json()).toEqual({
+      status: 'ready',
+      failing: [],
+      checks: { database: 'ok', pubsub: 'ok', storage: 'ok' },
+    });
   });
 
   it('answers 503 naming the failing part', async () => {
-    const original = server.deps.storage.ping;
+    const original = server.deps.storage.ping.bind(server.deps.storage);
     server.deps.storage.ping = async () => {
       throw new Error('bucket unreachable');
     };
@@ -54,7 +58,11 @@ describe('health and readiness', () => {
     const preflight = (origin: string) =>
       fetch(server.graphqlUrl, {
         method: 'OPTIONS',
-        headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,authorization' },
+        headers: {
+          origin,
+          'access-control-request-method': 'POST',
+          'access-control-request-headers': 'content-type,authorization',
+        },
       });
     const allowed = await preflight('https://app.pinit.example');
     expect(allowed.headers.get('access-control-allow-origin')).toBe('https://app.pinit.example');
@@ -96,7 +104,9 @@ describe('shutdown under load', () => {
         method: 'POST',
         signal: aborter.signal,
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ query: `mutation { login(username: "${user.username}", password: "${user.password}") { accessToken } }` }),
+        body: JSON.stringify({
+          query: `mutation { login(username: "${user.username}", password: "${user.password}") { accessToken } }`,
+        }),
       }).catch(() => undefined),
     );
     await new Promise((resolve) => setTimeout(resolve, 15));

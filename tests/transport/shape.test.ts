@@ -25,7 +25,10 @@ async function overWs(server: TestServer, query: string): Promise<Answer> {
   const client = wsClient(server);
   try {
     return await new Promise<Answer>((resolve) => {
-      client.subscribe({ query }, { next: (v) => resolve(v as Answer), error: (e) => resolve({ errors: e as never }), complete: () => {} });
+      client.subscribe(
+        { query },
+        { next: (v) => resolve(v as Answer), error: (e) => resolve({ errors: e as never }), complete: () => {} },
+      );
     });
   } finally {
     await client.dispose();

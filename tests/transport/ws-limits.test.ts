@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { UpdateEventDocument } from '../generated/graphql.ts';
 import { createUser, gqlOk, wsClient } from '../helpers/client.ts';
-import { BERLIN, certify, createEvent } from '../helpers/events.ts';
+import { certify, createEvent } from '../helpers/events.ts';
 import { startTestServer } from '../helpers/server.ts';
 import type { TestServer } from '../helpers/server.ts';
 
@@ -15,7 +15,7 @@ async function rawSocket(server: TestServer, payload: Record<string, unknown> = 
   await once(socket, 'open');
   const acked = new Promise<void>((resolve, reject) => {
     socket.on('message', (data) => {
-      if (JSON.parse(String(data)).type === 'connection_ack') resolve();
+      if (JSON.parse((data as Buffer).toString()).type === 'connection_ack') resolve();
     });
     socket.once('close', (code) => reject(new Error(`closed with ${code} before connection_ack`)));
   });
@@ -70,7 +70,17 @@ describe('unread output per socket', () => {
     const reader = wsClient(server);
     const versions: number[] = [];
     const readerLive = new Promise<void>((resolve) => {
-      reader.subscribe({ query }, { next: (r) => (versions.push((r.data as { eventChanged: { version: number } }).eventChanged.version), resolve()), error: () => {}, complete: () => {} });
+      reader.subscribe(
+        { query },
+        {
+          next: (r) => (
+            versions.push((r.data as { eventChanged: { version: number } }).eventChanged.version),
+            resolve()
+          ),
+          error: () => {},
+          complete: () => {},
+        },
+      );
     });
 
     const slow = await rawSocket(server);
@@ -79,7 +89,12 @@ describe('unread output per socket', () => {
     // Both subscribed: a first change reaches the reader (and the slow socket, which still reads).
     let version = event.version;
     const change = async () => {
-      const { updateEvent } = await gqlOk(server, UpdateEventDocument, { id: event.id, input: { title: `Change ${version}` } }, { token: host.accessToken });
+      const { updateEvent } = await gqlOk(
+        server,
+        UpdateEventDocument,
+        { id: event.id, input: { title: `Change ${version}` } },
+        { token: host.accessToken },
+      );
       version = updateEvent.version;
     };
     await change();
@@ -140,7 +155,9 @@ describe('sockets per instance and per address', () => {
     }
     expect((await upgrade(server)).status).toBe(429);
     open.pop()!.close();
-    await expect.poll(async () => (await upgrade(server).then((r) => (r.socket?.close(), r.status))), { timeout: 5_000 }).toBe(101);
+    await expect
+      .poll(async () => await upgrade(server).then((r) => (r.socket?.close(), r.status)), { timeout: 5_000 })
+      .toBe(101);
     for (const s of open) s.terminate();
   });
 });

@@ -40,7 +40,8 @@ describe('finding users', () => {
   it('searches by prefix and substring of username and full name, page by page', async () => {
     const tag = uniqueName('zq').replace(/_/g, '');
     const made = [];
-    for (let i = 0; i < 5; i++) made.push(await createUser(server, { username: `${tag}${i}`, fullName: `Person ${i}` }));
+    for (let i = 0; i < 5; i++)
+      made.push(await createUser(server, { username: `${tag}${i}`, fullName: `Person ${i}` }));
     made.push(await createUser(server, { fullName: `Mx ${tag.toUpperCase()} Surname` }));
     made.push(await createUser(server, { username: `pre_${tag}_post` }));
 
@@ -59,11 +60,15 @@ describe('finding users', () => {
     const { searchUsers } = await gqlOk(server, SearchUsersDocument, { query: '%', first: 5 });
     expect(searchUsers.edges).toEqual([]);
     const underscore = await gqlOk(server, SearchUsersDocument, { query: '_', first: 100 });
-    for (const edge of underscore.searchUsers.edges) expect(`${edge.node.username}${edge.node.fullName}`).toContain('_');
+    for (const edge of underscore.searchUsers.edges)
+      expect(`${edge.node.username}${edge.node.fullName}`).toContain('_');
   });
 
   it('rejects empty, oversized and out-of-range search input', async () => {
-    expect((await gql(server, SearchUsersDocument, { query: '   ' })).errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'query' });
+    expect((await gql(server, SearchUsersDocument, { query: '   ' })).errors?.[0]?.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      field: 'query',
+    });
     expect(codes(await gql(server, SearchUsersDocument, { query: 'x'.repeat(101) }))).toEqual(['BAD_USER_INPUT']);
     expect(codes(await gql(server, SearchUsersDocument, { query: 'a', first: 101 }))).toEqual(['BAD_USER_INPUT']);
     expect(codes(await gql(server, SearchUsersDocument, { query: 'a', first: -1 }))).toEqual(['BAD_USER_INPUT']);
@@ -117,8 +122,18 @@ describe('updateProfile', () => {
   });
 
   it('clears the home location with nulls', async () => {
-    await gqlOk(server, UpdateProfileDocument, { input: { homeLatitude: 1, homeLongitude: 2 } }, { token: viewer.accessToken });
-    const { updateProfile } = await gqlOk(server, UpdateProfileDocument, { input: { homeLatitude: null, homeLongitude: null } }, { token: viewer.accessToken });
+    await gqlOk(
+      server,
+      UpdateProfileDocument,
+      { input: { homeLatitude: 1, homeLongitude: 2 } },
+      { token: viewer.accessToken },
+    );
+    const { updateProfile } = await gqlOk(
+      server,
+      UpdateProfileDocument,
+      { input: { homeLatitude: null, homeLongitude: null } },
+      { token: viewer.accessToken },
+    );
     expect(updateProfile.settings).toMatchObject({ homeLatitude: null, homeLongitude: null });
   });
 });
@@ -127,8 +142,16 @@ describe('WebSocket sessions', () => {
   it('closes a connection with 4403 when its access token expires', async () => {
     const short = await createTokenIssuer(server.config.jwtSecret!, 1).sign(viewer.id, 'USER');
     // Not lazy: the socket stays open with no operation running, as a map screen's would.
-    const client = createClient({ url: server.wsUrl, webSocketImpl: WebSocket, lazy: false, retryAttempts: 0, connectionParams: { authorization: `Bearer ${short.token}` } });
-    const closed = new Promise<number>((resolve) => client.on('closed', (event) => resolve((event as { code: number }).code)));
+    const client = createClient({
+      url: server.wsUrl,
+      webSocketImpl: WebSocket,
+      lazy: false,
+      retryAttempts: 0,
+      connectionParams: { authorization: `Bearer ${short.token}` },
+    });
+    const closed = new Promise<number>((resolve) =>
+      client.on('closed', (event) => resolve((event as { code: number }).code)),
+    );
     const started = Date.now();
     expect(await closed).toBe(4403);
     expect(Date.now() - started).toBeLessThan(5_000);

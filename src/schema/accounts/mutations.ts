@@ -39,8 +39,12 @@ builder.mutationFields((t) => ({
     description: 'Changes the password and ends every session; sign in again with the new password.',
     args: {
       currentPassword: t.arg.string({ required: true, description: 'The password now.' }),
-      newPassword: t.arg.string({ required: true, description: `${PASSWORD_LENGTH.min}–${PASSWORD_LENGTH.max} characters.` }),
+      newPassword: t.arg.string({
+        required: true,
+        description: `${PASSWORD_LENGTH.min}–${PASSWORD_LENGTH.max} characters.`,
+      }),
     },
-    resolve: (_root, args, ctx) => accounts.changePassword(ctx.deps, ctx.viewer.id, args.currentPassword, args.newPassword),
+    resolve: (_root, args, ctx) =>
+      accounts.changePassword(ctx.deps, ctx.viewer.id, args.currentPassword, args.newPassword),
   }),
 }));

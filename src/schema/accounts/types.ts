@@ -7,8 +7,13 @@ import { User } from '../users/types.ts';
 export const AuthPayload = builder.objectRef<Session>('AuthPayload').implement({
   description: 'A new session: send the access token as `Authorization: Bearer …`; keep the refresh token to renew it.',
   fields: (t) => ({
-    accessToken: t.exposeString('accessToken', { description: `A JWT valid for about ${ACCESS_TOKEN_TTL_SECONDS / 60} minutes.` }),
-    accessTokenExpiresAt: t.expose('accessTokenExpiresAt', { type: 'DateTime', description: 'When the access token expires.' }),
+    accessToken: t.exposeString('accessToken', {
+      description: `A JWT valid for about ${ACCESS_TOKEN_TTL_SECONDS / 60} minutes.`,
+    }),
+    accessTokenExpiresAt: t.expose('accessTokenExpiresAt', {
+      type: 'DateTime',
+      description: 'When the access token expires.',
+    }),
     refreshToken: t.exposeString('refreshToken', {
       description: 'Single-use: refreshSession returns a new one. Reusing an old one signs the login out everywhere.',
     }),
@@ -19,7 +24,10 @@ export const AuthPayload = builder.objectRef<Session>('AuthPayload').implement({
 export const RegisterInput = builder.inputType('RegisterInput', {
   description: 'A new account.',
   fields: (t) => ({
-    username: t.string({ required: true, description: `${USERNAME_LENGTH.min}–${USERNAME_LENGTH.max} characters of a-z, 0-9, "_" and "."; case-insensitive.` }),
+    username: t.string({
+      required: true,
+      description: `${USERNAME_LENGTH.min}–${USERNAME_LENGTH.max} characters of a-z, 0-9, "_" and "."; case-insensitive.`,
+    }),
     password: t.string({ required: true, description: `${PASSWORD_LENGTH.min}–${PASSWORD_LENGTH.max} characters.` }),
     email: t.string({ description: 'Optional; unique when given.' }),
     fullName: t.string({ description: `Display name, at most ${FULL_NAME_MAX} characters.` }),

@@ -18,7 +18,8 @@ builder.mutationFields((t) => ({
       title: t.arg.string({ required: true, description: `1–${CHAT_LIMITS.title} characters.` }),
       memberIds: t.arg.idList({ required: true, description: 'Friends to add.' }),
     },
-    resolve: (query, _root, args, ctx) => chat.createGroupChat(ctx.deps, ctx.viewer.id, args.title, args.memberIds, query),
+    resolve: (query, _root, args, ctx) =>
+      chat.createGroupChat(ctx.deps, ctx.viewer.id, args.title, args.memberIds, query),
   }),
   sendMessage: t.withAuth(signedIn).prismaField({
     type: 'Message',
@@ -26,7 +27,9 @@ builder.mutationFields((t) => ({
     args: {
       chatId: t.arg.id({ required: true, description: 'The chat.' }),
       body: t.arg.string({ required: true, description: 'The text.' }),
-      clientMessageId: t.arg.string({ description: `Your id for the message (≤ ${CHAT_LIMITS.clientMessageId} characters), for safe retries.` }),
+      clientMessageId: t.arg.string({
+        description: `Your id for the message (≤ ${CHAT_LIMITS.clientMessageId} characters), for safe retries.`,
+      }),
     },
     resolve: (query, _root, args, ctx) =>
       chat.sendMessage(ctx.deps, ctx.viewer.id, String(args.chatId), args.body, args.clientMessageId, query),
@@ -53,7 +56,8 @@ builder.mutationFields((t) => ({
     resolve: (query, _root, args, ctx) => chat.markRead(ctx.deps, ctx.viewer.id, String(args.chatId), query),
   }),
   setTyping: t.withAuth(signedIn).boolean({
-    description: 'Tells the other members the viewer is (or stopped) typing. Never stored; renew every few seconds while typing.',
+    description:
+      'Tells the other members the viewer is (or stopped) typing. Never stored; renew every few seconds while typing.',
     args: {
       chatId: t.arg.id({ required: true, description: 'The chat.' }),
       isTyping: t.arg.boolean({ required: true, description: 'Typing now.' }),

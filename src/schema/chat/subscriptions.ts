@@ -11,26 +11,35 @@ const signedIn = { signedIn: true } as const;
 builder.subscriptionFields((t) => ({
   messageAdded: t.withAuth(signedIn).field({
     type: Message,
-    description: "New messages in one chat, or in all of the viewer's chats. Subscribing to a chat you are not in is NOT_FOUND.",
+    description:
+      "New messages in one chat, or in all of the viewer's chats. Subscribing to a chat you are not in is NOT_FOUND.",
     args: { chatId: t.arg.id({ description: 'One chat; omit for all.' }) },
-    subscribe: (_root, args, ctx) => live.messageEvents(ctx.deps, ctx.viewer.id, args.chatId ? String(args.chatId) : null, 'added'),
+    subscribe: (_root, args, ctx) =>
+      live.messageEvents(ctx.deps, ctx.viewer.id, args.chatId ? String(args.chatId) : null, 'added'),
     // Fresh caches first: queryFromInfo records in them what the query loads; clearing them
     // afterwards made Pothos load the selection's relations a second time.
     resolve: (event, _args, ctx, info) => {
       withFreshCaches(null, ctx);
-      return ctx.prisma.message.findUniqueOrThrow({ ...queryFromInfo({ context: ctx, info }), where: { id: event.messageId } });
+      return ctx.prisma.message.findUniqueOrThrow({
+        ...queryFromInfo({ context: ctx, info }),
+        where: { id: event.messageId },
+      });
     },
   }),
   messageUpdated: t.withAuth(signedIn).field({
     type: Message,
     description: 'Edits, deletions and status changes of messages, in one chat or all of the viewer’s chats.',
     args: { chatId: t.arg.id({ description: 'One chat; omit for all.' }) },
-    subscribe: (_root, args, ctx) => live.messageEvents(ctx.deps, ctx.viewer.id, args.chatId ? String(args.chatId) : null, 'updated'),
+    subscribe: (_root, args, ctx) =>
+      live.messageEvents(ctx.deps, ctx.viewer.id, args.chatId ? String(args.chatId) : null, 'updated'),
     // Fresh caches first: queryFromInfo records in them what the query loads; clearing them
     // afterwards made Pothos load the selection's relations a second time.
     resolve: (event, _args, ctx, info) => {
       withFreshCaches(null, ctx);
-      return ctx.prisma.message.findUniqueOrThrow({ ...queryFromInfo({ context: ctx, info }), where: { id: event.messageId } });
+      return ctx.prisma.message.findUniqueOrThrow({
+        ...queryFromInfo({ context: ctx, info }),
+        where: { id: event.messageId },
+      });
     },
   }),
   typing: t.withAuth(signedIn).field({

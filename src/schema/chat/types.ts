@@ -6,7 +6,6 @@ import { afterHistoryFetch, CHAT_LIMITS } from '../../services/chat/index.ts';
 import '../events/types.ts';
 import { User } from '../users/types.ts';
 
-
 export const ChatKind = builder.enumType('ChatKind', {
   description: 'What kind of conversation a chat is.',
   values: {
@@ -51,10 +50,15 @@ export const Message = builder.prismaObject('Message', {
     }),
     createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When it was sent.' }),
     editedAt: t.expose('editedAt', { type: 'DateTime', nullable: true, description: 'When it was last edited.' }),
-    deleted: t.boolean({ description: 'Deleted by the sender.', select: { deletedAt: true }, resolve: (m) => m.deletedAt !== null }),
+    deleted: t.boolean({
+      description: 'Deleted by the sender.',
+      select: { deletedAt: true },
+      resolve: (m) => m.deletedAt !== null,
+    }),
     status: t.field({
       type: MessageStatus,
-      description: "From the sender's point of view: READ once all other members read it, DELIVERED once any received it.",
+      description:
+        "From the sender's point of view: READ once all other members read it, DELIVERED once any received it.",
       select: { seq: true, senderId: true, createdAt: true, chat: { select: { members: { select: markerSelect } } } },
       resolve: (m) => {
         const recipients = recipientsOf(m, m.chat.members);
@@ -72,9 +76,10 @@ export const Message = builder.prismaObject('Message', {
         createdAt: true,
         chat: { select: { members: { select: { ...markerSelect, user: nestedSelection() } } } },
       }),
-      resolve: (m) => recipientsOf(m, m.chat.members)
-        .filter((r) => r.lastReadSeq >= m.seq)
-        .map((r) => (r as unknown as { user: never }).user),
+      resolve: (m) =>
+        recipientsOf(m, m.chat.members)
+          .filter((r) => r.lastReadSeq >= m.seq)
+          .map((r) => (r as unknown as { user: never }).user),
     }),
   }),
 });
@@ -98,11 +103,15 @@ export const Chat = builder.prismaObject('Chat', {
   fields: (t) => ({
     id: t.exposeID('id', { description: 'The chat’s UUID.' }),
     kind: t.expose('kind', { type: ChatKind, description: 'Direct, group or event chat.' }),
-    title: t.exposeString('title', { description: 'Group title; empty for direct chats; empty for event chats (see event).' }),
+    title: t.exposeString('title', {
+      description: 'Group title; empty for direct chats; empty for event chats (see event).',
+    }),
     members: t.field({
       type: [User],
       description: 'Who is in the chat.',
-      select: (_args, _ctx, nestedSelection) => ({ members: { orderBy: { joinedAt: 'asc' }, select: { user: nestedSelection() } } }),
+      select: (_args, _ctx, nestedSelection) => ({
+        members: { orderBy: { joinedAt: 'asc' }, select: { user: nestedSelection() } },
+      }),
       resolve: (chat) => chat.members.map((m) => m.user),
     }),
     event: t.relation('event', { nullable: true, description: "The event, for an event's chat." }),
@@ -115,7 +124,10 @@ export const Chat = builder.prismaObject('Chat', {
     }),
     unreadCount: t.int({
       description: "Messages after the viewer's read marker.",
-      select: (_args, ctx) => ({ lastSeq: true, members: { where: { userId: viewerIdOf(ctx) }, select: { lastReadSeq: true } } }),
+      select: (_args, ctx) => ({
+        lastSeq: true,
+        members: { where: { userId: viewerIdOf(ctx) }, select: { lastReadSeq: true } },
+      }),
       resolve: (chat) => Math.max(0, chat.lastSeq - (chat.members[0]?.lastReadSeq ?? chat.lastSeq)),
     }),
     messages: t.connection(
@@ -123,10 +135,18 @@ export const Chat = builder.prismaObject('Chat', {
         type: Message,
         description: `History. Page backwards with last/before (the default: the newest ${PAGE_SIZE.default}) or forwards with first/after.`,
         paging: { ...PAGE_SIZE, backwards: true },
-        select: (args, ctx, nestedSelection) => ({ messages: messageHelpers.getQuery(historyArgs(args), ctx, nestedSelection) }),
+        select: (args, ctx, nestedSelection) => ({
+          messages: messageHelpers.getQuery(historyArgs(args), ctx, nestedSelection),
+        }),
         resolve: async (chat, args, ctx) => {
           const page = messageHelpers.resolve(chat.messages, historyArgs(args), ctx);
-          if (ctx.viewer) await afterHistoryFetch(ctx.deps, ctx.viewer.id, chat.id, chat.messages.map((m) => m.seq));
+          if (ctx.viewer)
+            await afterHistoryFetch(
+              ctx.deps,
+              ctx.viewer.id,
+              chat.id,
+              chat.messages.map((m) => m.seq),
+            );
           return page as never;
         },
       },
@@ -153,18 +173,23 @@ builder.prismaObjectField('Event', 'chat', (t) =>
   }),
 );
 
-export const TypingIndicator = builder.objectRef<{ chatId: string; userId: string; isTyping: boolean }>('TypingIndicator').implement({
-  description: 'Someone started or stopped typing in a chat.',
-  fields: (t) => ({
-    chatId: t.exposeID('chatId', { description: 'The chat.' }),
-    user: t.prismaField({
-      type: 'User',
-      description: 'Who is typing.',
-      resolve: (query, typing, _args, ctx) => ctx.prisma.user.findUniqueOrThrow({ ...query, where: { id: typing.userId } }),
+export const TypingIndicator = builder
+  .objectRef<{ chatId: string; userId: string; isTyping: boolean }>('TypingIndicator')
+  .implement({
+    description: 'Someone started or stopped typing in a chat.',
+    fields: (t) => ({
+      chatId: t.exposeID('chatId', { description: 'The chat.' }),
+      user: t.prismaField({
+        type: 'User',
+        description: 'Who is typing.',
+        resolve: (query, typing, _args, ctx) =>
+          ctx.prisma.user.findUniqueOrThrow({ ...query, where: { id: typing.userId } }),
+      }),
+      isTyping: t.exposeBoolean('isTyping', {
+        description: 'False when they stopped, or after a few seconds without renewal.',
+      }),
     }),
-    isTyping: t.exposeBoolean('isTyping', { description: 'False when they stopped, or after a few seconds without renewal.' }),
-  }),
-});
+  });
 
 export const PresenceChange = builder
   .objectRef<{ userId: string; isOnline: boolean; lastSeenAt: Date | null }>('PresenceChange')
@@ -174,7 +199,8 @@ export const PresenceChange = builder
       user: t.prismaField({
         type: 'User',
         description: 'The friend.',
-        resolve: (query, change, _args, ctx) => ctx.prisma.user.findUniqueOrThrow({ ...query, where: { id: change.userId } }),
+        resolve: (query, change, _args, ctx) =>
+          ctx.prisma.user.findUniqueOrThrow({ ...query, where: { id: change.userId } }),
       }),
       isOnline: t.exposeBoolean('isOnline', { description: 'Connected now.' }),
       lastSeenAt: t.expose('lastSeenAt', { type: 'DateTime', nullable: true, description: 'When they went offline.' }),

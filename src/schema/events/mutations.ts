@@ -3,7 +3,6 @@ import * as events from '../../services/events/index.ts';
 import { EVENT_LIMITS } from '../../services/events/index.ts';
 import { CreateEventInput, UpdateEventInput } from './types.ts';
 
-
 builder.mutationFields((t) => {
   const id = () => t.arg.id({ required: true, description: 'The event’s UUID.' });
   const signedIn = { signedIn: true } as const;
@@ -18,7 +17,8 @@ builder.mutationFields((t) => {
       type: 'Event',
       description: 'Host only. Changes an event and increments its version.',
       args: { id: id(), input: t.arg({ type: UpdateEventInput, required: true, description: 'The changes.' }) },
-      resolve: (query, _root, args, ctx) => events.updateEvent(ctx.deps, ctx.viewer.id, String(args.id), args.input, query),
+      resolve: (query, _root, args, ctx) =>
+        events.updateEvent(ctx.deps, ctx.viewer.id, String(args.id), args.input, query),
     }),
     cancelEvent: t.withAuth(signedIn).prismaField({
       type: 'Event',
@@ -27,13 +27,15 @@ builder.mutationFields((t) => {
       resolve: (query, _root, args, ctx) => events.cancelEvent(ctx.deps, ctx.viewer.id, String(args.id), query),
     }),
     deleteEvent: t.withAuth(signedIn).id({
-      description: 'Host only. Deletes an event with its attendance, invitations, comments, likes and shares; returns its id.',
+      description:
+        'Host only. Deletes an event with its attendance, invitations, comments, likes and shares; returns its id.',
       args: { id: id() },
       resolve: (_root, args, ctx) => events.deleteEvent(ctx.deps, ctx.viewer.id, String(args.id)),
     }),
     joinEvent: t.withAuth(signedIn).prismaField({
       type: 'Event',
-      description: 'Joins a public event, or a private one the viewer is invited to. Joining twice is harmless; a full event is CONFLICT.',
+      description:
+        'Joins a public event, or a private one the viewer is invited to. Joining twice is harmless; a full event is CONFLICT.',
       args: { id: id() },
       resolve: (query, _root, args, ctx) => events.joinEvent(ctx.deps, ctx.viewer.id, String(args.id), query),
     }),
@@ -50,7 +52,8 @@ builder.mutationFields((t) => {
         eventId: t.arg.id({ required: true, description: 'The event’s UUID.' }),
         userIds: t.arg.idList({ required: true, description: 'Users to invite.' }),
       },
-      resolve: (query, _root, args, ctx) => events.inviteToEvent(ctx.deps, ctx.viewer.id, String(args.eventId), args.userIds, query),
+      resolve: (query, _root, args, ctx) =>
+        events.inviteToEvent(ctx.deps, ctx.viewer.id, String(args.eventId), args.userIds, query),
     }),
     declineInvitation: t.withAuth(signedIn).boolean({
       description: "Declines the viewer's invitation; a private event then disappears for them.",
@@ -64,7 +67,8 @@ builder.mutationFields((t) => {
         eventId: t.arg.id({ required: true, description: 'The event’s UUID.' }),
         body: t.arg.string({ required: true, description: `1–${EVENT_LIMITS.comment} characters.` }),
       },
-      resolve: (query, _root, args, ctx) => events.addComment(ctx.deps, ctx.viewer.id, String(args.eventId), args.body, query),
+      resolve: (query, _root, args, ctx) =>
+        events.addComment(ctx.deps, ctx.viewer.id, String(args.eventId), args.body, query),
     }),
     deleteEventComment: t.withAuth(signedIn).id({
       description: "Deletes a comment: the author's own, or any on the host's event. Returns its id.",
@@ -87,7 +91,8 @@ builder.mutationFields((t) => {
       type: 'Event',
       description: `Shares a public event with users (at most ${EVENT_LIMITS.recipients}), recording a share and a notification for each.`,
       args: { id: id(), withUserIds: t.arg.idList({ required: true, description: 'Recipients.' }) },
-      resolve: (query, _root, args, ctx) => events.shareEvent(ctx.deps, ctx.viewer.id, String(args.id), args.withUserIds, query),
+      resolve: (query, _root, args, ctx) =>
+        events.shareEvent(ctx.deps, ctx.viewer.id, String(args.id), args.withUserIds, query),
     }),
   };
 });

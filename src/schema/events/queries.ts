@@ -51,7 +51,14 @@ builder.queryFields((t) => ({
         filter: t.arg({ type: EventFilter, description: 'Conditions; by default published events only.' }),
       },
       resolve: async (_root, args, ctx, info) => {
-        const page = await search.eventsInBounds(ctx.deps, ctx.viewer?.id ?? null, args.bounds, args.filter, args.first, args.after);
+        const page = await search.eventsInBounds(
+          ctx.deps,
+          ctx.viewer?.id ?? null,
+          args.bounds,
+          args.filter,
+          args.first,
+          args.after,
+        );
         return toConnection(ctx, info, page);
       },
     },
@@ -65,7 +72,10 @@ builder.queryFields((t) => ({
       args: {
         latitude: t.arg.float({ required: true, description: 'Centre latitude.' }),
         longitude: t.arg.float({ required: true, description: 'Centre longitude.' }),
-        radiusKm: t.arg.float({ required: true, description: `Radius, more than 0 and at most ${search.MAX_RADIUS_KM} km.` }),
+        radiusKm: t.arg.float({
+          required: true,
+          description: `Radius, more than 0 and at most ${search.MAX_RADIUS_KM} km.`,
+        }),
         filter: t.arg({ type: EventFilter, description: 'Conditions; by default published events only.' }),
       },
       resolve: async (_root, args, ctx, info) => {

@@ -36,7 +36,8 @@ const EventChange = builder.objectRef<DeliveredChange>('EventChange').implement(
 builder.subscriptionFields((t) => ({
   eventChanged: t.field({
     type: EventChange,
-    description: 'Live map: changes to events the viewer may see whose location, before or after the change, lies in bounds.',
+    description:
+      'Live map: changes to events the viewer may see whose location, before or after the change, lies in bounds.',
     args: {
       bounds: t.arg({ type: BoundsInput, required: true, description: 'The viewport.' }),
       filter: t.arg({ type: EventFilter, description: 'Conditions; by default published events only.' }),
@@ -46,7 +47,10 @@ builder.subscriptionFields((t) => ({
     // The arguments only decide whether a change is delivered (and with or without the event);
     // what is delivered depends on nothing else of the change, so map screens on different
     // viewports share one execution per viewer and selection (src/transport/fanout.ts).
-    extensions: { fanoutKey: ({ message, showEvent }: DeliveredChange) => `${message.eventId}:${message.version}:${message.kind}:${showEvent}` },
+    extensions: {
+      fanoutKey: ({ message, showEvent }: DeliveredChange) =>
+        `${message.eventId}:${message.version}:${message.kind}:${showEvent}`,
+    },
   }),
   myEventsChanged: t.withAuth({ signedIn: true }).field({
     type: EventChange,

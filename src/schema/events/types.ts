@@ -5,7 +5,6 @@ import { EVENT_LIMITS as L } from '../../services/events/index.ts';
 import { visibleEventWhere } from '../../services/events/visibility.ts';
 import { User, UserConnection } from '../users/types.ts';
 
-
 export const EventType = builder.enumType('EventType', {
   description: 'The kind of meetup.',
   values: {
@@ -88,12 +87,18 @@ export const Event = builder.prismaObject('Event', {
     }),
     type: t.expose('type', { type: EventType, description: 'The kind of meetup.' }),
     status: t.expose('status', { type: EventStatus, description: 'Draft, published or cancelled.' }),
-    maxParticipants: t.exposeInt('maxParticipants', { description: `Capacity, host included (${L.maxParticipants.min}–${L.maxParticipants.max}).` }),
-    interestTags: t.exposeStringList('interestTags', { description: 'Normalized tags (trimmed, lower-case, unique); used by auto-matching.' }),
+    maxParticipants: t.exposeInt('maxParticipants', {
+      description: `Capacity, host included (${L.maxParticipants.min}–${L.maxParticipants.max}).`,
+    }),
+    interestTags: t.exposeStringList('interestTags', {
+      description: 'Normalized tags (trimmed, lower-case, unique); used by auto-matching.',
+    }),
     autoMatchingEnabled: t.exposeBoolean('autoMatchingEnabled', {
       description: 'Invite users whose interests and home radius match, on create and on update.',
     }),
-    version: t.exposeInt('version', { description: 'Increases by one on every change; clients drop updates older than what they hold.' }),
+    version: t.exposeInt('version', {
+      description: 'Increases by one on every change; clients drop updates older than what they hold.',
+    }),
     attendeeCount: t.exposeInt('attendeeCount', { description: 'People attending, host included.' }),
     spotsLeft: t.int({
       description: 'Places still free.',
@@ -119,9 +124,14 @@ export const Event = builder.prismaObject('Event', {
       select: (_args, ctx, nestedSelection) => ({
         hostId: true,
         attendees: { where: { userId: viewerIdOf(ctx) }, select: { userId: true } },
-        invitations: { where: { declinedAt: null }, orderBy: { createdAt: 'asc' }, select: { user: nestedSelection() } },
+        invitations: {
+          where: { declinedAt: null },
+          orderBy: { createdAt: 'asc' },
+          select: { user: nestedSelection() },
+        },
       }),
-      resolve: (e, _args, ctx) => (e.hostId === ctx.viewer?.id || e.attendees.length > 0 ? e.invitations.map((i) => i.user) : []),
+      resolve: (e, _args, ctx) =>
+        e.hostId === ctx.viewer?.id || e.attendees.length > 0 ? e.invitations.map((i) => i.user) : [],
     }),
     matchedUsers: t.field({
       type: [User],
@@ -129,10 +139,16 @@ export const Event = builder.prismaObject('Event', {
       select: (_args, ctx, nestedSelection) => ({
         hostId: true,
         attendees: { where: { userId: viewerIdOf(ctx) }, select: { userId: true } },
-        invitations: { where: { declinedAt: null }, orderBy: { createdAt: 'asc' }, select: { isAutoMatched: true, user: nestedSelection() } },
+        invitations: {
+          where: { declinedAt: null },
+          orderBy: { createdAt: 'asc' },
+          select: { isAutoMatched: true, user: nestedSelection() },
+        },
       }),
       resolve: (e, _args, ctx) =>
-        e.hostId === ctx.viewer?.id || e.attendees.length > 0 ? e.invitations.filter((i) => i.isAutoMatched).map((i) => i.user) : [],
+        e.hostId === ctx.viewer?.id || e.attendees.length > 0
+          ? e.invitations.filter((i) => i.isAutoMatched).map((i) => i.user)
+          : [],
     }),
     viewerIsHost: t.boolean({
       description: 'The viewer hosts this event.',
@@ -146,7 +162,9 @@ export const Event = builder.prismaObject('Event', {
     }),
     viewerIsInvited: t.boolean({
       description: 'The viewer is invited and has not declined.',
-      select: (_args, ctx) => ({ invitations: { where: { userId: viewerIdOf(ctx), declinedAt: null }, select: { userId: true } } }),
+      select: (_args, ctx) => ({
+        invitations: { where: { userId: viewerIdOf(ctx), declinedAt: null }, select: { userId: true } },
+      }),
       resolve: (e) => e.invitations.length > 0,
     }),
     likeCount: t.relationCount('likes', { description: 'Likes.' }),
@@ -182,7 +200,10 @@ builder.prismaObjectField('User', 'hostedEvents', (t) =>
     {
       description: 'Events this user hosts that the viewer may see, by start time.',
       cursor: 'id',
-      query: (_args, ctx) => ({ where: visibleEventWhere(ctx.viewer?.id), orderBy: [{ startsAt: 'asc' }, { id: 'asc' }] }),
+      query: (_args, ctx) => ({
+        where: visibleEventWhere(ctx.viewer?.id),
+        orderBy: [{ startsAt: 'asc' }, { id: 'asc' }],
+      }),
     },
     EventConnection,
   ),
@@ -225,8 +246,12 @@ export const CreateEventInput = builder.inputType('CreateEventInput', {
     isPublic: t.boolean({ description: 'Default false. Only certified users may have public events.' }),
     type: t.field({ type: EventType, description: 'Default OTHER.' }),
     status: t.field({ type: EventStatus, description: 'Default PUBLISHED.' }),
-    maxParticipants: t.int({ description: `Capacity, host included: ${L.maxParticipants.min}–${L.maxParticipants.max}, default ${L.maxParticipants.default}.` }),
-    interestTags: t.stringList({ description: `Up to ${L.tags.maxItems} tags of ≤ ${L.tags.maxLength} characters; normalized.` }),
+    maxParticipants: t.int({
+      description: `Capacity, host included: ${L.maxParticipants.min}–${L.maxParticipants.max}, default ${L.maxParticipants.default}.`,
+    }),
+    interestTags: t.stringList({
+      description: `Up to ${L.tags.maxItems} tags of ≤ ${L.tags.maxLength} characters; normalized.`,
+    }),
     autoMatchingEnabled: t.boolean({ description: 'Default false. Invites matching users (see Event.matchedUsers).' }),
     invitedUserIds: t.idList({ description: `Users to invite right away (at most ${L.recipients}).` }),
   }),
@@ -245,7 +270,9 @@ export const UpdateEventInput = builder.inputType('UpdateEventInput', {
     isPublic: t.boolean({ description: 'Making an event public needs a certified host.' }),
     type: t.field({ type: EventType, description: 'The kind of meetup.' }),
     status: t.field({ type: EventStatus, description: 'CANCELLED cancels; a cancelled event cannot be reopened.' }),
-    maxParticipants: t.int({ description: `${L.maxParticipants.min}–${L.maxParticipants.max}, and not below the current attendee count.` }),
+    maxParticipants: t.int({
+      description: `${L.maxParticipants.min}–${L.maxParticipants.max}, and not below the current attendee count.`,
+    }),
     interestTags: t.stringList({ description: 'Replaces the tags.' }),
     autoMatchingEnabled: t.boolean({ description: 'Turning it on runs auto-matching now.' }),
   }),

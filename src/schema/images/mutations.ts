@@ -14,11 +14,12 @@ const UploadImageInput = builder.inputType('UploadImageInput', {
     file: t.field({
       type: 'Upload',
       required: true,
-      description:
-        `A JPEG, PNG, GIF or WebP image (judged by its bytes), at most ${mebibytes(IMAGE_LIMITS.maxBytes)} MB (${grouped(IMAGE_LIMITS.maxBytes)} bytes) and ${IMAGE_LIMITS.maxPixels / 1e6} megapixels; larger is PAYLOAD_TOO_LARGE, other types UNSUPPORTED_MEDIA_TYPE.`,
+      description: `A JPEG, PNG, GIF or WebP image (judged by its bytes), at most ${mebibytes(IMAGE_LIMITS.maxBytes)} MB (${grouped(IMAGE_LIMITS.maxBytes)} bytes) and ${IMAGE_LIMITS.maxPixels / 1e6} megapixels; larger is PAYLOAD_TOO_LARGE, other types UNSUPPORTED_MEDIA_TYPE.`,
     }),
     type: t.field({ type: ImageType, required: true, description: 'What the image is for.' }),
-    isPrimary: t.boolean({ description: 'Make it the primary image (the avatar), replacing the current one. Default false.' }),
+    isPrimary: t.boolean({
+      description: 'Make it the primary image (the avatar), replacing the current one. Default false.',
+    }),
     caption: t.string({ description: `Up to ${IMAGE_LIMITS.caption} characters.` }),
   }),
 });
@@ -26,7 +27,8 @@ const UploadImageInput = builder.inputType('UploadImageInput', {
 builder.mutationFields((t) => ({
   uploadImage: t.withAuth({ signedIn: true }).prismaField({
     type: 'Image',
-    description: 'Uploads an image of the signed-in user (multipart request). It is re-encoded, scaled down and stripped of metadata.',
+    description:
+      'Uploads an image of the signed-in user (multipart request). It is re-encoded, scaled down and stripped of metadata.',
     args: { input: t.arg({ type: UploadImageInput, required: true, description: 'The file and its details.' }) },
     resolve: (query, _root, { input }, ctx) => images.uploadImage(ctx.deps, ctx.viewer.id, input, query),
   }),
@@ -41,9 +43,13 @@ builder.mutationFields((t) => ({
     description: "Changes the caption of one of the signed-in user's images.",
     args: {
       id: t.arg.id({ required: true, description: 'The image’s UUID.' }),
-      caption: t.arg.string({ required: true, description: `Up to ${IMAGE_LIMITS.caption} characters; empty clears it.` }),
+      caption: t.arg.string({
+        required: true,
+        description: `Up to ${IMAGE_LIMITS.caption} characters; empty clears it.`,
+      }),
     },
-    resolve: (query, _root, args, ctx) => images.updateImageCaption(ctx.deps, ctx.viewer.id, String(args.id), args.caption, query),
+    resolve: (query, _root, args, ctx) =>
+      images.updateImageCaption(ctx.deps, ctx.viewer.id, String(args.id), args.caption, query),
   }),
   deleteImage: t.withAuth({ signedIn: true }).id({
     description: "Deletes one of the signed-in user's images and its stored file; returns its id.",

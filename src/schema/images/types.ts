@@ -11,12 +11,12 @@ export const ImageType = builder.enumType('ImageType', {
 });
 
 export const Image = builder.prismaObject('Image', {
-  description:
-    `An image a user uploaded: re-encoded, scaled to at most ${IMAGE_LIMITS.maxDimension} px on the long side, and stripped of all metadata (EXIF, GPS).`,
+  description: `An image a user uploaded: re-encoded, scaled to at most ${IMAGE_LIMITS.maxDimension} px on the long side, and stripped of all metadata (EXIF, GPS).`,
   fields: (t) => ({
     id: t.exposeID('id', { description: 'The image’s UUID.' }),
     url: t.string({
-      description: 'Where clients load the image from (CDN, bucket or this server’s /files). Never changes for an image.',
+      description:
+        'Where clients load the image from (CDN, bucket or this server’s /files). Never changes for an image.',
       select: { key: true },
       resolve: (image, _args, ctx) => ctx.deps.storage.publicUrl(image.key),
     }),
@@ -28,7 +28,10 @@ export const Image = builder.prismaObject('Image', {
     }),
     caption: t.exposeString('caption', { description: `Up to ${IMAGE_LIMITS.caption} characters; may be empty.` }),
     width: t.exposeInt('width', { nullable: true, description: 'Width in pixels of the stored image.' }),
-    height: t.exposeInt('height', { nullable: true, description: 'Height in pixels of the stored image (of one frame, for animations).' }),
+    height: t.exposeInt('height', {
+      nullable: true,
+      description: 'Height in pixels of the stored image (of one frame, for animations).',
+    }),
     sizeBytes: t.exposeInt('sizeBytes', { description: 'Size in bytes of the stored image.' }),
     mimeType: t.exposeString('mimeType', { description: 'image/jpeg, image/png, image/gif or image/webp.' }),
     uploadedAt: t.expose('uploadedAt', { type: 'DateTime', description: 'When it was uploaded.' }),

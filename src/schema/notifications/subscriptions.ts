@@ -13,7 +13,10 @@ builder.subscriptionFields((t) => ({
     subscribe: (_root, _args, ctx) => notificationEvents(ctx.deps, ctx.viewer.id),
     resolve: (message, _args, ctx, info) => {
       withFreshCaches(message, ctx);
-      return ctx.prisma.notification.findUniqueOrThrow({ ...queryFromInfo({ context: ctx, info }), where: { id: message.notificationId } });
+      return ctx.prisma.notification.findUniqueOrThrow({
+        ...queryFromInfo({ context: ctx, info }),
+        where: { id: message.notificationId },
+      });
     },
   }),
 }));

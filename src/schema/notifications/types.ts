@@ -9,8 +9,13 @@ export const NotificationKind = builder.enumType('NotificationKind', {
   values: {
     FRIEND_REQUEST_RECEIVED: { description: '`actor` sent the viewer a friend request.' },
     FRIEND_REQUEST_ACCEPTED: { description: '`actor` accepted the viewer’s friend request.' },
-    EVENT_INVITATION: { description: '`actor` (the host) invited the viewer to `event`, or auto-matching did on their behalf.' },
-    EVENT_UPDATED: { description: 'The title, description, time or place of `event`, which the viewer attends or is invited to, changed.' },
+    EVENT_INVITATION: {
+      description: '`actor` (the host) invited the viewer to `event`, or auto-matching did on their behalf.',
+    },
+    EVENT_UPDATED: {
+      description:
+        'The title, description, time or place of `event`, which the viewer attends or is invited to, changed.',
+    },
     EVENT_CANCELLED: { description: '`event`, which the viewer attends or is invited to, was cancelled.' },
     EVENT_SHARED: { description: '`actor` shared `event` with the viewer.' },
     RATING_RECEIVED: { description: '`actor` rated the viewer for `event`.' },
@@ -38,15 +43,24 @@ export const Notification = builder.prismaObject('Notification', {
     event: t.field({
       type: Event,
       nullable: true,
-      description: 'The event it is about; null when there is none, or when the viewer may no longer see it (or it was deleted).',
-      select: (_args, ctx, nestedSelection) => ({ event: nestedSelection({ select: visibilitySelect(viewerIdOf(ctx)) }) }),
+      description:
+        'The event it is about; null when there is none, or when the viewer may no longer see it (or it was deleted).',
+      select: (_args, ctx, nestedSelection) => ({
+        event: nestedSelection({ select: visibilitySelect(viewerIdOf(ctx)) }),
+      }),
       // The event carries what the query selected beneath it (plus the visibility fields).
       resolve: (notification, _args, ctx) =>
         notification.event && isVisibleTo(notification.event, ctx.viewer?.id) ? (notification.event as never) : null,
     }),
-    text: t.exposeString('text', { description: `What happened, in a sentence (up to ${NOTIFICATION_LIMITS.text} characters).` }),
+    text: t.exposeString('text', {
+      description: `What happened, in a sentence (up to ${NOTIFICATION_LIMITS.text} characters).`,
+    }),
     createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When it was sent.' }),
-    readAt: t.expose('readAt', { type: 'DateTime', nullable: true, description: 'When the viewer marked it read; null while unread.' }),
+    readAt: t.expose('readAt', {
+      type: 'DateTime',
+      nullable: true,
+      description: 'When the viewer marked it read; null while unread.',
+    }),
   }),
 });
 

@@ -17,7 +17,8 @@ builder.mutationFields((t) => {
       type: 'User',
       description: 'Accepts a request sent to the viewer; returns the new friend.',
       args: { requestId: requestId() },
-      resolve: (query, _root, args, ctx) => social.acceptFriendRequest(ctx.deps, ctx.viewer.id, String(args.requestId), query),
+      resolve: (query, _root, args, ctx) =>
+        social.acceptFriendRequest(ctx.deps, ctx.viewer.id, String(args.requestId), query),
     }),
     declineFriendRequest: t.withAuth(signedIn).id({
       description: 'Declines a request sent to the viewer; returns its id.',
@@ -43,7 +44,12 @@ builder.mutationFields((t) => {
         social.rateUser(
           ctx.deps,
           ctx.viewer.id,
-          { userId: String(input.userId), eventId: input.eventId ? String(input.eventId) : null, score: input.score, reference: input.reference },
+          {
+            userId: String(input.userId),
+            eventId: input.eventId ? String(input.eventId) : null,
+            score: input.score,
+            reference: input.reference,
+          },
           query,
         ),
     }),

@@ -10,7 +10,6 @@ import type { FriendRequest as FriendRequestRow } from '../../generated/prisma/c
 import { Event } from '../events/types.ts';
 import { User, UserConnection } from '../users/types.ts';
 
-
 export const FriendshipStatus = builder.enumType('FriendshipStatus', {
   description: "The viewer's relation to a user.",
   values: {
@@ -23,8 +22,9 @@ export const FriendshipStatus = builder.enumType('FriendshipStatus', {
 });
 
 /** Loads one side of a request with what the query selects beneath it (Prisma batches these). */
-const requestSide = (side: 'fromId' | 'toId') => (request: FriendRequestRow, _args: object, ctx: Context, info: GraphQLResolveInfo) =>
-  ctx.prisma.user.findUniqueOrThrow({ ...queryFromInfo({ context: ctx, info }), where: { id: request[side] } });
+const requestSide =
+  (side: 'fromId' | 'toId') => (request: FriendRequestRow, _args: object, ctx: Context, info: GraphQLResolveInfo) =>
+    ctx.prisma.user.findUniqueOrThrow({ ...queryFromInfo({ context: ctx, info }), where: { id: request[side] } });
 
 // A plain object type rather than a Prisma one: sendFriendRequest may answer with a request it
 // just accepted, whose row no longer exists to load relations from.
@@ -48,12 +48,17 @@ export const Rating = builder.prismaObject('Rating', {
       type: Event,
       nullable: true,
       description: 'The event they met at; null when the viewer may not see it (or it was deleted).',
-      select: (_args, ctx, nestedSelection) => ({ event: nestedSelection({ select: visibilitySelect(viewerIdOf(ctx)) }) }),
+      select: (_args, ctx, nestedSelection) => ({
+        event: nestedSelection({ select: visibilitySelect(viewerIdOf(ctx)) }),
+      }),
       // The event carries what the query selected beneath it (plus the visibility fields).
-      resolve: (rating, _args, ctx) => (rating.event && isVisibleTo(rating.event, ctx.viewer?.id) ? (rating.event as never) : null),
+      resolve: (rating, _args, ctx) =>
+        rating.event && isVisibleTo(rating.event, ctx.viewer?.id) ? (rating.event as never) : null,
     }),
     score: t.exposeInt('score', { description: `${RATING_LIMITS.score.min} to ${RATING_LIMITS.score.max}.` }),
-    reference: t.exposeString('reference', { description: `What they wrote, up to ${RATING_LIMITS.reference} characters; may be empty.` }),
+    reference: t.exposeString('reference', {
+      description: `What they wrote, up to ${RATING_LIMITS.reference} characters; may be empty.`,
+    }),
     createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When it was given.' }),
   }),
 });

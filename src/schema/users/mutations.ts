@@ -19,10 +19,17 @@ const UpdateProfileInput = builder.inputType('UpdateProfileInput', {
     degree: t.string({ description: `At most ${P.degree} characters.` }),
     year: t.string({ description: `At most ${P.year} characters.` }),
     bio: t.string({ description: `At most ${P.bio} characters.` }),
-    interests: t.stringList({ description: `Replaces the interests; normalized (trimmed, lower-case, unique), at most ${P.interests.maxItems} of ≤ ${P.interests.maxLength} characters.` }),
-    skills: t.field({ type: [SkillInput], description: `Replaces the skills; at most ${P.skills.maxItems}, one per name.` }),
+    interests: t.stringList({
+      description: `Replaces the interests; normalized (trimmed, lower-case, unique), at most ${P.interests.maxItems} of ≤ ${P.interests.maxLength} characters.`,
+    }),
+    skills: t.field({
+      type: [SkillInput],
+      description: `Replaces the skills; at most ${P.skills.maxItems}, one per name.`,
+    }),
     autoInviteEnabled: t.boolean({ description: 'Let auto-matching invite me.' }),
-    preferredRadiusKm: t.float({ description: `Auto-matching radius around home, ${P.preferredRadiusKm.min}–${P.preferredRadiusKm.max} km.` }),
+    preferredRadiusKm: t.float({
+      description: `Auto-matching radius around home, ${P.preferredRadiusKm.min}–${P.preferredRadiusKm.max} km.`,
+    }),
     homeLatitude: t.float({ description: 'Home latitude; set together with homeLongitude, null clears both.' }),
     homeLongitude: t.float({ description: 'Home longitude; set together with homeLatitude, null clears both.' }),
   }),

@@ -60,9 +60,17 @@ export const UserSettings = builder.objectRef<SettingsSource>('UserSettings').im
     autoInviteEnabled: t.exposeBoolean('autoInviteEnabled', {
       description: 'Auto-matching may invite this user to events that share their interests.',
     }),
-    preferredRadiusKm: t.exposeFloat('preferredRadiusKm', { description: 'How far from home auto-matched events may be.' }),
-    homeLatitude: t.exposeFloat('homeLatitude', { nullable: true, description: 'Home latitude, used for auto-matching.' }),
-    homeLongitude: t.exposeFloat('homeLongitude', { nullable: true, description: 'Home longitude, used for auto-matching.' }),
+    preferredRadiusKm: t.exposeFloat('preferredRadiusKm', {
+      description: 'How far from home auto-matched events may be.',
+    }),
+    homeLatitude: t.exposeFloat('homeLatitude', {
+      nullable: true,
+      description: 'Home latitude, used for auto-matching.',
+    }),
+    homeLongitude: t.exposeFloat('homeLongitude', {
+      nullable: true,
+      description: 'Home longitude, used for auto-matching.',
+    }),
   }),
 });
 

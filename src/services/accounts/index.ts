@@ -27,7 +27,10 @@ export interface Session {
 export function normalizeUsername(raw: string, field = 'username'): string {
   const username = raw.trim().toLowerCase();
   if (!USERNAME_PATTERN.test(username)) {
-    throw badInput(field, `username must be ${USERNAME_LENGTH.min}–${USERNAME_LENGTH.max} characters of a-z, 0-9, "_" and "."`);
+    throw badInput(
+      field,
+      `username must be ${USERNAME_LENGTH.min}–${USERNAME_LENGTH.max} characters of a-z, 0-9, "_" and "."`,
+    );
   }
   return username;
 }
@@ -145,7 +148,10 @@ export async function refreshSession(deps: AppDeps, refreshToken: string): Promi
   });
   if (!rotated) {
     await revokeFamilies(deps, { id: stored.familyId });
-    deps.logger.warn({ userId: stored.family.userId, familyId: stored.familyId }, 'refresh token reuse: session family revoked');
+    deps.logger.warn(
+      { userId: stored.family.userId, familyId: stored.familyId },
+      'refresh token reuse: session family revoked',
+    );
     throw unauthenticated('Refresh token was already used; all sessions of this login were signed out');
   }
   return issue(deps, stored.family.user, next);
@@ -176,7 +182,12 @@ export async function logoutAllSessions(deps: AppDeps, userId: string): Promise<
 }
 
 /** Changes the password and signs out every session, as a stolen session should not survive it. */
-export async function changePassword(deps: AppDeps, userId: string, currentPassword: string, newPassword: string): Promise<boolean> {
+export async function changePassword(
+  deps: AppDeps,
+  userId: string,
+  currentPassword: string,
+  newPassword: string,
+): Promise<boolean> {
   checkPassword(newPassword, 'newPassword');
   // A stolen access token must not become an unthrottled password oracle.
   await deps.rateLimiter.consume('changePasswordPerUser', userId);

@@ -36,14 +36,23 @@ export const typingTopic = (chatId: string) => `chat:typing:${chatId}`;
 
 /** The chat if the viewer is a member; NOT_FOUND otherwise (non-members never learn it exists). */
 export async function requireMembership(db: Tx | AppDeps['prisma'], viewerId: string, chatId: string): Promise<void> {
-  const member = isUuid(chatId) ? await db.chatMember.findUnique({ where: { chatId_userId: { chatId, userId: viewerId } }, select: { userId: true } }) : null;
+  const member = isUuid(chatId)
+    ? await db.chatMember.findUnique({
+        where: { chatId_userId: { chatId, userId: viewerId } },
+        select: { userId: true },
+      })
+    : null;
   if (!member) throw notFound('Chat', { field: 'chatId' });
 }
 
 async function publishToMembers(deps: AppDeps, chatId: string, events: ChatMessageEvent[]): Promise<void> {
   if (!events.length) return;
   const members = await deps.prisma.chatMember.findMany({ where: { chatId }, select: { userId: true } });
-  await publishEvents(deps, members.map((m) => m.userId), events);
+  await publishEvents(
+    deps,
+    members.map((m) => m.userId),
+    events,
+  );
 }
 
 export async function openDirectChat(deps: AppDeps, viewerId: string, userId: string, query: Query = {}) {
@@ -59,7 +68,12 @@ export async function openDirectChat(deps: AppDeps, viewerId: string, userId: st
   try {
     return await deps.prisma.chat.create({
       ...query,
-      data: { kind: 'DIRECT', directKey, createdById: viewerId, members: { create: [{ userId: viewerId }, { userId }] } },
+      data: {
+        kind: 'DIRECT',
+        directKey,
+        createdById: viewerId,
+        members: { create: [{ userId: viewerId }, { userId }] },
+      },
     });
   } catch (error) {
     // Both opened it at once: the other request created it.
@@ -68,11 +82,18 @@ export async function openDirectChat(deps: AppDeps, viewerId: string, userId: st
   }
 }
 
-export async function createGroupChat(deps: AppDeps, viewerId: string, rawTitle: string, memberIds: readonly (string | number)[], query: Query = {}) {
+export async function createGroupChat(
+  deps: AppDeps,
+  viewerId: string,
+  rawTitle: string,
+  memberIds: readonly (string | number)[],
+  query: Query = {},
+) {
   const title = text('title', rawTitle, { min: 1, max: CHAT_LIMITS.title });
   const others = [...new Set(memberIds.map(String))].filter((id) => id !== viewerId);
   if (others.length === 0) throw badInput('memberIds', 'A group needs at least one other member');
-  if (others.length > CHAT_LIMITS.groupMembers) throw badInput('memberIds', `A group holds at most ${CHAT_LIMITS.groupMembers} others`);
+  if (others.length > CHAT_LIMITS.groupMembers)
+    throw badInput('memberIds', `A group holds at most ${CHAT_LIMITS.groupMembers} others`);
   const unknown = others.find((id) => !isUuid(id));
   if (unknown) throw notFound(`User ${unknown}`, { field: 'memberIds' });
   const friendships = await deps.prisma.friendship.findMany({
@@ -84,7 +105,12 @@ export async function createGroupChat(deps: AppDeps, viewerId: string, rawTitle:
   if (stranger) throw forbidden(`Group members must be your friends (${stranger} is not)`, { field: 'memberIds' });
   return deps.prisma.chat.create({
     ...query,
-    data: { kind: 'GROUP', title, createdById: viewerId, members: { create: [viewerId, ...others].map((userId) => ({ userId })) } },
+    data: {
+      kind: 'GROUP',
+      title,
+      createdById: viewerId,
+      members: { create: [viewerId, ...others].map((userId) => ({ userId })) },
+    },
   });
 }
 
@@ -96,7 +122,8 @@ interface SendResult {
 
 /** True when a Pothos query (`{ include }` or `{ select }`) loads relations, not only columns. */
 const hasRelations = (query: { include?: object; select?: object }) =>
-  Object.keys(query.include ?? {}).length > 0 || Object.values(query.select ?? {}).some((v) => typeof v === 'object' && v !== null);
+  Object.keys(query.include ?? {}).length > 0 ||
+  Object.values(query.select ?? {}).some((v) => typeof v === 'object' && v !== null);
 
 /**
  * Sends a message (see storeMessage) and returns it read with the query. The stored row
@@ -125,9 +152,17 @@ export async function sendMessage(
  * the members to publish to. A single statement is atomic and holds the chat row's lock only
  * inside PostgreSQL, never across round trips to this process.
  */
-async function storeMessage(deps: AppDeps, viewerId: string, chatId: string, rawBody: string, clientMessageId?: string | null): Promise<SendResult> {
+async function storeMessage(
+  deps: AppDeps,
+  viewerId: string,
+  chatId: string,
+  rawBody: string,
+  clientMessageId?: string | null,
+): Promise<SendResult> {
   const body = text('body', rawBody, { min: 1, max: CHAT_LIMITS.body });
-  const clientId = clientMessageId ? text('clientMessageId', clientMessageId, { min: 1, max: CHAT_LIMITS.clientMessageId }) : null;
+  const clientId = clientMessageId
+    ? text('clientMessageId', clientMessageId, { min: 1, max: CHAT_LIMITS.clientMessageId })
+    : null;
   const [check] = isUuid(chatId)
     ? await deps.prisma.$queryRaw<Array<{ member: boolean; earlier: string | null }>>`
         SELECT EXISTS (SELECT 1 FROM chat_members WHERE chat_id = ${chatId}::uuid AND user_id = ${viewerId}::uuid) AS member,
@@ -135,7 +170,11 @@ async function storeMessage(deps: AppDeps, viewerId: string, chatId: string, raw
     : [];
   if (!check?.member) throw notFound('Chat', { field: 'chatId' });
   const previous = async () =>
-    clientId ? deps.prisma.message.findUnique({ where: { senderId_clientMessageId: { senderId: viewerId, clientMessageId: clientId } } }) : null;
+    clientId
+      ? deps.prisma.message.findUnique({
+          where: { senderId_clientMessageId: { senderId: viewerId, clientMessageId: clientId } },
+        })
+      : null;
   if (check.earlier) {
     const earlier = await previous();
     if (earlier) return { message: sameChat(earlier, chatId), created: false };
@@ -176,7 +215,13 @@ async function storeMessage(deps: AppDeps, viewerId: string, chatId: string, raw
   if (!row) throw notFound('Chat', { field: 'chatId' });
   const { readBefore, memberIds, ...fields } = row;
   const message: Message = { ...fields, editedAt: null, deletedAt: null };
-  const added: ChatMessageEvent = { type: 'added', chatId, messageId: message.id, senderId: viewerId, seq: message.seq };
+  const added: ChatMessageEvent = {
+    type: 'added',
+    chatId,
+    messageId: message.id,
+    senderId: viewerId,
+    seq: message.seq,
+  };
   await publishEvents(deps, memberIds, [added]);
   // Replying reads what came before: their senders see it turn READ.
   await publishStatusChanges(deps, viewerId, chatId, readBefore ?? message.seq - 1, message.seq - 1);
@@ -203,7 +248,8 @@ function uuidv7(): string {
 }
 
 function sameChat(message: Message, chatId: string): Message {
-  if (message.chatId !== chatId) throw conflict('That clientMessageId was already used in another chat', { field: 'clientMessageId' });
+  if (message.chatId !== chatId)
+    throw conflict('That clientMessageId was already used in another chat', { field: 'clientMessageId' });
   return message;
 }
 
@@ -217,11 +263,20 @@ async function ownMessage(deps: AppDeps, viewerId: string, id: string): Promise<
   return message;
 }
 
-export async function editMessage(deps: AppDeps, viewerId: string, id: string, rawBody: string, query: Query = {}): Promise<Message> {
+export async function editMessage(
+  deps: AppDeps,
+  viewerId: string,
+  id: string,
+  rawBody: string,
+  query: Query = {},
+): Promise<Message> {
   const body = text('body', rawBody, { min: 1, max: CHAT_LIMITS.body });
   const message = await ownMessage(deps, viewerId, id);
   if (message.deletedAt) throw conflict('A deleted message cannot be edited');
-  const { count } = await deps.prisma.message.updateMany({ where: { id, deletedAt: null }, data: { body, editedAt: new Date() } });
+  const { count } = await deps.prisma.message.updateMany({
+    where: { id, deletedAt: null },
+    data: { body, editedAt: new Date() },
+  });
   if (count === 0) throw conflict('A deleted message cannot be edited');
   await publishToMembers(deps, message.chatId, [{ type: 'updated', chatId: message.chatId, messageId: id }]);
   return deps.prisma.message.findUniqueOrThrow({ ...query, where: { id } });
@@ -295,7 +350,12 @@ export function markDeliveredSoon(deps: AppDeps, viewerId: string, chatId: strin
  * nothing), and returns the messages of others it passed (the newest STATUS_EVENTS_MAX) and the
  * members to tell.
  */
-async function advanceMarkers(deps: AppDeps, viewerId: string, chatId: string, opts: { read: boolean; upToSeq?: number }) {
+async function advanceMarkers(
+  deps: AppDeps,
+  viewerId: string,
+  chatId: string,
+  opts: { read: boolean; upToSeq?: number },
+) {
   const [change] = await deps.prisma.$queryRaw<Array<{ passed: string[]; members: string[] }>>`
     WITH target AS (SELECT LEAST(COALESCE(${opts.upToSeq ?? null}::int, last_seq), last_seq) AS seq FROM chats WHERE id = ${chatId}::uuid),
     old AS (SELECT last_read_seq, last_delivered_seq FROM chat_members
@@ -316,7 +376,12 @@ async function advanceMarkers(deps: AppDeps, viewerId: string, chatId: string, o
              ORDER BY msg.seq DESC LIMIT ${STATUS_EVENTS_MAX}) p ORDER BY seq) AS passed,
            ARRAY(SELECT user_id::text FROM chat_members WHERE chat_id = ${chatId}::uuid) AS members
     FROM moved`;
-  if (change?.passed.length) await publishEvents(deps, change.members, change.passed.map((id) => ({ type: 'updated' as const, chatId, messageId: id })));
+  if (change?.passed.length)
+    await publishEvents(
+      deps,
+      change.members,
+      change.passed.map((id) => ({ type: 'updated' as const, chatId, messageId: id })),
+    );
 }
 
 /** Publishes the events to each member's own topic. */
@@ -362,6 +427,11 @@ export async function leaveEventChat(tx: Tx, eventId: string, userId: string): P
 }
 
 /** A page of history; fetching counts as delivery to the viewer. */
-export async function afterHistoryFetch(deps: AppDeps, viewerId: string, chatId: string, seqs: number[]): Promise<void> {
+export async function afterHistoryFetch(
+  deps: AppDeps,
+  viewerId: string,
+  chatId: string,
+  seqs: number[],
+): Promise<void> {
   if (seqs.length) await markDelivered(deps, viewerId, chatId, Math.max(...seqs));
 }

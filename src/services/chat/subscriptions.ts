@@ -23,7 +23,10 @@ export async function messageEvents(
       const message =
         event.senderId !== undefined && event.seq !== undefined
           ? { senderId: event.senderId, seq: event.seq }
-          : await deps.prisma.message.findUnique({ where: { id: event.messageId }, select: { senderId: true, seq: true } });
+          : await deps.prisma.message.findUnique({
+              where: { id: event.messageId },
+              select: { senderId: true, seq: true },
+            });
       if (!message) return null;
       if (message.senderId !== viewerId) markDeliveredSoon(deps, viewerId, event.chatId, message.seq);
     }
@@ -32,7 +35,11 @@ export async function messageEvents(
 }
 
 /** Typing of others in one chat; a typing state nobody renewed within the TTL ends by itself. */
-export async function typingEvents(deps: AppDeps, viewerId: string, chatId: string): Promise<AsyncIterable<TypingEvent>> {
+export async function typingEvents(
+  deps: AppDeps,
+  viewerId: string,
+  chatId: string,
+): Promise<AsyncIterable<TypingEvent>> {
   await requireMembership(deps.prisma, viewerId, chatId);
   const timers = new Map<string, NodeJS.Timeout>();
   const source = deps.pubsub.subscribe<TypingEvent>(typingTopic(chatId));

@@ -52,21 +52,27 @@ type Query = object;
 const present = <T>(value: T | null | undefined): value is T => value !== null && value !== undefined;
 
 function checkTimes(startsAt: Date, endsAt: Date, field: 'startsAt' | 'endsAt') {
-  if (Number.isNaN(startsAt.getTime()) || Number.isNaN(endsAt.getTime())) throw badInput(field, `${field} is not a valid time`);
+  if (Number.isNaN(startsAt.getTime()) || Number.isNaN(endsAt.getTime()))
+    throw badInput(field, `${field} is not a valid time`);
   if (endsAt <= startsAt) throw badInput(field, 'endsAt must be after startsAt');
 }
 
 function checkCapacity(value: number, attendeeCount = 1) {
   const { min, max } = EVENT_LIMITS.maxParticipants;
-  if (!Number.isInteger(value) || value < min || value > max) throw badInput('maxParticipants', `maxParticipants must be between ${min} and ${max}`);
+  if (!Number.isInteger(value) || value < min || value > max)
+    throw badInput('maxParticipants', `maxParticipants must be between ${min} and ${max}`);
   if (value < attendeeCount) {
-    throw badInput('maxParticipants', `maxParticipants cannot be below the ${attendeeCount} people already attending (host included)`);
+    throw badInput(
+      'maxParticipants',
+      `maxParticipants cannot be below the ${attendeeCount} people already attending (host included)`,
+    );
   }
 }
 
 function idList(field: string, ids: readonly (string | number)[]): string[] {
   const unique = [...new Set(ids.map(String))];
-  if (unique.length > EVENT_LIMITS.recipients) throw badInput(field, `${field} may hold at most ${EVENT_LIMITS.recipients} ids`);
+  if (unique.length > EVENT_LIMITS.recipients)
+    throw badInput(field, `${field} may hold at most ${EVENT_LIMITS.recipients} ids`);
   return unique;
 }
 
@@ -74,7 +80,9 @@ function idList(field: string, ids: readonly (string | number)[]): string[] {
 async function requireUsers(tx: Tx, field: string, ids: string[]): Promise<string[]> {
   const invalid = ids.find((id) => !isUuid(id));
   if (invalid) throw notFound(`User ${invalid}`);
-  const found = new Set((await tx.user.findMany({ where: { id: { in: ids } }, select: { id: true } })).map((u) => u.id));
+  const found = new Set(
+    (await tx.user.findMany({ where: { id: { in: ids } }, select: { id: true } })).map((u) => u.id),
+  );
   const missing = ids.find((id) => !found.has(id));
   if (missing) throw notFound(`User ${missing}`, { field });
   return ids;
@@ -100,7 +108,13 @@ async function memberIds(tx: Tx | AppDeps['prisma'], event: Pick<Event, 'id' | '
   return [event.hostId, ...attendees.map((a) => a.userId), ...invitees.map((i) => i.userId)];
 }
 
-async function announce(deps: AppDeps, kind: EventChangeKind, before: Event | null, after: Event | null, extraMembers: string[] = []) {
+async function announce(
+  deps: AppDeps,
+  kind: EventChangeKind,
+  before: Event | null,
+  after: Event | null,
+  extraMembers: string[] = [],
+) {
   const current = (after ?? before)!;
   const members = after ? await memberIds(deps.prisma, after) : [];
   await publishEventChange(
@@ -139,7 +153,6 @@ async function requireCertified(tx: Tx, userId: string) {
   if (!user?.isCertified) throw forbidden('Only certified users may have public events');
 }
 
-
 /**
  * Invites users who want auto-invitations, share an interest with the event and live within
  * their radius of it (when their home is known), best reputation first, up to the spots left.
@@ -148,7 +161,12 @@ async function autoMatch(tx: Tx, event: Event): Promise<NotificationRef[]> {
   if (!event.autoMatchingEnabled || event.status !== 'PUBLISHED' || event.interestTags.length === 0) return [];
   const spots = event.maxParticipants - event.attendeeCount;
   if (spots <= 0) return [];
-  const distance = haversineKm(Prisma.sql`u.home_latitude`, Prisma.sql`u.home_longitude`, Prisma.sql`${event.latitude}`, Prisma.sql`${event.longitude}`);
+  const distance = haversineKm(
+    Prisma.sql`u.home_latitude`,
+    Prisma.sql`u.home_longitude`,
+    Prisma.sql`${event.latitude}`,
+    Prisma.sql`${event.longitude}`,
+  );
   const matches = await tx.$queryRaw<Array<{ id: string }>>`
     SELECT u.id FROM users u
     LEFT JOIN reputations r ON r.user_id = u.id
@@ -177,27 +195,48 @@ async function autoMatch(tx: Tx, event: Event): Promise<NotificationRef[]> {
   );
 }
 
-async function invite(tx: Tx, event: Event, inviterId: string, userIds: string[]): Promise<{ invited: string[]; notified: NotificationRef[] }> {
+async function invite(
+  tx: Tx,
+  event: Event,
+  inviterId: string,
+  userIds: string[],
+): Promise<{ invited: string[]; notified: NotificationRef[] }> {
   const attending = new Set(
-    (await tx.eventAttendee.findMany({ where: { eventId: event.id, userId: { in: userIds } }, select: { userId: true } })).map((a) => a.userId),
+    (
+      await tx.eventAttendee.findMany({
+        where: { eventId: event.id, userId: { in: userIds } },
+        select: { userId: true },
+      })
+    ).map((a) => a.userId),
   );
   const targets = userIds.filter((id) => id !== event.hostId && !attending.has(id));
   if (!targets.length) return { invited: [], notified: [] };
   // Inviting again re-opens a declined invitation.
   const pending = new Set(
-    (await tx.eventInvitation.findMany({ where: { eventId: event.id, userId: { in: targets }, declinedAt: null }, select: { userId: true } })).map(
-      (i) => i.userId,
-    ),
+    (
+      await tx.eventInvitation.findMany({
+        where: { eventId: event.id, userId: { in: targets }, declinedAt: null },
+        select: { userId: true },
+      })
+    ).map((i) => i.userId),
   );
   const fresh = targets.filter((id) => !pending.has(id));
   if (!fresh.length) return { invited: [], notified: [] };
   await tx.eventInvitation.deleteMany({ where: { eventId: event.id, userId: { in: fresh } } });
-  await tx.eventInvitation.createMany({ data: fresh.map((userId) => ({ eventId: event.id, userId, invitedById: inviterId })) });
+  await tx.eventInvitation.createMany({
+    data: fresh.map((userId) => ({ eventId: event.id, userId, invitedById: inviterId })),
+  });
   // A draft is the host's alone: its invitees cannot open it yet, so they are not told yet.
   if (event.status === 'DRAFT') return { invited: fresh, notified: [] };
   const notified = await notify(
     tx,
-    fresh.map((userId) => ({ recipientId: userId, kind: 'EVENT_INVITATION', actorId: inviterId, eventId: event.id, text: `You're invited to "${event.title}"` })),
+    fresh.map((userId) => ({
+      recipientId: userId,
+      kind: 'EVENT_INVITATION',
+      actorId: inviterId,
+      eventId: event.id,
+      text: `You're invited to "${event.title}"`,
+    })),
   );
   return { invited: fresh, notified };
 }
@@ -213,7 +252,8 @@ const NOTIFIED_CHANGES = [
   ['locationName', 'place'],
 ] as const satisfies ReadonlyArray<readonly [keyof Event, string]>;
 
-const sameValue = (a: unknown, b: unknown) => (a instanceof Date && b instanceof Date ? a.getTime() === b.getTime() : a === b);
+const sameValue = (a: unknown, b: unknown) =>
+  a instanceof Date && b instanceof Date ? a.getTime() === b.getTime() : a === b;
 
 /**
  * Tells attendees and pending invitees (never whoever made the change) that an event was
@@ -223,13 +263,21 @@ async function notifyChange(tx: Tx, before: Event, after: Event, actorId: string
   // Drafts are seen by their host only: nothing to tell anyone yet.
   if (before.status === 'DRAFT' || after.status === 'DRAFT') return [];
   const cancelled = after.status === 'CANCELLED' && before.status !== 'CANCELLED';
-  const changed = [...new Set(NOTIFIED_CHANGES.filter(([field]) => !sameValue(before[field], after[field])).map(([, word]) => word))];
+  const changed = [
+    ...new Set(NOTIFIED_CHANGES.filter(([field]) => !sameValue(before[field], after[field])).map(([, word]) => word)),
+  ];
   if (!cancelled && !changed.length) return [];
   const text = cancelled ? `"${after.title}" was cancelled` : `"${after.title}" was updated: new ${changed.join(', ')}`;
   const recipients = [...new Set(await memberIds(tx, after))];
   return notify(
     tx,
-    recipients.map((recipientId) => ({ recipientId, kind: cancelled ? 'EVENT_CANCELLED' : 'EVENT_UPDATED', actorId, eventId: after.id, text })),
+    recipients.map((recipientId) => ({
+      recipientId,
+      kind: cancelled ? 'EVENT_CANCELLED' : 'EVENT_UPDATED',
+      actorId,
+      eventId: after.id,
+      text,
+    })),
   );
 }
 
@@ -246,8 +294,12 @@ export async function createEvent(deps: AppDeps, viewerId: string, input: Create
   const data = {
     hostId: viewerId,
     title: text('title', input.title, { min: 1, max: EVENT_LIMITS.title }),
-    description: present(input.description) ? text('description', input.description, { max: EVENT_LIMITS.description }) : '',
-    locationName: present(input.locationName) ? text('locationName', input.locationName, { max: EVENT_LIMITS.locationName }) : '',
+    description: present(input.description)
+      ? text('description', input.description, { max: EVENT_LIMITS.description })
+      : '',
+    locationName: present(input.locationName)
+      ? text('locationName', input.locationName, { max: EVENT_LIMITS.locationName })
+      : '',
     latitude: latitude('latitude', input.latitude),
     longitude: longitude('longitude', input.longitude),
     startsAt: input.startsAt,
@@ -266,7 +318,9 @@ export async function createEvent(deps: AppDeps, viewerId: string, input: Create
     await requireUsers(tx, 'invitedUserIds', invitedIds);
     const created = await tx.event.create({ data });
     // Every event has a chat of its host and attendees.
-    await tx.chat.create({ data: { kind: 'EVENT', eventId: created.id, createdById: viewerId, members: { create: [{ userId: viewerId }] } } });
+    await tx.chat.create({
+      data: { kind: 'EVENT', eventId: created.id, createdById: viewerId, members: { create: [{ userId: viewerId }] } },
+    });
     await tx.reputation.updateMany({ where: { userId: viewerId }, data: { eventsHosted: { increment: 1 } } });
     const invited = await invite(tx, created, viewerId, invitedIds);
     const matched = await autoMatch(tx, created);
@@ -277,13 +331,21 @@ export async function createEvent(deps: AppDeps, viewerId: string, input: Create
   return loadEvent(deps, event.id, query);
 }
 
-export async function updateEvent(deps: AppDeps, viewerId: string, id: string, input: UpdateEventInput, query: Query = {}) {
+export async function updateEvent(
+  deps: AppDeps,
+  viewerId: string,
+  id: string,
+  input: UpdateEventInput,
+  query: Query = {},
+) {
   const { before, after, notified } = await deps.prisma.$transaction(async (tx) => {
     const before = await lockForHost(tx, viewerId, id);
     const data: Prisma.EventUpdateInput = {};
     if (present(input.title)) data.title = text('title', input.title, { min: 1, max: EVENT_LIMITS.title });
-    if (present(input.description)) data.description = text('description', input.description, { max: EVENT_LIMITS.description });
-    if (present(input.locationName)) data.locationName = text('locationName', input.locationName, { max: EVENT_LIMITS.locationName });
+    if (present(input.description))
+      data.description = text('description', input.description, { max: EVENT_LIMITS.description });
+    if (present(input.locationName))
+      data.locationName = text('locationName', input.locationName, { max: EVENT_LIMITS.locationName });
     if (present(input.latitude)) data.latitude = latitude('latitude', input.latitude);
     if (present(input.longitude)) data.longitude = longitude('longitude', input.longitude);
     if (present(input.startsAt) || present(input.endsAt)) {
@@ -297,7 +359,8 @@ export async function updateEvent(deps: AppDeps, viewerId: string, id: string, i
       checkCapacity(input.maxParticipants, before.attendeeCount);
       data.maxParticipants = input.maxParticipants;
     }
-    if (present(input.interestTags)) data.interestTags = normalizeTags('interestTags', input.interestTags, EVENT_LIMITS.tags);
+    if (present(input.interestTags))
+      data.interestTags = normalizeTags('interestTags', input.interestTags, EVENT_LIMITS.tags);
     if (present(input.autoMatchingEnabled)) data.autoMatchingEnabled = input.autoMatchingEnabled;
     if (present(input.isPublic)) {
       if (input.isPublic && !before.isPublic) await requireCertified(tx, viewerId);
@@ -306,7 +369,8 @@ export async function updateEvent(deps: AppDeps, viewerId: string, id: string, i
     if (present(input.status) && input.status !== before.status) {
       if (before.status === 'CANCELLED') throw badInput('status', 'A cancelled event cannot be reopened');
       data.status = input.status;
-      if (input.status === 'CANCELLED') await tx.reputation.updateMany({ where: { userId: viewerId }, data: { eventsHosted: { decrement: 1 } } });
+      if (input.status === 'CANCELLED')
+        await tx.reputation.updateMany({ where: { userId: viewerId }, data: { eventsHosted: { decrement: 1 } } });
     }
     const after = await tx.event.update({ where: { id: before.id }, data: { ...data, version: { increment: 1 } } });
     // Members as they were before auto-matching: the newly matched hear of the invitation instead.
@@ -314,7 +378,12 @@ export async function updateEvent(deps: AppDeps, viewerId: string, id: string, i
     const matched = await autoMatch(tx, after);
     return { before, after, notified: [...changed, ...matched] };
   });
-  await announce(deps, after.status === 'CANCELLED' && before.status !== 'CANCELLED' ? 'CANCELLED' : 'UPDATED', before, after);
+  await announce(
+    deps,
+    after.status === 'CANCELLED' && before.status !== 'CANCELLED' ? 'CANCELLED' : 'UPDATED',
+    before,
+    after,
+  );
   await publishNotifications(deps, notified);
   return loadEvent(deps, after.id, query);
 }
@@ -323,7 +392,10 @@ export async function cancelEvent(deps: AppDeps, viewerId: string, id: string, q
   const result = await deps.prisma.$transaction(async (tx) => {
     const before = await lockForHost(tx, viewerId, id);
     if (before.status === 'CANCELLED') return null;
-    const after = await tx.event.update({ where: { id: before.id }, data: { status: 'CANCELLED', version: { increment: 1 } } });
+    const after = await tx.event.update({
+      where: { id: before.id },
+      data: { status: 'CANCELLED', version: { increment: 1 } },
+    });
     await tx.reputation.updateMany({ where: { userId: viewerId }, data: { eventsHosted: { decrement: 1 } } });
     return { before, after, notified: await notifyChange(tx, before, after, viewerId) };
   });
@@ -380,8 +452,14 @@ export async function leaveEvent(deps: AppDeps, viewerId: string, id: string, qu
     if (event.hostId === viewerId) throw badInput('id', 'Hosts cannot leave their own event; cancel it instead');
     const removed = await tx.eventAttendee.deleteMany({ where: { eventId: event.id, userId: viewerId } });
     if (removed.count === 0) return null;
-    const after = await tx.event.update({ where: { id: event.id }, data: { attendeeCount: { decrement: 1 }, version: { increment: 1 } } });
-    await tx.reputation.updateMany({ where: { userId: viewerId, eventsAttended: { gt: 0 } }, data: { eventsAttended: { decrement: 1 } } });
+    const after = await tx.event.update({
+      where: { id: event.id },
+      data: { attendeeCount: { decrement: 1 }, version: { increment: 1 } },
+    });
+    await tx.reputation.updateMany({
+      where: { userId: viewerId, eventsAttended: { gt: 0 } },
+      data: { eventsAttended: { decrement: 1 } },
+    });
     await leaveEventChat(tx, event.id, viewerId);
     return { before: event, after };
   });
@@ -390,7 +468,13 @@ export async function leaveEvent(deps: AppDeps, viewerId: string, id: string, qu
   return deps.prisma.event.findFirstOrThrow({ ...query, where: { id } });
 }
 
-export async function inviteToEvent(deps: AppDeps, viewerId: string, eventId: string, userIds: readonly (string | number)[], query: Query = {}) {
+export async function inviteToEvent(
+  deps: AppDeps,
+  viewerId: string,
+  eventId: string,
+  userIds: readonly (string | number)[],
+  query: Query = {},
+) {
   const ids = idList('userIds', userIds);
   const changed = await deps.prisma.$transaction(async (tx) => {
     const before = await lockForHost(tx, viewerId, eventId);
@@ -415,7 +499,9 @@ export async function declineInvitation(deps: AppDeps, viewerId: string, eventId
     data: { declinedAt: new Date() },
   });
   if (count === 0) {
-    const declined = await deps.prisma.eventInvitation.findUnique({ where: { eventId_userId: { eventId, userId: viewerId } } });
+    const declined = await deps.prisma.eventInvitation.findUnique({
+      where: { eventId_userId: { eventId, userId: viewerId } },
+    });
     if (!declined) throw notFound('Invitation');
   }
   return true;
@@ -436,7 +522,8 @@ export async function deleteComment(deps: AppDeps, viewerId: string, id: string)
     select: { id: true, authorId: true, event: { select: { hostId: true } } },
   });
   if (!comment) throw notFound('Comment');
-  if (comment.authorId !== viewerId && comment.event.hostId !== viewerId) throw forbidden('Only the author or the host can delete a comment');
+  if (comment.authorId !== viewerId && comment.event.hostId !== viewerId)
+    throw forbidden('Only the author or the host can delete a comment');
   await deps.prisma.eventComment.deleteMany({ where: { id } });
   return id;
 }
@@ -450,17 +537,31 @@ export async function setLike(deps: AppDeps, viewerId: string, id: string, liked
   return loadEvent(deps, id, query);
 }
 
-export async function shareEvent(deps: AppDeps, viewerId: string, id: string, withUserIds: readonly (string | number)[], query: Query = {}) {
+export async function shareEvent(
+  deps: AppDeps,
+  viewerId: string,
+  id: string,
+  withUserIds: readonly (string | number)[],
+  query: Query = {},
+) {
   const ids = idList('withUserIds', withUserIds).filter((userId) => userId !== viewerId);
   const notified = await deps.prisma.$transaction(async (tx) => {
     const event = await visibleEvent(tx, viewerId, id);
     if (!event.isPublic) throw forbidden('Private events cannot be shared; the host can invite people instead');
     await requireUsers(tx, 'withUserIds', ids);
-    await tx.eventShare.createMany({ data: ids.map((sharedWithId) => ({ eventId: event.id, sharedById: viewerId, sharedWithId })) });
+    await tx.eventShare.createMany({
+      data: ids.map((sharedWithId) => ({ eventId: event.id, sharedById: viewerId, sharedWithId })),
+    });
     const sharer = await tx.user.findUniqueOrThrow({ where: { id: viewerId }, select: { username: true } });
     return notify(
       tx,
-      ids.map((recipientId) => ({ recipientId, kind: 'EVENT_SHARED', actorId: viewerId, eventId: event.id, text: `${sharer.username} shared "${event.title}" with you` })),
+      ids.map((recipientId) => ({
+        recipientId,
+        kind: 'EVENT_SHARED',
+        actorId: viewerId,
+        eventId: event.id,
+        text: `${sharer.username} shared "${event.title}" with you`,
+      })),
     );
   });
   await publishNotifications(deps, notified);

@@ -62,7 +62,12 @@ export function mapTopicsFor(positions: Array<{ latitude: number; longitude: num
 
 /** Longitude ranges of a viewport; two when it crosses the antimeridian. */
 export function longitudeRanges(b: Bounds): Array<[number, number]> {
-  return b.west <= b.east ? [[b.west, b.east]] : [[b.west, 180], [-180, b.east]];
+  return b.west <= b.east
+    ? [[b.west, b.east]]
+    : [
+        [b.west, 180],
+        [-180, b.east],
+      ];
 }
 
 /** Topics covering a viewport, at the finest size that keeps their number small. */
@@ -74,7 +79,8 @@ export function mapTopicsForBounds(b: Bounds): string[] {
     for (const [west, east] of longitudeRanges(b)) {
       const lng0 = Math.floor((west + 180) / size);
       const lng1 = Math.floor((Math.min(east, 179.999) + 180) / size);
-      for (let la = lat0; la <= lat1; la++) for (let lo = lng0; lo <= lng1; lo++) topics.push(`events:map:${size}:${la}:${lo}`);
+      for (let la = lat0; la <= lat1; la++)
+        for (let lo = lng0; lo <= lng1; lo++) topics.push(`events:map:${size}:${la}:${lo}`);
     }
     return topics;
   };
@@ -91,7 +97,11 @@ export function inBounds(b: Bounds, p: { latitude: number; longitude: number }):
  * Publishes a change on the map cells of its old and new position and to the given members.
  * Call after the transaction commits. Publishing never fails a mutation (PubSub contract).
  */
-export async function publishEventChange(deps: Pick<AppDeps, 'pubsub'>, message: EventChangeMessage, memberIds: Iterable<string>): Promise<void> {
+export async function publishEventChange(
+  deps: Pick<AppDeps, 'pubsub'>,
+  message: EventChangeMessage,
+  memberIds: Iterable<string>,
+): Promise<void> {
   const positions = [message.before, message.after].filter((s): s is EventSnapshot => s !== null);
   const topics = [...mapTopicsFor(positions), ...new Set([...memberIds].map(userEventsTopic))];
   await Promise.all(topics.map((topic) => deps.pubsub.publish(topic, message)));

@@ -15,7 +15,7 @@ export const MAP_PAGE = { default: 100, max: 500 } as const;
 export const MAX_RADIUS_KM = 500;
 // Degrees per km on the same sphere the distance uses, widened a hair so the pre-filter box
 // never cuts off an event the exact distance would keep.
-const KM_PER_DEGREE = ((EARTH_RADIUS_KM * Math.PI) / 180) / 1.001;
+const KM_PER_DEGREE = (EARTH_RADIUS_KM * Math.PI) / 180 / 1.001;
 
 export interface EventFilterInput {
   types?: readonly EventType[] | null;
@@ -45,7 +45,8 @@ export function checkBounds(b: Bounds): Bounds {
 
 function pageSize(first: number | null | undefined): number {
   if (first === null || first === undefined) return MAP_PAGE.default;
-  if (!Number.isInteger(first) || first < 0 || first > MAP_PAGE.max) throw badInput('first', `first must be between 0 and ${MAP_PAGE.max}`);
+  if (!Number.isInteger(first) || first < 0 || first > MAP_PAGE.max)
+    throw badInput('first', `first must be between 0 and ${MAP_PAGE.max}`);
   return first;
 }
 
@@ -54,7 +55,13 @@ const encodeCursor = (key: string | number, id: string) => Buffer.from(JSON.stri
 function decodeCursor<K extends string | number>(cursor: string, kind: 'string' | 'number'): [K, string] {
   try {
     const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
-    if (Array.isArray(value) && value.length === 2 && typeof value[0] === kind && typeof value[1] === 'string' && isUuid(value[1])) {
+    if (
+      Array.isArray(value) &&
+      value.length === 2 &&
+      typeof value[0] === kind &&
+      typeof value[1] === 'string' &&
+      isUuid(value[1])
+    ) {
       return value as [K, string];
     }
   } catch {
@@ -95,7 +102,13 @@ function boxSql(b: Bounds): Prisma.Sql {
 }
 
 /** The SQL behind eventsInBounds, exported for EXPLAIN in tests. */
-export function inBoundsSql(viewerId: string | null, bounds: Bounds, filter: EventFilterInput | null | undefined, limit: number, after?: string | null) {
+export function inBoundsSql(
+  viewerId: string | null,
+  bounds: Bounds,
+  filter: EventFilterInput | null | undefined,
+  limit: number,
+  after?: string | null,
+) {
   const keyset = after
     ? (() => {
         const [startsAt, id] = decodeCursor<string>(after, 'string');
@@ -118,8 +131,14 @@ export async function eventsInBounds(
 ): Promise<Page> {
   checkBounds(bounds);
   const size = pageSize(first);
-  const rows = await deps.prisma.$queryRaw<Array<{ id: string; startsAt: Date }>>(inBoundsSql(viewerId, bounds, filter, size + 1, after));
-  return toPage(rows.map((r) => ({ id: r.id, cursor: encodeCursor(r.startsAt.toISOString(), r.id) })), size, Boolean(after));
+  const rows = await deps.prisma.$queryRaw<Array<{ id: string; startsAt: Date }>>(
+    inBoundsSql(viewerId, bounds, filter, size + 1, after),
+  );
+  return toPage(
+    rows.map((r) => ({ id: r.id, cursor: encodeCursor(r.startsAt.toISOString(), r.id) })),
+    size,
+    Boolean(after),
+  );
 }
 
 /** Visible events within radiusKm of a point, nearest first (great-circle distance). */
@@ -148,7 +167,12 @@ export async function eventsNear(
     dLng >= 180 || north >= 90 || south <= -90
       ? { south, north, west: -180, east: 180 }
       : { south, north, west: wrap(point.longitude - dLng), east: wrap(point.longitude + dLng) };
-  const distance = haversineKm(Prisma.sql`${point.latitude}::float8`, Prisma.sql`${point.longitude}::float8`, Prisma.sql`e.latitude`, Prisma.sql`e.longitude`);
+  const distance = haversineKm(
+    Prisma.sql`${point.latitude}::float8`,
+    Prisma.sql`${point.longitude}::float8`,
+    Prisma.sql`e.latitude`,
+    Prisma.sql`e.longitude`,
+  );
   const keyset = after
     ? (() => {
         const [d, id] = decodeCursor<number>(after, 'number');
@@ -162,7 +186,11 @@ export async function eventsNear(
     ) s
     WHERE s.distance <= ${radiusKm}::float8 ${keyset}
     ORDER BY s.distance, s.id LIMIT ${size + 1}`;
-  return toPage(rows.map((r) => ({ id: r.id, cursor: encodeCursor(r.distance, r.id) })), size, Boolean(after));
+  return toPage(
+    rows.map((r) => ({ id: r.id, cursor: encodeCursor(r.distance, r.id) })),
+    size,
+    Boolean(after),
+  );
 }
 
 const wrap = (lng: number) => ((((lng + 180) % 360) + 360) % 360) - 180;

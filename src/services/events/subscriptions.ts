@@ -16,7 +16,12 @@ export interface DeliveredChange {
   showEvent: boolean;
 }
 
-function matchesFilter(s: EventSnapshot, f: EventFilterInput | null | undefined, tags: string[], friends: Set<string> | null): boolean {
+function matchesFilter(
+  s: EventSnapshot,
+  f: EventFilterInput | null | undefined,
+  tags: string[],
+  friends: Set<string> | null,
+): boolean {
   const statuses = f?.statuses?.length ? f.statuses : ['PUBLISHED'];
   if (!statuses.includes(s.status)) return false;
   if (f?.types?.length && !f.types.includes(s.type)) return false;
@@ -66,14 +71,18 @@ export async function mapChanges(
   return filterMessages(source, async (message) => {
     const canSee = visibilityCheck(deps, viewerId);
     const relevant = async (state: EventSnapshot | null) =>
-      state !== null && inBounds(bounds, state) && matchesFilter(state, filter, tags, friends) && (await canSee(message.eventId, state));
+      state !== null &&
+      inBounds(bounds, state) &&
+      matchesFilter(state, filter, tags, friends) &&
+      (await canSee(message.eventId, state));
     const wasRelevant = await relevant(message.before);
     const isRelevant = await relevant(message.after);
     if (!wasRelevant && !isRelevant) return null;
     // Moved out of the viewport: still shown, so the client can drop it; no longer matching
     // or visible (made private, cancelled): event null.
     const after = message.after;
-    const showEvent = after !== null && matchesFilter(after, filter, tags, friends) && (await canSee(message.eventId, after));
+    const showEvent =
+      after !== null && matchesFilter(after, filter, tags, friends) && (await canSee(message.eventId, after));
     return { message, showEvent };
   });
 }

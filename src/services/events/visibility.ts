@@ -17,7 +17,10 @@ export function visibleEventWhere(viewerId: string | null | undefined): Prisma.E
       { hostId: viewerId },
       {
         status: { not: 'DRAFT' },
-        OR: [{ attendees: { some: { userId: viewerId } } }, { invitations: { some: { userId: viewerId, declinedAt: null } } }],
+        OR: [
+          { attendees: { some: { userId: viewerId } } },
+          { invitations: { some: { userId: viewerId, declinedAt: null } } },
+        ],
       },
     ],
   };

@@ -67,7 +67,11 @@ export interface UploadImageInput {
 }
 
 const tooLarge = () =>
-  new DomainError('PAYLOAD_TOO_LARGE', `The file is larger than ${IMAGE_LIMITS.maxBytes} bytes (${IMAGE_LIMITS.maxBytes / (1024 * 1024)} MB)`, { field: 'file' });
+  new DomainError(
+    'PAYLOAD_TOO_LARGE',
+    `The file is larger than ${IMAGE_LIMITS.maxBytes} bytes (${IMAGE_LIMITS.maxBytes / (1024 * 1024)} MB)`,
+    { field: 'file' },
+  );
 const undecodable = () => badInput('file', 'The image could not be decoded (truncated or corrupt)');
 
 /**
@@ -137,7 +141,9 @@ export async function processImage(input: Buffer): Promise<ProcessedImage> {
   const sniffed = await fileTypeFromBuffer(input);
   const format = sniffed ? SNIFFED[sniffed.mime] : undefined;
   if (!format) {
-    throw new DomainError('UNSUPPORTED_MEDIA_TYPE', 'Only JPEG, PNG, GIF and WebP images are accepted', { field: 'file' });
+    throw new DomainError('UNSUPPORTED_MEDIA_TYPE', 'Only JPEG, PNG, GIF and WebP images are accepted', {
+      field: 'file',
+    });
   }
 
   let meta: Metadata;
@@ -215,7 +221,8 @@ async function retryOnPrimaryRace<T>(work: () => Promise<T>): Promise<T> {
       return await work();
     } catch (error) {
       if (!isUniqueViolation(error)) throw error;
-      if (attempt >= IMAGE_LIMITS.primaryAttempts) throw conflict('Another change of the primary image got in the way; try again', { field: 'isPrimary' });
+      if (attempt >= IMAGE_LIMITS.primaryAttempts)
+        throw conflict('Another change of the primary image got in the way; try again', { field: 'isPrimary' });
       await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * attempt));
     }
   }
@@ -228,7 +235,10 @@ async function retryOnPrimaryRace<T>(work: () => Promise<T>): Promise<T> {
  */
 export async function uploadImage(deps: AppDeps, userId: string, input: UploadImageInput, query: Query = {}) {
   // Refusing before the file is read is fine: the HTTP layer drains files no one read.
-  const caption = input.caption === null || input.caption === undefined ? '' : text('caption', input.caption, { max: IMAGE_LIMITS.caption });
+  const caption =
+    input.caption === null || input.caption === undefined
+      ? ''
+      : text('caption', input.caption, { max: IMAGE_LIMITS.caption });
   if ((await deps.prisma.image.count({ where: { userId } })) >= IMAGE_LIMITS.perUser) throw tooMany();
   // Image processing is the most expensive thing a client can ask for.
   await deps.rateLimiter.consume('uploadsPerUser', userId);
@@ -249,7 +259,8 @@ export async function uploadImage(deps: AppDeps, userId: string, input: UploadIm
         await lockUser(tx, userId);
         // Counted again under the lock: concurrent uploads cannot overshoot the limit.
         if ((await tx.image.count({ where: { userId } })) >= IMAGE_LIMITS.perUser) throw tooMany();
-        if (input.isPrimary) await tx.image.updateMany({ where: { userId, isPrimary: true }, data: { isPrimary: null } });
+        if (input.isPrimary)
+          await tx.image.updateMany({ where: { userId, isPrimary: true }, data: { isPrimary: null } });
         return tx.image.create({
           ...query,
           data: {
@@ -272,7 +283,10 @@ export async function uploadImage(deps: AppDeps, userId: string, input: UploadIm
       const written = await deps.prisma.image.count({ where: { key } }).catch(() => 0);
       if (!written) await deps.storage.delete(key);
     } catch (cleanupError) {
-      deps.logger.error({ err: cleanupError, key }, 'image row not written and its object could not be removed: orphaned object');
+      deps.logger.error(
+        { err: cleanupError, key },
+        'image row not written and its object could not be removed: orphaned object',
+      );
     }
     throw error;
   }
@@ -294,7 +308,10 @@ export async function setPrimaryImage(deps: AppDeps, viewerId: string, id: strin
   await retryOnPrimaryRace(() =>
     deps.prisma.$transaction(async (tx) => {
       await lockUser(tx, viewerId);
-      await tx.image.updateMany({ where: { userId: viewerId, isPrimary: true, NOT: { id } }, data: { isPrimary: null } });
+      await tx.image.updateMany({
+        where: { userId: viewerId, isPrimary: true, NOT: { id } },
+        data: { isPrimary: null },
+      });
       const updated = await tx.image.updateMany({ where: { id, userId: viewerId }, data: { isPrimary: true } });
       // Deleted since the check above.
       if (updated.count === 0) throw notFound('Image');
@@ -303,7 +320,13 @@ export async function setPrimaryImage(deps: AppDeps, viewerId: string, id: strin
   return deps.prisma.image.findUniqueOrThrow({ ...query, where: { id } });
 }
 
-export async function updateImageCaption(deps: AppDeps, viewerId: string, id: string, rawCaption: string, query: Query = {}) {
+export async function updateImageCaption(
+  deps: AppDeps,
+  viewerId: string,
+  id: string,
+  rawCaption: string,
+  query: Query = {},
+) {
   const caption = text('caption', rawCaption, { max: IMAGE_LIMITS.caption });
   await ownImage(deps.prisma, viewerId, id);
   const updated = await deps.prisma.image.updateMany({ where: { id, userId: viewerId }, data: { caption } });
@@ -323,7 +346,10 @@ export async function deleteImage(deps: AppDeps, viewerId: string, id: string): 
   try {
     await deps.storage.delete(image.key);
   } catch (error) {
-    deps.logger.error({ err: error, key: image.key }, 'image deleted but its object could not be removed: orphaned object');
+    deps.logger.error(
+      { err: error, key: image.key },
+      'image deleted but its object could not be removed: orphaned object',
+    );
   }
   return image.id;
 }

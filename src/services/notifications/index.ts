@@ -57,15 +57,24 @@ export async function notify(tx: Tx, notifications: NotificationInput[]): Promis
     where: { userId: { in: [...new Set(created.map((n) => n.recipientId))] }, platform: { in: PUSH_PLATFORMS } },
     select: { id: true, userId: true },
   });
-  const jobs = created.flatMap((n) => devices.filter((d) => d.userId === n.recipientId).map((d) => ({ notificationId: n.id, deviceId: d.id })));
+  const jobs = created.flatMap((n) =>
+    devices.filter((d) => d.userId === n.recipientId).map((d) => ({ notificationId: n.id, deviceId: d.id })),
+  );
   if (jobs.length) await tx.pushJob.createMany({ data: jobs });
   return created;
 }
 
 /** Tells each recipient's notificationAdded subscribers, on any instance. Call after commit; never throws. */
-export async function publishNotifications(deps: Pick<AppDeps, 'pubsub'>, rows: readonly NotificationRef[]): Promise<void> {
+export async function publishNotifications(
+  deps: Pick<AppDeps, 'pubsub'>,
+  rows: readonly NotificationRef[],
+): Promise<void> {
   await Promise.all(
-    rows.map((n) => deps.pubsub.publish(notificationTopic(n.recipientId), { notificationId: n.id } satisfies NotificationAddedMessage)),
+    rows.map((n) =>
+      deps.pubsub.publish(notificationTopic(n.recipientId), {
+        notificationId: n.id,
+      } satisfies NotificationAddedMessage),
+    ),
   );
 }
 
@@ -82,11 +91,16 @@ export const FEED_ORDER: Prisma.NotificationOrderByWithRelationInput[] = [{ crea
  * Marks the viewer's unread notifications among ids as read, or all of them when ids is absent.
  * Other users' ids are ignored. Returns how many changed.
  */
-export async function markRead(deps: AppDeps, viewerId: string, ids: readonly (string | number)[] | null | undefined): Promise<number> {
+export async function markRead(
+  deps: AppDeps,
+  viewerId: string,
+  ids: readonly (string | number)[] | null | undefined,
+): Promise<number> {
   const where: Prisma.NotificationWhereInput = { recipientId: viewerId, readAt: null };
   if (ids) {
     const unique = [...new Set(ids.map(String))];
-    if (unique.length > NOTIFICATION_LIMITS.markIds) throw badInput('ids', `ids may hold at most ${NOTIFICATION_LIMITS.markIds} ids`);
+    if (unique.length > NOTIFICATION_LIMITS.markIds)
+      throw badInput('ids', `ids may hold at most ${NOTIFICATION_LIMITS.markIds} ids`);
     if (unique.some((id) => !isUuid(id))) throw badInput('ids', 'ids must be notification ids');
     if (!unique.length) return 0;
     where.id = { in: unique };
@@ -126,20 +140,24 @@ function httpsUrl(value: unknown): URL | null {
 export function normalizeDeviceToken(platform: DevicePlatform, raw: string): string {
   const token = raw.trim();
   if (!token) throw badInput('token', 'token must not be empty');
-  if (token.length > NOTIFICATION_LIMITS.token) throw badInput('token', `token must be at most ${NOTIFICATION_LIMITS.token} characters`);
+  if (token.length > NOTIFICATION_LIMITS.token)
+    throw badInput('token', `token must be at most ${NOTIFICATION_LIMITS.token} characters`);
   if (hasControlCharacters(token)) throw badInput('token', 'token contains control characters');
   switch (platform) {
     case 'IOS': {
       const hex = token.toLowerCase();
-      if (!APNS_TOKEN.test(hex)) throw badInput('token', 'An iOS token is the APNs device token in hex (64 characters)');
+      if (!APNS_TOKEN.test(hex))
+        throw badInput('token', 'An iOS token is the APNs device token in hex (64 characters)');
       return hex;
     }
     case 'ANDROID':
-      if (!FCM_TOKEN.test(token)) throw badInput('token', 'An Android token is an FCM registration token (32–1024 of A–Z, a–z, 0–9, _, : and -)');
+      if (!FCM_TOKEN.test(token))
+        throw badInput('token', 'An Android token is an FCM registration token (32–1024 of A–Z, a–z, 0–9, _, : and -)');
       return token;
     case 'WEB': {
       if (!token.startsWith('{')) {
-        if (!httpsUrl(token)) throw badInput('token', 'A web token is a Web Push subscription (JSON) or its https endpoint');
+        if (!httpsUrl(token))
+          throw badInput('token', 'A web token is a Web Push subscription (JSON) or its https endpoint');
         return token;
       }
       let sub: { endpoint?: unknown; keys?: { p256dh?: unknown; auth?: unknown } };
@@ -149,11 +167,21 @@ export function normalizeDeviceToken(platform: DevicePlatform, raw: string): str
         throw badInput('token', 'A web token is a Web Push subscription (JSON) or its https endpoint');
       }
       const { p256dh, auth } = sub?.keys ?? {};
-      if (!httpsUrl(sub?.endpoint) || typeof p256dh !== 'string' || typeof auth !== 'string' || !BASE64URL.test(p256dh) || !BASE64URL.test(auth)) {
-        throw badInput('token', 'A Web Push subscription needs an https endpoint and keys.p256dh and keys.auth (base64url)');
+      if (
+        !httpsUrl(sub?.endpoint) ||
+        typeof p256dh !== 'string' ||
+        typeof auth !== 'string' ||
+        !BASE64URL.test(p256dh) ||
+        !BASE64URL.test(auth)
+      ) {
+        throw badInput(
+          'token',
+          'A Web Push subscription needs an https endpoint and keys.p256dh and keys.auth (base64url)',
+        );
       }
       const normalized = JSON.stringify({ endpoint: sub.endpoint, keys: { p256dh, auth } });
-      if (normalized.length > NOTIFICATION_LIMITS.token) throw badInput('token', `token must be at most ${NOTIFICATION_LIMITS.token} characters`);
+      if (normalized.length > NOTIFICATION_LIMITS.token)
+        throw badInput('token', `token must be at most ${NOTIFICATION_LIMITS.token} characters`);
       return normalized;
     }
   }
@@ -163,12 +191,21 @@ export function normalizeDeviceToken(platform: DevicePlatform, raw: string): str
  * Registers a push token for the viewer. A token registered by someone else moves to the viewer,
  * and the pushes still queued for its previous owner are dropped.
  */
-export async function registerDevice(deps: AppDeps, viewerId: string, platform: DevicePlatform, rawToken: string): Promise<boolean> {
+export async function registerDevice(
+  deps: AppDeps,
+  viewerId: string,
+  platform: DevicePlatform,
+  rawToken: string,
+): Promise<boolean> {
   const token = normalizeDeviceToken(platform, rawToken);
   await deps.prisma.$transaction(async (tx) => {
     await tx.pushJob.deleteMany({ where: { status: 'PENDING', device: { token, userId: { not: viewerId } } } });
     // One statement (INSERT … ON CONFLICT), so two registrations of one token cannot collide.
-    await tx.device.upsert({ where: { token }, create: { userId: viewerId, platform, token }, update: { userId: viewerId, platform } });
+    await tx.device.upsert({
+      where: { token },
+      create: { userId: viewerId, platform, token },
+      update: { userId: viewerId, platform },
+    });
     const stale = await tx.device.findMany({
       where: { userId: viewerId },
       orderBy: [{ updatedAt: 'desc' }, { id: 'desc' }],
@@ -183,7 +220,8 @@ export async function registerDevice(deps: AppDeps, viewerId: string, platform: 
 /** Removes one of the viewer's tokens; false when the viewer has no such token. */
 export async function unregisterDevice(deps: AppDeps, viewerId: string, rawToken: string): Promise<boolean> {
   const token = rawToken.trim();
-  if (!token || token.length > NOTIFICATION_LIMITS.token) throw badInput('token', `token must be 1–${NOTIFICATION_LIMITS.token} characters`);
+  if (!token || token.length > NOTIFICATION_LIMITS.token)
+    throw badInput('token', `token must be 1–${NOTIFICATION_LIMITS.token} characters`);
   if (hasControlCharacters(token)) throw badInput('token', 'token contains control characters');
   // The stored forms: APNs tokens lower-case, subscriptions re-serialized.
   const candidates = new Set([token]);
@@ -195,6 +233,8 @@ export async function unregisterDevice(deps: AppDeps, viewerId: string, rawToken
       // Not a subscription we would have stored.
     }
   }
-  const { count } = await deps.prisma.device.deleteMany({ where: { userId: viewerId, token: { in: [...candidates] } } });
+  const { count } = await deps.prisma.device.deleteMany({
+    where: { userId: viewerId, token: { in: [...candidates] } },
+  });
   return count > 0;
 }

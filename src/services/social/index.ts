@@ -16,7 +16,11 @@ export const orderedPair = (a: string, b: string) => (a < b ? { userAId: a, user
 export type FriendshipStatus = 'SELF' | 'NONE' | 'FRIENDS' | 'REQUEST_SENT' | 'REQUEST_RECEIVED';
 
 /** The user with this id; NOT_FOUND naming the field otherwise (malformed ids included). */
-export async function requireUser(tx: Tx | AppDeps['prisma'], id: string, field = 'userId'): Promise<{ id: string; username: string }> {
+export async function requireUser(
+  tx: Tx | AppDeps['prisma'],
+  id: string,
+  field = 'userId',
+): Promise<{ id: string; username: string }> {
   const user = isUuid(id) ? await tx.user.findUnique({ where: { id }, select: { id: true, username: true } }) : null;
   if (!user) throw notFound('User', { field });
   return user;
@@ -52,16 +56,26 @@ export async function sendFriendRequest(deps: AppDeps, viewerId: string, userId:
     try {
       const { request, notified } = await deps.prisma.$transaction(async (tx) => {
         if (await areFriends(tx, viewerId, target.id)) throw conflict('You are already friends', { field: 'userId' });
-        const existing = await tx.friendRequest.findUnique({ where: { userAId_userBId: orderedPair(viewerId, target.id) } });
-        if (existing?.fromId === viewerId) throw conflict('You already sent this user a friend request', { field: 'userId' });
+        const existing = await tx.friendRequest.findUnique({
+          where: { userAId_userBId: orderedPair(viewerId, target.id) },
+        });
+        if (existing?.fromId === viewerId)
+          throw conflict('You already sent this user a friend request', { field: 'userId' });
         const me = await tx.user.findUniqueOrThrow({ where: { id: viewerId }, select: { username: true } });
         if (existing) {
           // Their request, accepted: it is answered with as it was.
           return { request: existing, notified: await befriend(tx, existing, me.username) };
         }
-        const created = await tx.friendRequest.create({ data: { fromId: viewerId, toId: target.id, ...orderedPair(viewerId, target.id) } });
+        const created = await tx.friendRequest.create({
+          data: { fromId: viewerId, toId: target.id, ...orderedPair(viewerId, target.id) },
+        });
         const notified = await notify(tx, [
-          { recipientId: target.id, kind: 'FRIEND_REQUEST_RECEIVED', actorId: viewerId, text: `${me.username} sent you a friend request` },
+          {
+            recipientId: target.id,
+            kind: 'FRIEND_REQUEST_RECEIVED',
+            actorId: viewerId,
+            text: `${me.username} sent you a friend request`,
+          },
         ]);
         return { request: created, notified };
       });
@@ -102,7 +116,13 @@ export async function cancelFriendRequest(deps: AppDeps, viewerId: string, reque
   return closeRequest(deps, viewerId, requestId, 'fromId', 'Only the sender can cancel a friend request');
 }
 
-async function closeRequest(deps: AppDeps, viewerId: string, requestId: string, side: 'fromId' | 'toId', refusal: string) {
+async function closeRequest(
+  deps: AppDeps,
+  viewerId: string,
+  requestId: string,
+  side: 'fromId' | 'toId',
+  refusal: string,
+) {
   return deps.prisma.$transaction(async (tx) => {
     const request = await findRequest(tx, requestId);
     if (request[side] !== viewerId) throw forbidden(refusal);
@@ -121,7 +141,11 @@ export async function removeFriend(deps: AppDeps, viewerId: string, userId: stri
 /** Pending requests: received (incoming true), sent (false) or both (null), newest first. */
 export function friendRequests(deps: AppDeps, viewerId: string, incoming: boolean | null | undefined) {
   const where: Prisma.FriendRequestWhereInput =
-    incoming === true ? { toId: viewerId } : incoming === false ? { fromId: viewerId } : { OR: [{ toId: viewerId }, { fromId: viewerId }] };
+    incoming === true
+      ? { toId: viewerId }
+      : incoming === false
+        ? { fromId: viewerId }
+        : { OR: [{ toId: viewerId }, { fromId: viewerId }] };
   return deps.prisma.friendRequest.findMany({ where, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], take: 500 });
 }
 
@@ -167,12 +191,16 @@ export async function rateUser(deps: AppDeps, viewerId: string, input: RateUserI
       if (event.status === 'CANCELLED') throw forbidden('This event was cancelled; there is nothing to rate');
       if (event.startsAt > new Date()) throw forbidden('You can rate people once the event has started');
       const attended = new Set(
-        (await tx.eventAttendee.findMany({ where: { eventId: event.id, userId: { in: [viewerId, rated.id] } }, select: { userId: true } })).map(
-          (a) => a.userId,
-        ),
+        (
+          await tx.eventAttendee.findMany({
+            where: { eventId: event.id, userId: { in: [viewerId, rated.id] } },
+            select: { userId: true },
+          })
+        ).map((a) => a.userId),
       );
       const took = (id: string) => id === event.hostId || attended.has(id);
-      if (!took(viewerId) || !took(rated.id)) throw forbidden('You can only rate someone you attended or hosted this event with');
+      if (!took(viewerId) || !took(rated.id))
+        throw forbidden('You can only rate someone you attended or hosted this event with');
 
       const rating = await tx.rating.create({
         data: { raterId: viewerId, ratedId: rated.id, eventId: event.id, score: input.score, reference },
@@ -189,7 +217,13 @@ export async function rateUser(deps: AppDeps, viewerId: string, input: RateUserI
               AND t.min_average_rating <= (r.rating_sum + ${input.score})::float8 / (r.total_ratings + 1))
         WHERE r.user_id = ${rated.id}::uuid`;
       const notified = await notify(tx, [
-        { recipientId: rated.id, kind: 'RATING_RECEIVED', actorId: viewerId, eventId: event.id, text: `You were rated ${input.score}/5 for "${event.title}"` },
+        {
+          recipientId: rated.id,
+          kind: 'RATING_RECEIVED',
+          actorId: viewerId,
+          eventId: event.id,
+          text: `You were rated ${input.score}/5 for "${event.title}"`,
+        },
       ]);
       return { ratingId: rating.id, notified };
     })

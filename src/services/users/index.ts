@@ -58,11 +58,13 @@ export function profileUpdateData(input: UpdateProfileInput): Prisma.UserUpdateI
   }
   if (input.interests) data.interests = normalizeTags('interests', input.interests, PROFILE_LIMITS.interests);
   if (input.skills) data.skills = normalizeSkills(input.skills) as unknown as Prisma.InputJsonValue;
-  if (input.autoInviteEnabled !== undefined && input.autoInviteEnabled !== null) data.autoInviteEnabled = input.autoInviteEnabled;
+  if (input.autoInviteEnabled !== undefined && input.autoInviteEnabled !== null)
+    data.autoInviteEnabled = input.autoInviteEnabled;
   if (input.preferredRadiusKm !== undefined && input.preferredRadiusKm !== null) {
     const { min, max } = PROFILE_LIMITS.preferredRadiusKm;
     const r = input.preferredRadiusKm;
-    if (!Number.isFinite(r) || r < min || r > max) throw badInput('preferredRadiusKm', `preferredRadiusKm must be between ${min} and ${max}`);
+    if (!Number.isFinite(r) || r < min || r > max)
+      throw badInput('preferredRadiusKm', `preferredRadiusKm must be between ${min} and ${max}`);
     data.preferredRadiusKm = r;
   }
   const latGiven = input.homeLatitude !== undefined;
@@ -71,7 +73,10 @@ export function profileUpdateData(input: UpdateProfileInput): Prisma.UserUpdateI
     const lat = input.homeLatitude ?? null;
     const lng = input.homeLongitude ?? null;
     if (!latGiven || !lngGiven || (lat === null) !== (lng === null)) {
-      throw badInput(latGiven ? 'homeLongitude' : 'homeLatitude', 'homeLatitude and homeLongitude are set (or cleared) together');
+      throw badInput(
+        latGiven ? 'homeLongitude' : 'homeLatitude',
+        'homeLatitude and homeLongitude are set (or cleared) together',
+      );
     }
     data.homeLatitude = lat === null ? null : latitude('homeLatitude', lat);
     data.homeLongitude = lng === null ? null : longitude('homeLongitude', lng);
@@ -85,7 +90,8 @@ export async function updateProfile(deps: AppDeps, userId: string, input: Update
 
 /** Finds one user by id or username: exactly one of the two. Unknown → null. */
 export function userLookup(args: { id?: string | null; username?: string | null }): Prisma.UserWhereUniqueInput | null {
-  if ((args.id ? 1 : 0) + (args.username ? 1 : 0) !== 1) throw badInput(args.id ? 'username' : 'id', 'Give exactly one of id and username');
+  if ((args.id ? 1 : 0) + (args.username ? 1 : 0) !== 1)
+    throw badInput(args.id ? 'username' : 'id', 'Give exactly one of id and username');
   if (args.id) return isUuid(args.id) ? { id: args.id } : null;
   try {
     return { username: normalizeUsername(args.username!) };
@@ -100,9 +106,6 @@ export const SEARCH_QUERY_MAX = 100;
 export function searchUsersWhere(rawQuery: string): Prisma.UserWhereInput {
   const query = escapeLike(text('query', rawQuery, { min: 1, max: SEARCH_QUERY_MAX }));
   return {
-    OR: [
-      { username: { contains: query.toLowerCase() } },
-      { fullName: { contains: query, mode: 'insensitive' } },
-    ],
+    OR: [{ username: { contains: query.toLowerCase() } }, { fullName: { contains: query, mode: 'insensitive' } }],
   };
 }
