@@ -1,5 +1,5 @@
 // Who may see an event. One rule, in the two forms the code needs: a Prisma filter for
-// ORM reads and a SQL fragment for the map queries. tests/events-visibility.test.ts drives
+// ORM reads and a SQL fragment for the map queries. tests/events/events-visibility.test.ts drives
 // every path that exposes events through both.
 import { Prisma } from '../../generated/prisma/client.ts';
 import type { EventStatus } from '../../generated/prisma/client.ts';
