@@ -118,28 +118,22 @@ export async function createHttpHandler(pipeline: OperationPipeline, opts: HttpO
   return { apollo, handlers, errors: bodyErrors };
 }
 
+/** One error in GraphQL's response shape, for answers made before GraphQL runs. */
+const errorBody = (message: string, extensions: Record<string, string>) => ({ errors: [{ message, extensions }] });
+
 // Body-parser failures (oversized or malformed JSON) answered in GraphQL's error shape.
 const bodyErrors: ErrorRequestHandler = (error, req, res, next) => {
   if (res.headersSent) return next(error);
   const status = Number((error as { status?: number }).status) || 500;
   const type = (error as { type?: string }).type;
   if (type === 'entity.too.large') {
-    res
-      .status(413)
-      .json({ errors: [{ message: 'Request body too large', extensions: { code: 'PAYLOAD_TOO_LARGE' } }] });
+    res.status(413).json(errorBody('Request body too large', { code: 'PAYLOAD_TOO_LARGE' }));
   } else if (status >= 400 && status < 500) {
-    res.status(400).json({ errors: [{ message: 'Malformed request body', extensions: { code: 'BAD_USER_INPUT' } }] });
+    res.status(400).json(errorBody('Malformed request body', { code: 'BAD_USER_INPUT' }));
   } else {
     req.log.error({ err: error }, 'unhandled HTTP error');
     res
       .status(500)
-      .json({
-        errors: [
-          {
-            message: 'Internal server error',
-            extensions: { code: 'INTERNAL_SERVER_ERROR', requestId: requestIdOf(req) },
-          },
-        ],
-      });
+      .json(errorBody('Internal server error', { code: 'INTERNAL_SERVER_ERROR', requestId: requestIdOf(req) }));
   }
 };
