@@ -236,6 +236,7 @@ describe('chat on one instance', () => {
       await all.next((d) => d.messageAdded.body === 'before');
       await gqlOk(server, LeaveEventDocument, { id: event.id }, { token: ben.accessToken });
       await gqlOk(server, SendMessageDocument, { chatId, body: 'after' }, { token: host.accessToken });
+      // Proving that something does not arrive takes a wait; 'before' took far less than this.
       await new Promise((resolve) => setTimeout(resolve, 300));
       expect(all.received.map((d) => d.messageAdded.body)).toEqual(['before']);
       expect(codes(await gql(server, ChatHistoryDocument, { id: chatId }, { token: ben.accessToken }))).toEqual([
@@ -254,8 +255,8 @@ describe('chat on one instance', () => {
     const [ana, ben, cleo] = [await createUser(server), await createUser(server), await createUser(server)];
     const chatId = await directChat(server, ana, ben);
     const outsider = wsClient(server, { authorization: `Bearer ${cleo.accessToken}` });
+    // subscribe() returns once the server established or refused the subscription.
     const refused = await subscribe(server, outsider, MessageAddedDocument, { chatId });
-    await new Promise((resolve) => setTimeout(resolve, 100));
     expect(JSON.stringify(refused.errors)).toContain('NOT_FOUND');
     await outsider.dispose();
 

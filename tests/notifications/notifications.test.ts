@@ -157,7 +157,8 @@ async function everyKind(writer: TestServer, reader: TestServer) {
     expect(rating).toMatchObject({ actor: { id: ana.id }, event: { id: meetup.id, title: 'Coffee meetup' } });
     expect(rating.text).toContain('5/5');
 
-    // Each recipient heard exactly their own, nobody heard of their own actions.
+    // Each recipient heard exactly their own, nobody heard of their own actions (a wait: proving
+    // that nothing more arrives cannot be done by waiting for something).
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(of(ana).kinds().sort()).toEqual(['EVENT_SHARED', 'FRIEND_REQUEST_ACCEPTED']);
     expect(of(ben).kinds().sort()).toEqual(['FRIEND_REQUEST_RECEIVED', 'RATING_RECEIVED']);
@@ -275,8 +276,8 @@ describe('notifications on one instance', () => {
       'UNAUTHENTICATED',
     ]);
     const anonymous = wsClient(server);
+    // subscribe() returns once the server established or refused the subscription.
     const refused = await subscribe(server, anonymous, NotificationAddedDocument);
-    await new Promise((resolve) => setTimeout(resolve, 100));
     expect(JSON.stringify(refused.errors)).toContain('UNAUTHENTICATED');
     await anonymous.dispose();
 

@@ -308,6 +308,7 @@ describe('push delivery', () => {
           .map((r) => `${(r.body.message as { data: { notificationId: string } }).data.notificationId}/${r.token}`),
       ];
       await waitFor(() => mine().length >= 80, { what: '80 pushes at the providers', timeoutMs: 25_000 });
+      // A duplicate would come after the 80th push: give racing workers the time to send one.
       await new Promise((resolve) => setTimeout(resolve, 300));
       const sent = mine();
       expect(sent.length - new Set(sent).size).toBe(0); // duplicates

@@ -106,7 +106,8 @@ describe('docker-compose.yml', () => {
     const env = Object.fromEntries(
       [...block.matchAll(/^ {6}([A-Z0-9_]+): (.*)$/gm)].map(([, key, value]) => [
         key!,
-        value!.replace(/^"(.*)"$/, '$1'),
+        // A YAML string in either kind of quotes.
+        value!.replace(/^(["'])(.*)\1$/, '$2'),
       ]),
     );
     expect(env.JWT_SECRET).toMatch(/^\$\{JWT_SECRET:\?/);
