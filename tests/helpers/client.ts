@@ -258,3 +258,33 @@ export async function subscribe<T, V>(
     },
   };
 }
+
+/** A result as a client without generated types reads it. */
+export interface RawResult {
+  data?: unknown;
+  errors?: Array<{ message: string; extensions?: { code?: string; field?: string } }>;
+}
+
+/** Runs a raw document over a fresh graphql-ws connection: its first result, or the refusal. */
+export async function wsQuery(server: Pick<TestServer, 'wsUrl'>, query: string): Promise<RawResult> {
+  const client = wsClient(server);
+  try {
+    return await new Promise<RawResult>((resolve) => {
+      client.subscribe(
+        { query },
+        { next: (v) => resolve(v as RawResult), error: (e) => resolve({ errors: e as never }), complete: () => {} },
+      );
+    });
+  } finally {
+    await client.dispose();
+  }
+}
+
+/** The sum of a Prometheus series over its labels, read from /metrics as a scraper would. */
+export async function metric(server: Pick<TestServer, 'url'>, name: string): Promise<number> {
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
+    .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+}

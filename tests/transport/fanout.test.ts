@@ -13,7 +13,7 @@ import {
   UpdateEventDocument,
 } from '../generated/graphql.ts';
 import type { MapChangesSubscription } from '../generated/graphql.ts';
-import { codes, createUser, gqlOk, subscribe, wsClient } from '../helpers/client.ts';
+import { codes, createUser, gqlOk, metric, subscribe, wsClient } from '../helpers/client.ts';
 import type { LiveSubscription, TestUser } from '../helpers/client.ts';
 import { certify, createEvent } from '../helpers/events.ts';
 import { eventually } from '../helpers/eventually.ts';
@@ -25,15 +25,6 @@ const VIEWPORT = { south: 52.4, west: 13.3, north: 52.6, east: 13.5 };
 const VIEWPORT_REORDERED = { east: 13.5, north: 52.6, west: 13.3, south: 52.4 };
 const WIDER = { south: 52.0, west: 13.0, north: 53.0, east: 14.0 };
 const INSIDE = { latitude: 52.5, longitude: 13.4 };
-
-/** The sum of a Prometheus series over its labels, read from /metrics as a scraper would. */
-async function metric(server: TestServer, name: string): Promise<number> {
-  const text = await (await fetch(`${server.url}/metrics`)).text();
-  return text
-    .split('\n')
-    .filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
-    .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
-}
 
 interface Subscriber {
   token?: string;

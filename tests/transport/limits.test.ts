@@ -7,7 +7,7 @@ import WebSocket from 'ws';
 import { QUERY_LIMITS } from '../../src/transport/limits.ts';
 import { REQUEST_LIMITS } from '../../src/transport/server.ts';
 import { LikeEventDocument, MeDocument, SearchUsersDocument } from '../generated/graphql.ts';
-import { codes, createUser, gql, gqlOk, wsClient, wsRequest } from '../helpers/client.ts';
+import { codes, createUser, gql, gqlOk, wsClient, wsQuery, wsRequest } from '../helpers/client.ts';
 import { createEvent } from '../helpers/events.ts';
 import { startTestServer, testDatabaseUrl, testRedisUrl } from '../helpers/server.ts';
 import type { TestServer } from '../helpers/server.ts';
@@ -40,22 +40,7 @@ async function post(server: TestServer, query: string, token?: string) {
 }
 
 /** Runs a raw query over graphql-ws and returns the errors' codes and messages. */
-async function overWs(server: TestServer, query: string) {
-  const client = wsClient(server);
-  try {
-    const result = await new Promise<{ errors?: Array<{ message: string; extensions?: { code?: string } }> }>(
-      (resolve) => {
-        client.subscribe(
-          { query },
-          { next: (v) => resolve(v as never), error: (e) => resolve({ errors: e as never }), complete: () => {} },
-        );
-      },
-    );
-    return result.errors ?? [];
-  } finally {
-    await client.dispose();
-  }
-}
+const wsErrors = async (server: TestServer, query: string) => (await wsQuery(server, query)).errors ?? [];
 
 describe('query limits, identical on HTTP and graphql-ws', () => {
   let server: TestServer;
@@ -78,7 +63,7 @@ describe('query limits, identical on HTTP and graphql-ws', () => {
     expect(http.body.data).toBeUndefined();
     expect(http.body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     expect(http.body.errors?.map((e) => e.message).join(' ')).toMatch(message);
-    const ws = await overWs(server, query);
+    const ws = await wsErrors(server, query);
     expect(ws[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     expect(ws.map((e) => e.message).join(' ')).toMatch(message);
   });
@@ -87,7 +72,7 @@ describe('query limits, identical on HTTP and graphql-ws', () => {
     const user = await createUser(server);
     expect((await post(server, deepQuery(3), user.accessToken)).body.errors).toBeUndefined();
     expect((await post(server, aliases(QUERY_LIMITS.aliases), user.accessToken)).body.errors).toBeUndefined();
-    expect(await overWs(server, aliases(QUERY_LIMITS.aliases))).toEqual([]);
+    expect(await wsErrors(server, aliases(QUERY_LIMITS.aliases))).toEqual([]);
     // What a map screen asks for stays within the cost limit (five of them at once do not).
     expect((await post(server, `{ ${mapPage()} }`, user.accessToken)).body.errors).toBeUndefined();
   });
@@ -232,7 +217,7 @@ describe('production error hygiene and metrics', () => {
     const http = await post(server, '{ mee { id } }');
     expect(http.body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     expect(http.body.errors?.[0]?.message).not.toMatch(/Did you mean/);
-    const ws = await overWs(server, '{ me { usernam } }');
+    const ws = await wsErrors(server, '{ me { usernam } }');
     expect(ws[0]?.message).not.toMatch(/Did you mean/);
   });
 

@@ -2,37 +2,18 @@
 // documents small enough for the token limit whose validation would cost much CPU.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SHAPE_LIMITS } from '../../src/transport/limits.ts';
-import { wsClient } from '../helpers/client.ts';
+import { wsQuery } from '../helpers/client.ts';
+import type { RawResult } from '../helpers/client.ts';
 import { startTestServer } from '../helpers/server.ts';
 import type { TestServer } from '../helpers/server.ts';
 
-interface Answer {
-  status?: number;
-  data?: unknown;
-  errors?: Array<{ message: string; extensions?: { code?: string } }>;
-}
-
-async function overHttp(server: TestServer, query: string): Promise<Answer> {
+async function overHttp(server: TestServer, query: string): Promise<RawResult & { status: number }> {
   const res = await fetch(server.graphqlUrl, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ query }),
   });
-  return { status: res.status, ...((await res.json()) as Answer) };
-}
-
-async function overWs(server: TestServer, query: string): Promise<Answer> {
-  const client = wsClient(server);
-  try {
-    return await new Promise<Answer>((resolve) => {
-      client.subscribe(
-        { query },
-        { next: (v) => resolve(v as Answer), error: (e) => resolve({ errors: e as never }), complete: () => {} },
-      );
-    });
-  } finally {
-    await client.dispose();
-  }
+  return { status: res.status, ...((await res.json()) as RawResult) };
 }
 
 const repeated = (times: number, field = '__typename') => `{ ${Array.from({ length: times }, () => field).join(' ')} }`;
@@ -72,7 +53,7 @@ describe('document shape limits, before validation, on HTTP and graphql-ws', () 
     expect(http.errors?.map((e) => e.extensions?.code)).toEqual(['BAD_USER_INPUT']);
     expect(http.errors?.[0]?.message).toMatch(message);
 
-    const ws = await overWs(server, query);
+    const ws = await wsQuery(server, query);
     expect(ws.data).toBeUndefined();
     expect(ws.errors?.map((e) => e.extensions?.code)).toEqual(['BAD_USER_INPUT']);
     expect(ws.errors?.[0]?.message).toMatch(message);
@@ -81,6 +62,6 @@ describe('document shape limits, before validation, on HTTP and graphql-ws', () 
   it('accepts ordinary repetition: the same field in a few inline fragments, up to the limit', async () => {
     const query = `{ ${Array.from({ length: SHAPE_LIMITS.repeatsPerSelectionSet }, () => '... on Query { __typename }').join(' ')} }`;
     expect(await overHttp(server, query)).toMatchObject({ status: 200, data: { __typename: 'Query' } });
-    expect(await overWs(server, query)).toMatchObject({ data: { __typename: 'Query' } });
+    expect(await wsQuery(server, query)).toMatchObject({ data: { __typename: 'Query' } });
   });
 });

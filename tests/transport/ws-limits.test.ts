@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { UpdateEventDocument } from '../generated/graphql.ts';
-import { createUser, gqlOk, wsClient } from '../helpers/client.ts';
+import { createUser, gqlOk, metric, wsClient } from '../helpers/client.ts';
 import { certify, createEvent } from '../helpers/events.ts';
 import { startTestServer } from '../helpers/server.ts';
 import type { TestServer } from '../helpers/server.ts';
@@ -40,12 +40,6 @@ function upgrade(server: TestServer): Promise<{ status: number; socket?: WebSock
       if (socket.readyState !== WebSocket.CLOSED) reject(error);
     });
   });
-}
-
-async function metric(server: TestServer, name: string): Promise<number> {
-  const text = await (await fetch(`${server.url}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return line ? Number(line.split(' ')[1]) : 0;
 }
 
 describe('unread output per socket', () => {
