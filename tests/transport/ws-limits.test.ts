@@ -155,3 +155,25 @@ describe('sockets per instance and per address', () => {
     for (const s of open) s.terminate();
   });
 });
+
+describe('sockets per instance', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ env: { WS_MAX_CONNECTIONS: '2' } });
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('answers upgrades past the instance cap with 503, and takes them again once one closes', async () => {
+    const first = await upgrade(server);
+    const second = await upgrade(server);
+    expect([first.status, second.status]).toEqual([101, 101]);
+    expect((await upgrade(server)).status).toBe(503);
+    first.socket!.close();
+    await expect
+      .poll(async () => upgrade(server).then((r) => (r.socket?.close(), r.status)), { timeout: 5_000 })
+      .toBe(101);
+    second.socket!.terminate();
+  });
+});
