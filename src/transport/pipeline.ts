@@ -67,11 +67,36 @@ export class InFlight {
 
 /** Documents kept by their text, so a thousand map screens share one parse and validation. */
 const DOCUMENTS_KEPT = 1000;
+/**
+ * Longer texts are not kept: comments and string literals cost no tokens, so a document under the
+ * token limit can still be as large as a request body, and a thousand of those would be gigabytes.
+ */
+const KEPT_TEXT_MAX_CHARS = 20_000;
 
-/** Keeps the most recently used entries of a map, at most DOCUMENTS_KEPT. */
-function remember<T>(map: Map<string, T>, key: string, value: T): void {
-  map.set(key, value);
+/** The entry for a text, made the most recently used. */
+function recall<T>(map: Map<string, T>, text: string): T | undefined {
+  const value = map.get(text);
+  if (value !== undefined) {
+    map.delete(text);
+    map.set(text, value);
+  }
+  return value;
+}
+
+/** Keeps an entry for a text (unless it is too long), dropping the least recently used past DOCUMENTS_KEPT. */
+function remember<T>(map: Map<string, T>, text: string, value: T): void {
+  if (text.length > KEPT_TEXT_MAX_CHARS) return;
+  map.set(text, value);
   if (map.size > DOCUMENTS_KEPT) map.delete(map.keys().next().value!);
+}
+
+/** Parses with the token limit; a syntax error as a GraphQL error. */
+function parseQuery(query: string): DocumentNode | GraphQLError {
+  try {
+    return parse(query, parseOptions);
+  } catch (error) {
+    return error instanceof GraphQLError ? error : new GraphQLError('Malformed query');
+  }
 }
 
 /** The mutation limits per user (signed in) or per IP (anonymous), across both transports. */
@@ -119,18 +144,10 @@ export class OperationPipeline {
    * fails. (Apollo does the same for HTTP with `parseOptions` and `validationRules`.)
    */
   prepare(query: string): DocumentNode | readonly GraphQLError[] {
-    const known = this.documents.get(query);
-    if (known) {
-      this.documents.delete(query);
-      this.documents.set(query, known);
-      return known;
-    }
-    let document: DocumentNode;
-    try {
-      document = parse(query, parseOptions);
-    } catch (error) {
-      return [error instanceof GraphQLError ? error : new GraphQLError('Malformed query')];
-    }
+    const known = recall(this.documents, query);
+    if (known) return known;
+    const document = parseQuery(query);
+    if (document instanceof GraphQLError) return [document];
     const misshapen = checkShape(document);
     if (misshapen) return [misshapen];
     const errors = validate(this.schema, document, [...specifiedRules, ...this.validationRules]);
@@ -144,13 +161,9 @@ export class OperationPipeline {
    * before Apollo's validation does. Syntax errors are left to Apollo's answer.
    */
   checkShape(query: unknown): GraphQLError | null {
-    if (typeof query !== 'string' || this.wellShaped.has(query)) return null;
-    let document: DocumentNode;
-    try {
-      document = parse(query, parseOptions);
-    } catch {
-      return null;
-    }
+    if (typeof query !== 'string' || recall(this.wellShaped, query)) return null;
+    const document = parseQuery(query);
+    if (document instanceof GraphQLError) return null;
     const misshapen = checkShape(document);
     if (!misshapen) remember(this.wellShaped, query, true);
     return misshapen;
