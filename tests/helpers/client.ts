@@ -265,6 +265,20 @@ export interface RawResult {
   errors?: Array<{ message: string; extensions?: { code?: string; field?: string } }>;
 }
 
+/** POSTs a raw document as JSON (signed in when a token is given): the HTTP status and the body. */
+export async function postQuery(
+  server: Pick<TestServer, 'graphqlUrl'>,
+  query: string,
+  token?: string,
+): Promise<{ status: number; body: RawResult }> {
+  const res = await fetch(server.graphqlUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify({ query }),
+  });
+  return { status: res.status, body: (await res.json()) as RawResult };
+}
+
 /** Runs a raw document over a fresh graphql-ws connection: its first result, or the refusal. */
 export async function wsQuery(server: Pick<TestServer, 'wsUrl'>, query: string): Promise<RawResult> {
   const client = wsClient(server);

@@ -7,7 +7,7 @@ import WebSocket from 'ws';
 import { QUERY_LIMITS } from '../../src/transport/limits.ts';
 import { REQUEST_LIMITS } from '../../src/transport/server.ts';
 import { LikeEventDocument, MeDocument, SearchUsersDocument } from '../generated/graphql.ts';
-import { codes, createUser, gql, gqlOk, wsClient, wsQuery, wsRequest } from '../helpers/client.ts';
+import { codes, createUser, gql, gqlOk, postQuery, wsClient, wsQuery, wsRequest } from '../helpers/client.ts';
 import { createEvent } from '../helpers/events.ts';
 import { startTestServer, testDatabaseUrl, testRedisUrl } from '../helpers/server.ts';
 import type { TestServer } from '../helpers/server.ts';
@@ -27,18 +27,6 @@ const mapPage = (alias = 'map') =>
 
 const aliases = (n: number) => `{ ${Array.from({ length: n }, (_, i) => `a${i}: me { id }`).join(' ')} }`;
 
-async function post(server: TestServer, query: string, token?: string) {
-  const res = await fetch(server.graphqlUrl, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify({ query }),
-  });
-  return {
-    status: res.status,
-    body: (await res.json()) as { data?: unknown; errors?: Array<{ message: string; extensions?: { code?: string } }> },
-  };
-}
-
 /** Runs a raw query over graphql-ws and returns the errors' codes and messages. */
 const wsErrors = async (server: TestServer, query: string) => (await wsQuery(server, query)).errors ?? [];
 
@@ -57,7 +45,7 @@ describe('query limits, identical on HTTP and graphql-ws', () => {
     ['tokens', `{ me { ${'id '.repeat(QUERY_LIMITS.tokens)} } }`, /token/i],
     ['cost', `{ ${Array.from({ length: 5 }, (_, i) => mapPage(`p${i}`)).join(' ')} }`, /cost/i],
   ])('rejects a query over the %s limit before running it', async (_name, query, message) => {
-    const http = await post(server, query);
+    const http = await postQuery(server, query);
     expect(http.status).toBe(400);
     // Rejected in validation: nothing executed, so no data at all.
     expect(http.body.data).toBeUndefined();
@@ -70,11 +58,11 @@ describe('query limits, identical on HTTP and graphql-ws', () => {
 
   it('accepts queries within the limits', async () => {
     const user = await createUser(server);
-    expect((await post(server, deepQuery(3), user.accessToken)).body.errors).toBeUndefined();
-    expect((await post(server, aliases(QUERY_LIMITS.aliases), user.accessToken)).body.errors).toBeUndefined();
+    expect((await postQuery(server, deepQuery(3), user.accessToken)).body.errors).toBeUndefined();
+    expect((await postQuery(server, aliases(QUERY_LIMITS.aliases), user.accessToken)).body.errors).toBeUndefined();
     expect(await wsErrors(server, aliases(QUERY_LIMITS.aliases))).toEqual([]);
     // What a map screen asks for stays within the cost limit (five of them at once do not).
-    expect((await post(server, `{ ${mapPage()} }`, user.accessToken)).body.errors).toBeUndefined();
+    expect((await postQuery(server, `{ ${mapPage()} }`, user.accessToken)).body.errors).toBeUndefined();
   });
 });
 
@@ -214,7 +202,7 @@ describe('production error hygiene and metrics', () => {
   });
 
   it('gives no field suggestions in production, over HTTP or graphql-ws', async () => {
-    const http = await post(server, '{ mee { id } }');
+    const http = await postQuery(server, '{ mee { id } }');
     expect(http.body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     expect(http.body.errors?.[0]?.message).not.toMatch(/Did you mean/);
     const ws = await wsErrors(server, '{ me { usernam } }');
@@ -245,7 +233,7 @@ describe('production error hygiene and metrics', () => {
   });
 
   it('counts errors by code', async () => {
-    await post(server, '{ nope }');
+    await postQuery(server, '{ nope }');
     const text = await (await fetch(`${server.url}/metrics`)).text();
     expect(text).toMatch(/pinit_graphql_errors_total\{code="BAD_USER_INPUT",transport="http"\} [1-9]/);
   });

@@ -2,19 +2,9 @@
 // documents small enough for the token limit whose validation would cost much CPU.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SHAPE_LIMITS } from '../../src/transport/limits.ts';
-import { wsQuery } from '../helpers/client.ts';
-import type { RawResult } from '../helpers/client.ts';
+import { postQuery, wsQuery } from '../helpers/client.ts';
 import { startTestServer } from '../helpers/server.ts';
 import type { TestServer } from '../helpers/server.ts';
-
-async function overHttp(server: TestServer, query: string): Promise<RawResult & { status: number }> {
-  const res = await fetch(server.graphqlUrl, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ query }),
-  });
-  return { status: res.status, ...((await res.json()) as RawResult) };
-}
 
 const repeated = (times: number, field = '__typename') => `{ ${Array.from({ length: times }, () => field).join(' ')} }`;
 
@@ -47,8 +37,8 @@ describe('document shape limits, before validation, on HTTP and graphql-ws', () 
       new RegExp(`at most ${SHAPE_LIMITS.fragments} fragments`),
     ],
   ])('refuses %s', async (_name, query, message) => {
-    const http = await overHttp(server, query);
-    expect(http.status).toBe(400);
+    const { status, body: http } = await postQuery(server, query);
+    expect(status).toBe(400);
     expect(http.data).toBeUndefined();
     expect(http.errors?.map((e) => e.extensions?.code)).toEqual(['BAD_USER_INPUT']);
     expect(http.errors?.[0]?.message).toMatch(message);
@@ -61,7 +51,7 @@ describe('document shape limits, before validation, on HTTP and graphql-ws', () 
 
   it('accepts ordinary repetition: the same field in a few inline fragments, up to the limit', async () => {
     const query = `{ ${Array.from({ length: SHAPE_LIMITS.repeatsPerSelectionSet }, () => '... on Query { __typename }').join(' ')} }`;
-    expect(await overHttp(server, query)).toMatchObject({ status: 200, data: { __typename: 'Query' } });
+    expect(await postQuery(server, query)).toMatchObject({ status: 200, body: { data: { __typename: 'Query' } } });
     expect(await wsQuery(server, query)).toMatchObject({ data: { __typename: 'Query' } });
   });
 });
