@@ -8,6 +8,7 @@ import { GraphQLUpload } from 'graphql-upload-minimal';
 import type { FileUpload } from 'graphql-upload-minimal';
 import type { Context, Viewer } from './context.ts';
 import { forbidden, unauthenticated } from './lib/errors.ts';
+import { deadlinePlugin } from './schema/deadline.ts';
 import { pagingPlugin } from './schema/paging.ts';
 import type { PagePolicy } from './schema/paging.ts';
 import { getDatamodel } from './generated/pothos-types.ts';
@@ -35,7 +36,7 @@ export const builder = new SchemaBuilder<{
   DefaultEdgesNullability: false;
   DefaultNodeNullability: false;
 }>({
-  plugins: [ScopeAuthPlugin, PrismaPlugin, RelayPlugin, pagingPlugin],
+  plugins: [ScopeAuthPlugin, PrismaPlugin, RelayPlugin, pagingPlugin, deadlinePlugin],
   defaultFieldNullability: false,
   scopeAuth: {
     authScopes: (ctx) => ({ signedIn: ctx.viewer !== null, admin: ctx.viewer?.role === 'ADMIN' }),

@@ -70,6 +70,8 @@ const envSchema = z.object({
   RATE_LIMIT_SEND_MESSAGE_PER_USER: limitRule,
   RATE_LIMIT_MUTATIONS_PER_USER: limitRule,
   RATE_LIMIT_MUTATIONS_PER_IP: limitRule,
+  RATE_LIMIT_QUERIES_PER_USER: limitRule,
+  RATE_LIMIT_QUERIES_PER_IP: limitRule,
   RATE_LIMIT_UPLOADS_PER_USER: limitRule,
   WS_MAX_CONNECTIONS_PER_USER: z.coerce.number({ error: 'must be a whole number' }).int().min(1).max(1000).default(10),
   WS_INIT_TIMEOUT_SECONDS: z.coerce.number({ error: 'must be a number of seconds' }).int().min(1).max(60).default(10),
@@ -93,6 +95,12 @@ const envSchema = z.object({
     .min(16)
     .max(1_048_576)
     .default(256),
+  OPERATION_TIMEOUT_MS: z.coerce
+    .number({ error: 'must be a number of milliseconds' })
+    .int()
+    .min(1)
+    .max(600_000)
+    .default(10_000),
   PRESENCE_TTL_SECONDS: z.coerce.number({ error: 'must be a number of seconds' }).int().min(2).max(3600).default(30),
   PUBLIC_URL: url(['http', 'https']),
   ...pushEnv,
@@ -150,6 +158,8 @@ export interface Config {
   wsMaxAnonymousConnectionsPerIp: number;
   /** Bytes a socket may have queued unread before it is closed with 4413 (a consumer that stopped reading). */
   wsMaxBufferedBytes: number;
+  /** How long a query may resolve fields before the rest fail with DEADLINE_EXCEEDED (src/schema/deadline.ts). */
+  operationTimeoutMs: number;
   /** How long an instance's presence claims last without renewal (a crashed instance's users go offline after it). */
   presenceTtlSeconds: number;
   /** Proxies whose X-Forwarded-For is believed (express/proxy-addr syntax). */
@@ -242,12 +252,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           sendMessagePerUser: e.RATE_LIMIT_SEND_MESSAGE_PER_USER,
           mutationsPerUser: e.RATE_LIMIT_MUTATIONS_PER_USER,
           mutationsPerIp: e.RATE_LIMIT_MUTATIONS_PER_IP,
+          queriesPerUser: e.RATE_LIMIT_QUERIES_PER_USER,
+          queriesPerIp: e.RATE_LIMIT_QUERIES_PER_IP,
           uploadsPerUser: e.RATE_LIMIT_UPLOADS_PER_USER,
         }).filter(([, rule]) => rule !== undefined),
       ),
     },
     publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''),
     presenceTtlSeconds: e.PRESENCE_TTL_SECONDS,
+    operationTimeoutMs: e.OPERATION_TIMEOUT_MS,
     wsMaxConnectionsPerUser: e.WS_MAX_CONNECTIONS_PER_USER,
     wsInitTimeoutSeconds: e.WS_INIT_TIMEOUT_SECONDS,
     wsKeepAliveSeconds: e.WS_KEEPALIVE_SECONDS,

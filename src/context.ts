@@ -41,6 +41,8 @@ export interface Context {
   logger: Logger;
   clientIp: string;
   loaders: Loaders;
+  /** When a query must stop resolving fields (epoch ms); Infinity for mutations and subscriptions (src/schema/deadline.ts). */
+  deadline: number;
 }
 
 /** Batches per operation for what Prisma relations don't cover. */
@@ -48,10 +50,14 @@ export interface Loaders {
   isOnline: DataLoader<string, boolean>;
 }
 
-export function createContext(deps: AppDeps, fields: Omit<Context, 'deps' | 'prisma' | 'loaders'>): Context {
+export function createContext(
+  deps: AppDeps,
+  fields: Omit<Context, 'deps' | 'prisma' | 'loaders' | 'deadline'>,
+): Context {
   return {
     deps,
     prisma: deps.prisma,
+    deadline: Infinity,
     ...fields,
     loaders: { isOnline: new DataLoader((ids) => deps.presence.areOnline(ids)) },
   };

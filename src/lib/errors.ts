@@ -22,12 +22,15 @@ export interface ErrorDetails {
   retryAfterSeconds?: number;
   /** The HTTP status of a response that carries this error (HTTP requests only). */
   httpStatus?: number;
+  /** A finer reason than the code, for clients that react to it (extensions.reason). */
+  reason?: 'DEADLINE_EXCEEDED';
 }
 
 export class DomainError extends Error {
   readonly field?: string;
   readonly retryAfterSeconds?: number;
   readonly httpStatus?: number;
+  readonly reason?: ErrorDetails['reason'];
 
   constructor(
     readonly code: ErrorCode,
@@ -39,6 +42,7 @@ export class DomainError extends Error {
     if (details.field !== undefined) this.field = details.field;
     if (details.retryAfterSeconds !== undefined) this.retryAfterSeconds = details.retryAfterSeconds;
     if (details.httpStatus !== undefined) this.httpStatus = details.httpStatus;
+    if (details.reason !== undefined) this.reason = details.reason;
   }
 }
 
@@ -59,6 +63,15 @@ export const rateLimited = (retryAfterSeconds: number) =>
   new DomainError('RATE_LIMITED', `Too many attempts; retry in ${retryAfterSeconds} s`, {
     retryAfterSeconds,
     httpStatus: 429,
+  });
+
+/**
+ * A query ran past its execution deadline (OPERATION_TIMEOUT_MS). A server-side condition, not
+ * a malformed request, so INTERNAL_SERVER_ERROR; the reason lets clients tell it from a fault.
+ */
+export const deadlineExceeded = () =>
+  new DomainError('INTERNAL_SERVER_ERROR', 'The query did not finish within its time limit; ask for less at once', {
+    reason: 'DEADLINE_EXCEEDED',
   });
 
 /**

@@ -23,6 +23,10 @@ export const DEFAULT_LIMITS = {
   mutationsPerUser: { points: 120, durationSeconds: 60 },
   /** Mutations per client IP from anonymous clients. */
   mutationsPerIp: { points: 60, durationSeconds: 60 },
+  /** Queries and subscription starts per signed-in user, on one instance. */
+  queriesPerUser: { points: 600, durationSeconds: 60 },
+  /** Queries and subscription starts per client IP from anonymous clients, on one instance. */
+  queriesPerIp: { points: 300, durationSeconds: 60 },
   /** Image uploads per user. */
   uploadsPerUser: { points: 30, durationSeconds: 60 * 60 },
   /** Chat messages per user. */
@@ -33,22 +37,55 @@ export const DEFAULT_LIMITS = {
 
 export type LimitName = keyof typeof DEFAULT_LIMITS;
 
+/**
+ * Limits counted by each instance in its own memory, even when Redis is there: they guard the
+ * instance's CPU against floods of reads, are spent on every query (a Redis round trip each would
+ * tax the hottest path), and N instances behind a balancer simply allow N times as much.
+ */
+const INSTANCE_LIMITS: ReadonlySet<LimitName> = new Set(['queriesPerUser', 'queriesPerIp']);
+
 export interface RateLimiter {
-  /** Spends one point of the limit for key; throws RATE_LIMITED when none are left. */
+  /** Spends one point of the limit for key (a user id, a name, or a client address for `…PerIp`); throws RATE_LIMITED when none are left. */
   consume(limit: LimitName, key: string): Promise<void>;
   /** Forgets the key's spent points (after a successful login, say). */
   reset(limit: LimitName, key: string): Promise<void>;
   close(): Promise<void>;
 }
 
-/** The general mutation limit: per user when signed in, per address otherwise. */
-export async function limitMutation(
+/** Limits keyed by client address (see addressKey). */
+const isPerAddress = (limit: LimitName) => limit.endsWith('PerIp');
+
+/**
+ * The key of a client address. An IPv6 client is usually given a whole /64 and can pick a new
+ * address in it for every request, so IPv6 addresses count per /64.
+ */
+export function addressKey(ip: string): string {
+  const address = ip.replace(/^::ffff:(?=\d+\.)/i, '').replace(/%.*$/, '');
+  if (!address.includes(':')) return address;
+  const [head = '', tail] = address.split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  // "::" stands for as many zero groups as make eight.
+  const groups =
+    tail === undefined ? left : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
+  return `${groups
+    .slice(0, 4)
+    .map((group) => parseInt(group, 16).toString(16))
+    .join(':')}::/64`;
+}
+
+/** The general limits of an operation: per user when signed in, per address otherwise. */
+export async function limitOperation(
   limiter: RateLimiter,
+  kind: 'mutation' | 'query',
   viewerId: string | null | undefined,
   clientIp: string,
 ): Promise<void> {
-  if (viewerId) await limiter.consume('mutationsPerUser', viewerId);
-  else await limiter.consume('mutationsPerIp', clientIp);
+  if (kind === 'mutation') {
+    if (viewerId) await limiter.consume('mutationsPerUser', viewerId);
+    else await limiter.consume('mutationsPerIp', clientIp);
+  } else if (viewerId) await limiter.consume('queriesPerUser', viewerId);
+  else await limiter.consume('queriesPerIp', clientIp);
 }
 
 export interface RateLimiterOptions {
@@ -86,7 +123,7 @@ export function createRateLimiter(opts: RateLimiterOptions): RateLimiter {
     });
     limiters.set(
       name,
-      redis
+      redis && !INSTANCE_LIMITS.has(name)
         ? new RateLimiterRedis({
             storeClient: redis,
             keyPrefix: `${opts.prefix}:rl:${name}`,
@@ -101,7 +138,7 @@ export function createRateLimiter(opts: RateLimiterOptions): RateLimiter {
   return {
     async consume(limit, key) {
       try {
-        await limiters.get(limit)!.consume(key);
+        await limiters.get(limit)!.consume(isPerAddress(limit) ? addressKey(key) : key);
       } catch (result) {
         if (result instanceof RateLimiterRes) throw rateLimited(Math.max(1, Math.ceil(result.msBeforeNext / 1000)));
         throw result;
@@ -110,7 +147,7 @@ export function createRateLimiter(opts: RateLimiterOptions): RateLimiter {
     async reset(limit, key) {
       await limiters
         .get(limit)!
-        .delete(key)
+        .delete(isPerAddress(limit) ? addressKey(key) : key)
         .catch(() => undefined);
     },
     async close() {

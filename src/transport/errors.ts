@@ -20,6 +20,7 @@ export function domainErrorExtensions(error: DomainError): Record<string, unknow
     ...(error.field !== undefined && { field: error.field }),
     ...(error.retryAfterSeconds !== undefined && { retryAfterSeconds: error.retryAfterSeconds }),
     ...(error.httpStatus !== undefined && { http: { status: error.httpStatus } }),
+    ...(error.reason !== undefined && { reason: error.reason }),
   };
 }
 
@@ -85,6 +86,8 @@ function codeOf(error: GraphQLError): string | undefined {
 
 /** True when the error is a fault of ours rather than of the request. */
 export function isInternalError(error: GraphQLError): boolean {
+  // Raised on purpose, whatever its code: its message is meant for the client.
+  if (error.originalError instanceof DomainError) return false;
   const code = codeOf(error);
   if (code === 'INTERNAL_SERVER_ERROR') return true;
   if (code && (CONTRACT_CODES.has(code) || REQUEST_ERROR_CODES.has(code) || PROTOCOL_CODES.has(code))) return false;
@@ -121,9 +124,13 @@ export function formatError(error: GraphQLError, scope: ErrorScope | undefined):
   const formatted = error.toJSON();
   const code = codeOf(error);
   if (!isInternalError(error)) {
-    const contractCode: string =
-      code && (CONTRACT_CODES.has(code) || PROTOCOL_CODES.has(code)) ? code : ('BAD_USER_INPUT' satisfies ErrorCode);
     const original = error.originalError;
+    const contractCode: string =
+      original instanceof DomainError
+        ? original.code
+        : code && (CONTRACT_CODES.has(code) || PROTOCOL_CODES.has(code))
+          ? code
+          : ('BAD_USER_INPUT' satisfies ErrorCode);
     const {
       http: _http,
       stacktrace: _stack,
@@ -144,6 +151,19 @@ export function formatError(error: GraphQLError, scope: ErrorScope | undefined):
     path: formatted.path,
     extensions: { code: 'INTERNAL_SERVER_ERROR' satisfies ErrorCode, requestId: scope?.requestId },
   };
+}
+
+/**
+ * A result's errors with the deadline reported once: every field that starts after the deadline
+ * fails with it, and the client needs to hear it once, not once per remaining field.
+ */
+export function withDeadlineOnce<E extends { extensions?: Record<string, unknown> }>(errors: readonly E[]): E[] {
+  let seen = false;
+  return errors.filter((error) => {
+    if (error.extensions?.reason !== 'DEADLINE_EXCEEDED') return true;
+    if (seen) return false;
+    return (seen = true);
+  });
 }
 
 /** An error raised outside execution (bad token, oversized body) with an HTTP status. */

@@ -18,6 +18,7 @@ import type { Logger } from 'pino';
 import type { Context } from '../context.ts';
 import { IMAGE_LIMITS } from '../services/images/index.ts';
 import type { OperationPipeline } from './pipeline.ts';
+import { withDeadlineOnce } from './errors.ts';
 import { graphqlUploads } from './uploads.ts';
 
 export interface HttpOptions {
@@ -47,8 +48,10 @@ export async function createHttpHandler(pipeline: OperationPipeline, opts: HttpO
   const operationSteps: ApolloServerPlugin<Context> = {
     async requestDidStart({ contextValue }) {
       const recordTiming = pipeline.timer('http');
+      const startedAt = Date.now();
       return {
         async didResolveOperation({ operationName, operation }) {
+          pipeline.startDeadline(contextValue, operation?.operation, startedAt);
           contextValue.logger = contextValue.logger.child({ operationName: operationName ?? undefined });
           const refused = await pipeline.admit({
             transport: 'http',
@@ -60,8 +63,11 @@ export async function createHttpHandler(pipeline: OperationPipeline, opts: HttpO
           // Apollo answers an error thrown here with its extensions' HTTP status (429 for rate limits).
           if (refused.length) throw refused[0];
         },
-        async willSendResponse({ operationName, operation }) {
+        async willSendResponse({ operationName, operation, response }) {
           recordTiming({ operation: operationName, type: operation?.operation });
+          if (response.body.kind === 'single' && response.body.singleResult.errors) {
+            response.body.singleResult.errors = withDeadlineOnce(response.body.singleResult.errors);
+          }
         },
       };
     },

@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import { parseBearer, TokenError } from '../auth/tokens.ts';
 import { createContext } from '../context.ts';
 import type { AppDeps, Context, Viewer } from '../context.ts';
-import { limitMutation } from '../ratelimit/index.ts';
+import { limitOperation } from '../ratelimit/index.ts';
 import { DomainError } from '../lib/errors.ts';
 import { formatError, requestError, toGraphQLError } from './errors.ts';
 import { introspectionRules } from './graphiql.ts';
@@ -99,11 +99,14 @@ function parseQuery(query: string): DocumentNode | GraphQLError {
   }
 }
 
-/** The mutation limits per user (signed in) or per IP (anonymous), across both transports. */
-const limitMutations =
+/**
+ * The general rate limits per user (signed in) or per address (anonymous), across both
+ * transports: one budget for mutations, one for queries and subscription starts.
+ */
+const limitOperations =
   (deps: AppDeps): OperationPolicy =>
   ({ type, viewer, clientIp }) =>
-    type === 'mutation' ? limitMutation(deps.rateLimiter, viewer?.id, clientIp) : undefined;
+    limitOperation(deps.rateLimiter, type === 'mutation' ? 'mutation' : 'query', viewer?.id, clientIp);
 
 export class OperationPipeline {
   /** The parser's options (the token limit), for Apollo's own parse. */
@@ -122,7 +125,7 @@ export class OperationPipeline {
   ) {
     // Introspection follows the GraphiQL switch (GRAPHIQL): apps generate types from schema.graphql.
     this.validationRules = [...limitRules, ...introspectionRules(deps.config.graphiql)];
-    this.policies = [limitMutations(deps)];
+    this.policies = [limitOperations(deps)];
   }
 
   /** The viewer named by an `Authorization: Bearer …` value; null when there is none. Refuses a bad one. */
@@ -179,6 +182,15 @@ export class OperationPipeline {
       if (error instanceof GraphQLError) return [error];
       throw error;
     }
+  }
+
+  /**
+   * Starts a query's execution deadline (OPERATION_TIMEOUT_MS from `startedAt`). Only queries
+   * have one: a mutation's effects are committed by its root field, so cutting its response
+   * short would only hide them, and a subscription lives as long as its client wants.
+   */
+  startDeadline(context: Context, type: OperationRequest['type'], startedAt = Date.now()): void {
+    context.deadline = type === 'query' ? startedAt + this.deps.config.operationTimeoutMs : Infinity;
   }
 
   /** A fresh per-operation context (fresh loaders, so nothing cached outlives the operation). */

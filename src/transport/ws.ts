@@ -13,6 +13,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import type { WebSocket, WebSocketServer } from 'ws';
 import type { Context } from '../context.ts';
 import * as presence from '../services/presence/index.ts';
+import { withDeadlineOnce } from './errors.ts';
 import { SubscriptionGroups } from './fanout.ts';
 import type { GroupKey, Member } from './fanout.ts';
 import type { Caller, OperationPipeline } from './pipeline.ts';
@@ -121,7 +122,8 @@ export function useWebSocketServer(wsServer: WebSocketServer, pipeline: Operatio
   const formatResult = (result: ExecutionResult, args: ExecutionArgs): FormattedExecutionResult => {
     if (!result.errors?.length) return result as FormattedExecutionResult;
     const { requestId, logger } = args.contextValue as Context;
-    return { ...result, errors: result.errors.map((e) => pipeline.formatError(e, 'ws', { requestId, logger })) };
+    const errors = withDeadlineOnce(result.errors).map((e) => pipeline.formatError(e, 'ws', { requestId, logger }));
+    return { ...result, errors };
   };
   // Identical subscriptions share one execution per event (./fanout.ts). graphql-ws hands our
   // `subscribe` only the execution arguments; the socket and operation id travel with the
@@ -243,12 +245,13 @@ export function useWebSocketServer(wsServer: WebSocketServer, pipeline: Operatio
         metrics.wsSubscriptions.inc();
         metrics.wsSubscriptionsEstablished.inc();
       },
-      context: (ctx, id, payload) => {
+      context: (ctx, id, payload, args) => {
         const connection = connections.get(ctx) ?? { viewer: null, clientIp: 'unknown' };
         const context = pipeline.context(
           { viewer: connection.viewer, clientIp: connection.clientIp },
           pipeline.scope('ws', payload.operationName),
         );
+        pipeline.startDeadline(context, getOperationAST(args.document, args.operationName)?.operation);
         const { socket } = ctx.extra;
         subscribers.set(context, {
           key: {

@@ -262,7 +262,7 @@ export async function subscribe<T, V>(
 /** A result as a client without generated types reads it. */
 export interface RawResult {
   data?: unknown;
-  errors?: Array<{ message: string; extensions?: { code?: string; field?: string } }>;
+  errors?: Array<{ message: string; extensions?: { code?: string; field?: string; reason?: string } }>;
 }
 
 /** POSTs a raw document as JSON (signed in when a token is given): the HTTP status and the body. */
@@ -279,9 +279,9 @@ export async function postQuery(
   return { status: res.status, body: (await res.json()) as RawResult };
 }
 
-/** Runs a raw document over a fresh graphql-ws connection: its first result, or the refusal. */
-export async function wsQuery(server: Pick<TestServer, 'wsUrl'>, query: string): Promise<RawResult> {
-  const client = wsClient(server);
+/** Runs a raw document over a fresh graphql-ws connection (signed in when a token is given): its first result, or the refusal. */
+export async function wsQuery(server: Pick<TestServer, 'wsUrl'>, query: string, token?: string): Promise<RawResult> {
+  const client = wsClient(server, token ? { authorization: `Bearer ${token}` } : undefined);
   try {
     return await new Promise<RawResult>((resolve) => {
       client.subscribe(

@@ -71,6 +71,8 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     RATE_LIMIT_LOGIN_PER_IP: '100000/3600',
     RATE_LIMIT_MUTATIONS_PER_USER: '100000/60',
     RATE_LIMIT_MUTATIONS_PER_IP: '100000/60',
+    RATE_LIMIT_QUERIES_PER_USER: '100000/60',
+    RATE_LIMIT_QUERIES_PER_IP: '100000/60',
     // Every test client connects from 127.0.0.1; the socket-cap tests set their own caps.
     WS_MAX_CONNECTIONS_PER_IP: '100000',
     WS_MAX_ANONYMOUS_CONNECTIONS_PER_IP: '100000',

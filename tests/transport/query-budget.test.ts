@@ -1,0 +1,98 @@
+// What one client may spend on reads: a query budget per address (anonymous) and per user,
+// shared by HTTP and graphql-ws, and a deadline on executing one query.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { codes, createUser, gqlOk, postQuery, wsQuery } from '../helpers/client.ts';
+import { createEvent } from '../helpers/events.ts';
+import { startTestServer } from '../helpers/server.ts';
+import type { TestServer } from '../helpers/server.ts';
+import { LikeEventDocument } from '../generated/graphql.ts';
+
+const PUBLIC_QUERY =
+  '{ eventsInBounds(bounds: { south: 52.3, west: 13.1, north: 52.7, east: 13.7 }) { edges { node { id } } } }';
+
+describe('the query budget, per address and per user, across HTTP and graphql-ws', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({
+      env: { RATE_LIMIT_QUERIES_PER_IP: '4/60', RATE_LIMIT_QUERIES_PER_USER: '6/60' },
+    });
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('answers RATE_LIMITED (HTTP 429, retryAfterSeconds) past the anonymous budget of an address', async () => {
+    for (let i = 0; i < 3; i++) expect((await postQuery(server, PUBLIC_QUERY)).body.errors).toBeUndefined();
+    // The same budget over a socket.
+    expect((await wsQuery(server, PUBLIC_QUERY)).errors).toBeUndefined();
+    const limited = await postQuery(server, PUBLIC_QUERY);
+    expect(limited.status).toBe(429);
+    expect(limited.body.data).toBeUndefined();
+    expect(limited.body.errors?.[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED' });
+    expect((limited.body.errors?.[0]?.extensions as { retryAfterSeconds?: number }).retryAfterSeconds).toBeGreaterThan(
+      0,
+    );
+    expect((await wsQuery(server, PUBLIC_QUERY)).errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
+  });
+
+  it('gives a signed-in user a budget of their own, apart from the address and from mutations', async () => {
+    // The address above has spent its anonymous budget; the user signs up (a mutation) from it.
+    const user = await createUser(server);
+    const other = await createUser(server);
+    for (let i = 0; i < 5; i++) {
+      expect((await postQuery(server, PUBLIC_QUERY, user.accessToken)).body.errors).toBeUndefined();
+    }
+    expect((await wsQuery(server, PUBLIC_QUERY, user.accessToken)).errors).toBeUndefined();
+    expect((await postQuery(server, PUBLIC_QUERY, user.accessToken)).body.errors?.[0]?.extensions?.code).toBe(
+      'RATE_LIMITED',
+    );
+    expect((await wsQuery(server, PUBLIC_QUERY, user.accessToken)).errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
+    // Mutations have their own budget; another user is not affected.
+    const event = await createEvent(server, user);
+    await gqlOk(server, LikeEventDocument, { id: event.id }, { token: user.accessToken });
+    expect((await postQuery(server, PUBLIC_QUERY, other.accessToken)).body.errors).toBeUndefined();
+  });
+});
+
+describe('the execution deadline of a query', () => {
+  let server: TestServer;
+  // A deadline no real query meets: every field that loads something starts after it.
+  beforeAll(async () => {
+    server = await startTestServer({ env: { OPERATION_TIMEOUT_MS: '1' } });
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  const mapPage = `{ eventsInBounds(bounds: { south: 52.3, west: 13.1, north: 52.7, east: 13.7 }, first: 50) {
+    edges { node { id title host { id username } attendeeCount spotsLeft likeCount commentCount } } } }`;
+
+  it('stops a query that runs past it, with one INTERNAL_SERVER_ERROR whose reason is DEADLINE_EXCEEDED', async () => {
+    const host = await createUser(server);
+    // Mutations have no deadline: their effects are committed by their root field.
+    for (let i = 0; i < 5; i++) await createEvent(server, host, { title: `Deadline ${i}` });
+    for (const result of [
+      (await postQuery(server, mapPage, host.accessToken)).body,
+      await wsQuery(server, mapPage, host.accessToken),
+    ]) {
+      // Reported once for the operation, not once per field that did not run.
+      expect(result.errors).toHaveLength(1);
+      expect(result.errors?.[0]).toMatchObject({
+        message: expect.stringMatching(/time limit/) as string,
+        extensions: { code: 'INTERNAL_SERVER_ERROR', reason: 'DEADLINE_EXCEEDED' },
+      });
+    }
+  });
+
+  it('leaves mutations whole: their effects are committed by their root field', async () => {
+    const user = await createUser(server);
+    const event = await createEvent(server, user);
+    const liked = await postQuery(
+      server,
+      `mutation { likeEvent(id: "${event.id}") { id likeCount viewerHasLiked } }`,
+      user.accessToken,
+    );
+    expect(codes({ errors: liked.body.errors as never })).toEqual([]);
+    expect(liked.body.data).toMatchObject({ likeEvent: { id: event.id, likeCount: 1, viewerHasLiked: true } });
+  });
+});
