@@ -35,6 +35,22 @@ describe('the query budget, per address and per user, across HTTP and graphql-ws
     expect((await wsQuery(server, PUBLIC_QUERY)).errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
   });
 
+  it('counts IPv6 clients per /64, since one can pick a new address in it for every request', async () => {
+    // The test client is a trusted proxy (loopback), so X-Forwarded-For names the client.
+    const from = async (address: string) => {
+      const res = await fetch(server.graphqlUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-forwarded-for': address },
+        body: JSON.stringify({ query: PUBLIC_QUERY }),
+      });
+      return res.status;
+    };
+    const sameNetwork = ['2001:db8:7:1::1', '2001:db8:7:1:ffff::2', '2001:0db8:0007:0001:0:0:0:3', '2001:db8:7:1::4'];
+    for (const address of sameNetwork) expect(await from(address)).toBe(200);
+    expect(await from('2001:db8:7:1:abcd::5')).toBe(429);
+    expect(await from('2001:db8:7:2::1')).toBe(200);
+  });
+
   it('gives a signed-in user a budget of their own, apart from the address and from mutations', async () => {
     // The address above has spent its anonymous budget; the user signs up (a mutation) from it.
     const user = await createUser(server);
