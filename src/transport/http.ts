@@ -60,8 +60,9 @@ export async function createHttpHandler(pipeline: OperationPipeline, opts: HttpO
           // Apollo answers an error thrown here with its extensions' HTTP status (429 for rate limits).
           if (refused.length) throw refused[0];
         },
-        async willSendResponse({ operationName, operation }) {
-          recordTiming({ operation: operationName, type: operation?.operation });
+        // Apollo sets `operation` only once the document parsed, validated and named an operation.
+        async willSendResponse({ operation }) {
+          recordTiming(operation);
         },
       };
     },
