@@ -41,6 +41,7 @@ FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=4000 \
+    METRICS_PORT=9464 \
     DATA_DIR=/data
 WORKDIR /app
 # Owned by root and read-only to the app's user; only DATA_DIR is writable.
@@ -55,7 +56,8 @@ COPY --from=build /app/prisma/migrations prisma/migrations
 RUN mkdir -p /data && chown node:node /data
 VOLUME ["/data"]
 USER node
-EXPOSE 4000
+# The API, and Prometheus's /metrics (its own port: publish it only to the monitoring network).
+EXPOSE 4000 9464
 # /readyz checks the database, pub/sub and storage (503 naming the failing part).
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
   CMD ["node", "-e", "fetch(`http://127.0.0.1:${process.env.PORT || 4000}/readyz`).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]

@@ -63,7 +63,7 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
       if (seeded) logger.info(seeded, 'empty database: demo data loaded (SEED_DEMO=false turns this off)');
     }
 
-    const metrics = createMetrics(() => db.poolStats());
+    const metrics = createMetrics(() => db.poolStats(), config.metrics);
     const pubsub = instrumentPubSub(
       withTopicPrefix(createPubSub({ redisUrl: config.redisUrl, logger }), config.redisPrefix),
       metrics,
@@ -126,6 +126,7 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
     logger.info(
       {
         url: `${server.url}/graphql`,
+        metrics: server.metricsUrl && `${server.metricsUrl}/metrics`,
         database: db.kind,
         pubsub: config.redisUrl ? 'redis' : 'in-process',
         storage: config.s3 ? 's3' : 'disk',

@@ -40,6 +40,20 @@ const envSchema = z.object({
     .default('development'),
   PORT: z.coerce.number({ error: 'must be a port number' }).int().min(0).max(65535).default(4000),
   HOST: z.string().default('0.0.0.0'),
+  METRICS_PORT: z
+    .string()
+    .regex(/^(\d{1,5}|off)$/, 'must be a port number, 0 (any free port) or off')
+    .default('9464')
+    .transform((v) => (v === 'off' ? null : Number(v)))
+    .refine((v) => v === null || v <= 65535, 'must be a port number, 0 (any free port) or off'),
+  METRICS_HOST: z.string().optional(),
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  METRICS_MAX_OPERATION_NAMES: z.coerce
+    .number({ error: 'must be a whole number' })
+    .int()
+    .min(0)
+    .max(10_000)
+    .default(200),
   DATA_DIR: z.string().default('.data'),
   DATABASE_URL: url(['postgres', 'postgresql']),
   REDIS_URL: url(['redis', 'rediss']),
@@ -118,6 +132,15 @@ export interface Config {
   isProduction: boolean;
   port: number;
   host: string;
+  metrics: {
+    /** Port of the Prometheus listener (0: any free port); null: no listener. */
+    port: number | null;
+    host: string;
+    /** When set, /metrics is also served on the public port to `Authorization: Bearer <token>`. */
+    token?: string;
+    /** Distinct operation names kept as label values; the rest are counted as `__other`. */
+    maxOperationNames: number;
+  };
   /** Where the embedded database and local files live. */
   dataDir: string;
   /** PostgreSQL; absent means the embedded PGlite under dataDir. */
@@ -206,6 +229,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if ((e.S3_ACCESS_KEY_ID === undefined) !== (e.S3_SECRET_ACCESS_KEY === undefined)) {
     throw new ConfigError('Invalid configuration: S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY must be set together');
   }
+  if (e.METRICS_PORT !== null && e.METRICS_PORT !== 0 && e.METRICS_PORT === e.PORT) {
+    throw new ConfigError(
+      `Invalid configuration: METRICS_PORT must differ from PORT (${e.PORT}); /metrics has a listener of its own, or METRICS_PORT=off`,
+    );
+  }
   let push: PushConfig;
   try {
     push = pushConfigFrom(e);
@@ -217,6 +245,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     isProduction,
     port: e.PORT,
     host: e.HOST,
+    metrics: {
+      port: e.METRICS_PORT,
+      host: e.METRICS_HOST ?? e.HOST,
+      token: e.METRICS_TOKEN,
+      maxOperationNames: e.METRICS_MAX_OPERATION_NAMES,
+    },
     dataDir: resolve(e.DATA_DIR),
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,

@@ -1,7 +1,7 @@
 // Case 6, soak: one API instance (child process, PostgreSQL + Redis), 100 concurrent clients for
 // 5 minutes, each an app session: a graphql-ws socket holding eventChanged and messageAdded,
-// and a loop of queries and mutations with think time between them. The instance's /metrics is
-// sampled throughout. Targets: zero errors; RSS and open handles flat. Baselines, same run: the
+// and a loop of queries and mutations with think time between them. The instance's /metrics (on
+// its metrics port) is sampled throughout. Targets: zero errors; RSS and open handles flat. Baselines, same run: the
 // values at the end of the warm-up (RSS, handles), and the idle server before the clients came
 // (handles after they left).
 import { join } from 'node:path';

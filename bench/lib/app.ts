@@ -56,6 +56,8 @@ export async function startBenchApp(opts: BenchAppOptions): Promise<BenchApp> {
       JWT_SECRET: randomBytes(32).toString('base64url'),
       PORT: '0',
       HOST: '127.0.0.1',
+      // Any free port: several apps may run in this process, and 9464 may be taken.
+      METRICS_PORT: '0',
       DATA_DIR: dataDir,
       DATABASE_URL: database.url,
       REDIS_URL: opts.redisUrl,

@@ -35,6 +35,8 @@ export interface ServerProcess {
   url: string;
   graphqlUrl: string;
   wsUrl: string;
+  /** Base URL of the instance's metrics listener (METRICS_PORT). */
+  metricsUrl: string;
   /** The instance's /metrics, parsed: series name (with labels, as printed) → value. */
   metrics(): Promise<Map<string, number>>;
   /** The last few KB of what the instance wrote (LOG_LEVEL=warn: warnings and errors only). */
@@ -67,6 +69,8 @@ async function freePort(): Promise<number> {
 export async function startServerProcess(opts: ServerProcessOptions): Promise<ServerProcess> {
   const name = opts.name ?? 'API';
   const port = await freePort();
+  // Its own metrics port too: instances of one run share the machine (and 9464 may be taken).
+  const metricsPort = await freePort();
   const dataDir = await mkdtemp(join(tmpdir(), 'pinit-bench-proc-'));
   const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
@@ -76,6 +80,7 @@ export async function startServerProcess(opts: ServerProcessOptions): Promise<Se
       NODE_ENV: 'production',
       PORT: String(port),
       HOST: '127.0.0.1',
+      METRICS_PORT: String(metricsPort),
       DATA_DIR: dataDir,
       DATABASE_URL: opts.databaseUrl,
       REDIS_URL: opts.redisUrl,
@@ -103,6 +108,7 @@ export async function startServerProcess(opts: ServerProcessOptions): Promise<Se
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
 
   const url = `http://127.0.0.1:${port}`;
+  const metricsUrl = `http://127.0.0.1:${metricsPort}`;
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
@@ -122,7 +128,8 @@ export async function startServerProcess(opts: ServerProcessOptions): Promise<Se
     url,
     graphqlUrl: `${url}/graphql`,
     wsUrl: `ws://127.0.0.1:${port}/graphql`,
-    metrics: () => readMetrics(url),
+    metricsUrl,
+    metrics: () => readMetrics(metricsUrl),
     recentOutput: () => output,
     stop,
   };
@@ -152,7 +159,7 @@ async function terminate(child: ChildProcess, exited: Promise<number | null>): P
   clearTimeout(timer);
 }
 
-/** Prometheus text format → series → value (comments and histograms' labels kept verbatim). */
+/** Prometheus text format → series → value (comments and histograms' labels kept verbatim), from a metrics listener's base URL. */
 export async function readMetrics(url: string): Promise<Map<string, number>> {
   const res = await fetch(`${url}/metrics`);
   if (!res.ok) throw new Error(`/metrics answered ${res.status}`);

@@ -3,8 +3,35 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { PubSub } from '../pubsub/index.ts';
 
+/** Label values that stand for an operation without a name, an unknown one, or a document that did not validate. */
+export const OPERATION_LABELS = { anonymous: '__anonymous', other: '__other', invalid: '__invalid' } as const;
+
+/** A GraphQL name of sane length; names starting with "__" are kept for the labels above. */
+const LABEL_NAME = /^(?!__)[_A-Za-z][_0-9A-Za-z]{0,63}$/;
+
+/**
+ * Operation names as label values, from a bounded set. Clients choose operation names, and each
+ * distinct value makes a series per bucket of every histogram it labels (5,000 names made 65,000
+ * series): the first `max` valid names seen are kept, every other one is `__other`.
+ */
+export class OperationNames {
+  private readonly seen = new Set<string>();
+
+  constructor(private readonly max: number) {}
+
+  label(name: string | null | undefined): string {
+    if (!name) return OPERATION_LABELS.anonymous;
+    if (this.seen.has(name)) return name;
+    if (this.seen.size >= this.max || !LABEL_NAME.test(name)) return OPERATION_LABELS.other;
+    this.seen.add(name);
+    return name;
+  }
+}
+
 export interface Metrics {
   registry: Registry;
+  /** The label value of every `operation` label below; call it only for documents that validated. */
+  operationNames: OperationNames;
   operationDuration: Histogram<'operation' | 'type' | 'transport'>;
   errors: Counter<'code' | 'transport'>;
   wsConnections: Gauge;
@@ -22,14 +49,18 @@ export interface Metrics {
   pubsubLag: Histogram;
 }
 
-export function createMetrics(dbPool: () => { total: number; idle: number; waiting: number } | null): Metrics {
+export function createMetrics(
+  dbPool: () => { total: number; idle: number; waiting: number } | null,
+  { maxOperationNames }: { maxOperationNames: number },
+): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'pinit_' });
   const metrics: Metrics = {
     registry,
+    operationNames: new OperationNames(maxOperationNames),
     operationDuration: new Histogram({
       name: 'pinit_graphql_operation_duration_seconds',
-      help: 'GraphQL operations by operation name, type and transport.',
+      help: 'GraphQL operations by operation name (at most METRICS_MAX_OPERATION_NAMES of them, then __other), type and transport.',
       labelNames: ['operation', 'type', 'transport'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [registry],

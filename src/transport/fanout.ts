@@ -39,9 +39,9 @@ export interface FanoutOptions {
   /** Masks and formats a result's errors, with the context of the group's execution. */
   format(result: ExecutionResult, args: ExecutionArgs): FormattedExecutionResult;
   /** Observability: called once per execution of a selection. */
-  onExecution?(operationName: string): void;
+  onExecution?(operationName: string | undefined): void;
   /** Observability: called once per event a group sends, with the number of members it reached. */
-  onDelivery?(operationName: string, members: number): void;
+  onDelivery?(operationName: string | undefined, members: number): void;
   /** Observability: the number of groups changed. */
   onGroupCount?(groups: number): void;
 }
@@ -129,7 +129,8 @@ interface Sharing {
 class Group {
   readonly members = new Set<Membership>();
   ended = false;
-  private readonly operationName: string;
+  /** The name in the document (not the one the client sent beside it); undefined: anonymous. */
+  private readonly operationName: string | undefined;
   private readonly source: AsyncIterator<unknown>;
 
   constructor(
@@ -139,7 +140,7 @@ class Group {
     private readonly opts: FanoutOptions,
     private readonly onEnd: () => void,
   ) {
-    this.operationName = args.operationName ?? 'anonymous';
+    this.operationName = getOperationAST(args.document, args.operationName)?.name?.value;
     this.source = events[Symbol.asyncIterator]();
     void this.pump();
   }

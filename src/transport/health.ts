@@ -1,6 +1,9 @@
-// Liveness and readiness. /healthz says the process serves; /readyz checks each dependency
-// within a deadline and names the failing ones (details go to the log, not to the caller).
-import type { Router } from 'express';
+// Liveness, readiness and metrics. /healthz says the process serves; /readyz checks each
+// dependency within a deadline and names the failing ones (details go to the log, not to the
+// caller). /metrics has a listener of its own (METRICS_PORT, see ./server.ts); on the public port
+// it exists only with METRICS_TOKEN, for the token's holder.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { RequestHandler, Router } from 'express';
 import express from 'express';
 import type { AppDeps } from '../context.ts';
 
@@ -34,7 +37,25 @@ async function checkReadiness(deps: AppDeps) {
   return { ready: failing.length === 0, checks, failing };
 }
 
-/** GET /healthz, /readyz and /metrics. */
+/** The Prometheus exposition. */
+export const serveMetrics =
+  (deps: AppDeps): RequestHandler =>
+  async (_req, res) => {
+    res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+  };
+
+/** Lets through requests carrying `Authorization: Bearer <token>`; 401 for the rest. */
+function requireBearer(token: string): RequestHandler {
+  // Digests have one length whatever was sent, so the comparison takes the same time for any guess.
+  const digest = (value: string) => createHash('sha256').update(value).digest();
+  const expected = digest(`Bearer ${token}`);
+  return (req, res, next) => {
+    if (timingSafeEqual(digest(req.headers.authorization ?? ''), expected)) return next();
+    res.status(401).set('www-authenticate', 'Bearer').json({ error: 'unauthorized' });
+  };
+}
+
+/** GET /healthz, /readyz, and /metrics when METRICS_TOKEN is set. */
 export function createHealthRouter(deps: AppDeps): Router {
   const router = express.Router();
   router.get('/healthz', (_req, res) => {
@@ -44,8 +65,7 @@ export function createHealthRouter(deps: AppDeps): Router {
     const { ready, checks, failing } = await checkReadiness(deps);
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable', failing, checks });
   });
-  router.get('/metrics', async (_req, res) => {
-    res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
-  });
+  const { token } = deps.config.metrics;
+  if (token) router.get('/metrics', requireBearer(token), serveMetrics(deps));
   return router;
 }

@@ -63,8 +63,9 @@ export async function createHttpHandler(pipeline: OperationPipeline, opts: HttpO
           // Apollo answers an error thrown here with its extensions' HTTP status (429 for rate limits).
           if (refused.length) throw refused[0];
         },
-        async willSendResponse({ operationName, operation, response }) {
-          recordTiming({ operation: operationName, type: operation?.operation });
+        // Apollo sets `operation` only once the document parsed, validated and named an operation.
+        async willSendResponse({ operation, response }) {
+          recordTiming(operation);
           if (response.body.kind === 'single' && response.body.singleResult.errors) {
             response.body.singleResult.errors = withDeadlineOnce(response.body.singleResult.errors);
           }

@@ -8,11 +8,18 @@
 // must obey is a validation rule or a policy below, and both transports apply it.
 import { randomUUID } from 'node:crypto';
 import { GraphQLError, parse, specifiedRules, validate } from 'graphql';
-import type { DocumentNode, GraphQLFormattedError, GraphQLSchema, ValidationRule } from 'graphql';
+import type {
+  DocumentNode,
+  GraphQLFormattedError,
+  GraphQLSchema,
+  OperationDefinitionNode,
+  ValidationRule,
+} from 'graphql';
 import type { Logger } from 'pino';
 import { parseBearer, TokenError } from '../auth/tokens.ts';
 import { createContext } from '../context.ts';
 import type { AppDeps, Context, Viewer } from '../context.ts';
+import { OPERATION_LABELS } from '../metrics/index.ts';
 import { limitOperation } from '../ratelimit/index.ts';
 import { DomainError } from '../lib/errors.ts';
 import { formatError, requestError, toGraphQLError } from './errors.ts';
@@ -207,10 +214,19 @@ export class OperationPipeline {
     };
   }
 
-  /** Starts timing an operation; the returned function records it once its name and type are known. */
-  timer(transport: Transport): (labels: { operation: string | null | undefined; type: string | undefined }) => void {
+  /**
+   * Starts timing an operation; the returned function records it with the operation that ran:
+   * the one the document (parsed and validated) resolved to, or none when it did not get that
+   * far. Only names of validated documents enter the bounded set of operation labels.
+   */
+  timer(transport: Transport): (operation: OperationDefinitionNode | null | undefined) => void {
     const stop = this.deps.metrics.operationDuration.startTimer({ transport });
-    return ({ operation, type }) => stop({ operation: operation ?? 'anonymous', type: type ?? 'invalid' });
+    return (operation) =>
+      stop(
+        operation
+          ? { operation: this.deps.metrics.operationNames.label(operation.name?.value), type: operation.operation }
+          : { operation: OPERATION_LABELS.invalid, type: 'invalid' },
+      );
   }
 
   /** Formats one error for the wire (contract codes; unexpected errors logged and masked), counting it. */

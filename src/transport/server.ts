@@ -1,6 +1,7 @@
 // The HTTP and WebSocket front: one express app and one HTTP server carrying health and
 // readiness, local files, GraphiQL, and /graphql for both transports (./http.ts, ./ws.ts),
-// which run every operation through the one pipeline (./pipeline.ts).
+// which run every operation through the one pipeline (./pipeline.ts). Prometheus scrapes
+// /metrics on a listener of its own (METRICS_PORT), off the public port.
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
@@ -12,10 +13,11 @@ import type { GraphQLSchema } from 'graphql';
 import { pinoHttp } from 'pino-http';
 import proxyAddr from 'proxy-addr';
 import { WebSocketServer } from 'ws';
+import { ConfigError } from '../config.ts';
 import type { AppDeps } from '../context.ts';
 import { createFilesRouter } from '../storage/disk.ts';
 import { createGraphiQLRouter } from './graphiql.ts';
-import { createHealthRouter } from './health.ts';
+import { createHealthRouter, serveMetrics } from './health.ts';
 import { createHttpHandler } from './http.ts';
 import { OperationPipeline } from './pipeline.ts';
 import { useWebSocketServer } from './ws.ts';
@@ -36,6 +38,8 @@ export interface RunningServer {
   httpServer: Server;
   /** Base URL, e.g. http://127.0.0.1:4000 */
   url: string;
+  /** Base URL of the metrics listener, e.g. http://127.0.0.1:9464; undefined with METRICS_PORT=off. */
+  metricsUrl?: string;
   stop(): Promise<void>;
 }
 
@@ -78,7 +82,70 @@ const requestLogging = (deps: AppDeps) =>
     autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
   });
 
+/**
+ * Listens; the base URL (a wildcard host reads as 127.0.0.1). A port that is taken, or that needs
+ * privileges, is a configuration mistake: one line naming the variable (see src/main.ts).
+ */
+async function listenOn(server: Server, at: { port: number; host: string; variable: string }): Promise<string> {
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(at.port, at.host, () => resolve());
+    });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const where = `${at.variable}=${at.port} on ${at.host}`;
+    if (code === 'EADDRINUSE') {
+      throw new ConfigError(
+        `Invalid configuration: ${where} is already in use (another instance on this machine?); give each instance its own ${at.variable}`,
+      );
+    }
+    if (code === 'EACCES')
+      throw new ConfigError(`Invalid configuration: ${where} needs privileges; use a port above 1023`);
+    throw error;
+  }
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${address.port}`;
+}
+
+/** GET /metrics alone, on METRICS_HOST:METRICS_PORT; null with METRICS_PORT=off. */
+async function startMetricsListener(deps: AppDeps): Promise<{ url: string; close(): Promise<void> } | null> {
+  const { port, host } = deps.config.metrics;
+  if (port === null) return null;
+  const app = express();
+  app.disable('x-powered-by');
+  app.get('/metrics', serveMetrics(deps));
+  const server = createServer(app);
+  const url = await listenOn(server, { port, host, variable: 'METRICS_PORT' });
+  return {
+    url,
+    // A scrape under way finishes; idle keep-alive connections of scrapers are closed now.
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      }),
+  };
+}
+
 export async function startServer(opts: ServerOptions, listen: { port: number; host: string }): Promise<RunningServer> {
+  const { deps } = opts;
+  // First, so that a taken METRICS_PORT stops start-up before anything else is listening.
+  const metrics = await startMetricsListener(deps);
+  try {
+    return await startFront(opts, listen, metrics);
+  } catch (error) {
+    await metrics?.close();
+    throw error;
+  }
+}
+
+async function startFront(
+  opts: ServerOptions,
+  listen: { port: number; host: string },
+  metrics: { url: string; close(): Promise<void> } | null,
+): Promise<RunningServer> {
   const { deps } = opts;
   const pipeline = new OperationPipeline(opts.schema, deps);
   const app = express();
@@ -113,22 +180,19 @@ export async function startServer(opts: ServerOptions, listen: { port: number; h
   app.use('/graphql', ...http.handlers);
   app.use('/graphql', http.errors);
 
-  await new Promise<void>((resolve, reject) => {
-    httpServer.once('error', reject);
-    httpServer.listen(listen.port, listen.host, () => resolve());
-  });
-  const address = httpServer.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const url = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${address.port}`;
+  const url = await listenOn(httpServer, { ...listen, variable: 'PORT' });
 
   let stopping: Promise<void> | undefined;
   return {
     httpServer,
     url,
+    metricsUrl: metrics?.url,
     stop: () =>
       (stopping ??= (async () => {
         await http.apollo.stop();
         await pipeline.inFlight.idle(REQUEST_LIMITS.shutdownGraceMs);
+        // Last, so the drain can be watched to its end.
+        await metrics?.close();
       })()),
   };
 }

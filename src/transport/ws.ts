@@ -114,10 +114,9 @@ export function useWebSocketServer(wsServer: WebSocketServer, pipeline: Operatio
 
   const timed = <T>(args: ExecutionArgs, run: () => T) => {
     const recordTiming = pipeline.timer('ws');
-    const type = getOperationAST(args.document, args.operationName)?.operation;
-    return pipeline.inFlight
-      .track(Promise.resolve(run()))
-      .finally(() => recordTiming({ operation: args.operationName, type }));
+    // The document passed pipeline.prepare (parsed and validated) in onSubscribe.
+    const operation = getOperationAST(args.document, args.operationName);
+    return pipeline.inFlight.track(Promise.resolve(run())).finally(() => recordTiming(operation));
   };
   const formatResult = (result: ExecutionResult, args: ExecutionArgs): FormattedExecutionResult => {
     if (!result.errors?.length) return result as FormattedExecutionResult;
@@ -130,8 +129,9 @@ export function useWebSocketServer(wsServer: WebSocketServer, pipeline: Operatio
   // operation's context.
   const groups = new SubscriptionGroups({
     format: formatResult,
-    onExecution: (operation) => metrics.subscriptionExecutions.inc({ operation }),
-    onDelivery: (operation, members) => metrics.subscriptionDeliveries.inc({ operation }, members),
+    onExecution: (name) => metrics.subscriptionExecutions.inc({ operation: metrics.operationNames.label(name) }),
+    onDelivery: (name, members) =>
+      metrics.subscriptionDeliveries.inc({ operation: metrics.operationNames.label(name) }, members),
     onGroupCount: (n) => metrics.subscriptionGroups.set(n),
   });
   const subscribers = new WeakMap<object, { key: GroupKey; member: Member }>();

@@ -94,6 +94,7 @@ describe.runIf(testDatabaseUrl && testRedisUrl)('presence across instances (Post
       JWT_SECRET: a.config.jwtSecret!,
       PORT: '0',
       HOST: '127.0.0.1',
+      METRICS_PORT: '0',
       DATA_DIR: a.config.dataDir,
       SEED_DEMO: 'false',
       LOG_LEVEL: 'info',

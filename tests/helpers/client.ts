@@ -294,10 +294,17 @@ export async function wsQuery(server: Pick<TestServer, 'wsUrl'>, query: string, 
   }
 }
 
+/** The server's /metrics text, read from its metrics listener as a scraper would. */
+export async function scrape(server: Pick<TestServer, 'metricsUrl'>): Promise<string> {
+  if (!server.metricsUrl) throw new Error('this server has no metrics listener (METRICS_PORT=off)');
+  const res = await fetch(`${server.metricsUrl}/metrics`);
+  if (!res.ok) throw new Error(`/metrics answered ${res.status}`);
+  return res.text();
+}
+
 /** The sum of a Prometheus series over its labels, read from /metrics as a scraper would. */
-export async function metric(server: Pick<TestServer, 'url'>, name: string): Promise<number> {
-  const text = await (await fetch(`${server.url}/metrics`)).text();
-  return text
+export async function metric(server: Pick<TestServer, 'metricsUrl'>, name: string): Promise<number> {
+  return (await scrape(server))
     .split('\n')
     .filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
     .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);

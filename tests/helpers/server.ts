@@ -21,6 +21,8 @@ export interface TestServer extends App {
   url: string;
   graphqlUrl: string;
   wsUrl: string;
+  /** Base URL of the server's metrics listener (METRICS_PORT, 0 here); undefined with METRICS_PORT=off. */
+  metricsUrl?: string;
   config: Config;
   /** Stops the server and removes its database and data directory. */
   close(): Promise<void>;
@@ -56,6 +58,8 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     NODE_ENV: 'test',
     PORT: '0',
     HOST: '127.0.0.1',
+    // Any free port: suites run side by side, and the default 9464 would be taken.
+    METRICS_PORT: '0',
     DATA_DIR: dataDir,
     SEED_DEMO: 'false',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
@@ -102,6 +106,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     url,
     graphqlUrl: `${url}/graphql`,
     wsUrl: `${url.replace(/^http/, 'ws')}/graphql`,
+    metricsUrl: app.server.metricsUrl,
     async close() {
       await app.stop();
       for (const cleanup of cleanups.reverse()) await cleanup();

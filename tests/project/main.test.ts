@@ -1,5 +1,5 @@
 // `npm start` as a user runs it: the embedded default from an empty data directory, demo
-// data, readiness, and a clean exit on SIGTERM; and a one-line refusal of bad configuration.
+// data, readiness, metrics on their own port, and a clean exit on SIGTERM; and a one-line refusal of bad configuration.
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,26 +13,30 @@ afterAll(async () => {
 });
 
 describe('src/main.ts', () => {
-  it('starts on the embedded default with demo data, serves /graphql and /readyz, and exits 0 on SIGTERM', async () => {
+  it('starts on the embedded default with demo data, serves /graphql, /readyz and (on its metrics port) /metrics, and exits 0 on SIGTERM', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'pinit-main-'));
     dirs.push(dataDir);
     const child = spawnScript('src/main.ts', [], {
       DATA_DIR: dataDir,
       PORT: '0',
       HOST: '127.0.0.1',
+      // Any free port: 9464 may be taken by another run.
+      METRICS_PORT: '0',
       LOG_LEVEL: 'info',
     });
     let output = '';
-    const url = await new Promise<string>((resolve, reject) => {
+    const { url, metrics } = await new Promise<{ url: string; metrics: string }>((resolve, reject) => {
       child.stdout!.on('data', (chunk: Buffer) => {
         output += chunk.toString();
         const ready = output.split('\n').find((line) => line.includes('PinIt API ready'));
-        if (ready) resolve(JSON.parse(ready).url as string);
+        if (ready) resolve(JSON.parse(ready) as { url: string; metrics: string });
       });
       child.on('exit', (code) => reject(new Error(`exited ${code}: ${output}`)));
     });
     try {
       expect((await fetch(url.replace('/graphql', '/readyz'))).status).toBe(200);
+      expect((await fetch(metrics)).status).toBe(200);
+      expect((await fetch(url.replace('/graphql', '/metrics'))).status).toBe(404);
       const res = await fetch(url, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },

@@ -12,6 +12,7 @@ const production = {
   NODE_ENV: 'production',
   JWT_SECRET: 's'.repeat(40),
   PORT: '0',
+  METRICS_PORT: '0',
   HOST: '127.0.0.1',
   STORAGE: 'disk',
   DATA_DIR: '/nonexistent/pinit-startup-test',

@@ -2,7 +2,7 @@
 // viewer share one execution per event and receive the same payload; map screens on different
 // viewports share too, since what they receive does not depend on the viewport; whatever
 // differs by viewer is never shared. Executions are counted twice over: by the server's own
-// counter on /metrics, and independently by the SQL statements the deliveries cost.
+// counter on /metrics (its metrics listener), and independently by the SQL statements the deliveries cost.
 import type { Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {

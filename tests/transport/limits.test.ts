@@ -7,7 +7,7 @@ import WebSocket from 'ws';
 import { QUERY_LIMITS } from '../../src/transport/limits.ts';
 import { REQUEST_LIMITS } from '../../src/transport/server.ts';
 import { LikeEventDocument, MeDocument, SearchUsersDocument } from '../generated/graphql.ts';
-import { codes, createUser, gql, gqlOk, postQuery, wsClient, wsQuery, wsRequest } from '../helpers/client.ts';
+import { codes, createUser, gql, gqlOk, postQuery, scrape, wsClient, wsQuery, wsRequest } from '../helpers/client.ts';
 import { createEvent } from '../helpers/events.ts';
 import { startTestServer, testDatabaseUrl, testRedisUrl } from '../helpers/server.ts';
 import type { TestServer } from '../helpers/server.ts';
@@ -221,7 +221,7 @@ describe('production error hygiene and metrics', () => {
       onNonLazyError: () => {},
     });
     await wsRequest(client, MeDocument, {});
-    const text = await (await fetch(`${server.url}/metrics`)).text();
+    const text = await scrape(server);
     await client.dispose();
     expect(text).toMatch(/pinit_graphql_operation_duration_seconds_count\{[^}]*operation="SearchUsers"[^}]*\} [1-9]/);
     expect(text).toMatch(/pinit_graphql_operation_duration_seconds_count\{[^}]*transport="ws"[^}]*\} [1-9]/);
@@ -234,7 +234,7 @@ describe('production error hygiene and metrics', () => {
 
   it('counts errors by code', async () => {
     await postQuery(server, '{ nope }');
-    const text = await (await fetch(`${server.url}/metrics`)).text();
+    const text = await scrape(server);
     expect(text).toMatch(/pinit_graphql_errors_total\{code="BAD_USER_INPUT",transport="http"\} [1-9]/);
   });
 });
