@@ -121,6 +121,7 @@ export function useWebSocketServer(wsServer: WebSocketServer, pipeline: Operatio
   const formatResult = (result: ExecutionResult, args: ExecutionArgs): FormattedExecutionResult => {
     if (!result.errors?.length) return result as FormattedExecutionResult;
     const { requestId, logger } = args.contextValue as Context;
+    pipeline.locateInputErrors(args.document, args.variableValues, result.errors);
     return { ...result, errors: result.errors.map((e) => pipeline.formatError(e, 'ws', { requestId, logger })) };
   };
   // Identical subscriptions share one execution per event (./fanout.ts). graphql-ws hands our
