@@ -59,6 +59,8 @@ export const forbidden = (message = 'You are not allowed to do this', { field }:
 export const conflict = (message: string, { field }: ErrorOptions = {}) =>
   new DomainError('CONFLICT', message, { field });
 export const unauthenticated = (message = 'Sign in first') => new DomainError('UNAUTHENTICATED', message);
+/** A valid access token whose account has since been deleted. */
+export const accountGone = () => unauthenticated('The account no longer exists');
 export const rateLimited = (retryAfterSeconds: number) =>
   new DomainError('RATE_LIMITED', `Too many attempts; retry in ${retryAfterSeconds} s`, {
     retryAfterSeconds,

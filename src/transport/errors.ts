@@ -7,6 +7,7 @@ import type { GraphQLFormattedError } from 'graphql';
 import type { Logger } from 'pino';
 import { DomainError } from '../lib/errors.ts';
 import type { ErrorCode } from '../lib/errors.ts';
+import { inputFieldOf } from './input-fields.ts';
 import { withoutSuggestions } from './limits.ts';
 
 /**
@@ -140,8 +141,17 @@ export function formatError(error: GraphQLError, scope: ErrorScope | undefined):
       ...(original instanceof DomainError && domainErrorExtensions(original)),
     } as Record<string, unknown>;
     scope?.onCode?.(contractCode);
-    const message = scope?.hideSuggestions ? withoutSuggestions(formatted.message) : formatted.message;
-    return { ...formatted, message, extensions: { ...extensions, code: contractCode } };
+    // Prisma's message for a value the database refused quotes our source code and the query.
+    const refusedByDatabase =
+      !(original instanceof DomainError) && INPUT_DATA_SQLSTATES.has(sqlStateOf(original) ?? '');
+    const message = refusedByDatabase
+      ? 'An input value is not valid'
+      : scope?.hideSuggestions
+        ? withoutSuggestions(formatted.message)
+        : formatted.message;
+    // Input graphql-js refused (a bad literal or variable) is named by the transport's locator.
+    const field = contractCode === 'BAD_USER_INPUT' && extensions.field === undefined ? inputFieldOf(error) : undefined;
+    return { ...formatted, message, extensions: { ...extensions, ...(field && { field }), code: contractCode } };
   }
   scope?.onCode?.('INTERNAL_SERVER_ERROR');
   scope?.logger.error({ err: loggable(error.originalError ?? error), path: error.path }, 'unexpected error');

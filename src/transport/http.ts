@@ -63,6 +63,10 @@ export async function createHttpHandler(pipeline: OperationPipeline, opts: HttpO
           // Apollo answers an error thrown here with its extensions' HTTP status (429 for rate limits).
           if (refused.length) throw refused[0];
         },
+        // Input graphql-js refused gets its extensions.field (./input-fields.ts) before formatError.
+        async didEncounterErrors({ schema, document, request, errors }) {
+          pipeline.locateInputErrors(document, request.variables, errors, schema);
+        },
         // Apollo sets `operation` only once the document parsed, validated and named an operation.
         async willSendResponse({ operation, response }) {
           recordTiming(operation);

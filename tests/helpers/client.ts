@@ -270,22 +270,27 @@ export async function postQuery(
   server: Pick<TestServer, 'graphqlUrl'>,
   query: string,
   token?: string,
+  variables?: Record<string, unknown>,
 ): Promise<{ status: number; body: RawResult }> {
   const res = await fetch(server.graphqlUrl, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify({ query }),
+    body: JSON.stringify({ query, variables }),
   });
   return { status: res.status, body: (await res.json()) as RawResult };
 }
 
 /** Runs a raw document over a fresh graphql-ws connection (signed in when a token is given): its first result, or the refusal. */
-export async function wsQuery(server: Pick<TestServer, 'wsUrl'>, query: string, token?: string): Promise<RawResult> {
+export async function wsQuery(
+  server: Pick<TestServer, 'wsUrl'>,
+  query: string,
+  { token, variables }: { token?: string; variables?: Record<string, unknown> } = {},
+): Promise<RawResult> {
   const client = wsClient(server, token ? { authorization: `Bearer ${token}` } : undefined);
   try {
     return await new Promise<RawResult>((resolve) => {
       client.subscribe(
-        { query },
+        { query, variables },
         { next: (v) => resolve(v as RawResult), error: (e) => resolve({ errors: e as never }), complete: () => {} },
       );
     });

@@ -58,11 +58,13 @@ describe('the query budget, per address and per user, across HTTP and graphql-ws
     for (let i = 0; i < 5; i++) {
       expect((await postQuery(server, PUBLIC_QUERY, user.accessToken)).body.errors).toBeUndefined();
     }
-    expect((await wsQuery(server, PUBLIC_QUERY, user.accessToken)).errors).toBeUndefined();
+    expect((await wsQuery(server, PUBLIC_QUERY, { token: user.accessToken })).errors).toBeUndefined();
     expect((await postQuery(server, PUBLIC_QUERY, user.accessToken)).body.errors?.[0]?.extensions?.code).toBe(
       'RATE_LIMITED',
     );
-    expect((await wsQuery(server, PUBLIC_QUERY, user.accessToken)).errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
+    expect((await wsQuery(server, PUBLIC_QUERY, { token: user.accessToken })).errors?.[0]?.extensions?.code).toBe(
+      'RATE_LIMITED',
+    );
     // Mutations have their own budget; another user is not affected.
     const event = await createEvent(server, user);
     await gqlOk(server, LikeEventDocument, { id: event.id }, { token: user.accessToken });
@@ -89,7 +91,7 @@ describe('the execution deadline of a query', () => {
     for (let i = 0; i < 5; i++) await createEvent(server, host, { title: `Deadline ${i}` });
     for (const result of [
       (await postQuery(server, mapPage, host.accessToken)).body,
-      await wsQuery(server, mapPage, host.accessToken),
+      await wsQuery(server, mapPage, { token: host.accessToken }),
     ]) {
       // Reported once for the operation, not once per field that did not run.
       expect(result.errors).toHaveLength(1);

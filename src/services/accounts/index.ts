@@ -218,3 +218,12 @@ export async function grantAdmin(deps: Pick<AppDeps, 'prisma'>, rawUsername: str
   if (count === 0) throw notFound(`User "${username}"`);
   return deps.prisma.user.findUniqueOrThrow({ where: { username } });
 }
+
+/**
+ * Whether the account behind a valid access token still exists. Tokens are not checked against
+ * the database on each request, so an account deleted meanwhile is found out when an operation
+ * by it fails; the schema then asks this once and answers UNAUTHENTICATED (accountGone).
+ */
+export async function accountExists(deps: Pick<AppDeps, 'prisma'>, userId: string): Promise<boolean> {
+  return (await deps.prisma.user.count({ where: { id: userId } })) > 0;
+}
