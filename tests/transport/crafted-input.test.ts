@@ -4,7 +4,7 @@
 // INTERNAL_SERVER_ERROR. A case with code null must succeed.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventChangedDocument } from '../generated/graphql.ts';
-import { createUser, postQuery, subscribe, wsClient } from '../helpers/client.ts';
+import { createUser, postQuery, subscribe } from '../helpers/client.ts';
 import type { RawResult, TestUser } from '../helpers/client.ts';
 import { BERLIN, certify, createEvent } from '../helpers/events.ts';
 import { startTestServer } from '../helpers/server.ts';
@@ -354,7 +354,7 @@ describe('crafted input over HTTP', () => {
 
 describe('crafted input over graphql-ws', () => {
   it('refuses a live-map subscription whose filter date is out of range, naming the field', async () => {
-    const client = wsClient(server, { authorization: `Bearer ${viewer.accessToken}` });
+    const client = viewer.ws();
     try {
       const live = await subscribe(server, client, EventChangedDocument, {
         bounds: BOUNDS,

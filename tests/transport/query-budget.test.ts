@@ -1,7 +1,7 @@
 // What one client may spend on reads: a query budget per address (anonymous) and per user,
 // shared by HTTP and graphql-ws, and a deadline on executing one query.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { codes, createUser, gqlOk, postQuery, wsQuery } from '../helpers/client.ts';
+import { codes, createUser, postQuery, wsQuery } from '../helpers/client.ts';
 import { createEvent } from '../helpers/events.ts';
 import { startTestServer } from '../helpers/server.ts';
 import type { TestServer } from '../helpers/server.ts';
@@ -67,7 +67,7 @@ describe('the query budget, per address and per user, across HTTP and graphql-ws
     );
     // Mutations have their own budget; another user is not affected.
     const event = await createEvent(server, user);
-    await gqlOk(server, LikeEventDocument, { id: event.id }, { token: user.accessToken });
+    await user.gqlOk(LikeEventDocument, { id: event.id });
     expect((await postQuery(server, PUBLIC_QUERY, other.accessToken)).body.errors).toBeUndefined();
   });
 });
