@@ -115,6 +115,32 @@ const envSchema = z.object({
     .min(1)
     .max(600_000)
     .default(10_000),
+  UPLOADS_MAX_CONCURRENT_PER_USER: z.coerce
+    .number({ error: 'must be a whole number' })
+    .int()
+    .min(1)
+    .max(100)
+    .default(2),
+  UPLOADS_MAX_CONCURRENT: z.coerce.number({ error: 'must be a whole number' }).int().min(1).max(10_000).default(16),
+  UPLOAD_IDLE_TIMEOUT_SECONDS: z.coerce
+    .number({ error: 'must be a number of seconds' })
+    .int()
+    .min(1)
+    .max(300)
+    .default(10),
+  UPLOAD_TIMEOUT_SECONDS: z.coerce.number({ error: 'must be a number of seconds' }).int().min(1).max(3600).default(60),
+  HTTP_HEADERS_TIMEOUT_SECONDS: z.coerce
+    .number({ error: 'must be a number of seconds' })
+    .int()
+    .min(1)
+    .max(300)
+    .default(10),
+  HTTP_KEEPALIVE_TIMEOUT_SECONDS: z.coerce
+    .number({ error: 'must be a number of seconds' })
+    .int()
+    .min(1)
+    .max(600)
+    .default(5),
   PRESENCE_TTL_SECONDS: z.coerce.number({ error: 'must be a number of seconds' }).int().min(2).max(3600).default(30),
   PUBLIC_URL: url(['http', 'https']),
   ...pushEnv,
@@ -183,6 +209,18 @@ export interface Config {
   wsMaxBufferedBytes: number;
   /** How long a query may resolve fields before the rest fail with DEADLINE_EXCEEDED (src/schema/deadline.ts). */
   operationTimeoutMs: number;
+  /** Uploads (multipart requests) one user, or one address without a valid token, may have in progress on one instance; more are answered 429. */
+  uploadsMaxConcurrentPerUser: number;
+  /** Uploads one instance receives and processes at once; more are answered 503. */
+  uploadsMaxConcurrent: number;
+  /** An upload whose body sends nothing for this long is answered 408 and closed. */
+  uploadIdleTimeoutSeconds: number;
+  /** An upload whose body has not fully arrived after this long is answered 408 and closed. */
+  uploadTimeoutSeconds: number;
+  /** How long a client may take to send a request's headers (slow-loris); then the connection is closed. */
+  httpHeadersTimeoutSeconds: number;
+  /** How long an idle keep-alive HTTP connection stays open between requests. */
+  httpKeepAliveTimeoutSeconds: number;
   /** How long an instance's presence claims last without renewal (a crashed instance's users go offline after it). */
   presenceTtlSeconds: number;
   /** Proxies whose X-Forwarded-For is believed (express/proxy-addr syntax). */
@@ -302,6 +340,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     wsMaxConnectionsPerIp: e.WS_MAX_CONNECTIONS_PER_IP,
     wsMaxAnonymousConnectionsPerIp: e.WS_MAX_ANONYMOUS_CONNECTIONS_PER_IP,
     wsMaxBufferedBytes: e.WS_MAX_BUFFERED_KB * 1024,
+    uploadsMaxConcurrentPerUser: e.UPLOADS_MAX_CONCURRENT_PER_USER,
+    uploadsMaxConcurrent: e.UPLOADS_MAX_CONCURRENT,
+    uploadIdleTimeoutSeconds: e.UPLOAD_IDLE_TIMEOUT_SECONDS,
+    uploadTimeoutSeconds: e.UPLOAD_TIMEOUT_SECONDS,
+    httpHeadersTimeoutSeconds: e.HTTP_HEADERS_TIMEOUT_SECONDS,
+    httpKeepAliveTimeoutSeconds: e.HTTP_KEEPALIVE_TIMEOUT_SECONDS,
     trustProxy: e.TRUST_PROXY.split(',')
       .map((v) => v.trim())
       .filter(Boolean),

@@ -111,10 +111,24 @@ export async function createHttpHandler(pipeline: OperationPipeline, opts: HttpO
       ),
   });
 
+  const { config } = pipeline.deps;
   const handlers: RequestHandler[] = [
     (req, _res, next) => requests.run({ requestId: requestIdOf(req), logger: req.log }, next),
     // Multipart (file upload) requests only; JSON ones pass through to express.json.
-    graphqlUploads({ maxFileBytes: IMAGE_LIMITS.maxBytes, maxFieldBytes: opts.jsonBodyBytes }),
+    graphqlUploads({
+      maxFileBytes: IMAGE_LIMITS.maxBytes,
+      maxFieldBytes: opts.jsonBodyBytes,
+      maxConcurrent: config.uploadsMaxConcurrent,
+      maxConcurrentPerUser: config.uploadsMaxConcurrentPerUser,
+      idleTimeoutMs: config.uploadIdleTimeoutSeconds * 1000,
+      timeoutMs: config.uploadTimeoutSeconds * 1000,
+      // The pipeline's own authentication; a bad token counts as its address here and is
+      // refused by the pipeline when the operation runs, as on any request.
+      uploaderOf: async (req) => {
+        const viewer = await pipeline.authenticate(req.headers.authorization).catch(() => null);
+        return viewer ? `user:${viewer.id}` : `ip:${clientIp(req)}`;
+      },
+    }),
     express.json({ limit: opts.jsonBodyBytes }),
     // Refuses hostile document shapes before Apollo's validation spends CPU on them.
     (req, res, next) => {
@@ -134,6 +148,9 @@ const errorBody = (message: string, extensions: Record<string, string>) => ({ er
 
 // Body-parser failures (oversized or malformed JSON) answered in GraphQL's error shape.
 const bodyErrors: ErrorRequestHandler = (error, req, res, next) => {
+  // An upload that timed out was answered (408) while its operation still ran; when the
+  // operation then fails to write its own answer, there is nothing left to do.
+  if (res.writableEnded || res.destroyed) return void req.log.debug({ err: error }, 'response already over');
   if (res.headersSent) return next(error);
   const status = Number((error as { status?: number }).status) || 500;
   const type = (error as { type?: string }).type;

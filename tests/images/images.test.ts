@@ -251,7 +251,8 @@ describe('image processing', () => {
   let server: TestServer;
   let user: TestUser;
   beforeAll(async () => {
-    server = await startTestServer();
+    // One user uploads five at once here (tests/images/upload-limits.test.ts tests the cap).
+    server = await startTestServer({ env: { UPLOADS_MAX_CONCURRENT_PER_USER: '10' } });
     user = await createUser(server);
   });
   afterAll(async () => {
@@ -582,7 +583,10 @@ describe('bad input', () => {
 describe('one primary image per user', () => {
   let server: TestServer;
   beforeAll(async () => {
-    server = await startTestServer();
+    // Twenty uploads of one user race here (tests/images/upload-limits.test.ts tests the cap).
+    server = await startTestServer({
+      env: { UPLOADS_MAX_CONCURRENT_PER_USER: '20', UPLOADS_MAX_CONCURRENT: '20' },
+    });
   });
   afterAll(async () => {
     await server?.close();

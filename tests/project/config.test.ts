@@ -10,6 +10,12 @@ describe('configuration', () => {
       redisUrl: undefined,
       s3: undefined,
       seedDemo: true,
+      uploadsMaxConcurrentPerUser: 2,
+      uploadsMaxConcurrent: 16,
+      uploadIdleTimeoutSeconds: 10,
+      uploadTimeoutSeconds: 60,
+      httpHeadersTimeoutSeconds: 10,
+      httpKeepAliveTimeoutSeconds: 5,
     });
     expect(config.rateLimits.enabled).toBe(true);
     expect(config.dataDir.endsWith('.data')).toBe(true);
@@ -73,6 +79,8 @@ describe('configuration', () => {
     [{ JWT_SECRET: 'short' }, 'JWT_SECRET'],
     [{ NODE_ENV: 'production' }, 'JWT_SECRET'],
     [{ S3_BUCKET: 'pinit', S3_ACCESS_KEY_ID: 'only-the-id' }, 'S3_ACCESS_KEY_ID'],
+    [{ UPLOADS_MAX_CONCURRENT_PER_USER: '0' }, 'UPLOADS_MAX_CONCURRENT_PER_USER'],
+    [{ UPLOAD_IDLE_TIMEOUT_SECONDS: 'soon' }, 'UPLOAD_IDLE_TIMEOUT_SECONDS'],
   ])('stops on %j with one line naming %s', (env, variable) => {
     let error: unknown;
     try {
