@@ -17,6 +17,7 @@ import type { GraphQLError } from 'graphql';
 import type { Logger } from 'pino';
 import type { Context } from '../context.ts';
 import { IMAGE_LIMITS } from '../services/images/index.ts';
+import { isRetryableError } from './errors.ts';
 import type { OperationPipeline } from './pipeline.ts';
 import { graphqlUploads } from './uploads.ts';
 
@@ -60,8 +61,11 @@ export async function createHttpHandler(pipeline: OperationPipeline, opts: HttpO
           // Apollo answers an error thrown here with its extensions' HTTP status (429 for rate limits).
           if (refused.length) throw refused[0];
         },
-        async willSendResponse({ operationName, operation }) {
+        async willSendResponse({ operationName, operation, errors, response }) {
           recordTiming({ operation: operationName, type: operation?.operation });
+          // A database that cannot answer now fails the request as retryable: 503, as a service
+          // that is temporarily unavailable (a domain error says so itself, in its extensions).
+          if (errors?.some(isRetryableError)) response.http.status = 503;
         },
       };
     },
