@@ -54,7 +54,11 @@ async function jwtSecretFor(config: Config): Promise<string> {
 
 export async function createApp(config: Config, logger: Logger = createLogger(config)): Promise<App> {
   const started = Date.now();
-  const db = await openDatabase({ url: config.databaseUrl, pgliteDir: pgliteDirFor(config.dataDir) });
+  const db = await openDatabase({
+    url: config.databaseUrl,
+    pgliteDir: pgliteDirFor(config.dataDir),
+    timeouts: config.databaseTimeouts,
+  });
   const closers: Array<() => Promise<void>> = [() => db.close()];
   try {
     const applied = await db.migrate();

@@ -2,6 +2,8 @@
 // embedded defaults that make `npm start` work on a fresh clone.
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { DEFAULT_DATABASE_TIMEOUTS } from './db/pool.ts';
+import type { DatabaseTimeouts } from './db/pool.ts';
 import type { LimitName, LimitRule } from './ratelimit/index.ts';
 import type { S3StorageOptions } from './storage/index.ts';
 import { pushConfigFrom, pushEnv } from './push/config.ts';
@@ -56,6 +58,18 @@ const envSchema = z.object({
     .default(200),
   DATA_DIR: z.string().default('.data'),
   DATABASE_URL: url(['postgres', 'postgresql']),
+  DATABASE_QUERY_TIMEOUT_MS: z.coerce
+    .number({ error: 'must be a number of milliseconds' })
+    .int()
+    .min(100)
+    .max(600_000)
+    .default(DEFAULT_DATABASE_TIMEOUTS.queryMs),
+  DATABASE_CONNECT_TIMEOUT_MS: z.coerce
+    .number({ error: 'must be a number of milliseconds' })
+    .int()
+    .min(100)
+    .max(600_000)
+    .default(DEFAULT_DATABASE_TIMEOUTS.connectMs),
   REDIS_URL: url(['redis', 'rediss']),
   STORAGE: z.enum(['disk', 's3'], { error: 'must be disk or s3' }).optional(),
   S3_BUCKET: z.string().min(3, 'must have at least 3 characters').optional(),
@@ -171,6 +185,8 @@ export interface Config {
   dataDir: string;
   /** PostgreSQL; absent means the embedded PGlite under dataDir. */
   databaseUrl?: string;
+  /** Deadlines of PostgreSQL statements and connections, so a stalled database fails requests instead of hanging them. */
+  databaseTimeouts: DatabaseTimeouts;
   /** Redis for pub/sub and rate limits; absent means in-process. */
   redisUrl?: string;
   /** Prefix of every Redis key and channel, so deployments can share one Redis. */
@@ -291,6 +307,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     dataDir: resolve(e.DATA_DIR),
     databaseUrl: e.DATABASE_URL,
+    databaseTimeouts: { queryMs: e.DATABASE_QUERY_TIMEOUT_MS, connectMs: e.DATABASE_CONNECT_TIMEOUT_MS },
     redisUrl: e.REDIS_URL,
     redisPrefix: e.REDIS_PREFIX,
     s3: e.S3_BUCKET

@@ -10,7 +10,7 @@ import type { PothosOutputFieldConfig, SchemaTypes } from '@pothos/core';
 import type { GraphQLFieldResolver } from 'graphql';
 import type { Context } from '../context.ts';
 import { accountGone, DomainError } from '../lib/errors.ts';
-import { accountExists } from '../services/accounts/index.ts';
+import { failedForGoneAccount } from '../services/accounts/index.ts';
 
 export const deletedViewerPlugin = 'deletedViewer' as const;
 
@@ -37,7 +37,8 @@ export class DeletedViewerPlugin<Types extends SchemaTypes> extends BasePlugin<T
         return await resolver(parent, args, context, info);
       } catch (error) {
         const { viewer, deps } = context as Context;
-        if (viewer && !(error instanceof DomainError) && !(await accountExists(deps, viewer.id))) throw accountGone();
+        if (viewer && !(error instanceof DomainError) && (await failedForGoneAccount(deps, viewer.id, error)))
+          throw accountGone();
         throw error;
       }
     };

@@ -18,7 +18,7 @@ import type { Logger } from 'pino';
 import type { Context } from '../context.ts';
 import { IMAGE_LIMITS } from '../services/images/index.ts';
 import type { OperationPipeline } from './pipeline.ts';
-import { withDeadlineOnce } from './errors.ts';
+import { isRetryableError, withDeadlineOnce } from './errors.ts';
 import { graphqlUploads } from './uploads.ts';
 
 export interface HttpOptions {
@@ -68,8 +68,11 @@ export async function createHttpHandler(pipeline: OperationPipeline, opts: HttpO
           pipeline.locateInputErrors(document, request.variables, errors, schema);
         },
         // Apollo sets `operation` only once the document parsed, validated and named an operation.
-        async willSendResponse({ operation, response }) {
+        async willSendResponse({ operation, errors, response }) {
           recordTiming(operation);
+          // A database that cannot answer now fails the request as retryable: 503, as a service
+          // that is temporarily unavailable (a domain error says so itself, in its extensions).
+          if (errors?.some(isRetryableError)) response.http.status = 503;
           if (response.body.kind === 'single' && response.body.singleResult.errors) {
             response.body.singleResult.errors = withDeadlineOnce(response.body.singleResult.errors);
           }

@@ -588,7 +588,8 @@ describe('on 100,000 events', () => {
   const city: BoundsInput = { south: 52.4, north: 52.65, west: 13.1, east: 13.75 };
 
   beforeAll(async () => {
-    big = await startTestServer();
+    // The bulk insert below is one statement far longer than a request's deadline.
+    big = await startTestServer({ env: { DATABASE_QUERY_TIMEOUT_MS: '200000' } });
     [bigHost, bigViewer] = await Promise.all([createUser(big), createUser(big)]);
     const started = Date.now();
     const inserted = await big.deps.prisma.$executeRawUnsafe(

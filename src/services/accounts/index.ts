@@ -6,6 +6,7 @@ import { burnPasswordCheck, hashPassword, verifyPassword } from '../../auth/pass
 import { hashRefreshToken, newRefreshToken, REFRESH_TOKEN_TTL_SECONDS } from '../../auth/tokens.ts';
 import type { User } from '../../generated/prisma/client.ts';
 import { hasControlCharacters, isUuid, text } from '../../lib/validation.ts';
+import { isDatabaseUnavailable } from '../../db/faults.ts';
 
 /** How long an access token lives: revocation of a session reaches its tokens within it. */
 export { ACCESS_TOKEN_TTL_SECONDS } from '../../auth/tokens.ts';
@@ -226,4 +227,17 @@ export async function grantAdmin(deps: Pick<AppDeps, 'prisma'>, rawUsername: str
  */
 export async function accountExists(deps: Pick<AppDeps, 'prisma'>, userId: string): Promise<boolean> {
   return (await deps.prisma.user.count({ where: { id: userId } })) > 0;
+}
+
+/**
+ * Whether an operation of this user failed because their account is gone (a token outlives its
+ * account). Not asked when the database cannot answer now: the check would only wait out its
+ * deadline too.
+ */
+export async function failedForGoneAccount(
+  deps: Pick<AppDeps, 'prisma'>,
+  userId: string,
+  error: unknown,
+): Promise<boolean> {
+  return !isDatabaseUnavailable(error) && !(await accountExists(deps, userId));
 }
