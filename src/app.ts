@@ -14,6 +14,7 @@ import { createMetrics, instrumentPubSub } from './metrics/index.ts';
 import { createPresence } from './presence/index.ts';
 import { createPubSub, withTopicPrefix } from './pubsub/index.ts';
 import { startPushWorker } from './push/index.ts';
+import { sweepUploadTemp } from './services/images/index.ts';
 import * as presenceService from './services/presence/index.ts';
 import { createRateLimiter } from './ratelimit/index.ts';
 import { schema } from './schema/index.ts';
@@ -53,7 +54,11 @@ async function jwtSecretFor(config: Config): Promise<string> {
 
 export async function createApp(config: Config, logger: Logger = createLogger(config)): Promise<App> {
   const started = Date.now();
-  const db = await openDatabase({ url: config.databaseUrl, pgliteDir: pgliteDirFor(config.dataDir) });
+  const db = await openDatabase({
+    url: config.databaseUrl,
+    pgliteDir: pgliteDirFor(config.dataDir),
+    timeouts: config.databaseTimeouts,
+  });
   const closers: Array<() => Promise<void>> = [() => db.close()];
   try {
     const applied = await db.migrate();
@@ -82,6 +87,10 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
       ttlSeconds: config.presenceTtlSeconds,
     });
     closers.unshift(() => presence.close());
+
+    // Uploads are streamed to DATA_DIR/tmp; a crash mid-upload leaves a file there.
+    const swept = await sweepUploadTemp(config.dataDir);
+    if (swept) logger.info({ swept }, 'removed temporary upload files left by a previous run');
 
     const filesDir = config.s3 ? undefined : join(config.dataDir, 'files');
     // Without PUBLIC_URL, links to local files use the address the server listens on, known once

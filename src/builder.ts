@@ -3,12 +3,14 @@ import SchemaBuilder from '@pothos/core';
 import PrismaPlugin from '@pothos/plugin-prisma';
 import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
-import { DateTimeResolver } from 'graphql-scalars';
+import { GraphQLScalarType, Kind } from 'graphql';
 import { GraphQLUpload } from 'graphql-upload-minimal';
 import type { FileUpload } from 'graphql-upload-minimal';
 import type { Context, Viewer } from './context.ts';
 import { forbidden, unauthenticated } from './lib/errors.ts';
 import { deadlinePlugin } from './schema/deadline.ts';
+import { INSTANT_FORMAT, parseInstant } from './lib/validation.ts';
+import { deletedViewerPlugin } from './schema/deleted-viewer.ts';
 import { pagingPlugin } from './schema/paging.ts';
 import type { PagePolicy } from './schema/paging.ts';
 import { getDatamodel } from './generated/pothos-types.ts';
@@ -36,7 +38,10 @@ export const builder = new SchemaBuilder<{
   DefaultEdgesNullability: false;
   DefaultNodeNullability: false;
 }>({
-  plugins: [ScopeAuthPlugin, PrismaPlugin, RelayPlugin, pagingPlugin, deadlinePlugin],
+  // The deadline plugin comes last, so it sees the original resolvers (and skips plain property reads).
+  // Paging before Prisma: its resolver wrapper then runs before Prisma's loading of a nested
+  // connection, and its field config step after Prisma's, seeing the field's selection.
+  plugins: [ScopeAuthPlugin, pagingPlugin, PrismaPlugin, RelayPlugin, deletedViewerPlugin, deadlinePlugin],
   defaultFieldNullability: false,
   scopeAuth: {
     authScopes: (ctx) => ({ signedIn: ctx.viewer !== null, admin: ctx.viewer?.role === 'ADMIN' }),
@@ -82,9 +87,29 @@ export const builder = new SchemaBuilder<{
   paging: { defaultPolicy: PAGE_SIZE },
 });
 
-builder.addScalarType('DateTime', DateTimeResolver, {
-  description: 'An instant in time, as an ISO-8601 string with time zone (e.g. 2026-05-01T18:00:00.000Z).',
+/** An input the DateTime scalar refuses; graphql-js makes it BAD_USER_INPUT (the transport adds the field). */
+const instantOf = (value: unknown): Date => {
+  const instant = parseInstant(value);
+  if (instant instanceof Date) return instant;
+  throw new TypeError(instant.problem);
+};
+
+// Written here rather than taken from graphql-scalars, whose DateTime accepted instants
+// PostgreSQL cannot store (year 0000) and numbers as well as strings.
+const DateTime = new GraphQLScalarType<Date, string>({
+  name: 'DateTime',
+  description: `An instant in time: ${INSTANT_FORMAT}. Sent back in UTC with milliseconds.`,
+  serialize: (value) => {
+    // Rows give Dates; pub/sub messages carry the ISO text they were published with.
+    const date = value instanceof Date ? value : new Date(value as string);
+    if (Number.isNaN(date.getTime())) throw new TypeError('DateTime cannot represent an invalid date');
+    return date.toISOString();
+  },
+  parseValue: instantOf,
+  parseLiteral: (ast) => instantOf(ast.kind === Kind.STRING ? ast.value : null),
 });
+
+builder.addScalarType('DateTime', DateTime);
 
 builder.addScalarType('Upload', GraphQLUpload, {
   description:

@@ -2,6 +2,8 @@
 // embedded defaults that make `npm start` work on a fresh clone.
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { DEFAULT_DATABASE_TIMEOUTS } from './db/pool.ts';
+import type { DatabaseTimeouts } from './db/pool.ts';
 import type { LimitName, LimitRule } from './ratelimit/index.ts';
 import type { S3StorageOptions } from './storage/index.ts';
 import { pushConfigFrom, pushEnv } from './push/config.ts';
@@ -56,6 +58,18 @@ const envSchema = z.object({
     .default(200),
   DATA_DIR: z.string().default('.data'),
   DATABASE_URL: url(['postgres', 'postgresql']),
+  DATABASE_QUERY_TIMEOUT_MS: z.coerce
+    .number({ error: 'must be a number of milliseconds' })
+    .int()
+    .min(100)
+    .max(600_000)
+    .default(DEFAULT_DATABASE_TIMEOUTS.queryMs),
+  DATABASE_CONNECT_TIMEOUT_MS: z.coerce
+    .number({ error: 'must be a number of milliseconds' })
+    .int()
+    .min(100)
+    .max(600_000)
+    .default(DEFAULT_DATABASE_TIMEOUTS.connectMs),
   REDIS_URL: url(['redis', 'rediss']),
   STORAGE: z.enum(['disk', 's3'], { error: 'must be disk or s3' }).optional(),
   S3_BUCKET: z.string().min(3, 'must have at least 3 characters').optional(),
@@ -115,6 +129,32 @@ const envSchema = z.object({
     .min(1)
     .max(600_000)
     .default(10_000),
+  UPLOADS_MAX_CONCURRENT_PER_USER: z.coerce
+    .number({ error: 'must be a whole number' })
+    .int()
+    .min(1)
+    .max(100)
+    .default(2),
+  UPLOADS_MAX_CONCURRENT: z.coerce.number({ error: 'must be a whole number' }).int().min(1).max(10_000).default(16),
+  UPLOAD_IDLE_TIMEOUT_SECONDS: z.coerce
+    .number({ error: 'must be a number of seconds' })
+    .int()
+    .min(1)
+    .max(300)
+    .default(10),
+  UPLOAD_TIMEOUT_SECONDS: z.coerce.number({ error: 'must be a number of seconds' }).int().min(1).max(3600).default(60),
+  HTTP_HEADERS_TIMEOUT_SECONDS: z.coerce
+    .number({ error: 'must be a number of seconds' })
+    .int()
+    .min(1)
+    .max(300)
+    .default(10),
+  HTTP_KEEPALIVE_TIMEOUT_SECONDS: z.coerce
+    .number({ error: 'must be a number of seconds' })
+    .int()
+    .min(1)
+    .max(600)
+    .default(5),
   PRESENCE_TTL_SECONDS: z.coerce.number({ error: 'must be a number of seconds' }).int().min(2).max(3600).default(30),
   PUBLIC_URL: url(['http', 'https']),
   ...pushEnv,
@@ -145,6 +185,8 @@ export interface Config {
   dataDir: string;
   /** PostgreSQL; absent means the embedded PGlite under dataDir. */
   databaseUrl?: string;
+  /** Deadlines of PostgreSQL statements and connections, so a stalled database fails requests instead of hanging them. */
+  databaseTimeouts: DatabaseTimeouts;
   /** Redis for pub/sub and rate limits; absent means in-process. */
   redisUrl?: string;
   /** Prefix of every Redis key and channel, so deployments can share one Redis. */
@@ -183,6 +225,18 @@ export interface Config {
   wsMaxBufferedBytes: number;
   /** How long a query may resolve fields before the rest fail with DEADLINE_EXCEEDED (src/schema/deadline.ts). */
   operationTimeoutMs: number;
+  /** Uploads (multipart requests) one user, or one address without a valid token, may have in progress on one instance; more are answered 429. */
+  uploadsMaxConcurrentPerUser: number;
+  /** Uploads one instance receives and processes at once; more are answered 503. */
+  uploadsMaxConcurrent: number;
+  /** An upload whose body sends nothing for this long is answered 408 and closed. */
+  uploadIdleTimeoutSeconds: number;
+  /** An upload whose body has not fully arrived after this long is answered 408 and closed. */
+  uploadTimeoutSeconds: number;
+  /** How long a client may take to send a request's headers (slow-loris); then the connection is closed. */
+  httpHeadersTimeoutSeconds: number;
+  /** How long an idle keep-alive HTTP connection stays open between requests. */
+  httpKeepAliveTimeoutSeconds: number;
   /** How long an instance's presence claims last without renewal (a crashed instance's users go offline after it). */
   presenceTtlSeconds: number;
   /** Proxies whose X-Forwarded-For is believed (express/proxy-addr syntax). */
@@ -253,6 +307,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     dataDir: resolve(e.DATA_DIR),
     databaseUrl: e.DATABASE_URL,
+    databaseTimeouts: { queryMs: e.DATABASE_QUERY_TIMEOUT_MS, connectMs: e.DATABASE_CONNECT_TIMEOUT_MS },
     redisUrl: e.REDIS_URL,
     redisPrefix: e.REDIS_PREFIX,
     s3: e.S3_BUCKET
@@ -302,6 +357,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     wsMaxConnectionsPerIp: e.WS_MAX_CONNECTIONS_PER_IP,
     wsMaxAnonymousConnectionsPerIp: e.WS_MAX_ANONYMOUS_CONNECTIONS_PER_IP,
     wsMaxBufferedBytes: e.WS_MAX_BUFFERED_KB * 1024,
+    uploadsMaxConcurrentPerUser: e.UPLOADS_MAX_CONCURRENT_PER_USER,
+    uploadsMaxConcurrent: e.UPLOADS_MAX_CONCURRENT,
+    uploadIdleTimeoutSeconds: e.UPLOAD_IDLE_TIMEOUT_SECONDS,
+    uploadTimeoutSeconds: e.UPLOAD_TIMEOUT_SECONDS,
+    httpHeadersTimeoutSeconds: e.HTTP_HEADERS_TIMEOUT_SECONDS,
+    httpKeepAliveTimeoutSeconds: e.HTTP_KEEPALIVE_TIMEOUT_SECONDS,
     trustProxy: e.TRUST_PROXY.split(',')
       .map((v) => v.trim())
       .filter(Boolean),

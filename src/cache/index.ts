@@ -5,6 +5,7 @@
 import type { KeyValueCache, KeyValueCacheSetOptions } from '@apollo/utils.keyvaluecache';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { REDIS_COMMAND_TIMEOUT_MS, REDIS_CONNECTION_DEADLINES } from '../lib/redis.ts';
 
 export interface ClosableCache extends KeyValueCache<string> {
   close(): Promise<void>;
@@ -12,6 +13,8 @@ export interface ClosableCache extends KeyValueCache<string> {
 
 export function createRedisCache(url: string, prefix: string, logger: Logger): ClosableCache {
   const redis = new Redis(url, {
+    ...REDIS_CONNECTION_DEADLINES,
+    commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     retryStrategy: (times) => Math.min(times * 200, 2_000),

@@ -11,6 +11,11 @@ import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { ConfigError } from '../config.ts';
 import { PrismaClient } from '../generated/prisma/client.ts';
 import { applyMigrations } from './migrate.ts';
+import { DEFAULT_DATABASE_TIMEOUTS, GuardedPool } from './pool.ts';
+import type { DatabaseTimeouts } from './pool.ts';
+
+export { DEFAULT_DATABASE_TIMEOUTS, statementTimeoutFor } from './pool.ts';
+export type { DatabaseTimeouts } from './pool.ts';
 
 export type { PrismaClient } from '../generated/prisma/client.ts';
 export { Prisma } from '../generated/prisma/client.ts';
@@ -36,7 +41,18 @@ export interface DatabaseOptions {
   pgliteDir?: string;
   /** Maximum pooled connections for PostgreSQL. */
   poolSize?: number;
+  /** Deadlines of PostgreSQL statements and connections (DATABASE_QUERY_TIMEOUT_MS, DATABASE_CONNECT_TIMEOUT_MS). */
+  timeouts?: Partial<DatabaseTimeouts>;
 }
+
+/**
+ * Prisma's interactive transactions, within the same deadlines: waiting to start one is waiting
+ * for a connection, and one transaction may run a few statements.
+ */
+export const transactionOptionsFor = ({ queryMs, connectMs }: DatabaseTimeouts) => ({
+  maxWait: connectMs,
+  timeout: 2 * queryMs,
+});
 
 export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
   let factory: SqlMigrationAwareDriverAdapterFactory;
@@ -44,24 +60,28 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
   let closeDriver: () => Promise<void> = async () => {};
   let poolStats: Database['poolStats'] = () => null;
   let kind: Database['kind'];
+  const timeouts = { ...DEFAULT_DATABASE_TIMEOUTS, ...opts.timeouts };
+  const transactionOptions = transactionOptionsFor(timeouts);
   if (opts.url) {
     kind = 'postgres';
-    // Our own pool, so its use can be measured; we end it on close.
-    const pool = new pg.Pool({
-      connectionString: opts.url,
-      max: opts.poolSize ?? 10,
-      connectionTimeoutMillis: 5_000,
-      // A request must fail rather than hang when the database stalls.
-      statement_timeout: 15_000,
-      idleTimeoutMillis: 30_000,
-    });
-    pool.on('error', () => {
-      // An idle client lost its connection; the pool replaces it.
+    // Our own pool, so its use can be measured, with deadlines on every wait and no connection
+    // kept after it failed (./pool.ts).
+    const pool = new GuardedPool(opts.url, opts.poolSize ?? 10, {
+      queryMs: timeouts.queryMs,
+      connectMs: timeouts.connectMs,
+      // The server ends a session left idle inside a transaction (its client died or was cut
+      // off) after Prisma's own transaction deadline would have rolled it back, freeing its locks.
+      idleInTransactionMs: transactionOptions.timeout,
     });
     factory = new PrismaPg(pool);
     // Migrations hold a session-level advisory lock: run them on a connection of their own that
     // is closed afterwards, never on a pooled one that would keep the lock for its lifetime.
-    migrationFactory = () => new PrismaPg({ connectionString: opts.url, max: 1, connectionTimeoutMillis: 5_000 });
+    migrationFactory = () =>
+      new PrismaPg({
+        connectionString: opts.url,
+        max: 1,
+        connectionTimeoutMillis: Math.max(5_000, timeouts.connectMs),
+      });
     closeDriver = () => pool.end();
     poolStats = () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount });
   } else {
@@ -77,9 +97,9 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
   const prisma = new PrismaClient({
     adapter: factory,
     log: [{ emit: 'event', level: 'query' }],
-    // Bursts (50 people joining one event) queue for pooled connections; give them time
-    // rather than failing, and bound how long one transaction may hold a connection.
-    transactionOptions: { maxWait: 5_000, timeout: 10_000 },
+    // Bursts (50 people joining one event) queue for pooled connections up to the connection
+    // deadline, and one transaction holds a connection at most two statement deadlines.
+    transactionOptions,
   });
   const statements = { count: 0 };
   prisma.$on('query', () => {

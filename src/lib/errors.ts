@@ -22,6 +22,8 @@ export interface ErrorDetails {
   retryAfterSeconds?: number;
   /** The HTTP status of a response that carries this error (HTTP requests only). */
   httpStatus?: number;
+  /** The same request may well succeed if sent again shortly (a dependency is down for now). */
+  retryable?: boolean;
   /** A finer reason than the code, for clients that react to it (extensions.reason). */
   reason?: 'DEADLINE_EXCEEDED';
 }
@@ -30,6 +32,7 @@ export class DomainError extends Error {
   readonly field?: string;
   readonly retryAfterSeconds?: number;
   readonly httpStatus?: number;
+  readonly retryable?: boolean;
   readonly reason?: ErrorDetails['reason'];
 
   constructor(
@@ -42,6 +45,7 @@ export class DomainError extends Error {
     if (details.field !== undefined) this.field = details.field;
     if (details.retryAfterSeconds !== undefined) this.retryAfterSeconds = details.retryAfterSeconds;
     if (details.httpStatus !== undefined) this.httpStatus = details.httpStatus;
+    if (details.retryable !== undefined) this.retryable = details.retryable;
     if (details.reason !== undefined) this.reason = details.reason;
   }
 }
@@ -59,10 +63,23 @@ export const forbidden = (message = 'You are not allowed to do this', { field }:
 export const conflict = (message: string, { field }: ErrorOptions = {}) =>
   new DomainError('CONFLICT', message, { field });
 export const unauthenticated = (message = 'Sign in first') => new DomainError('UNAUTHENTICATED', message);
+/** A valid access token whose account has since been deleted. */
+export const accountGone = () => unauthenticated('The account no longer exists');
 export const rateLimited = (retryAfterSeconds: number) =>
   new DomainError('RATE_LIMITED', `Too many attempts; retry in ${retryAfterSeconds} s`, {
     retryAfterSeconds,
     httpStatus: 429,
+  });
+
+/**
+ * A dependency the request needs (the database) cannot answer now: the contract's
+ * INTERNAL_SERVER_ERROR, marked retryable and answered with HTTP 503, so that clients retry
+ * with backoff and load balancers see the instance struggling.
+ */
+export const unavailable = () =>
+  new DomainError('INTERNAL_SERVER_ERROR', 'The service is temporarily unavailable; retry shortly', {
+    retryable: true,
+    httpStatus: 503,
   });
 
 /**

@@ -55,46 +55,62 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const isUuid = (value: string) => UUID.test(value);
 
 /**
- * Rejects page sizes outside 0..max (rather than silently clamping them) and, unless the list
- * checks its own, cursors that did not come from us: Pothos' id cursors are base64 of `GPC:S:<uuid>`, compound ones of
- * `GPC:T:["S:<uuid>", "N:<seq>", ...]`.
+ * The instants a DateTime may name. PostgreSQL's timestamptz holds 4713 BC..294276 AD and a JS
+ * Date ±8.64e15 ms (about 271821 BC..275760 AD), but neither writes every one of those back as
+ * the same RFC 3339 text: years before 1 have no four-digit form (PostgreSQL has no year 0 and
+ * refuses '0000-…'), years past 9999 need an expanded '+YYYYYY' form few clients parse, and
+ * years below 100 are read as 19xx by some date libraries. Four-digit years from 1000 avoid all
+ * of that with room to spare for anything an event app schedules or records.
  */
-export function checkPageArgs(
-  args: { first?: number | null; last?: number | null; after?: string | null; before?: string | null },
-  max: number,
-  { cursors = true }: { cursors?: boolean } = {},
-): void {
-  for (const field of ['first', 'last'] as const) {
-    const value = args[field];
-    if (value !== null && value !== undefined && (value < 0 || value > max)) {
-      throw badInput(field, `${field} must be between 0 and ${max}`);
-    }
-  }
-  if (!cursors) return;
-  for (const field of ['after', 'before'] as const) {
-    const cursor = args[field];
-    if (cursor !== null && cursor !== undefined && !isOurCursor(cursor))
-      throw badInput(field, `${field} is not a cursor from this list`);
-  }
-}
+export const INSTANT_RANGE = {
+  min: new Date('1000-01-01T00:00:00.000Z'),
+  max: new Date('9999-12-31T23:59:59.999Z'),
+} as const;
 
-function isOurCursor(cursor: string): boolean {
-  if (cursor.length > 400) return false;
-  const decoded = Buffer.from(cursor, 'base64').toString('utf8');
-  if (decoded.startsWith('GPC:S:')) return isUuid(decoded.slice(6));
-  if (!decoded.startsWith('GPC:T:')) return false;
-  try {
-    const parts = JSON.parse(decoded.slice(6)) as unknown;
-    return (
-      Array.isArray(parts) &&
-      parts.length > 0 &&
-      parts.every(
-        (p) => typeof p === 'string' && ((p.startsWith('S:') && isUuid(p.slice(2))) || /^N:\d{1,10}$/.test(p)),
-      )
-    );
-  } catch {
-    return false;
-  }
+/** What an instant must look like, for messages and the DateTime description. */
+export const INSTANT_FORMAT = `an RFC 3339 date-time with a time zone offset (e.g. 2026-05-01T18:00:00.000Z or 2026-05-01T20:00:00+02:00), from ${INSTANT_RANGE.min.toISOString()} to ${INSTANT_RANGE.max.toISOString()}`;
+
+// RFC 3339's date-time (ISO 8601's extended format with a mandatory offset); fractions beyond
+// milliseconds are accepted and truncated, as a JS Date holds no more.
+const INSTANT = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
+
+const isLeap = (year: number) => (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+const daysIn = (year: number, month: number) =>
+  [31, isLeap(year) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]!;
+
+/**
+ * The instant a DateTime input names, or why it names none: the calendar is checked (no
+ * 30 February, no hour 24), leap seconds (23:59:60) are refused because a JS Date cannot hold
+ * them, and the instant (after its offset) must lie in INSTANT_RANGE.
+ */
+export function parseInstant(value: unknown): Date | { problem: string } {
+  const problem = (why: string) => ({ problem: `Expected ${INSTANT_FORMAT}; ${why}` });
+  if (typeof value !== 'string') return problem('it must be a string');
+  const m = INSTANT.exec(value);
+  if (!m) return problem('the text does not have that form');
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const ms = Number((m[7] ?? '').padEnd(3, '0').slice(0, 3));
+  if (month < 1 || month > 12 || day < 1 || day > daysIn(year, month)) return problem('no such day');
+  if (hour > 23 || minute > 59) return problem('no such time');
+  if (second > 59) return problem('leap seconds cannot be represented');
+  const offsetHours = m[8] ? 0 : Number(m[10]);
+  const offsetMinutes = m[8] ? 0 : Number(m[11]);
+  if (offsetHours > 23 || offsetMinutes > 59) return problem('no such offset');
+  const date = new Date(0);
+  // setUTCFullYear, unlike Date.UTC, does not read years below 100 as 19xx.
+  date.setUTCFullYear(year, month - 1, day);
+  date.setUTCHours(hour, minute, second, ms);
+  const sign = m[9] === '-' ? -1 : 1;
+  const instant = new Date(date.getTime() - sign * (offsetHours * 60 + offsetMinutes) * 60_000);
+  if (instant < INSTANT_RANGE.min || instant > INSTANT_RANGE.max) return problem('the instant is out of range');
+  return instant;
 }
 
 /** Escapes LIKE wildcards so a search for "%" means a percent sign (Prisma's contains does not). */

@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { REDIS_COMMAND_TIMEOUT_MS, REDIS_CONNECTION_DEADLINES } from '../lib/redis.ts';
 
 export interface PresenceStore {
   /** A connection of the user opened here; true when that made them online everywhere. */
@@ -49,6 +50,8 @@ export function createRedisPresence(url: string, logger: Logger, ttlSeconds: num
   const userKey = (userId: string) => `${prefix}:presence:user:${userId}`;
   const EXPIRY_INDEX = `${prefix}:presence:expiry`;
   const redis = new Redis(url, {
+    ...REDIS_CONNECTION_DEADLINES,
+    commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     retryStrategy: (times) => Math.min(times * 200, 2_000),

@@ -2,8 +2,9 @@ import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { codec, createHub } from './hub.ts';
 import type { PubSub } from './types.ts';
+import { REDIS_COMMAND_TIMEOUT_MS, REDIS_CONNECTION_DEADLINES } from '../lib/redis.ts';
 
-const PING_TIMEOUT_MS = 1000;
+const PING_TIMEOUT_MS = REDIS_COMMAND_TIMEOUT_MS;
 /** How long publish/ping wait for the very first connection before failing fast like during an outage. */
 const STARTUP_GRACE_MS = 1000;
 
@@ -18,7 +19,7 @@ export interface RedisPubSubOptions {
 /** Redis pub/sub, so that subscriptions on one API instance see what another instance publishes. */
 export function createRedisPubSub(url: string, logger: Logger, { name = 'pinit' }: RedisPubSubOptions = {}): PubSub {
   const log = logger.child({ component: 'pubsub' });
-  const common: RedisOptions = { retryStrategy, connectTimeout: 2000, lazyConnect: false };
+  const common: RedisOptions = { retryStrategy, ...REDIS_CONNECTION_DEADLINES, lazyConnect: false };
 
   // While Redis is down a publish fails at once instead of queueing: mutations must not wait on
   // pub/sub, and replaying stale messages after a reconnect would only cause needless re-reads.

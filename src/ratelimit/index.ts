@@ -5,6 +5,7 @@ import { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import { rateLimited } from '../lib/errors.ts';
+import { REDIS_COMMAND_TIMEOUT_MS, REDIS_CONNECTION_DEADLINES } from '../lib/redis.ts';
 
 /** A named limit: `points` actions per `durationSeconds` window, per key. */
 export interface LimitRule {
@@ -102,7 +103,9 @@ export function createRateLimiter(opts: RateLimiterOptions): RateLimiter {
   }
   const redis = opts.redisUrl
     ? new Redis(opts.redisUrl, {
-        // Fail fast while Redis is down so the in-memory insurance limiter answers instead.
+        // Fail fast while Redis is down or silent so the in-memory insurance limiter answers instead.
+        ...REDIS_CONNECTION_DEADLINES,
+        commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
         enableOfflineQueue: false,
         maxRetriesPerRequest: 1,
         retryStrategy: (times) => Math.min(times * 200, 2_000),

@@ -3,11 +3,16 @@
 // checks first/last/after/before before the resolver runs, and writes the field's real default
 // and maximum into the argument descriptions. A field with its own sizes says so with the
 // `paging` option; every other connection gets the builder's default policy.
+//
+// Cursors are checked against the list's shape (src/lib/cursors.ts) before Pothos or Prisma
+// see them, also for nested connections, whose page Pothos loads with the parent's query: the
+// check wraps the field's Prisma selection as well as its resolver.
 import SchemaBuilder, { BasePlugin } from '@pothos/core';
 import type { FieldNullability, InputFieldMap, PothosOutputFieldConfig, SchemaTypes, TypeParam } from '@pothos/core';
 import type { GraphQLFieldResolver } from 'graphql';
+import { checkPageArgs } from '../lib/cursors.ts';
+import type { CursorShape } from '../lib/cursors.ts';
 import { badInput } from '../lib/errors.ts';
-import { checkPageArgs } from '../lib/validation.ts';
 
 export interface PagePolicy {
   /** Page size when the client gives neither first nor last. */
@@ -20,7 +25,26 @@ export interface PagePolicy {
   readonly ownCursors?: boolean;
   /** Only first/after page (map queries): last and before are BAD_USER_INPUT. */
   readonly forwardOnly?: boolean;
+  /**
+   * The Prisma cursor the list pages by: `id` (the default) or a compound unique such as
+   * `chatId_seq`. Pothos does not expose a field's cursor to plugins, so a list paging by
+   * another one says so here. Ignored with ownCursors.
+   */
+  readonly cursor?: string;
 }
+
+/** The parts of a Prisma cursor, from its columns' names: ids are UUIDs, `seq` is an int4. */
+function prismaCursorShape(cursor: string, where: string): CursorShape {
+  const parts = cursor.split('_').map((column) => {
+    if (column === 'id' || column.endsWith('Id')) return 'uuid' as const;
+    if (column === 'seq') return 'int' as const;
+    throw new Error(`${where}: the paging plugin does not know the type of cursor column "${column}"`);
+  });
+  return { parts };
+}
+
+type Args = { first?: number | null; last?: number | null; after?: string | null; before?: string | null };
+type Select = (args: Args, ...rest: unknown[]) => unknown;
 
 export const pagingPlugin = 'paging' as const;
 
@@ -67,6 +91,8 @@ function forwardOnly(args: { last?: number | null; before?: string | null }) {
 
 /** The extension under which a connection field's policy is visible in the built schema. */
 export const PAGING_EXTENSION = 'paging';
+/** The extension holding a connection field's argument check. */
+const CHECK_EXTENSION = 'pagingCheck';
 
 export class PagingPlugin<Types extends SchemaTypes> extends BasePlugin<Types> {
   private policyOf(fieldConfig: PothosOutputFieldConfig<Types>): PagePolicy | null {
@@ -101,19 +127,53 @@ export class PagingPlugin<Types extends SchemaTypes> extends BasePlugin<Types> {
         name in descriptions ? { ...arg, description: descriptions[name] } : arg,
       ]),
     );
-    return { ...fieldConfig, args, extensions: { ...fieldConfig.extensions, [PAGING_EXTENSION]: policy } };
+    const where = `${fieldConfig.parentType}.${fieldConfig.name}`;
+    const cursor = policy.ownCursors ? null : prismaCursorShape(policy.cursor ?? 'id', where);
+    const check = (pageArgs: Args) => {
+      if (policy.forwardOnly) forwardOnly(pageArgs);
+      checkPageArgs(pageArgs, policy.max, cursor);
+    };
+    // Pothos' Prisma plugin loads a nested connection's page with its parent's query, through
+    // the field's selection, where a bad cursor would fail the parent. There the parent loads
+    // the default page instead, and the resolver wrapper below refuses the arguments at this
+    // field's path. (Prisma's fallback, for a parent loaded without the page, runs inside that
+    // wrapper: this plugin is registered before Prisma's.)
+    const extensions = fieldConfig.extensions ?? {};
+    const select = extensions.pothosPrismaSelect as Select | undefined;
+    const valid = (pageArgs: Args) => {
+      try {
+        check(pageArgs);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    return {
+      ...fieldConfig,
+      args,
+      extensions: {
+        ...extensions,
+        [PAGING_EXTENSION]: policy,
+        [CHECK_EXTENSION]: check,
+        ...(typeof select === 'function' && {
+          pothosPrismaSelect: (pageArgs: Args, ...rest: unknown[]) =>
+            select(
+              valid(pageArgs) ? pageArgs : { ...pageArgs, first: null, last: null, after: null, before: null },
+              ...rest,
+            ),
+        }),
+      },
+    };
   }
 
   override wrapResolve(
     resolver: GraphQLFieldResolver<unknown, Types['Context'], object>,
     fieldConfig: PothosOutputFieldConfig<Types>,
   ): GraphQLFieldResolver<unknown, Types['Context'], object> {
-    const policy = fieldConfig.extensions?.[PAGING_EXTENSION] as PagePolicy | undefined;
-    if (!policy) return resolver;
-    const options = { cursors: !policy.ownCursors };
+    const check = fieldConfig.extensions?.[CHECK_EXTENSION] as ((args: Args) => void) | undefined;
+    if (!check) return resolver;
     return (parent, args, context, info) => {
-      if (policy.forwardOnly) forwardOnly(args);
-      checkPageArgs(args, policy.max, options);
+      check(args);
       return resolver(parent, args, context, info);
     };
   }

@@ -1,12 +1,15 @@
 // One error policy for HTTP and WebSocket operations: contract codes pass through, request
-// problems become BAD_USER_INPUT, and anything unexpected is logged in full and reaches the
-// client masked as INTERNAL_SERVER_ERROR with the request id.
+// problems become BAD_USER_INPUT, a database that cannot answer now becomes a retryable
+// INTERNAL_SERVER_ERROR ("temporarily unavailable", HTTP 503), and anything else unexpected is
+// logged in full and reaches the client masked as INTERNAL_SERVER_ERROR with the request id.
 import { PothosValidationError } from '@pothos/core';
 import { GraphQLError } from 'graphql';
 import type { GraphQLFormattedError } from 'graphql';
 import type { Logger } from 'pino';
-import { DomainError } from '../lib/errors.ts';
+import { isDatabaseUnavailable } from '../db/faults.ts';
+import { DomainError, unavailable } from '../lib/errors.ts';
 import type { ErrorCode } from '../lib/errors.ts';
+import { inputFieldOf } from './input-fields.ts';
 import { withoutSuggestions } from './limits.ts';
 
 /**
@@ -19,6 +22,7 @@ export function domainErrorExtensions(error: DomainError): Record<string, unknow
     code: error.code,
     ...(error.field !== undefined && { field: error.field }),
     ...(error.retryAfterSeconds !== undefined && { retryAfterSeconds: error.retryAfterSeconds }),
+    ...(error.retryable && { retryable: true }),
     ...(error.httpStatus !== undefined && { http: { status: error.httpStatus } }),
     ...(error.reason !== undefined && { reason: error.reason }),
   };
@@ -75,6 +79,23 @@ const sqlStateOf = (error: unknown): string | undefined =>
   (error as { meta?: { driverAdapterError?: { cause?: { originalCode?: string } } } } | undefined)?.meta
     ?.driverAdapterError?.cause?.originalCode;
 
+/**
+ * The retryable domain error an error stands for: one a service threw, or a database fault
+ * (down, black-holed, failing over: src/db/faults.ts) met anywhere during the operation.
+ */
+function retryableOf(error: GraphQLError): DomainError | undefined {
+  const original = error.originalError;
+  if (original instanceof DomainError) return original.retryable ? original : undefined;
+  return isDatabaseUnavailable(original) ? unavailable() : undefined;
+}
+
+/** True when the error says a dependency is down for now: HTTP answers it with 503 (./http.ts). */
+export const isRetryableError = (error: GraphQLError) => retryableOf(error) !== undefined;
+
+// Requests whose outage was logged already (by their logger, one per request or operation): one
+// line per request, not one per failing field of a long list.
+const outageLogged = new WeakSet<Logger>();
+
 function codeOf(error: GraphQLError): string | undefined {
   const original = error.originalError;
   if (original instanceof DomainError) return original.code;
@@ -110,6 +131,14 @@ function loggable(error: unknown) {
   return error;
 }
 
+/** An outage's cause in one line, without a stack for every request of the outage (nor Prisma's messages, which embed arguments). */
+function briefly(error: unknown) {
+  if (!(error instanceof Error)) return undefined;
+  const code = (error as { code?: unknown }).code;
+  if (error.constructor.name.startsWith('PrismaClient')) return { type: error.constructor.name, code };
+  return { type: error.name, code, message: error.message };
+}
+
 export interface ErrorScope {
   requestId: string;
   logger: Logger;
@@ -122,6 +151,22 @@ export interface ErrorScope {
 /** Formats one error for the wire; logs the unexpected ones. */
 export function formatError(error: GraphQLError, scope: ErrorScope | undefined): GraphQLFormattedError {
   const formatted = error.toJSON();
+  const retryable = retryableOf(error);
+  if (retryable) {
+    scope?.onCode?.(retryable.code);
+    if (scope && !outageLogged.has(scope.logger)) {
+      outageLogged.add(scope.logger);
+      const cause = error.originalError === retryable ? undefined : briefly(error.originalError);
+      scope.logger.warn({ path: error.path, cause }, 'dependency unavailable; request failed as retryable');
+    }
+    const { http: _http, ...extensions } = domainErrorExtensions(retryable);
+    return {
+      message: retryable.message,
+      locations: formatted.locations,
+      path: formatted.path,
+      extensions: { ...extensions, requestId: scope?.requestId },
+    };
+  }
   const code = codeOf(error);
   if (!isInternalError(error)) {
     const original = error.originalError;
@@ -140,8 +185,17 @@ export function formatError(error: GraphQLError, scope: ErrorScope | undefined):
       ...(original instanceof DomainError && domainErrorExtensions(original)),
     } as Record<string, unknown>;
     scope?.onCode?.(contractCode);
-    const message = scope?.hideSuggestions ? withoutSuggestions(formatted.message) : formatted.message;
-    return { ...formatted, message, extensions: { ...extensions, code: contractCode } };
+    // Prisma's message for a value the database refused quotes our source code and the query.
+    const refusedByDatabase =
+      !(original instanceof DomainError) && INPUT_DATA_SQLSTATES.has(sqlStateOf(original) ?? '');
+    const message = refusedByDatabase
+      ? 'An input value is not valid'
+      : scope?.hideSuggestions
+        ? withoutSuggestions(formatted.message)
+        : formatted.message;
+    // Input graphql-js refused (a bad literal or variable) is named by the transport's locator.
+    const field = contractCode === 'BAD_USER_INPUT' && extensions.field === undefined ? inputFieldOf(error) : undefined;
+    return { ...formatted, message, extensions: { ...extensions, ...(field && { field }), code: contractCode } };
   }
   scope?.onCode?.('INTERNAL_SERVER_ERROR');
   scope?.logger.error({ err: loggable(error.originalError ?? error), path: error.path }, 'unexpected error');

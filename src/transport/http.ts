@@ -18,7 +18,7 @@ import type { Logger } from 'pino';
 import type { Context } from '../context.ts';
 import { IMAGE_LIMITS } from '../services/images/index.ts';
 import type { OperationPipeline } from './pipeline.ts';
-import { withDeadlineOnce } from './errors.ts';
+import { isRetryableError, withDeadlineOnce } from './errors.ts';
 import { graphqlUploads } from './uploads.ts';
 
 export interface HttpOptions {
@@ -63,9 +63,16 @@ export async function createHttpHandler(pipeline: OperationPipeline, opts: HttpO
           // Apollo answers an error thrown here with its extensions' HTTP status (429 for rate limits).
           if (refused.length) throw refused[0];
         },
+        // Input graphql-js refused gets its extensions.field (./input-fields.ts) before formatError.
+        async didEncounterErrors({ schema, document, request, errors }) {
+          pipeline.locateInputErrors(document, request.variables, errors, schema);
+        },
         // Apollo sets `operation` only once the document parsed, validated and named an operation.
-        async willSendResponse({ operation, response }) {
+        async willSendResponse({ operation, errors, response }) {
           recordTiming(operation);
+          // A database that cannot answer now fails the request as retryable: 503, as a service
+          // that is temporarily unavailable (a domain error says so itself, in its extensions).
+          if (errors?.some(isRetryableError)) response.http.status = 503;
           if (response.body.kind === 'single' && response.body.singleResult.errors) {
             response.body.singleResult.errors = withDeadlineOnce(response.body.singleResult.errors);
           }
@@ -107,10 +114,24 @@ export async function createHttpHandler(pipeline: OperationPipeline, opts: HttpO
       ),
   });
 
+  const { config } = pipeline.deps;
   const handlers: RequestHandler[] = [
     (req, _res, next) => requests.run({ requestId: requestIdOf(req), logger: req.log }, next),
     // Multipart (file upload) requests only; JSON ones pass through to express.json.
-    graphqlUploads({ maxFileBytes: IMAGE_LIMITS.maxBytes, maxFieldBytes: opts.jsonBodyBytes }),
+    graphqlUploads({
+      maxFileBytes: IMAGE_LIMITS.maxBytes,
+      maxFieldBytes: opts.jsonBodyBytes,
+      maxConcurrent: config.uploadsMaxConcurrent,
+      maxConcurrentPerUser: config.uploadsMaxConcurrentPerUser,
+      idleTimeoutMs: config.uploadIdleTimeoutSeconds * 1000,
+      timeoutMs: config.uploadTimeoutSeconds * 1000,
+      // The pipeline's own authentication; a bad token counts as its address here and is
+      // refused by the pipeline when the operation runs, as on any request.
+      uploaderOf: async (req) => {
+        const viewer = await pipeline.authenticate(req.headers.authorization).catch(() => null);
+        return viewer ? `user:${viewer.id}` : `ip:${clientIp(req)}`;
+      },
+    }),
     express.json({ limit: opts.jsonBodyBytes }),
     // Refuses hostile document shapes before Apollo's validation spends CPU on them.
     (req, res, next) => {
@@ -130,6 +151,9 @@ const errorBody = (message: string, extensions: Record<string, string>) => ({ er
 
 // Body-parser failures (oversized or malformed JSON) answered in GraphQL's error shape.
 const bodyErrors: ErrorRequestHandler = (error, req, res, next) => {
+  // An upload that timed out was answered (408) while its operation still ran; when the
+  // operation then fails to write its own answer, there is nothing left to do.
+  if (res.writableEnded || res.destroyed) return void req.log.debug({ err: error }, 'response already over');
   if (res.headersSent) return next(error);
   const status = Number((error as { status?: number }).status) || 500;
   const type = (error as { type?: string }).type;

@@ -24,6 +24,7 @@ import { limitOperation } from '../ratelimit/index.ts';
 import { DomainError } from '../lib/errors.ts';
 import { formatError, requestError, toGraphQLError } from './errors.ts';
 import { introspectionRules } from './graphiql.ts';
+import { locateInputErrors } from './input-fields.ts';
 import { checkShape, limitRules, parseOptions } from './limits.ts';
 
 export type Transport = 'http' | 'ws';
@@ -161,7 +162,10 @@ export class OperationPipeline {
     const misshapen = checkShape(document);
     if (misshapen) return [misshapen];
     const errors = validate(this.schema, document, [...specifiedRules, ...this.validationRules]);
-    if (errors.length) return errors;
+    if (errors.length) {
+      this.locateInputErrors(document, undefined, errors);
+      return errors;
+    }
     remember(this.documents, query, document);
     return document;
   }
@@ -177,6 +181,19 @@ export class OperationPipeline {
     const misshapen = checkShape(document);
     if (!misshapen) remember(this.wellShaped, query, true);
     return misshapen;
+  }
+
+  /**
+   * Names the input field of errors about input graphql-js refused (bad literals at validation,
+   * bad variables at execution), for formatError's extensions.field.
+   */
+  locateInputErrors(
+    document: DocumentNode | undefined,
+    variables: Readonly<Record<string, unknown>> | null | undefined,
+    errors: readonly GraphQLError[],
+    schema: GraphQLSchema = this.schema,
+  ): void {
+    locateInputErrors(schema, document, variables, errors);
   }
 
   /** Runs every policy; the errors of the first that refuses (as GraphQL errors, for either transport), or none. */

@@ -32,7 +32,36 @@ export const REQUEST_LIMITS = {
   wsOperationsPerConnection: 100,
   /** How long shutdown waits for operations still executing after their connections closed. */
   shutdownGraceMs: 10_000,
+  /** requestTimeout is the upload timeout plus this, so that the upload's own 408 comes first. */
+  requestTimeoutMarginMs: 10_000,
+  /** How often the server checks headersTimeout and requestTimeout (Node's default: 30 s). */
+  connectionsCheckingIntervalMs: 1_000,
 } as const;
+
+/**
+ * The HTTP server's own deadlines, chosen rather than inherited (Node's defaults let a request
+ * take five minutes, and check only every 30 s):
+ * - headersTimeout: a client must send its headers within HTTP_HEADERS_TIMEOUT_SECONDS, or the
+ *   connection is closed (slow-loris).
+ * - requestTimeout: the whole request must arrive within UPLOAD_TIMEOUT_SECONDS plus a margin,
+ *   the longest any request may take; an upload is cut at UPLOAD_TIMEOUT_SECONDS by ./uploads.ts
+ *   first, with a GraphQL-shaped answer. Node answers 408 and closes.
+ * - keepAliveTimeout: idle keep-alive connections close after HTTP_KEEPALIVE_TIMEOUT_SECONDS.
+ * - connectionsCheckingInterval: how often Node looks for connections past the first two.
+ * Responses are not limited: a slow resolver is not the client's doing.
+ */
+export function httpServerTimeouts(config: AppDeps['config']) {
+  const headersTimeout = config.httpHeadersTimeoutSeconds * 1000;
+  return {
+    headersTimeout,
+    requestTimeout: Math.max(
+      headersTimeout,
+      config.uploadTimeoutSeconds * 1000 + REQUEST_LIMITS.requestTimeoutMarginMs,
+    ),
+    keepAliveTimeout: config.httpKeepAliveTimeoutSeconds * 1000,
+    connectionsCheckingInterval: REQUEST_LIMITS.connectionsCheckingIntervalMs,
+  };
+}
 
 export interface RunningServer {
   httpServer: Server;
@@ -149,7 +178,7 @@ async function startFront(
   const { deps } = opts;
   const pipeline = new OperationPipeline(opts.schema, deps);
   const app = express();
-  const httpServer = createServer(app);
+  const httpServer = createServer(httpServerTimeouts(deps.config), app);
   // Which hops' X-Forwarded-For to believe (TRUST_PROXY); req.ip is then the client's address.
   app.set('trust proxy', deps.config.trustProxy);
   app.disable('x-powered-by');

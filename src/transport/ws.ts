@@ -121,6 +121,7 @@ export function useWebSocketServer(wsServer: WebSocketServer, pipeline: Operatio
   const formatResult = (result: ExecutionResult, args: ExecutionArgs): FormattedExecutionResult => {
     if (!result.errors?.length) return result as FormattedExecutionResult;
     const { requestId, logger } = args.contextValue as Context;
+    pipeline.locateInputErrors(args.document, args.variableValues, result.errors);
     const errors = withDeadlineOnce(result.errors).map((e) => pipeline.formatError(e, 'ws', { requestId, logger }));
     return { ...result, errors };
   };

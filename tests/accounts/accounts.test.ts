@@ -127,35 +127,21 @@ describe('the account flow over HTTP', () => {
   it('logs out everywhere and changes passwords', async () => {
     const user = await createUser(server);
     const other = await gqlOk(server, LoginDocument, { username: user.username, password: user.password });
-    expect((await gqlOk(server, LogoutAllSessionsDocument, {}, { token: user.accessToken })).logoutAllSessions).toBe(
-      true,
-    );
+    expect((await user.gqlOk(LogoutAllSessionsDocument, {})).logoutAllSessions).toBe(true);
     for (const token of [user.refreshToken, other.login.refreshToken]) {
       expect(codes(await gql(server, RefreshSessionDocument, { refreshToken: token }))).toEqual(['UNAUTHENTICATED']);
     }
 
-    const wrong = await gql(
-      server,
-      ChangePasswordDocument,
-      { currentPassword: 'not my password', newPassword: 'brand new password' },
-      { token: user.accessToken },
-    );
+    const wrong = await user.gql(ChangePasswordDocument, {
+      currentPassword: 'not my password',
+      newPassword: 'brand new password',
+    });
     expect(codes(wrong)).toEqual(['BAD_USER_INPUT']);
     expect(wrong.errors?.[0]?.extensions?.field).toBe('currentPassword');
-    const weak = await gql(
-      server,
-      ChangePasswordDocument,
-      { currentPassword: user.password, newPassword: 'short' },
-      { token: user.accessToken },
-    );
+    const weak = await user.gql(ChangePasswordDocument, { currentPassword: user.password, newPassword: 'short' });
     expect(weak.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'newPassword' });
 
-    await gqlOk(
-      server,
-      ChangePasswordDocument,
-      { currentPassword: user.password, newPassword: 'brand new password' },
-      { token: user.accessToken },
-    );
+    await user.gqlOk(ChangePasswordDocument, { currentPassword: user.password, newPassword: 'brand new password' });
     expect(codes(await gql(server, LoginDocument, { username: user.username, password: user.password }))).toEqual([
       'UNAUTHENTICATED',
     ]);
@@ -258,37 +244,25 @@ describe('roles and privacy', () => {
     const user = await createUser(server);
     const anonymous = await gql(server, SetUserCertifiedDocument, { userId: user.id, certified: true });
     expect(codes(anonymous)).toEqual(['UNAUTHENTICATED']);
-    const asUser = await gql(
-      server,
-      SetUserCertifiedDocument,
-      { userId: user.id, certified: true },
-      { token: user.accessToken },
-    );
+    const asUser = await user.gql(SetUserCertifiedDocument, { userId: user.id, certified: true });
     expect(codes(asUser)).toEqual(['FORBIDDEN']);
-    const missing = await gql(
-      server,
-      SetUserCertifiedDocument,
-      { userId: '00000000-0000-4000-8000-000000000000', certified: true },
-      { token: admin.accessToken },
-    );
+    const missing = await admin.gql(SetUserCertifiedDocument, {
+      userId: '00000000-0000-4000-8000-000000000000',
+      certified: true,
+    });
     expect(codes(missing)).toEqual(['NOT_FOUND']);
-    const ok = await gqlOk(
-      server,
-      SetUserCertifiedDocument,
-      { userId: user.id, certified: true },
-      { token: admin.accessToken },
-    );
+    const ok = await admin.gqlOk(SetUserCertifiedDocument, { userId: user.id, certified: true });
     expect(ok.setUserCertified).toEqual({ id: user.id, isCertified: true });
   });
 
   it('shows settings to the user only', async () => {
     const alice = await createUser(server);
     const bob = await createUser(server);
-    const asBob = await gqlOk(server, UserByIdDocument, { id: alice.id }, { token: bob.accessToken });
+    const asBob = await bob.gqlOk(UserByIdDocument, { id: alice.id });
     expect(asBob.user?.settings).toBeNull();
     const anonymous = await gqlOk(server, UserByIdDocument, { id: alice.id });
     expect(anonymous.user?.settings).toBeNull();
-    const asAlice = await gqlOk(server, UserByIdDocument, { id: alice.id }, { token: alice.accessToken });
+    const asAlice = await alice.gqlOk(UserByIdDocument, { id: alice.id });
     expect(asAlice.user?.settings).not.toBeNull();
   });
 });
@@ -296,7 +270,7 @@ describe('roles and privacy', () => {
 describe('graphql-ws', () => {
   it('authorizes a connection by connectionParams and answers me', async () => {
     const user = await createUser(server);
-    const client = wsClient(server, { authorization: `Bearer ${user.accessToken}` });
+    const client = user.ws();
     try {
       const result = await wsRequest(client, MeDocument, {});
       expect(result.data?.me?.id).toBe(user.id);

@@ -19,7 +19,7 @@ import {
   SetTypingDocument,
   TypingDocument,
 } from '../generated/graphql.ts';
-import { codes, countStatements, createUser, gql, gqlOk, subscribe, wsClient } from '../helpers/client.ts';
+import { codes, countStatements, createUser, gqlOk, subscribe, wsClient } from '../helpers/client.ts';
 import type { TestUser } from '../helpers/client.ts';
 import { certify, createEvent } from '../helpers/events.ts';
 import { startTestServer, testDatabaseUrl, testRedisUrl, twoInstances } from '../helpers/server.ts';
@@ -118,35 +118,23 @@ describe('chat on one instance', () => {
   it('reports SENT until another member fetches a message', async () => {
     const [ana, ben] = [await createUser(server), await createUser(server)];
     const chatId = await directChat(server, ana, ben);
-    const { sendMessage } = await gqlOk(
-      server,
-      SendMessageDocument,
-      { chatId, body: 'hello' },
-      { token: ana.accessToken },
-    );
+    const { sendMessage } = await ana.gqlOk(SendMessageDocument, { chatId, body: 'hello' });
     expect(sendMessage.status).toBe('SENT');
-    const history = await gqlOk(server, ChatHistoryDocument, { id: chatId }, { token: ben.accessToken });
+    const history = await ben.gqlOk(ChatHistoryDocument, { id: chatId });
     expect(history.chat?.unreadCount).toBe(1);
-    const asAna = await gqlOk(server, ChatHistoryDocument, { id: chatId }, { token: ana.accessToken });
+    const asAna = await ana.gqlOk(ChatHistoryDocument, { id: chatId });
     expect(asAna.chat?.messages.edges.map((e) => e.node.status)).toEqual(['DELIVERED']);
-    expect(
-      (await gqlOk(server, MarkChatReadDocument, { chatId }, { token: ben.accessToken })).markChatRead.unreadCount,
-    ).toBe(0);
+    expect((await ben.gqlOk(MarkChatReadDocument, { chatId })).markChatRead.unreadCount).toBe(0);
   });
 
   it('counts a reply as reading what came before it', async () => {
     const [ana, ben] = [await createUser(server), await createUser(server)];
     const chatId = await directChat(server, ana, ben);
-    const anaClient = wsClient(server, { authorization: `Bearer ${ana.accessToken}` });
+    const anaClient = ana.ws();
     const updates = await subscribe(server, anaClient, MessageUpdatedDocument, { chatId });
     try {
-      const { sendMessage: question } = await gqlOk(
-        server,
-        SendMessageDocument,
-        { chatId, body: 'coffee?' },
-        { token: ana.accessToken },
-      );
-      await gqlOk(server, SendMessageDocument, { chatId, body: 'yes!' }, { token: ben.accessToken });
+      const { sendMessage: question } = await ana.gqlOk(SendMessageDocument, { chatId, body: 'coffee?' });
+      await ben.gqlOk(SendMessageDocument, { chatId, body: 'yes!' });
       const read = await updates.next((d) => d.messageUpdated.id === question.id && d.messageUpdated.status === 'READ');
       expect(read.messageUpdated.readBy.map((u) => u.id)).toEqual([ben.id]);
     } finally {
@@ -158,16 +146,9 @@ describe('chat on one instance', () => {
   it('opens one direct chat per pair of friends, and refuses non-friends and yourself', async () => {
     const [ana, ben, cleo] = [await createUser(server), await createUser(server), await createUser(server)];
     const chatId = await directChat(server, ana, ben);
-    expect(
-      (await gqlOk(server, OpenDirectChatDocument, { userId: ana.id }, { token: ben.accessToken })).openDirectChat.id,
-    ).toBe(chatId);
-    expect(codes(await gql(server, OpenDirectChatDocument, { userId: cleo.id }, { token: ana.accessToken }))).toEqual([
-      'FORBIDDEN',
-    ]);
-    expect(
-      (await gql(server, OpenDirectChatDocument, { userId: ana.id }, { token: ana.accessToken })).errors?.[0]
-        ?.extensions,
-    ).toMatchObject({
+    expect((await ben.gqlOk(OpenDirectChatDocument, { userId: ana.id })).openDirectChat.id).toBe(chatId);
+    expect(codes(await ana.gql(OpenDirectChatDocument, { userId: cleo.id }))).toEqual(['FORBIDDEN']);
+    expect((await ana.gql(OpenDirectChatDocument, { userId: ana.id })).errors?.[0]?.extensions).toMatchObject({
       code: 'BAD_USER_INPUT',
     });
     const racing = await Promise.all(
@@ -175,8 +156,8 @@ describe('chat on one instance', () => {
         const [x, y] = [await createUser(server), await createUser(server)];
         await befriend(server, x, y);
         const both = await Promise.all([
-          gqlOk(server, OpenDirectChatDocument, { userId: y.id }, { token: x.accessToken }),
-          gqlOk(server, OpenDirectChatDocument, { userId: x.id }, { token: y.accessToken }),
+          x.gqlOk(OpenDirectChatDocument, { userId: y.id }),
+          y.gqlOk(OpenDirectChatDocument, { userId: x.id }),
         ]);
         return both.map((r) => r.openDirectChat.id);
       }),
@@ -193,27 +174,18 @@ describe('chat on one instance', () => {
     ];
     await befriend(server, ana, ben);
     await befriend(server, ana, cleo);
-    const { createGroupChat } = await gqlOk(
-      server,
-      CreateGroupChatDocument,
-      { title: ' Study crew ', memberIds: [ben.id, cleo.id] },
-      { token: ana.accessToken },
-    );
+    const { createGroupChat } = await ana.gqlOk(CreateGroupChatDocument, {
+      title: ' Study crew ',
+      memberIds: [ben.id, cleo.id],
+    });
     expect(createGroupChat).toMatchObject({ kind: 'GROUP', title: 'Study crew' });
     expect(createGroupChat.members.map((m) => m.id).sort()).toEqual([ana.id, ben.id, cleo.id].sort());
-    const withStranger = await gql(
-      server,
-      CreateGroupChatDocument,
-      { title: 'x', memberIds: [ben.id, dan.id] },
-      { token: ana.accessToken },
-    );
+    const withStranger = await ana.gql(CreateGroupChatDocument, { title: 'x', memberIds: [ben.id, dan.id] });
     expect(codes(withStranger)).toEqual(['FORBIDDEN']);
     expect(withStranger.errors?.[0]?.message).toContain(dan.id);
-    expect(
-      codes(
-        await gql(server, CreateGroupChatDocument, { title: '  ', memberIds: [ben.id] }, { token: ana.accessToken }),
-      ),
-    ).toEqual(['BAD_USER_INPUT']);
+    expect(codes(await ana.gql(CreateGroupChatDocument, { title: '  ', memberIds: [ben.id] }))).toEqual([
+      'BAD_USER_INPUT',
+    ]);
   });
 
   it('keeps an event chat in step with its host and attendees', async () => {
@@ -221,30 +193,26 @@ describe('chat on one instance', () => {
     await certify(server, host);
     const [ana, ben] = [await createUser(server), await createUser(server)];
     const event = await createEvent(server, host, { isPublic: true });
-    await gqlOk(server, JoinEventDocument, { id: event.id }, { token: ana.accessToken });
-    await gqlOk(server, JoinEventDocument, { id: event.id }, { token: ben.accessToken });
-    const { event: asAna } = await gqlOk(server, EventChatDocument, { id: event.id }, { token: ana.accessToken });
+    await ana.gqlOk(JoinEventDocument, { id: event.id });
+    await ben.gqlOk(JoinEventDocument, { id: event.id });
+    const { event: asAna } = await ana.gqlOk(EventChatDocument, { id: event.id });
     expect(asAna?.chat?.kind).toBe('EVENT');
     expect(asAna?.chat?.members.map((m) => m.id).sort()).toEqual([host.id, ana.id, ben.id].sort());
     const chatId = asAna!.chat!.id;
 
     // Leaving the event leaves the chat: no more messages, no access.
-    const client = wsClient(server, { authorization: `Bearer ${ben.accessToken}` });
+    const client = ben.ws();
     const all = await subscribe(server, client, MessageAddedDocument, {});
     try {
-      await gqlOk(server, SendMessageDocument, { chatId, body: 'before' }, { token: host.accessToken });
+      await host.gqlOk(SendMessageDocument, { chatId, body: 'before' });
       await all.next((d) => d.messageAdded.body === 'before');
-      await gqlOk(server, LeaveEventDocument, { id: event.id }, { token: ben.accessToken });
-      await gqlOk(server, SendMessageDocument, { chatId, body: 'after' }, { token: host.accessToken });
+      await ben.gqlOk(LeaveEventDocument, { id: event.id });
+      await host.gqlOk(SendMessageDocument, { chatId, body: 'after' });
       // Proving that something does not arrive takes a wait; 'before' took far less than this.
       await new Promise((resolve) => setTimeout(resolve, 300));
       expect(all.received.map((d) => d.messageAdded.body)).toEqual(['before']);
-      expect(codes(await gql(server, ChatHistoryDocument, { id: chatId }, { token: ben.accessToken }))).toEqual([
-        'NOT_FOUND',
-      ]);
-      expect(
-        (await gqlOk(server, EventChatDocument, { id: event.id }, { token: ben.accessToken })).event?.chat,
-      ).toBeNull();
+      expect(codes(await ben.gql(ChatHistoryDocument, { id: chatId }))).toEqual(['NOT_FOUND']);
+      expect((await ben.gqlOk(EventChatDocument, { id: event.id })).event?.chat).toBeNull();
     } finally {
       all.stop();
       await client.dispose();
@@ -254,16 +222,16 @@ describe('chat on one instance', () => {
   it('refuses non-members at subscribe time, and shows typing that expires by itself', async () => {
     const [ana, ben, cleo] = [await createUser(server), await createUser(server), await createUser(server)];
     const chatId = await directChat(server, ana, ben);
-    const outsider = wsClient(server, { authorization: `Bearer ${cleo.accessToken}` });
+    const outsider = cleo.ws();
     // subscribe() returns once the server established or refused the subscription.
     const refused = await subscribe(server, outsider, MessageAddedDocument, { chatId });
     expect(JSON.stringify(refused.errors)).toContain('NOT_FOUND');
     await outsider.dispose();
 
-    const client = wsClient(server, { authorization: `Bearer ${ben.accessToken}` });
+    const client = ben.ws();
     const typing = await subscribe(server, client, TypingDocument, { chatId });
     try {
-      await gqlOk(server, SetTypingDocument, { chatId, isTyping: true }, { token: ana.accessToken });
+      await ana.gqlOk(SetTypingDocument, { chatId, isTyping: true });
       const started = await typing.next((d) => d.typing.isTyping);
       expect(started.typing.user.id).toBe(ana.id);
       const before = Date.now();
@@ -297,12 +265,7 @@ describe('chat on one instance', () => {
     const forwards: string[] = [];
     let after: string | null | undefined;
     for (;;) {
-      const { chat } = await gqlOk(
-        server,
-        ChatHistoryDocument,
-        { id: chatId, first: 100, after },
-        { token: ana.accessToken },
-      );
+      const { chat } = await ana.gqlOk(ChatHistoryDocument, { id: chatId, first: 100, after });
       forwards.push(...chat!.messages.edges.map((e) => e.node.body));
       if (!chat!.messages.pageInfo.hasNextPage) break;
       after = chat!.messages.pageInfo.endCursor;
@@ -312,12 +275,7 @@ describe('chat on one instance', () => {
     const backwards: string[] = [];
     let before: string | null | undefined;
     for (;;) {
-      const { chat } = await gqlOk(
-        server,
-        ChatHistoryDocument,
-        { id: chatId, last: 70, before },
-        { token: ana.accessToken },
-      );
+      const { chat } = await ana.gqlOk(ChatHistoryDocument, { id: chatId, last: 70, before });
       backwards.unshift(...chat!.messages.edges.map((e) => e.node.body));
       if (!chat!.messages.pageInfo.hasPreviousPage) break;
       before = chat!.messages.pageInfo.startCursor;
@@ -325,7 +283,7 @@ describe('chat on one instance', () => {
     expect(backwards).toEqual(expected);
 
     // Without first/last, the newest page.
-    const { chat: latest } = await gqlOk(server, ChatHistoryDocument, { id: chatId }, { token: ana.accessToken });
+    const { chat: latest } = await ana.gqlOk(ChatHistoryDocument, { id: chatId });
     expect(latest!.messages.edges.map((e) => e.node.body)).toEqual(expected.slice(-20));
   });
 
@@ -337,21 +295,12 @@ describe('chat on one instance', () => {
     for (const partner of partners) {
       const chatId = await directChat(server, me, partner);
       chatIds.push(chatId);
-      await gqlOk(
-        server,
-        SendMessageDocument,
-        { chatId, body: `hi ${partner.username}` },
-        { token: partner.accessToken },
-      );
+      await partner.gqlOk(SendMessageDocument, { chatId, body: `hi ${partner.username}` });
     }
-    const few = await countStatements(server, () =>
-      gqlOk(server, ChatsDocument, { first: 5 }, { token: me.accessToken }),
-    );
-    const many = await countStatements(server, () =>
-      gqlOk(server, ChatsDocument, { first: 50 }, { token: me.accessToken }),
-    );
+    const few = await countStatements(server, () => me.gqlOk(ChatsDocument, { first: 5 }));
+    const many = await countStatements(server, () => me.gqlOk(ChatsDocument, { first: 50 }));
     expect(many).toBe(few);
-    const { chats } = await gqlOk(server, ChatsDocument, { first: 50 }, { token: me.accessToken });
+    const { chats } = await me.gqlOk(ChatsDocument, { first: 50 });
     expect(chats.edges.map((e) => e.node.id)).toEqual([...chatIds].reverse());
     expect(chats.edges[0]?.node).toMatchObject({
       unreadCount: 1,
@@ -372,44 +321,20 @@ describe('bad input on chat', () => {
   it('answers each case with its code and stores nothing half', async () => {
     const [ana, ben, cleo] = [await createUser(server), await createUser(server), await createUser(server)];
     const chatId = await directChat(server, ana, ben);
-    expect(
-      (await gql(server, SendMessageDocument, { chatId, body: '   ' }, { token: ana.accessToken })).errors?.[0]
-        ?.extensions,
-    ).toMatchObject({
+    expect((await ana.gql(SendMessageDocument, { chatId, body: '   ' })).errors?.[0]?.extensions).toMatchObject({
       code: 'BAD_USER_INPUT',
       field: 'body',
     });
-    expect(
-      codes(await gql(server, SendMessageDocument, { chatId, body: 'x'.repeat(4001) }, { token: ana.accessToken })),
-    ).toEqual(['BAD_USER_INPUT']);
-    expect(codes(await gql(server, SendMessageDocument, { chatId, body: 'hi' }, { token: cleo.accessToken }))).toEqual([
-      'NOT_FOUND',
-    ]);
-    expect(
-      codes(await gql(server, SendMessageDocument, { chatId: 'nope', body: 'hi' }, { token: ana.accessToken })),
-    ).toEqual(['NOT_FOUND']);
+    expect(codes(await ana.gql(SendMessageDocument, { chatId, body: 'x'.repeat(4001) }))).toEqual(['BAD_USER_INPUT']);
+    expect(codes(await cleo.gql(SendMessageDocument, { chatId, body: 'hi' }))).toEqual(['NOT_FOUND']);
+    expect(codes(await ana.gql(SendMessageDocument, { chatId: 'nope', body: 'hi' }))).toEqual(['NOT_FOUND']);
 
-    const { sendMessage } = await gqlOk(
-      server,
-      SendMessageDocument,
-      { chatId, body: 'mine' },
-      { token: ana.accessToken },
-    );
-    expect(
-      codes(await gql(server, EditMessageDocument, { id: sendMessage.id, body: 'yours?' }, { token: ben.accessToken })),
-    ).toEqual(['FORBIDDEN']);
-    expect(codes(await gql(server, DeleteMessageDocument, { id: sendMessage.id }, { token: ben.accessToken }))).toEqual(
-      ['FORBIDDEN'],
-    );
-    expect(
-      codes(await gql(server, EditMessageDocument, { id: sendMessage.id, body: 'x' }, { token: cleo.accessToken })),
-    ).toEqual(['NOT_FOUND']);
-    await gqlOk(server, DeleteMessageDocument, { id: sendMessage.id }, { token: ana.accessToken });
-    expect(
-      codes(
-        await gql(server, EditMessageDocument, { id: sendMessage.id, body: 'revived' }, { token: ana.accessToken }),
-      ),
-    ).toEqual(['CONFLICT']);
+    const { sendMessage } = await ana.gqlOk(SendMessageDocument, { chatId, body: 'mine' });
+    expect(codes(await ben.gql(EditMessageDocument, { id: sendMessage.id, body: 'yours?' }))).toEqual(['FORBIDDEN']);
+    expect(codes(await ben.gql(DeleteMessageDocument, { id: sendMessage.id }))).toEqual(['FORBIDDEN']);
+    expect(codes(await cleo.gql(EditMessageDocument, { id: sendMessage.id, body: 'x' }))).toEqual(['NOT_FOUND']);
+    await ana.gqlOk(DeleteMessageDocument, { id: sendMessage.id });
+    expect(codes(await ana.gql(EditMessageDocument, { id: sendMessage.id, body: 'revived' }))).toEqual(['CONFLICT']);
     expect(await server.deps.prisma.message.count({ where: { chatId } })).toBe(1);
   });
 
@@ -418,12 +343,7 @@ describe('bad input on chat', () => {
     const chatId = await directChat(server, ana, ben);
     const results = await Promise.all(
       Array.from({ length: 200 }, (_, i) =>
-        gql(
-          server,
-          SendMessageDocument,
-          { chatId, body: `flood ${i}`, clientMessageId: `f-${i}` },
-          { token: ana.accessToken },
-        ),
+        ana.gql(SendMessageDocument, { chatId, body: `flood ${i}`, clientMessageId: `f-${i}` }),
       ),
     );
     const accepted = results.filter((r) => r.data?.sendMessage);

@@ -58,20 +58,16 @@ describe('presence on one instance', () => {
 
   it('stays online while a second connection is open', async () => {
     const [ana, ben] = await friends(server);
-    const first = wsClient(server, { authorization: `Bearer ${ana.accessToken}` }, { stayConnected: true });
-    const second = wsClient(server, { authorization: `Bearer ${ana.accessToken}` }, { stayConnected: true });
+    const first = ana.ws({ stayConnected: true });
+    const second = ana.ws({ stayConnected: true });
     await wsRequest(first, MeDocument, {});
     await wsRequest(second, MeDocument, {});
     await first.dispose();
     await new Promise((resolve) => setTimeout(resolve, 200));
-    expect((await gqlOk(server, PresenceDocument, { id: ana.id }, { token: ben.accessToken })).user?.isOnline).toBe(
-      true,
-    );
+    expect((await ben.gqlOk(PresenceDocument, { id: ana.id })).user?.isOnline).toBe(true);
     await second.dispose();
     await new Promise((resolve) => setTimeout(resolve, 200));
-    expect((await gqlOk(server, PresenceDocument, { id: ana.id }, { token: ben.accessToken })).user?.isOnline).toBe(
-      false,
-    );
+    expect((await ben.gqlOk(PresenceDocument, { id: ana.id })).user?.isOnline).toBe(false);
   });
 });
 

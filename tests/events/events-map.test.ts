@@ -189,7 +189,7 @@ describe('eventsInBounds', () => {
         await createEvent(server, host, { isPublic: true, ...c, type: 'STUDY', interestTags: ['chess'], ...window(4) })
       ).id;
       e.byViewer = (await createEvent(server, viewer, { isPublic: true, ...c, type: 'OTHER', ...window(5) })).id;
-      await gqlOk(server, CancelEventDocument, { id: e.cancelled }, { token: host.accessToken });
+      await host.gqlOk(CancelEventDocument, { id: e.cancelled });
       const [userAId, userBId] = [viewer.id, friend.id].sort();
       await server.deps.prisma.friendship.create({ data: { userAId, userBId } });
     });
@@ -310,7 +310,7 @@ describe('eventsInBounds', () => {
       const all = await inBounds({ bounds, first: 500 });
       expect(all.edges).toHaveLength(25);
       expect(all.pageInfo.hasNextPage).toBe(false);
-      const over = await gql(server, EventsInBoundsDocument, { bounds, first: 501 }, { token: viewer.accessToken });
+      const over = await viewer.gql(EventsInBoundsDocument, { bounds, first: 501 });
       expect(over.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'first' });
       expect(codes(await gql(server, EventsInBoundsDocument, { bounds, first: -1 }))).toEqual(['BAD_USER_INPUT']);
       const nearOver = await gql(server, EventsNearDocument, { ...c, radiusKm: 50, first: 501 });
@@ -324,12 +324,7 @@ describe('eventsInBounds', () => {
         'WzEsMl0',
         Buffer.from('["2030-01-01T00:00:00.000Z","not-a-uuid"]').toString('base64url'),
       ]) {
-        const result = await gql(
-          server,
-          EventsInBoundsDocument,
-          { bounds, first: 5, after },
-          { token: viewer.accessToken },
-        );
+        const result = await viewer.gql(EventsInBoundsDocument, { bounds, first: 5, after });
         expect(result.errors?.[0]?.extensions, after).toMatchObject({ code: 'BAD_USER_INPUT', field: 'after' });
       }
       expect(codes(await gql(server, EventsNearDocument, { ...c, radiusKm: 50, after: 'garbage' }))).toEqual([
@@ -593,7 +588,8 @@ describe('on 100,000 events', () => {
   const city: BoundsInput = { south: 52.4, north: 52.65, west: 13.1, east: 13.75 };
 
   beforeAll(async () => {
-    big = await startTestServer();
+    // The bulk insert below is one statement far longer than a request's deadline.
+    big = await startTestServer({ env: { DATABASE_QUERY_TIMEOUT_MS: '200000' } });
     [bigHost, bigViewer] = await Promise.all([createUser(big), createUser(big)]);
     const started = Date.now();
     const inserted = await big.deps.prisma.$executeRawUnsafe(

@@ -1,7 +1,7 @@
 // Capacity under concurrency: the conditional update in one transaction must hold.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventDocument, JoinEventDocument } from '../generated/graphql.ts';
-import { codes, createUser, gql, gqlOk } from '../helpers/client.ts';
+import { codes, createUser } from '../helpers/client.ts';
 import type { TestUser } from '../helpers/client.ts';
 import { certify, createEvent } from '../helpers/events.ts';
 import { startTestServer } from '../helpers/server.ts';
@@ -24,16 +24,14 @@ afterAll(async () => {
 describe('joinEvent under concurrency', () => {
   it('seats exactly 10 of 50 simultaneous joiners on an event for 10 (host included); the rest get CONFLICT', async () => {
     const event = await createEvent(server, host, { isPublic: true, maxParticipants: 10 });
-    const results = await Promise.all(
-      joiners.map((user) => gql(server, JoinEventDocument, { id: event.id }, { token: user.accessToken })),
-    );
+    const results = await Promise.all(joiners.map((user) => user.gql(JoinEventDocument, { id: event.id })));
 
     const seated = results.filter((r) => r.data?.joinEvent);
     const refused = results.filter((r) => !r.data?.joinEvent);
     expect(seated).toHaveLength(9);
     expect(refused.map((r) => codes(r)[0])).toEqual(Array(41).fill('CONFLICT'));
 
-    const { event: after } = await gqlOk(server, EventDocument, { id: event.id }, { token: host.accessToken });
+    const { event: after } = await host.gqlOk(EventDocument, { id: event.id });
     expect(after?.attendeeCount).toBe(10);
     expect(after?.spotsLeft).toBe(0);
     expect(after?.attendees.edges).toHaveLength(9);

@@ -98,7 +98,7 @@ describe('eventChanged on one instance', () => {
   it('shows private events to members and crosses the antimeridian', async () => {
     const host = await createUser(server);
     const member = await createUser(server);
-    const client = wsClient(server, { authorization: `Bearer ${member.accessToken}` });
+    const client = member.ws();
     const map = await subscribe(server, client, EventChangedDocument, {
       bounds: { south: -10, west: 170, north: 10, east: -170 },
     });
@@ -155,19 +155,14 @@ describe('eventChanged on one instance', () => {
 
     const host = await createUser(server);
     const guest = await createUser(server);
-    const client = wsClient(server, { authorization: `Bearer ${guest.accessToken}` });
+    const client = guest.ws();
     const mine = await subscribe(server, client, MyEventsChangedDocument, {});
     try {
       const event = await createEvent(server, host, { title: 'Members only' });
-      await gqlOk(
-        server,
-        InviteToEventDocument,
-        { eventId: event.id, userIds: [guest.id] },
-        { token: host.accessToken },
-      );
+      await host.gqlOk(InviteToEventDocument, { eventId: event.id, userIds: [guest.id] });
       const invited = (await mine.next((d) => d.myEventsChanged.eventId === event.id)).myEventsChanged;
       expect(invited).toMatchObject({ kind: 'UPDATED', version: 2, event: { title: 'Members only' } });
-      await gqlOk(server, JoinEventDocument, { id: event.id }, { token: guest.accessToken });
+      await guest.gqlOk(JoinEventDocument, { id: event.id });
       await mine.next((d) => d.myEventsChanged.kind === 'ATTENDEES_CHANGED' && d.myEventsChanged.eventId === event.id);
       expect(mine.errors).toEqual([]);
     } finally {
@@ -184,7 +179,7 @@ describe('eventChanged on one instance', () => {
     try {
       const event = await createEvent(server, host, { isPublic: true, ...INSIDE, title: 'v1' });
       for (const title of ['v2', 'v3', 'v4']) {
-        await gqlOk(server, UpdateEventDocument, { id: event.id, input: { title } }, { token: host.accessToken });
+        await host.gqlOk(UpdateEventDocument, { id: event.id, input: { title } });
       }
       const last = change(await map.next((d) => change(d).eventId === event.id && change(d).version === 4));
       expect(last.event).toMatchObject({ title: 'v4', version: 4 });

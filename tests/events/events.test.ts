@@ -17,7 +17,7 @@ import {
   UpdateEventDocument,
   UpdateProfileDocument,
 } from '../generated/graphql.ts';
-import { codes, createUser, gql, gqlOk } from '../helpers/client.ts';
+import { codes, createUser, gql } from '../helpers/client.ts';
 import type { TestUser } from '../helpers/client.ts';
 import { BERLIN, certify, createEvent, eventInput } from '../helpers/events.ts';
 import { startTestServer } from '../helpers/server.ts';
@@ -63,20 +63,10 @@ describe('creating events', () => {
   });
 
   it('lets only certified users have public events', async () => {
-    const refused = await gql(
-      server,
-      CreateEventDocument,
-      { input: eventInput({ isPublic: true }) },
-      { token: guest.accessToken },
-    );
+    const refused = await guest.gql(CreateEventDocument, { input: eventInput({ isPublic: true }) });
     expect(codes(refused)).toEqual(['FORBIDDEN']);
     const own = await createEvent(server, guest);
-    const madePublic = await gql(
-      server,
-      UpdateEventDocument,
-      { id: own.id, input: { isPublic: true } },
-      { token: guest.accessToken },
-    );
+    const madePublic = await guest.gql(UpdateEventDocument, { id: own.id, input: { isPublic: true } });
     expect(codes(madePublic)).toEqual(['FORBIDDEN']);
     expect((await createEvent(server, host, { isPublic: true })).isPublic).toBe(true);
   });
@@ -99,23 +89,13 @@ describe('creating events', () => {
     [{ interestTags: ['x'.repeat(51)] }, 'interestTags'],
     [{ status: 'CANCELLED' as const }, 'status'],
   ])('rejects %j naming %s', async (overrides, field) => {
-    const result = await gql(
-      server,
-      CreateEventDocument,
-      { input: eventInput(overrides) },
-      { token: guest.accessToken },
-    );
+    const result = await guest.gql(CreateEventDocument, { input: eventInput(overrides) });
     expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field });
   });
 
   it('answers NOT_FOUND for unknown invitees, and creates nothing', async () => {
     const before = await server.deps.prisma.event.count();
-    const result = await gql(
-      server,
-      CreateEventDocument,
-      { input: eventInput({ invitedUserIds: [unknownId] }) },
-      { token: guest.accessToken },
-    );
+    const result = await guest.gql(CreateEventDocument, { input: eventInput({ invitedUserIds: [unknownId] }) });
     expect(codes(result)).toEqual(['NOT_FOUND']);
     expect(await server.deps.prisma.event.count()).toBe(before);
   });
@@ -124,101 +104,54 @@ describe('creating events', () => {
 describe('updating, cancelling and deleting', () => {
   it('increments the version on every change and validates against the stored event', async () => {
     const event = await createEvent(server, host, { isPublic: true, maxParticipants: 3 });
-    await gqlOk(server, JoinEventDocument, { id: event.id }, { token: guest.accessToken });
-    await gqlOk(server, JoinEventDocument, { id: event.id }, { token: stranger.accessToken });
+    await guest.gqlOk(JoinEventDocument, { id: event.id });
+    await stranger.gqlOk(JoinEventDocument, { id: event.id });
 
-    const { updateEvent } = await gqlOk(
-      server,
-      UpdateEventDocument,
-      { id: event.id, input: { title: 'Renamed', latitude: 48.1 } },
-      { token: host.accessToken },
-    );
+    const { updateEvent } = await host.gqlOk(UpdateEventDocument, {
+      id: event.id,
+      input: { title: 'Renamed', latitude: 48.1 },
+    });
     expect(updateEvent).toMatchObject({ title: 'Renamed', latitude: 48.1, longitude: BERLIN.longitude });
     // create (1) + two joins + this update
     expect(updateEvent.version).toBe(4);
 
-    const shrink = await gql(
-      server,
-      UpdateEventDocument,
-      { id: event.id, input: { maxParticipants: 2 } },
-      { token: host.accessToken },
-    );
+    const shrink = await host.gql(UpdateEventDocument, { id: event.id, input: { maxParticipants: 2 } });
     expect(shrink.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'maxParticipants' });
-    const backwards = await gql(
-      server,
-      UpdateEventDocument,
-      { id: event.id, input: { endsAt: new Date(Date.now()).toISOString() } },
-      { token: host.accessToken },
-    );
+    const backwards = await host.gql(UpdateEventDocument, {
+      id: event.id,
+      input: { endsAt: new Date(Date.now()).toISOString() },
+    });
     expect(backwards.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'endsAt' });
 
-    expect(
-      codes(
-        await gql(
-          server,
-          UpdateEventDocument,
-          { id: event.id, input: { title: 'Mine now' } },
-          { token: guest.accessToken },
-        ),
-      ),
-    ).toEqual(['FORBIDDEN']);
-    expect(
-      codes(
-        await gql(server, UpdateEventDocument, { id: unknownId, input: { title: 'x' } }, { token: host.accessToken }),
-      ),
-    ).toEqual(['NOT_FOUND']);
-    expect(
-      codes(
-        await gql(
-          server,
-          UpdateEventDocument,
-          { id: 'not-a-uuid', input: { title: 'x' } },
-          { token: host.accessToken },
-        ),
-      ),
-    ).toEqual(['NOT_FOUND']);
+    expect(codes(await guest.gql(UpdateEventDocument, { id: event.id, input: { title: 'Mine now' } }))).toEqual([
+      'FORBIDDEN',
+    ]);
+    expect(codes(await host.gql(UpdateEventDocument, { id: unknownId, input: { title: 'x' } }))).toEqual(['NOT_FOUND']);
+    expect(codes(await host.gql(UpdateEventDocument, { id: 'not-a-uuid', input: { title: 'x' } }))).toEqual([
+      'NOT_FOUND',
+    ]);
   });
 
   it('cancels once, refuses to reopen, and refuses joins of cancelled events', async () => {
     const event = await createEvent(server, host, { isPublic: true });
-    const { cancelEvent } = await gqlOk(server, CancelEventDocument, { id: event.id }, { token: host.accessToken });
+    const { cancelEvent } = await host.gqlOk(CancelEventDocument, { id: event.id });
     expect(cancelEvent).toMatchObject({ status: 'CANCELLED', version: 2 });
-    expect(
-      (await gqlOk(server, CancelEventDocument, { id: event.id }, { token: host.accessToken })).cancelEvent.version,
-    ).toBe(2);
-    const reopen = await gql(
-      server,
-      UpdateEventDocument,
-      { id: event.id, input: { status: 'PUBLISHED' } },
-      { token: host.accessToken },
-    );
+    expect((await host.gqlOk(CancelEventDocument, { id: event.id })).cancelEvent.version).toBe(2);
+    const reopen = await host.gql(UpdateEventDocument, { id: event.id, input: { status: 'PUBLISHED' } });
     expect(reopen.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'status' });
-    expect(codes(await gql(server, JoinEventDocument, { id: event.id }, { token: guest.accessToken }))).toEqual([
-      'CONFLICT',
-    ]);
-    expect(codes(await gql(server, CancelEventDocument, { id: event.id }, { token: guest.accessToken }))).toEqual([
-      'FORBIDDEN',
-    ]);
+    expect(codes(await guest.gql(JoinEventDocument, { id: event.id }))).toEqual(['CONFLICT']);
+    expect(codes(await guest.gql(CancelEventDocument, { id: event.id }))).toEqual(['FORBIDDEN']);
   });
 
   it('deletes with everything attached, host only, and keeps reputation counts right', async () => {
     const event = await createEvent(server, host, { isPublic: true });
-    await gqlOk(server, JoinEventDocument, { id: event.id }, { token: guest.accessToken });
-    await gqlOk(
-      server,
-      AddEventCommentDocument,
-      { eventId: event.id, body: 'See you there' },
-      { token: guest.accessToken },
-    );
+    await guest.gqlOk(JoinEventDocument, { id: event.id });
+    await guest.gqlOk(AddEventCommentDocument, { eventId: event.id, body: 'See you there' });
     const attendedBefore = (await server.deps.prisma.reputation.findUniqueOrThrow({ where: { userId: guest.id } }))
       .eventsAttended;
-    expect(codes(await gql(server, DeleteEventDocument, { id: event.id }, { token: guest.accessToken }))).toEqual([
-      'FORBIDDEN',
-    ]);
-    expect((await gqlOk(server, DeleteEventDocument, { id: event.id }, { token: host.accessToken })).deleteEvent).toBe(
-      event.id,
-    );
-    expect((await gqlOk(server, EventDocument, { id: event.id }, { token: host.accessToken })).event).toBeNull();
+    expect(codes(await guest.gql(DeleteEventDocument, { id: event.id }))).toEqual(['FORBIDDEN']);
+    expect((await host.gqlOk(DeleteEventDocument, { id: event.id })).deleteEvent).toBe(event.id);
+    expect((await host.gqlOk(EventDocument, { id: event.id })).event).toBeNull();
     expect(await server.deps.prisma.eventComment.count({ where: { eventId: event.id } })).toBe(0);
     const attendedAfter = (await server.deps.prisma.reputation.findUniqueOrThrow({ where: { userId: guest.id } }))
       .eventsAttended;
@@ -229,22 +162,20 @@ describe('updating, cancelling and deleting', () => {
 describe('attendance', () => {
   it('joins idempotently, counts the host, and leaves', async () => {
     const event = await createEvent(server, host, { isPublic: true, maxParticipants: 2 });
-    const joined = await gqlOk(server, JoinEventDocument, { id: event.id }, { token: guest.accessToken });
+    const joined = await guest.gqlOk(JoinEventDocument, { id: event.id });
     expect(joined.joinEvent).toMatchObject({ attendeeCount: 2, spotsLeft: 0, viewerIsAttending: true, version: 2 });
-    const again = await gqlOk(server, JoinEventDocument, { id: event.id }, { token: guest.accessToken });
+    const again = await guest.gqlOk(JoinEventDocument, { id: event.id });
     expect(again.joinEvent).toMatchObject({ attendeeCount: 2, version: 2 });
 
-    const full = await gql(server, JoinEventDocument, { id: event.id }, { token: stranger.accessToken });
+    const full = await stranger.gql(JoinEventDocument, { id: event.id });
     expect(codes(full)).toEqual(['CONFLICT']);
-    const own = await gql(server, JoinEventDocument, { id: event.id }, { token: host.accessToken });
+    const own = await host.gql(JoinEventDocument, { id: event.id });
     expect(own.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT' });
 
-    const left = await gqlOk(server, LeaveEventDocument, { id: event.id }, { token: guest.accessToken });
+    const left = await guest.gqlOk(LeaveEventDocument, { id: event.id });
     expect(left.leaveEvent).toMatchObject({ attendeeCount: 1, viewerIsAttending: false, version: 3 });
-    expect(
-      (await gqlOk(server, LeaveEventDocument, { id: event.id }, { token: guest.accessToken })).leaveEvent.version,
-    ).toBe(3);
-    await gqlOk(server, JoinEventDocument, { id: event.id }, { token: stranger.accessToken });
+    expect((await guest.gqlOk(LeaveEventDocument, { id: event.id })).leaveEvent.version).toBe(3);
+    await stranger.gqlOk(JoinEventDocument, { id: event.id });
   });
 
   it('refuses joining an ended event', async () => {
@@ -253,9 +184,7 @@ describe('attendance', () => {
       startsAt: new Date(Date.now() - 3 * 3600_000).toISOString(),
       endsAt: new Date(Date.now() - 3600_000).toISOString(),
     });
-    expect(codes(await gql(server, JoinEventDocument, { id: event.id }, { token: guest.accessToken }))).toEqual([
-      'CONFLICT',
-    ]);
+    expect(codes(await guest.gql(JoinEventDocument, { id: event.id }))).toEqual(['CONFLICT']);
   });
 
   it('maintains eventsHosted and eventsAttended in the same transaction', async () => {
@@ -263,12 +192,12 @@ describe('attendance', () => {
     const rep = () => server.deps.prisma.reputation.findUniqueOrThrow({ where: { userId: someone.id } });
     const event = await createEvent(server, someone);
     expect((await rep()).eventsHosted).toBe(1);
-    await gqlOk(server, CancelEventDocument, { id: event.id }, { token: someone.accessToken });
+    await someone.gqlOk(CancelEventDocument, { id: event.id });
     expect((await rep()).eventsHosted).toBe(0);
     const other = await createEvent(server, host, { isPublic: true });
-    await gqlOk(server, JoinEventDocument, { id: other.id }, { token: someone.accessToken });
+    await someone.gqlOk(JoinEventDocument, { id: other.id });
     expect((await rep()).eventsAttended).toBe(1);
-    await gqlOk(server, LeaveEventDocument, { id: other.id }, { token: someone.accessToken });
+    await someone.gqlOk(LeaveEventDocument, { id: other.id });
     expect((await rep()).eventsAttended).toBe(0);
   });
 });
@@ -277,76 +206,41 @@ describe('invitations', () => {
   it('lets invitees see and join a private event, and declining hides it', async () => {
     const invitee = await createUser(server);
     const event = await createEvent(server, host, { isPublic: false });
-    expect(codes(await gql(server, JoinEventDocument, { id: event.id }, { token: invitee.accessToken }))).toEqual([
-      'NOT_FOUND',
-    ]);
+    expect(codes(await invitee.gql(JoinEventDocument, { id: event.id }))).toEqual(['NOT_FOUND']);
 
-    const { inviteToEvent } = await gqlOk(
-      server,
-      InviteToEventDocument,
-      { eventId: event.id, userIds: [invitee.id, host.id] },
-      { token: host.accessToken },
-    );
+    const { inviteToEvent } = await host.gqlOk(InviteToEventDocument, {
+      eventId: event.id,
+      userIds: [invitee.id, host.id],
+    });
     expect(inviteToEvent.invitedUsers.map((u) => u.id)).toEqual([invitee.id]);
     expect(inviteToEvent.version).toBe(2);
-    expect(
-      (await gqlOk(server, EventDocument, { id: event.id }, { token: invitee.accessToken })).event?.viewerIsInvited,
-    ).toBe(true);
+    expect((await invitee.gqlOk(EventDocument, { id: event.id })).event?.viewerIsInvited).toBe(true);
     expect(
       await server.deps.prisma.notification.count({
         where: { recipientId: invitee.id, kind: 'EVENT_INVITATION', eventId: event.id },
       }),
     ).toBe(1);
 
-    expect(
-      (await gqlOk(server, DeclineInvitationDocument, { eventId: event.id }, { token: invitee.accessToken }))
-        .declineInvitation,
-    ).toBe(true);
-    expect((await gqlOk(server, EventDocument, { id: event.id }, { token: invitee.accessToken })).event).toBeNull();
-    expect(
-      codes(await gql(server, DeclineInvitationDocument, { eventId: event.id }, { token: stranger.accessToken })),
-    ).toEqual(['NOT_FOUND']);
+    expect((await invitee.gqlOk(DeclineInvitationDocument, { eventId: event.id })).declineInvitation).toBe(true);
+    expect((await invitee.gqlOk(EventDocument, { id: event.id })).event).toBeNull();
+    expect(codes(await stranger.gql(DeclineInvitationDocument, { eventId: event.id }))).toEqual(['NOT_FOUND']);
 
     // Inviting again asks again.
-    await gqlOk(
-      server,
-      InviteToEventDocument,
-      { eventId: event.id, userIds: [invitee.id] },
-      { token: host.accessToken },
-    );
-    const joined = await gqlOk(server, JoinEventDocument, { id: event.id }, { token: invitee.accessToken });
+    await host.gqlOk(InviteToEventDocument, { eventId: event.id, userIds: [invitee.id] });
+    const joined = await invitee.gqlOk(JoinEventDocument, { id: event.id });
     expect(joined.joinEvent.viewerIsAttending).toBe(true);
   });
 
   it('is for the host only, and NOT_FOUND for unknown users', async () => {
     const event = await createEvent(server, host, { isPublic: true });
-    expect(
-      codes(
-        await gql(
-          server,
-          InviteToEventDocument,
-          { eventId: event.id, userIds: [stranger.id] },
-          { token: guest.accessToken },
-        ),
-      ),
-    ).toEqual(['FORBIDDEN']);
-    expect(
-      codes(
-        await gql(
-          server,
-          InviteToEventDocument,
-          { eventId: event.id, userIds: [unknownId] },
-          { token: host.accessToken },
-        ),
-      ),
-    ).toEqual(['NOT_FOUND']);
+    expect(codes(await guest.gql(InviteToEventDocument, { eventId: event.id, userIds: [stranger.id] }))).toEqual([
+      'FORBIDDEN',
+    ]);
+    expect(codes(await host.gql(InviteToEventDocument, { eventId: event.id, userIds: [unknownId] }))).toEqual([
+      'NOT_FOUND',
+    ]);
     const tooMany = Array.from({ length: 101 }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`);
-    const result = await gql(
-      server,
-      InviteToEventDocument,
-      { eventId: event.id, userIds: tooMany },
-      { token: host.accessToken },
-    );
+    const result = await host.gql(InviteToEventDocument, { eventId: event.id, userIds: tooMany });
     expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'userIds' });
   });
 });
@@ -354,55 +248,24 @@ describe('invitations', () => {
 describe('comments, likes and shares', () => {
   it('adds comments, and lets the author or the host delete them', async () => {
     const event = await createEvent(server, host, { isPublic: true });
-    const byGuest = await gqlOk(
-      server,
-      AddEventCommentDocument,
-      { eventId: event.id, body: '  Count me in  ' },
-      { token: guest.accessToken },
-    );
+    const byGuest = await guest.gqlOk(AddEventCommentDocument, { eventId: event.id, body: '  Count me in  ' });
     expect(byGuest.addEventComment).toMatchObject({
       body: 'Count me in',
       author: { id: guest.id },
       event: { commentCount: 1 },
     });
-    const second = await gqlOk(
-      server,
-      AddEventCommentDocument,
-      { eventId: event.id, body: 'Me too' },
-      { token: stranger.accessToken },
-    );
+    const second = await stranger.gqlOk(AddEventCommentDocument, { eventId: event.id, body: 'Me too' });
 
-    expect(
-      codes(
-        await gql(
-          server,
-          DeleteEventCommentDocument,
-          { id: byGuest.addEventComment.id },
-          { token: stranger.accessToken },
-        ),
-      ),
-    ).toEqual(['FORBIDDEN']);
-    await gqlOk(server, DeleteEventCommentDocument, { id: byGuest.addEventComment.id }, { token: guest.accessToken });
-    await gqlOk(server, DeleteEventCommentDocument, { id: second.addEventComment.id }, { token: host.accessToken });
-    expect(
-      codes(
-        await gql(server, DeleteEventCommentDocument, { id: second.addEventComment.id }, { token: host.accessToken }),
-      ),
-    ).toEqual(['NOT_FOUND']);
+    expect(codes(await stranger.gql(DeleteEventCommentDocument, { id: byGuest.addEventComment.id }))).toEqual([
+      'FORBIDDEN',
+    ]);
+    await guest.gqlOk(DeleteEventCommentDocument, { id: byGuest.addEventComment.id });
+    await host.gqlOk(DeleteEventCommentDocument, { id: second.addEventComment.id });
+    expect(codes(await host.gql(DeleteEventCommentDocument, { id: second.addEventComment.id }))).toEqual(['NOT_FOUND']);
 
-    const empty = await gql(
-      server,
-      AddEventCommentDocument,
-      { eventId: event.id, body: '   ' },
-      { token: guest.accessToken },
-    );
+    const empty = await guest.gql(AddEventCommentDocument, { eventId: event.id, body: '   ' });
     expect(empty.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'body' });
-    const long = await gql(
-      server,
-      AddEventCommentDocument,
-      { eventId: event.id, body: 'x'.repeat(2001) },
-      { token: guest.accessToken },
-    );
+    const long = await guest.gql(AddEventCommentDocument, { eventId: event.id, body: 'x'.repeat(2001) });
     expect(codes(long)).toEqual(['BAD_USER_INPUT']);
     expect(codes(await gql(server, AddEventCommentDocument, { eventId: event.id, body: 'hi' }))).toEqual([
       'UNAUTHENTICATED',
@@ -411,24 +274,20 @@ describe('comments, likes and shares', () => {
 
   it('likes idempotently', async () => {
     const event = await createEvent(server, host, { isPublic: true });
-    await gqlOk(server, LikeEventDocument, { id: event.id }, { token: guest.accessToken });
-    const twice = await gqlOk(server, LikeEventDocument, { id: event.id }, { token: guest.accessToken });
+    await guest.gqlOk(LikeEventDocument, { id: event.id });
+    const twice = await guest.gqlOk(LikeEventDocument, { id: event.id });
     expect(twice.likeEvent).toMatchObject({ likeCount: 1, viewerHasLiked: true });
-    const unliked = await gqlOk(server, UnlikeEventDocument, { id: event.id }, { token: guest.accessToken });
+    const unliked = await guest.gqlOk(UnlikeEventDocument, { id: event.id });
     expect(unliked.unlikeEvent).toMatchObject({ likeCount: 0, viewerHasLiked: false });
-    expect(
-      (await gqlOk(server, UnlikeEventDocument, { id: event.id }, { token: guest.accessToken })).unlikeEvent.likeCount,
-    ).toBe(0);
+    expect((await guest.gqlOk(UnlikeEventDocument, { id: event.id })).unlikeEvent.likeCount).toBe(0);
   });
 
   it('records a share and a notification per recipient, for public events only', async () => {
     const event = await createEvent(server, host, { isPublic: true });
-    const { shareEvent } = await gqlOk(
-      server,
-      ShareEventDocument,
-      { id: event.id, withUserIds: [stranger.id, host.id, stranger.id] },
-      { token: guest.accessToken },
-    );
+    const { shareEvent } = await guest.gqlOk(ShareEventDocument, {
+      id: event.id,
+      withUserIds: [stranger.id, host.id, stranger.id],
+    });
     expect(shareEvent.shareCount).toBe(2);
     expect(
       await server.deps.prisma.notification.count({
@@ -436,16 +295,9 @@ describe('comments, likes and shares', () => {
       }),
     ).toBe(2);
     const privateEvent = await createEvent(server, host);
-    expect(
-      codes(
-        await gql(
-          server,
-          ShareEventDocument,
-          { id: privateEvent.id, withUserIds: [stranger.id] },
-          { token: host.accessToken },
-        ),
-      ),
-    ).toEqual(['FORBIDDEN']);
+    expect(codes(await host.gql(ShareEventDocument, { id: privateEvent.id, withUserIds: [stranger.id] }))).toEqual([
+      'FORBIDDEN',
+    ]);
   });
 });
 
@@ -454,7 +306,7 @@ describe('auto-matching', () => {
     const tag = `tag${Date.now().toString(36)}`;
     const profile = async (input: Record<string, unknown>, rating?: { total: number; average: number }) => {
       const user = await createUser(server);
-      await gqlOk(server, UpdateProfileDocument, { input }, { token: user.accessToken });
+      await user.gqlOk(UpdateProfileDocument, { input });
       if (rating) {
         await server.deps.prisma.reputation.update({
           where: { userId: user.id },
@@ -486,27 +338,20 @@ describe('auto-matching', () => {
     ).toBe(2);
 
     // More room on update: the next best is matched too, once.
-    const { updateEvent } = await gqlOk(
-      server,
-      UpdateEventDocument,
-      { id: event.id, input: { maxParticipants: 10 } },
-      { token: host.accessToken },
-    );
+    const { updateEvent } = await host.gqlOk(UpdateEventDocument, { id: event.id, input: { maxParticipants: 10 } });
     expect(updateEvent.matchedUsers.map((u) => u.id).sort()).toEqual([star.id, good.id, homeless.id].sort());
   });
 
   it('matches on update when turned on later', async () => {
     const tag = `late${Date.now().toString(36)}`;
     const fan = await createUser(server);
-    await gqlOk(server, UpdateProfileDocument, { input: { interests: [tag] } }, { token: fan.accessToken });
+    await fan.gqlOk(UpdateProfileDocument, { input: { interests: [tag] } });
     const event = await createEvent(server, host, { interestTags: [tag] });
     expect(event.matchedUsers).toEqual([]);
-    const { updateEvent } = await gqlOk(
-      server,
-      UpdateEventDocument,
-      { id: event.id, input: { autoMatchingEnabled: true } },
-      { token: host.accessToken },
-    );
+    const { updateEvent } = await host.gqlOk(UpdateEventDocument, {
+      id: event.id,
+      input: { autoMatchingEnabled: true },
+    });
     expect(updateEvent.matchedUsers.map((u) => u.id)).toEqual([fan.id]);
   });
 });

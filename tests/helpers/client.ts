@@ -64,17 +64,42 @@ export const uniqueName = (prefix = 'user') =>
 
 export const TEST_PASSWORD = 'correct horse battery';
 
+/**
+ * A signed-up user and their client: operations sent as them (with their current access token)
+ * to the server they signed up on.
+ */
 export interface TestUser {
   id: string;
   username: string;
   password: string;
   accessToken: string;
   refreshToken: string;
+  /** A typed operation over HTTP, signed in as this user. */
+  gql<T, V>(document: TypedDocumentNode<T, V>, variables?: V, opts?: RequestOptions): Promise<GqlResult<T>>;
+  /** The data of a successful operation as this user; fails the test with the errors otherwise. */
+  gqlOk<T, V>(document: TypedDocumentNode<T, V>, variables?: V): Promise<T>;
+  /** A graphql-ws client signed in as this user (see wsClient); close it with `dispose()`. */
+  ws(opts?: { stayConnected?: boolean }): Client;
 }
 
-/** Registers a user through the API and returns their tokens. */
+/** The user's client, bound to the server; it reads the token from the object it is called on, so a copy with a new token uses that one. */
+function clientFor(server: Pick<TestServer, 'graphqlUrl' | 'wsUrl'>): Pick<TestUser, 'gql' | 'gqlOk' | 'ws'> {
+  return {
+    gql(this: TestUser, document, variables, opts) {
+      return gql(server, document, variables, { ...opts, token: this.accessToken });
+    },
+    gqlOk(this: TestUser, document, variables) {
+      return gqlOk(server, document, variables, { token: this.accessToken });
+    },
+    ws(this: TestUser, opts) {
+      return wsClient(server, { authorization: `Bearer ${this.accessToken}` }, opts);
+    },
+  };
+}
+
+/** Registers a user through the API: their tokens, and a client that signs in as them. */
 export async function createUser(
-  server: Pick<TestServer, 'graphqlUrl'>,
+  server: Pick<TestServer, 'graphqlUrl' | 'wsUrl'>,
   overrides: { username?: string; fullName?: string } = {},
 ): Promise<TestUser> {
   const username = overrides.username ?? uniqueName();
@@ -87,6 +112,7 @@ export async function createUser(
     password: TEST_PASSWORD,
     accessToken: register.accessToken,
     refreshToken: register.refreshToken,
+    ...clientFor(server),
   };
 }
 
@@ -270,22 +296,27 @@ export async function postQuery(
   server: Pick<TestServer, 'graphqlUrl'>,
   query: string,
   token?: string,
+  variables?: Record<string, unknown>,
 ): Promise<{ status: number; body: RawResult }> {
   const res = await fetch(server.graphqlUrl, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify({ query }),
+    body: JSON.stringify({ query, variables }),
   });
   return { status: res.status, body: (await res.json()) as RawResult };
 }
 
 /** Runs a raw document over a fresh graphql-ws connection (signed in when a token is given): its first result, or the refusal. */
-export async function wsQuery(server: Pick<TestServer, 'wsUrl'>, query: string, token?: string): Promise<RawResult> {
+export async function wsQuery(
+  server: Pick<TestServer, 'wsUrl'>,
+  query: string,
+  { token, variables }: { token?: string; variables?: Record<string, unknown> } = {},
+): Promise<RawResult> {
   const client = wsClient(server, token ? { authorization: `Bearer ${token}` } : undefined);
   try {
     return await new Promise<RawResult>((resolve) => {
       client.subscribe(
-        { query },
+        { query, variables },
         { next: (v) => resolve(v as RawResult), error: (e) => resolve({ errors: e as never }), complete: () => {} },
       );
     });

@@ -3,6 +3,7 @@
 import { DeleteBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -75,6 +76,103 @@ export async function uploadOk(server: Pick<TestServer, 'graphqlUrl'>, file: Fil
   if (result.errors?.length || !result.data)
     throw new Error(`upload failed (${result.status}): ${JSON.stringify(result.errors)}`);
   return result.data.uploadImage;
+}
+
+// --- uploads as an attacker sends them ------------------------------------------------------
+
+/** What a raw upload got back: the status line's code and the body, once the server closed. */
+export interface RawResponse {
+  status: number;
+  body: string;
+  /** The first error's code, when the body is a GraphQL error response. */
+  code?: string;
+  retryAfterSeconds?: number;
+}
+
+export interface RawUpload {
+  /** Bytes of the request line and headers (sent at once). */
+  headerBytes: number;
+  /** The multipart preamble (operations, map, the file part's headers), before any file byte. */
+  head: Buffer;
+  /** The closing boundary, after the last file byte. */
+  tail: Buffer;
+  write(bytes: Buffer): void;
+  /** Resolves when the connection has closed (by either side), with when that was (Date.now()). */
+  closed: Promise<number>;
+  /** Everything the server sent, parsed, once the connection has closed. */
+  response: Promise<RawResponse>;
+  destroy(): void;
+}
+
+/**
+ * An uploadImage request written by hand on a raw socket: the request's headers (declaring
+ * a body of head + fileLength + tail) go out at once, the body only as the test writes it,
+ * so a test can stall, trickle or abandon it. `headers` adds or overrides request headers.
+ */
+export function rawUpload(
+  server: Pick<TestServer, 'url'>,
+  token: string | undefined,
+  fileLength: number,
+  headers: Record<string, string> = {},
+): RawUpload {
+  const boundary = `----pinit${Math.random().toString(36).slice(2)}`;
+  const operations = JSON.stringify({
+    query: 'mutation ($input: UploadImageInput!) { uploadImage(input: $input) { id } }',
+    variables: { input: { file: null, type: 'PROFILE' } },
+  });
+  const head = Buffer.from(
+    `--${boundary}\r\nContent-Disposition: form-data; name="operations"\r\n\r\n${operations}\r\n` +
+      `--${boundary}\r\nContent-Disposition: form-data; name="map"\r\n\r\n{"0":["variables.input.file"]}\r\n` +
+      `--${boundary}\r\nContent-Disposition: form-data; name="0"; filename="a.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`,
+  );
+  const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+  const url = new URL(server.url);
+  const all: Record<string, string> = {
+    host: url.host,
+    'content-type': `multipart/form-data; boundary=${boundary}`,
+    'content-length': String(head.length + fileLength + tail.length),
+    'apollo-require-preflight': 'true',
+    // The server closes after answering, so that `response` settles on success too.
+    connection: 'close',
+    ...(token ? { authorization: `Bearer ${token}` } : {}),
+    ...headers,
+  };
+  const socket = net.connect(Number(url.port), url.hostname);
+  socket.on('error', () => {});
+  const requestHead = Buffer.from(
+    `POST /graphql HTTP/1.1\r\n${Object.entries(all)
+      .map(([name, value]) => `${name}: ${value}\r\n`)
+      .join('')}\r\n`,
+  );
+  socket.write(requestHead);
+  const received: Buffer[] = [];
+  socket.on('data', (chunk: Buffer) => received.push(chunk));
+  const closed = new Promise<number>((resolve) => socket.once('close', () => resolve(Date.now())));
+  const response = closed.then(() => {
+    const text = Buffer.concat(received).toString('utf8');
+    const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0);
+    const body = text.slice(text.indexOf('\r\n\r\n') + 4);
+    try {
+      const error = (JSON.parse(body) as { errors?: Array<{ extensions?: Record<string, unknown> }> }).errors?.[0];
+      return {
+        status,
+        body,
+        code: error?.extensions?.code as string | undefined,
+        retryAfterSeconds: error?.extensions?.retryAfterSeconds as number | undefined,
+      };
+    } catch {
+      return { status, body };
+    }
+  });
+  return {
+    headerBytes: requestHead.length,
+    head,
+    tail,
+    write: (bytes) => void socket.write(bytes),
+    closed,
+    response,
+    destroy: () => socket.destroy(),
+  };
 }
 
 // --- test images ---------------------------------------------------------------------------

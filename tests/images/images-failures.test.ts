@@ -2,7 +2,7 @@
 // write that fails removes the written object, and a storage that is gone is a clear error.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeleteImageDocument, MyImagesDocument } from '../generated/graphql.ts';
-import { codes, createUser, gqlOk } from '../helpers/client.ts';
+import { codes, createUser } from '../helpers/client.ts';
 import type { TestUser } from '../helpers/client.ts';
 import { jpeg, keyOf, readStored, startS3, storedKeys, uploadImage, uploadOk } from '../helpers/images.ts';
 import type { LocalS3 } from '../helpers/images.ts';
@@ -143,10 +143,10 @@ describe.each([
       { token: user.accessToken, isPrimary: true, caption: FAILING_CAPTION },
     );
     expect(codes(failed)).toEqual(['INTERNAL_SERVER_ERROR']);
-    const seen = await gqlOk(server, MyImagesDocument, {}, { token: user.accessToken });
+    const seen = await user.gqlOk(MyImagesDocument, {});
     expect(seen.me!.primaryImage?.id).toBe(primary.id);
     expect(await storedKeys(server)).toEqual([keyOf(primary.url)]);
-    await gqlOk(server, DeleteImageDocument, { id: primary.id }, { token: user.accessToken });
+    await user.gqlOk(DeleteImageDocument, { id: primary.id });
     expect(await state()).toEqual({ rows: 0, objects: [] });
   });
 
@@ -162,7 +162,7 @@ describe.each([
       }),
       async () => {
         // For the client the image is gone; the object is left for an operator, and logged.
-        const deleted = await gqlOk(server, DeleteImageDocument, { id: image.id }, { token: user.accessToken });
+        const deleted = await user.gqlOk(DeleteImageDocument, { id: image.id });
         expect(deleted.deleteImage).toBe(image.id);
       },
     );
@@ -201,7 +201,7 @@ describe('image uploads with S3 gone', () => {
     expect(Date.now() - started).toBeLessThan(15_000);
 
     // Nothing changed: one row, still primary; reads keep working.
-    const seen = await gqlOk(server, MyImagesDocument, {}, { token: user.accessToken });
+    const seen = await user.gqlOk(MyImagesDocument, {});
     expect(seen.me!.images.map((i) => i.id)).toEqual([kept.id]);
     expect(seen.me!.primaryImage?.id).toBe(kept.id);
     const ready = await fetch(`${server.url}/readyz`);

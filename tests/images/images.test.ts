@@ -117,14 +117,14 @@ describe.each(backends)('image flow on $name', ({ s3: useS3 }) => {
     });
     expect(keyOf(second.url)).toMatch(KEY_PATTERN(alice.id, 'gallery', 'png'));
 
-    const listed = await gqlOk(server, MyImagesDocument, {}, { token: alice.accessToken });
+    const listed = await alice.gqlOk(MyImagesDocument, {});
     expect(listed.me!.images.map((i) => i.id)).toEqual([second.id, first.id]); // newest first
     expect(listed.me!.avatarUrl).toBe(first.url);
     expect(listed.me!.primaryImage?.id).toBe(first.id);
-    const gallery = await gqlOk(server, MyImagesDocument, { type: 'GALLERY' }, { token: alice.accessToken });
+    const gallery = await alice.gqlOk(MyImagesDocument, { type: 'GALLERY' });
     expect(gallery.me!.images.map((i) => i.id)).toEqual([second.id]);
 
-    const promoted = await gqlOk(server, SetPrimaryImageDocument, { id: second.id }, { token: alice.accessToken });
+    const promoted = await alice.gqlOk(SetPrimaryImageDocument, { id: second.id });
     expect(promoted.setPrimaryImage.isPrimary).toBe(true);
     // Others see it too, signed in or not.
     const seen = await gqlOk(server, UserImagesDocument, { id: alice.id });
@@ -135,32 +135,22 @@ describe.each(backends)('image flow on $name', ({ s3: useS3 }) => {
       [first.id, false],
     ]);
 
-    const captioned = await gqlOk(
-      server,
-      UpdateImageCaptionDocument,
-      { id: first.id, caption: 'Sunset' },
-      { token: alice.accessToken },
-    );
+    const captioned = await alice.gqlOk(UpdateImageCaptionDocument, { id: first.id, caption: 'Sunset' });
     expect(captioned.updateImageCaption.caption).toBe('Sunset');
-    const cleared = await gqlOk(
-      server,
-      UpdateImageCaptionDocument,
-      { id: first.id, caption: '' },
-      { token: alice.accessToken },
-    );
+    const cleared = await alice.gqlOk(UpdateImageCaptionDocument, { id: first.id, caption: '' });
     expect(cleared.updateImageCaption.caption).toBe('');
 
     expect(await storedKeys(server)).toEqual([firstKey, keyOf(second.url)].sort());
-    const deleted = await gqlOk(server, DeleteImageDocument, { id: second.id }, { token: alice.accessToken });
+    const deleted = await alice.gqlOk(DeleteImageDocument, { id: second.id });
     expect(deleted.deleteImage).toBe(second.id);
     expect(await readStored(server, keyOf(second.url))).toBeUndefined();
     expect(await storedKeys(server)).toEqual([firstKey]);
-    const after = await gqlOk(server, MyImagesDocument, {}, { token: alice.accessToken });
+    const after = await alice.gqlOk(MyImagesDocument, {});
     // The primary image was deleted: no avatar until another is chosen.
     expect(after.me).toMatchObject({ avatarUrl: null, primaryImage: null });
     expect(after.me!.images.map((i) => i.id)).toEqual([first.id]);
 
-    await gqlOk(server, DeleteImageDocument, { id: first.id }, { token: alice.accessToken });
+    await alice.gqlOk(DeleteImageDocument, { id: first.id });
     expect(await leftovers(server, alice.id)).toEqual({ rows: 0, objects: [] });
   });
 
@@ -184,7 +174,7 @@ describe.each(backends)('image flow on $name', ({ s3: useS3 }) => {
       expect(meta.iptc).toBeUndefined();
       expect(meta.icc).toBeUndefined();
     }
-    await gqlOk(server, DeleteImageDocument, { id: image.id }, { token: alice.accessToken });
+    await alice.gqlOk(DeleteImageDocument, { id: image.id });
   });
 
   it('leaves nothing behind when the client hangs up mid-upload', async () => {
@@ -249,7 +239,7 @@ describe.each(backends)('image flow on $name', ({ s3: useS3 }) => {
       expect((await storedKeys(server)).filter((k) => k.includes(alice.id))).toEqual([]);
       // The server carries on.
       const image = await uploadOk(server, { data: await jpeg(40, 30) }, { token: alice.accessToken });
-      await gqlOk(server, DeleteImageDocument, { id: image.id }, { token: alice.accessToken });
+      await alice.gqlOk(DeleteImageDocument, { id: image.id });
     } finally {
       server.deps.storage.put = put;
       server.server.httpServer.off('request', onRequest);
@@ -261,7 +251,8 @@ describe('image processing', () => {
   let server: TestServer;
   let user: TestUser;
   beforeAll(async () => {
-    server = await startTestServer();
+    // One user uploads five at once here (tests/images/upload-limits.test.ts tests the cap).
+    server = await startTestServer({ env: { UPLOADS_MAX_CONCURRENT_PER_USER: '10' } });
     user = await createUser(server);
   });
   afterAll(async () => {
@@ -484,19 +475,9 @@ describe('bad input', () => {
   });
 
   it('refuses a missing file sent without multipart', async () => {
-    const nullFile = await gql(
-      server,
-      UploadImageDocument,
-      { input: { file: null, type: 'PROFILE' } },
-      { token: other.accessToken },
-    );
+    const nullFile = await other.gql(UploadImageDocument, { input: { file: null, type: 'PROFILE' } });
     expect(codes(nullFile)).toEqual(['BAD_USER_INPUT']);
-    const stringFile = await gql(
-      server,
-      UploadImageDocument,
-      { input: { file: 'photo.jpg', type: 'PROFILE' } },
-      { token: other.accessToken },
-    );
+    const stringFile = await other.gql(UploadImageDocument, { input: { file: 'photo.jpg', type: 'PROFILE' } });
     expect(codes(stringFile)).toEqual(['BAD_USER_INPUT']);
     await nothingStoredFor(other);
   });
@@ -572,14 +553,7 @@ describe('bad input', () => {
     }
     expect(codes(await gql(server, DeleteImageDocument, { id: ownersImageId }))).toEqual(['UNAUTHENTICATED']);
     expect(
-      codes(
-        await gql(
-          server,
-          UpdateImageCaptionDocument,
-          { id: ownersImageId, caption: 'x'.repeat(10_000) },
-          { token: owner.accessToken },
-        ),
-      ),
+      codes(await owner.gql(UpdateImageCaptionDocument, { id: ownersImageId, caption: 'x'.repeat(10_000) })),
     ).toEqual(['BAD_USER_INPUT']);
 
     // Untouched.
@@ -609,7 +583,10 @@ describe('bad input', () => {
 describe('one primary image per user', () => {
   let server: TestServer;
   beforeAll(async () => {
-    server = await startTestServer();
+    // Twenty uploads of one user race here (tests/images/upload-limits.test.ts tests the cap).
+    server = await startTestServer({
+      env: { UPLOADS_MAX_CONCURRENT_PER_USER: '20', UPLOADS_MAX_CONCURRENT: '20' },
+    });
   });
   afterAll(async () => {
     await server?.close();
@@ -635,9 +612,7 @@ describe('one primary image per user', () => {
     const ids: string[] = [];
     for (let i = 0; i < 20; i++) ids.push((await uploadOk(server, file, { token: user.accessToken })).id);
 
-    const results = await Promise.all(
-      ids.map((id) => gql(server, SetPrimaryImageDocument, { id }, { token: user.accessToken })),
-    );
+    const results = await Promise.all(ids.map((id) => user.gql(SetPrimaryImageDocument, { id })));
     // Each call either wins in turn or is told to retry; none fails otherwise.
     for (const result of results)
       expect(result.errors?.map((e) => e.extensions?.code) ?? []).toSatisfy(
@@ -647,15 +622,13 @@ describe('one primary image per user', () => {
     const [primary, ...more] = await primaries(user.id);
     expect(more).toEqual([]);
     expect(ids).toContain(primary.id);
-    const seen = await gqlOk(server, MyImagesDocument, {}, { token: user.accessToken });
+    const seen = await user.gqlOk(MyImagesDocument, {});
     expect(seen.me!.primaryImage?.id).toBe(primary.id);
     expect(seen.me!.images.filter((i) => i.isPrimary).map((i) => i.id)).toEqual([primary.id]);
 
     // Again on the same image at once, and with the current primary: harmless.
     const again = await Promise.all(
-      Array.from({ length: 10 }, (_, i) =>
-        gql(server, SetPrimaryImageDocument, { id: ids[i % 2] }, { token: user.accessToken }),
-      ),
+      Array.from({ length: 10 }, (_, i) => user.gql(SetPrimaryImageDocument, { id: ids[i % 2] })),
     );
     for (const result of again) expect(result.errors ?? []).toEqual([]);
     expect(await primaries(user.id)).toHaveLength(1);

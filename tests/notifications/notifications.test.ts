@@ -37,7 +37,7 @@ async function feed(
   user: TestUser,
   vars: { first?: number; after?: string; unreadOnly?: boolean } = {},
 ) {
-  return (await gqlOk(server, NotificationsDocument, vars, { token: user.accessToken })).notifications;
+  return (await user.gqlOk(NotificationsDocument, vars)).notifications;
 }
 
 async function listen(server: TestServer, user: TestUser) {
@@ -189,7 +189,7 @@ describe('notifications on one instance', () => {
   it('creates every kind through its cause and delivers it live to its recipient only', async () => {
     const { cleo, party } = await everyKind(server, server);
     // Declining a private event's invitation hides the event, in old notifications too.
-    await gqlOk(server, DeclineInvitationDocument, { eventId: party.id }, { token: cleo.accessToken });
+    await cleo.gqlOk(DeclineInvitationDocument, { eventId: party.id });
     const after = await feed(server, cleo);
     expect(after.edges.map((e) => e.node.event)).toEqual([null, null, null]);
     expect(after.edges[0]?.node.text).toContain('Rooftop party!');
@@ -214,8 +214,7 @@ describe('notifications on one instance', () => {
   it('pages the feed newest first, filters unread, and marks only the viewer’s own as read', async () => {
     const [me, other] = await Promise.all([createUser(server), createUser(server)]);
     const senders = await Promise.all(Array.from({ length: 7 }, () => createUser(server)));
-    for (const sender of senders)
-      await gqlOk(server, SendFriendRequestDocument, { userId: me.id }, { token: sender.accessToken });
+    for (const sender of senders) await sender.gqlOk(SendFriendRequestDocument, { userId: me.id });
     await gqlOk(server, SendFriendRequestDocument, { userId: other.id }, { token: senders[0]!.accessToken });
 
     const all: FeedItem[] = [];
@@ -232,22 +231,13 @@ describe('notifications on one instance', () => {
     expect([...created].sort((a, b) => b - a)).toEqual(created);
 
     const theirs = (await feed(server, other)).edges[0]!.node;
-    const { markNotificationsRead: two } = await gqlOk(
-      server,
-      MarkNotificationsReadDocument,
-      { ids: [all[0]!.id, all[1]!.id, theirs.id] },
-      { token: me.accessToken },
-    );
+    const { markNotificationsRead: two } = await me.gqlOk(MarkNotificationsReadDocument, {
+      ids: [all[0]!.id, all[1]!.id, theirs.id],
+    });
     expect(two).toBe(2);
     // Already read: nothing changes.
-    expect(
-      (await gqlOk(server, MarkNotificationsReadDocument, { ids: [all[0]!.id] }, { token: me.accessToken }))
-        .markNotificationsRead,
-    ).toBe(0);
-    expect(
-      (await gqlOk(server, MarkNotificationsReadDocument, { ids: [] }, { token: me.accessToken }))
-        .markNotificationsRead,
-    ).toBe(0);
+    expect((await me.gqlOk(MarkNotificationsReadDocument, { ids: [all[0]!.id] })).markNotificationsRead).toBe(0);
+    expect((await me.gqlOk(MarkNotificationsReadDocument, { ids: [] })).markNotificationsRead).toBe(0);
     expect((await feed(server, other)).edges[0]!.node.readAt).toBeNull();
 
     const unread = await feed(server, me, { unreadOnly: true });
@@ -261,9 +251,7 @@ describe('notifications on one instance', () => {
     expect((await feed(server, me)).edges.slice(0, 2).every((e) => e.node.readAt !== null)).toBe(true);
 
     // Omitted ids: all of the viewer's, and no one else's.
-    expect(
-      (await gqlOk(server, MarkNotificationsReadDocument, {}, { token: me.accessToken })).markNotificationsRead,
-    ).toBe(5);
+    expect((await me.gqlOk(MarkNotificationsReadDocument, {})).markNotificationsRead).toBe(5);
     expect((await feed(server, me, { unreadOnly: true })).edges).toEqual([]);
     expect((await feed(server, other, { unreadOnly: true })).edges).toHaveLength(1);
   });
@@ -297,7 +285,7 @@ describe('notifications on one instance', () => {
 
   describe('devices', () => {
     const register = (user: TestUser, platform: DevicePlatform, token: string) =>
-      gql(server, RegisterDeviceDocument, { platform, token }, { token: user.accessToken });
+      user.gql(RegisterDeviceDocument, { platform, token });
     const devicesOf = async (user: TestUser) =>
       (
         await server.deps.prisma.device.findMany({
@@ -345,22 +333,12 @@ describe('notifications on one instance', () => {
       expect(await server.deps.prisma.pushJob.count({ where: { deviceId: device.id } })).toBe(0);
 
       // Only the owner unregisters; as registered, in any case for APNs.
-      expect(
-        (await gqlOk(server, UnregisterDeviceDocument, { token: APNS_TOKEN }, { token: ana.accessToken }))
-          .unregisterDevice,
-      ).toBe(false);
-      expect(
-        (await gqlOk(server, UnregisterDeviceDocument, { token: APNS_TOKEN.toUpperCase() }, { token: ben.accessToken }))
-          .unregisterDevice,
-      ).toBe(true);
-      expect(
-        (await gqlOk(server, UnregisterDeviceDocument, { token: JSON.stringify(web) }, { token: ana.accessToken }))
-          .unregisterDevice,
-      ).toBe(true);
-      expect(
-        (await gqlOk(server, UnregisterDeviceDocument, { token: FCM_TOKEN }, { token: ana.accessToken }))
-          .unregisterDevice,
-      ).toBe(true);
+      expect((await ana.gqlOk(UnregisterDeviceDocument, { token: APNS_TOKEN })).unregisterDevice).toBe(false);
+      expect((await ben.gqlOk(UnregisterDeviceDocument, { token: APNS_TOKEN.toUpperCase() })).unregisterDevice).toBe(
+        true,
+      );
+      expect((await ana.gqlOk(UnregisterDeviceDocument, { token: JSON.stringify(web) })).unregisterDevice).toBe(true);
+      expect((await ana.gqlOk(UnregisterDeviceDocument, { token: FCM_TOKEN })).unregisterDevice).toBe(true);
       expect(await devicesOf(ana)).toEqual([]);
       expect(await devicesOf(ben)).toEqual([]);
     });
@@ -405,8 +383,7 @@ describe('notifications on one instance', () => {
     it('refuses over-long tokens on unregister too', async () => {
       const me = await createUser(server);
       expect(
-        (await gql(server, UnregisterDeviceDocument, { token: 'x'.repeat(1025) }, { token: me.accessToken }))
-          .errors?.[0]?.extensions,
+        (await me.gql(UnregisterDeviceDocument, { token: 'x'.repeat(1025) })).errors?.[0]?.extensions,
       ).toMatchObject({
         code: 'BAD_USER_INPUT',
         field: 'token',

@@ -139,7 +139,7 @@ describe('push delivery', () => {
     expect(again.headers.authorization).toBe(toIos.headers.authorization);
     expect((again.body.aps as { badge: number }).badge).toBe(2);
     expect(fcm.issued.length).toBe(exchanges);
-    await gqlOk(server, MarkNotificationsReadDocument, {}, { token: me.accessToken });
+    await me.gqlOk(MarkNotificationsReadDocument, {});
     const third = await poke(server, me);
     expect(
       ((await waitFor(() => apns.requests.find((r) => r.body.notificationId === third))).body.aps as { badge: number })
@@ -404,16 +404,18 @@ describe('push faults', () => {
 
       const first = await createUser(server);
       stuck = (
-        await gqlOk(server, SendFriendRequestDocument, { userId: me.id }, { token: first.accessToken }).then(() =>
-          server.deps.prisma.notification.findFirstOrThrow({ where: { recipientId: me.id, actorId: first.id } }),
-        )
+        await first
+          .gqlOk(SendFriendRequestDocument, { userId: me.id })
+          .then(() =>
+            server.deps.prisma.notification.findFirstOrThrow({ where: { recipientId: me.id, actorId: first.id } }),
+          )
       ).id;
       // The first attempt is stuck at the provider ...
       await waitFor(() => apns.requests.some((r) => r.body.notificationId === stuck), { what: 'the hanging request' });
       // ... while the API answers mutations that queue more pushes, and those are delivered.
       const more = await Promise.all(
         senders.map(async (from) => {
-          await gqlOk(server, SendFriendRequestDocument, { userId: me.id }, { token: from.accessToken });
+          await from.gqlOk(SendFriendRequestDocument, { userId: me.id });
           return (
             await server.deps.prisma.notification.findFirstOrThrow({ where: { recipientId: me.id, actorId: from.id } })
           ).id;

@@ -18,7 +18,7 @@ describe('error fields', () => {
   it('answers sendMessage to an unknown chat with NOT_FOUND naming chatId', async () => {
     const user = await createUser(server);
     for (const chatId of ['00000000-0000-4000-8000-000000000000', 'not-a-uuid']) {
-      const result = await gql(server, SendMessageDocument, { chatId, body: 'hello' }, { token: user.accessToken });
+      const result = await user.gql(SendMessageDocument, { chatId, body: 'hello' });
       expect(result.status).toBe(200);
       expect(result.errors).toHaveLength(1);
       expect(result.errors?.[0]?.extensions).toEqual({ code: 'NOT_FOUND', field: 'chatId' });

@@ -14,7 +14,7 @@ import {
   SendFriendRequestDocument,
   SendMessageDocument,
 } from '../generated/graphql.ts';
-import { createUser, gqlOk, subscribe, wsClient } from '../helpers/client.ts';
+import { createUser, subscribe } from '../helpers/client.ts';
 import type { TestUser } from '../helpers/client.ts';
 import { certify, createEvent } from '../helpers/events.ts';
 import { spawnScript } from '../helpers/process.ts';
@@ -142,10 +142,10 @@ describe('examples/chat.ts', () => {
     const alice = await createUser(server);
     const bob = await createUser(server);
     // Crossing requests: the second accepts the first.
-    await gqlOk(server, SendFriendRequestDocument, { userId: alice.id }, { token: bob.accessToken });
-    await gqlOk(server, SendFriendRequestDocument, { userId: bob.id }, { token: alice.accessToken });
+    await bob.gqlOk(SendFriendRequestDocument, { userId: alice.id });
+    await alice.gqlOk(SendFriendRequestDocument, { userId: bob.id });
 
-    const bobClient = wsClient(server, { authorization: `Bearer ${bob.accessToken}` });
+    const bobClient = bob.ws();
     const inbox = await subscribe(server, bobClient, MessageAddedDocument, {});
     try {
       const run = runExample('examples/chat.ts', [
@@ -164,9 +164,9 @@ describe('examples/chat.ts', () => {
 
       // Read first, then answer. (Answering first also moves Bob's read marker, but the server
       // publishes no status change for that; see the report on chat read markers.)
-      await gqlOk(server, MarkChatReadDocument, { chatId }, { token: bob.accessToken });
+      await bob.gqlOk(MarkChatReadDocument, { chatId });
       await run.waitFor(/"Coming to the picnic\?" is READ/);
-      await gqlOk(server, SendMessageDocument, { chatId, body: 'Yes, see you there' }, { token: bob.accessToken });
+      await bob.gqlOk(SendMessageDocument, { chatId, body: 'Yes, see you there' });
 
       const { code, stdout, stderr } = await run.exited;
       expect(stderr).toBe('');
@@ -179,7 +179,7 @@ describe('examples/chat.ts', () => {
       expect(stdout).toContain('bye (2 sent, 1 received');
 
       // The example marked the chat read: Bob sees his reply as READ.
-      const history = await gqlOk(server, ChatHistoryDocument, { id: chatId, last: 10 }, { token: bob.accessToken });
+      const history = await bob.gqlOk(ChatHistoryDocument, { id: chatId, last: 10 });
       const reply = history.chat?.messages.edges.find((e) => e.node.body === 'Yes, see you there');
       expect(reply?.node.status).toBe('READ');
     } finally {
@@ -231,7 +231,7 @@ describe('examples/upload-avatar.ts', () => {
     expect(stdout).toContain('stored: 64×48 image/jpeg');
     expect(stdout).toMatch(/GET avatarUrl: 200 image\/jpeg \d+ bytes/);
 
-    const { me } = await gqlOk(server, MyImagesDocument, {}, { token: user.accessToken });
+    const { me } = await user.gqlOk(MyImagesDocument, {});
     expect(me?.primaryImage?.caption).toBe('At the lake');
     expect(stdout).toContain(`avatarUrl of ${user.username}: ${me?.avatarUrl}`);
   }, 60_000);

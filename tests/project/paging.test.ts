@@ -10,7 +10,7 @@ import { orderedPair } from '../../src/services/social/index.ts';
 import { schema } from '../../src/schema/index.ts';
 import { PAGING_EXTENSION } from '../../src/schema/paging.ts';
 import type { PagePolicy } from '../../src/schema/paging.ts';
-import { createUser, gql, gqlOk } from '../helpers/client.ts';
+import { createUser } from '../helpers/client.ts';
 import type { TestUser } from '../helpers/client.ts';
 import { createEvent } from '../helpers/events.ts';
 import { startTestServer } from '../helpers/server.ts';
@@ -93,8 +93,7 @@ beforeAll(async () => {
   viewer = await createUser(server);
   const friend = await createUser(server);
   await server.deps.prisma.friendship.create({ data: orderedPair(viewer.id, friend.id) });
-  const chatId = (await gqlOk(server, OpenDirectChatDocument, { userId: friend.id }, { token: viewer.accessToken }))
-    .openDirectChat.id;
+  const chatId = (await viewer.gqlOk(OpenDirectChatDocument, { userId: friend.id })).openDirectChat.id;
   const event = await createEvent(server, viewer);
   requiredArgs = {
     'Query.event': { id: JSON.stringify(event.id) },
@@ -141,8 +140,7 @@ describe('paging', () => {
     '%s refuses first: max + 1 and accepts first: max over HTTP',
     async (name, f) => {
       const { max } = policyOf(f)!;
-      const send = (pageArgs: Record<string, string>) =>
-        gql(server, parse(operation(f.path, f.target, pageArgs)), {}, { token: viewer.accessToken });
+      const send = (pageArgs: Record<string, string>) => viewer.gql(parse(operation(f.path, f.target, pageArgs)), {});
 
       const over = await send({ first: String(max + 1) });
       expect(

@@ -31,45 +31,28 @@ afterAll(async () => {
 });
 
 const unknownId = '00000000-0000-4000-8000-000000000000';
-const status = async (viewer: TestUser, userId: string) =>
-  (await gqlOk(server, FriendsDocument, { userId }, { token: viewer.accessToken })).user!;
+const status = async (viewer: TestUser, userId: string) => (await viewer.gqlOk(FriendsDocument, { userId })).user!;
 
 describe('friend requests', () => {
   it('runs the whole lifecycle: send, list, accept, both notified, remove', async () => {
     const [ana, ben] = [await createUser(server), await createUser(server)];
-    const { sendFriendRequest: request } = await gqlOk(
-      server,
-      SendFriendRequestDocument,
-      { userId: ben.id },
-      { token: ana.accessToken },
-    );
+    const { sendFriendRequest: request } = await ana.gqlOk(SendFriendRequestDocument, { userId: ben.id });
     expect(request).toMatchObject({ from: { id: ana.id }, to: { id: ben.id } });
     expect((await status(ana, ben.id)).friendshipStatus).toBe('REQUEST_SENT');
     expect((await status(ben, ana.id)).friendshipStatus).toBe('REQUEST_RECEIVED');
 
-    const incoming = await gqlOk(server, FriendRequestsDocument, { incoming: true }, { token: ben.accessToken });
+    const incoming = await ben.gqlOk(FriendRequestsDocument, { incoming: true });
     expect(incoming.friendRequests.map((r) => r.id)).toEqual([request.id]);
-    const sent = await gqlOk(server, FriendRequestsDocument, { incoming: false }, { token: ana.accessToken });
+    const sent = await ana.gqlOk(FriendRequestsDocument, { incoming: false });
     expect(sent.friendRequests.map((r) => r.id)).toEqual([request.id]);
-    expect(
-      (await gqlOk(server, FriendRequestsDocument, { incoming: false }, { token: ben.accessToken })).friendRequests,
-    ).toEqual([]);
+    expect((await ben.gqlOk(FriendRequestsDocument, { incoming: false })).friendRequests).toEqual([]);
 
     // Only the recipient accepts.
-    expect(
-      codes(await gql(server, AcceptFriendRequestDocument, { requestId: request.id }, { token: ana.accessToken })),
-    ).toEqual(['FORBIDDEN']);
-    const { acceptFriendRequest } = await gqlOk(
-      server,
-      AcceptFriendRequestDocument,
-      { requestId: request.id },
-      { token: ben.accessToken },
-    );
+    expect(codes(await ana.gql(AcceptFriendRequestDocument, { requestId: request.id }))).toEqual(['FORBIDDEN']);
+    const { acceptFriendRequest } = await ben.gqlOk(AcceptFriendRequestDocument, { requestId: request.id });
     expect(acceptFriendRequest).toMatchObject({ id: ana.id, friendshipStatus: 'FRIENDS', friendCount: 1 });
     // A double accept: the request no longer exists.
-    expect(
-      codes(await gql(server, AcceptFriendRequestDocument, { requestId: request.id }, { token: ben.accessToken })),
-    ).toEqual(['NOT_FOUND']);
+    expect(codes(await ben.gql(AcceptFriendRequestDocument, { requestId: request.id }))).toEqual(['NOT_FOUND']);
 
     expect(
       await server.deps.prisma.notification.count({
@@ -88,19 +71,15 @@ describe('friend requests', () => {
     expect(friends.friendshipStatus).toBe('SELF');
     expect(friends.friends.edges.map((e) => e.node.id)).toEqual([ana.id]);
 
-    expect(
-      (await gqlOk(server, RemoveFriendDocument, { userId: ana.id }, { token: ben.accessToken })).removeFriend,
-    ).toBe(ana.id);
+    expect((await ben.gqlOk(RemoveFriendDocument, { userId: ana.id })).removeFriend).toBe(ana.id);
     expect((await status(ana, ben.id)).friendshipStatus).toBe('NONE');
-    expect(codes(await gql(server, RemoveFriendDocument, { userId: ana.id }, { token: ben.accessToken }))).toEqual([
-      'NOT_FOUND',
-    ]);
+    expect(codes(await ben.gql(RemoveFriendDocument, { userId: ana.id }))).toEqual(['NOT_FOUND']);
   });
 
   it('accepts theirs when you ask someone who already asked you', async () => {
     const [ana, ben] = [await createUser(server), await createUser(server)];
-    const first = await gqlOk(server, SendFriendRequestDocument, { userId: ben.id }, { token: ana.accessToken });
-    const mutual = await gqlOk(server, SendFriendRequestDocument, { userId: ana.id }, { token: ben.accessToken });
+    const first = await ana.gqlOk(SendFriendRequestDocument, { userId: ben.id });
+    const mutual = await ben.gqlOk(SendFriendRequestDocument, { userId: ana.id });
     expect(mutual.sendFriendRequest).toMatchObject({
       id: first.sendFriendRequest.id,
       from: { id: ana.id },
@@ -114,8 +93,8 @@ describe('friend requests', () => {
     for (let round = 0; round < 5; round++) {
       const [ana, ben] = [await createUser(server), await createUser(server)];
       const results = await Promise.all([
-        gql(server, SendFriendRequestDocument, { userId: ben.id }, { token: ana.accessToken }),
-        gql(server, SendFriendRequestDocument, { userId: ana.id }, { token: ben.accessToken }),
+        ana.gql(SendFriendRequestDocument, { userId: ben.id }),
+        ben.gql(SendFriendRequestDocument, { userId: ana.id }),
       ]);
       expect(results.flatMap((r) => codes(r))).toEqual([]);
       expect(await server.deps.prisma.friendship.count({ where: orderedPair(ana.id, ben.id) })).toBe(1);
@@ -125,54 +104,29 @@ describe('friend requests', () => {
 
   it('declines and cancels, each by the right side', async () => {
     const [ana, ben] = [await createUser(server), await createUser(server)];
-    const req = (await gqlOk(server, SendFriendRequestDocument, { userId: ben.id }, { token: ana.accessToken }))
-      .sendFriendRequest;
-    expect(
-      codes(await gql(server, DeclineFriendRequestDocument, { requestId: req.id }, { token: ana.accessToken })),
-    ).toEqual(['FORBIDDEN']);
-    expect(
-      codes(await gql(server, CancelFriendRequestDocument, { requestId: req.id }, { token: ben.accessToken })),
-    ).toEqual(['FORBIDDEN']);
-    expect(
-      (await gqlOk(server, DeclineFriendRequestDocument, { requestId: req.id }, { token: ben.accessToken }))
-        .declineFriendRequest,
-    ).toBe(req.id);
-    expect(
-      codes(await gql(server, AcceptFriendRequestDocument, { requestId: req.id }, { token: ben.accessToken })),
-    ).toEqual(['NOT_FOUND']);
+    const req = (await ana.gqlOk(SendFriendRequestDocument, { userId: ben.id })).sendFriendRequest;
+    expect(codes(await ana.gql(DeclineFriendRequestDocument, { requestId: req.id }))).toEqual(['FORBIDDEN']);
+    expect(codes(await ben.gql(CancelFriendRequestDocument, { requestId: req.id }))).toEqual(['FORBIDDEN']);
+    expect((await ben.gqlOk(DeclineFriendRequestDocument, { requestId: req.id })).declineFriendRequest).toBe(req.id);
+    expect(codes(await ben.gql(AcceptFriendRequestDocument, { requestId: req.id }))).toEqual(['NOT_FOUND']);
 
-    const again = (await gqlOk(server, SendFriendRequestDocument, { userId: ben.id }, { token: ana.accessToken }))
-      .sendFriendRequest;
-    expect(
-      (await gqlOk(server, CancelFriendRequestDocument, { requestId: again.id }, { token: ana.accessToken }))
-        .cancelFriendRequest,
-    ).toBe(again.id);
+    const again = (await ana.gqlOk(SendFriendRequestDocument, { userId: ben.id })).sendFriendRequest;
+    expect((await ana.gqlOk(CancelFriendRequestDocument, { requestId: again.id })).cancelFriendRequest).toBe(again.id);
     expect((await status(ana, ben.id)).friendshipStatus).toBe('NONE');
   });
 
   it('refuses self-requests, duplicates, requests to friends and to unknown users', async () => {
     const [ana, ben] = [await createUser(server), await createUser(server)];
-    const self = await gql(server, SendFriendRequestDocument, { userId: ana.id }, { token: ana.accessToken });
+    const self = await ana.gql(SendFriendRequestDocument, { userId: ana.id });
     expect(self.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'userId' });
-    expect(
-      codes(await gql(server, SendFriendRequestDocument, { userId: unknownId }, { token: ana.accessToken })),
-    ).toEqual(['NOT_FOUND']);
-    expect(codes(await gql(server, SendFriendRequestDocument, { userId: 'nope' }, { token: ana.accessToken }))).toEqual(
-      ['NOT_FOUND'],
-    );
-    const req = (await gqlOk(server, SendFriendRequestDocument, { userId: ben.id }, { token: ana.accessToken }))
-      .sendFriendRequest;
-    expect(codes(await gql(server, SendFriendRequestDocument, { userId: ben.id }, { token: ana.accessToken }))).toEqual(
-      ['CONFLICT'],
-    );
-    await gqlOk(server, AcceptFriendRequestDocument, { requestId: req.id }, { token: ben.accessToken });
-    expect(codes(await gql(server, SendFriendRequestDocument, { userId: ben.id }, { token: ana.accessToken }))).toEqual(
-      ['CONFLICT'],
-    );
+    expect(codes(await ana.gql(SendFriendRequestDocument, { userId: unknownId }))).toEqual(['NOT_FOUND']);
+    expect(codes(await ana.gql(SendFriendRequestDocument, { userId: 'nope' }))).toEqual(['NOT_FOUND']);
+    const req = (await ana.gqlOk(SendFriendRequestDocument, { userId: ben.id })).sendFriendRequest;
+    expect(codes(await ana.gql(SendFriendRequestDocument, { userId: ben.id }))).toEqual(['CONFLICT']);
+    await ben.gqlOk(AcceptFriendRequestDocument, { requestId: req.id });
+    expect(codes(await ana.gql(SendFriendRequestDocument, { userId: ben.id }))).toEqual(['CONFLICT']);
     expect(codes(await gql(server, SendFriendRequestDocument, { userId: ben.id }))).toEqual(['UNAUTHENTICATED']);
-    expect(
-      codes(await gql(server, AcceptFriendRequestDocument, { requestId: unknownId }, { token: ben.accessToken })),
-    ).toEqual(['NOT_FOUND']);
+    expect(codes(await ben.gql(AcceptFriendRequestDocument, { requestId: unknownId }))).toEqual(['NOT_FOUND']);
   });
 
   it('pages through friends', async () => {
@@ -186,12 +140,7 @@ describe('friend requests', () => {
     const seen: string[] = [];
     let after: string | null | undefined;
     do {
-      const { user } = await gqlOk(
-        server,
-        FriendsDocument,
-        { userId: hub.id, first: 3, after },
-        { token: hub.accessToken },
-      );
+      const { user } = await hub.gqlOk(FriendsDocument, { userId: hub.id, first: 3, after });
       seen.push(...user!.friends.edges.map((e) => e.node.id));
       after = user!.friends.pageInfo.hasNextPage ? user!.friends.pageInfo.endCursor : null;
     } while (after);
@@ -213,8 +162,7 @@ describe('friend requests', () => {
       data: { fromId: users[2]!.id, toId: viewer.id, ...orderedPair(viewer.id, users[2]!.id) },
     });
 
-    const run = (first: number) =>
-      gqlOk(server, UsersWithStatusDocument, { query: tag, first }, { token: viewer.accessToken });
+    const run = (first: number) => viewer.gqlOk(UsersWithStatusDocument, { query: tag, first });
     const few = await countStatements(server, () => run(5));
     const many = await countStatements(server, () => run(100));
     expect(many).toBe(few);
@@ -243,12 +191,12 @@ describe('ratings and reputation', () => {
       startsAt: new Date(Date.now() - 3600_000).toISOString(),
       endsAt: new Date(Date.now() + 3600_000).toISOString(),
     });
-    for (const guest of guests) await gqlOk(server, JoinEventDocument, { id: event.id }, { token: guest.accessToken });
+    for (const guest of guests) await guest.gqlOk(JoinEventDocument, { id: event.id });
     return event;
   }
 
   const rate = (rater: TestUser, userId: string, eventId: string | null, score: number, reference?: string) =>
-    gql(server, RateUserDocument, { input: { userId, eventId, score, reference } }, { token: rater.accessToken });
+    rater.gql(RateUserDocument, { input: { userId, eventId, score, reference } });
 
   it('lets people who met rate each other once per event, and notifies the rated', async () => {
     const [ana, ben] = [await createUser(server), await createUser(server)];
@@ -325,17 +273,17 @@ describe('ratings and reputation', () => {
     expect(stranger.errors?.[0]?.message).toMatch(/attended or hosted/);
     expect(codes(await rate(ana, cleo.id, event.id, 3))).toEqual(['FORBIDDEN']);
     // Someone who left no longer counts as having attended.
-    await gqlOk(server, LeaveEventDocument, { id: event.id }, { token: ben.accessToken });
+    await ben.gqlOk(LeaveEventDocument, { id: event.id });
     expect(codes(await rate(ana, ben.id, event.id, 3))).toEqual(['FORBIDDEN']);
 
     const future = await createEvent(server, host, { isPublic: true });
-    await gqlOk(server, JoinEventDocument, { id: future.id }, { token: ana.accessToken });
+    await ana.gqlOk(JoinEventDocument, { id: future.id });
     const early = await rate(ana, host.id, future.id, 5);
     expect(codes(early)).toEqual(['FORBIDDEN']);
     expect(early.errors?.[0]?.message).toMatch(/started/);
 
     const called = await metAt([ana]);
-    await gqlOk(server, CancelEventDocument, { id: called.id }, { token: host.accessToken });
+    await host.gqlOk(CancelEventDocument, { id: called.id });
     expect(codes(await rate(ana, host.id, called.id, 5))).toEqual(['FORBIDDEN']);
   });
 
@@ -381,13 +329,13 @@ describe('ratings and reputation', () => {
       startsAt: new Date(Date.now() - 3600_000).toISOString(),
       endsAt: new Date(Date.now() + 3600_000).toISOString(),
     });
-    await gqlOk(server, JoinEventDocument, { id: privateEvent.id }, { token: ana.accessToken });
-    await gqlOk(server, JoinEventDocument, { id: privateEvent.id }, { token: ben.accessToken });
+    await ana.gqlOk(JoinEventDocument, { id: privateEvent.id });
+    await ben.gqlOk(JoinEventDocument, { id: privateEvent.id });
     expect((await rate(ana, ben.id, privateEvent.id, 5)).errors).toBeUndefined();
 
-    const asBen = await gqlOk(server, RatingsReceivedDocument, { userId: ben.id }, { token: ben.accessToken });
+    const asBen = await ben.gqlOk(RatingsReceivedDocument, { userId: ben.id });
     expect(asBen.user?.ratingsReceived.edges[0]?.node.event?.id).toBe(privateEvent.id);
-    const asCleo = await gqlOk(server, RatingsReceivedDocument, { userId: ben.id }, { token: cleo.accessToken });
+    const asCleo = await cleo.gqlOk(RatingsReceivedDocument, { userId: ben.id });
     expect(asCleo.user?.ratingsReceived.edges[0]?.node.event).toBeNull();
     const anonymous = await gqlOk(server, RatingsReceivedDocument, { userId: ben.id });
     expect(anonymous.user?.ratingsReceived.edges[0]?.node.event).toBeNull();

@@ -12,7 +12,7 @@ import {
   SearchUsersDocument,
   UpdateProfileDocument,
 } from '../generated/graphql.ts';
-import { codes, createUser, gql, gqlOk, TEST_PASSWORD, uniqueName, wsClient, wsRequest } from '../helpers/client.ts';
+import { codes, createUser, gql, TEST_PASSWORD, uniqueName, wsRequest } from '../helpers/client.ts';
 import { startTestServer } from '../helpers/server.ts';
 import type { TestServer } from '../helpers/server.ts';
 
@@ -39,14 +39,9 @@ describe('control characters and forged cursors', () => {
       input: { username: uniqueName(), password: TEST_PASSWORD, email: 'a\u0000@b.example' },
     });
     expect(email.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'email' });
-    const bio = await gql(server, UpdateProfileDocument, { input: { bio: 'x\u0007y' } }, { token: user.accessToken });
+    const bio = await user.gql(UpdateProfileDocument, { input: { bio: 'x\u0007y' } });
     expect(bio.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'bio' });
-    const tags = await gql(
-      server,
-      UpdateProfileDocument,
-      { input: { interests: ['ok', 'bad\u0000'] } },
-      { token: user.accessToken },
-    );
+    const tags = await user.gql(UpdateProfileDocument, { input: { interests: ['ok', 'bad\u0000'] } });
     expect(tags.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'interests' });
     expect(codes(await gql(server, SearchUsersDocument, { query: 'a\u0000' }))).toEqual(['BAD_USER_INPUT']);
     expect(codes(await gql(server, LoginDocument, { username: 'a\u0000b', password: 'whatever pass' }))).toEqual([
@@ -84,12 +79,7 @@ describe('control characters and forged cursors', () => {
     for (let i = 0; i < 4; i++) {
       tries.push(
         codes(
-          await gql(
-            server,
-            ChangePasswordDocument,
-            { currentPassword: 'wrong guess!', newPassword: 'whatever new' },
-            { token: user.accessToken },
-          ),
+          await user.gql(ChangePasswordDocument, { currentPassword: 'wrong guess!', newPassword: 'whatever new' }),
         )[0],
       );
     }
@@ -100,7 +90,7 @@ describe('control characters and forged cursors', () => {
 describe('graphql-ws', () => {
   it('answers a syntax error, an unknown field and a wrongly typed variable per operation, keeping the connection', async () => {
     const user = await createUser(server);
-    const client = wsClient(server, { authorization: `Bearer ${user.accessToken}` });
+    const client = user.ws();
     const run = (query: string, variables?: Record<string, unknown>) =>
       new Promise<unknown>((resolve) => {
         client.subscribe(
@@ -143,6 +133,6 @@ describe('graphql-ws', () => {
 
   it('keeps working for HTTP after all of that', async () => {
     const user = await createUser(server);
-    expect((await gqlOk(server, MeDocument, {}, { token: user.accessToken })).me?.id).toBe(user.id);
+    expect((await user.gqlOk(MeDocument, {})).me?.id).toBe(user.id);
   });
 });

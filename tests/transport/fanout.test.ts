@@ -13,7 +13,7 @@ import {
   UpdateEventDocument,
 } from '../generated/graphql.ts';
 import type { MapChangesSubscription } from '../generated/graphql.ts';
-import { codes, createUser, gqlOk, metric, subscribe, wsClient } from '../helpers/client.ts';
+import { codes, createUser, metric, subscribe, wsClient } from '../helpers/client.ts';
 import type { LiveSubscription, TestUser } from '../helpers/client.ts';
 import { certify, createEvent } from '../helpers/events.ts';
 import { eventually } from '../helpers/eventually.ts';
@@ -47,10 +47,10 @@ describe('subscription fan-out', () => {
     await certify(server, host);
     eventId = (await createEvent(server, host, { isPublic: true, ...INSIDE, title: 'Open-air study' })).id;
     guest = await createUser(server);
-    await gqlOk(server, JoinEventDocument, { id: eventId }, { token: guest.accessToken });
+    await guest.gqlOk(JoinEventDocument, { id: eventId });
     // Keeps the guest online throughout, so connections coming and going between rounds cause
     // no presence writes that would blur the statement counts.
-    clients.push(wsClient(server, { authorization: `Bearer ${guest.accessToken}` }, { stayConnected: true }));
+    clients.push(guest.ws({ stayConnected: true }));
     await eventually(async () => (await metric(server, 'pinit_ws_connections')) === 1);
   });
   afterAll(async () => {
@@ -84,12 +84,10 @@ describe('subscription fan-out', () => {
       executions: await metric(server, 'pinit_subscription_executions_total'),
       deliveries: await metric(server, 'pinit_subscription_deliveries_total'),
     };
-    const { updateEvent } = await gqlOk(
-      server,
-      UpdateEventDocument,
-      { id: eventId, input: { title: `Open-air study ${++title}` } },
-      { token: host.accessToken },
-    );
+    const { updateEvent } = await host.gqlOk(UpdateEventDocument, {
+      id: eventId,
+      input: { title: `Open-air study ${++title}` },
+    });
     const payloads = await Promise.all(subs.map((s) => s.next((d) => d.eventChanged.version === updateEvent.version)));
     return {
       payloads: payloads.map((p) => p.eventChanged),

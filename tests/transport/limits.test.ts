@@ -7,7 +7,7 @@ import WebSocket from 'ws';
 import { QUERY_LIMITS } from '../../src/transport/limits.ts';
 import { REQUEST_LIMITS } from '../../src/transport/server.ts';
 import { LikeEventDocument, MeDocument, SearchUsersDocument } from '../generated/graphql.ts';
-import { codes, createUser, gql, gqlOk, postQuery, scrape, wsClient, wsQuery, wsRequest } from '../helpers/client.ts';
+import { codes, createUser, gql, postQuery, scrape, wsQuery, wsRequest } from '../helpers/client.ts';
 import { createEvent } from '../helpers/events.ts';
 import { startTestServer, testDatabaseUrl, testRedisUrl } from '../helpers/server.ts';
 import type { TestServer } from '../helpers/server.ts';
@@ -80,13 +80,13 @@ describe('the general mutation limit and connections per user', () => {
   it('answers RATE_LIMITED (HTTP 429) past the per-user mutation budget, on HTTP and graphql-ws together', async () => {
     const user = await createUser(server);
     const event = await createEvent(server, user); // 1
-    for (let i = 0; i < 2; i++) await gqlOk(server, LikeEventDocument, { id: event.id }, { token: user.accessToken }); // 2, 3
-    const client = wsClient(server, { authorization: `Bearer ${user.accessToken}` });
+    for (let i = 0; i < 2; i++) await user.gqlOk(LikeEventDocument, { id: event.id }); // 2, 3
+    const client = user.ws();
     try {
       const overWsOk = await wsRequest(client, LikeEventDocument, { id: event.id }); // 4
       expect(overWsOk.errors).toBeUndefined();
-      await gqlOk(server, LikeEventDocument, { id: event.id }, { token: user.accessToken }); // 5
-      const limited = await gql(server, LikeEventDocument, { id: event.id }, { token: user.accessToken });
+      await user.gqlOk(LikeEventDocument, { id: event.id }); // 5
+      const limited = await user.gql(LikeEventDocument, { id: event.id });
       expect(limited.status).toBe(429);
       expect(codes(limited)).toEqual(['RATE_LIMITED']);
       const wsLimited = await wsRequest(client, LikeEventDocument, { id: event.id }).catch((errors: unknown) => ({
@@ -94,7 +94,7 @@ describe('the general mutation limit and connections per user', () => {
       }));
       expect(JSON.stringify(wsLimited)).toContain('RATE_LIMITED');
       // Queries are not mutations.
-      expect((await gqlOk(server, MeDocument, {}, { token: user.accessToken })).me?.id).toBe(user.id);
+      expect((await user.gqlOk(MeDocument, {})).me?.id).toBe(user.id);
     } finally {
       await client.dispose();
     }
@@ -102,9 +102,7 @@ describe('the general mutation limit and connections per user', () => {
 
   it('closes a user’s connection past the per-user cap with 4429', async () => {
     const user = await createUser(server);
-    const open = [0, 1].map(() =>
-      wsClient(server, { authorization: `Bearer ${user.accessToken}` }, { stayConnected: true }),
-    );
+    const open = [0, 1].map(() => user.ws({ stayConnected: true }));
     try {
       for (const c of open) await wsRequest(c, MeDocument, {});
       const socket = new WebSocket(server.wsUrl, 'graphql-transport-ws');
@@ -211,7 +209,7 @@ describe('production error hygiene and metrics', () => {
 
   it('serves Prometheus metrics for operations, errors, sockets, pub/sub lag and the pool', async () => {
     const user = await createUser(server);
-    await gqlOk(server, SearchUsersDocument, { query: 'a' }, { token: user.accessToken });
+    await user.gqlOk(SearchUsersDocument, { query: 'a' });
     await gql(server, MeDocument, {}, { token: 'not-a-token' });
     const client = createClient({
       url: server.wsUrl,
@@ -270,7 +268,7 @@ describe.runIf(testDatabaseUrl && testRedisUrl)('faults (PostgreSQL + Redis behi
       const started = Date.now();
       const event = await createEvent(server, user, { title: 'During the outage' });
       expect(event.title).toBe('During the outage');
-      expect((await gqlOk(server, MeDocument, {}, { token: user.accessToken })).me?.id).toBe(user.id);
+      expect((await user.gqlOk(MeDocument, {})).me?.id).toBe(user.id);
       expect(Date.now() - started).toBeLessThan(5_000);
     } finally {
       await redis.start();
@@ -286,7 +284,7 @@ describe.runIf(testDatabaseUrl && testRedisUrl)('faults (PostgreSQL + Redis behi
     await postgres.stop();
     try {
       const started = Date.now();
-      const result = await gql(server, SearchUsersDocument, { query: 'a' }, { token: user.accessToken });
+      const result = await user.gql(SearchUsersDocument, { query: 'a' });
       expect(Date.now() - started).toBeLessThan(15_000);
       expect(codes(result)).toEqual(['INTERNAL_SERVER_ERROR']);
       expect(result.errors?.[0]?.extensions?.requestId).toBeTruthy();
@@ -297,7 +295,7 @@ describe.runIf(testDatabaseUrl && testRedisUrl)('faults (PostgreSQL + Redis behi
     }
     let recovered = false;
     for (let i = 0; i < 20 && !recovered; i++) {
-      recovered = !(await gql(server, SearchUsersDocument, { query: 'a' }, { token: user.accessToken })).errors;
+      recovered = !(await user.gql(SearchUsersDocument, { query: 'a' })).errors;
       if (!recovered) await new Promise((resolve) => setTimeout(resolve, 500));
     }
     expect(recovered).toBe(true);

@@ -1,7 +1,7 @@
 // What one client may spend on reads: a query budget per address (anonymous) and per user,
 // shared by HTTP and graphql-ws, and a deadline on executing one query.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { codes, createUser, gqlOk, postQuery, wsQuery } from '../helpers/client.ts';
+import { codes, createUser, postQuery, wsQuery } from '../helpers/client.ts';
 import { createEvent } from '../helpers/events.ts';
 import { startTestServer } from '../helpers/server.ts';
 import type { TestServer } from '../helpers/server.ts';
@@ -58,14 +58,16 @@ describe('the query budget, per address and per user, across HTTP and graphql-ws
     for (let i = 0; i < 5; i++) {
       expect((await postQuery(server, PUBLIC_QUERY, user.accessToken)).body.errors).toBeUndefined();
     }
-    expect((await wsQuery(server, PUBLIC_QUERY, user.accessToken)).errors).toBeUndefined();
+    expect((await wsQuery(server, PUBLIC_QUERY, { token: user.accessToken })).errors).toBeUndefined();
     expect((await postQuery(server, PUBLIC_QUERY, user.accessToken)).body.errors?.[0]?.extensions?.code).toBe(
       'RATE_LIMITED',
     );
-    expect((await wsQuery(server, PUBLIC_QUERY, user.accessToken)).errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
+    expect((await wsQuery(server, PUBLIC_QUERY, { token: user.accessToken })).errors?.[0]?.extensions?.code).toBe(
+      'RATE_LIMITED',
+    );
     // Mutations have their own budget; another user is not affected.
     const event = await createEvent(server, user);
-    await gqlOk(server, LikeEventDocument, { id: event.id }, { token: user.accessToken });
+    await user.gqlOk(LikeEventDocument, { id: event.id });
     expect((await postQuery(server, PUBLIC_QUERY, other.accessToken)).body.errors).toBeUndefined();
   });
 });
@@ -89,7 +91,7 @@ describe('the execution deadline of a query', () => {
     for (let i = 0; i < 5; i++) await createEvent(server, host, { title: `Deadline ${i}` });
     for (const result of [
       (await postQuery(server, mapPage, host.accessToken)).body,
-      await wsQuery(server, mapPage, host.accessToken),
+      await wsQuery(server, mapPage, { token: host.accessToken }),
     ]) {
       // Reported once for the operation, not once per field that did not run.
       expect(result.errors).toHaveLength(1);

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { MeDocument } from '../generated/graphql.ts';
-import { createUser, gqlOk, wsClient, wsRequest } from '../helpers/client.ts';
+import { createUser, wsRequest } from '../helpers/client.ts';
 import { startTestServer } from '../helpers/server.ts';
 import type { TestServer } from '../helpers/server.ts';
 
@@ -75,7 +75,7 @@ describe('graceful shutdown', () => {
   it('closes WebSockets with 1001, finishes, and stops accepting requests', async () => {
     const server = await startTestServer();
     const user = await createUser(server);
-    const client = wsClient(server, { authorization: `Bearer ${user.accessToken}` });
+    const client = user.ws();
     await wsRequest(client, MeDocument, {});
     // A raw socket shows the close code the server sends.
     const raw = new WebSocket(server.wsUrl, 'graphql-transport-ws');
@@ -127,6 +127,6 @@ describe('queries over HTTP work with a token', () => {
   });
   it('reads me', async () => {
     const user = await createUser(server);
-    expect((await gqlOk(server, MeDocument, {}, { token: user.accessToken })).me?.id).toBe(user.id);
+    expect((await user.gqlOk(MeDocument, {})).me?.id).toBe(user.id);
   });
 });

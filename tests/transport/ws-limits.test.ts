@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { UpdateEventDocument } from '../generated/graphql.ts';
-import { createUser, gqlOk, metric, wsClient } from '../helpers/client.ts';
+import { createUser, metric, wsClient } from '../helpers/client.ts';
 import { certify, createEvent } from '../helpers/events.ts';
 import { startTestServer } from '../helpers/server.ts';
 import type { TestServer } from '../helpers/server.ts';
@@ -83,12 +83,10 @@ describe('unread output per socket', () => {
     // Both subscribed: a first change reaches the reader (and the slow socket, which still reads).
     let version = event.version;
     const change = async () => {
-      const { updateEvent } = await gqlOk(
-        server,
-        UpdateEventDocument,
-        { id: event.id, input: { title: `Change ${version}` } },
-        { token: host.accessToken },
-      );
+      const { updateEvent } = await host.gqlOk(UpdateEventDocument, {
+        id: event.id,
+        input: { title: `Change ${version}` },
+      });
       version = updateEvent.version;
     };
     await change();

@@ -115,25 +115,17 @@ describe('updateProfile', () => {
     [{ homeLatitude: 10, homeLongitude: -181 }, 'homeLongitude'],
     [{ homeLatitude: 10 }, 'homeLongitude'],
   ])('rejects %j naming %s, and changes nothing', async (input, field) => {
-    const before = await gqlOk(server, MeDocument, {}, { token: viewer.accessToken });
-    const result = await gql(server, UpdateProfileDocument, { input }, { token: viewer.accessToken });
+    const before = await viewer.gqlOk(MeDocument, {});
+    const result = await viewer.gql(UpdateProfileDocument, { input });
     expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field });
-    expect(await gqlOk(server, MeDocument, {}, { token: viewer.accessToken })).toEqual(before);
+    expect(await viewer.gqlOk(MeDocument, {})).toEqual(before);
   });
 
   it('clears the home location with nulls', async () => {
-    await gqlOk(
-      server,
-      UpdateProfileDocument,
-      { input: { homeLatitude: 1, homeLongitude: 2 } },
-      { token: viewer.accessToken },
-    );
-    const { updateProfile } = await gqlOk(
-      server,
-      UpdateProfileDocument,
-      { input: { homeLatitude: null, homeLongitude: null } },
-      { token: viewer.accessToken },
-    );
+    await viewer.gqlOk(UpdateProfileDocument, { input: { homeLatitude: 1, homeLongitude: 2 } });
+    const { updateProfile } = await viewer.gqlOk(UpdateProfileDocument, {
+      input: { homeLatitude: null, homeLongitude: null },
+    });
     expect(updateProfile.settings).toMatchObject({ homeLatitude: null, homeLongitude: null });
   });
 });

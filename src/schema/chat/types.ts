@@ -134,7 +134,7 @@ export const Chat = builder.prismaObject('Chat', {
       {
         type: Message,
         description: `History. Page backwards with last/before (the default: the newest ${PAGE_SIZE.default}) or forwards with first/after.`,
-        paging: { ...PAGE_SIZE, backwards: true },
+        paging: { ...PAGE_SIZE, backwards: true, cursor: 'chatId_seq' },
         select: (args, ctx, nestedSelection) => ({
           messages: messageHelpers.getQuery(historyArgs(args), ctx, nestedSelection),
         }),

@@ -1,6 +1,6 @@
 import { prismaConnectionHelpers } from '@pothos/plugin-prisma';
 import { viewerIdOf } from '../viewer.ts';
-import { builder } from '../../builder.ts';
+import { builder, PAGE_SIZE } from '../../builder.ts';
 import { EVENT_LIMITS as L } from '../../services/events/index.ts';
 import { visibleEventWhere } from '../../services/events/visibility.ts';
 import { User, UserConnection } from '../users/types.ts';
@@ -109,6 +109,7 @@ export const Event = builder.prismaObject('Event', {
       {
         type: User,
         description: 'Guests who joined, in joining order (the host is `host`, not listed here).',
+        paging: { ...PAGE_SIZE, cursor: 'eventId_userId' },
         select: (args, ctx, nestedSelection) => ({ attendees: attendeeHelpers.getQuery(args, ctx, nestedSelection) }),
         resolve: (event, args, ctx) => {
           // The nodes carry the fields the query selected, not the whole User row the type

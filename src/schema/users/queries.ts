@@ -1,4 +1,5 @@
 import { builder } from '../../builder.ts';
+import { accountGone } from '../../lib/errors.ts';
 import { SEARCH_QUERY_MAX, searchUsersWhere, userLookup } from '../../services/users/index.ts';
 import { UserConnection } from './types.ts';
 
@@ -6,9 +7,14 @@ builder.queryFields((t) => ({
   me: t.prismaField({
     type: 'User',
     nullable: true,
-    description: 'The signed-in user; null when the request carries no access token.',
-    resolve: (query, _root, _args, ctx) =>
-      ctx.viewer ? ctx.prisma.user.findUnique({ ...query, where: { id: ctx.viewer.id } }) : null,
+    description:
+      'The signed-in user; null when the request carries no access token, UNAUTHENTICATED when its account no longer exists.',
+    resolve: async (query, _root, _args, ctx) => {
+      if (!ctx.viewer) return null;
+      const me = await ctx.prisma.user.findUnique({ ...query, where: { id: ctx.viewer.id } });
+      if (!me) throw accountGone();
+      return me;
+    },
   }),
   user: t.prismaField({
     type: 'User',

@@ -6,6 +6,7 @@ import { burnPasswordCheck, hashPassword, verifyPassword } from '../../auth/pass
 import { hashRefreshToken, newRefreshToken, REFRESH_TOKEN_TTL_SECONDS } from '../../auth/tokens.ts';
 import type { User } from '../../generated/prisma/client.ts';
 import { hasControlCharacters, isUuid, text } from '../../lib/validation.ts';
+import { isDatabaseUnavailable } from '../../db/faults.ts';
 
 /** How long an access token lives: revocation of a session reaches its tokens within it. */
 export { ACCESS_TOKEN_TTL_SECONDS } from '../../auth/tokens.ts';
@@ -217,4 +218,26 @@ export async function grantAdmin(deps: Pick<AppDeps, 'prisma'>, rawUsername: str
   const { count } = await deps.prisma.user.updateMany({ where: { username }, data: { role: 'ADMIN' } });
   if (count === 0) throw notFound(`User "${username}"`);
   return deps.prisma.user.findUniqueOrThrow({ where: { username } });
+}
+
+/**
+ * Whether the account behind a valid access token still exists. Tokens are not checked against
+ * the database on each request, so an account deleted meanwhile is found out when an operation
+ * by it fails; the schema then asks this once and answers UNAUTHENTICATED (accountGone).
+ */
+export async function accountExists(deps: Pick<AppDeps, 'prisma'>, userId: string): Promise<boolean> {
+  return (await deps.prisma.user.count({ where: { id: userId } })) > 0;
+}
+
+/**
+ * Whether an operation of this user failed because their account is gone (a token outlives its
+ * account). Not asked when the database cannot answer now: the check would only wait out its
+ * deadline too.
+ */
+export async function failedForGoneAccount(
+  deps: Pick<AppDeps, 'prisma'>,
+  userId: string,
+  error: unknown,
+): Promise<boolean> {
+  return !isDatabaseUnavailable(error) && !(await accountExists(deps, userId));
 }

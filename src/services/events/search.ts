@@ -9,6 +9,8 @@ import { longitudeRanges } from './realtime.ts';
 import type { Bounds } from './realtime.ts';
 import { EARTH_RADIUS_KM, haversineKm } from './geo.ts';
 import { visibleEventSql } from './visibility.ts';
+import { decodeCursor, encodeCursor } from '../../lib/cursors.ts';
+import type { CursorShape } from '../../lib/cursors.ts';
 import { isUuid, latitude, longitude, normalizeTags } from '../../lib/validation.ts';
 
 export const MAP_PAGE = { default: 100, max: 500 } as const;
@@ -50,25 +52,9 @@ function pageSize(first: number | null | undefined): number {
   return first;
 }
 
-const encodeCursor = (key: string | number, id: string) => Buffer.from(JSON.stringify([key, id])).toString('base64url');
-
-function decodeCursor<K extends string | number>(cursor: string, kind: 'string' | 'number'): [K, string] {
-  try {
-    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
-    if (
-      Array.isArray(value) &&
-      value.length === 2 &&
-      typeof value[0] === kind &&
-      typeof value[1] === 'string' &&
-      isUuid(value[1])
-    ) {
-      return value as [K, string];
-    }
-  } catch {
-    // fall through
-  }
-  throw badInput('after', 'after is not a cursor from this list');
-}
+// Keyset cursors, tagged with their list: a start time or a distance, then the event's id.
+const BOUNDS_CURSOR = { list: 'bounds', parts: ['instant', 'uuid'] } as const satisfies CursorShape;
+const NEAR_CURSOR = { list: 'near', parts: ['float', 'uuid'] } as const satisfies CursorShape;
 
 /** The filter as SQL over `events e`; visibility always applies. Statuses default to PUBLISHED. */
 function filterSql(viewerId: string | null, filter: EventFilterInput | null | undefined): Prisma.Sql {
@@ -111,8 +97,8 @@ export function inBoundsSql(
 ) {
   const keyset = after
     ? (() => {
-        const [startsAt, id] = decodeCursor<string>(after, 'string');
-        return Prisma.sql`AND (e.starts_at, e.id) > (${new Date(startsAt)}, ${id}::uuid)`;
+        const [startsAt, id] = decodeCursor('after', after, BOUNDS_CURSOR);
+        return Prisma.sql`AND (e.starts_at, e.id) > (${startsAt}, ${id}::uuid)`;
       })()
     : Prisma.empty;
   return Prisma.sql`SELECT e.id, e.starts_at AS "startsAt" FROM events e
@@ -135,7 +121,7 @@ export async function eventsInBounds(
     inBoundsSql(viewerId, bounds, filter, size + 1, after),
   );
   return toPage(
-    rows.map((r) => ({ id: r.id, cursor: encodeCursor(r.startsAt.toISOString(), r.id) })),
+    rows.map((r) => ({ id: r.id, cursor: encodeCursor(BOUNDS_CURSOR.list, [r.startsAt, r.id]) })),
     size,
     Boolean(after),
   );
@@ -175,7 +161,7 @@ export async function eventsNear(
   );
   const keyset = after
     ? (() => {
-        const [d, id] = decodeCursor<number>(after, 'number');
+        const [d, id] = decodeCursor('after', after, NEAR_CURSOR);
         return Prisma.sql`AND (s.distance, s.id) > (${d}::float8, ${id}::uuid)`;
       })()
     : Prisma.empty;
@@ -187,7 +173,7 @@ export async function eventsNear(
     WHERE s.distance <= ${radiusKm}::float8 ${keyset}
     ORDER BY s.distance, s.id LIMIT ${size + 1}`;
   return toPage(
-    rows.map((r) => ({ id: r.id, cursor: encodeCursor(r.distance, r.id) })),
+    rows.map((r) => ({ id: r.id, cursor: encodeCursor(NEAR_CURSOR.list, [r.distance, r.id]) })),
     size,
     Boolean(after),
   );

@@ -2,13 +2,17 @@
 // written, and the row written in a transaction that keeps at most one primary image per user.
 // No GraphQL here.
 import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { fileTypeFromBuffer } from 'file-type';
+import { fileTypeFromBuffer, fileTypeFromFile } from 'file-type';
 import sharp from 'sharp';
 import type { Metadata } from 'sharp';
 import type { AppDeps } from '../../context.ts';
 import { badInput, conflict, DomainError, forbidden, isUniqueViolation, notFound } from '../../lib/errors.ts';
 import type { Image, ImageType, Prisma } from '../../generated/prisma/client.ts';
+import { sweepTempDir, withTempFile } from '../../lib/temp-files.ts';
 import { isUuid, text } from '../../lib/validation.ts';
 
 type Tx = Prisma.TransactionClient;
@@ -74,41 +78,53 @@ const tooLarge = () =>
   );
 const undecodable = () => badInput('file', 'The image could not be decoded (truncated or corrupt)');
 
+const interrupted = () => badInput('file', 'The upload was interrupted before the file was complete');
+
 /**
- * Reads the whole file into memory (at most maxBytes; sharp needs all of it anyway). Past the
- * limit it stops collecting, lets the rest drain, and fails with PAYLOAD_TOO_LARGE.
+ * Streams the file to `target` as it arrives: no copy of it is held in memory, so a stalled or
+ * slow upload costs a file on disk, not its size in RAM. Past maxBytes it stops writing, lets
+ * the rest drain, and fails with PAYLOAD_TOO_LARGE. Resolves with the size once the file is
+ * completely written.
  */
-function readLimited(stream: Readable, maxBytes: number): Promise<Buffer> {
+function receiveInto(stream: Readable, target: string, maxBytes: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
+    const out = createWriteStream(target, { flags: 'wx' });
     let size = 0;
+    let failed = false;
     const fail = (error: Error) => {
-      stream.off('data', onData);
-      stream.off('end', onEnd);
+      if (failed) return;
+      failed = true;
+      stream.off('data', count);
+      stream.unpipe(out);
+      out.destroy();
       // Let whatever is left flow into nothing: the parser passes on at most one byte past the
       // limit and discards the rest of the file itself, so the request is read to its end.
       stream.resume();
       reject(error);
     };
-    const onData = (chunk: Buffer) => {
+    const count = (chunk: Buffer) => {
       size += chunk.length;
-      if (size > maxBytes) return fail(tooLarge());
-      chunks.push(chunk);
+      if (size > maxBytes) fail(tooLarge());
     };
-    const onEnd = () => {
+    // Registered before pipe(), so each chunk is counted before it is written.
+    stream.on('data', count);
+    stream.once('end', () => {
       // The parser marks a file it cut at its own limit; never take a cut file for a whole one.
-      if ((stream as Readable & { truncated?: boolean }).truncated) return reject(tooLarge());
-      resolve(Buffer.concat(chunks, size));
-    };
-    stream.on('data', onData);
-    stream.once('end', onEnd);
-    // The client went away or the multipart body broke off mid-file.
-    stream.once('error', () => fail(badInput('file', 'The upload was interrupted before the file was complete')));
+      if ((stream as Readable & { truncated?: boolean }).truncated) fail(tooLarge());
+    });
+    // The client went away, the multipart body broke off mid-file, or the upload timed out.
+    stream.once('error', () => fail(interrupted()));
+    // A disk that refuses the write is our fault, not the client's: the error goes on unchanged.
+    out.on('error', (error) => fail(error));
+    out.once('finish', () => {
+      if (!failed) resolve(size);
+    });
+    stream.pipe(out);
   });
 }
 
-/** The file's bytes, or the contract's error for a missing, interrupted or oversized file. */
-async function receive(file: Promise<UploadedFile>): Promise<Buffer> {
+/** Writes the file to `target`; the contract's error for a missing, interrupted or oversized file. */
+async function receive(file: Promise<UploadedFile>, target: string): Promise<void> {
   let stream: Readable;
   try {
     stream = (await file).createReadStream();
@@ -118,8 +134,18 @@ async function receive(file: Promise<UploadedFile>): Promise<Buffer> {
     if ((error as { status?: number }).status === 413) throw tooLarge();
     throw badInput('file', 'No file was received for input.file');
   }
-  return readLimited(stream, IMAGE_LIMITS.maxBytes);
+  await receiveInto(stream, target, IMAGE_LIMITS.maxBytes);
 }
+
+/** Where uploads are written while they arrive and are processed: DATA_DIR/tmp. */
+export const uploadTempDir = (dataDir: string) => path.join(dataDir, 'tmp');
+
+/**
+ * Creates the upload directory and removes what a crashed process left in it. Only files older
+ * than two hours: instances sharing DATA_DIR may be receiving younger ones (an upload lasts at
+ * most UPLOAD_TIMEOUT_SECONDS, itself at most an hour, plus its processing).
+ */
+export const sweepUploadTemp = (dataDir: string) => sweepTempDir(uploadTempDir(dataDir), 2 * 3600 * 1000);
 
 export interface ProcessedImage {
   data: Buffer;
@@ -131,14 +157,15 @@ export interface ProcessedImage {
 }
 
 /**
- * Checks the bytes and re-encodes them: the type is judged by magic bytes (the client's name
+ * Checks the bytes (in memory, or in a file: sharp reads it from disk) and re-encodes them: the type is judged by magic bytes (the client's name
  * and content type are ignored), the pixel count from the header before decoding, then the
  * image is auto-oriented, scaled to fit maxDimension, and re-encoded without any metadata
  * (EXIF with GPS, XMP, IPTC, ICC: sharp keeps none unless asked). Animations stay animated.
  */
-export async function processImage(input: Buffer): Promise<ProcessedImage> {
-  if (input.length === 0) throw badInput('file', 'The file is empty');
-  const sniffed = await fileTypeFromBuffer(input);
+export async function processImage(input: Buffer | string): Promise<ProcessedImage> {
+  const size = typeof input === 'string' ? (await stat(input)).size : input.length;
+  if (size === 0) throw badInput('file', 'The file is empty');
+  const sniffed = typeof input === 'string' ? await fileTypeFromFile(input) : await fileTypeFromBuffer(input);
   const format = sniffed ? SNIFFED[sniffed.mime] : undefined;
   if (!format) {
     throw new DomainError('UNSUPPORTED_MEDIA_TYPE', 'Only JPEG, PNG, GIF and WebP images are accepted', {
@@ -243,7 +270,12 @@ export async function uploadImage(deps: AppDeps, userId: string, input: UploadIm
   // Image processing is the most expensive thing a client can ask for.
   await deps.rateLimiter.consume('uploadsPerUser', userId);
 
-  const image = await processImage(await receive(input.file));
+  // The upload goes to a temporary file, removed however this ends; only the (small) re-encoded
+  // output is held in memory.
+  const image = await withTempFile(uploadTempDir(deps.config.dataDir), async (file) => {
+    await receive(input.file, file);
+    return processImage(file);
+  });
   const key = imageKey(userId, input.type, image.ext);
   try {
     await deps.storage.put(key, image.data, { contentType: image.mimeType });
