@@ -15,6 +15,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import sharp from 'sharp';
 import WebSocket from 'ws';
+import { DEFAULT_DATABASE_TIMEOUTS } from '../../src/db/pool.ts';
 import { createDatabase } from '../../tests/helpers/database.ts';
 import { TcpProxy } from '../../tests/helpers/tcp-proxy.ts';
 import { eventInput, gql, gqlOk, registerUser, registerUsers } from '../clients/gql.ts';
@@ -145,6 +146,8 @@ async function certify(databaseUrl: string, userId: string): Promise<void> {
 }
 
 const mb = (value: number) => `${round(value, 1)} MB`;
+
+// RSS growth is the peak during the measurement minus the reading before it, 0 when RSS only shrank.
 
 // ---------------------------------------------------------------------------------------------
 // 1. Subscribers that stop reading
@@ -385,7 +388,7 @@ async function nonReadingSubscribers(env: BenchEnv, databaseUrl: string): Promis
   if (quiet.frameKB < 200) throw new Error(`the payload is ${round(quiet.frameKB)} KB, not ≥ 200 KB`);
   const { run: loud } = await deliveryRun(env, databaseUrl, scene, NON_READERS, changes);
   env.log(`hostile 1: with ${NON_READERS} non-readers, p99 ${round(loud.latency.p99, 1)} ms`);
-  const growth = (r: DeliveryRun) => r.rssPeak - r.rssBefore;
+  const growth = (r: DeliveryRun) => Math.max(0, r.rssPeak - r.rssBefore);
   const figures: Figure[] = [
     {
       name: `server RSS growth, ${NON_READERS} non-reading subscribers, ${changes} changes of ${Math.round(loud.frameKB)} KB`,
@@ -671,7 +674,7 @@ async function stalledUploads(env: BenchEnv, databaseUrl: string): Promise<Part>
     requests.push(honest);
     const honestClosed = await honest.closedAt;
     const honestSeconds = honestClosed === null ? NaN : (honestClosed - honestStarted) / 1000;
-    const honestGrowth = (await honestRss.stop()) - honestBefore;
+    const honestGrowth = Math.max(0, (await honestRss.stop()) - honestBefore);
     env.log(`hostile 4: honest upload answered "${honest.answer()}" in ${round(honestSeconds, 2)} s`);
 
     const rssBefore = await rssMB(server.pid);
@@ -694,7 +697,7 @@ async function stalledUploads(env: BenchEnv, databaseUrl: string): Promise<Part>
     const times = closed.map((at, i) => (at === null || at > deadline ? null : (at - sent[i]!) / 1000));
     const open = times.filter((t) => t === null).length;
     const slowest = open ? capSeconds : Math.max(...(times as number[]));
-    const growth = rssPeak - rssBefore;
+    const growth = Math.max(0, rssPeak - rssBefore);
     const answers = [...new Set(stalled.map((r) => r.answer() || '(no answer)'))];
     env.log(`hostile 4: RSS +${mb(growth)}, ${open} of ${STALLED} still open after ${capSeconds} s`);
     const figures: Figure[] = [
@@ -725,9 +728,9 @@ async function stalledUploads(env: BenchEnv, databaseUrl: string): Promise<Part>
     ];
     const closedTimes = times.filter((t): t is number => t !== null);
     const notes = [
-      `4. ${STALLED} signed-in users (one each, so UPLOADS_MAX_CONCURRENT_PER_USER, default 2 where the code has it, is not what stops them) open raw TCP connections and send an uploadImage GraphQL multipart request ` +
+      `4. ${STALLED} signed-in users (one each, so UPLOADS_MAX_CONCURRENT_PER_USER, default 2, is not what stops them; UPLOADS_MAX_CONCURRENT, per instance, stays at its default) open raw TCP connections and send an uploadImage GraphQL multipart request ` +
         `(apollo-require-preflight, Connection: close) declaring a ${UPLOAD_BYTES / 2 ** 20} MB JPEG (a valid 64×64 JPEG padded with spaces) and hold back its last ${HELD_BACK} bytes. ` +
-        `Timeouts at their defaults (UPLOAD_IDLE_TIMEOUT_SECONDS 10 and UPLOAD_TIMEOUT_SECONDS 60 where the code has them). Time: from the moment the client's last write was handed to the kernel to the server closing the connection, the slowest of the ${STALLED}, waited for at most ${capSeconds} s. ` +
+        `Every timeout at its default (UPLOAD_IDLE_TIMEOUT_SECONDS, UPLOAD_TIMEOUT_SECONDS, HTTP_HEADERS_TIMEOUT_SECONDS). Time: from the moment the client's last write was handed to the kernel to the server closing the connection, the slowest of the ${STALLED}, waited for at most ${capSeconds} s. ` +
         `RSS: VmRSS before the uploads, peak sampled every 200 ms until all closed or the cap. Baseline: the same request sent in full first (answered "${honest.answer()}" in ${round(honestSeconds, 2)} s, RSS +${mb(honestGrowth)}).`,
       `4. Stalled: RSS ${mb(rssBefore)} → peak ${mb(rssPeak)}; ${closedTimes.length} closed by the server` +
         (closedTimes.length
@@ -867,9 +870,9 @@ async function databaseBlackhole(env: BenchEnv, databaseUrl: string): Promise<Pa
         `Then the proxy black-holes (accepts connections and bytes, answers nothing): one \`me\`, given up on by the client after ${failCapMs / 1000} s, got "${failing.what}" after ${round(failing.ms)} ms. ` +
         `Then the host "vanishes and comes back": every open proxied connection has its upstream destroyed and its client side left open and silent forever (\`reset({ silently: true })\`), and new connections pass again. ` +
         `From then on one \`me\` at a time (each given up after ${attemptMs / 1000} s, 250 ms apart when they fail fast) until one succeeds, for at most ${recoverCapMs / 1000} s: ` +
-        `${attempts.length} attempts (${[...tally].map(([what, n]) => `${n}× ${what}`).join(', ')}); the pool then: ${poolAfter}. ` +
+        `${attempts.length} attempt${attempts.length === 1 ? '' : 's'} (${[...tally].map(([what, n]) => `${n}× ${what}`).join(', ')}); the pool then: ${poolAfter}. ` +
         'An attempt that draws a vanished connection from the pool hangs; one that gets a new connection works, so without timeouts how soon it recovers depends on how many idle connections the pool held. ' +
-        'Timeouts at their defaults (DATABASE_QUERY_TIMEOUT_MS and the like where the code has them).',
+        `Timeouts at their defaults: DATABASE_QUERY_TIMEOUT_MS ${DEFAULT_DATABASE_TIMEOUTS.queryMs}, DATABASE_CONNECT_TIMEOUT_MS ${DEFAULT_DATABASE_TIMEOUTS.connectMs}.`,
     ];
     return { figures, notes };
   } finally {
