@@ -38,6 +38,7 @@ const CASES: CaseEntry[] = [
   { id: '4', title: 'Bounding-box SQL', load: async () => (await import('./cases/bbox.ts')).run },
   { id: '5', title: 'Chat', load: async () => (await import('./cases/chat.ts')).run },
   { id: '6', title: 'Soak', load: async () => (await import('./cases/soak.ts')).run },
+  { id: '7', title: 'Hostile clients', load: async () => (await import('./cases/hostile.ts')).run },
 ];
 
 const resultsDir = join(dirname(fileURLToPath(import.meta.url)), 'results');
