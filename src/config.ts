@@ -55,7 +55,7 @@ const envSchema = z.object({
     .int()
     .min(0)
     .max(10_000)
-    .default(200),
+    .default(100),
   DATA_DIR: z.string().default('.data'),
   DATABASE_URL: url(['postgres', 'postgresql']),
   DATABASE_QUERY_TIMEOUT_MS: z.coerce

@@ -237,13 +237,14 @@ export class OperationPipeline {
    * far. Only names of validated documents enter the bounded set of operation labels.
    */
   timer(transport: Transport): (operation: OperationDefinitionNode | null | undefined) => void {
-    const stop = this.deps.metrics.operationDuration.startTimer({ transport });
-    return (operation) =>
-      stop(
-        operation
-          ? { operation: this.deps.metrics.operationNames.label(operation.name?.value), type: operation.operation }
-          : { operation: OPERATION_LABELS.invalid, type: 'invalid' },
-      );
+    const { metrics } = this.deps;
+    const stop = metrics.operationDuration.startTimer({ transport });
+    return (operation) => {
+      const type = operation?.operation ?? 'invalid';
+      stop({ type });
+      const name = operation ? metrics.operationNames.label(operation.name?.value) : OPERATION_LABELS.invalid;
+      metrics.operations.inc({ operation: name, type, transport });
+    };
   }
 
   /** Formats one error for the wire (contract codes; unexpected errors logged and masked), counting it. */

@@ -109,6 +109,11 @@ const requestLogging = (deps: AppDeps) =>
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
     },
     autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
+    // Per-operation latency lives here (responseTime), not in a metric label clients could inflate.
+    customProps: (req) => {
+      const name = (req as { body?: { operationName?: unknown } }).body?.operationName;
+      return typeof name === 'string' ? { operationName: name.slice(0, 100) } : {};
+    },
   });
 
 /**

@@ -221,7 +221,7 @@ describe('production error hygiene and metrics', () => {
     await wsRequest(client, MeDocument, {});
     const text = await scrape(server);
     await client.dispose();
-    expect(text).toMatch(/pinit_graphql_operation_duration_seconds_count\{[^}]*operation="SearchUsers"[^}]*\} [1-9]/);
+    expect(text).toMatch(/pinit_graphql_operations_total\{[^}]*operation="SearchUsers"[^}]*\} [1-9]/);
     expect(text).toMatch(/pinit_graphql_operation_duration_seconds_count\{[^}]*transport="ws"[^}]*\} [1-9]/);
     expect(text).toMatch(/pinit_ws_connections [1-9]/);
     expect(text).toContain('pinit_ws_subscriptions');
