@@ -5,14 +5,17 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
+import { createSessionStates } from './auth/sessions.ts';
 import { createTokenIssuer } from './auth/tokens.ts';
 import { createRedisCache } from './cache/index.ts';
 import type { Config } from './config.ts';
 import type { AppDeps } from './context.ts';
 import { openDatabase, pgliteDirFor } from './db/index.ts';
 import { createMetrics, instrumentPubSub } from './metrics/index.ts';
+import type { Metrics } from './metrics/index.ts';
 import { createPresence } from './presence/index.ts';
 import { createPubSub, withTopicPrefix } from './pubsub/index.ts';
+import type { PubSub } from './pubsub/index.ts';
 import { startPushWorker } from './push/index.ts';
 import { sweepUploadTemp } from './services/images/index.ts';
 import * as presenceService from './services/presence/index.ts';
@@ -52,6 +55,14 @@ async function jwtSecretFor(config: Config): Promise<string> {
   return secret;
 }
 
+/** The deployment's pub/sub as every instance opens it (prefix, metrics envelope); scripts that publish use it too. */
+export function openPubSub(config: Config, logger: Logger, metrics: Metrics): PubSub {
+  return instrumentPubSub(
+    withTopicPrefix(createPubSub({ redisUrl: config.redisUrl, logger }), config.redisPrefix),
+    metrics,
+  );
+}
+
 export async function createApp(config: Config, logger: Logger = createLogger(config)): Promise<App> {
   const started = Date.now();
   const db = await openDatabase({
@@ -69,10 +80,7 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
     }
 
     const metrics = createMetrics(() => db.poolStats(), config.metrics);
-    const pubsub = instrumentPubSub(
-      withTopicPrefix(createPubSub({ redisUrl: config.redisUrl, logger }), config.redisPrefix),
-      metrics,
-    );
+    const pubsub = openPubSub(config, logger, metrics);
     closers.unshift(() => pubsub.close());
     const rateLimiter = createRateLimiter({
       ...config.rateLimits,
@@ -104,6 +112,8 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
       disk: { rootDir: join(config.dataDir, 'files'), publicBaseUrl: () => `${baseUrl}/files` },
     });
 
+    const sessions = createSessionStates({ prisma: db.prisma, pubsub, logger, options: config.sessionCache });
+    closers.unshift(async () => sessions.close());
     const deps: AppDeps = {
       config,
       logger,
@@ -115,6 +125,7 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
       storage,
       rateLimiter,
       tokens: createTokenIssuer(await jwtSecretFor(config)),
+      sessions,
     };
     const apqCache = config.redisUrl ? createRedisCache(config.redisUrl, config.redisPrefix, logger) : undefined;
     if (apqCache) closers.unshift(() => apqCache.close());

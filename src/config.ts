@@ -155,6 +155,18 @@ const envSchema = z.object({
     .min(1)
     .max(600)
     .default(5),
+  SESSION_CACHE_TTL_MS: z.coerce
+    .number({ error: 'must be a number of milliseconds' })
+    .int()
+    .min(100)
+    .max(900_000)
+    .default(60_000),
+  SESSION_CACHE_UNSURE_TTL_MS: z.coerce
+    .number({ error: 'must be a number of milliseconds' })
+    .int()
+    .min(0)
+    .max(60_000)
+    .default(1_000),
   PRESENCE_TTL_SECONDS: z.coerce.number({ error: 'must be a number of seconds' }).int().min(2).max(3600).default(30),
   PUBLIC_URL: url(['http', 'https']),
   ...pushEnv,
@@ -239,6 +251,8 @@ export interface Config {
   httpKeepAliveTimeoutSeconds: number;
   /** How long an instance's presence claims last without renewal (a crashed instance's users go offline after it). */
   presenceTtlSeconds: number;
+  /** How long a session's state (live or ended, role) is trusted per instance (src/services/accounts/sessions.ts). */
+  sessionCache: { ttlMs: number; unsureTtlMs: number };
   /** Proxies whose X-Forwarded-For is believed (express/proxy-addr syntax). */
   trustProxy: string[];
   /** Base URL the API is reachable at, for links to locally stored files; unset: the listening address (src/app.ts). */
@@ -349,6 +363,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''),
     presenceTtlSeconds: e.PRESENCE_TTL_SECONDS,
+    sessionCache: { ttlMs: e.SESSION_CACHE_TTL_MS, unsureTtlMs: e.SESSION_CACHE_UNSURE_TTL_MS },
     operationTimeoutMs: e.OPERATION_TIMEOUT_MS,
     wsMaxConnectionsPerUser: e.WS_MAX_CONNECTIONS_PER_USER,
     wsInitTimeoutSeconds: e.WS_INIT_TIMEOUT_SECONDS,

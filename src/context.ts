@@ -9,6 +9,7 @@ import type { PresenceStore } from './presence/index.ts';
 import type { PubSub } from './pubsub/index.ts';
 import type { RateLimiter } from './ratelimit/index.ts';
 import type { Storage } from './storage/index.ts';
+import type { SessionStates } from './auth/sessions.ts';
 import type { Role, TokenIssuer } from './auth/tokens.ts';
 
 /** The long-lived parts every operation shares: adapters behind their interfaces. */
@@ -23,12 +24,17 @@ export interface AppDeps {
   storage: Storage;
   rateLimiter: RateLimiter;
   tokens: TokenIssuer;
+  /** Which sessions are live and the role each has now, per instance, invalidated through pub/sub. */
+  sessions: SessionStates;
 }
 
 /** The signed-in user of an operation. */
 export interface Viewer {
   id: string;
+  /** The role now (the session's, not the token's). */
   role: Role;
+  /** The session the access token belongs to. */
+  sessionId: string;
   /** Access-token expiry in epoch seconds. */
   tokenExpiresAt: number;
 }

@@ -11,14 +11,17 @@ export type Role = 'USER' | 'ADMIN';
 
 export interface AccessClaims {
   userId: string;
+  /** The role when the token was signed; the live one is the session's (services/accounts/sessions.ts). */
   role: Role;
+  /** The session (refresh-token family) the token was issued for: the `sid` claim. */
+  sessionId: string;
   /** Expiry, in epoch seconds. */
   expiresAt: number;
 }
 
 export interface TokenIssuer {
-  sign(userId: string, role: Role): Promise<{ token: string; expiresAt: Date }>;
-  /** Throws TokenError for a malformed, forged or expired token. */
+  sign(userId: string, role: Role, sessionId: string): Promise<{ token: string; expiresAt: Date }>;
+  /** Throws TokenError for a malformed, forged or expired token, or one that names no session. */
   verify(token: string): Promise<AccessClaims>;
 }
 
@@ -37,9 +40,9 @@ export function createTokenIssuer(secret: string, ttlSeconds = ACCESS_TOKEN_TTL_
   // request and socket, and jose's HMAC check (WebCrypto, async) was ~10% of a send's CPU.
   const verified = new Map<string, AccessClaims>();
   return {
-    async sign(userId, role) {
+    async sign(userId, role, sessionId) {
       const expiresAt = new Date(Math.floor(Date.now() / 1000 + ttlSeconds) * 1000);
-      const token = await new SignJWT({ role })
+      const token = await new SignJWT({ role, sid: sessionId })
         .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
         .setSubject(userId)
         .setIssuer(ISSUER)
@@ -58,15 +61,17 @@ export function createTokenIssuer(secret: string, ttlSeconds = ACCESS_TOKEN_TTL_
       }
       try {
         const { payload } = await jwtVerify(token, key, { algorithms: ['HS256'], issuer: ISSUER });
-        const role = payload.role;
+        const { role, sid } = payload;
+        // A token without a session (signed before sessions were named) cannot be revoked: refused.
         if (
           typeof payload.sub !== 'string' ||
           (role !== 'USER' && role !== 'ADMIN') ||
+          typeof sid !== 'string' ||
           typeof payload.exp !== 'number'
         ) {
           throw new TokenError('invalid');
         }
-        const claims: AccessClaims = { userId: payload.sub, role, expiresAt: payload.exp };
+        const claims: AccessClaims = { userId: payload.sub, role, sessionId: sid, expiresAt: payload.exp };
         if (verified.size >= VERIFIED_TOKENS_MAX) verified.delete(verified.keys().next().value!);
         verified.set(token, claims);
         return { ...claims };

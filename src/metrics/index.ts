@@ -173,6 +173,7 @@ export function instrumentPubSub(pubsub: PubSub, metrics: Metrics): PubSub {
       };
       return iterator;
     },
+    listeningSince: () => pubsub.listeningSince(),
     ping: () => pubsub.ping(),
     close: () => pubsub.close(),
   };

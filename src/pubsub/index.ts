@@ -17,6 +17,7 @@ export function withTopicPrefix(pubsub: PubSub, prefix: string): PubSub {
   return {
     publish: (topic, payload) => pubsub.publish(`${prefix}:${topic}`, payload),
     subscribe: (topic, signal) => pubsub.subscribe(`${prefix}:${topic}`, signal),
+    listeningSince: () => pubsub.listeningSince(),
     ping: () => pubsub.ping(),
     close: () => pubsub.close(),
   };

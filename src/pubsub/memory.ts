@@ -7,6 +7,7 @@ export function createMemoryPubSub(logger: Logger = pino({ level: 'silent' })): 
   const log = logger.child({ component: 'pubsub' });
   const hub = createHub({ logger: log });
   let closed = false;
+  const since = Date.now();
 
   return {
     async publish(topic, payload) {
@@ -24,6 +25,8 @@ export function createMemoryPubSub(logger: Logger = pino({ level: 'silent' })): 
     subscribe<T>(topic: string, signal?: AbortSignal) {
       return hub.subscribe<T>(topic, signal);
     },
+
+    listeningSince: () => (closed ? null : since),
 
     async ping() {
       if (closed) throw new Error('pubsub is closed');

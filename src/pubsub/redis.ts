@@ -57,6 +57,26 @@ export function createRedisPubSub(url: string, logger: Logger, { name = 'pinit' 
   sub.on('message', (topic: string, message: string) => hub.deliver(topic, message));
   let closed = false;
 
+  // Messages published while the subscriber is away are lost. After a (re)connection, ioredis
+  // resubscribes right after 'ready'; a pong after that means those SUBSCRIBEs are in effect.
+  let listeningSince: number | null = null;
+  let connection = 0;
+  sub.on('ready', () => {
+    const current = ++connection;
+    setImmediate(() => {
+      sub.ping().then(
+        () => {
+          if (current === connection && sub.status === 'ready') listeningSince = Date.now();
+        },
+        () => undefined,
+      );
+    });
+  });
+  sub.on('close', () => {
+    connection += 1;
+    listeningSince = null;
+  });
+
   return {
     async publish(topic, payload) {
       try {
@@ -72,6 +92,8 @@ export function createRedisPubSub(url: string, logger: Logger, { name = 'pinit' 
     subscribe<T>(topic: string, signal?: AbortSignal) {
       return hub.subscribe<T>(topic, signal);
     },
+
+    listeningSince: () => (closed || sub.status !== 'ready' ? null : listeningSince),
 
     async ping() {
       await startup;

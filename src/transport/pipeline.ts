@@ -136,16 +136,38 @@ export class OperationPipeline {
     this.policies = [limitOperations(deps)];
   }
 
-  /** The viewer named by an `Authorization: Bearer …` value; null when there is none. Refuses a bad one. */
+  /**
+   * The viewer named by an `Authorization: Bearer …` value; null when there is none. Refuses a
+   * bad token, and one whose session has ended (HTTP 401); the role is the session's now, from
+   * the per-instance session cache (no database read unless its entry is stale).
+   */
   async authenticate(header: unknown): Promise<Viewer | null> {
     const token = parseBearer(header);
     if (token === undefined) return null;
     if (token === null) throw requestError('UNAUTHENTICATED', 'Authorization must be "Bearer <accessToken>"', 401);
     try {
       const claims = await this.deps.tokens.verify(token);
-      return { id: claims.userId, role: claims.role, tokenExpiresAt: claims.expiresAt };
+      const { role } = await this.deps.sessions.check(claims);
+      return { id: claims.userId, role, sessionId: claims.sessionId, tokenExpiresAt: claims.expiresAt };
     } catch (error) {
       if (error instanceof TokenError) throw requestError('UNAUTHENTICATED', error.message, 401);
+      if (error instanceof DomainError) {
+        if (error.code === 'UNAUTHENTICATED') throw requestError('UNAUTHENTICATED', error.message, 401);
+        throw toGraphQLError(error);
+      }
+      throw error;
+    }
+  }
+
+  /** Whether a viewer's session is still live (for connections that outlive a request); throws as authenticate does. */
+  async recheck(viewer: Viewer): Promise<void> {
+    try {
+      await this.deps.sessions.check({ userId: viewer.id, sessionId: viewer.sessionId });
+    } catch (error) {
+      if (error instanceof DomainError) {
+        if (error.code === 'UNAUTHENTICATED') throw requestError('UNAUTHENTICATED', error.message, 401);
+        throw toGraphQLError(error);
+      }
       throw error;
     }
   }

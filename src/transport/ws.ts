@@ -1,7 +1,7 @@
 // Operations over WebSocket (graphql-ws on ws, same port and path as HTTP), applying the operation
 // pipeline (./pipeline.ts) through graphql-ws's hooks, plus what only sockets have: the Origin
-// check, one viewer per connection that lives no longer than its token, connection caps,
-// presence, and subscription fan-out (./fanout.ts).
+// check, one viewer per connection that lives no longer than its token or its session,
+// connection caps, presence, and subscription fan-out (./fanout.ts).
 import type { IncomingMessage } from 'node:http';
 import { execute, getOperationAST, GraphQLError, subscribe } from 'graphql';
 import type { ExecutionArgs, ExecutionResult, FormattedExecutionResult } from 'graphql';
@@ -68,7 +68,11 @@ function boundOutput(socket: WebSocket, maxBufferedBytes: number, onSlow: () => 
 
 interface Connection extends Caller {
   expiryTimer?: NodeJS.Timeout;
+  socket?: WebSocket;
 }
+
+const isUnauthenticated = (error: unknown) =>
+  error instanceof GraphQLError && error.extensions.code === 'UNAUTHENTICATED';
 
 /** Counts per key (user id, address) that forget keys whose count returns to zero. */
 class Counts {
@@ -93,6 +97,18 @@ export function useWebSocketServer(wsServer: WebSocketServer, pipeline: Operatio
   const connectionsByUser = new Counts();
   const anonymousByIp = new Counts();
   const socketsByIp = new Counts();
+  // Signed-in connections by session, so that a session ending (here or on another instance,
+  // through pub/sub) closes its sockets at once.
+  const bySession = new Map<string, Set<Connection>>();
+  const endSessions = (sessionIds: readonly string[]) => {
+    for (const id of sessionIds) {
+      for (const connection of bySession.get(id) ?? []) {
+        connection.socket?.close(CloseCode.Forbidden, 'Session ended');
+      }
+    }
+  };
+  const stopListening = deps.sessions.onEnded(endSessions);
+  wsServer.once('close', stopListening);
 
   // Before graphql-ws sees a socket: caps on sockets per instance and per address (answered at
   // the upgrade, so a flood of sockets that never send connection_init is bounded too), and the
@@ -168,9 +184,11 @@ export function useWebSocketServer(wsServer: WebSocketServer, pipeline: Operatio
           viewer = await pipeline.authenticate(
             ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization,
           );
-        } catch {
+        } catch (error) {
           // graphql-ws closes with 4403 Forbidden; the client refreshes its token and reconnects.
-          return false;
+          if (isUnauthenticated(error)) return false;
+          // The session cannot be told now (the database is down): 4500, the client retries later.
+          throw error;
         }
         const clientIp = opts.clientIpOf(ctx.extra.request);
         if (viewer && connectionsByUser.get(viewer.id) >= config.wsMaxConnectionsPerUser) {
@@ -181,10 +199,13 @@ export function useWebSocketServer(wsServer: WebSocketServer, pipeline: Operatio
           ctx.extra.socket.close(WS_CLOSE.tooManyConnections, 'Too many anonymous connections from this address');
           return false;
         }
-        const connection: Connection = { viewer, clientIp };
+        const connection: Connection = { viewer, clientIp, socket: ctx.extra.socket };
         if (!viewer) anonymousByIp.add(clientIp);
         if (viewer) {
           connectionsByUser.add(viewer.id);
+          let sockets = bySession.get(viewer.sessionId);
+          if (!sockets) bySession.set(viewer.sessionId, (sockets = new Set()));
+          sockets.add(connection);
           // The socket lives no longer than its token.
           const ms = viewer.tokenExpiresAt * 1000 - Date.now();
           connection.expiryTimer = setTimeout(
@@ -210,6 +231,9 @@ export function useWebSocketServer(wsServer: WebSocketServer, pipeline: Operatio
         const { viewer } = connection;
         if (!viewer) return anonymousByIp.remove(connection.clientIp);
         connectionsByUser.remove(viewer.id);
+        const sockets = bySession.get(viewer.sessionId);
+        sockets?.delete(connection);
+        if (sockets?.size === 0) bySession.delete(viewer.sessionId);
         // Tracked, so shutdown lets the offline notice go out before the pools close.
         void pipeline.inFlight
           .track(presence.disconnected(deps, viewer.id))
@@ -228,6 +252,17 @@ export function useWebSocketServer(wsServer: WebSocketServer, pipeline: Operatio
         const document = pipeline.prepare(payload.query);
         if (!('kind' in document)) return [...document];
         const connection = connections.get(ctx) ?? { viewer: null, clientIp: 'unknown' };
+        if (connection.viewer) {
+          // The session may have ended while no message could say so (pub/sub down): the cache
+          // re-reads it once its entry is stale. Cheap otherwise.
+          try {
+            await pipeline.recheck(connection.viewer);
+          } catch (error) {
+            if (isUnauthenticated(error)) ctx.extra.socket.close(CloseCode.Forbidden, 'Session ended');
+            if (error instanceof GraphQLError) return [error];
+            throw error;
+          }
+        }
         const type = getOperationAST(document, payload.operationName)?.operation;
         const refused = await pipeline.admit({
           transport: 'ws',

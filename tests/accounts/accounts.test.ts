@@ -18,6 +18,7 @@ import {
   createUser,
   gql,
   gqlOk,
+  sessionIdOf,
   TEST_PASSWORD,
   uniqueName,
   wsClient,
@@ -131,6 +132,10 @@ describe('the account flow over HTTP', () => {
     for (const token of [user.refreshToken, other.login.refreshToken]) {
       expect(codes(await gql(server, RefreshSessionDocument, { refreshToken: token }))).toEqual(['UNAUTHENTICATED']);
     }
+    // The ended sessions' access tokens stop at once (tests/accounts/sessions.test.ts: on every instance).
+    expect((await user.gql(MeDocument, {})).status).toBe(401);
+    const again = await gqlOk(server, LoginDocument, { username: user.username, password: user.password });
+    user.accessToken = again.login.accessToken;
 
     const wrong = await user.gql(ChangePasswordDocument, {
       currentPassword: 'not my password',
@@ -178,8 +183,16 @@ describe('bad input on accounts', () => {
 
   it('rejects malformed, forged and expired access tokens with 401 UNAUTHENTICATED', async () => {
     const user = await createUser(server);
-    const expired = await createTokenIssuer(server.config.jwtSecret!, -60).sign(user.id, 'USER');
-    const forged = await createTokenIssuer('another-secret-another-secret-another-1').sign(user.id, 'ADMIN');
+    const expired = await createTokenIssuer(server.config.jwtSecret!, -60).sign(
+      user.id,
+      'USER',
+      sessionIdOf(user.accessToken),
+    );
+    const forged = await createTokenIssuer('another-secret-another-secret-another-1').sign(
+      user.id,
+      'ADMIN',
+      sessionIdOf(user.accessToken),
+    );
     for (const header of ['Token abc', 'Bearer not.a.jwt', `Bearer ${expired.token}`, `Bearer ${forged.token}`]) {
       const result = await gql(server, MeDocument, {}, { headers: { authorization: header } });
       expect(result.status).toBe(401);

@@ -1,4 +1,5 @@
 // Clients as apps use them: typed documents from codegen over real HTTP and graphql-ws.
+import { decodeJwt } from 'jose';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print } from 'graphql';
 import type { GraphQLFormattedError } from 'graphql';
@@ -63,6 +64,9 @@ export const uniqueName = (prefix = 'user') =>
   `${prefix}_${Date.now().toString(36)}${(userCounter++).toString(36)}${Math.floor(Math.random() * 1e4)}`.slice(0, 30);
 
 export const TEST_PASSWORD = 'correct horse battery';
+
+/** The session an access token names (its `sid` claim), for tests that sign tokens of their own. */
+export const sessionIdOf = (accessToken: string): string => String(decodeJwt(accessToken).sid);
 
 /**
  * A signed-up user and their client: operations sent as them (with their current access token)

@@ -14,7 +14,7 @@ import {
   SendFriendRequestDocument,
   SendMessageDocument,
 } from '../generated/graphql.ts';
-import { createUser, subscribe } from '../helpers/client.ts';
+import { createUser, sessionIdOf, subscribe } from '../helpers/client.ts';
 import type { TestUser } from '../helpers/client.ts';
 import { certify, createEvent } from '../helpers/events.ts';
 import { spawnScript } from '../helpers/process.ts';
@@ -99,7 +99,11 @@ describe('examples/live-map.ts', () => {
     const viewer = await createUser(server);
     const before = await createEvent(server, host, { isPublic: true, title: 'Already on the map' });
     // A token that expires in a few seconds: the server then closes the socket with 4403.
-    const { token: shortLived } = await createTokenIssuer(server.config.jwtSecret!, 12).sign(viewer.id, 'USER');
+    const { token: shortLived } = await createTokenIssuer(server.config.jwtSecret!, 12).sign(
+      viewer.id,
+      'USER',
+      sessionIdOf(viewer.accessToken),
+    );
 
     const run = runExample('examples/live-map.ts', [
       ...credentials(server, viewer),

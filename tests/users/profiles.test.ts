@@ -10,7 +10,7 @@ import {
   UserByIdDocument,
   UserByNameDocument,
 } from '../generated/graphql.ts';
-import { codes, countStatements, createUser, gql, gqlOk, uniqueName } from '../helpers/client.ts';
+import { codes, countStatements, createUser, gql, gqlOk, sessionIdOf, uniqueName } from '../helpers/client.ts';
 import type { TestUser } from '../helpers/client.ts';
 import { startTestServer } from '../helpers/server.ts';
 import type { TestServer } from '../helpers/server.ts';
@@ -132,7 +132,11 @@ describe('updateProfile', () => {
 
 describe('WebSocket sessions', () => {
   it('closes a connection with 4403 when its access token expires', async () => {
-    const short = await createTokenIssuer(server.config.jwtSecret!, 1).sign(viewer.id, 'USER');
+    const short = await createTokenIssuer(server.config.jwtSecret!, 1).sign(
+      viewer.id,
+      'USER',
+      sessionIdOf(viewer.accessToken),
+    );
     // Not lazy: the socket stays open with no operation running, as a map screen's would.
     const client = createClient({
       url: server.wsUrl,

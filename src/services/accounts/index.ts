@@ -1,14 +1,17 @@
 // Accounts and sessions: registration, login, refresh-token rotation with reuse detection,
-// logout, password changes and admin grants. No GraphQL here.
+// logout, password changes and role changes. Every way a session ends goes through endSessions,
+// which tells every instance (deps.sessions) so that its access tokens and sockets stop at once.
+// No GraphQL here.
 import type { AppDeps } from '../../context.ts';
 import { badInput, conflict, isUniqueViolation, notFound, unauthenticated } from '../../lib/errors.ts';
 import { burnPasswordCheck, hashPassword, verifyPassword } from '../../auth/passwords.ts';
 import { hashRefreshToken, newRefreshToken, REFRESH_TOKEN_TTL_SECONDS } from '../../auth/tokens.ts';
+import type { Role } from '../../auth/tokens.ts';
 import type { User } from '../../generated/prisma/client.ts';
 import { hasControlCharacters, isUuid, text } from '../../lib/validation.ts';
 import { isDatabaseUnavailable } from '../../db/faults.ts';
 
-/** How long an access token lives: revocation of a session reaches its tokens within it. */
+/** How long an access token lives (a session that ends stops its tokens at once, on every instance). */
 export { ACCESS_TOKEN_TTL_SECONDS } from '../../auth/tokens.ts';
 
 export const USERNAME_LENGTH = { min: 3, max: 30 } as const;
@@ -104,17 +107,18 @@ export async function login(deps: AppDeps, rawUsername: string, password: string
 /** Opens a new session family and issues its first token pair. */
 async function startSession(deps: AppDeps, user: User): Promise<Session> {
   const refreshToken = newRefreshToken();
-  await deps.prisma.sessionFamily.create({
+  const family = await deps.prisma.sessionFamily.create({
     data: {
       userId: user.id,
       tokens: { create: { tokenHash: hashRefreshToken(refreshToken), expiresAt: refreshExpiry() } },
     },
+    select: { id: true },
   });
-  return issue(deps, user, refreshToken);
+  return issue(deps, user, family.id, refreshToken);
 }
 
-async function issue(deps: AppDeps, user: User, refreshToken: string): Promise<Session> {
-  const { token, expiresAt } = await deps.tokens.sign(user.id, user.role);
+async function issue(deps: AppDeps, user: User, sessionId: string, refreshToken: string): Promise<Session> {
+  const { token, expiresAt } = await deps.tokens.sign(user.id, user.role, sessionId);
   return { accessToken: token, accessTokenExpiresAt: expiresAt, refreshToken, user };
 }
 
@@ -148,22 +152,32 @@ export async function refreshSession(deps: AppDeps, refreshToken: string): Promi
     return true;
   });
   if (!rotated) {
-    await revokeFamilies(deps, { id: stored.familyId });
+    await endSessions(deps, await revokeFamilies(deps.prisma, { id: stored.familyId }));
     deps.logger.warn(
       { userId: stored.family.userId, familyId: stored.familyId },
       'refresh token reuse: session family revoked',
     );
     throw unauthenticated('Refresh token was already used; all sessions of this login were signed out');
   }
-  return issue(deps, stored.family.user, next);
+  return issue(deps, stored.family.user, stored.familyId, next);
 }
 
-async function revokeFamilies(deps: AppDeps, where: { id?: string; userId?: string }): Promise<number> {
-  const { count } = await deps.prisma.sessionFamily.updateMany({
+type Db = Pick<AppDeps['prisma'], 'sessionFamily'>;
+
+/** Revokes the live session families that match; their ids, for endSessions once committed. */
+async function revokeFamilies(db: Db, where: { id?: string; userId?: string }): Promise<string[]> {
+  const revoked = await db.sessionFamily.updateManyAndReturn({
     where: { ...where, revokedAt: null },
     data: { revokedAt: new Date() },
+    select: { id: true },
   });
-  return count;
+  return revoked.map((family) => family.id);
+}
+
+/** After the revocation committed: every instance refuses the sessions' access tokens and closes their sockets. */
+async function endSessions(deps: Pick<AppDeps, 'sessions'>, sessionIds: readonly string[]): Promise<number> {
+  await deps.sessions.end(sessionIds);
+  return sessionIds.length;
 }
 
 /** Ends the session the refresh token belongs to. False when it names no live session. */
@@ -174,11 +188,11 @@ export async function logout(deps: AppDeps, refreshToken: string): Promise<boole
     select: { familyId: true },
   });
   if (!stored) return false;
-  return (await revokeFamilies(deps, { id: stored.familyId })) > 0;
+  return (await endSessions(deps, await revokeFamilies(deps.prisma, { id: stored.familyId }))) > 0;
 }
 
 export async function logoutAllSessions(deps: AppDeps, userId: string): Promise<boolean> {
-  await revokeFamilies(deps, { userId });
+  await endSessions(deps, await revokeFamilies(deps.prisma, { userId }));
   return true;
 }
 
@@ -198,10 +212,11 @@ export async function changePassword(
     throw badInput('currentPassword', 'Current password is wrong');
   }
   const passwordHash = await hashPassword(newPassword);
-  await deps.prisma.$transaction([
-    deps.prisma.user.update({ where: { id: userId }, data: { passwordHash } }),
-    deps.prisma.sessionFamily.updateMany({ where: { userId, revokedAt: null }, data: { revokedAt: new Date() } }),
-  ]);
+  const ended = await deps.prisma.$transaction(async (tx) => {
+    await tx.user.update({ where: { id: userId }, data: { passwordHash } });
+    return revokeFamilies(tx, { userId });
+  });
+  await endSessions(deps, ended);
   return true;
 }
 
@@ -212,12 +227,28 @@ export async function setCertified(deps: AppDeps, userId: string, certified: boo
   return deps.prisma.user.findUniqueOrThrow({ ...query, where: { id: userId } });
 }
 
-/** Grants ADMIN to an existing user (the `user:admin` script). */
-export async function grantAdmin(deps: Pick<AppDeps, 'prisma'>, rawUsername: string): Promise<User> {
+/**
+ * Gives a user a role (the `user:admin` script grants ADMIN). A change ends every session of the
+ * user, on every instance: a demoted admin's tokens and sockets stop at once, and whoever holds
+ * the new role signs in again to a session that has it. Setting the role the user has is a no-op.
+ */
+export async function setRole(
+  deps: Pick<AppDeps, 'prisma' | 'sessions'>,
+  rawUsername: string,
+  role: Role,
+): Promise<{ user: User; sessionsEnded: number }> {
   const username = normalizeUsername(rawUsername);
-  const { count } = await deps.prisma.user.updateMany({ where: { username }, data: { role: 'ADMIN' } });
-  if (count === 0) throw notFound(`User "${username}"`);
-  return deps.prisma.user.findUniqueOrThrow({ where: { username } });
+  const ended = await deps.prisma.$transaction(async (tx) => {
+    const { count } = await tx.user.updateMany({ where: { username, role: { not: role } }, data: { role } });
+    if (count === 0) {
+      if (!(await tx.user.count({ where: { username } }))) throw notFound(`User "${username}"`);
+      return [];
+    }
+    const user = await tx.user.findUniqueOrThrow({ where: { username }, select: { id: true } });
+    return revokeFamilies(tx, { userId: user.id });
+  });
+  const sessionsEnded = await endSessions(deps, ended);
+  return { user: await deps.prisma.user.findUniqueOrThrow({ where: { username } }), sessionsEnded };
 }
 
 /**
