@@ -1,6 +1,5 @@
 import { builder } from '../../builder.ts';
 import * as accounts from '../../services/accounts/index.ts';
-import { ACCESS_TOKEN_TTL_SECONDS } from '../../services/accounts/index.ts';
 import { PASSWORD_LENGTH } from '../../services/accounts/index.ts';
 import { AuthPayload, RegisterInput } from './types.ts';
 
@@ -27,12 +26,14 @@ builder.mutationFields((t) => ({
     resolve: (_root, args, ctx) => accounts.refreshSession(ctx.deps, args.refreshToken),
   }),
   logout: t.boolean({
-    description: 'Ends the session of this refresh token; false if it named no live session.',
+    description:
+      'Ends the session of this refresh token (its access tokens are refused within seconds, its WebSockets closed with 4403); false if it named no live session.',
     args: { refreshToken: t.arg.string({ required: true, description: 'A refresh token of the session.' }) },
     resolve: (_root, args, ctx) => accounts.logout(ctx.deps, args.refreshToken),
   }),
   logoutAllSessions: t.withAuth({ signedIn: true }).boolean({
-    description: `Ends every session of the signed-in user. Access tokens already issued lapse within ${ACCESS_TOKEN_TTL_SECONDS / 60} minutes.`,
+    description:
+      'Ends every session of the signed-in user, on every device: within seconds their access tokens are refused (UNAUTHENTICATED) and their WebSockets closed with 4403.',
     resolve: (_root, _args, ctx) => accounts.logoutAllSessions(ctx.deps, ctx.viewer.id),
   }),
   changePassword: t.withAuth({ signedIn: true }).boolean({
