@@ -34,6 +34,10 @@ export const DEFAULT_LIMITS = {
   sendMessagePerUser: { points: 30, durationSeconds: 10 },
   /** Password changes (each checks the current password) per user. */
   changePasswordPerUser: { points: 10, durationSeconds: 15 * 60 },
+  /** Event shares per user: each recipient named in a shareEvent call counts one. */
+  sharesPerUser: { points: 100, durationSeconds: 60 * 60 },
+  /** Event invitations per user: each user named in inviteToEvent or createEvent's invitedUserIds counts one. */
+  invitationsPerUser: { points: 300, durationSeconds: 60 * 60 },
 } satisfies Record<string, LimitRule>;
 
 export type LimitName = keyof typeof DEFAULT_LIMITS;
@@ -46,8 +50,8 @@ export type LimitName = keyof typeof DEFAULT_LIMITS;
 const INSTANCE_LIMITS: ReadonlySet<LimitName> = new Set(['queriesPerUser', 'queriesPerIp']);
 
 export interface RateLimiter {
-  /** Spends one point of the limit for key (a user id, a name, or a client address for `…PerIp`); throws RATE_LIMITED when none are left. */
-  consume(limit: LimitName, key: string): Promise<void>;
+  /** Spends `points` (default one) of the limit for key (a user id, a name, or a client address for `…PerIp`); throws RATE_LIMITED when not enough are left. */
+  consume(limit: LimitName, key: string, points?: number): Promise<void>;
   /** Forgets the key's spent points (after a successful login, say). */
   reset(limit: LimitName, key: string): Promise<void>;
   close(): Promise<void>;
@@ -139,9 +143,9 @@ export function createRateLimiter(opts: RateLimiterOptions): RateLimiter {
   }
 
   return {
-    async consume(limit, key) {
+    async consume(limit, key, points = 1) {
       try {
-        await limiters.get(limit)!.consume(isPerAddress(limit) ? addressKey(key) : key);
+        await limiters.get(limit)!.consume(isPerAddress(limit) ? addressKey(key) : key, points);
       } catch (result) {
         if (result instanceof RateLimiterRes) throw rateLimited(Math.max(1, Math.ceil(result.msBeforeNext / 1000)));
         throw result;

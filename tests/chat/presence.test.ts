@@ -23,18 +23,22 @@ async function onlineOffline(anaServer: TestServer, benServer: TestServer) {
   const watcher = wsClient(benServer, { authorization: `Bearer ${ben.accessToken}` });
   const changes = await subscribe(benServer, watcher, PresenceChangedDocument, {});
   try {
-    expect((await gqlOk(benServer, PresenceDocument, { id: ana.id })).user?.isOnline).toBe(false);
+    expect((await gqlOk(benServer, PresenceDocument, { id: ana.id }, { token: ben.accessToken })).user?.isOnline).toBe(
+      false,
+    );
     const anaClient = wsClient(anaServer, { authorization: `Bearer ${ana.accessToken}` }, { stayConnected: true });
     await wsRequest(anaClient, MeDocument, {});
     const online = await changes.next((d) => d.presenceChanged.user.id === ana.id && d.presenceChanged.isOnline);
     expect(online.presenceChanged.lastSeenAt).toBeNull();
-    expect((await gqlOk(benServer, PresenceDocument, { id: ana.id })).user?.isOnline).toBe(true);
+    expect((await gqlOk(benServer, PresenceDocument, { id: ana.id }, { token: ben.accessToken })).user?.isOnline).toBe(
+      true,
+    );
 
     const closedAt = Date.now();
     await anaClient.dispose();
     const offline = await changes.next((d) => d.presenceChanged.user.id === ana.id && !d.presenceChanged.isOnline);
     expect(new Date(offline.presenceChanged.lastSeenAt!).getTime()).toBeGreaterThanOrEqual(closedAt - 1000);
-    const after = (await gqlOk(benServer, PresenceDocument, { id: ana.id })).user;
+    const after = (await gqlOk(benServer, PresenceDocument, { id: ana.id }, { token: ben.accessToken })).user;
     expect(after?.isOnline).toBe(false);
     expect(after?.lastSeenAt).toBe(offline.presenceChanged.lastSeenAt);
   } finally {
@@ -122,7 +126,9 @@ describe.runIf(testDatabaseUrl && testRedisUrl)('presence across instances (Post
         await changes.next((d) => d.presenceChanged.user.id === ana.id && !d.presenceChanged.isOnline, 15_000);
         // Claims last TTL seconds, and sweeps run every TTL/3.
         expect(Date.now() - killedAt).toBeLessThan((Number(TTL) + 3) * 1000);
-        expect((await gqlOk(b, PresenceDocument, { id: ana.id })).user?.isOnline).toBe(false);
+        expect((await gqlOk(b, PresenceDocument, { id: ana.id }, { token: ben.accessToken })).user?.isOnline).toBe(
+          false,
+        );
         await doomed.dispose();
       } finally {
         changes.stop();

@@ -1,5 +1,6 @@
 // Event lifecycle, attendance, invitations, interactions and auto-matching over HTTP.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { orderedPair } from '../../src/services/social/index.ts';
 import {
   AddEventCommentDocument,
   CancelEventDocument,
@@ -283,15 +284,20 @@ describe('comments, likes and shares', () => {
   });
 
   it('records a share and a notification per recipient, for public events only', async () => {
+    // Events are shared with friends only (tests/social/privacy.test.ts has the rest of the rule).
+    const [sharer, friend] = [await createUser(server), await createUser(server)];
+    await server.deps.prisma.friendship.createMany({
+      data: [orderedPair(sharer.id, friend.id), orderedPair(sharer.id, host.id)],
+    });
     const event = await createEvent(server, host, { isPublic: true });
-    const { shareEvent } = await guest.gqlOk(ShareEventDocument, {
+    const { shareEvent } = await sharer.gqlOk(ShareEventDocument, {
       id: event.id,
-      withUserIds: [stranger.id, host.id, stranger.id],
+      withUserIds: [friend.id, host.id, friend.id],
     });
     expect(shareEvent.shareCount).toBe(2);
     expect(
       await server.deps.prisma.notification.count({
-        where: { kind: 'EVENT_SHARED', eventId: event.id, actorId: guest.id },
+        where: { kind: 'EVENT_SHARED', eventId: event.id, actorId: sharer.id },
       }),
     ).toBe(2);
     const privateEvent = await createEvent(server, host);

@@ -2,6 +2,7 @@
 // live to its recipient only (across two instances on PostgreSQL + Redis), the feed's paging,
 // unreadOnly and markNotificationsRead, event visibility, and device registration.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { orderedPair } from '../../src/services/social/index.ts';
 import {
   AcceptFriendRequestDocument,
   CancelEventDocument,
@@ -131,7 +132,8 @@ async function everyKind(writer: TestServer, reader: TestServer) {
       expect(cancelled.text).toContain('cancelled');
     }
 
-    // Shared: a public event Eve shares with Ana.
+    // Shared: a public event Eve shares with Ana (events are shared with friends only).
+    await writer.deps.prisma.friendship.create({ data: orderedPair(eve.id, ana.id) });
     const lecture = await createEvent(writer, host, { title: 'Open lecture', isPublic: true });
     await gqlOk(writer, ShareEventDocument, { id: lecture.id, withUserIds: [ana.id] }, { token: eve.accessToken });
     const shared = await of(ana).next((n) => n.kind === 'EVENT_SHARED');

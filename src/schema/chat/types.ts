@@ -2,6 +2,7 @@ import { prismaConnectionHelpers } from '@pothos/plugin-prisma';
 import { viewerIdOf } from '../viewer.ts';
 import { builder, PAGE_SIZE } from '../../builder.ts';
 import { afterHistoryFetch, CHAT_LIMITS } from '../../services/chat/index.ts';
+import { seesSocialCircle, socialCircleSelect } from '../../services/social/index.ts';
 // Registers Event, which chats refer to by name.
 import '../events/types.ts';
 import { User } from '../users/types.ts';
@@ -209,7 +210,10 @@ export const PresenceChange = builder
 
 builder.prismaObjectField('User', 'isOnline', (t) =>
   t.boolean({
-    description: 'Connected over a WebSocket right now, on any instance.',
-    resolve: (user, _args, ctx) => ctx.loaders.isOnline.load(user.id),
+    description:
+      'Connected over a WebSocket right now, on any instance. Only the user and their friends see it; false for anyone else (anonymous viewers included).',
+    select: (_args, ctx) => socialCircleSelect(viewerIdOf(ctx)),
+    resolve: (user, _args, ctx) =>
+      seesSocialCircle(user, ctx.viewer?.id) ? ctx.loaders.isOnline.load(user.id) : false,
   }),
 );

@@ -4,8 +4,14 @@ import { viewerIdOf } from '../viewer.ts';
 import { builder } from '../../builder.ts';
 import type { Context } from '../../context.ts';
 import { isVisibleTo, visibilitySelect } from '../../services/events/visibility.ts';
-import { friendsOf, RATING_LIMITS } from '../../services/social/index.ts';
-import type { FriendshipStatus as Status } from '../../services/social/index.ts';
+import {
+  friendsOf,
+  isFriendOfViewer,
+  RATING_LIMITS,
+  seesSocialCircle,
+  socialCircleSelect,
+} from '../../services/social/index.ts';
+import type { SocialCircleRow, FriendshipStatus as Status } from '../../services/social/index.ts';
 import type { FriendRequest as FriendRequestRow } from '../../generated/prisma/client.ts';
 import { Event } from '../events/types.ts';
 import { User, UserConnection } from '../users/types.ts';
@@ -78,9 +84,13 @@ builder.prismaObjectFields('User', (t) => ({
     {
       type: 'User',
       cursor: 'id',
-      description: "The user's friends, in id order (for signed-in viewers; empty for anonymous ones).",
-      resolve: (query, user, args, ctx) => {
-        if (!ctx.viewer) return [];
+      description:
+        "The user's friends, in id order. Only the user and their friends see it; for anyone else (anonymous viewers included) it is empty, and friendCount is what they get.",
+      // prismaConnection passes `select` on to the field (it selects on the parent user, as on
+      // any field of a Prisma object), but its option type does not say so: hence the casts.
+      select: ((_args: unknown, ctx: Context) => socialCircleSelect(viewerIdOf(ctx))) as never,
+      resolve: (query, user, _args, ctx) => {
+        if (!seesSocialCircle(user as typeof user & SocialCircleRow, ctx.viewer?.id)) return [];
         return ctx.prisma.user.findMany({ ...query, where: friendsOf(user.id) });
       },
     },
@@ -93,8 +103,7 @@ builder.prismaObjectFields('User', (t) => ({
     select: (_args, ctx) => {
       const viewer = viewerIdOf(ctx);
       return {
-        friendshipsAsA: { where: { userBId: viewer }, select: { userBId: true } },
-        friendshipsAsB: { where: { userAId: viewer }, select: { userAId: true } },
+        ...socialCircleSelect(viewer),
         friendRequestsReceived: { where: { fromId: viewer }, select: { id: true } },
         friendRequestsSent: { where: { toId: viewer }, select: { id: true } },
       };
@@ -102,7 +111,7 @@ builder.prismaObjectFields('User', (t) => ({
     resolve: (user, _args, ctx): Status => {
       if (!ctx.viewer) return 'NONE';
       if (user.id === ctx.viewer.id) return 'SELF';
-      if (user.friendshipsAsA.length || user.friendshipsAsB.length) return 'FRIENDS';
+      if (isFriendOfViewer(user)) return 'FRIENDS';
       if (user.friendRequestsReceived.length) return 'REQUEST_SENT';
       if (user.friendRequestsSent.length) return 'REQUEST_RECEIVED';
       return 'NONE';

@@ -1,5 +1,7 @@
 import { builder } from '../../builder.ts';
 import type { SkillInput } from '../../services/users/index.ts';
+import { seesSocialCircle, socialCircleSelect } from '../../services/social/index.ts';
+import { viewerIdOf } from '../viewer.ts';
 
 export const Role = builder.enumType('Role', {
   description: 'What a user may do beyond their own data.',
@@ -104,10 +106,13 @@ export const User = builder.prismaObject('User', {
       // reads as a newcomer rather than failing (and a read never writes).
       resolve: (user) => user.reputation ?? { ...EMPTY_REPUTATION, userId: user.id },
     }),
-    lastSeenAt: t.expose('lastSeenAt', {
+    lastSeenAt: t.field({
       type: 'DateTime',
       nullable: true,
-      description: 'When the user was last connected; null if never.',
+      description:
+        'When the user was last connected; null if never. Only the user and their friends see it; null for anyone else (anonymous viewers included).',
+      select: (_args, ctx) => ({ lastSeenAt: true, ...socialCircleSelect(viewerIdOf(ctx)) }),
+      resolve: (user, _args, ctx) => (seesSocialCircle(user, ctx.viewer?.id) ? user.lastSeenAt : null),
     }),
     settings: t.field({
       type: UserSettings,

@@ -10,6 +10,7 @@ import type { EventChangeKind, EventSnapshot } from './realtime.ts';
 import { visibleEventWhere } from './visibility.ts';
 import { haversineKm } from './geo.ts';
 import { notify, publishNotifications } from '../notifications/index.ts';
+import { friendsAmong } from '../social/index.ts';
 import type { NotificationRef } from '../notifications/index.ts';
 import { isUuid, latitude, longitude, normalizeTags, text } from '../../lib/validation.ts';
 
@@ -195,6 +196,11 @@ async function autoMatch(tx: Tx, event: Event): Promise<NotificationRef[]> {
   );
 }
 
+/** Every user named in an invitation counts against the inviter's limit, invited anew or not. */
+async function limitInvitations(deps: AppDeps, viewerId: string, ids: readonly string[]): Promise<void> {
+  if (ids.length) await deps.rateLimiter.consume('invitationsPerUser', viewerId, ids.length);
+}
+
 async function invite(
   tx: Tx,
   event: Event,
@@ -312,6 +318,7 @@ export async function createEvent(deps: AppDeps, viewerId: string, input: Create
     autoMatchingEnabled: input.autoMatchingEnabled ?? false,
   } satisfies Prisma.EventUncheckedCreateInput;
   const invitedIds = idList('invitedUserIds', input.invitedUserIds ?? []);
+  await limitInvitations(deps, viewerId, invitedIds);
 
   const { event, notified } = await deps.prisma.$transaction(async (tx) => {
     if (data.isPublic) await requireCertified(tx, viewerId);
@@ -476,6 +483,7 @@ export async function inviteToEvent(
   query: Query = {},
 ) {
   const ids = idList('userIds', userIds);
+  await limitInvitations(deps, viewerId, ids);
   const changed = await deps.prisma.$transaction(async (tx) => {
     const before = await lockForHost(tx, viewerId, eventId);
     if (before.status === 'CANCELLED') throw conflict('This event was cancelled');
@@ -537,6 +545,13 @@ export async function setLike(deps: AppDeps, viewerId: string, id: string, liked
   return loadEvent(deps, id, query);
 }
 
+/** Events are shared with friends only: FORBIDDEN naming withUserIds for anyone else. */
+async function requireFriends(tx: Tx, viewerId: string, ids: string[]): Promise<void> {
+  const friends = await friendsAmong(tx, viewerId, ids);
+  if (ids.some((userId) => !friends.has(userId)))
+    throw forbidden('You can share events with your friends only', { field: 'withUserIds' });
+}
+
 export async function shareEvent(
   deps: AppDeps,
   viewerId: string,
@@ -545,17 +560,25 @@ export async function shareEvent(
   query: Query = {},
 ) {
   const ids = idList('withUserIds', withUserIds).filter((userId) => userId !== viewerId);
+  // Each recipient named counts, shared with before or not: the limit bounds what a sender tries.
+  if (ids.length) await deps.rateLimiter.consume('sharesPerUser', viewerId, ids.length);
   const notified = await deps.prisma.$transaction(async (tx) => {
     const event = await visibleEvent(tx, viewerId, id);
     if (!event.isPublic) throw forbidden('Private events cannot be shared; the host can invite people instead');
     await requireUsers(tx, 'withUserIds', ids);
-    await tx.eventShare.createMany({
+    await requireFriends(tx, viewerId, ids);
+    // One share per (event, sender, recipient): a repeated share inserts nothing, so it
+    // notifies nobody and queues no push job. Concurrent repeats meet on the unique key.
+    const added = await tx.eventShare.createManyAndReturn({
       data: ids.map((sharedWithId) => ({ eventId: event.id, sharedById: viewerId, sharedWithId })),
+      skipDuplicates: true,
+      select: { sharedWithId: true },
     });
+    if (!added.length) return [];
     const sharer = await tx.user.findUniqueOrThrow({ where: { id: viewerId }, select: { username: true } });
     return notify(
       tx,
-      ids.map((recipientId) => ({
+      added.map(({ sharedWithId: recipientId }) => ({
         recipientId,
         kind: 'EVENT_SHARED',
         actorId: viewerId,

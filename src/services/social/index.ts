@@ -149,6 +149,50 @@ export function friendRequests(deps: AppDeps, viewerId: string, incoming: boolea
   return deps.prisma.friendRequest.findMany({ where, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], take: 500 });
 }
 
+/**
+ * The one rule for a user's presence (isOnline, lastSeenAt) and friends list: the user themself
+ * and their friends see them; nobody else does, anonymous viewers included. It matches
+ * presenceChanged, which only friends hear. The rule is decided from this selection, made with
+ * the user's row (viewerId: the viewer's id, or an id that matches no row when anonymous), so a
+ * page of users costs no statement per user; friendshipStatus uses the same selection, which
+ * Prisma then reads once.
+ */
+export const socialCircleSelect = (viewerId: string) =>
+  ({
+    friendshipsAsA: { where: { userBId: viewerId }, select: { userBId: true } },
+    friendshipsAsB: { where: { userAId: viewerId }, select: { userAId: true } },
+  }) satisfies Prisma.UserSelect;
+
+/** A user's row read with socialCircleSelect. */
+export interface SocialCircleRow {
+  id: string;
+  friendshipsAsA: readonly unknown[];
+  friendshipsAsB: readonly unknown[];
+}
+
+/** Friends with the viewer (read with socialCircleSelect). */
+export const isFriendOfViewer = (user: SocialCircleRow): boolean =>
+  user.friendshipsAsA.length > 0 || user.friendshipsAsB.length > 0;
+
+/** Whether the viewer may see the user's presence and friends list (see socialCircleSelect). */
+export const seesSocialCircle = (user: SocialCircleRow, viewerId: string | null | undefined): boolean =>
+  !!viewerId && (user.id === viewerId || isFriendOfViewer(user));
+
+/** Those of ids who are friends of userId, in one statement. */
+export async function friendsAmong(tx: Tx | AppDeps['prisma'], userId: string, ids: readonly string[]) {
+  if (!ids.length) return new Set<string>();
+  const rows = await tx.friendship.findMany({
+    where: {
+      OR: [
+        { userAId: userId, userBId: { in: [...ids] } },
+        { userBId: userId, userAId: { in: [...ids] } },
+      ],
+    },
+    select: { userAId: true, userBId: true },
+  });
+  return new Set(rows.map((r) => (r.userAId === userId ? r.userBId : r.userAId)));
+}
+
 /** Users who are friends of userId. */
 export const friendsOf = (userId: string): Prisma.UserWhereInput => ({
   OR: [{ friendshipsAsA: { some: { userBId: userId } } }, { friendshipsAsB: { some: { userAId: userId } } }],
