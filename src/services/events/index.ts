@@ -24,6 +24,12 @@ export const EVENT_LIMITS = {
   comment: 2000,
   /** Users per inviteToEvent / shareEvent call. */
   recipients: 100,
+  /**
+   * How far in the past a new start may lie, for clocks that run a little ahead of the
+   * server's. Events start in the future: ratings count only from people who joined before the
+   * start (services/social), so an event made to have already begun cannot mint reputation.
+   */
+  startSkewMs: 5 * 60_000,
 } as const;
 
 export interface CreateEventInput {
@@ -55,6 +61,12 @@ function checkTimes(startsAt: Date, endsAt: Date, field: 'startsAt' | 'endsAt') 
   if (Number.isNaN(startsAt.getTime()) || Number.isNaN(endsAt.getTime()))
     throw badInput(field, `${field} is not a valid time`);
   if (endsAt <= startsAt) throw badInput(field, 'endsAt must be after startsAt');
+}
+
+/** A start (new, or changed) may not lie in the past, beyond the clock-skew margin. */
+function checkStartNotPast(startsAt: Date) {
+  if (startsAt.getTime() < Date.now() - EVENT_LIMITS.startSkewMs)
+    throw badInput('startsAt', 'startsAt must not be in the past');
 }
 
 function checkCapacity(value: number, attendeeCount = 1) {
@@ -289,6 +301,7 @@ export async function createEvent(deps: AppDeps, viewerId: string, input: Create
   const status = input.status ?? 'PUBLISHED';
   if (status === 'CANCELLED') throw badInput('status', 'A new event cannot be cancelled');
   checkTimes(input.startsAt, input.endsAt, 'endsAt');
+  checkStartNotPast(input.startsAt);
   const maxParticipants = input.maxParticipants ?? EVENT_LIMITS.maxParticipants.default;
   checkCapacity(maxParticipants);
   const data = {
@@ -352,6 +365,8 @@ export async function updateEvent(
       const startsAt = input.startsAt ?? before.startsAt;
       const endsAt = input.endsAt ?? before.endsAt;
       checkTimes(startsAt, endsAt, present(input.endsAt) ? 'endsAt' : 'startsAt');
+      // An event under way keeps its start; moving the start is moving it into the future.
+      if (startsAt.getTime() !== before.startsAt.getTime()) checkStartNotPast(startsAt);
       Object.assign(data, { startsAt, endsAt });
     }
     if (present(input.type)) data.type = input.type;
