@@ -4,10 +4,10 @@ import type { AppDeps } from '../../context.ts';
 import { badInput, conflict, forbidden, notFound } from '../../lib/errors.ts';
 import { Prisma } from '../../generated/prisma/client.ts';
 import type { Event, EventStatus, EventType } from '../../generated/prisma/client.ts';
-import { joinEventChat, leaveEventChat } from '../chat/index.ts';
+import { joinEventChat, leaveEventChat, publishChatLeft } from '../chat/index.ts';
 import { publishEventChange } from './realtime.ts';
 import type { EventChangeKind, EventSnapshot } from './realtime.ts';
-import { visibleEventWhere } from './visibility.ts';
+import { isOpenToAll, visibleEventWhere } from './visibility.ts';
 import { haversineKm } from './geo.ts';
 import { notify, publishNotifications } from '../notifications/index.ts';
 import type { NotificationRef } from '../notifications/index.ts';
@@ -129,6 +129,8 @@ async function announce(
 ) {
   const current = (after ?? before)!;
   const members = after ? await memberIds(deps.prisma, after) : [];
+  const audience = new Set([...members, ...extraMembers]);
+  const deletedPrivately = !after && before !== null && !isOpenToAll(before);
   await publishEventChange(
     deps,
     {
@@ -138,8 +140,9 @@ async function announce(
       occurredAt: new Date(),
       before: before && snapshot(before),
       after: after && snapshot(after),
+      ...(deletedPrivately ? { formerViewers: [...audience] } : {}),
     },
-    new Set([...members, ...extraMembers]),
+    audience,
   );
 }
 
@@ -475,9 +478,10 @@ export async function leaveEvent(deps: AppDeps, viewerId: string, id: string, qu
       where: { userId: viewerId, eventsAttended: { gt: 0 } },
       data: { eventsAttended: { decrement: 1 } },
     });
-    await leaveEventChat(tx, event.id, viewerId);
-    return { before: event, after };
+    const leftChat = await leaveEventChat(tx, event.id, viewerId);
+    return { before: event, after, leftChat };
   });
+  if (changed?.leftChat) await publishChatLeft(deps, viewerId, changed.leftChat);
   // The leaver is no longer a member but should hear that they left.
   if (changed) await announce(deps, 'ATTENDEES_CHANGED', changed.before, changed.after, [viewerId]);
   return deps.prisma.event.findFirstOrThrow({ ...query, where: { id } });
