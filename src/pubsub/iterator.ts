@@ -97,15 +97,18 @@ export function createPushIterator<T>(opts: PushIteratorOptions): PushIterator<T
   };
 }
 
+/** What filterMessages' `decide` returns to end the stream (the subscriber lost its right to it). */
+export const END_STREAM: unique symbol = Symbol('end of stream');
+
 /**
- * Maps a subscription's messages, skipping those `decide` turns into null. Unlike an async
+ * Maps a subscription's messages, skipping those `decide` turns into null (and ending at END_STREAM). Unlike an async
  * generator, returning it returns the source at once, even while a `next()` is waiting: an
  * async generator would queue the return until the next message arrived, so a subscriber
  * who left a quiet topic would stay subscribed (and its next message executed) until then.
  */
 export function filterMessages<T, U>(
   source: AsyncIterator<T>,
-  decide: (message: T) => Promise<U | null> | U | null,
+  decide: (message: T) => Promise<U | null | typeof END_STREAM> | U | null | typeof END_STREAM,
 ): AsyncIterableIterator<U> {
   const done = async (): Promise<IteratorReturnResult<undefined>> => {
     await source.return?.();
@@ -117,6 +120,7 @@ export function filterMessages<T, U>(
         const result = await source.next();
         if (result.done) return done();
         const value = await decide(result.value);
+        if (value === END_STREAM) return done();
         if (value !== null) return { done: false, value };
       }
     },

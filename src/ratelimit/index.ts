@@ -32,6 +32,8 @@ export const DEFAULT_LIMITS = {
   uploadsPerUser: { points: 30, durationSeconds: 60 * 60 },
   /** Chat messages per user. */
   sendMessagePerUser: { points: 30, durationSeconds: 10 },
+  /** Ratings given per user (rater), a day: a handful of accounts cannot pump a reputation. */
+  ratingsPerUser: { points: 20, durationSeconds: 24 * 60 * 60 },
   /** Password changes (each checks the current password) per user. */
   changePasswordPerUser: { points: 10, durationSeconds: 15 * 60 },
   /** Event shares per user: each recipient named in a shareEvent call counts one. */

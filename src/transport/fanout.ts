@@ -11,6 +11,9 @@
 // declaring `extensions.fanoutKey(event)`: the part of a source event its result depends on
 // (besides the selection, its variables and the viewer). Groups then share one execution per
 // distinct key and event.
+//
+// Sharing a group never shares an authorization: every member who joins a running group runs
+// the field's subscribe step (its checks) with its own arguments first (SubscriptionGroups.join).
 import { createSourceEventStream, execute, getOperationAST, Kind, visit } from 'graphql';
 import { SharedPromises } from '../lib/shared-promises.ts';
 import type { ASTNode, ExecutionArgs, ExecutionResult, FormattedExecutionResult } from 'graphql';
@@ -248,13 +251,34 @@ export class SubscriptionGroups {
   ): Promise<AsyncGenerator<never, undefined> | ExecutionResult> {
     const k = groupKey(key);
     for (;;) {
-      const entry = this.groups.get(k) ?? this.start(k, key, args);
+      const existing = this.groups.get(k);
+      const entry = existing ?? this.start(k, key, args);
       const group = await entry.pending;
       if (!(group instanceof Group)) return group;
+      // Whoever joins a group someone else started is authorized afresh, with their own
+      // arguments and context: what allowed the group's first member (membership of a chat,
+      // say) may have changed since, and the group's own source only hears what it was
+      // subscribed to. A refusal is answered as graphql-ws would; the member never joins.
+      if (existing && !group.ended) {
+        const refused = await this.authorize(args);
+        if (refused) return refused;
+      }
       if (!group.ended) return group.join(member);
       // Ended while this member waited: forget it and start afresh.
       this.forget(k, entry);
     }
+  }
+
+  /**
+   * Runs the root field's subscribe step for a joining member (its checks: signed in, member
+   * of the chat, bounds), then ends the stream it opened: the group already listens. Null when
+   * allowed, else the refusal.
+   */
+  private async authorize(args: ExecutionArgs): Promise<ExecutionResult | null> {
+    const source = await createSourceEventStream(args);
+    if (!(Symbol.asyncIterator in source)) return source;
+    await source[Symbol.asyncIterator]().return?.();
+    return null;
   }
 
   private start(k: string, key: GroupKey, args: ExecutionArgs): Entry {

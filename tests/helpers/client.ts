@@ -221,6 +221,8 @@ export interface LiveSubscription<T> {
   errors: unknown[];
   /** Resolves with the first payload (received before or after the call) that matches. */
   next(match: (value: T) => boolean, timeoutMs?: number): Promise<T>;
+  /** Resolves when the server completes the subscription or it fails. */
+  finished: Promise<void>;
   stop(): void;
 }
 
@@ -239,6 +241,8 @@ export async function subscribe<T, V>(
   const waiters: Array<() => void> = [];
   const batch = await joinBatch(server);
   let ended = false;
+  let markFinished!: () => void;
+  const finished = new Promise<void>((resolve) => (markFinished = resolve));
   const stop = client.subscribe(
     { query: print(document), variables: variables as Record<string, unknown> | undefined },
     {
@@ -251,11 +255,13 @@ export async function subscribe<T, V>(
         errors.push(error);
         if (!ended) batch.refused += 1;
         ended = true;
+        markFinished();
         for (const wake of waiters.splice(0)) wake();
       },
       complete: () => {
         if (!ended) batch.refused += 1;
         ended = true;
+        markFinished();
       },
     },
   );
@@ -270,6 +276,7 @@ export async function subscribe<T, V>(
   return {
     received,
     errors,
+    finished,
     stop,
     async next(match, timeoutMs = 5_000) {
       const deadline = Date.now() + timeoutMs;

@@ -35,3 +35,15 @@ export async function createEvent(server: TestServer, host: TestUser, overrides:
   );
   return createEvent;
 }
+
+/**
+ * Moves an event, and the moments its guests joined, `ms` into the past, as if that much time
+ * had gone by: the API refuses starts in the past, so "an event under way" is made like this.
+ */
+export async function passTime(server: TestServer, eventId: string, ms: number): Promise<void> {
+  const { prisma } = server.deps;
+  await prisma.$executeRaw`UPDATE events SET starts_at = starts_at - ${ms} * interval '1 millisecond',
+    ends_at = ends_at - ${ms} * interval '1 millisecond' WHERE id = ${eventId}::uuid`;
+  await prisma.$executeRaw`UPDATE event_attendees SET joined_at = joined_at - ${ms} * interval '1 millisecond'
+    WHERE event_id = ${eventId}::uuid`;
+}

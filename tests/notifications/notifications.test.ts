@@ -22,7 +22,7 @@ import {
 import type { DevicePlatform, NotificationAddedSubscription, NotificationsQuery } from '../generated/graphql.ts';
 import { codes, createUser, gql, gqlOk, subscribe, wsClient } from '../helpers/client.ts';
 import type { TestUser } from '../helpers/client.ts';
-import { certify, createEvent } from '../helpers/events.ts';
+import { certify, createEvent, passTime } from '../helpers/events.ts';
 import { startTestServer, testDatabaseUrl, testRedisUrl, twoInstances } from '../helpers/server.ts';
 import type { TestServer } from '../helpers/server.ts';
 
@@ -141,14 +141,10 @@ async function everyKind(writer: TestServer, reader: TestServer) {
     expect(shared.text).toContain(eve.username);
 
     // Rating: Ana and Ben met at an event that has started.
-    const meetup = await createEvent(writer, host, {
-      title: 'Coffee meetup',
-      isPublic: true,
-      startsAt: new Date(Date.now() - HOUR).toISOString(),
-      endsAt: new Date(Date.now() + HOUR).toISOString(),
-    });
+    const meetup = await createEvent(writer, host, { title: 'Coffee meetup', isPublic: true });
     for (const guest of [ana, ben])
       await gqlOk(writer, JoinEventDocument, { id: meetup.id }, { token: guest.accessToken });
+    await passTime(writer, meetup.id, 2 * HOUR);
     await gqlOk(
       writer,
       RateUserDocument,

@@ -5,20 +5,23 @@ import {
   AcceptFriendRequestDocument,
   CancelEventDocument,
   CancelFriendRequestDocument,
+  CreateEventDocument,
   DeclineFriendRequestDocument,
   FriendRequestsDocument,
   FriendsDocument,
+  InviteToEventDocument,
   JoinEventDocument,
   LeaveEventDocument,
   RatingsReceivedDocument,
   RateUserDocument,
   RemoveFriendDocument,
   SendFriendRequestDocument,
+  UpdateEventDocument,
   UsersWithStatusDocument,
 } from '../generated/graphql.ts';
 import { codes, countStatements, createUser, gql, gqlOk, uniqueName } from '../helpers/client.ts';
 import type { TestUser } from '../helpers/client.ts';
-import { certify, createEvent } from '../helpers/events.ts';
+import { certify, createEvent, eventInput, passTime } from '../helpers/events.ts';
 import { startTestServer } from '../helpers/server.ts';
 import type { TestServer } from '../helpers/server.ts';
 
@@ -185,15 +188,11 @@ describe('ratings and reputation', () => {
     await certify(server, host);
   });
 
-  /** A public event that started an hour ago and ends in an hour, with these guests joined. */
+  /** A public event that started an hour ago and ends in an hour, with these guests joined before it began. */
   async function metAt(guests: TestUser[], maxParticipants = 50) {
-    const event = await createEvent(server, host, {
-      isPublic: true,
-      maxParticipants,
-      startsAt: new Date(Date.now() - 3600_000).toISOString(),
-      endsAt: new Date(Date.now() + 3600_000).toISOString(),
-    });
+    const event = await createEvent(server, host, { isPublic: true, maxParticipants });
     for (const guest of guests) await guest.gqlOk(JoinEventDocument, { id: event.id });
+    await passTime(server, event.id, 2 * 3600_000);
     return event;
   }
 
@@ -326,13 +325,10 @@ describe('ratings and reputation', () => {
 
   it('hides the event of a rating from viewers who may not see it', async () => {
     const [ana, ben, cleo] = [await createUser(server), await createUser(server), await createUser(server)];
-    const privateEvent = await createEvent(server, host, {
-      invitedUserIds: [ana.id, ben.id],
-      startsAt: new Date(Date.now() - 3600_000).toISOString(),
-      endsAt: new Date(Date.now() + 3600_000).toISOString(),
-    });
+    const privateEvent = await createEvent(server, host, { invitedUserIds: [ana.id, ben.id] });
     await ana.gqlOk(JoinEventDocument, { id: privateEvent.id });
     await ben.gqlOk(JoinEventDocument, { id: privateEvent.id });
+    await passTime(server, privateEvent.id, 2 * 3600_000);
     expect((await rate(ana, ben.id, privateEvent.id, 5)).errors).toBeUndefined();
 
     const asBen = await ben.gqlOk(RatingsReceivedDocument, { userId: ben.id });
@@ -341,5 +337,73 @@ describe('ratings and reputation', () => {
     expect(asCleo.user?.ratingsReceived.edges[0]?.node.event).toBeNull();
     const anonymous = await gqlOk(server, RatingsReceivedDocument, { userId: ben.id });
     expect(anonymous.user?.ratingsReceived.edges[0]?.node.event).toBeNull();
+  });
+});
+
+describe('reputation that reflects real meetings', () => {
+  const MINUTE = 60_000;
+  const at = (offsetMs: number) => new Date(Date.now() + offsetMs).toISOString();
+  const rate = (rater: TestUser, userId: string, eventId: string) =>
+    rater.gql(RateUserDocument, { input: { userId, eventId, score: 5 } });
+
+  it('refuses events that start in the past, beyond a clock-skew margin of 5 minutes', async () => {
+    const host = await createUser(server);
+    const past = await host.gql(CreateEventDocument, {
+      input: eventInput({ startsAt: at(-10 * MINUTE), endsAt: at(60 * MINUTE) }),
+    });
+    expect(past.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'startsAt' });
+    // A phone whose clock runs a minute ahead still creates "now".
+    const skewed = await host.gql(CreateEventDocument, {
+      input: eventInput({ startsAt: at(-MINUTE), endsAt: at(60 * MINUTE) }),
+    });
+    expect(skewed.errors).toBeUndefined();
+
+    const event = (await host.gqlOk(CreateEventDocument, { input: eventInput() })).createEvent;
+    const moved = await host.gql(UpdateEventDocument, { id: event.id, input: { startsAt: at(-10 * MINUTE) } });
+    expect(moved.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'startsAt' });
+    // An event under way may still be edited, its start sent back unchanged.
+    await passTime(server, event.id, 2 * 3600_000);
+    const started = await server.deps.prisma.event.findUniqueOrThrow({ where: { id: event.id } });
+    const edited = await host.gql(UpdateEventDocument, {
+      id: event.id,
+      input: { title: 'Still on', startsAt: started.startsAt.toISOString() },
+    });
+    expect(edited.errors).toBeUndefined();
+  });
+
+  it('counts a rating only from someone who joined before the event started', async () => {
+    const [host, early, late] = [await createUser(server), await createUser(server), await createUser(server)];
+    await certify(server, host);
+    const event = await createEvent(server, host, { isPublic: true });
+    await early.gqlOk(JoinEventDocument, { id: event.id });
+    await passTime(server, event.id, 2 * 3600_000);
+    // The sock puppet joins the event under way, to rate its host at once.
+    await late.gqlOk(JoinEventDocument, { id: event.id });
+    const puppet = await rate(late, host.id, event.id);
+    expect(codes(puppet)).toEqual(['FORBIDDEN']);
+    expect(puppet.errors?.[0]?.message).toMatch(/joined before/);
+    expect(codes(await rate(early, host.id, event.id))).toEqual([]);
+    expect(codes(await rate(host, early.id, event.id))).toEqual([]);
+    const rep = await server.deps.prisma.reputation.findUniqueOrThrow({ where: { userId: host.id } });
+    expect(rep.totalRatings).toBe(1);
+  });
+
+  it('limits the ratings one rater gives a day (RATE_LIMIT_RATINGS_PER_USER)', async () => {
+    const limited = await startTestServer({ env: { RATE_LIMIT_RATINGS_PER_USER: '2/86400' } });
+    try {
+      const host = await createUser(limited);
+      const [rater, ...others] = await Promise.all(Array.from({ length: 4 }, () => createUser(limited)));
+      const event = await createEvent(limited, host);
+      await host.gqlOk(InviteToEventDocument, { eventId: event.id, userIds: [rater!.id, ...others.map((o) => o.id)] });
+      for (const guest of [rater!, ...others]) await guest.gqlOk(JoinEventDocument, { id: event.id });
+      await passTime(limited, event.id, 2 * 3600_000);
+      const results = [];
+      for (const other of others) results.push(codes(await rate(rater!, other.id, event.id)));
+      expect(results).toEqual([[], [], ['RATE_LIMITED']]);
+      // Someone else's budget is their own.
+      expect(codes(await rate(others[0]!, rater!.id, event.id))).toEqual([]);
+    } finally {
+      await limited.close();
+    }
   });
 });

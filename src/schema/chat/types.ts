@@ -3,8 +3,8 @@ import { viewerIdOf } from '../viewer.ts';
 import { builder, PAGE_SIZE } from '../../builder.ts';
 import { afterHistoryFetch, CHAT_LIMITS } from '../../services/chat/index.ts';
 import { seesSocialCircle, socialCircleSelect } from '../../services/social/index.ts';
-// Registers Event, which chats refer to by name.
-import '../events/types.ts';
+import { isVisibleTo, visibilitySelect } from '../../services/events/visibility.ts';
+import { Event } from '../events/types.ts';
 import { User } from '../users/types.ts';
 
 export const ChatKind = builder.enumType('ChatKind', {
@@ -115,7 +115,18 @@ export const Chat = builder.prismaObject('Chat', {
       }),
       resolve: (chat) => chat.members.map((m) => m.user),
     }),
-    event: t.relation('event', { nullable: true, description: "The event, for an event's chat." }),
+    event: t.field({
+      type: Event,
+      nullable: true,
+      description:
+        "The event, for an event's chat; null when the viewer may no longer see it (re-drafted, say), by the same rule as `event(id)`.",
+      select: (_args, ctx, nestedSelection) => ({
+        event: nestedSelection({ select: visibilitySelect(viewerIdOf(ctx)) }),
+      }),
+      // The event carries what the query selected beneath it (plus the visibility fields).
+      resolve: (chat, _args, ctx) =>
+        chat.event && isVisibleTo(chat.event, ctx.viewer?.id) ? (chat.event as never) : null,
+    }),
     lastMessage: t.field({
       type: Message,
       nullable: true,

@@ -31,8 +31,15 @@ export interface TypingEvent {
   isTyping: boolean;
 }
 
+/** Sent to a member's own topics when they leave a chat: its streams for that chat end. */
+export interface ChatLeftEvent {
+  type: 'left';
+  chatId: string;
+}
+
 export const userChatTopic = (userId: string) => `chat:user:${userId}`;
-export const typingTopic = (chatId: string) => `chat:typing:${chatId}`;
+/** A member's typing topic: typing in each of their chats, published to the members of the moment. */
+export const userTypingTopic = (userId: string) => `chat:typing:user:${userId}`;
 
 /** The chat if the viewer is a member; NOT_FOUND otherwise (non-members never learn it exists). */
 export async function requireMembership(db: Tx | AppDeps['prisma'], viewerId: string, chatId: string): Promise<void> {
@@ -405,10 +412,29 @@ async function publishStatusChanges(deps: AppDeps, viewerId: string, chatId: str
   );
 }
 
+/**
+ * Tells the chat's other members, each on their own topic, as messages are: membership is read
+ * for every typing event, so someone who left hears no more of it.
+ */
 export async function setTyping(deps: AppDeps, viewerId: string, chatId: string, isTyping: boolean): Promise<boolean> {
-  await requireMembership(deps.prisma, viewerId, chatId);
-  await deps.pubsub.publish(typingTopic(chatId), { chatId, userId: viewerId, isTyping } satisfies TypingEvent);
+  const members = isUuid(chatId)
+    ? await deps.prisma.chatMember.findMany({ where: { chatId }, select: { userId: true } })
+    : [];
+  if (!members.some((m) => m.userId === viewerId)) throw notFound('Chat', { field: 'chatId' });
+  const event: TypingEvent = { chatId, userId: viewerId, isTyping };
+  await Promise.all(
+    members.filter((m) => m.userId !== viewerId).map((m) => deps.pubsub.publish(userTypingTopic(m.userId), event)),
+  );
   return true;
+}
+
+/** After the commit of a leave: ends the leaver's open message and typing streams of that chat at once. */
+export async function publishChatLeft(deps: AppDeps, userId: string, chatId: string): Promise<void> {
+  const event: ChatLeftEvent = { type: 'left', chatId };
+  await Promise.all([
+    deps.pubsub.publish(userChatTopic(userId), event),
+    deps.pubsub.publish(userTypingTopic(userId), event),
+  ]);
 }
 
 /** Adds the user to an event's chat, creating the chat with the host when missing. */
@@ -422,8 +448,12 @@ export async function joinEventChat(tx: Tx, eventId: string, hostId: string, use
   await tx.chatMember.createMany({ data: [{ chatId: chat.id, userId }], skipDuplicates: true });
 }
 
-export async function leaveEventChat(tx: Tx, eventId: string, userId: string): Promise<void> {
-  await tx.chatMember.deleteMany({ where: { userId, chat: { eventId } } });
+/** Removes the user from an event's chat; the chat's id when they were in it (for publishChatLeft). */
+export async function leaveEventChat(tx: Tx, eventId: string, userId: string): Promise<string | null> {
+  const chat = await tx.chat.findUnique({ where: { eventId }, select: { id: true } });
+  if (!chat) return null;
+  const { count } = await tx.chatMember.deleteMany({ where: { userId, chatId: chat.id } });
+  return count > 0 ? chat.id : null;
 }
 
 /** A page of history; fetching counts as delivery to the viewer. */

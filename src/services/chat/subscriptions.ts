@@ -1,9 +1,12 @@
-// Live chat: message and typing streams for one member, read from the member's own topic (so a
-// member who leaves stops hearing a chat at once) and checked against membership when opened.
+// Live chat: message and typing streams for one member, read from the member's own topics, to
+// which each change is published for the members of that moment (so a member who leaves stops
+// hearing a chat at once), checked against membership when opened (by every subscriber, also
+// one who joins a running fan-out group: src/transport/fanout.ts), and ended when the member
+// leaves the chat (publishChatLeft).
 import type { AppDeps } from '../../context.ts';
-import { createPushIterator, filterMessages } from '../../pubsub/iterator.ts';
-import { markDeliveredSoon, requireMembership, TYPING_TTL_MS, typingTopic, userChatTopic } from './index.ts';
-import type { ChatMessageEvent, TypingEvent } from './index.ts';
+import { createPushIterator, END_STREAM, filterMessages } from '../../pubsub/iterator.ts';
+import { markDeliveredSoon, requireMembership, TYPING_TTL_MS, userChatTopic, userTypingTopic } from './index.ts';
+import type { ChatLeftEvent, ChatMessageEvent, TypingEvent } from './index.ts';
 
 /**
  * Messages added to (or updated in) one chat, or all of the viewer's chats. A message pushed to
@@ -16,8 +19,9 @@ export async function messageEvents(
   type: ChatMessageEvent['type'],
 ): Promise<AsyncIterableIterator<ChatMessageEvent>> {
   if (chatId) await requireMembership(deps.prisma, viewerId, chatId);
-  const source = deps.pubsub.subscribe<ChatMessageEvent>(userChatTopic(viewerId));
+  const source = deps.pubsub.subscribe<ChatMessageEvent | ChatLeftEvent>(userChatTopic(viewerId));
   return filterMessages(source, async (event) => {
+    if (event.type === 'left') return chatId && event.chatId === chatId ? END_STREAM : null;
     if (event.type !== type || (chatId && event.chatId !== chatId)) return null;
     if (type === 'added') {
       const message =
@@ -42,7 +46,7 @@ export async function typingEvents(
 ): Promise<AsyncIterable<TypingEvent>> {
   await requireMembership(deps.prisma, viewerId, chatId);
   const timers = new Map<string, NodeJS.Timeout>();
-  const source = deps.pubsub.subscribe<TypingEvent>(typingTopic(chatId));
+  const source = deps.pubsub.subscribe<TypingEvent | ChatLeftEvent>(userTypingTopic(viewerId));
   const out = createPushIterator<TypingEvent>({
     onFinish: () => {
       for (const timer of timers.values()) clearTimeout(timer);
@@ -51,6 +55,8 @@ export async function typingEvents(
   });
   void (async () => {
     for await (const event of source) {
+      if (event.chatId !== chatId) continue;
+      if ('type' in event) break; // left the chat: no more typing, not even the pending stops
       if (event.userId === viewerId) continue;
       clearTimeout(timers.get(event.userId));
       timers.delete(event.userId);
@@ -64,6 +70,8 @@ export async function typingEvents(
       }
       out.push(event);
     }
+    for (const timer of timers.values()) clearTimeout(timer);
+    timers.clear();
     out.end();
   })();
   return out.iterator;

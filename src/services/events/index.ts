@@ -4,10 +4,10 @@ import type { AppDeps } from '../../context.ts';
 import { badInput, conflict, forbidden, notFound } from '../../lib/errors.ts';
 import { Prisma } from '../../generated/prisma/client.ts';
 import type { Event, EventStatus, EventType } from '../../generated/prisma/client.ts';
-import { joinEventChat, leaveEventChat } from '../chat/index.ts';
+import { joinEventChat, leaveEventChat, publishChatLeft } from '../chat/index.ts';
 import { publishEventChange } from './realtime.ts';
 import type { EventChangeKind, EventSnapshot } from './realtime.ts';
-import { visibleEventWhere } from './visibility.ts';
+import { isOpenToAll, visibleEventWhere } from './visibility.ts';
 import { haversineKm } from './geo.ts';
 import { notify, publishNotifications } from '../notifications/index.ts';
 import { friendsAmong } from '../social/index.ts';
@@ -25,6 +25,12 @@ export const EVENT_LIMITS = {
   comment: 2000,
   /** Users per inviteToEvent / shareEvent call. */
   recipients: 100,
+  /**
+   * How far in the past a new start may lie, for clocks that run a little ahead of the
+   * server's. Events start in the future: ratings count only from people who joined before the
+   * start (services/social), so an event made to have already begun cannot mint reputation.
+   */
+  startSkewMs: 5 * 60_000,
 } as const;
 
 export interface CreateEventInput {
@@ -56,6 +62,12 @@ function checkTimes(startsAt: Date, endsAt: Date, field: 'startsAt' | 'endsAt') 
   if (Number.isNaN(startsAt.getTime()) || Number.isNaN(endsAt.getTime()))
     throw badInput(field, `${field} is not a valid time`);
   if (endsAt <= startsAt) throw badInput(field, 'endsAt must be after startsAt');
+}
+
+/** A start (new, or changed) may not lie in the past, beyond the clock-skew margin. */
+function checkStartNotPast(startsAt: Date) {
+  if (startsAt.getTime() < Date.now() - EVENT_LIMITS.startSkewMs)
+    throw badInput('startsAt', 'startsAt must not be in the past');
 }
 
 function checkCapacity(value: number, attendeeCount = 1) {
@@ -118,6 +130,8 @@ async function announce(
 ) {
   const current = (after ?? before)!;
   const members = after ? await memberIds(deps.prisma, after) : [];
+  const audience = new Set([...members, ...extraMembers]);
+  const deletedPrivately = !after && before !== null && !isOpenToAll(before);
   await publishEventChange(
     deps,
     {
@@ -127,8 +141,9 @@ async function announce(
       occurredAt: new Date(),
       before: before && snapshot(before),
       after: after && snapshot(after),
+      ...(deletedPrivately ? { formerViewers: [...audience] } : {}),
     },
-    new Set([...members, ...extraMembers]),
+    audience,
   );
 }
 
@@ -295,6 +310,7 @@ export async function createEvent(deps: AppDeps, viewerId: string, input: Create
   const status = input.status ?? 'PUBLISHED';
   if (status === 'CANCELLED') throw badInput('status', 'A new event cannot be cancelled');
   checkTimes(input.startsAt, input.endsAt, 'endsAt');
+  checkStartNotPast(input.startsAt);
   const maxParticipants = input.maxParticipants ?? EVENT_LIMITS.maxParticipants.default;
   checkCapacity(maxParticipants);
   const data = {
@@ -359,6 +375,8 @@ export async function updateEvent(
       const startsAt = input.startsAt ?? before.startsAt;
       const endsAt = input.endsAt ?? before.endsAt;
       checkTimes(startsAt, endsAt, present(input.endsAt) ? 'endsAt' : 'startsAt');
+      // An event under way keeps its start; moving the start is moving it into the future.
+      if (startsAt.getTime() !== before.startsAt.getTime()) checkStartNotPast(startsAt);
       Object.assign(data, { startsAt, endsAt });
     }
     if (present(input.type)) data.type = input.type;
@@ -467,9 +485,10 @@ export async function leaveEvent(deps: AppDeps, viewerId: string, id: string, qu
       where: { userId: viewerId, eventsAttended: { gt: 0 } },
       data: { eventsAttended: { decrement: 1 } },
     });
-    await leaveEventChat(tx, event.id, viewerId);
-    return { before: event, after };
+    const leftChat = await leaveEventChat(tx, event.id, viewerId);
+    return { before: event, after, leftChat };
   });
+  if (changed?.leftChat) await publishChatLeft(deps, viewerId, changed.leftChat);
   // The leaver is no longer a member but should hear that they left.
   if (changed) await announce(deps, 'ATTENDEES_CHANGED', changed.before, changed.after, [viewerId]);
   return deps.prisma.event.findFirstOrThrow({ ...query, where: { id } });

@@ -31,6 +31,11 @@ export interface EventChangeMessage {
   before: EventSnapshot | null;
   /** After the change; null when deleted. */
   after: EventSnapshot | null;
+  /**
+   * On the deletion of an event not open to all: who could see it just before (host, attendees,
+   * pending invitees). Its rows are gone, so this is how a map subscriber learns it may hear of it.
+   */
+  formerViewers?: string[];
 }
 
 export interface Bounds {

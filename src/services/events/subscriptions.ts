@@ -41,14 +41,18 @@ async function friendIds(deps: AppDeps, viewerId: string): Promise<Set<string>> 
   return new Set(rows.map((r) => (r.userAId === viewerId ? r.userBId : r.userAId)));
 }
 
-/** Whether the viewer may see the event in this state. Public: no query. Private: the current membership decides. */
-function visibilityCheck(deps: AppDeps, viewerId: string | null) {
+/**
+ * Whether the viewer may see the event in this state. Public: no query. Private: the current
+ * membership decides; for a deleted event (no rows left), the message's list of who could see it.
+ */
+function visibilityCheck(deps: AppDeps, viewerId: string | null, message: EventChangeMessage) {
   let membership: Promise<boolean> | undefined;
   return (eventId: string, state: EventSnapshot): Promise<boolean> | boolean => {
     if (isOpenToAll(state)) return true;
     if (!viewerId) return false;
     if (state.hostId === viewerId) return true;
     if (state.status === 'DRAFT') return false;
+    if (message.formerViewers) return message.formerViewers.includes(viewerId);
     membership ??= deps.prisma.event
       .count({ where: { id: eventId, ...visibleEventWhere(viewerId) } })
       .then((n) => n > 0);
@@ -69,7 +73,7 @@ export async function mapChanges(
   const friends = filter?.friendsOnly && viewerId ? await friendIds(deps, viewerId) : null;
   const source = subscribeTopics<EventChangeMessage>(deps.pubsub, mapTopicsForBounds(bounds));
   return filterMessages(source, async (message) => {
-    const canSee = visibilityCheck(deps, viewerId);
+    const canSee = visibilityCheck(deps, viewerId, message);
     const relevant = async (state: EventSnapshot | null) =>
       state !== null &&
       inBounds(bounds, state) &&
@@ -91,7 +95,7 @@ export async function mapChanges(
 export async function myChanges(deps: AppDeps, viewerId: string): Promise<AsyncIterable<DeliveredChange>> {
   const source = subscribeTopics<EventChangeMessage>(deps.pubsub, [userEventsTopic(viewerId)]);
   return filterMessages(source, async (message) => {
-    const canSee = visibilityCheck(deps, viewerId);
+    const canSee = visibilityCheck(deps, viewerId, message);
     const showEvent = message.after !== null && (await canSee(message.eventId, message.after));
     return { message, showEvent };
   });

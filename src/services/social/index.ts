@@ -208,7 +208,9 @@ export interface RateUserInput {
 }
 
 /**
- * Rates someone met at an event. The rating and the rated user's totals, average and trust
+ * Rates someone met at an event: both took part, the rater having hosted or joined before the start,, the
+ * event has started and was not cancelled, at most once per rated user and event, and at most
+ * RATE_LIMIT_RATINGS_PER_USER ratings a day per rater. The rating and the rated user's totals, average and trust
  * level change in one transaction; the totals are updated by one atomic statement, so ratings
  * arriving together never lose an update.
  */
@@ -234,17 +236,22 @@ export async function rateUser(deps: AppDeps, viewerId: string, input: RateUserI
       if (!event) throw notFound('Event', { field: 'eventId' });
       if (event.status === 'CANCELLED') throw forbidden('This event was cancelled; there is nothing to rate');
       if (event.startsAt > new Date()) throw forbidden('You can rate people once the event has started');
-      const attended = new Set(
+      const joined = new Map(
         (
           await tx.eventAttendee.findMany({
             where: { eventId: event.id, userId: { in: [viewerId, rated.id] } },
-            select: { userId: true },
+            select: { userId: true, joinedAt: true },
           })
-        ).map((a) => a.userId),
+        ).map((a) => [a.userId, a.joinedAt]),
       );
-      const took = (id: string) => id === event.hostId || attended.has(id);
+      const took = (id: string) => id === event.hostId || joined.has(id);
       if (!took(viewerId) || !took(rated.id))
         throw forbidden('You can only rate someone you attended or hosted this event with');
+      // A rater who joined once the event was under way (a sock puppet joining to rate) does not count.
+      if (viewerId !== event.hostId && joined.get(viewerId)! >= event.startsAt)
+        throw forbidden('You can rate people only for events you joined before they started');
+      // Last, so refused attempts cost nothing; a failed transaction keeps the point spent.
+      await deps.rateLimiter.consume('ratingsPerUser', viewerId);
 
       const rating = await tx.rating.create({
         data: { raterId: viewerId, ratedId: rated.id, eventId: event.id, score: input.score, reference },
