@@ -178,17 +178,25 @@ const dateCases: Case[] = [
     variables: () => event('9999-12-31T23:59:59Z', '9999-12-31T23:59:59.999Z'),
     code: null,
   },
+  // Events cannot start in the past (a service rule), so the earliest instants go to a filter.
   {
-    name: 'createEvent at the earliest instant accepted (1000-01-01T00:00:00Z)',
-    query: CREATE_EVENT,
-    variables: () => event('1000-01-01T00:00:00Z', '1000-01-01T01:00:00Z'),
+    name: 'eventsInBounds filter.startsAfter at the earliest instant accepted (1000-01-01T00:00:00Z)',
+    query: IN_BOUNDS,
+    variables: () => ({ b: BOUNDS, filter: { startsAfter: '1000-01-01T00:00:00Z' } }),
     code: null,
   },
   {
-    name: 'createEvent before 1970, with an offset and nanoseconds',
+    name: 'eventsInBounds filter.startsAfter before 1970, with an offset and nanoseconds',
+    query: IN_BOUNDS,
+    variables: () => ({ b: BOUNDS, filter: { startsAfter: '1969-07-20T21:17:40.123456789+01:00' } }),
+    code: null,
+  },
+  {
+    name: 'createEvent before 1970: a valid instant, but in the past',
     query: CREATE_EVENT,
     variables: () => event('1969-07-20T21:17:40.123456789+01:00', '1969-07-21T02:56:15Z'),
-    code: null,
+    code: 'BAD_USER_INPUT',
+    field: 'startsAt',
   },
 ];
 
