@@ -17,6 +17,7 @@ import sharp from 'sharp';
 import WebSocket from 'ws';
 import { DEFAULT_DATABASE_TIMEOUTS } from '../../src/db/pool.ts';
 import { createDatabase } from '../../tests/helpers/database.ts';
+import { uploadEnvelope } from '../../tests/helpers/images.ts';
 import { TcpProxy } from '../../tests/helpers/tcp-proxy.ts';
 import { eventInput, gql, gqlOk, registerUser, registerUsers } from '../clients/gql.ts';
 import type { BenchUser } from '../clients/gql.ts';
@@ -598,20 +599,8 @@ async function uploadFile(): Promise<Buffer> {
 
 /** A GraphQL multipart request for uploadImage, as raw HTTP/1.1 bytes (Connection: close). */
 function multipartRequest(port: number, token: string, file: Buffer): Buffer {
-  const operations = JSON.stringify({
-    query: 'mutation Upload($input: UploadImageInput!) { uploadImage(input: $input) { id } }',
-    variables: { input: { file: null, type: 'PROFILE' } },
-  });
-  const field = (name: string, value: string) =>
-    `--${BOUNDARY}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
-  const body = Buffer.concat([
-    Buffer.from(field('operations', operations) + field('map', JSON.stringify({ 0: ['variables.input.file'] }))),
-    Buffer.from(
-      `--${BOUNDARY}\r\nContent-Disposition: form-data; name="0"; filename="photo.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`,
-    ),
-    file,
-    Buffer.from(`\r\n--${BOUNDARY}--\r\n`),
-  ]);
+  const { head: preamble, tail } = uploadEnvelope(BOUNDARY);
+  const body = Buffer.concat([preamble, file, tail]);
   const head =
     `POST /graphql HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: Bearer ${token}\r\n` +
     `apollo-require-preflight: true\r\nContent-Type: multipart/form-data; boundary=${BOUNDARY}\r\n` +

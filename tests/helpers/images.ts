@@ -105,6 +105,28 @@ export interface RawUpload {
 }
 
 /**
+ * The bytes around the file of a GraphQL multipart uploadImage request (a PROFILE image), for
+ * tests that write the body by hand: `head` (operations, map, the file part's headers), then the
+ * file's bytes, then `tail`; sent as `multipart/form-data; boundary=<boundary>`.
+ */
+export function uploadEnvelope(boundary = `----pinit${Math.random().toString(36).slice(2)}`): {
+  boundary: string;
+  head: Buffer;
+  tail: Buffer;
+} {
+  const operations = JSON.stringify({
+    query: 'mutation ($input: UploadImageInput!) { uploadImage(input: $input) { id } }',
+    variables: { input: { file: null, type: 'PROFILE' } },
+  });
+  const head = Buffer.from(
+    `--${boundary}\r\nContent-Disposition: form-data; name="operations"\r\n\r\n${operations}\r\n` +
+      `--${boundary}\r\nContent-Disposition: form-data; name="map"\r\n\r\n{"0":["variables.input.file"]}\r\n` +
+      `--${boundary}\r\nContent-Disposition: form-data; name="0"; filename="a.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`,
+  );
+  return { boundary, head, tail: Buffer.from(`\r\n--${boundary}--\r\n`) };
+}
+
+/**
  * An uploadImage request written by hand on a raw socket: the request's headers (declaring
  * a body of head + fileLength + tail) go out at once, the body only as the test writes it,
  * so a test can stall, trickle or abandon it. `headers` adds or overrides request headers.
@@ -115,17 +137,7 @@ export function rawUpload(
   fileLength: number,
   headers: Record<string, string> = {},
 ): RawUpload {
-  const boundary = `----pinit${Math.random().toString(36).slice(2)}`;
-  const operations = JSON.stringify({
-    query: 'mutation ($input: UploadImageInput!) { uploadImage(input: $input) { id } }',
-    variables: { input: { file: null, type: 'PROFILE' } },
-  });
-  const head = Buffer.from(
-    `--${boundary}\r\nContent-Disposition: form-data; name="operations"\r\n\r\n${operations}\r\n` +
-      `--${boundary}\r\nContent-Disposition: form-data; name="map"\r\n\r\n{"0":["variables.input.file"]}\r\n` +
-      `--${boundary}\r\nContent-Disposition: form-data; name="0"; filename="a.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`,
-  );
-  const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+  const { boundary, head, tail } = uploadEnvelope();
   const url = new URL(server.url);
   const all: Record<string, string> = {
     host: url.host,

@@ -29,6 +29,7 @@ import {
   readStored,
   startS3,
   storedKeys,
+  uploadEnvelope,
   uploadImage,
   uploadOk,
   webp,
@@ -193,17 +194,7 @@ describe.each(backends)('image flow on $name', ({ s3: useS3 }) => {
     };
     try {
       const file = await jpeg(1500, 1500);
-      const boundary = `----pinit${randomUUID()}`;
-      const operations = JSON.stringify({
-        query: 'mutation ($input: UploadImageInput!) { uploadImage(input: $input) { id } }',
-        variables: { input: { file: null, type: 'PROFILE' } },
-      });
-      const head = Buffer.from(
-        `--${boundary}\r\nContent-Disposition: form-data; name="operations"\r\n\r\n${operations}\r\n` +
-          `--${boundary}\r\nContent-Disposition: form-data; name="map"\r\n\r\n{"0":["variables.input.file"]}\r\n` +
-          `--${boundary}\r\nContent-Disposition: form-data; name="0"; filename="a.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`,
-      );
-      const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+      const { boundary, head, tail } = uploadEnvelope();
       const url = new URL(server.graphqlUrl);
       const req = http.request({
         host: url.hostname,
