@@ -16,6 +16,15 @@ const optionalBool = () =>
     .transform((v) => (v === undefined ? undefined : ['true', '1', 'yes', 'on'].includes(v)));
 const bool = (fallback: boolean) => optionalBool().transform((v) => v ?? fallback);
 
+/** A whole number in [min, max], `fallback` when unset; `what` words the error ("a number of seconds"). */
+const whole = (what: string, min: number, max: number, fallback: number) =>
+  z.coerce
+    .number({ error: `must be ${what}` })
+    .int()
+    .min(min)
+    .max(max)
+    .default(fallback);
+
 const url = (protocols: string[]) =>
   z
     .string()
@@ -40,7 +49,7 @@ const envSchema = z.object({
   NODE_ENV: z
     .enum(['development', 'production', 'test'], { error: 'must be development, production or test' })
     .default('development'),
-  PORT: z.coerce.number({ error: 'must be a port number' }).int().min(0).max(65535).default(4000),
+  PORT: whole('a port number', 0, 65535, 4000),
   HOST: z.string().default('0.0.0.0'),
   METRICS_PORT: z
     .string()
@@ -50,26 +59,11 @@ const envSchema = z.object({
     .refine((v) => v === null || v <= 65535, 'must be a port number, 0 (any free port) or off'),
   METRICS_HOST: z.string().optional(),
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
-  METRICS_MAX_OPERATION_NAMES: z.coerce
-    .number({ error: 'must be a whole number' })
-    .int()
-    .min(0)
-    .max(10_000)
-    .default(100),
+  METRICS_MAX_OPERATION_NAMES: whole('a whole number', 0, 10_000, 100),
   DATA_DIR: z.string().default('.data'),
   DATABASE_URL: url(['postgres', 'postgresql']),
-  DATABASE_QUERY_TIMEOUT_MS: z.coerce
-    .number({ error: 'must be a number of milliseconds' })
-    .int()
-    .min(100)
-    .max(600_000)
-    .default(DEFAULT_DATABASE_TIMEOUTS.queryMs),
-  DATABASE_CONNECT_TIMEOUT_MS: z.coerce
-    .number({ error: 'must be a number of milliseconds' })
-    .int()
-    .min(100)
-    .max(600_000)
-    .default(DEFAULT_DATABASE_TIMEOUTS.connectMs),
+  DATABASE_QUERY_TIMEOUT_MS: whole('a number of milliseconds', 100, 600_000, DEFAULT_DATABASE_TIMEOUTS.queryMs),
+  DATABASE_CONNECT_TIMEOUT_MS: whole('a number of milliseconds', 100, 600_000, DEFAULT_DATABASE_TIMEOUTS.connectMs),
   REDIS_URL: url(['redis', 'rediss']),
   STORAGE: z.enum(['disk', 's3'], { error: 'must be disk or s3' }).optional(),
   S3_BUCKET: z.string().min(3, 'must have at least 3 characters').optional(),
@@ -104,73 +98,23 @@ const envSchema = z.object({
   RATE_LIMIT_UPLOADS_PER_USER: limitRule,
   RATE_LIMIT_SHARES_PER_USER: limitRule,
   RATE_LIMIT_INVITATIONS_PER_USER: limitRule,
-  WS_MAX_CONNECTIONS_PER_USER: z.coerce.number({ error: 'must be a whole number' }).int().min(1).max(1000).default(10),
-  WS_INIT_TIMEOUT_SECONDS: z.coerce.number({ error: 'must be a number of seconds' }).int().min(1).max(60).default(10),
-  WS_KEEPALIVE_SECONDS: z.coerce.number({ error: 'must be a number of seconds' }).int().min(1).max(300).default(20),
-  WS_MAX_CONNECTIONS: z.coerce.number({ error: 'must be a whole number' }).int().min(1).max(1_000_000).default(20_000),
-  WS_MAX_CONNECTIONS_PER_IP: z.coerce
-    .number({ error: 'must be a whole number' })
-    .int()
-    .min(1)
-    .max(100_000)
-    .default(200),
-  WS_MAX_ANONYMOUS_CONNECTIONS_PER_IP: z.coerce
-    .number({ error: 'must be a whole number' })
-    .int()
-    .min(1)
-    .max(100_000)
-    .default(10),
-  WS_MAX_BUFFERED_KB: z.coerce
-    .number({ error: 'must be a whole number of KiB' })
-    .int()
-    .min(16)
-    .max(1_048_576)
-    .default(256),
-  OPERATION_TIMEOUT_MS: z.coerce
-    .number({ error: 'must be a number of milliseconds' })
-    .int()
-    .min(1)
-    .max(600_000)
-    .default(10_000),
-  UPLOADS_MAX_CONCURRENT_PER_USER: z.coerce
-    .number({ error: 'must be a whole number' })
-    .int()
-    .min(1)
-    .max(100)
-    .default(2),
-  UPLOADS_MAX_CONCURRENT: z.coerce.number({ error: 'must be a whole number' }).int().min(1).max(10_000).default(16),
-  UPLOAD_IDLE_TIMEOUT_SECONDS: z.coerce
-    .number({ error: 'must be a number of seconds' })
-    .int()
-    .min(1)
-    .max(300)
-    .default(10),
-  UPLOAD_TIMEOUT_SECONDS: z.coerce.number({ error: 'must be a number of seconds' }).int().min(1).max(3600).default(60),
-  HTTP_HEADERS_TIMEOUT_SECONDS: z.coerce
-    .number({ error: 'must be a number of seconds' })
-    .int()
-    .min(1)
-    .max(300)
-    .default(10),
-  HTTP_KEEPALIVE_TIMEOUT_SECONDS: z.coerce
-    .number({ error: 'must be a number of seconds' })
-    .int()
-    .min(1)
-    .max(600)
-    .default(5),
-  SESSION_CACHE_TTL_MS: z.coerce
-    .number({ error: 'must be a number of milliseconds' })
-    .int()
-    .min(100)
-    .max(900_000)
-    .default(60_000),
-  SESSION_CACHE_UNSURE_TTL_MS: z.coerce
-    .number({ error: 'must be a number of milliseconds' })
-    .int()
-    .min(0)
-    .max(60_000)
-    .default(1_000),
-  PRESENCE_TTL_SECONDS: z.coerce.number({ error: 'must be a number of seconds' }).int().min(2).max(3600).default(30),
+  WS_MAX_CONNECTIONS_PER_USER: whole('a whole number', 1, 1000, 10),
+  WS_INIT_TIMEOUT_SECONDS: whole('a number of seconds', 1, 60, 10),
+  WS_KEEPALIVE_SECONDS: whole('a number of seconds', 1, 300, 20),
+  WS_MAX_CONNECTIONS: whole('a whole number', 1, 1_000_000, 20_000),
+  WS_MAX_CONNECTIONS_PER_IP: whole('a whole number', 1, 100_000, 200),
+  WS_MAX_ANONYMOUS_CONNECTIONS_PER_IP: whole('a whole number', 1, 100_000, 10),
+  WS_MAX_BUFFERED_KB: whole('a whole number of KiB', 16, 1_048_576, 256),
+  OPERATION_TIMEOUT_MS: whole('a number of milliseconds', 1, 600_000, 10_000),
+  UPLOADS_MAX_CONCURRENT_PER_USER: whole('a whole number', 1, 100, 2),
+  UPLOADS_MAX_CONCURRENT: whole('a whole number', 1, 10_000, 16),
+  UPLOAD_IDLE_TIMEOUT_SECONDS: whole('a number of seconds', 1, 300, 10),
+  UPLOAD_TIMEOUT_SECONDS: whole('a number of seconds', 1, 3600, 60),
+  HTTP_HEADERS_TIMEOUT_SECONDS: whole('a number of seconds', 1, 300, 10),
+  HTTP_KEEPALIVE_TIMEOUT_SECONDS: whole('a number of seconds', 1, 600, 5),
+  SESSION_CACHE_TTL_MS: whole('a number of milliseconds', 100, 900_000, 60_000),
+  SESSION_CACHE_UNSURE_TTL_MS: whole('a number of milliseconds', 0, 60_000, 1_000),
+  PRESENCE_TTL_SECONDS: whole('a number of seconds', 2, 3600, 30),
   PUBLIC_URL: url(['http', 'https']),
   ...pushEnv,
   TRUST_PROXY: z
