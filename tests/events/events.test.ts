@@ -13,6 +13,7 @@ import {
   JoinEventDocument,
   LeaveEventDocument,
   LikeEventDocument,
+  MyEventsDocument,
   ShareEventDocument,
   UnlikeEventDocument,
   UpdateEventDocument,
@@ -305,6 +306,12 @@ describe('comments, likes and shares', () => {
 });
 
 describe('auto-matching', () => {
+  /** Whom auto-matching invited to an event, as each invitee sees it: the event in their INVITED list. */
+  const invitedAmong = async (eventId: string, users: TestUser[]) => {
+    const lists = await Promise.all(users.map((u) => u.gqlOk(MyEventsDocument, { role: 'INVITED', first: 50 })));
+    return users.filter((_, i) => lists[i]!.myEvents.edges.some((e) => e.node.id === eventId)).map((u) => u.id);
+  };
+
   it('invites interested users within their radius, best reputation first, up to the spots left', async () => {
     const tag = `tag${Date.now().toString(36)}`;
     const profile = async (input: Record<string, unknown>, rating?: { total: number; average: number }) => {
@@ -325,9 +332,10 @@ describe('auto-matching', () => {
       { total: 10, average: 4.0 },
     );
     const homeless = await profile({ interests: [tag] });
-    await profile({ interests: [tag], homeLatitude: 48.14, homeLongitude: 11.58, preferredRadiusKm: 50 }); // Munich: too far
-    await profile({ interests: [tag], ...near, autoInviteEnabled: false }); // opted out
-    await profile({ interests: ['unrelated'], ...near }); // no shared interest
+    const far = await profile({ interests: [tag], homeLatitude: 48.14, homeLongitude: 11.58, preferredRadiusKm: 50 }); // Munich
+    const optedOut = await profile({ interests: [tag], ...near, autoInviteEnabled: false });
+    const unrelated = await profile({ interests: ['unrelated'], ...near });
+    const everyone = [star, good, homeless, far, optedOut, unrelated];
 
     const event = await createEvent(server, host, {
       isPublic: true,
@@ -335,14 +343,64 @@ describe('auto-matching', () => {
       autoMatchingEnabled: true,
       maxParticipants: 3,
     });
-    expect(event.matchedUsers.map((u) => u.id)).toEqual([star.id, good.id]);
+    expect(await invitedAmong(event.id, everyone)).toEqual([star.id, good.id]);
     expect(
       await server.deps.prisma.notification.count({ where: { kind: 'EVENT_INVITATION', eventId: event.id } }),
     ).toBe(2);
+    // Until they join, the host is not told whom auto-matching found.
+    expect(event.matchedUsers).toEqual([]);
 
     // More room on update: the next best is matched too, once.
-    const { updateEvent } = await host.gqlOk(UpdateEventDocument, { id: event.id, input: { maxParticipants: 10 } });
-    expect(updateEvent.matchedUsers.map((u) => u.id).sort()).toEqual([star.id, good.id, homeless.id].sort());
+    await host.gqlOk(UpdateEventDocument, { id: event.id, input: { maxParticipants: 10 } });
+    expect(await invitedAmong(event.id, everyone)).toEqual([star.id, good.id, homeless.id]);
+    expect(
+      await server.deps.prisma.notification.count({ where: { kind: 'EVENT_INVITATION', eventId: event.id } }),
+    ).toBe(3);
+  });
+
+  it('shows the host a matched user once they join, and not before', async () => {
+    const tag = `join${Date.now().toString(36)}`;
+    const [fan, shy] = [await createUser(server), await createUser(server)];
+    await Promise.all([fan, shy].map((u) => u.gqlOk(UpdateProfileDocument, { input: { interests: [tag] } })));
+    const event = await createEvent(server, host, { interestTags: [tag], autoMatchingEnabled: true });
+    expect(await invitedAmong(event.id, [fan, shy])).toEqual([fan.id, shy.id]);
+    const seen = async () => (await host.gqlOk(EventDocument, { id: event.id })).event!;
+    expect(await seen()).toMatchObject({ matchedUsers: [], invitedUsers: [] });
+
+    await fan.gqlOk(JoinEventDocument, { id: event.id });
+    expect(await seen()).toMatchObject({ matchedUsers: [{ id: fan.id }], invitedUsers: [{ id: fan.id }] });
+    // Attendees see what the host sees.
+    const { event: asFan } = await fan.gqlOk(EventDocument, { id: event.id });
+    expect(asFan).toMatchObject({ matchedUsers: [{ id: fan.id }], invitedUsers: [{ id: fan.id }] });
+  });
+
+  it('answers the host inviting a pending auto-matched user as a fresh invitation, without telling them twice', async () => {
+    const tag = `adopt${Date.now().toString(36)}`;
+    const [matched, unmatched] = [await createUser(server), await createUser(server)];
+    await matched.gqlOk(UpdateProfileDocument, { input: { interests: [tag] } });
+    const event = await createEvent(server, host, { interestTags: [tag], autoMatchingEnabled: true });
+    const invitations = (userId: string) =>
+      server.deps.prisma.notification.count({
+        where: { kind: 'EVENT_INVITATION', eventId: event.id, recipientId: userId },
+      });
+    expect(await invitations(matched.id)).toBe(1);
+
+    const before = (await host.gqlOk(EventDocument, { id: event.id })).event!.version;
+    const { inviteToEvent: first } = await host.gqlOk(InviteToEventDocument, {
+      eventId: event.id,
+      userIds: [matched.id],
+    });
+    const { inviteToEvent: second } = await host.gqlOk(InviteToEventDocument, {
+      eventId: event.id,
+      userIds: [unmatched.id],
+    });
+    // Both answers have the same shape: one more version, the invitee listed.
+    expect(first).toMatchObject({ version: before + 1, invitedUsers: [{ id: matched.id }] });
+    expect(second!.version).toBe(before + 2);
+    expect(second!.invitedUsers.map((u) => u.id)).toEqual([matched.id, unmatched.id]);
+    expect([await invitations(matched.id), await invitations(unmatched.id)]).toEqual([1, 1]);
+    // It is the host's invitation now, so auto-matching no longer claims it.
+    expect((await host.gqlOk(EventDocument, { id: event.id })).event!.matchedUsers).toEqual([]);
   });
 
   it('matches on update when turned on later', async () => {
@@ -350,11 +408,8 @@ describe('auto-matching', () => {
     const fan = await createUser(server);
     await fan.gqlOk(UpdateProfileDocument, { input: { interests: [tag] } });
     const event = await createEvent(server, host, { interestTags: [tag] });
-    expect(event.matchedUsers).toEqual([]);
-    const { updateEvent } = await host.gqlOk(UpdateEventDocument, {
-      id: event.id,
-      input: { autoMatchingEnabled: true },
-    });
-    expect(updateEvent.matchedUsers.map((u) => u.id)).toEqual([fan.id]);
+    expect(await invitedAmong(event.id, [fan])).toEqual([]);
+    await host.gqlOk(UpdateEventDocument, { id: event.id, input: { autoMatchingEnabled: true } });
+    expect(await invitedAmong(event.id, [fan])).toEqual([fan.id]);
   });
 });

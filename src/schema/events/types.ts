@@ -121,12 +121,13 @@ export const Event = builder.prismaObject('Event', {
     ),
     invitedUsers: t.field({
       type: [User],
-      description: 'Visible to the host and to attendees; empty for others.',
+      description:
+        "Invitees who haven't declined: everyone a person invited, and those auto-matching invited once they join. Visible to the host and to attendees; empty for others.",
       select: (_args, ctx, nestedSelection) => ({
         hostId: true,
         attendees: { where: { userId: viewerIdOf(ctx) }, select: { userId: true } },
         invitations: {
-          where: { declinedAt: null },
+          where: { declinedAt: null, OR: [{ isAutoMatched: false }, { acceptedAt: { not: null } }] },
           orderBy: { createdAt: 'asc' },
           select: { user: nestedSelection() },
         },
@@ -136,20 +137,19 @@ export const Event = builder.prismaObject('Event', {
     }),
     matchedUsers: t.field({
       type: [User],
-      description: 'Users invited by auto-matching (visible to the host and attendees; empty for others).',
+      description:
+        'Users auto-matching invited who then joined. Until they join, such an invitation is theirs alone, so a host cannot learn who lives near a place. Visible to the host and attendees; empty for others.',
       select: (_args, ctx, nestedSelection) => ({
         hostId: true,
         attendees: { where: { userId: viewerIdOf(ctx) }, select: { userId: true } },
         invitations: {
-          where: { declinedAt: null },
+          where: { declinedAt: null, isAutoMatched: true, acceptedAt: { not: null } },
           orderBy: { createdAt: 'asc' },
-          select: { isAutoMatched: true, user: nestedSelection() },
+          select: { user: nestedSelection() },
         },
       }),
       resolve: (e, _args, ctx) =>
-        e.hostId === ctx.viewer?.id || e.attendees.length > 0
-          ? e.invitations.filter((i) => i.isAutoMatched).map((i) => i.user)
-          : [],
+        e.hostId === ctx.viewer?.id || e.attendees.length > 0 ? e.invitations.map((i) => i.user) : [],
     }),
     viewerIsHost: t.boolean({
       description: 'The viewer hosts this event.',

@@ -1,4 +1,5 @@
 import { builder } from '../../builder.ts';
+import { HOME_CELL_KM } from '../../services/events/geo.ts';
 import type { SkillInput } from '../../services/users/index.ts';
 import { seesSocialCircle, socialCircleSelect } from '../../services/social/index.ts';
 import { viewerIdOf } from '../viewer.ts';
@@ -63,11 +64,12 @@ export const UserSettings = builder.objectRef<SettingsSource>('UserSettings').im
       description: 'Auto-matching may invite this user to events that share their interests.',
     }),
     preferredRadiusKm: t.exposeFloat('preferredRadiusKm', {
-      description: 'How far from home auto-matched events may be.',
+      description: `How far from home auto-matched events may be, measured from the centre of the home's ${HOME_CELL_KM} km grid cell.`,
     }),
     homeLatitude: t.exposeFloat('homeLatitude', {
       nullable: true,
-      description: 'Home latitude, used for auto-matching.',
+      description:
+        'Home latitude, as set. Auto-matching uses only its grid cell, and hosts never see who it matched before they join.',
     }),
     homeLongitude: t.exposeFloat('homeLongitude', {
       nullable: true,

@@ -8,7 +8,7 @@ import { joinEventChat, leaveEventChat, publishChatLeft } from '../chat/index.ts
 import { publishEventChange } from './realtime.ts';
 import type { EventChangeKind, EventSnapshot } from './realtime.ts';
 import { isOpenToAll, visibleEventWhere } from './visibility.ts';
-import { haversineKm } from './geo.ts';
+import { haversineKm, homeCellCentreSql } from './geo.ts';
 import { notify, publishNotifications } from '../notifications/index.ts';
 import { friendsAmong } from '../social/index.ts';
 import type { NotificationRef } from '../notifications/index.ts';
@@ -172,14 +172,18 @@ async function requireCertified(tx: Tx, userId: string) {
 /**
  * Invites users who want auto-invitations, share an interest with the event and live within
  * their radius of it (when their home is known), best reputation first, up to the spots left.
+ * "Where they live" is the centre of their home's cell (`homeCell`), and the host sees these
+ * invitations only once accepted: together, no sequence of events places a home closer than
+ * its cell.
  */
 async function autoMatch(tx: Tx, event: Event): Promise<NotificationRef[]> {
   if (!event.autoMatchingEnabled || event.status !== 'PUBLISHED' || event.interestTags.length === 0) return [];
   const spots = event.maxParticipants - event.attendeeCount;
   if (spots <= 0) return [];
+  const home = homeCellCentreSql(Prisma.sql`u.home_latitude`, Prisma.sql`u.home_longitude`);
   const distance = haversineKm(
-    Prisma.sql`u.home_latitude`,
-    Prisma.sql`u.home_longitude`,
+    home.latitude,
+    home.longitude,
     Prisma.sql`${event.latitude}`,
     Prisma.sql`${event.longitude}`,
   );
@@ -233,22 +237,29 @@ async function invite(
   const targets = userIds.filter((id) => id !== event.hostId && !attending.has(id));
   if (!targets.length) return { invited: [], notified: [] };
   // Inviting again re-opens a declined invitation.
-  const pending = new Set(
-    (
-      await tx.eventInvitation.findMany({
-        where: { eventId: event.id, userId: { in: targets }, declinedAt: null },
-        select: { userId: true },
-      })
-    ).map((i) => i.userId),
-  );
+  const open = await tx.eventInvitation.findMany({
+    where: { eventId: event.id, userId: { in: targets }, declinedAt: null },
+    select: { userId: true, isAutoMatched: true, acceptedAt: true },
+  });
+  // A pending auto-matched invitation is hidden from the host (see autoMatch): inviting that
+  // user must answer as a fresh invitation does, so it becomes the host's own (the invitee was
+  // told already).
+  const adopted = open.filter((i) => i.isAutoMatched && !i.acceptedAt).map((i) => i.userId);
+  if (adopted.length) {
+    await tx.eventInvitation.updateMany({
+      where: { eventId: event.id, userId: { in: adopted } },
+      data: { isAutoMatched: false, invitedById: inviterId },
+    });
+  }
+  const pending = new Set(open.map((i) => i.userId));
   const fresh = targets.filter((id) => !pending.has(id));
-  if (!fresh.length) return { invited: [], notified: [] };
+  if (!fresh.length) return { invited: adopted, notified: [] };
   await tx.eventInvitation.deleteMany({ where: { eventId: event.id, userId: { in: fresh } } });
   await tx.eventInvitation.createMany({
     data: fresh.map((userId) => ({ eventId: event.id, userId, invitedById: inviterId })),
   });
   // A draft is the host's alone: its invitees cannot open it yet, so they are not told yet.
-  if (event.status === 'DRAFT') return { invited: fresh, notified: [] };
+  if (event.status === 'DRAFT') return { invited: [...adopted, ...fresh], notified: [] };
   const notified = await notify(
     tx,
     fresh.map((userId) => ({
@@ -259,7 +270,7 @@ async function invite(
       text: `You're invited to "${event.title}"`,
     })),
   );
-  return { invited: fresh, notified };
+  return { invited: [...adopted, ...fresh], notified };
 }
 
 /** What attendees hear about when it changes, by the word the notification uses. */
@@ -464,6 +475,10 @@ export async function joinEvent(deps: AppDeps, viewerId: string, id: string, que
       WHERE id = ${event.id}::uuid AND attendee_count < max_participants AND status = 'PUBLISHED'`;
     if (seated === 0) throw conflict('This event is full');
     await tx.reputation.updateMany({ where: { userId: viewerId }, data: { eventsAttended: { increment: 1 } } });
+    await tx.eventInvitation.updateMany({
+      where: { eventId: event.id, userId: viewerId, declinedAt: null, acceptedAt: null },
+      data: { acceptedAt: new Date() },
+    });
     await joinEventChat(tx, event.id, event.hostId, viewerId);
     return { before: event, after: await tx.event.findUniqueOrThrow({ where: { id: event.id } }) };
   });
