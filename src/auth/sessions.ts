@@ -3,9 +3,10 @@
 // pub/sub invalidates. Ending a session (logout, logout everywhere, password change, refresh
 // token reuse, role change) publishes its id; every instance marks it ended at once and closes
 // its sockets. The cache fails closed: an entry is trusted for `ttlMs` only while pub/sub has
-// been listening since it was read, and for `unsureTtlMs` otherwise (Redis down or just back),
-// after which the database is asked again; when the database cannot answer, the request is
-// refused (retryable), never let through on a guess.
+// been listening since it was read, and for `unsureTtlMs` otherwise (Redis down, silent, or just
+// back), after which the database is asked again; when the database cannot answer, the request
+// is refused (retryable), never let through on a guess. Sockets are held to the same rule by
+// `refresh`, which the WebSocket transport runs over its open sessions.
 import type { Logger } from 'pino';
 import type { PrismaClient } from '../db/index.ts';
 import { isDatabaseUnavailable } from '../db/faults.ts';
@@ -41,12 +42,21 @@ interface Entry {
 export interface SessionStates {
   /** The live role of the token's session; throws UNAUTHENTICATED when it has ended, the retryable unavailable error when it cannot be told. */
   check(claims: Pick<AccessClaims, 'userId' | 'sessionId'>): Promise<{ role: Role }>;
+  /**
+   * Reads again, in batches, those of the sessions whose entries are no longer trusted, so that
+   * connections that outlive a request (sockets) are held to the same rule: an end found is told
+   * to `onEnded` listeners. Throws the retryable unavailable error when the database cannot answer.
+   */
+  refresh(sessionIds: Iterable<string>): Promise<void>;
   /** Marks the sessions ended here and tells every other instance (after the revocation committed). */
   end(sessionIds: readonly string[]): Promise<void>;
   /** Called with the ids of sessions that ended (here or elsewhere); returns the unsubscribe. */
   onEnded(listener: (sessionIds: readonly string[]) => void): () => void;
   close(): void;
 }
+
+/** Sessions read per statement by `refresh`. */
+const REFRESH_BATCH = 500;
 
 export const sessionEnded = () => unauthenticated('The session has ended; sign in again');
 
@@ -90,26 +100,34 @@ export function createSessionStates(deps: {
     return now - entry.checkedAt < (sure ? options.ttlMs : options.unsureTtlMs);
   };
 
-  const read = async (sessionId: string) => {
+  /** Reads the sessions' states in one statement; an end found this way is told to the listeners too. */
+  const read = async (sessionIds: readonly string[]) => {
     const checkedAt = Date.now();
-    let row;
+    let rows;
     try {
-      row = await prisma.sessionFamily.findUnique({
-        where: { id: sessionId },
-        select: { userId: true, revokedAt: true, user: { select: { role: true } } },
+      rows = await prisma.sessionFamily.findMany({
+        where: { id: { in: [...sessionIds] } },
+        select: { id: true, userId: true, revokedAt: true, user: { select: { role: true } } },
       });
     } catch (error) {
       if (isDatabaseUnavailable(error)) throw unavailable();
       throw error;
     }
-    put(sessionId, { userId: row?.userId ?? '', role: row && !row.revokedAt ? row.user.role : null, checkedAt });
+    const live = new Map(rows.filter((row) => !row.revokedAt).map((row) => [row.id, row]));
+    const ended: string[] = [];
+    for (const id of sessionIds) {
+      const row = live.get(id);
+      if (row) put(id, { userId: row.userId, role: row.user.role, checkedAt });
+      else if (entries.get(id)?.role !== null) ended.push(id);
+    }
+    if (ended.length) markEnded(ended);
   };
 
   // Concurrent requests of one session share one read.
   const load = (sessionId: string) => {
     let promise = pending.get(sessionId);
     if (!promise) {
-      promise = read(sessionId).finally(() => pending.delete(sessionId));
+      promise = read([sessionId]).finally(() => pending.delete(sessionId));
       pending.set(sessionId, promise);
     }
     return promise;
@@ -132,6 +150,15 @@ export function createSessionStates(deps: {
       }
       if (!entry || entry.role === null || entry.userId !== userId) throw sessionEnded();
       return { role: entry.role };
+    },
+    async refresh(sessionIds) {
+      const now = Date.now();
+      const stale: string[] = [];
+      for (const id of sessionIds) {
+        const entry = entries.get(id);
+        if (isUuid(id) && (!entry || !fresh(entry, now)) && !pending.has(id)) stale.push(id);
+      }
+      for (let i = 0; i < stale.length; i += REFRESH_BATCH) await read(stale.slice(i, i + REFRESH_BATCH));
     },
     async end(sessionIds) {
       if (!sessionIds.length) return;

@@ -5,6 +5,9 @@ import type { PubSub } from './types.ts';
 import { REDIS_COMMAND_TIMEOUT_MS, REDIS_CONNECTION_DEADLINES } from '../lib/redis.ts';
 
 const PING_TIMEOUT_MS = REDIS_COMMAND_TIMEOUT_MS;
+/** How often the subscriber connection is pinged, and the silence after which it may be missing messages. */
+const HEARTBEAT_MS = 500;
+const LISTENING_STALE_MS = 1_500;
 /** How long publish/ping wait for the very first connection before failing fast like during an outage. */
 const STARTUP_GRACE_MS = 1000;
 
@@ -60,13 +63,14 @@ export function createRedisPubSub(url: string, logger: Logger, { name = 'pinit' 
   // Messages published while the subscriber is away are lost. After a (re)connection, ioredis
   // resubscribes right after 'ready'; a pong after that means those SUBSCRIBEs are in effect.
   let listeningSince: number | null = null;
+  let lastPong = 0;
   let connection = 0;
   sub.on('ready', () => {
     const current = ++connection;
     setImmediate(() => {
       sub.ping().then(
         () => {
-          if (current === connection && sub.status === 'ready') listeningSince = Date.now();
+          if (current === connection && sub.status === 'ready') listeningSince = lastPong = Date.now();
         },
         () => undefined,
       );
@@ -76,6 +80,18 @@ export function createRedisPubSub(url: string, logger: Logger, { name = 'pinit' 
     connection += 1;
     listeningSince = null;
   });
+  // A Redis that goes silent on an open connection (a black hole, a host gone) looks 'ready'
+  // until TCP gives up, minutes later. The heartbeat notices within LISTENING_STALE_MS, so that
+  // listeningSince() stops vouching for delivery (the session cache then fails closed), and its
+  // unanswered pings make socketTimeout replace the dead connection.
+  const heartbeat = setInterval(() => {
+    if (sub.status === 'ready')
+      sub.ping().then(
+        () => (lastPong = Date.now()),
+        () => undefined,
+      );
+  }, HEARTBEAT_MS);
+  heartbeat.unref();
 
   return {
     async publish(topic, payload) {
@@ -93,7 +109,8 @@ export function createRedisPubSub(url: string, logger: Logger, { name = 'pinit' 
       return hub.subscribe<T>(topic, signal);
     },
 
-    listeningSince: () => (closed || sub.status !== 'ready' ? null : listeningSince),
+    listeningSince: () =>
+      closed || sub.status !== 'ready' || Date.now() - lastPong > LISTENING_STALE_MS ? null : listeningSince,
 
     async ping() {
       await startup;
@@ -111,6 +128,7 @@ export function createRedisPubSub(url: string, logger: Logger, { name = 'pinit' 
     async close() {
       if (closed) return;
       closed = true;
+      clearInterval(heartbeat);
       hub.endAll();
       await Promise.all([shutdown(pub), shutdown(sub)]);
     },

@@ -14,6 +14,7 @@ import type { WebSocket, WebSocketServer } from 'ws';
 import type { Context } from '../context.ts';
 import * as presence from '../services/presence/index.ts';
 import { withDeadlineOnce } from './errors.ts';
+import { DomainError } from '../lib/errors.ts';
 import { SubscriptionGroups } from './fanout.ts';
 import type { GroupKey, Member } from './fanout.ts';
 import type { Caller, OperationPipeline } from './pipeline.ts';
@@ -108,7 +109,28 @@ export function useWebSocketServer(wsServer: WebSocketServer, pipeline: Operatio
     }
   };
   const stopListening = deps.sessions.onEnded(endSessions);
-  wsServer.once('close', stopListening);
+  // An idle socket asks nothing, so its session is re-read here when its cache entry is no
+  // longer trusted (every SESSION_CACHE_TTL_MS, or every SESSION_CACHE_UNSURE_TTL_MS while
+  // pub/sub cannot vouch for delivery): an end that no message reported still closes it.
+  let sweeping = false;
+  const sweep = setInterval(() => {
+    if (sweeping || bySession.size === 0) return;
+    sweeping = true;
+    deps.sessions
+      .refresh(bySession.keys())
+      // The database cannot answer (already logged where it failed): the sockets' sessions are
+      // told on the next sweep after it is back.
+      .catch((err: unknown) => {
+        if (!(err instanceof DomainError && err.retryable))
+          deps.logger.warn({ err }, 'session re-check of sockets failed');
+      })
+      .finally(() => (sweeping = false));
+  }, config.sessionCache.unsureTtlMs);
+  sweep.unref();
+  wsServer.once('close', () => {
+    stopListening();
+    clearInterval(sweep);
+  });
 
   // Before graphql-ws sees a socket: caps on sockets per instance and per address (answered at
   // the upgrade, so a flood of sockets that never send connection_init is bounded too), and the

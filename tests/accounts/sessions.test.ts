@@ -2,7 +2,7 @@
 // refuses its access token (HTTP 401 UNAUTHENTICATED) and closes its sockets with 4403 within
 // 2 s, through the session cache that pub/sub invalidates; and the role comes from the session
 // now, not from the token.
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from 'graphql-ws';
 import {
   ChangePasswordDocument,
@@ -16,7 +16,8 @@ import {
 import { codes, createAdmin, createUser, gql, gqlOk, wsClient, wsRequest } from '../helpers/client.ts';
 import type { TestUser } from '../helpers/client.ts';
 import { eventually } from '../helpers/eventually.ts';
-import { testDatabaseUrl, testRedisUrl, twoInstances } from '../helpers/server.ts';
+import { startTestServer, testDatabaseUrl, testRedisUrl, twoInstances } from '../helpers/server.ts';
+import { TcpProxy } from '../helpers/tcp-proxy.ts';
 import type { TestServer } from '../helpers/server.ts';
 import { setRole } from '../../src/services/accounts/index.ts';
 
@@ -133,5 +134,49 @@ describe.runIf(testDatabaseUrl && testRedisUrl)('the role comes from the session
     });
     // The session itself lives on: the token still signs the user in.
     expect((await gql(b(), MeDocument, {}, { token: admin.accessToken })).status).toBe(200);
+  });
+});
+
+describe.runIf(testDatabaseUrl && testRedisUrl)('the session cache fails closed when pub/sub cannot vouch', () => {
+  // B hears pub/sub through a proxy that can turn into a black hole: the connection stays open
+  // and looks ready, but nothing arrives, so the logout's message never reaches B.
+  let a: TestServer;
+  let b: TestServer;
+  let redis: TcpProxy;
+  beforeAll(async () => {
+    a = await startTestServer();
+    redis = TcpProxy.for(testRedisUrl!, 6379);
+    await redis.start();
+    b = await startTestServer({ shareWith: a, env: { REDIS_URL: redis.url(testRedisUrl!) } });
+  });
+  afterAll(async () => {
+    await b?.close();
+    await a?.close();
+    await redis?.stop();
+  });
+
+  it('B refuses the token and closes its idle socket though the logout message is lost', async () => {
+    const ana = await createUser(a);
+    await eventually(() => b.deps.pubsub.listeningSince() !== null, { what: "B's subscriber listening" });
+    // B trusts the session (read while listening, so for SESSION_CACHE_TTL_MS, a minute) and
+    // holds an idle socket of it.
+    expect((await gql(b, MeDocument, {}, { token: ana.accessToken })).status).toBe(200);
+    const socket = await openSocket(b, ana.accessToken);
+    redis.mode = 'blackhole';
+    try {
+      const started = Date.now();
+      await gqlOk(a, LogoutDocument, { refreshToken: ana.refreshToken });
+      // B notices the silence (heartbeat, 1.5 s), stops trusting its entry beyond
+      // SESSION_CACHE_UNSURE_TTL_MS (1 s), and asks the database: first for the idle socket,
+      // which asks nothing itself (the sweep of open sockets' sessions), then for the token.
+      const deadline = 3_000;
+      expect(await within(socket.closed, deadline, 'close')).toBe(4403);
+      expect((await gql(b, MeDocument, {}, { token: ana.accessToken })).status).toBe(401);
+      expect(Date.now() - started).toBeLessThan(deadline);
+      console.info(`session cache, pub/sub silent: token refused and socket closed in ${Date.now() - started} ms`);
+    } finally {
+      redis.mode = 'up';
+      await socket.client.dispose();
+    }
   });
 });

@@ -269,7 +269,16 @@ describe.skipIf(!redisUrl)('redis pub/sub across instances and failures', () => 
       const proxied = createRedisPubSub(`redis://127.0.0.1:${proxy.port}`, logger);
       opened.push(proxied);
       await proxied.ping();
+      await eventually(() => proxied.listeningSince() !== null, { what: 'the subscriber listening' });
       proxy.mode = 'blackhole';
+      const silent = Date.now();
+      // The open connection still looks ready, but delivery is no longer vouched for (the
+      // session cache fails closed on this), within the heartbeat's 1.5 s of silence.
+      await eventually(() => proxied.listeningSince() === null, {
+        timeoutMs: 2_000,
+        intervalMs: 20,
+        what: 'listeningSince to turn null',
+      });
 
       let started = Date.now();
       await expect(proxied.ping()).rejects.toThrow(/timed out/);
@@ -277,6 +286,12 @@ describe.skipIf(!redisUrl)('redis pub/sub across instances and failures', () => 
       started = Date.now();
       await expect(proxied.publish(topicName('blackhole'), 1)).resolves.toBeUndefined();
       expect(Date.now() - started).toBeLessThan(1500);
+      proxy.mode = 'up';
+      // Back, on a new connection: listening again, since a moment after the silence began.
+      await eventually(() => (proxied.listeningSince() ?? 0) > silent, {
+        timeoutMs: 10_000,
+        what: 'listening again',
+      });
     } finally {
       await proxy.stop();
     }
