@@ -54,6 +54,12 @@ const INSTANCE_LIMITS: ReadonlySet<LimitName> = new Set(['queriesPerUser', 'quer
 export interface RateLimiter {
   /** Spends `points` (default one) of the limit for key (a user id, a name, or a client address for `…PerIp`); throws RATE_LIMITED when not enough are left. */
   consume(limit: LimitName, key: string, points?: number): Promise<void>;
+  /**
+   * How long (ms) until the key's window ends, when it has tried to spend `times` × its points in
+   * it (refused attempts count); null otherwise. Spends nothing: for refusing a request before
+   * reading it.
+   */
+  exhaustedFor(limit: LimitName, key: string, times?: number): Promise<number | null>;
   /** Forgets the key's spent points (after a successful login, say). */
   reset(limit: LimitName, key: string): Promise<void>;
   close(): Promise<void>;
@@ -105,7 +111,7 @@ export interface RateLimiterOptions {
 
 export function createRateLimiter(opts: RateLimiterOptions): RateLimiter {
   if (!opts.enabled) {
-    return { consume: async () => {}, reset: async () => {}, close: async () => {} };
+    return { consume: async () => {}, exhaustedFor: async () => null, reset: async () => {}, close: async () => {} };
   }
   const redis = opts.redisUrl
     ? new Redis(opts.redisUrl, {
@@ -152,6 +158,11 @@ export function createRateLimiter(opts: RateLimiterOptions): RateLimiter {
         if (result instanceof RateLimiterRes) throw rateLimited(Math.max(1, Math.ceil(result.msBeforeNext / 1000)));
         throw result;
       }
+    },
+    async exhaustedFor(limit, key, times = 1) {
+      const limiter = limiters.get(limit)!;
+      const spent = await limiter.get(isPerAddress(limit) ? addressKey(key) : key).catch(() => null);
+      return spent && spent.consumedPoints >= times * limiter.points ? spent.msBeforeNext : null;
     },
     async reset(limit, key) {
       await limiters

@@ -19,7 +19,7 @@ import type { Context } from '../context.ts';
 import { IMAGE_LIMITS } from '../services/images/index.ts';
 import type { OperationPipeline } from './pipeline.ts';
 import { isRetryableError, withDeadlineOnce } from './errors.ts';
-import { graphqlUploads } from './uploads.ts';
+import { graphqlUploads, refuse } from './uploads.ts';
 
 export interface HttpOptions {
   httpServer: Server;
@@ -117,6 +117,18 @@ export async function createHttpHandler(pipeline: OperationPipeline, opts: HttpO
   const { config } = pipeline.deps;
   const handlers: RequestHandler[] = [
     (req, _res, next) => requests.run({ requestId: requestIdOf(req), logger: req.log }, next),
+    // An anonymous address that keeps sending after its query budget is spent (it has tried to
+    // spend twice the budget in the window) is refused before its body is read or parsed,
+    // whatever it sends, for the rest of the window: a flood then costs what a 429 costs. Below
+    // that, an address over its query budget may still sign up or in (mutations count apart).
+    (req, res, next) => {
+      if (req.headers.authorization) return next();
+      pipeline.deps.rateLimiter.exhaustedFor('queriesPerIp', clientIp(req), FLOOD_TIMES).then((ms) => {
+        if (ms === null) return next();
+        const seconds = Math.max(1, Math.ceil(ms / 1000));
+        refuse(res, 429, 'RATE_LIMITED', `Too many attempts; retry in ${seconds} s`, seconds);
+      }, next);
+    },
     // Multipart (file upload) requests only; JSON ones pass through to express.json.
     graphqlUploads({
       maxFileBytes: IMAGE_LIMITS.maxBytes,
@@ -145,6 +157,9 @@ export async function createHttpHandler(pipeline: OperationPipeline, opts: HttpO
   ];
   return { apollo, handlers, errors: bodyErrors };
 }
+
+/** Attempts, in query budgets, after which an anonymous address is refused before it is read. */
+export const FLOOD_TIMES = 2;
 
 /** One error in GraphQL's response shape, for answers made before GraphQL runs. */
 const errorBody = (message: string, extensions: Record<string, string>) => ({ errors: [{ message, extensions }] });

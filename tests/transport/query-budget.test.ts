@@ -6,6 +6,8 @@ import { createEvent } from '../helpers/events.ts';
 import { startTestServer } from '../helpers/server.ts';
 import type { TestServer } from '../helpers/server.ts';
 import { LikeEventDocument } from '../generated/graphql.ts';
+import { rawUpload } from '../helpers/images.ts';
+import { FLOOD_TIMES } from '../../src/transport/http.ts';
 
 const PUBLIC_QUERY =
   '{ eventsInBounds(bounds: { south: 52.3, west: 13.1, north: 52.7, east: 13.7 }) { edges { node { id } } } }';
@@ -69,6 +71,56 @@ describe('the query budget, per address and per user, across HTTP and graphql-ws
     const event = await createEvent(server, user);
     await user.gqlOk(LikeEventDocument, { id: event.id });
     expect((await postQuery(server, PUBLIC_QUERY, other.accessToken)).body.errors).toBeUndefined();
+  });
+});
+
+describe('an anonymous address that keeps sending past its query budget', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ env: { RATE_LIMIT_QUERIES_PER_IP: '3/60' } });
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  // The test client is a trusted proxy (loopback), so X-Forwarded-For names the client.
+  const from = async (address: string, query: string) =>
+    (
+      await fetch(server.graphqlUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-forwarded-for': address },
+        body: JSON.stringify({ query }),
+      })
+    ).status;
+  const MUTATION = 'mutation { logout(refreshToken: "not a token") }';
+
+  it(`is refused before its requests are read once it has tried ${FLOOD_TIMES}× its budget, whatever they are`, async () => {
+    const flooder = '203.0.113.7';
+    for (let i = 0; i < 3; i++) expect(await from(flooder, PUBLIC_QUERY)).toBe(200);
+    expect(await from(flooder, PUBLIC_QUERY)).toBe(429);
+    // Over its query budget, but not flooding: a mutation (signing in, say) still goes through.
+    expect(await from(flooder, MUTATION)).toBe(200);
+    for (let i = 0; i < 2; i++) expect(await from(flooder, PUBLIC_QUERY)).toBe(429);
+
+    // Six attempts on a budget of three: the next request is answered from its headers alone,
+    // though it declares a body it never sends.
+    const raw = rawUpload(server, undefined, 100_000, {
+      'content-type': 'application/json',
+      'x-forwarded-for': flooder,
+    });
+    try {
+      const answered = await Promise.race([
+        raw.response,
+        new Promise<null>((resolve) => setTimeout(() => resolve(null), 3_000).unref()),
+      ]);
+      expect(answered).toMatchObject({ status: 429, code: 'RATE_LIMITED' });
+      expect(answered!.retryAfterSeconds).toBeGreaterThan(0);
+    } finally {
+      raw.destroy();
+    }
+    expect(await from(flooder, MUTATION)).toBe(429);
+    // Other addresses are not affected.
+    expect(await from('203.0.113.8', PUBLIC_QUERY)).toBe(200);
   });
 });
 
