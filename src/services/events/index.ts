@@ -121,17 +121,23 @@ async function memberIds(tx: Tx | AppDeps['prisma'], event: Pick<Event, 'id' | '
   return [event.hostId, ...attendees.map((a) => a.userId), ...invitees.map((i) => i.userId)];
 }
 
+/**
+ * Publishes a change to the map and to the event's members. `formerMembers` are those whose
+ * membership the change ended (a leaver, a decliner; everyone, for a deletion): they hear of it
+ * too, and when the event was not open to all the message names who could see it just before,
+ * since the rows no longer do, so that whoever lost sight gets the change with event null.
+ */
 async function announce(
   deps: AppDeps,
   kind: EventChangeKind,
   before: Event | null,
   after: Event | null,
-  extraMembers: string[] = [],
+  formerMembers: string[] = [],
 ) {
   const current = (after ?? before)!;
   const members = after ? await memberIds(deps.prisma, after) : [];
-  const audience = new Set([...members, ...extraMembers]);
-  const deletedPrivately = !after && before !== null && !isOpenToAll(before);
+  const audience = new Set([...members, ...formerMembers]);
+  const endedPrivately = formerMembers.length > 0 && before !== null && !isOpenToAll(before);
   await publishEventChange(
     deps,
     {
@@ -141,7 +147,7 @@ async function announce(
       occurredAt: new Date(),
       before: before && snapshot(before),
       after: after && snapshot(after),
-      ...(deletedPrivately ? { formerViewers: [...audience] } : {}),
+      ...(endedPrivately ? { formerViewers: [...audience] } : {}),
     },
     audience,
   );
@@ -443,17 +449,23 @@ export async function cancelEvent(deps: AppDeps, viewerId: string, id: string, q
 }
 
 export async function deleteEvent(deps: AppDeps, viewerId: string, id: string): Promise<string> {
-  const { before, members } = await deps.prisma.$transaction(async (tx) => {
+  const { before, members, chat } = await deps.prisma.$transaction(async (tx) => {
     const before = await lockForHost(tx, viewerId, id);
     const members = await memberIds(tx, before);
+    // The event's chat goes with it (a cascade): its members' streams of it must end.
+    const chat = await tx.chat.findUnique({
+      where: { eventId: before.id },
+      select: { id: true, members: { select: { userId: true } } },
+    });
     if (before.status !== 'CANCELLED') {
       await tx.reputation.updateMany({ where: { userId: viewerId }, data: { eventsHosted: { decrement: 1 } } });
     }
     await tx.$executeRaw`UPDATE reputations SET events_attended = events_attended - 1
       WHERE user_id IN (SELECT user_id FROM event_attendees WHERE event_id = ${before.id}::uuid) AND events_attended > 0`;
     await tx.event.delete({ where: { id: before.id } });
-    return { before, members };
+    return { before, members, chat };
   });
+  if (chat) await Promise.all(chat.members.map((m) => publishChatLeft(deps, m.userId, chat.id)));
   await announce(deps, 'DELETED', { ...before, version: before.version + 1 }, null, members);
   return before.id;
 }
@@ -504,7 +516,7 @@ export async function leaveEvent(deps: AppDeps, viewerId: string, id: string, qu
     return { before: event, after, leftChat };
   });
   if (changed?.leftChat) await publishChatLeft(deps, viewerId, changed.leftChat);
-  // The leaver is no longer a member but should hear that they left.
+  // The leaver may no longer be a member but should hear that they left.
   if (changed) await announce(deps, 'ATTENDEES_CHANGED', changed.before, changed.after, [viewerId]);
   return deps.prisma.event.findFirstOrThrow({ ...query, where: { id } });
 }
@@ -534,18 +546,28 @@ export async function inviteToEvent(
   return loadEvent(deps, eventId, query);
 }
 
+/**
+ * Declines an invitation (again: harmless). The invitations changed, so the event's version does
+ * and it is announced as UPDATED, the decliner included: on a private event they lose sight.
+ */
 export async function declineInvitation(deps: AppDeps, viewerId: string, eventId: string): Promise<boolean> {
   if (!isUuid(eventId)) throw notFound('Invitation');
-  const { count } = await deps.prisma.eventInvitation.updateMany({
-    where: { eventId, userId: viewerId, declinedAt: null },
-    data: { declinedAt: new Date() },
-  });
-  if (count === 0) {
-    const declined = await deps.prisma.eventInvitation.findUnique({
-      where: { eventId_userId: { eventId, userId: viewerId } },
+  const changed = await deps.prisma.$transaction(async (tx) => {
+    const { count } = await tx.eventInvitation.updateMany({
+      where: { eventId, userId: viewerId, declinedAt: null },
+      data: { declinedAt: new Date() },
     });
-    if (!declined) throw notFound('Invitation');
-  }
+    if (count === 0) {
+      const declined = await tx.eventInvitation.findUnique({
+        where: { eventId_userId: { eventId, userId: viewerId } },
+      });
+      if (!declined) throw notFound('Invitation');
+      return null;
+    }
+    return tx.event.update({ where: { id: eventId }, data: { version: { increment: 1 } } });
+  });
+  // Only who is invited changed: the event's state is the same before and after.
+  if (changed) await announce(deps, 'UPDATED', changed, changed, [viewerId]);
   return true;
 }
 

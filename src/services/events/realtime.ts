@@ -32,8 +32,9 @@ export interface EventChangeMessage {
   /** After the change; null when deleted. */
   after: EventSnapshot | null;
   /**
-   * On the deletion of an event not open to all: who could see it just before (host, attendees,
-   * pending invitees). Its rows are gone, so this is how a map subscriber learns it may hear of it.
+   * When the change itself ended someone's membership (a deletion, a leave, a decline) of an
+   * event not open to all: who could see it just before (host, attendees, pending invitees). The
+   * rows no longer say so, and someone who loses sight must still hear of it, with event null.
    */
   formerViewers?: string[];
 }

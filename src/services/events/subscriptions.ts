@@ -42,19 +42,20 @@ async function friendIds(deps: AppDeps, viewerId: string): Promise<Set<string>> 
 }
 
 /**
- * Whether the viewer may see the event in this state. Public: no query. Private: the current
- * membership decides; for a deleted event (no rows left), the message's list of who could see it.
+ * Whether the viewer may see the event in its state before or after the change. Public: no
+ * query. Private: the current membership decides, but for the state before a change that ended
+ * memberships (a deletion, a leave, a decline) the message's list of who could see it does.
  */
 function visibilityCheck(deps: AppDeps, viewerId: string | null, message: EventChangeMessage) {
   let membership: Promise<boolean> | undefined;
-  return (eventId: string, state: EventSnapshot): Promise<boolean> | boolean => {
+  return (state: EventSnapshot, moment: 'before' | 'after'): Promise<boolean> | boolean => {
     if (isOpenToAll(state)) return true;
     if (!viewerId) return false;
     if (state.hostId === viewerId) return true;
     if (state.status === 'DRAFT') return false;
-    if (message.formerViewers) return message.formerViewers.includes(viewerId);
+    if (moment === 'before' && message.formerViewers) return message.formerViewers.includes(viewerId);
     membership ??= deps.prisma.event
-      .count({ where: { id: eventId, ...visibleEventWhere(viewerId) } })
+      .count({ where: { id: message.eventId, ...visibleEventWhere(viewerId) } })
       .then((n) => n > 0);
     return membership;
   };
@@ -74,29 +75,33 @@ export async function mapChanges(
   const source = subscribeTopics<EventChangeMessage>(deps.pubsub, mapTopicsForBounds(bounds));
   return filterMessages(source, async (message) => {
     const canSee = visibilityCheck(deps, viewerId, message);
-    const relevant = async (state: EventSnapshot | null) =>
+    const relevant = async (state: EventSnapshot | null, moment: 'before' | 'after') =>
       state !== null &&
       inBounds(bounds, state) &&
       matchesFilter(state, filter, tags, friends) &&
-      (await canSee(message.eventId, state));
-    const wasRelevant = await relevant(message.before);
-    const isRelevant = await relevant(message.after);
+      (await canSee(state, moment));
+    const wasRelevant = await relevant(message.before, 'before');
+    const isRelevant = await relevant(message.after, 'after');
     if (!wasRelevant && !isRelevant) return null;
     // Moved out of the viewport: still shown, so the client can drop it; no longer matching
-    // or visible (made private, cancelled): event null.
+    // or visible (made private, cancelled, left): event null.
     const after = message.after;
-    const showEvent =
-      after !== null && matchesFilter(after, filter, tags, friends) && (await canSee(message.eventId, after));
+    const showEvent = after !== null && matchesFilter(after, filter, tags, friends) && (await canSee(after, 'after'));
     return { message, showEvent };
   });
 }
 
-/** Changes to events the viewer hosts, attends or is invited to (published to each member's topic). */
+/**
+ * Changes to events the viewer hosts, attends or is invited to (published to each member's
+ * topic), when the viewer may see the event before or after the change: an invitee of a draft
+ * hears nothing of it, and someone who lost sight hears that once (event null), then nothing.
+ */
 export async function myChanges(deps: AppDeps, viewerId: string): Promise<AsyncIterable<DeliveredChange>> {
   const source = subscribeTopics<EventChangeMessage>(deps.pubsub, [userEventsTopic(viewerId)]);
   return filterMessages(source, async (message) => {
     const canSee = visibilityCheck(deps, viewerId, message);
-    const showEvent = message.after !== null && (await canSee(message.eventId, message.after));
-    return { message, showEvent };
+    const saw = message.before !== null && (await canSee(message.before, 'before'));
+    const showEvent = message.after !== null && (await canSee(message.after, 'after'));
+    return saw || showEvent ? { message, showEvent } : null;
   });
 }

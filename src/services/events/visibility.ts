@@ -1,6 +1,7 @@
 // Who may see an event. One rule, in the two forms the code needs: a Prisma filter for
 // ORM reads and a SQL fragment for the map queries. tests/events/events-visibility.test.ts drives
-// every path that exposes events through both.
+// every path that exposes events through both; tests/events/visibility-transitions.test.ts does
+// so through the changes that move who sees an event, subscriptions included.
 import { Prisma } from '../../generated/prisma/client.ts';
 import type { EventStatus } from '../../generated/prisma/client.ts';
 
