@@ -48,7 +48,13 @@ function reply(
 }
 
 /** Refuses a request whose body is not to be read: the answer, then the connection closes. */
-export function refuse(res: Response, status: number, code: ReplyCode, message: string, retryAfterSeconds?: number): void {
+export function refuse(
+  res: Response,
+  status: number,
+  code: ReplyCode,
+  message: string,
+  retryAfterSeconds?: number,
+): void {
   res.set('Connection', 'close');
   if (retryAfterSeconds !== undefined) res.set('Retry-After', String(retryAfterSeconds));
   reply(res, status, code, message, retryAfterSeconds === undefined ? {} : { retryAfterSeconds });
