@@ -366,6 +366,10 @@ describe('auto-matching', () => {
     expect(await invitedAmong(event.id, [fan, shy])).toEqual([fan.id, shy.id]);
     const seen = async () => (await host.gqlOk(EventDocument, { id: event.id })).event!;
     expect(await seen()).toMatchObject({ matchedUsers: [], invitedUsers: [] });
+    // Declining such an invitation changes nothing the host can see, not even the version.
+    const { version } = await seen();
+    expect((await shy.gqlOk(DeclineInvitationDocument, { eventId: event.id })).declineInvitation).toBe(true);
+    expect(await seen()).toMatchObject({ version, matchedUsers: [], invitedUsers: [] });
 
     await fan.gqlOk(JoinEventDocument, { id: event.id });
     expect(await seen()).toMatchObject({ matchedUsers: [{ id: fan.id }], invitedUsers: [{ id: fan.id }] });

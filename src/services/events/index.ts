@@ -553,17 +553,20 @@ export async function inviteToEvent(
 export async function declineInvitation(deps: AppDeps, viewerId: string, eventId: string): Promise<boolean> {
   if (!isUuid(eventId)) throw notFound('Invitation');
   const changed = await deps.prisma.$transaction(async (tx) => {
+    const invitation = await tx.eventInvitation.findUnique({
+      where: { eventId_userId: { eventId, userId: viewerId } },
+      select: { declinedAt: true, isAutoMatched: true, acceptedAt: true },
+    });
+    if (!invitation) throw notFound('Invitation');
+    // Conditional, so that of two concurrent declines only one counts as the change.
     const { count } = await tx.eventInvitation.updateMany({
       where: { eventId, userId: viewerId, declinedAt: null },
       data: { declinedAt: new Date() },
     });
-    if (count === 0) {
-      const declined = await tx.eventInvitation.findUnique({
-        where: { eventId_userId: { eventId, userId: viewerId } },
-      });
-      if (!declined) throw notFound('Invitation');
-      return null;
-    }
+    if (count === 0) return null;
+    // A pending auto-matched invitation was the invitee's alone (see autoMatch): declining it
+    // changes nothing anyone else could see, so it must not show as a change either.
+    if (invitation.isAutoMatched && !invitation.acceptedAt) return null;
     return tx.event.update({ where: { id: eventId }, data: { version: { increment: 1 } } });
   });
   // Only who is invited changed: the event's state is the same before and after.
