@@ -64,8 +64,17 @@ export async function createHttpHandler(pipeline: OperationPipeline, opts: HttpO
           if (refused.length) throw refused[0];
         },
         // Input graphql-js refused gets its extensions.field (./input-fields.ts) before formatError.
-        async didEncounterErrors({ schema, document, request, errors }) {
+        async didEncounterErrors({ schema, document, request, errors, operation }) {
           pipeline.locateInputErrors(document, request.variables, errors, schema);
+          // A document refused before its operation was known (syntax, validation) still counts
+          // as a query against the budget; this answer is already an error.
+          if (!operation) {
+            await pipeline.chargeRefused({
+              transport: 'http',
+              viewer: contextValue.viewer,
+              clientIp: contextValue.clientIp,
+            });
+          }
         },
         // Apollo sets `operation` only once the document parsed, validated and named an operation.
         async willSendResponse({ operation, errors, response }) {
@@ -145,13 +154,19 @@ export async function createHttpHandler(pipeline: OperationPipeline, opts: HttpO
       },
     }),
     express.json({ limit: opts.jsonBodyBytes }),
-    // Refuses hostile document shapes before Apollo's validation spends CPU on them.
+    // Refuses hostile document shapes before Apollo's validation spends CPU on them; each
+    // counts against the caller's query budget (RATE_LIMITED once it is spent).
     (req, res, next) => {
       const body = req.body as { query?: unknown } | undefined;
       const refused = pipeline.checkShape(body?.query ?? req.query.query);
       if (!refused) return next();
       const scope = { requestId: requestIdOf(req), logger: req.log };
-      res.status(400).json({ errors: [pipeline.formatError(refused, 'http', scope)] });
+      void (async () => {
+        const viewer = await pipeline.authenticate(req.headers.authorization).catch(() => null);
+        const [limited] = await pipeline.chargeRefused({ transport: 'http', viewer, clientIp: clientIp(req) });
+        const error = limited ?? refused;
+        res.status(limited ? 429 : 400).json({ errors: [pipeline.formatError(error, 'http', scope)] });
+      })().catch(next);
     },
     (req, res, next) => pipeline.inFlight.track(Promise.resolve(graphql(req, res, next))),
   ];

@@ -218,6 +218,15 @@ export class OperationPipeline {
     locateInputErrors(schema, document, variables, errors);
   }
 
+  /**
+   * Counts a document refused before its operation was known (syntax, shape, validation) as a
+   * query against the caller's budget, so that sending refused documents is not free of it; the
+   * budget's RATE_LIMITED error when it is spent, or none.
+   */
+  chargeRefused(caller: Pick<OperationRequest, 'transport' | 'viewer' | 'clientIp'>): Promise<readonly GraphQLError[]> {
+    return this.admit({ ...caller, type: 'query', operationName: undefined });
+  }
+
   /** Runs every policy; the errors of the first that refuses (as GraphQL errors, for either transport), or none. */
   async admit(operation: OperationRequest): Promise<readonly GraphQLError[]> {
     try {

@@ -271,9 +271,12 @@ export function useWebSocketServer(wsServer: WebSocketServer, pipeline: Operatio
             }),
           ];
         }
-        const document = pipeline.prepare(payload.query);
-        if (!('kind' in document)) return [...document];
         const connection = connections.get(ctx) ?? { viewer: null, clientIp: 'unknown' };
+        const document = pipeline.prepare(payload.query);
+        if (!('kind' in document)) {
+          const limited = await pipeline.chargeRefused({ transport: 'ws', ...connection });
+          return [...(limited.length ? limited : document)];
+        }
         if (connection.viewer) {
           // The session may have ended while no message could say so (pub/sub down): the cache
           // re-reads it once its entry is stale. Cheap otherwise.

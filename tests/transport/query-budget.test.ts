@@ -8,6 +8,7 @@ import type { TestServer } from '../helpers/server.ts';
 import { LikeEventDocument } from '../generated/graphql.ts';
 import { rawUpload } from '../helpers/images.ts';
 import { FLOOD_TIMES } from '../../src/transport/http.ts';
+import { SHAPE_LIMITS } from '../../src/transport/limits.ts';
 
 const PUBLIC_QUERY =
   '{ eventsInBounds(bounds: { south: 52.3, west: 13.1, north: 52.7, east: 13.7 }) { edges { node { id } } } }';
@@ -93,6 +94,18 @@ describe('an anonymous address that keeps sending past its query budget', () => 
       })
     ).status;
   const MUTATION = 'mutation { logout(refreshToken: "not a token") }';
+
+  it('counts documents refused by their shape against the budget, on HTTP and graphql-ws', async () => {
+    const misshapen = `{ ${'me { id } '.repeat(SHAPE_LIMITS.repeatsPerSelectionSet + 1)} }`;
+    const sender = '203.0.113.20';
+    for (let i = 0; i < 3; i++) expect(await from(sender, misshapen)).toBe(400);
+    expect(await from(sender, misshapen)).toBe(429);
+    // graphql-ws, from the test's own address (127.0.0.1), which has spent nothing yet.
+    for (let i = 0; i < 3; i++) {
+      expect((await wsQuery(server, misshapen)).errors?.[0]?.message).toMatch(/selected more than/);
+    }
+    expect((await wsQuery(server, misshapen)).errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
+  });
 
   it(`is refused before its requests are read once it has tried ${FLOOD_TIMES}× its budget, whatever they are`, async () => {
     const flooder = '203.0.113.7';
