@@ -39,8 +39,12 @@ interface Entry {
 }
 
 export interface SessionStates {
-  /** The live role of the token's session; throws UNAUTHENTICATED when it has ended, the retryable unavailable error when it cannot be told. */
-  check(claims: Pick<AccessClaims, 'userId' | 'sessionId'>): Promise<{ role: Role }>;
+  /**
+   * The live role of the token's session; throws UNAUTHENTICATED when it has ended, the retryable
+   * unavailable error when it cannot be told. `role` is the one the token was signed with (or last
+   * checked): this cache ignores it, the bench's claims-trusting variant (bench/lib/app.ts) returns it.
+   */
+  check(claims: Pick<AccessClaims, 'userId' | 'sessionId' | 'role'>): Promise<{ role: Role }>;
   /** Marks the sessions ended here and tells every other instance (after the revocation committed). */
   end(sessionIds: readonly string[]): Promise<void>;
   /** Called with the ids of sessions that ended (here or elsewhere); returns the unsubscribe. */
