@@ -18,7 +18,7 @@ import { claimsTrustingSessions, startBenchApp } from '../lib/app.ts';
 import type { BenchApp } from '../lib/app.ts';
 import { postOk, registerUser } from '../clients/gql.ts';
 import { cpuMs } from '../lib/proc.ts';
-import { profileDuring, profileNote, summarizeProfile } from '../lib/profile.ts';
+import { inclusiveShare, profileDuring, profileNote, summarizeProfile } from '../lib/profile.ts';
 import { installPeerSql, normalizePeerPage, peerMapBody, startPostGraphilePeer } from '../peers/postgraphile.ts';
 import type { PostGraphilePeer } from '../peers/postgraphile.ts';
 import type { BenchCase, BenchEnv, Figure } from '../lib/types.ts';
@@ -333,6 +333,15 @@ function summarizeLoads(loads: Map<string, Load[]>): Measured {
   );
 }
 
+/** Geometric mean of ratios and ± 2 standard errors of it (on the log scale), e.g. per-round A/B ratios. */
+function logSpread(ratios: number[]): { mean: number; low: number; high: number } {
+  const logs = ratios.map(Math.log);
+  const mean = logs.reduce((s, x) => s + x, 0) / logs.length;
+  const variance = logs.length > 1 ? logs.reduce((s, x) => s + (x - mean) ** 2, 0) / (logs.length - 1) : 0;
+  const se = Math.sqrt(variance / logs.length);
+  return { mean: Math.exp(mean), low: Math.exp(mean - 2 * se), high: Math.exp(mean + 2 * se) };
+}
+
 // ---- case 1 ----------------------------------------------------------------------------
 
 interface MapScene {
@@ -619,7 +628,10 @@ export const runThroughput: BenchCase = async (env) => {
     );
     // Profiled on its own run: the profiler's overhead stays out of the measured figures.
     env.log('profiling the GraphQL target');
-    const profile = summarizeProfile(await profileDuring(() => hammer(targets[1]!, profileSeconds)));
+    const rawProfile = await profileDuring(() => hammer(targets[1]!, profileSeconds));
+    const profile = summarizeProfile(rawProfile);
+    // The session check's own CPU, independent of the throughput noise: samples inside sessions.ts.
+    const sessionShare = inclusiveShare(rawProfile, (frame) => frame.url.endsWith('/src/auth/sessions.ts'));
 
     const figures = throughputFigures({ loads, sessionLoads });
     const perRound = (name: string) =>
@@ -627,10 +639,10 @@ export const runThroughput: BenchCase = async (env) => {
         .get(name)!
         .roundsRps.map((r) => r.toFixed(0))
         .join(', ');
-    const roundRatios = sessionLoads
+    const ratios = sessionLoads
       .get(TARGET.api)!
-      .roundsRps.map((r, i) => (r / sessionLoads.get(TARGET.trusting)!.roundsRps[i]!).toFixed(3))
-      .join(', ');
+      .roundsRps.map((r, i) => r / sessionLoads.get(TARGET.trusting)!.roundsRps[i]!);
+    const spread = logSpread(ratios);
     const trusting = sessionLoads.get(TARGET.trusting)!;
     const notes = [
       `${CONNECTIONS} connections, autocannon in a worker thread of the bench process; ${rounds} alternating round(s) of ${seconds} s per target after a warm-up, every other round in reverse order. ` +
@@ -645,7 +657,8 @@ export const runThroughput: BenchCase = async (env) => {
         `; ${TARGET.peer}: ${loads.get(TARGET.peer)!.busyMsPerRequest.toFixed(2)} ms of its process's CPU (utime + stime, all threads, /proc) per request. ` +
         'Each target saturates its event loop, so req/s is about the inverse of this cost; the API spends it as the profile below shows.',
       `Session check A/B: a second instance of the API on the same database, secret and Redis prefix, started with createApp's seam \`sessions\` (src/app.ts) set to claims-trusting session states (bench/lib/app.ts \`claimsTrustingSessions\`: the token's role, no cache, no database), as the API was before sessions. ` +
-        `Measured in the ${rounds} rounds over all targets and ${sessionRounds} more of these two sides alone (alternating, every other round reversed): ${sessionLoads.get(TARGET.api)!.rps.toFixed(0)} req/s with the check, ${trusting.rps.toFixed(0)} without (p50 ${trusting.p50.toFixed(1)} ms, p99 ${trusting.p99.toFixed(1)} ms); with ÷ without per round: ${roundRatios}. ` +
+        `Measured in the ${rounds} rounds over all targets and ${sessionRounds} more of these two sides alone (alternating, every other round reversed): ${sessionLoads.get(TARGET.api)!.rps.toFixed(0)} req/s with the check, ${trusting.rps.toFixed(0)} without (p50 ${trusting.p50.toFixed(1)} ms, p99 ${trusting.p99.toFixed(1)} ms); with ÷ without per round: ${ratios.map((r) => r.toFixed(3)).join(', ')}; their geometric mean ${spread.mean.toFixed(3)}, ± 2 standard errors ${spread.low.toFixed(3)}–${spread.high.toFixed(3)} (what this run can resolve). ` +
+        `In the CPU profile below, ${(sessionShare * 100).toFixed(2)}% of the API's busy samples are inside src/auth/sessions.ts (inclusive). ` +
         `In the steady state the check is a lookup in the per-instance cache: a warm request ran ${statements.count} SQL statements with the check and ${trustingStatements.count} without (the session is read again once its entry is older than SESSION_CACHE_TTL_MS, 60 s by default).`,
       `PostGraphile ${full.peer.version} (Amber preset, grafserv on node:http, NODE_ENV and GRAPHILE_ENV production, a pg pool of ${APP_POOL_SIZE}) in a child process of its own (bench/peers/postgraphile/server.ts, Node ${process.version} with a Promise.withResolvers polyfill) on the same database. ` +
         'The page is a SQL function (viewer and bounds as arguments, the same visibility rule and order as the API), spotsLeft, viewerIsAttending(viewerId) and avatarUrl are computed columns, the host is its foreign-key relation; its context callback verifies the same bearer token (no pgSettings, so no transaction per request). ' +
