@@ -16,6 +16,7 @@ import autocannon from 'autocannon';
 import pg from 'pg';
 import { claimsTrustingSessions, startBenchApp } from '../lib/app.ts';
 import type { BenchApp } from '../lib/app.ts';
+import type { AppSeams } from '../../src/app.ts';
 import { postOk, registerUser } from '../clients/gql.ts';
 import { cpuMs } from '../lib/proc.ts';
 import { inclusiveShare, profileDuring, profileNote, summarizeProfile } from '../lib/profile.ts';
@@ -408,9 +409,10 @@ async function checkSameAnswers(scene: ThroughputScene, raw: RawEndpoint, seeded
   const answers: Array<[string, unknown]> = [
     ['the API', await postOk<MapPage>(scene.bench.graphqlUrl, mapBody(BERLIN, PAGE), viewer.token)],
     [
-      'the API without the session check',
-      await postOk<MapPage>(scene.trusting.graphqlUrl, mapBody(BERLIN, PAGE), viewer.token),
+      'the A/B’s instance with the session check',
+      await postOk(scene.checked.graphqlUrl, mapBody(BERLIN, PAGE), viewer.token),
     ],
+    ['the A/B’s instance without it', await postOk(scene.trusting.graphqlUrl, mapBody(BERLIN, PAGE), viewer.token)],
     [
       'PostGraphile',
       normalizePeerPage(await postOk(scene.peer.graphqlUrl, peerMapBody(viewer.id, BERLIN, PAGE), viewer.token)),
@@ -433,11 +435,13 @@ const TARGET = {
   raw: 'raw pg + JSON.stringify',
   api: 'GraphQL',
   apq: 'GraphQL + APQ',
-  trusting: 'GraphQL, claims trusted (no session check)',
+  checked: 'GraphQL, A/B instance with the session check',
+  trusting: 'GraphQL, A/B instance trusting the claims (no session check)',
   peer: 'PostGraphile 5',
 } as const;
 
-function targetsFor(scene: ThroughputScene, raw: RawEndpoint): Target[] {
+/** The targets measured against the baseline, and the session A/B's two sides (measured on their own). */
+function targetsFor(scene: ThroughputScene, raw: RawEndpoint): { main: Target[]; sessionAB: Target[] } {
   const headers = { 'content-type': 'application/json', authorization: `Bearer ${scene.viewer.token}` };
   const api = (name: string, app: BenchApp, body: unknown): Target => ({
     name,
@@ -446,11 +450,9 @@ function targetsFor(scene: ThroughputScene, raw: RawEndpoint): Target[] {
     headers,
     body: JSON.stringify(body),
   });
-  // The two sides of the session A/B next to each other.
-  return [
+  const main: Target[] = [
     { name: TARGET.raw, url: rawMapUrl(raw, BERLIN, PAGE), method: 'GET', headers },
     api(TARGET.api, scene.bench, mapBody(BERLIN, PAGE)),
-    api(TARGET.trusting, scene.trusting, mapBody(BERLIN, PAGE)),
     api(TARGET.apq, scene.bench, persistedBody(BERLIN, PAGE)),
     {
       name: TARGET.peer,
@@ -461,6 +463,11 @@ function targetsFor(scene: ThroughputScene, raw: RawEndpoint): Target[] {
       pid: scene.peer.pid,
     },
   ];
+  const sessionAB = [
+    api(TARGET.checked, scene.checked, mapBody(BERLIN, PAGE)),
+    api(TARGET.trusting, scene.trusting, mapBody(BERLIN, PAGE)),
+  ];
+  return { main, sessionAB };
 }
 
 /** SQL statements one map request costs, and their text, from the app's Prisma query events. */
@@ -498,20 +505,31 @@ async function seedThroughputScene(scene: MapScene): Promise<string[]> {
 }
 
 interface ThroughputScene extends MapScene {
-  /** A second instance of the same deployment whose session states trust the token's claims. */
+  /**
+   * The session A/B's two sides: two more instances of the same deployment, started alike and
+   * given the same requests and nothing else, one with the session cache and one whose session
+   * states trust the token's claims. (Not the scene's own instance, which also serves the APQ
+   * target and the setup: the two sides then differ in nothing but the seam.)
+   */
+  checked: BenchApp;
   trusting: BenchApp;
   peer: PostGraphilePeer;
 }
 
-/** The peers of case 1 on the scene's database: the claims-trusting instance and PostGraphile. */
+/** The peers of case 1 on the scene's database: the session A/B's instances and PostGraphile. */
 async function startPeers(env: BenchEnv, scene: MapScene, stack: Array<() => Promise<void>>): Promise<ThroughputScene> {
-  const trusting = await startBenchApp({
-    databaseUrl: env.databaseUrl,
-    redisUrl: env.redisUrl,
-    shareWith: scene.bench,
-    seams: { sessions: claimsTrustingSessions() },
-  });
-  stack.unshift(() => trusting.stop());
+  const instance = async (seams: AppSeams) => {
+    const app = await startBenchApp({
+      databaseUrl: env.databaseUrl,
+      redisUrl: env.redisUrl,
+      shareWith: scene.bench,
+      seams,
+    });
+    stack.unshift(() => app.stop());
+    return app;
+  };
+  const checked = await instance({});
+  const trusting = await instance({ sessions: claimsTrustingSessions() });
   await installPeerSql(scene.bench.databaseUrl, `${scene.bench.url}/files`);
   const peer = await startPostGraphilePeer({
     databaseUrl: scene.bench.databaseUrl,
@@ -519,13 +537,13 @@ async function startPeers(env: BenchEnv, scene: MapScene, stack: Array<() => Pro
     poolSize: APP_POOL_SIZE,
   });
   stack.unshift(() => peer.stop());
-  return { ...scene, trusting, peer };
+  return { ...scene, checked, trusting, peer };
 }
 
 interface Figures {
   /** Every target, from the rounds over all of them. */
   loads: Measured;
-  /** The session A/B's two sides, from those rounds and the A/B's own. */
+  /** The session A/B's two sides, from their own rounds. */
   sessionLoads: Measured;
   /** Share of the API's busy main-thread samples inside src/auth/sessions.ts (inclusive). */
   sessionShare: number;
@@ -559,7 +577,7 @@ function throughputFigures({ loads, sessionLoads, sessionShare }: Figures): Figu
     baseline: { name: TARGET.raw, value: base[which] },
     ratio: of(name)[which] / base[which],
   });
-  const withCheck = sessionLoads.get(TARGET.api)!.rps;
+  const withCheck = sessionLoads.get(TARGET.checked)!.rps;
   const withoutCheck = sessionLoads.get(TARGET.trusting)!.rps;
   const sessionRatio = withCheck / withoutCheck;
   const peerRatio = of(TARGET.api).rps / of(TARGET.peer).rps;
@@ -605,8 +623,8 @@ export const runThroughput: BenchCase = async (env) => {
   // Short alternating rounds: on this shared machine, load from elsewhere then hits every target alike.
   const seconds = env.quick ? 3 : 4;
   const rounds = env.quick ? 2 : 4;
-  // The session A/B looks for a few percent on a noisy machine: more rounds of its two sides alone.
-  const sessionRounds = env.quick ? 2 : 8;
+  // The session A/B looks for a few percent on a noisy machine: more rounds, of its two sides alone.
+  const sessionRounds = env.quick ? 2 : 12;
   const profileSeconds = env.quick ? 2 : 4;
   const scene = await startScene(env);
   // What to stop, newest first: the peers before the scene whose database they use.
@@ -622,22 +640,20 @@ export const runThroughput: BenchCase = async (env) => {
       postOk(scene.bench.graphqlUrl, mapBody(BERLIN, PAGE), scene.viewer.token),
     );
     // The session check reads the database only when its cache entry is missing or stale.
+    const checkedStatements = await statementsOf(full.checked, () =>
+      postOk(full.checked.graphqlUrl, mapBody(BERLIN, PAGE), scene.viewer.token),
+    );
     const trustingStatements = await statementsOf(full.trusting, () =>
       postOk(full.trusting.graphqlUrl, mapBody(BERLIN, PAGE), scene.viewer.token),
     );
 
-    const targets = targetsFor(full, raw);
-    env.log(`warming up (${targets.length} × ${env.quick ? 1 : 2} s)`);
-    for (const target of targets) await hammer(target, env.quick ? 1 : 2);
+    const { main: targets, sessionAB } = targetsFor(full, raw);
+    env.log(`warming up (${targets.length + sessionAB.length} × ${env.quick ? 1 : 2} s)`);
+    for (const target of [...targets, ...sessionAB]) await hammer(target, env.quick ? 1 : 2);
     env.log(`measuring: ${rounds} round(s) × ${targets.length} targets × ${seconds} s, ${CONNECTIONS} connections`);
-    const runs = await measureAlternating(targets, rounds, seconds, env.log);
-    const sides = targets.filter((t) => t.name === TARGET.api || t.name === TARGET.trusting);
-    env.log(`session A/B: ${sessionRounds} more round(s) × ${sides.length} targets × ${seconds} s`);
-    const sessionRuns = await measureAlternating(sides, sessionRounds, seconds, env.log);
-    const loads = summarizeLoads(runs);
-    const sessionLoads = summarizeLoads(
-      new Map(sides.map((t) => [t.name, [...runs.get(t.name)!, ...sessionRuns.get(t.name)!]])),
-    );
+    const loads = summarizeLoads(await measureAlternating(targets, rounds, seconds, env.log));
+    env.log(`session A/B: ${sessionRounds} round(s) × ${sessionAB.length} targets × ${seconds} s`);
+    const sessionLoads = summarizeLoads(await measureAlternating(sessionAB, sessionRounds, seconds, env.log));
     // Profiled on its own run: the profiler's overhead stays out of the measured figures.
     env.log('profiling the GraphQL target');
     const rawProfile = await profileDuring(() => hammer(targets[1]!, profileSeconds));
@@ -652,10 +668,10 @@ export const runThroughput: BenchCase = async (env) => {
         .roundsRps.map((r) => r.toFixed(0))
         .join(', ');
     const ratios = sessionLoads
-      .get(TARGET.api)!
+      .get(TARGET.checked)!
       .roundsRps.map((r, i) => r / sessionLoads.get(TARGET.trusting)!.roundsRps[i]!);
     const spread = logSpread(ratios);
-    const trusting = sessionLoads.get(TARGET.trusting)!;
+    const [checked, trusting] = [sessionLoads.get(TARGET.checked)!, sessionLoads.get(TARGET.trusting)!];
     const notes = [
       `${CONNECTIONS} connections, autocannon in a worker thread of the bench process; ${rounds} alternating round(s) of ${seconds} s per target after a warm-up, every other round in reverse order. ` +
         `Viewport of exactly ${PAGE} visible events (plus 30 hidden ones inside and 300 elsewhere), ${HOSTS} hosts with avatars, the viewer attends every third event. ` +
@@ -668,10 +684,10 @@ export const runThroughput: BenchCase = async (env) => {
           .join(', ') +
         `; ${TARGET.peer}: ${loads.get(TARGET.peer)!.busyMsPerRequest.toFixed(2)} ms of its process's CPU (utime + stime, all threads, /proc) per request. ` +
         'Each target saturates its event loop, so req/s is about the inverse of this cost; the API spends it as the profile below shows.',
-      `Session check A/B: a second instance of the API on the same database, secret and Redis prefix, started with createApp's seam \`sessions\` (src/app.ts) set to claims-trusting session states (bench/lib/app.ts \`claimsTrustingSessions\`: the token's role, no cache, no database), as the API was before sessions. ` +
-        `Measured in the ${rounds} rounds over all targets and ${sessionRounds} more of these two sides alone (alternating, every other round reversed): ${sessionLoads.get(TARGET.api)!.rps.toFixed(0)} req/s with the check, ${trusting.rps.toFixed(0)} without (p50 ${trusting.p50.toFixed(1)} ms, p99 ${trusting.p99.toFixed(1)} ms); with ÷ without per round: ${ratios.map((r) => r.toFixed(3)).join(', ')}; their geometric mean ${spread.mean.toFixed(3)}, ± 2 standard errors ${spread.low.toFixed(3)}–${spread.high.toFixed(3)} (what this run can resolve). ` +
+      `Session check A/B: two more instances of the API in this process, on the same database, secret and Redis prefix, started alike and sent only the A/B's requests; one as the API runs, one started with createApp's seam \`sessions\` (src/app.ts) set to claims-trusting session states (bench/lib/app.ts \`claimsTrustingSessions\`: the token's role, no cache, no database), as the API was before sessions. ` +
+        `${sessionRounds} alternating rounds of ${seconds} s each, every other round reversed: ${checked.rps.toFixed(0)} req/s with the check (p50 ${checked.p50.toFixed(1)} ms, p99 ${checked.p99.toFixed(1)} ms), ${trusting.rps.toFixed(0)} without (p50 ${trusting.p50.toFixed(1)} ms, p99 ${trusting.p99.toFixed(1)} ms); main-thread busy time per request ${checked.busyMsPerRequest.toFixed(2)} vs ${trusting.busyMsPerRequest.toFixed(2)} ms; with ÷ without per round: ${ratios.map((r) => r.toFixed(3)).join(', ')}; their geometric mean ${spread.mean.toFixed(3)}, ± 2 standard errors ${spread.low.toFixed(3)}–${spread.high.toFixed(3)} (what this run can resolve). ` +
         `In the CPU profile below, ${(sessionShare * 100).toFixed(2)}% of the API's busy samples are inside src/auth/sessions.ts (inclusive). ` +
-        `In the steady state the check is a lookup in the per-instance cache: a warm request ran ${statements.count} SQL statements with the check and ${trustingStatements.count} without (the session is read again once its entry is older than SESSION_CACHE_TTL_MS, 60 s by default).`,
+        `In the steady state the check is a lookup in the per-instance cache: a warm request ran ${checkedStatements.count} SQL statements with the check and ${trustingStatements.count} without (the session is read again once its entry is older than SESSION_CACHE_TTL_MS, 60 s by default).`,
       `PostGraphile ${full.peer.version} (Amber preset, grafserv on node:http, NODE_ENV and GRAPHILE_ENV production, a pg pool of ${APP_POOL_SIZE}) in a child process of its own (bench/peers/postgraphile/server.ts, Node ${process.version} with a Promise.withResolvers polyfill) on the same database. ` +
         'The page is a SQL function (viewer and bounds as arguments, the same visibility rule and order as the API), spotsLeft, viewerIsAttending(viewerId) and avatarUrl are computed columns, the host is its foreign-key relation; its context callback verifies the same bearer token (no pgSettings, so no transaction per request). ' +
         'Its plan is 2 statements per request, like the API’s (PostgreSQL’s statement log when this case was written): the page with its computed columns, then the hosts by id. Aliases give its answer the API’s names; timestamps are compared as instants.',
