@@ -4,8 +4,8 @@
 //      persisted queries, next to a hand-written endpoint in the same process that runs the
 //      equivalent SQL with `pg` and JSON.stringifies the same shape, and PostGraphile 5 as a
 //      peer in a process of its own (bench/peers/postgraphile.ts). Plus the session check's
-//      cost: a second instance of the API whose session states trust the token's claims
-//      (createApp's seam), against the normal one. Plus a CPU profile.
+//      cost: an instance of the API whose session states trust the token's claims (createApp's
+//      seam) against one that checks, interleaved, and the check's share of the CPU profile.
 //   2. SQL statements per map request at 10, 100 and 500 events in the viewport.
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
@@ -541,7 +541,7 @@ async function startPeers(env: BenchEnv, scene: MapScene, stack: Array<() => Pro
 }
 
 interface Figures {
-  /** Every target, from the rounds over all of them. */
+  /** The baseline, the API (plain and APQ) and PostGraphile, from their alternating rounds. */
   loads: Measured;
   /** The session A/B's two sides, from their own rounds. */
   sessionLoads: Measured;
