@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { createSessionStates } from './auth/sessions.ts';
+import type { SessionStates } from './auth/sessions.ts';
 import { createTokenIssuer } from './auth/tokens.ts';
 import { createRedisCache } from './cache/index.ts';
 import type { Config } from './config.ts';
@@ -63,7 +64,25 @@ export function openPubSub(config: Config, logger: Logger, metrics: Metrics): Pu
   );
 }
 
-export async function createApp(config: Config, logger: Logger = createLogger(config)): Promise<App> {
+/**
+ * Parts of the wiring a benchmark replaces to measure what they cost: a seam for the bench
+ * (bench/lib/app.ts), not configuration. Nothing in the environment reaches it, and main.ts
+ * and the tests pass none.
+ */
+export interface AppSeams {
+  /**
+   * Used instead of the session cache (src/auth/sessions.ts), which it then does not start:
+   * case 1 runs the map page against an instance that trusts the token's claims, beside one
+   * that checks the session.
+   */
+  sessions?: SessionStates;
+}
+
+export async function createApp(
+  config: Config,
+  logger: Logger = createLogger(config),
+  seams: AppSeams = {},
+): Promise<App> {
   const started = Date.now();
   const db = await openDatabase({
     url: config.databaseUrl,
@@ -112,7 +131,8 @@ export async function createApp(config: Config, logger: Logger = createLogger(co
       disk: { rootDir: join(config.dataDir, 'files'), publicBaseUrl: () => `${baseUrl}/files` },
     });
 
-    const sessions = createSessionStates({ prisma: db.prisma, pubsub, logger, options: config.sessionCache });
+    const sessions =
+      seams.sessions ?? createSessionStates({ prisma: db.prisma, pubsub, logger, options: config.sessionCache });
     closers.unshift(async () => sessions.close());
     const deps: AppDeps = {
       config,

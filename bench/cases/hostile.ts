@@ -23,6 +23,7 @@ import { eventInput, gql, gqlOk, registerUser, registerUsers } from '../clients/
 import type { BenchUser } from '../clients/gql.ts';
 import { round, sleep, summarize, wallClockMs } from '../lib/latency.ts';
 import type { Summary } from '../lib/latency.ts';
+import { cpuMs, rssMB } from '../lib/proc.ts';
 import { deploymentSecrets, startServerProcess } from '../lib/server-process.ts';
 import type { ServerProcess } from '../lib/server-process.ts';
 import type { BenchCase, BenchEnv, Figure } from '../lib/types.ts';
@@ -33,26 +34,7 @@ interface Part {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The child's own numbers, from /proc (Linux)
-
-/** The process's resident set, MB (VmRSS). */
-async function rssMB(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kb = /^VmRSS:\s+(\d+) kB/m.exec(status)?.[1];
-  if (!kb) throw new Error(`no VmRSS in /proc/${pid}/status`);
-  return Number(kb) / 1024;
-}
-
-/** Linux reports CPU times in USER_HZ ticks, 100 per second on every architecture it runs on. */
-const MS_PER_TICK = 10;
-
-/** User + system CPU time of the process so far, ms (fields 14 and 15 of /proc/<pid>/stat). */
-async function cpuMs(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  // The command name (field 2) may hold spaces; the fields after its closing parenthesis do not.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * MS_PER_TICK;
-}
+// The machine's numbers, from /proc (Linux; the child's own are in bench/lib/proc.ts)
 
 /**
  * Memory of the machine's TCP sockets, MB (/proc/net/sockstat counts pages): where the bytes a

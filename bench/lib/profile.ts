@@ -95,6 +95,33 @@ export function summarizeProfile(profile: Profiler.Profile): ProfileSummary {
   };
 }
 
+/**
+ * Share of the busy samples with a frame that `matches` anywhere on their stack (inclusive time:
+ * the frame's own work and everything it called), e.g. every frame of one source file.
+ */
+export function inclusiveShare(profile: Profiler.Profile, matches: (frame: Runtime.CallFrame) => boolean): number {
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const inside = new Set<number>();
+  // Parents come before their children in V8's node list, but walk from the root to be sure.
+  const stack = profile.nodes.length ? [{ id: profile.nodes[0]!.id, within: false }] : [];
+  while (stack.length) {
+    const { id, within } = stack.pop()!;
+    const node = byId.get(id)!;
+    const here = within || matches(node.callFrame);
+    if (here) inside.add(id);
+    for (const child of node.children ?? []) stack.push({ id: child, within: here });
+  }
+  let busy = 0;
+  let hits = 0;
+  for (const node of profile.nodes) {
+    const count = node.hitCount ?? 0;
+    if (!count || groupOf(node.callFrame) === 'idle') continue;
+    busy += count;
+    if (inside.has(node.id)) hits += count;
+  }
+  return busy ? hits / busy : 0;
+}
+
 const percent = (share: number) => `${(share * 100).toFixed(1)}%`;
 
 /** A note for results.md: the summary as a few readable lines. */

@@ -1,6 +1,7 @@
 // API instances as child processes (`node --import tsx src/main.ts`), for cases whose server
 // must not share a process with the load generator: its RSS and handles are then its own, and
-// several instances behave as separate deployments do (own event loop, own pools).
+// several instances behave as separate deployments do (own event loop, own pools). Peers the
+// bench compares the API with (bench/peers/) run the same way, through startChildProcess.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -65,20 +66,78 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** What every child process of the bench is: `node --import tsx <script>` on a port of its own. */
+export interface ChildProcessOptions {
+  /** Shown in errors, e.g. "instance A". */
+  name: string;
+  /** The entry point, relative to the repository root. */
+  script: string;
+  /** Its environment besides PATH, HOME and PORT (a free port chosen here, listened on at 127.0.0.1). */
+  env: Record<string, string>;
+  /** Extra node flags, e.g. ['--cpu-prof', '--cpu-prof-dir=…']. */
+  nodeArgs?: string[];
+  /** Whether the child at its base URL is ready, polled every 200 ms; a rejection means not yet. */
+  ready: (url: string) => Promise<boolean>;
+  /** Runs once the child has exited (after stop, or a failed start), e.g. to remove its files. */
+  cleanUp?: () => Promise<void>;
+}
+
+export interface ChildProcessHandle {
+  name: string;
+  pid: number;
+  /** Base URL, e.g. http://127.0.0.1:43121 */
+  url: string;
+  /** The last few KB of what the child wrote. */
+  recentOutput(): string;
+  /** SIGTERM (graceful shutdown), SIGKILL after a deadline, then cleanUp. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/** Starts a child process and resolves once `ready` says so; a child that exits or stays unready fails the start. */
+export async function startChildProcess(opts: ChildProcessOptions): Promise<ChildProcessHandle> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', opts.script], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...opts.env, PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  // Warnings and errors are kept for the report of a failed start; the tail is enough.
+  let output = '';
+  const keep = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-8_000);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+
+  const url = `http://127.0.0.1:${port}`;
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      await terminate(child, exited);
+      await opts.cleanUp?.();
+    })());
+
+  try {
+    await waitReady(url, opts.ready, exited, () => output);
+  } catch (error) {
+    await stop();
+    throw new Error(`${opts.name} did not start: ${(error as Error).message}\n${output}`, { cause: error });
+  }
+  return { name: opts.name, pid: child.pid!, url, recentOutput: () => output, stop };
+}
+
 /** Starts one API instance and resolves once /readyz answers 200 (migrations done, pools up). */
 export async function startServerProcess(opts: ServerProcessOptions): Promise<ServerProcess> {
-  const name = opts.name ?? 'API';
-  const port = await freePort();
   // Its own metrics port too: instances of one run share the machine (and 9464 may be taken).
   const metricsPort = await freePort();
   const dataDir = await mkdtemp(join(tmpdir(), 'pinit-bench-proc-'));
-  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', 'src/main.ts'], {
-    cwd: ROOT,
+  const child = await startChildProcess({
+    name: opts.name ?? 'API',
+    script: 'src/main.ts',
+    nodeArgs: opts.nodeArgs,
     env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
       NODE_ENV: 'production',
-      PORT: String(port),
       HOST: '127.0.0.1',
       METRICS_PORT: String(metricsPort),
       DATA_DIR: dataDir,
@@ -96,56 +155,31 @@ export async function startServerProcess(opts: ServerProcessOptions): Promise<Se
       WS_MAX_ANONYMOUS_CONNECTIONS_PER_IP: '100000',
       ...opts.env,
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    ready: async (url) => (await fetch(`${url}/readyz`)).ok,
+    cleanUp: () => rm(dataDir, { recursive: true, force: true }),
   });
-  // Warnings and errors are kept for the report of a failed start; the tail is enough.
-  let output = '';
-  const keep = (chunk: Buffer) => {
-    output = (output + chunk.toString()).slice(-8_000);
-  };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-
-  const url = `http://127.0.0.1:${port}`;
   const metricsUrl = `http://127.0.0.1:${metricsPort}`;
-  let stopping: Promise<void> | undefined;
-  const stop = () =>
-    (stopping ??= (async () => {
-      await terminate(child, exited);
-      await rm(dataDir, { recursive: true, force: true });
-    })());
-
-  try {
-    await waitReady(url, exited, () => output);
-  } catch (error) {
-    await stop();
-    throw new Error(`${name} did not start: ${(error as Error).message}\n${output}`, { cause: error });
-  }
   return {
-    name,
-    pid: child.pid!,
-    url,
-    graphqlUrl: `${url}/graphql`,
-    wsUrl: `ws://127.0.0.1:${port}/graphql`,
+    ...child,
+    graphqlUrl: `${child.url}/graphql`,
+    wsUrl: `${child.url.replace('http:', 'ws:')}/graphql`,
     metricsUrl,
     metrics: () => readMetrics(metricsUrl),
-    recentOutput: () => output,
-    stop,
   };
 }
 
-async function waitReady(url: string, exited: Promise<number | null>, output: () => string): Promise<void> {
+async function waitReady(
+  url: string,
+  ready: (url: string) => Promise<boolean>,
+  exited: Promise<number | null>,
+  output: () => string,
+): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   let exitCode: number | null | undefined;
   void exited.then((code) => (exitCode = code));
   while (Date.now() < deadline) {
     if (exitCode !== undefined) throw new Error(`exited with code ${exitCode}`);
-    const ok = await fetch(`${url}/readyz`).then(
-      (res) => res.ok,
-      () => false,
-    );
-    if (ok) return;
+    if (await ready(url).catch(() => false)) return;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   throw new Error(`not ready within ${READY_TIMEOUT_MS / 1000} s; output so far: ${output().slice(-500)}`);

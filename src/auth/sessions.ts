@@ -40,8 +40,12 @@ interface Entry {
 }
 
 export interface SessionStates {
-  /** The live role of the token's session; throws UNAUTHENTICATED when it has ended, the retryable unavailable error when it cannot be told. */
-  check(claims: Pick<AccessClaims, 'userId' | 'sessionId'>): Promise<{ role: Role }>;
+  /**
+   * The live role of the token's session; throws UNAUTHENTICATED when it has ended, the retryable
+   * unavailable error when it cannot be told. `role` is the one the token was signed with (or last
+   * checked): this cache ignores it, the bench's claims-trusting variant (bench/lib/app.ts) returns it.
+   */
+  check(claims: Pick<AccessClaims, 'userId' | 'sessionId' | 'role'>): Promise<{ role: Role }>;
   /**
    * Reads again, in batches, those of the sessions whose entries are no longer trusted, so that
    * connections that outlive a request (sockets) are held to the same rule: an end found is told

@@ -162,7 +162,7 @@ export class OperationPipeline {
   /** Whether a viewer's session is still live (for connections that outlive a request); throws as authenticate does. */
   async recheck(viewer: Viewer): Promise<void> {
     try {
-      await this.deps.sessions.check({ userId: viewer.id, sessionId: viewer.sessionId });
+      await this.deps.sessions.check({ userId: viewer.id, sessionId: viewer.sessionId, role: viewer.role });
     } catch (error) {
       if (error instanceof DomainError) {
         if (error.code === 'UNAUTHENTICATED') throw requestError('UNAUTHENTICATED', error.message, 401);

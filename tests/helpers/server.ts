@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { createApp } from '../../src/app.ts';
-import type { App } from '../../src/app.ts';
+import type { App, AppSeams } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { pgliteDirFor } from '../../src/db/index.ts';
 import { createDatabase } from './database.ts';
@@ -34,6 +34,8 @@ export interface TestServerOptions {
   shareWith?: TestServer;
   /** Collects the server's log lines (parsed JSON) at level info and above. */
   logLines?: Array<Record<string, unknown>>;
+  /** createApp's seams (the bench's replacements), for the test that keeps them honest. */
+  seams?: AppSeams;
 }
 
 export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
@@ -87,7 +89,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     : pino({ level: config.logLevel });
   let app: App;
   try {
-    app = await createApp(config, logger);
+    app = await createApp(config, logger, opts.seams);
   } catch (error) {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
     throw error;
