@@ -6,8 +6,11 @@
 // been listening since it was read, and for `unsureTtlMs` otherwise (Redis down, silent, or just
 // back), after which the database is asked again; when the database cannot answer, the request
 // is refused (retryable), never let through on a guess. Sockets are held to the same rule by
-// `refresh`, which the WebSocket transport runs over its open sessions.
+// `refresh`, which the WebSocket transport runs over its open sessions. And since the instance
+// that ends a session may itself be cut off from Redis, every instance also polls recent
+// revocations in the database twice per unsureTtlMs.
 import type { Logger } from 'pino';
+import { BACKGROUND_SQL } from '../db/index.ts';
 import type { PrismaClient } from '../db/index.ts';
 import { isDatabaseUnavailable } from '../db/faults.ts';
 import { unauthenticated, unavailable } from '../lib/errors.ts';
@@ -58,6 +61,9 @@ export interface SessionStates {
   onEnded(listener: (sessionIds: readonly string[]) => void): () => void;
   close(): void;
 }
+
+/** How far before the previous poll the revocation poll looks again. */
+const REVOCATION_LOOKBACK_MS = 10_000;
 
 /** Sessions read per statement by `refresh`. */
 const REFRESH_BATCH = 500;
@@ -137,6 +143,34 @@ export function createSessionStates(deps: {
     return promise;
   };
 
+  // The backstop for a message that never went out (the ending instance could not reach Redis):
+  // twice per unsureTtlMs, the sessions revoked lately that this instance still trusts are ended
+  // here. "Lately" reaches back REVOCATION_LOOKBACK_MS before the previous poll, for instances'
+  // clocks (revokedAt is the ending instance's) and for transactions that commit late.
+  let pollSince = Date.now() - REVOCATION_LOOKBACK_MS;
+  let polling = false;
+  const poll = setInterval(
+    () => {
+      if (polling) return;
+      polling = true;
+      const startedAt = Date.now();
+      prisma
+        .$queryRawUnsafe<Array<{ id: string }>>(
+          `${BACKGROUND_SQL} SELECT id::text FROM session_families WHERE revoked_at > $1`,
+          new Date(pollSince),
+        )
+        .then((rows) => {
+          pollSince = startedAt - REVOCATION_LOOKBACK_MS;
+          const trusted = rows.map((row) => row.id).filter((id) => entries.get(id)?.role);
+          if (trusted.length) markEnded(trusted);
+        })
+        .catch((err: unknown) => logger.debug({ err }, 'revocation poll failed'))
+        .finally(() => (polling = false));
+    },
+    Math.max(100, options.unsureTtlMs / 2),
+  );
+  poll.unref();
+
   void (async () => {
     for await (const message of pubsub.subscribe<SessionsEnded>(SESSIONS_ENDED_TOPIC, abort.signal)) {
       if (Array.isArray(message?.sessionIds)) markEnded(message.sessionIds.filter((id) => typeof id === 'string'));
@@ -166,7 +200,7 @@ export function createSessionStates(deps: {
     },
     async end(sessionIds) {
       if (!sessionIds.length) return;
-      // Here at once, even when pub/sub is down (then other instances re-read within unsureTtlMs).
+      // Here at once, even when pub/sub is down (then other instances find it by their poll).
       markEnded(sessionIds);
       await pubsub.publish(SESSIONS_ENDED_TOPIC, { sessionIds: [...sessionIds] } satisfies SessionsEnded);
     },
@@ -175,6 +209,7 @@ export function createSessionStates(deps: {
       return () => listeners.delete(listener);
     },
     close() {
+      clearInterval(poll);
       abort.abort();
       listeners.clear();
     },

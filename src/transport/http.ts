@@ -49,8 +49,10 @@ export async function createHttpHandler(pipeline: OperationPipeline, opts: HttpO
     async requestDidStart({ contextValue }) {
       const recordTiming = pipeline.timer('http');
       const startedAt = Date.now();
+      let admitted = false;
       return {
         async didResolveOperation({ operationName, operation }) {
+          admitted = true;
           pipeline.startDeadline(contextValue, operation?.operation, startedAt);
           contextValue.logger = contextValue.logger.child({ operationName: operationName ?? undefined });
           const refused = await pipeline.admit({
@@ -68,7 +70,9 @@ export async function createHttpHandler(pipeline: OperationPipeline, opts: HttpO
           pipeline.locateInputErrors(document, request.variables, errors, schema);
           // A document refused before its operation was known (syntax, validation) still counts
           // as a query against the budget; this answer is already an error.
-          if (!operation) {
+          // (Not a persisted query's first, hash-only request: the client sends the document next.)
+          const persistedQueryMiss = errors.some((e) => e.extensions?.code === 'PERSISTED_QUERY_NOT_FOUND');
+          if (!operation && !admitted && !persistedQueryMiss) {
             await pipeline.chargeRefused({
               transport: 'http',
               viewer: contextValue.viewer,
@@ -116,27 +120,35 @@ export async function createHttpHandler(pipeline: OperationPipeline, opts: HttpO
   });
   await apollo.start();
   const graphql = expressMiddleware(apollo, {
-    context: async ({ req }) =>
-      pipeline.context(
-        { viewer: await pipeline.authenticate(req.headers.authorization), clientIp: clientIp(req) },
-        { requestId: requestIdOf(req), logger: req.log },
-      ),
+    context: async ({ req }) => {
+      let viewer;
+      try {
+        viewer = await pipeline.authenticate(req.headers.authorization);
+      } catch (error) {
+        // Refused before any operation runs (401): it still counts as a query of the address.
+        await pipeline.chargeRefused({ transport: 'http', viewer: null, clientIp: clientIp(req) });
+        throw error;
+      }
+      return pipeline.context({ viewer, clientIp: clientIp(req) }, { requestId: requestIdOf(req), logger: req.log });
+    },
   });
 
   const { config } = pipeline.deps;
   const handlers: RequestHandler[] = [
     (req, _res, next) => requests.run({ requestId: requestIdOf(req), logger: req.log }, next),
-    // An anonymous address that keeps sending after its query budget is spent (it has tried to
-    // spend twice the budget in the window) is refused before its body is read or parsed,
-    // whatever it sends, for the rest of the window: a flood then costs what a 429 costs. Below
-    // that, an address over its query budget may still sign up or in (mutations count apart).
+    // A caller that keeps sending after its query budget is spent (it has tried twice the budget
+    // in the window) is refused before its body is read or parsed, whatever it sends, for the
+    // rest of the window: a flood then costs what a 429 costs. The caller is the token's user
+    // when the token verifies (signature and expiry only: no session read here), else the
+    // address. Below that, a caller over its query budget may still sign up or in.
     (req, res, next) => {
-      if (req.headers.authorization) return next();
-      pipeline.deps.rateLimiter.exhaustedFor('queriesPerIp', clientIp(req), FLOOD_TIMES).then((ms) => {
+      void (async () => {
+        const claims = await pipeline.tokenClaims(req.headers.authorization);
+        const ms = await pipeline.floodingFor({ userId: claims?.userId, clientIp: clientIp(req) });
         if (ms === null) return next();
         const seconds = Math.max(1, Math.ceil(ms / 1000));
         refuse(res, 429, 'RATE_LIMITED', `Too many attempts; retry in ${seconds} s`, seconds);
-      }, next);
+      })().catch(next);
     },
     // Multipart (file upload) requests only; JSON ones pass through to express.json.
     graphqlUploads({
@@ -172,9 +184,6 @@ export async function createHttpHandler(pipeline: OperationPipeline, opts: HttpO
   ];
   return { apollo, handlers, errors: bodyErrors };
 }
-
-/** Attempts, in query budgets, after which an anonymous address is refused before it is read. */
-export const FLOOD_TIMES = 2;
 
 /** One error in GraphQL's response shape, for answers made before GraphQL runs. */
 const errorBody = (message: string, extensions: Record<string, string>) => ({ errors: [{ message, extensions }] });

@@ -17,6 +17,7 @@ import type {
 } from 'graphql';
 import type { Logger } from 'pino';
 import { parseBearer, TokenError } from '../auth/tokens.ts';
+import type { AccessClaims } from '../auth/tokens.ts';
 import { createContext } from '../context.ts';
 import type { AppDeps, Context, Viewer } from '../context.ts';
 import { OPERATION_LABELS } from '../metrics/index.ts';
@@ -116,6 +117,9 @@ const limitOperations =
   ({ type, viewer, clientIp }) =>
     limitOperation(deps.rateLimiter, type === 'mutation' ? 'mutation' : 'query', viewer?.id, clientIp);
 
+/** Attempts, in query budgets, after which a caller is refused before its requests are read. */
+export const FLOOD_TIMES = 2;
+
 export class OperationPipeline {
   /** The parser's options (the token limit), for Apollo's own parse. */
   readonly parseOptions = parseOptions;
@@ -157,6 +161,29 @@ export class OperationPipeline {
       }
       throw error;
     }
+  }
+
+  /**
+   * How long (ms) the caller (the user when signed in, else the address) is shut out because it
+   * kept sending after its query budget was spent (FLOOD_TIMES × the budget tried in the
+   * window), or null: such a caller is refused before its requests are read or parsed.
+   */
+  floodingFor(caller: { userId?: string | null; clientIp: string }): Promise<number | null> {
+    const limiter = this.deps.rateLimiter;
+    return caller.userId
+      ? limiter.exhaustedFor('queriesPerUser', caller.userId, FLOOD_TIMES)
+      : limiter.exhaustedFor('queriesPerIp', caller.clientIp, FLOOD_TIMES);
+  }
+
+  /**
+   * The claims of the `Authorization` header's token when it verifies (signature, expiry), or
+   * null; never throws and reads no session: for deciding whose budget a request spends before
+   * it is read.
+   */
+  async tokenClaims(header: unknown): Promise<AccessClaims | null> {
+    const token = parseBearer(header);
+    if (!token) return null;
+    return this.deps.tokens.verify(token).catch(() => null);
   }
 
   /** Whether a viewer's session is still live (for connections that outlive a request); throws as authenticate does. */

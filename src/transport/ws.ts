@@ -13,8 +13,8 @@ import { useServer } from 'graphql-ws/use/ws';
 import type { WebSocket, WebSocketServer } from 'ws';
 import type { Context } from '../context.ts';
 import * as presence from '../services/presence/index.ts';
-import { withDeadlineOnce } from './errors.ts';
-import { DomainError } from '../lib/errors.ts';
+import { toGraphQLError, withDeadlineOnce } from './errors.ts';
+import { DomainError, rateLimited } from '../lib/errors.ts';
 import { SubscriptionGroups } from './fanout.ts';
 import type { GroupKey, Member } from './fanout.ts';
 import type { Caller, OperationPipeline } from './pipeline.ts';
@@ -28,7 +28,7 @@ export interface WsOptions {
 
 /** Close codes of our own (graphql-ws' are 44xx too; these do not collide with them). */
 export const WS_CLOSE = {
-  /** The connection's user, or its anonymous address, holds too many connections. */
+  /** The connection's user, or its anonymous address, holds too many connections, or is flooding past its query budget. */
   tooManyConnections: 4429,
   /** The client stopped reading: more unread data was queued than WS_MAX_BUFFERED_KB. */
   tooMuchQueued: 4413,
@@ -111,21 +111,25 @@ export function useWebSocketServer(wsServer: WebSocketServer, pipeline: Operatio
   const stopListening = deps.sessions.onEnded(endSessions);
   // An idle socket asks nothing, so its session is re-read here when its cache entry is no
   // longer trusted (every SESSION_CACHE_TTL_MS, or every SESSION_CACHE_UNSURE_TTL_MS while
-  // pub/sub cannot vouch for delivery): an end that no message reported still closes it.
+  // pub/sub cannot vouch for delivery), checked twice as often: an end that no message reported
+  // still closes it.
   let sweeping = false;
-  const sweep = setInterval(() => {
-    if (sweeping || bySession.size === 0) return;
-    sweeping = true;
-    deps.sessions
-      .refresh(bySession.keys())
-      // The database cannot answer (already logged where it failed): the sockets' sessions are
-      // told on the next sweep after it is back.
-      .catch((err: unknown) => {
-        if (!(err instanceof DomainError && err.retryable))
-          deps.logger.warn({ err }, 'session re-check of sockets failed');
-      })
-      .finally(() => (sweeping = false));
-  }, config.sessionCache.unsureTtlMs);
+  const sweep = setInterval(
+    () => {
+      if (sweeping || bySession.size === 0) return;
+      sweeping = true;
+      deps.sessions
+        .refresh(bySession.keys())
+        // The database cannot answer (already logged where it failed): the sockets' sessions are
+        // told on the next sweep after it is back.
+        .catch((err: unknown) => {
+          if (!(err instanceof DomainError && err.retryable))
+            deps.logger.warn({ err }, 'session re-check of sockets failed');
+        })
+        .finally(() => (sweeping = false));
+    },
+    Math.max(100, config.sessionCache.unsureTtlMs / 2),
+  );
   sweep.unref();
   wsServer.once('close', () => {
     stopListening();
@@ -272,6 +276,12 @@ export function useWebSocketServer(wsServer: WebSocketServer, pipeline: Operatio
           ];
         }
         const connection = connections.get(ctx) ?? { viewer: null, clientIp: 'unknown' };
+        // A caller flooding past its query budget is not parsed for: the socket closes (4429).
+        const flooding = await pipeline.floodingFor({ userId: connection.viewer?.id, clientIp: connection.clientIp });
+        if (flooding !== null) {
+          ctx.extra.socket.close(WS_CLOSE.tooManyConnections, 'Too many requests');
+          return [toGraphQLError(rateLimited(Math.max(1, Math.ceil(flooding / 1000))))];
+        }
         const document = pipeline.prepare(payload.query);
         if (!('kind' in document)) {
           const limited = await pipeline.chargeRefused({ transport: 'ws', ...connection });

@@ -155,6 +155,30 @@ describe.runIf(testDatabaseUrl && testRedisUrl)('the session cache fails closed 
     await redis?.stop();
   });
 
+  it('A refuses the token within 2 s when the instance that ended the session (B) could not publish', async () => {
+    const ana = await createUser(a);
+    await eventually(() => a.deps.pubsub.listeningSince() !== null, { what: "A's subscriber listening" });
+    // A trusts the session for a minute (pub/sub vouches for it there) and holds a socket of it.
+    expect((await gql(a, MeDocument, {}, { token: ana.accessToken })).status).toBe(200);
+    const socket = await openSocket(a, ana.accessToken);
+    redis.mode = 'blackhole';
+    try {
+      const started = Date.now();
+      const closed = socket.closed.then((code) => ({ code, after: Date.now() - started }));
+      // The logout commits on B; its message goes nowhere (B's own answer waits out its Redis
+      // deadlines). A hears nothing, but polls revocations.
+      await gqlOk(b, LogoutDocument, { refreshToken: ana.refreshToken });
+      const { code, after } = await within(closed, REVOCATION_DEADLINE_MS, 'close');
+      expect(code).toBe(4403);
+      expect(after).toBeLessThan(REVOCATION_DEADLINE_MS);
+      expect((await gql(a, MeDocument, {}, { token: ana.accessToken })).status).toBe(401);
+    } finally {
+      redis.mode = 'up';
+      await socket.client.dispose();
+    }
+    await eventually(() => b.deps.pubsub.listeningSince() !== null, { timeoutMs: 15_000, what: 'B listening again' });
+  });
+
   it('B refuses the token and closes its idle socket though the logout message is lost', async () => {
     const ana = await createUser(a);
     await eventually(() => b.deps.pubsub.listeningSince() !== null, { what: "B's subscriber listening" });

@@ -392,16 +392,17 @@ describe('auto-matching', () => {
     const before = (await host.gqlOk(EventDocument, { id: event.id })).event!.version;
     const { inviteToEvent: first } = await host.gqlOk(InviteToEventDocument, {
       eventId: event.id,
-      userIds: [matched.id],
+      userIds: [unmatched.id],
     });
     const { inviteToEvent: second } = await host.gqlOk(InviteToEventDocument, {
       eventId: event.id,
-      userIds: [unmatched.id],
+      userIds: [matched.id],
     });
-    // Both answers have the same shape: one more version, the invitee listed.
-    expect(first).toMatchObject({ version: before + 1, invitedUsers: [{ id: matched.id }] });
+    // Both answers have the same shape: one more version, the invitee listed last, in the order
+    // the host invited them (the hidden invitation came first, but that must not show).
+    expect(first).toMatchObject({ version: before + 1, invitedUsers: [{ id: unmatched.id }] });
     expect(second!.version).toBe(before + 2);
-    expect(second!.invitedUsers.map((u) => u.id)).toEqual([matched.id, unmatched.id]);
+    expect(second!.invitedUsers.map((u) => u.id)).toEqual([unmatched.id, matched.id]);
     expect([await invitations(matched.id), await invitations(unmatched.id)]).toEqual([1, 1]);
     // It is the host's invitation now, so auto-matching no longer claims it.
     expect((await host.gqlOk(EventDocument, { id: event.id })).event!.matchedUsers).toEqual([]);

@@ -125,6 +125,21 @@ describe.runIf(testDatabaseUrl && testRedisUrl)('authorization re-checked where 
     }
   });
 
+  it("tells a re-drafted private event's guests, once, that they no longer see it", async () => {
+    const [a, b] = [instances.a(), instances.b()];
+    const [host, ana] = [await createUser(a), await createUser(a)];
+    const { event } = await privateEventWith(a, host, [ana]);
+    const anaSocket = socketOn(b, ana);
+    try {
+      const anaMap = await subscribe(b, anaSocket, EventChangedDocument, { bounds });
+      await host.gqlOk(UpdateEventDocument, { id: event.id, input: { status: 'DRAFT' } });
+      const redrafted = await anaMap.next((d) => d.eventChanged.eventId === event.id);
+      expect(redrafted.eventChanged).toMatchObject({ kind: 'UPDATED', event: null });
+    } finally {
+      await anaSocket.dispose();
+    }
+  });
+
   it("reaches a private event's attendees on the live map as DELETED with event null, and nobody else", async () => {
     const [a, b] = [instances.a(), instances.b()];
     const [host, ana, stranger] = [await createUser(a), await createUser(a), await createUser(a)];

@@ -1,13 +1,13 @@
 // What one client may spend on reads: a query budget per address (anonymous) and per user,
 // shared by HTTP and graphql-ws, and a deadline on executing one query.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { codes, createUser, postQuery, wsQuery } from '../helpers/client.ts';
+import { codes, createUser, postQuery, wsClient, wsQuery, wsRequest } from '../helpers/client.ts';
 import { createEvent } from '../helpers/events.ts';
 import { startTestServer } from '../helpers/server.ts';
 import type { TestServer } from '../helpers/server.ts';
-import { LikeEventDocument } from '../generated/graphql.ts';
+import { LikeEventDocument, MeDocument } from '../generated/graphql.ts';
 import { rawUpload } from '../helpers/images.ts';
-import { FLOOD_TIMES } from '../../src/transport/http.ts';
+import { FLOOD_TIMES } from '../../src/transport/pipeline.ts';
 import { SHAPE_LIMITS } from '../../src/transport/limits.ts';
 
 const PUBLIC_QUERY =
@@ -105,6 +105,14 @@ describe('an anonymous address that keeps sending past its query budget', () => 
       expect((await wsQuery(server, misshapen)).errors?.[0]?.message).toMatch(/selected more than/);
     }
     expect((await wsQuery(server, misshapen)).errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
+    for (let i = 0; i < 2; i++)
+      expect((await wsQuery(server, misshapen)).errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
+    // Twice the budget tried: the socket is not parsed for any more, but closed (4429).
+    const client = wsClient(server);
+    const closed = new Promise<number>((resolve) => client.on('closed', (e) => resolve((e as { code: number }).code)));
+    await wsRequest(client, MeDocument).catch(() => undefined);
+    expect(await closed).toBe(4429);
+    await client.dispose();
   });
 
   it(`is refused before its requests are read once it has tried ${FLOOD_TIMES}× its budget, whatever they are`, async () => {
@@ -132,6 +140,13 @@ describe('an anonymous address that keeps sending past its query budget', () => 
       raw.destroy();
     }
     expect(await from(flooder, MUTATION)).toBe(429);
+    // A made-up token does not make it someone else: it is still the address.
+    const forged = await fetch(server.graphqlUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-forwarded-for': flooder, authorization: 'Bearer not.a.token' },
+      body: JSON.stringify({ query: PUBLIC_QUERY }),
+    });
+    expect(forged.status).toBe(429);
     // Other addresses are not affected.
     expect(await from('203.0.113.8', PUBLIC_QUERY)).toBe(200);
   });

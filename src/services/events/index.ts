@@ -250,11 +250,13 @@ async function invite(
   // A pending auto-matched invitation is hidden from the host (see autoMatch): inviting that
   // user must answer as a fresh invitation does, so it becomes the host's own (the invitee was
   // told already).
+  // It takes a fresh createdAt too: invitedUsers is in invitation order, and the old one would
+  // place the user where their hidden invitation was made.
   const adopted = open.filter((i) => i.isAutoMatched && !i.acceptedAt).map((i) => i.userId);
   if (adopted.length) {
     await tx.eventInvitation.updateMany({
-      where: { eventId: event.id, userId: { in: adopted } },
-      data: { isAutoMatched: false, invitedById: inviterId },
+      where: { eventId: event.id, userId: { in: adopted }, declinedAt: null, isAutoMatched: true, acceptedAt: null },
+      data: { isAutoMatched: false, invitedById: inviterId, createdAt: new Date() },
     });
   }
   const pending = new Set(open.map((i) => i.userId));
@@ -420,11 +422,15 @@ export async function updateEvent(
     const matched = await autoMatch(tx, after);
     return { before, after, notified: [...changed, ...matched] };
   });
+  // A private event re-drafted leaves its guests' sight; the membership the subscribers would
+  // ask about is the draft's, which only the host sees, so say who could see it before.
+  const redrafted = before.status !== 'DRAFT' && after.status === 'DRAFT' && !isOpenToAll(before);
   await announce(
     deps,
     after.status === 'CANCELLED' && before.status !== 'CANCELLED' ? 'CANCELLED' : 'UPDATED',
     before,
     after,
+    redrafted ? await memberIds(deps.prisma, after) : [],
   );
   await publishNotifications(deps, notified);
   return loadEvent(deps, after.id, query);
@@ -553,6 +559,9 @@ export async function inviteToEvent(
 export async function declineInvitation(deps: AppDeps, viewerId: string, eventId: string): Promise<boolean> {
   if (!isUuid(eventId)) throw notFound('Invitation');
   const changed = await deps.prisma.$transaction(async (tx) => {
+    // The event's row lock, as inviting, updating and joining take it: the invitation read here
+    // is the one declined (not one a concurrent adoption or join has just changed).
+    await tx.$queryRaw`SELECT 1 FROM events WHERE id = ${eventId}::uuid FOR UPDATE`;
     const invitation = await tx.eventInvitation.findUnique({
       where: { eventId_userId: { eventId, userId: viewerId } },
       select: { declinedAt: true, isAutoMatched: true, acceptedAt: true },
