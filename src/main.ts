@@ -1,5 +1,4 @@
 // Entry point: read config, start, and shut down gracefully on SIGTERM/SIGINT.
-import { createApp, createLogger } from './app.ts';
 import { ConfigError, loadConfig } from './config.ts';
 
 let config;
@@ -11,6 +10,9 @@ try {
   process.exit(1);
 }
 
+// Loaded once the configuration is known to be valid: the app's modules (the schema, Prisma, the
+// AWS SDK) take seconds of CPU to load, and a bad variable should be told at once.
+const { createApp, createLogger } = await import('./app.ts');
 const logger = createLogger(config);
 const app = await createApp(config, logger).catch((error: unknown) => {
   // A known misconfiguration found while starting (e.g. a missing database): one line, no trace.

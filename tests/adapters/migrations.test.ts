@@ -1,7 +1,8 @@
 // Migrations: in step with schema.prisma, applied through the WASM engine with the same
-// `_prisma_migrations` bookkeeping as `prisma migrate deploy`, by `npm run db:migrate`.
-import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+// `_prisma_migrations` bookkeeping as `prisma migrate deploy`, by `npm run db:migrate` on
+// PostgreSQL. The same command on the embedded database is tests/adapters/migrate-cli.test.ts,
+// and the other database commands tests/adapters/admin-cli.test.ts: files of their own, so that
+// the cold processes they start run beside other files rather than one after another.
 import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,36 +10,27 @@ import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { describe, expect, inject, it } from 'vitest';
-import { diffSchemaAgainstMigrations, MIGRATIONS_DIR, readMigrations } from '../../src/db/migrate.ts';
+import { diffSchemaAgainstMigrations } from '../../src/db/migrate.ts';
+import { expectedMigrations, SLOW } from '../helpers/migrations.ts';
 import { runScript } from '../helpers/process.ts';
 import { testDatabaseUrl } from '../helpers/server.ts';
-
-async function expectedMigrations() {
-  const list = await readMigrations();
-  return Promise.all(
-    list.migrationDirectories.map(async (dir) => ({
-      name: dir.path,
-      checksum: createHash('sha256')
-        .update(await readFile(join(MIGRATIONS_DIR, dir.path, 'migration.sql')))
-        .digest('hex'),
-    })),
-  );
-}
-
-// The schema engine runs as WASM, and the script tests start cold `node --import tsx` processes:
-// seconds of CPU each, which a busy two-core machine stretches past the default 30 s.
-const SLOW = 120_000;
 
 describe('migrations', () => {
   it(
     'are in step with prisma/schema.prisma (run `npm run db:migration:create -- <name>` after editing it)',
     async () => {
-      const pglite = await PGlite.create('memory://');
+      // The engine connects to this database but compares the migrations, replayed on a shadow
+      // database of its own (an initdb), with the schema: any database will do, and a copy of the
+      // migrated template spares a second initdb (seconds of CPU).
+      const dir = await mkdtemp(join(tmpdir(), 'pinit-diff-'));
+      await cp(inject('pgliteTemplate'), dir, { recursive: true });
+      const pglite = await PGlite.create(dir);
       try {
         const sql = await diffSchemaAgainstMigrations(new PrismaPGlite(pglite));
         expect(sql.trim()).toMatch(/^(-- This is an empty migration\.)?$/);
       } finally {
         await pglite.close();
+        await rm(dir, { recursive: true, force: true });
       }
     },
     SLOW,
@@ -84,55 +76,6 @@ describe('migrations', () => {
       } finally {
         await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
         await admin.end();
-      }
-    },
-    SLOW,
-  );
-
-  it(
-    'npm run db:migrate applies them to the embedded database under DATA_DIR',
-    async () => {
-      const dataDir = await mkdtemp(join(tmpdir(), 'pinit-migrate-'));
-      try {
-        const first = await runScript('scripts/migrate.ts', [], { DATA_DIR: dataDir });
-        expect(first.code).toBe(0);
-        expect(first.stdout).toMatch(/Applied \d+ migration/);
-        const pglite = await PGlite.create(join(dataDir, 'pglite'));
-        const { rows } = await pglite.query<{ name: string; checksum: string }>(
-          'SELECT migration_name AS name, checksum FROM _prisma_migrations WHERE finished_at IS NOT NULL ORDER BY migration_name',
-        );
-        await pglite.close();
-        expect(rows).toEqual(await expectedMigrations());
-      } finally {
-        await rm(dataDir, { recursive: true, force: true });
-      }
-    },
-    SLOW,
-  );
-
-  it(
-    'npm run user:admin grants ADMIN to an existing user, and names an unknown one',
-    async () => {
-      const dataDir = await mkdtemp(join(tmpdir(), 'pinit-admin-'));
-      try {
-        // Three commands in a row, each a cold `node --import tsx` process that loads the schema
-        // engine: starting from the migrated template spares them an initdb (about 6-8 s of CPU),
-        // which under load pushed this test past its timeout. Migrating an empty embedded
-        // database is the test above; seeding one is tests/project/main.test.ts.
-        await cp(inject('pgliteTemplate'), join(dataDir, 'pglite'), { recursive: true });
-        const seeded = await runScript('scripts/seed.ts', [], { DATA_DIR: dataDir });
-        expect(seeded.code).toBe(0);
-        const granted = await runScript('scripts/make-admin.ts', ['Ada.Novak0'], { DATA_DIR: dataDir });
-        expect(granted.stdout).toContain('ada.novak0 is now an ADMIN');
-        const missing = await runScript('scripts/make-admin.ts', ['nobody_here'], { DATA_DIR: dataDir });
-        expect(missing.code).toBe(1);
-        expect(missing.stderr.trim()).toBe('User "nobody_here" not found');
-        const pglite = await PGlite.create(join(dataDir, 'pglite'));
-        const { rows } = await pglite.query<{ role: string }>(`SELECT role FROM users WHERE username = 'ada.novak0'`);
-        await pglite.close();
-        expect(rows).toEqual([{ role: 'ADMIN' }]);
-      } finally {
-        await rm(dataDir, { recursive: true, force: true });
       }
     },
     SLOW,

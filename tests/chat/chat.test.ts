@@ -199,6 +199,7 @@ describe('chat on one instance', () => {
     expect(asAna?.chat?.kind).toBe('EVENT');
     expect(asAna?.chat?.members.map((m) => m.id).sort()).toEqual([host.id, ana.id, ben.id].sort());
     const chatId = asAna!.chat!.id;
+    const directId = await directChat(server, ana, ben);
 
     // Leaving the event leaves the chat: no more messages, no access.
     const client = ben.ws();
@@ -208,9 +209,11 @@ describe('chat on one instance', () => {
       await all.next((d) => d.messageAdded.body === 'before');
       await ben.gqlOk(LeaveEventDocument, { id: event.id });
       await host.gqlOk(SendMessageDocument, { chatId, body: 'after' });
-      // Proving that something does not arrive takes a wait; 'before' took far less than this.
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      expect(all.received.map((d) => d.messageAdded.body)).toEqual(['before']);
+      // A fence: Ben's stream delivers in the order things were published to him, so 'after',
+      // had it gone to him, would arrive before this message of his direct chat.
+      await ana.gqlOk(SendMessageDocument, { chatId: directId, body: 'fence' });
+      await all.next((d) => d.messageAdded.body === 'fence');
+      expect(all.received.map((d) => d.messageAdded.body)).toEqual(['before', 'fence']);
       expect(codes(await ben.gql(ChatHistoryDocument, { id: chatId }))).toEqual(['NOT_FOUND']);
       expect((await ben.gqlOk(EventChatDocument, { id: event.id })).event?.chat).toBeNull();
     } finally {
@@ -289,14 +292,11 @@ describe('chat on one instance', () => {
 
   it('lists chats most recent first without a statement per chat', async () => {
     const me = await createUser(server);
-    const partners: TestUser[] = [];
-    for (let i = 0; i < 50; i++) partners.push(await createUser(server));
-    const chatIds: string[] = [];
-    for (const partner of partners) {
-      const chatId = await directChat(server, me, partner);
-      chatIds.push(chatId);
-      await partner.gqlOk(SendMessageDocument, { chatId, body: `hi ${partner.username}` });
-    }
+    const partners = await Promise.all(Array.from({ length: 50 }, () => createUser(server)));
+    const chatIds = await Promise.all(partners.map((partner) => directChat(server, me, partner)));
+    // One after another: the order of the last messages is the order the list must have.
+    for (const [i, partner] of partners.entries())
+      await partner.gqlOk(SendMessageDocument, { chatId: chatIds[i]!, body: `hi ${partner.username}` });
     const few = await countStatements(server, () => me.gqlOk(ChatsDocument, { first: 5 }));
     const many = await countStatements(server, () => me.gqlOk(ChatsDocument, { first: 50 }));
     expect(many).toBe(few);

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { orderedPair } from '../../src/services/social/index.ts';
 import { MeDocument, PresenceChangedDocument, PresenceDocument } from '../generated/graphql.ts';
 import { createUser, gqlOk, subscribe, wsClient, wsRequest } from '../helpers/client.ts';
+import { eventually } from '../helpers/eventually.ts';
 import type { TestUser } from '../helpers/client.ts';
 import { spawnScript } from '../helpers/process.ts';
 import { startTestServer, testDatabaseUrl, testRedisUrl, twoInstances } from '../helpers/server.ts';
@@ -62,16 +63,32 @@ describe('presence on one instance', () => {
 
   it('stays online while a second connection is open', async () => {
     const [ana, ben] = await friends(server);
-    const first = ana.ws({ stayConnected: true });
-    const second = ana.ws({ stayConnected: true });
-    await wsRequest(first, MeDocument, {});
-    await wsRequest(second, MeDocument, {});
-    await first.dispose();
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    expect((await ben.gqlOk(PresenceDocument, { id: ana.id })).user?.isOnline).toBe(true);
-    await second.dispose();
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    expect((await ben.gqlOk(PresenceDocument, { id: ana.id })).user?.isOnline).toBe(false);
+    // What the store answered to each of Ana's disconnections (true: she went offline), so the
+    // test reads her presence once the server has dealt with the socket, not some time after.
+    const answers: boolean[] = [];
+    const { presence } = server.deps;
+    const disconnect = presence.disconnect.bind(presence);
+    presence.disconnect = async (userId) => {
+      const offline = await disconnect(userId);
+      if (userId === ana.id) answers.push(offline);
+      return offline;
+    };
+    try {
+      const first = ana.ws({ stayConnected: true });
+      const second = ana.ws({ stayConnected: true });
+      await wsRequest(first, MeDocument, {});
+      await wsRequest(second, MeDocument, {});
+      await first.dispose();
+      await eventually(() => answers.length === 1, { what: 'the first socket to be closed on the server' });
+      expect(answers).toEqual([false]);
+      expect((await ben.gqlOk(PresenceDocument, { id: ana.id })).user?.isOnline).toBe(true);
+      await second.dispose();
+      await eventually(() => answers.length === 2, { what: 'the second socket to be closed on the server' });
+      expect(answers).toEqual([false, true]);
+      expect((await ben.gqlOk(PresenceDocument, { id: ana.id })).user?.isOnline).toBe(false);
+    } finally {
+      presence.disconnect = disconnect;
+    }
   });
 });
 

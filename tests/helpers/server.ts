@@ -2,9 +2,11 @@
 // TEST_DATABASE_URL/DATABASE_URL and TEST_REDIS_URL/REDIS_URL are set (each server gets a
 // database of its own), PGlite and in-process pub/sub otherwise.
 import { randomBytes } from 'node:crypto';
-import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { pino } from 'pino';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { createApp } from '../../src/app.ts';
@@ -13,6 +15,8 @@ import { loadConfig } from '../../src/config.ts';
 import { pgliteDirFor } from '../../src/db/index.ts';
 import { createDatabase } from './database.ts';
 import type { Config } from '../../src/config.ts';
+
+const execFileAsync = promisify(execFile);
 
 export const testDatabaseUrl = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL;
 export const testRedisUrl = process.env.TEST_REDIS_URL ?? process.env.REDIS_URL;
@@ -52,7 +56,9 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   }
   const pgliteTemplate = inject('pgliteTemplate');
   if (!opts.shareWith && !databaseUrl) {
-    await cp(pgliteTemplate, pgliteDirFor(dataDir), { recursive: true });
+    // cp(1), not fs.cp: Node 20's copies the template's 1,100 files one by one in JavaScript,
+    // about three times as long (most of a second per server on the 2-core machine).
+    await execFileAsync('cp', ['-R', pgliteTemplate, pgliteDirFor(dataDir)]);
   }
   if (opts.shareWith && !databaseUrl) throw new Error('sharing a server needs PostgreSQL (PGlite is single-process)');
 

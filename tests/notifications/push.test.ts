@@ -272,6 +272,9 @@ describe('push delivery', () => {
   });
 
   it('delivers each job exactly once while several workers race for them', async () => {
+    // A server of its own: every loop sending pushes, its own included, is stopped before the
+    // count, so that a duplicate would have been sent by then.
+    const server = await startTestServer({ env: pushEnv(keys, apns, fcm) });
     const logger = pino({ level: 'silent' });
     // Two more loops on the same database, claiming two jobs at a time, beside the server's own.
     const workers: PushWorker[] = [0, 1].map(() =>
@@ -290,6 +293,14 @@ describe('push delivery', () => {
     const other = testDatabaseUrl
       ? await startTestServer({ shareWith: server, env: pushEnv(keys, apns, fcm, { PUSH_POLL_MS: '10' }) })
       : undefined;
+    let stopped: Promise<void> | undefined;
+    // Each worker's stop() finishes its sends in flight; so does each server's.
+    const stopAll = () =>
+      (stopped ??= (async () => {
+        await Promise.all(workers.map((w) => w.stop()));
+        await other?.close();
+        await server.close();
+      })());
     try {
       for (const w of workers) w.start();
       apns.respond = () => ({ status: 200, delayMs: 20 });
@@ -308,11 +319,6 @@ describe('push delivery', () => {
           .map((r) => `${(r.body.message as { data: { notificationId: string } }).data.notificationId}/${r.token}`),
       ];
       await waitFor(() => mine().length >= 80, { what: '80 pushes at the providers', timeoutMs: 25_000 });
-      // A duplicate would come after the 80th push: give racing workers the time to send one.
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      const sent = mine();
-      expect(sent.length - new Set(sent).size).toBe(0); // duplicates
-      expect(sent).toHaveLength(80);
       await waitFor(
         async () =>
           (await server.deps.prisma.pushJob.count({ where: { notificationId: { in: ids }, status: 'SENT' } })) === 80,
@@ -326,9 +332,13 @@ describe('push delivery', () => {
           _max: { attempts: true },
         }),
       ).toEqual({ _max: { attempts: 1 } });
+      // A duplicate would come after the 80th push: once nothing sends any more, it has been sent.
+      await stopAll();
+      const sent = mine();
+      expect(sent.length - new Set(sent).size).toBe(0); // duplicates
+      expect(sent).toHaveLength(80);
     } finally {
-      await Promise.all(workers.map((w) => w.stop()));
-      await other?.close();
+      await stopAll();
     }
   });
 });

@@ -81,11 +81,8 @@ describe('presence and friends lists', () => {
 
   it('applies the rule per user in a list without a statement per user', async () => {
     const tag = uniqueName('pv').slice(0, 12);
-    const make = async (n: number, prefix: string) => {
-      const users: TestUser[] = [];
-      for (let i = 0; i < n; i++) users.push(await createUser(server, { username: `${tag}${prefix}${i}` }));
-      return users;
-    };
+    const make = (n: number, prefix: string) =>
+      Promise.all(Array.from({ length: n }, (_, i) => createUser(server, { username: `${tag}${prefix}${i}` })));
     const few = await make(2, 'a');
     const many = await make(8, 'b');
     // Cleo is a friend of one user in each group, so both groups mix visible and hidden users.

@@ -1,11 +1,11 @@
-// One set of limits for HTTP and graphql-ws: depth, aliases, tokens and cost; the general
-// mutation limit; connections per user; production error hygiene; metrics; faults.
+// The general mutation limit (on Redis, or in memory), connections per user, production error
+// hygiene, metrics and faults. The query limits (depth, aliases, tokens, cost) are
+// tests/transport/query-limits.test.ts, the WebSocket timers tests/transport/ws-limits.test.ts:
+// they do not depend on the backend, so they run once.
 import { once } from 'node:events';
 import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { QUERY_LIMITS } from '../../src/transport/limits.ts';
-import { REQUEST_LIMITS } from '../../src/transport/server.ts';
 import { LikeEventDocument, MeDocument, SearchUsersDocument } from '../generated/graphql.ts';
 import { codes, createUser, gql, postQuery, scrape, wsQuery, wsRequest } from '../helpers/client.ts';
 import { createEvent } from '../helpers/events.ts';
@@ -14,57 +14,8 @@ import type { TestServer } from '../helpers/server.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { TcpProxy } from '../helpers/tcp-proxy.ts';
 
-/** me { friends { edges { node { friends { … } } } } } nested until the given depth. */
-function deepQuery(levels: number): string {
-  let inner = 'id';
-  for (let i = 0; i < levels; i++) inner = `friends { edges { node { ${inner} } } }`;
-  return `{ me { ${inner} } }`;
-}
-
-/** A full map-screen page: events with host, avatars, attendees, counts and viewer flags. */
-const mapPage = (alias = 'map') =>
-  `${alias}: eventsInBounds(bounds: { south: 52.3, west: 13.1, north: 52.7, east: 13.7 }, first: 500) { edges { cursor node { id title latitude longitude startsAt endsAt type status attendeeCount spotsLeft likeCount commentCount viewerIsAttending viewerHasLiked host { id username avatarUrl reputation { averageRating } } attendees(first: 10) { edges { node { id username avatarUrl } } } } } pageInfo { hasNextPage endCursor } }`;
-
-const aliases = (n: number) => `{ ${Array.from({ length: n }, (_, i) => `a${i}: me { id }`).join(' ')} }`;
-
 /** Runs a raw query over graphql-ws and returns the errors' codes and messages. */
 const wsErrors = async (server: TestServer, query: string) => (await wsQuery(server, query)).errors ?? [];
-
-describe('query limits, identical on HTTP and graphql-ws', () => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer();
-  });
-  afterAll(async () => {
-    await server?.close();
-  });
-
-  it.each([
-    ['depth', deepQuery(4), /depth/i],
-    ['aliases', aliases(QUERY_LIMITS.aliases + 1), /alias/i],
-    ['tokens', `{ me { ${'id '.repeat(QUERY_LIMITS.tokens)} } }`, /token/i],
-    ['cost', `{ ${Array.from({ length: 5 }, (_, i) => mapPage(`p${i}`)).join(' ')} }`, /cost/i],
-  ])('rejects a query over the %s limit before running it', async (_name, query, message) => {
-    const http = await postQuery(server, query);
-    expect(http.status).toBe(400);
-    // Rejected in validation: nothing executed, so no data at all.
-    expect(http.body.data).toBeUndefined();
-    expect(http.body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
-    expect(http.body.errors?.map((e) => e.message).join(' ')).toMatch(message);
-    const ws = await wsErrors(server, query);
-    expect(ws[0]?.extensions?.code).toBe('BAD_USER_INPUT');
-    expect(ws.map((e) => e.message).join(' ')).toMatch(message);
-  });
-
-  it('accepts queries within the limits', async () => {
-    const user = await createUser(server);
-    expect((await postQuery(server, deepQuery(3), user.accessToken)).body.errors).toBeUndefined();
-    expect((await postQuery(server, aliases(QUERY_LIMITS.aliases), user.accessToken)).body.errors).toBeUndefined();
-    expect(await wsErrors(server, aliases(QUERY_LIMITS.aliases))).toEqual([]);
-    // What a map screen asks for stays within the cost limit (five of them at once do not).
-    expect((await postQuery(server, `{ ${mapPage()} }`, user.accessToken)).body.errors).toBeUndefined();
-  });
-});
 
 describe('the general mutation limit and connections per user', () => {
   let server: TestServer;
@@ -115,78 +66,6 @@ describe('the general mutation limit and connections per user', () => {
     } finally {
       for (const c of open) await c.dispose();
     }
-  });
-});
-
-describe('WebSocket controls', () => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer({ env: { WS_INIT_TIMEOUT_SECONDS: '1', WS_KEEPALIVE_SECONDS: '1' } });
-  });
-  afterAll(async () => {
-    await server?.close();
-  });
-
-  /** A raw graphql-transport-ws socket, acknowledged unless `init` is false. */
-  async function rawSocket({ init = true, autoPong = true } = {}) {
-    const socket = new WebSocket(server.wsUrl, 'graphql-transport-ws', { autoPong });
-    await once(socket, 'open');
-    if (init) {
-      socket.send(JSON.stringify({ type: 'connection_init' }));
-      const [ack] = await once(socket, 'message');
-      expect(JSON.parse(String(ack))).toMatchObject({ type: 'connection_ack' });
-    }
-    return socket;
-  }
-
-  it('closes a socket that never sends connection_init with 4408', async () => {
-    const socket = await rawSocket({ init: false });
-    const started = Date.now();
-    const [code] = await once(socket, 'close');
-    expect(code).toBe(4408);
-    expect(Date.now() - started).toBeLessThan(3_000);
-  });
-
-  it('pings idle sockets, and drops a peer that stops answering', async () => {
-    const alive = await rawSocket();
-    await once(alive, 'ping');
-    const dead = await rawSocket({ autoPong: false });
-    const [code] = await once(dead, 'close');
-    // Terminated, not closed politely: the peer is presumed gone.
-    expect(code).toBe(1006);
-    expect(alive.readyState).toBe(WebSocket.OPEN);
-    alive.close();
-  });
-
-  it(`runs at most ${REQUEST_LIMITS.wsOperationsPerConnection} operations per connection`, async () => {
-    const socket = await rawSocket();
-    const replies: Array<{ id: string; type: string; payload?: Array<{ extensions?: { code?: string } }> }> = [];
-    socket.on('message', (data) => replies.push(JSON.parse((data as Buffer).toString())));
-    const subscribe = (id: string) =>
-      socket.send(
-        JSON.stringify({
-          id,
-          type: 'subscribe',
-          payload: {
-            query: 'subscription { eventChanged(bounds: { south: 1, west: 1, north: 2, east: 2 }) { eventId } }',
-          },
-        }),
-      );
-    const cap = REQUEST_LIMITS.wsOperationsPerConnection;
-    for (let i = 0; i < cap; i++) subscribe(`s${i}`);
-    subscribe('one-too-many');
-    await expect
-      .poll(() => replies.find((r) => r.id === 'one-too-many'), { timeout: 5_000 })
-      .toMatchObject({ type: 'error', payload: [{ extensions: { code: 'RATE_LIMITED' } }] });
-    // The others still run, and a finished one makes room.
-    expect(replies.filter((r) => r.type === 'error')).toHaveLength(1);
-    socket.send(JSON.stringify({ id: 's0', type: 'complete' }));
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    subscribe('room-again');
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(replies.filter((r) => r.id === 'room-again')).toEqual([]);
-    expect(socket.readyState).toBe(WebSocket.OPEN);
-    socket.close();
   });
 });
 
@@ -293,11 +172,10 @@ describe.runIf(testDatabaseUrl && testRedisUrl)('faults (PostgreSQL + Redis behi
     } finally {
       await postgres.start();
     }
-    let recovered = false;
-    for (let i = 0; i < 20 && !recovered; i++) {
-      recovered = !(await user.gql(SearchUsersDocument, { query: 'a' })).errors;
-      if (!recovered) await new Promise((resolve) => setTimeout(resolve, 500));
-    }
-    expect(recovered).toBe(true);
+    await eventually(async () => !(await user.gql(SearchUsersDocument, { query: 'a' })).errors, {
+      timeoutMs: 10_000,
+      intervalMs: 100,
+      what: 'a query to succeed once the database is back',
+    });
   });
 });

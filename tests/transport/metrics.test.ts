@@ -47,20 +47,26 @@ describe('operation names on /metrics, with a small cap', () => {
     await server?.close();
   });
 
-  it('keeps the series bounded through 5,000 distinct operation names', { timeout: 180_000 }, async () => {
+  // A hundred times the cap: were any series kept per name past it, these alone would more than
+  // double the exposition (the first assertion below). 5,000 names (the bench's hostile case)
+  // prove no more and took most of this file's time.
+  const NAMES = 500;
+
+  it(`keeps the series bounded through ${NAMES} distinct operation names`, { timeout: 120_000 }, async () => {
     // Documents that fail validation are timed as __invalid and take no place in the cap.
     for (let i = 0; i < 10; i++) expect((await postQuery(server, `query Bad${i} { nope }`)).status).toBe(400);
     await postQuery(server, 'query Warm { __typename }');
     const before = await scrape(server);
+    expect(NAMES - 5).toBeGreaterThan(seriesIn(before));
 
-    await distinctNames(server, 5_000);
+    await distinctNames(server, NAMES);
     // A name past the cap over graphql-ws, and names that are no GraphQL name of sane length.
     expect((await wsQuery(server, 'query OverWs { __typename }')).errors).toBeUndefined();
     await postQuery(server, `query ${'L'.repeat(5_000)} { __typename }`);
     const after = await scrape(server);
 
     console.info(
-      `/metrics before and after 5,000 distinct operation names (cap 5): ${seriesIn(before)} → ${seriesIn(after)} series, ${kb(before)} → ${kb(after)}`,
+      `/metrics before and after ${NAMES} distinct operation names (cap 5): ${seriesIn(before)} → ${seriesIn(after)} series, ${kb(before)} → ${kb(after)}`,
     );
     expect(seriesIn(after)).toBeLessThanOrEqual(2 * seriesIn(before));
     expect([...operationLabels(after)].sort()).toEqual(['Op0', 'Op1', 'Op2', 'Op3', 'Warm', '__invalid', '__other']);

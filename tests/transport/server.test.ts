@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { MeDocument } from '../generated/graphql.ts';
 import { createUser, wsRequest } from '../helpers/client.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { startTestServer } from '../helpers/server.ts';
 import type { TestServer } from '../helpers/server.ts';
 
@@ -99,6 +100,7 @@ describe('shutdown under load', () => {
     const user = await createUser(server);
     // Logins are slow (argon2id); abort them client-side mid-flight, then shut down at once.
     const aborter = new AbortController();
+    const statementsBefore = server.deps.db.statements.count;
     const inFlight = Array.from({ length: 12 }, () =>
       fetch(server.graphqlUrl, {
         method: 'POST',
@@ -109,7 +111,11 @@ describe('shutdown under load', () => {
         }),
       }).catch(() => undefined),
     );
-    await new Promise((resolve) => setTimeout(resolve, 15));
+    // Each login looks its user up, then hashes (and a finished one writes its session): twelve
+    // statements mean the logins are running, and not all of them can be done.
+    await eventually(() => server.deps.db.statements.count >= statementsBefore + 12, {
+      what: 'the logins to be running',
+    });
     aborter.abort();
     await server.close();
     await Promise.all(inFlight);

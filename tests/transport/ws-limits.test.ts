@@ -1,10 +1,13 @@
 // What one client can make the server hold over WebSockets is bounded: unread output per socket,
-// sockets per instance and per address (at the upgrade), anonymous connections per address.
+// sockets per instance and per address (at the upgrade), anonymous connections per address,
+// sockets that never initialise or stop answering pings, operations per connection.
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { REQUEST_LIMITS } from '../../src/transport/server.ts';
 import { UpdateEventDocument } from '../generated/graphql.ts';
 import { createUser, metric, wsClient } from '../helpers/client.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { certify, createEvent } from '../helpers/events.ts';
 import { startTestServer } from '../helpers/server.ts';
 import type { TestServer } from '../helpers/server.ts';
@@ -173,5 +176,83 @@ describe('sockets per instance', () => {
       .poll(async () => upgrade(server).then((r) => (r.socket?.close(), r.status)), { timeout: 5_000 })
       .toBe(101);
     second.socket!.terminate();
+  });
+});
+
+describe('WebSocket timers and operations per connection', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ env: { WS_INIT_TIMEOUT_SECONDS: '1', WS_KEEPALIVE_SECONDS: '1' } });
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  /** A raw graphql-transport-ws socket, acknowledged unless `init` is false. */
+  async function plainSocket({ init = true, autoPong = true } = {}) {
+    const socket = new WebSocket(server.wsUrl, 'graphql-transport-ws', { autoPong });
+    await once(socket, 'open');
+    if (init) {
+      socket.send(JSON.stringify({ type: 'connection_init' }));
+      const [ack] = await once(socket, 'message');
+      expect(JSON.parse(String(ack))).toMatchObject({ type: 'connection_ack' });
+    }
+    return socket;
+  }
+
+  it('closes a socket that never sends connection_init with 4408', async () => {
+    const socket = await plainSocket({ init: false });
+    const started = Date.now();
+    const [code] = await once(socket, 'close');
+    expect(code).toBe(4408);
+    expect(Date.now() - started).toBeLessThan(3_000);
+  });
+
+  it('pings idle sockets, and drops a peer that stops answering', async () => {
+    const alive = await plainSocket();
+    await once(alive, 'ping');
+    const dead = await plainSocket({ autoPong: false });
+    const [code] = await once(dead, 'close');
+    // Terminated, not closed politely: the peer is presumed gone.
+    expect(code).toBe(1006);
+    expect(alive.readyState).toBe(WebSocket.OPEN);
+    alive.close();
+  });
+
+  it(`runs at most ${REQUEST_LIMITS.wsOperationsPerConnection} operations per connection`, async () => {
+    const socket = await plainSocket();
+    const replies: Array<{ id: string; type: string; payload?: Array<{ extensions?: { code?: string } }> }> = [];
+    socket.on('message', (data) => replies.push(JSON.parse((data as Buffer).toString())));
+    const subscribe = (id: string) =>
+      socket.send(
+        JSON.stringify({
+          id,
+          type: 'subscribe',
+          payload: {
+            query: 'subscription { eventChanged(bounds: { south: 1, west: 1, north: 2, east: 2 }) { eventId } }',
+          },
+        }),
+      );
+    const established = async () => (await server.deps.metrics.wsSubscriptionsEstablished.get()).values[0]?.value ?? 0;
+    const running = async () => (await server.deps.metrics.wsSubscriptions.get()).values[0]?.value ?? 0;
+    const before = await established();
+    const runningBefore = await running();
+    const cap = REQUEST_LIMITS.wsOperationsPerConnection;
+    for (let i = 0; i < cap; i++) subscribe(`s${i}`);
+    subscribe('one-too-many');
+    await expect
+      .poll(() => replies.find((r) => r.id === 'one-too-many'), { timeout: 5_000 })
+      .toMatchObject({ type: 'error', payload: [{ extensions: { code: 'RATE_LIMITED' } }] });
+    // The others still run, and a finished one makes room.
+    await eventually(async () => (await established()) === before + cap, { what: `${cap} subscriptions running` });
+    expect(replies.filter((r) => r.type === 'error')).toHaveLength(1);
+    socket.send(JSON.stringify({ id: 's0', type: 'complete' }));
+    await eventually(async () => (await running()) === runningBefore + cap - 1, { what: 's0 to be complete' });
+    subscribe('room-again');
+    // Established, rather than refused: the server counts it only once it holds its stream.
+    await eventually(async () => (await established()) === before + cap + 1, { what: 'room-again to run' });
+    expect(replies.filter((r) => r.id === 'room-again')).toEqual([]);
+    expect(socket.readyState).toBe(WebSocket.OPEN);
+    socket.close();
   });
 });
