@@ -17,7 +17,7 @@ const require = createRequire(import.meta.url);
  * default, instead of running these twice for the same result.
  */
 export const BACKEND_INDEPENDENT = [
-  'tests/adapters/migrations.test.ts', // PGlite and the scripts; its PostgreSQL case needs TEST_DATABASE_URL
+  'tests/adapters/migrations.test.ts', // in step with the schema (PGlite); its PostgreSQL case needs TEST_DATABASE_URL
   'tests/adapters/migrate-cli.test.ts', // `npm run db:migrate` on the embedded database, whatever the suite uses
   'tests/adapters/admin-cli.test.ts', // `npm run db:seed` and `user:admin` on the embedded database
   'tests/adapters/database-faults.test.ts', // PostgreSQL only
@@ -50,31 +50,35 @@ export const BACKEND_INDEPENDENT = [
  * The longest files, started first (in this order) so that the two workers finish together
  * instead of one running a long file alone at the end. Without this, a fresh checkout (no
  * results cached in node_modules/.vite) runs the largest files first, and file size says little
- * about time: the CLI tests are short files of cold processes. Measured on the 2-core machine;
- * the rest keep vitest's order (cached durations, else size).
+ * about time: the CLI tests are short files of cold processes. Ordered by the longer of each
+ * file's two runs in `.ci/run` on the 2-core machine; the rest keep vitest's order (cached
+ * durations, else size).
  */
 export const LONGEST_FIRST = [
-  'tests/events/events-map.test.ts',
-  'tests/images/images.test.ts',
-  'tests/social/social.test.ts',
-  'tests/chat/chat.test.ts',
   'tests/adapters/admin-cli.test.ts',
+  'tests/images/images.test.ts',
+  'tests/chat/chat.test.ts',
+  'tests/adapters/migrations.test.ts',
+  'tests/events/events-map.test.ts',
   'tests/notifications/push.test.ts',
   'tests/adapters/database-faults.test.ts',
-  'tests/project/examples.test.ts',
-  'tests/adapters/migrations.test.ts',
-  'tests/project/readme-codegen.test.ts',
-  'tests/images/image-processing.test.ts',
-  'tests/images/upload-limits.test.ts',
-  'tests/project/main.test.ts',
   'tests/adapters/migrate-cli.test.ts',
+  'tests/images/upload-limits.test.ts',
   'tests/notifications/notifications.test.ts',
-  'tests/project/startup-errors.test.ts',
-  'tests/events/events.test.ts',
-  'tests/chat/presence.test.ts',
-  'tests/transport/server.test.ts',
-  'tests/images/images-failures.test.ts',
+  'tests/project/examples.test.ts',
   'tests/social/privacy.test.ts',
+  'tests/project/main.test.ts',
+  'tests/images/image-processing.test.ts',
+  'tests/project/readme-codegen.test.ts',
+  'tests/project/startup-errors.test.ts',
+  'tests/events/events-visibility.test.ts',
+  'tests/transport/server.test.ts',
+  'tests/social/social.test.ts',
+  'tests/chat/presence.test.ts',
+  'tests/transport/limits.test.ts',
+  'tests/images/images-failures.test.ts',
+  'tests/transport/ws-limits.test.ts',
+  'tests/events/events.test.ts',
 ];
 
 const BACKEND_URLS = Symbol.for('pinit.tests.backendUrls');

@@ -8,7 +8,7 @@ import { eventually } from '../helpers/eventually.ts';
 import { startTestServer } from '../helpers/server.ts';
 import type { TestServer } from '../helpers/server.ts';
 
-describe('health and readiness', () => {
+describe('health, readiness and requests', () => {
   let server: TestServer;
   beforeAll(async () => {
     server = await startTestServer({ env: { CORS_ORIGINS: 'https://app.pinit.example,http://localhost:5173' } });
@@ -26,6 +26,12 @@ describe('health and readiness', () => {
       failing: [],
       checks: { database: 'ok', pubsub: 'ok', storage: 'ok' },
     });
+  });
+
+  // Here rather than on a server of its own: one query is not worth a start-up.
+  it('answers queries over HTTP with a token', async () => {
+    const user = await createUser(server);
+    expect((await user.gqlOk(MeDocument, {})).me?.id).toBe(user.id);
   });
 
   it('answers 503 naming the failing part', async () => {
@@ -120,19 +126,5 @@ describe('shutdown under load', () => {
     await server.close();
     await Promise.all(inFlight);
     expect(logLines.filter((line) => Number(line.level) >= 50)).toEqual([]);
-  });
-});
-
-describe('queries over HTTP work with a token', () => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer();
-  });
-  afterAll(async () => {
-    await server?.close();
-  });
-  it('reads me', async () => {
-    const user = await createUser(server);
-    expect((await user.gqlOk(MeDocument, {})).me?.id).toBe(user.id);
   });
 });
