@@ -59,7 +59,7 @@ export interface RateLimiter {
    * it (refused attempts count); null otherwise. Spends nothing: for refusing a request before
    * reading it.
    */
-  exhaustedFor(limit: LimitName, key: string, times?: number): Promise<number | null>;
+  exhaustedFor(limit: LimitName, key: string, times: number): Promise<number | null>;
   /** Forgets the key's spent points (after a successful login, say). */
   reset(limit: LimitName, key: string): Promise<void>;
   close(): Promise<void>;
@@ -159,7 +159,7 @@ export function createRateLimiter(opts: RateLimiterOptions): RateLimiter {
         throw result;
       }
     },
-    async exhaustedFor(limit, key, times = 1) {
+    async exhaustedFor(limit, key, times) {
       const limiter = limiters.get(limit)!;
       const spent = await limiter.get(isPerAddress(limit) ? addressKey(key) : key).catch(() => null);
       return spent && spent.consumedPoints >= times * limiter.points ? spent.msBeforeNext : null;

@@ -2,7 +2,7 @@
 // refuses its access token (HTTP 401 UNAUTHENTICATED) and closes its sockets with 4403 within
 // 2 s, through the session cache that pub/sub invalidates; and the role comes from the session
 // now, not from the token.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Client } from 'graphql-ws';
 import {
   ChangePasswordDocument,
@@ -16,8 +16,7 @@ import {
 import { codes, createAdmin, createUser, gql, gqlOk, wsClient, wsRequest } from '../helpers/client.ts';
 import type { TestUser } from '../helpers/client.ts';
 import { eventually } from '../helpers/eventually.ts';
-import { startTestServer, testDatabaseUrl, testRedisUrl, twoInstances } from '../helpers/server.ts';
-import { TcpProxy } from '../helpers/tcp-proxy.ts';
+import { testDatabaseUrl, testRedisUrl, twoInstances } from '../helpers/server.ts';
 import type { TestServer } from '../helpers/server.ts';
 import { setRole } from '../../src/services/accounts/index.ts';
 
@@ -140,22 +139,10 @@ describe.runIf(testDatabaseUrl && testRedisUrl)('the role comes from the session
 describe.runIf(testDatabaseUrl && testRedisUrl)('the session cache fails closed when pub/sub cannot vouch', () => {
   // B hears pub/sub through a proxy that can turn into a black hole: the connection stays open
   // and looks ready, but nothing arrives, so the logout's message never reaches B.
-  let a: TestServer;
-  let b: TestServer;
-  let redis: TcpProxy;
-  beforeAll(async () => {
-    a = await startTestServer();
-    redis = TcpProxy.for(testRedisUrl!, 6379);
-    await redis.start();
-    b = await startTestServer({ shareWith: a, env: { REDIS_URL: redis.url(testRedisUrl!) } });
-  });
-  afterAll(async () => {
-    await b?.close();
-    await a?.close();
-    await redis?.stop();
-  });
+  const instances = twoInstances({}, { redisProxyForB: true });
 
   it('A refuses the token within 2 s when the instance that ended the session (B) could not publish', async () => {
+    const [a, b, redis] = [instances.a(), instances.b(), instances.redis()];
     const ana = await createUser(a);
     await eventually(() => a.deps.pubsub.listeningSince() !== null, { what: "A's subscriber listening" });
     // A trusts the session for a minute (pub/sub vouches for it there) and holds a socket of it.
@@ -180,6 +167,7 @@ describe.runIf(testDatabaseUrl && testRedisUrl)('the session cache fails closed 
   });
 
   it('B refuses the token and closes its idle socket though the logout message is lost', async () => {
+    const [a, b, redis] = [instances.a(), instances.b(), instances.redis()];
     const ana = await createUser(a);
     await eventually(() => b.deps.pubsub.listeningSince() !== null, { what: "B's subscriber listening" });
     // B trusts the session (read while listening, so for SESSION_CACHE_TTL_MS, a minute) and

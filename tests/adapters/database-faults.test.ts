@@ -12,7 +12,7 @@ import { createUser, gql, gqlOk, postQuery, wsClient, wsQuery, wsRequest } from 
 import type { GqlResult, TestUser } from '../helpers/client.ts';
 import { createEvent, eventInput } from '../helpers/events.ts';
 import { eventually } from '../helpers/eventually.ts';
-import { startTestServer, testDatabaseUrl, testRedisUrl } from '../helpers/server.ts';
+import { startTestServer, testDatabaseUrl, testRedisUrl, twoInstances } from '../helpers/server.ts';
 import type { TestServer } from '../helpers/server.ts';
 import { TcpProxy } from '../helpers/tcp-proxy.ts';
 
@@ -242,22 +242,11 @@ describe.skipIf(!testDatabaseUrl)('database faults (PostgreSQL behind a proxy)',
 });
 
 describe.skipIf(!testDatabaseUrl || !testRedisUrl)('Redis black hole (PostgreSQL + Redis behind a proxy)', () => {
-  let base: TestServer;
-  let server: TestServer;
-  let redis: TcpProxy;
-  beforeAll(async () => {
-    base = await startTestServer();
-    redis = TcpProxy.for(testRedisUrl!, 6379);
-    await redis.start();
-    server = await startTestServer({ shareWith: base, env: { REDIS_URL: redis.url(testRedisUrl!) } });
-  });
-  afterAll(async () => {
-    await server?.close();
-    await base?.close();
-    await redis?.stop();
-  });
+  // The instance under test is B, whose Redis link goes through the proxy.
+  const instances = twoInstances({}, { redisProxyForB: true });
 
   it('answers mutations, presence and persisted queries within the deadline while Redis never answers', async () => {
+    const [server, redis] = [instances.b(), instances.redis()];
     const [ana, ben] = [await createUser(server), await createUser(server)];
     await server.deps.prisma.friendship.create({ data: orderedPair(ana.id, ben.id) });
     await eventually(async () => (await readiness(server)).status === 200, { what: 'Redis connections ready' });

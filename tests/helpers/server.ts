@@ -14,6 +14,7 @@ import type { App, AppSeams } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { pgliteDirFor } from '../../src/db/index.ts';
 import { createDatabase } from './database.ts';
+import { TcpProxy } from './tcp-proxy.ts';
 import type { Config } from '../../src/config.ts';
 
 const execFileAsync = promisify(execFile);
@@ -125,17 +126,35 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
 /**
  * Two instances of one deployment (same PostgreSQL, same Redis keys), started before the
  * enclosing suite and closed after it. Call inside a describe that runs on PostgreSQL + Redis.
+ * With `redisProxyForB`, B reaches Redis through a TcpProxy (`redis()`), which a test can take
+ * down or make a black hole while A's link stays healthy.
  */
-export function twoInstances(env: Record<string, string> = {}): { a: () => TestServer; b: () => TestServer } {
+export function twoInstances(
+  env: Record<string, string> = {},
+  opts: { redisProxyForB?: boolean } = {},
+): { a: () => TestServer; b: () => TestServer; redis: () => TcpProxy } {
   let a: TestServer | undefined;
   let b: TestServer | undefined;
+  let redis: TcpProxy | undefined;
   beforeAll(async () => {
     a = await startTestServer({ env });
-    b = await startTestServer({ shareWith: a, env });
+    if (opts.redisProxyForB) {
+      redis = TcpProxy.for(testRedisUrl!, 6379);
+      await redis.start();
+    }
+    b = await startTestServer({ shareWith: a, env: redis ? { ...env, REDIS_URL: redis.url(testRedisUrl!) } : env });
   });
   afterAll(async () => {
     await b?.close();
     await a?.close();
+    await redis?.stop();
   });
-  return { a: () => a!, b: () => b! };
+  return {
+    a: () => a!,
+    b: () => b!,
+    redis: () => {
+      if (!redis) throw new Error('twoInstances: pass { redisProxyForB: true } for a Redis proxy');
+      return redis;
+    },
+  };
 }

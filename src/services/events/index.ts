@@ -255,7 +255,7 @@ async function invite(
   const adopted = open.filter((i) => i.isAutoMatched && !i.acceptedAt).map((i) => i.userId);
   if (adopted.length) {
     await tx.eventInvitation.updateMany({
-      where: { eventId: event.id, userId: { in: adopted }, declinedAt: null, isAutoMatched: true, acceptedAt: null },
+      where: { eventId: event.id, userId: { in: adopted } },
       data: { isAutoMatched: false, invitedById: inviterId, createdAt: new Date() },
     });
   }
@@ -567,12 +567,11 @@ export async function declineInvitation(deps: AppDeps, viewerId: string, eventId
       select: { declinedAt: true, isAutoMatched: true, acceptedAt: true },
     });
     if (!invitation) throw notFound('Invitation');
-    // Conditional, so that of two concurrent declines only one counts as the change.
-    const { count } = await tx.eventInvitation.updateMany({
-      where: { eventId, userId: viewerId, declinedAt: null },
+    if (invitation.declinedAt) return null;
+    await tx.eventInvitation.update({
+      where: { eventId_userId: { eventId, userId: viewerId } },
       data: { declinedAt: new Date() },
     });
-    if (count === 0) return null;
     // A pending auto-matched invitation was the invitee's alone (see autoMatch): declining it
     // changes nothing anyone else could see, so it must not show as a change either.
     if (invitation.isAutoMatched && !invitation.acceptedAt) return null;
