@@ -114,6 +114,7 @@ const envSchema = z.object({
   HTTP_KEEPALIVE_TIMEOUT_SECONDS: whole('a number of seconds', 1, 600, 5),
   SESSION_CACHE_TTL_MS: whole('a number of milliseconds', 100, 900_000, 60_000),
   SESSION_CACHE_UNSURE_TTL_MS: whole('a number of milliseconds', 0, 60_000, 1_000),
+  SESSION_REVOCATION_POLL_MS: whole('a number of milliseconds', 100, 60_000, 500),
   PRESENCE_TTL_SECONDS: whole('a number of seconds', 2, 3600, 30),
   PUBLIC_URL: url(['http', 'https']),
   ...pushEnv,
@@ -199,7 +200,7 @@ export interface Config {
   /** How long an instance's presence claims last without renewal (a crashed instance's users go offline after it). */
   presenceTtlSeconds: number;
   /** How long a session's state (live or ended, role) is trusted per instance (src/services/accounts/sessions.ts). */
-  sessionCache: { ttlMs: number; unsureTtlMs: number };
+  sessionCache: { ttlMs: number; unsureTtlMs: number; revocationPollMs: number };
   /** Proxies whose X-Forwarded-For is believed (express/proxy-addr syntax). */
   trustProxy: string[];
   /** Base URL the API is reachable at, for links to locally stored files; unset: the listening address (src/app.ts). */
@@ -313,7 +314,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''),
     presenceTtlSeconds: e.PRESENCE_TTL_SECONDS,
-    sessionCache: { ttlMs: e.SESSION_CACHE_TTL_MS, unsureTtlMs: e.SESSION_CACHE_UNSURE_TTL_MS },
+    sessionCache: {
+      ttlMs: e.SESSION_CACHE_TTL_MS,
+      unsureTtlMs: e.SESSION_CACHE_UNSURE_TTL_MS,
+      revocationPollMs: e.SESSION_REVOCATION_POLL_MS,
+    },
     operationTimeoutMs: e.OPERATION_TIMEOUT_MS,
     wsMaxConnectionsPerUser: e.WS_MAX_CONNECTIONS_PER_USER,
     wsInitTimeoutSeconds: e.WS_INIT_TIMEOUT_SECONDS,

@@ -8,7 +8,7 @@
 // is refused (retryable), never let through on a guess. Sockets are held to the same rule by
 // `refresh`, which the WebSocket transport runs over its open sessions. And since the instance
 // that ends a session may itself be cut off from Redis, every instance also polls recent
-// revocations in the database twice per unsureTtlMs.
+// revocations in the database (SESSION_REVOCATION_POLL_MS).
 import type { Logger } from 'pino';
 import { BACKGROUND_SQL } from '../db/index.ts';
 import type { PrismaClient } from '../db/index.ts';
@@ -30,6 +30,8 @@ export interface SessionCacheOptions {
   ttlMs: number;
   /** How long it is trusted when pub/sub is down, or reconnected since it was read. */
   unsureTtlMs: number;
+  /** How often the database is asked for sessions revoked lately (the backstop for lost messages). */
+  revocationPollMs: number;
   /** Entries kept at most (the oldest go first; an evicted one is read again when needed). */
   maxEntries?: number;
 }
@@ -144,31 +146,28 @@ export function createSessionStates(deps: {
   };
 
   // The backstop for a message that never went out (the ending instance could not reach Redis):
-  // twice per unsureTtlMs, the sessions revoked lately that this instance still trusts are ended
+  // every revocationPollMs, the sessions revoked lately that this instance still trusts are ended
   // here. "Lately" reaches back REVOCATION_LOOKBACK_MS before the previous poll, for instances'
   // clocks (revokedAt is the ending instance's) and for transactions that commit late.
   let pollSince = Date.now() - REVOCATION_LOOKBACK_MS;
   let polling = false;
-  const poll = setInterval(
-    () => {
-      if (polling) return;
-      polling = true;
-      const startedAt = Date.now();
-      prisma
-        .$queryRawUnsafe<Array<{ id: string }>>(
-          `${BACKGROUND_SQL} SELECT id::text FROM session_families WHERE revoked_at > $1`,
-          new Date(pollSince),
-        )
-        .then((rows) => {
-          pollSince = startedAt - REVOCATION_LOOKBACK_MS;
-          const trusted = rows.map((row) => row.id).filter((id) => entries.get(id)?.role);
-          if (trusted.length) markEnded(trusted);
-        })
-        .catch((err: unknown) => logger.debug({ err }, 'revocation poll failed'))
-        .finally(() => (polling = false));
-    },
-    Math.max(100, options.unsureTtlMs / 2),
-  );
+  const poll = setInterval(() => {
+    if (polling) return;
+    polling = true;
+    const startedAt = Date.now();
+    prisma
+      .$queryRawUnsafe<Array<{ id: string }>>(
+        `${BACKGROUND_SQL} SELECT id::text FROM session_families WHERE revoked_at > $1`,
+        new Date(pollSince),
+      )
+      .then((rows) => {
+        pollSince = startedAt - REVOCATION_LOOKBACK_MS;
+        const trusted = rows.map((row) => row.id).filter((id) => entries.get(id)?.role);
+        if (trusted.length) markEnded(trusted);
+      })
+      .catch((err: unknown) => logger.debug({ err }, 'revocation poll failed'))
+      .finally(() => (polling = false));
+  }, options.revocationPollMs);
   poll.unref();
 
   void (async () => {
