@@ -115,6 +115,9 @@ const envSchema = z.object({
   SESSION_CACHE_TTL_MS: whole('a number of milliseconds', 100, 900_000, 60_000),
   SESSION_CACHE_UNSURE_TTL_MS: whole('a number of milliseconds', 0, 60_000, 1_000),
   SESSION_REVOCATION_POLL_MS: whole('a number of milliseconds', 100, 60_000, 500),
+  CHANGE_LOG_POLL_MS: whole('a number of milliseconds', 50, 60_000, 1_000),
+  CHANGE_LOG_RETENTION_HOURS: whole('a number of hours', 24, 8_760, 24),
+  CHANGE_LOG_MAX_CHANGES: whole('a number of changes', 100, 1_000_000_000, 5_000_000),
   PRESENCE_TTL_SECONDS: whole('a number of seconds', 2, 3600, 30),
   PUBLIC_URL: url(['http', 'https']),
   ...pushEnv,
@@ -199,6 +202,8 @@ export interface Config {
   httpKeepAliveTimeoutSeconds: number;
   /** How long an instance's presence claims last without renewal (a crashed instance's users go offline after it). */
   presenceTtlSeconds: number;
+  /** The change log behind resumable subscriptions (src/changes/): poll period and what is kept. */
+  changeLog: { pollMs: number; retentionMs: number; maxChanges: number };
   /** How long a session's state (live or ended, role) is trusted per instance (src/services/accounts/sessions.ts). */
   sessionCache: { ttlMs: number; unsureTtlMs: number; revocationPollMs: number };
   /** Proxies whose X-Forwarded-For is believed (express/proxy-addr syntax). */
@@ -314,6 +319,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''),
     presenceTtlSeconds: e.PRESENCE_TTL_SECONDS,
+    changeLog: {
+      pollMs: e.CHANGE_LOG_POLL_MS,
+      retentionMs: e.CHANGE_LOG_RETENTION_HOURS * 3_600_000,
+      maxChanges: e.CHANGE_LOG_MAX_CHANGES,
+    },
     sessionCache: {
       ttlMs: e.SESSION_CACHE_TTL_MS,
       unsureTtlMs: e.SESSION_CACHE_UNSURE_TTL_MS,

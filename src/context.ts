@@ -10,6 +10,7 @@ import type { PubSub } from './pubsub/index.ts';
 import type { RateLimiter } from './ratelimit/index.ts';
 import type { Storage } from './storage/index.ts';
 import type { SessionStates } from './auth/sessions.ts';
+import type { ChangeFeed } from './changes/index.ts';
 import type { Role, TokenIssuer } from './auth/tokens.ts';
 
 /** The long-lived parts every operation shares: adapters behind their interfaces. */
@@ -26,6 +27,8 @@ export interface AppDeps {
   tokens: TokenIssuer;
   /** Which sessions are live and the role each has now, per instance, invalidated through pub/sub. */
   sessions: SessionStates;
+  /** The change log behind resumable subscriptions: record in a transaction, tell it after commit, subscribe. */
+  changes: ChangeFeed;
 }
 
 /** The signed-in user of an operation. */

@@ -19,6 +19,7 @@ import type { DatabaseTimeouts } from './pool.ts';
  * `statements` (what the statement-count tests and the bench read) counts requests' statements only.
  */
 export const BACKGROUND_SQL = '/* background */';
+const TRANSACTION_CONTROL = /^\s*(BEGIN|COMMIT|ROLLBACK)\b/i;
 export { DEFAULT_DATABASE_TIMEOUTS, statementTimeoutFor } from './pool.ts';
 export type { DatabaseTimeouts } from './pool.ts';
 
@@ -108,7 +109,8 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
   });
   const statements = { count: 0 };
   prisma.$on('query', (event) => {
-    if (!event.query.startsWith(BACKGROUND_SQL)) statements.count += 1;
+    // Transaction control is not counted: a background transaction's COMMIT carries no mark.
+    if (!event.query.startsWith(BACKGROUND_SQL) && !TRANSACTION_CONTROL.test(event.query)) statements.count += 1;
   });
 
   return {

@@ -12,8 +12,11 @@
 import { badInput } from './errors.ts';
 import { isUuid, parseInstant } from './validation.ts';
 
-/** What one part of a cursor holds. `int` is a PostgreSQL integer (int4), as sequence numbers are. */
-export type CursorPart = 'uuid' | 'int' | 'float' | 'instant';
+/**
+ * What one part of a cursor holds. `int` is a PostgreSQL integer (int4), as sequence numbers
+ * are; `serial` a bigserial id (up to 2^53, what a JavaScript number holds exactly).
+ */
+export type CursorPart = 'uuid' | 'int' | 'serial' | 'float' | 'instant';
 
 export interface CursorShape {
   /** Our own cursors' list name; absent for Pothos' Prisma cursors. */
@@ -42,6 +45,8 @@ function ownPart(part: CursorPart, value: unknown): CursorValue | undefined {
       return Number.isSafeInteger(value) && (value as number) >= 0 && (value as number) <= INT4_MAX
         ? (value as number)
         : undefined;
+    case 'serial':
+      return Number.isSafeInteger(value) && (value as number) >= 0 ? (value as number) : undefined;
     case 'float':
       return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
     case 'instant': {
@@ -60,6 +65,7 @@ function pothosPart(part: CursorPart, chunk: unknown): CursorValue | undefined {
     case 'uuid':
       return tag === 'S:' && isUuid(payload) ? payload : undefined;
     case 'int':
+    case 'serial':
     case 'float':
       return tag === 'N:' && /^-?\d+(\.\d+)?$/.test(payload) ? ownPart(part, Number(payload)) : undefined;
     case 'instant':

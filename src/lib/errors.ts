@@ -12,7 +12,8 @@ export type ErrorCode =
   | 'RATE_LIMITED'
   | 'PAYLOAD_TOO_LARGE'
   | 'UNSUPPORTED_MEDIA_TYPE'
-  | 'INTERNAL_SERVER_ERROR';
+  | 'INTERNAL_SERVER_ERROR'
+  | 'RESYNC_REQUIRED';
 
 /** What an error may say beyond its code and message. */
 export interface ErrorDetails {
@@ -70,6 +71,19 @@ export const rateLimited = (retryAfterSeconds: number) =>
     retryAfterSeconds,
     httpStatus: 429,
   });
+
+/**
+ * A subscription's `after` names a change older than the history kept: the client queries
+ * again, then subscribes without `after`.
+ */
+export const resyncRequired = (field = 'after') =>
+  new DomainError(
+    'RESYNC_REQUIRED',
+    'That cursor is older than the history this server keeps; query again, then subscribe without `after`',
+    {
+      field,
+    },
+  );
 
 /**
  * A dependency the request needs (the database) cannot answer now: the contract's

@@ -7,6 +7,11 @@ export interface PushIteratorOptions {
   maxBuffered?: number;
   /** Called on the first dropped value since the buffer was last drained, so a slow consumer warns once, not per message. */
   onOverflow?: () => void;
+  /**
+   * Instead of dropping values on overflow, fail: the queue is cleared and the next read rejects
+   * with this error (for streams where a lost value is worse than a restart).
+   */
+  overflowError?: () => Error;
 }
 
 export interface PushIterator<T> {
@@ -28,6 +33,7 @@ export function createPushIterator<T>(opts: PushIteratorOptions): PushIterator<T
   let ended = false;
   let finished = false;
   let overflowing = false;
+  let failure: Error | undefined;
 
   const finish = (): void => {
     if (finished) return;
@@ -49,6 +55,12 @@ export function createPushIterator<T>(opts: PushIteratorOptions): PushIterator<T
         const value = queue.shift() as T;
         if (queue.length === 0) overflowing = false;
         return Promise.resolve({ done: false, value });
+      }
+      if (failure) {
+        const error = failure;
+        failure = undefined;
+        finish();
+        return Promise.reject(error);
       }
       if (ended) {
         finish();
@@ -84,6 +96,13 @@ export function createPushIterator<T>(opts: PushIteratorOptions): PushIterator<T
         return;
       }
       queue.push(value);
+      if (queue.length > maxBuffered && opts.overflowError) {
+        // Nobody waits (the queue is not empty): the next read gets the error.
+        queue.length = 0;
+        failure = opts.overflowError();
+        ended = true;
+        return;
+      }
       if (queue.length > maxBuffered) {
         queue.shift();
         if (!overflowing) opts.onOverflow?.();
@@ -101,7 +120,8 @@ export function createPushIterator<T>(opts: PushIteratorOptions): PushIterator<T
 export const END_STREAM: unique symbol = Symbol('end of stream');
 
 /**
- * Maps a subscription's messages, skipping those `decide` turns into null (and ending at END_STREAM). Unlike an async
+ * Maps a subscription's messages, skipping those `decide` turns into null (and ending at END_STREAM); `onEnd` runs
+ * when it ends for any reason (done, returned, failed), maybe more than once. Unlike an async
  * generator, returning it returns the source at once, even while a `next()` is waiting: an
  * async generator would queue the return until the next message arrived, so a subscriber
  * who left a quiet topic would stay subscribed (and its next message executed) until then.
@@ -109,19 +129,26 @@ export const END_STREAM: unique symbol = Symbol('end of stream');
 export function filterMessages<T, U>(
   source: AsyncIterator<T>,
   decide: (message: T) => Promise<U | null | typeof END_STREAM> | U | null | typeof END_STREAM,
+  onEnd?: () => void,
 ): AsyncIterableIterator<U> {
   const done = async (): Promise<IteratorReturnResult<undefined>> => {
+    onEnd?.();
     await source.return?.();
     return DONE;
   };
   return {
     async next() {
-      for (;;) {
-        const result = await source.next();
-        if (result.done) return done();
-        const value = await decide(result.value);
-        if (value === END_STREAM) return done();
-        if (value !== null) return { done: false, value };
+      try {
+        for (;;) {
+          const result = await source.next();
+          if (result.done) return await done();
+          const value = await decide(result.value);
+          if (value === END_STREAM) return await done();
+          if (value !== null) return { done: false, value };
+        }
+      } catch (error) {
+        onEnd?.();
+        throw error;
       }
     },
     return: done,

@@ -53,6 +53,7 @@ const CONTRACT_CODES = new Set<string>([
   'RATE_LIMITED',
   'PAYLOAD_TOO_LARGE',
   'UNSUPPORTED_MEDIA_TYPE',
+  'RESYNC_REQUIRED',
 ]);
 
 // Apollo's and graphql-js's codes for a request that is wrong, not a server fault.

@@ -14,6 +14,9 @@
 //
 // Sharing a group never shares an authorization: every member who joins a running group runs
 // the field's subscribe step (its checks) with its own arguments first (SubscriptionGroups.join).
+//
+// A subscription resumed with `after` replays history of its own before it goes live, so it is
+// a group of one: someone joining it later would miss the replay.
 import { createSourceEventStream, execute, getOperationAST, Kind, visit } from 'graphql';
 import { SharedPromises } from '../lib/shared-promises.ts';
 import type { ASTNode, ExecutionArgs, ExecutionResult, FormattedExecutionResult } from 'graphql';
@@ -222,6 +225,17 @@ function sharingOf(args: ExecutionArgs, key: GroupKey): Omit<Sharing, 'results'>
   return { selectionKey: groupKey({ ...key, variables }), fanoutKey };
 }
 
+/** Whether the operation's root field resumes with an `after` argument that is set. */
+function resumes(args: ExecutionArgs): boolean {
+  const root = getOperationAST(args.document, args.operationName)?.selectionSet.selections[0];
+  if (root?.kind !== Kind.FIELD) return false;
+  const after = root.arguments?.find((a) => a.name.value === 'after')?.value;
+  if (!after || after.kind === Kind.NULL) return false;
+  if (after.kind !== Kind.VARIABLE) return true;
+  const value = (args.variableValues as Record<string, unknown> | undefined)?.[after.name.value];
+  return value !== null && value !== undefined;
+}
+
 /** A group under its key: being started, or running. */
 interface Entry {
   pending: Promise<Group | ExecutionResult>;
@@ -232,6 +246,8 @@ export class SubscriptionGroups {
   private readonly groups = new Map<string, Entry>();
   /** Serialized results groups share, keyed by selection, viewer and the event's fanout key. */
   private readonly results = new SharedPromises<string>(5_000);
+  /** Numbers the groups of one (resumed subscriptions). */
+  private solo = 0;
 
   constructor(private readonly opts: FanoutOptions) {}
 
@@ -249,7 +265,7 @@ export class SubscriptionGroups {
     args: ExecutionArgs,
     member: Member,
   ): Promise<AsyncGenerator<never, undefined> | ExecutionResult> {
-    const k = groupKey(key);
+    const k = resumes(args) ? `${groupKey(key)}\u0000${++this.solo}` : groupKey(key);
     for (;;) {
       const existing = this.groups.get(k);
       const entry = existing ?? this.start(k, key, args);

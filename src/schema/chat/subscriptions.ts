@@ -1,5 +1,6 @@
 import { queryFromInfo } from '@pothos/plugin-prisma';
 import { builder } from '../../builder.ts';
+import { AFTER_DESCRIPTION } from '../resume.ts';
 import * as live from '../../services/chat/subscriptions.ts';
 import { presenceTopic } from '../../services/presence/index.ts';
 import type { PresenceEvent } from '../../services/presence/index.ts';
@@ -12,10 +13,13 @@ builder.subscriptionFields((t) => ({
   messageAdded: t.withAuth(signedIn).field({
     type: Message,
     description:
-      "New messages in one chat, or in all of the viewer's chats. Subscribing to a chat you are not in is NOT_FOUND.",
-    args: { chatId: t.arg.id({ description: 'One chat; omit for all.' }) },
+      "New messages in one chat, or in all of the viewer's chats; with `after` (a Message.cursor), those since that message first. Subscribing to a chat you are not in is NOT_FOUND.",
+    args: {
+      chatId: t.arg.id({ description: 'One chat; omit for all.' }),
+      after: t.arg.string({ description: AFTER_DESCRIPTION }),
+    },
     subscribe: (_root, args, ctx) =>
-      live.messageEvents(ctx.deps, ctx.viewer.id, args.chatId ? String(args.chatId) : null, 'added'),
+      live.addedMessages(ctx.deps, ctx.viewer.id, args.chatId ? String(args.chatId) : null, args.after),
     // Fresh caches first: queryFromInfo records in them what the query loads; clearing them
     // afterwards made Pothos load the selection's relations a second time.
     resolve: (event, _args, ctx, info) => {
@@ -31,7 +35,7 @@ builder.subscriptionFields((t) => ({
     description: 'Edits, deletions and status changes of messages, in one chat or all of the viewer’s chats.',
     args: { chatId: t.arg.id({ description: 'One chat; omit for all.' }) },
     subscribe: (_root, args, ctx) =>
-      live.messageEvents(ctx.deps, ctx.viewer.id, args.chatId ? String(args.chatId) : null, 'updated'),
+      live.updatedMessages(ctx.deps, ctx.viewer.id, args.chatId ? String(args.chatId) : null),
     // Fresh caches first: queryFromInfo records in them what the query loads; clearing them
     // afterwards made Pothos load the selection's relations a second time.
     resolve: (event, _args, ctx, info) => {

@@ -1,4 +1,4 @@
-import { prismaConnectionHelpers } from '@pothos/plugin-prisma';
+import { formatPrismaCursor, prismaConnectionHelpers } from '@pothos/plugin-prisma';
 import { viewerIdOf } from '../viewer.ts';
 import { builder, PAGE_SIZE } from '../../builder.ts';
 import { afterHistoryFetch, CHAT_LIMITS } from '../../services/chat/index.ts';
@@ -82,6 +82,12 @@ export const Message = builder.prismaObject('Message', {
           .filter((r) => r.lastReadSeq >= m.seq)
           .map((r) => (r as unknown as { user: never }).user),
     }),
+    cursor: t.string({
+      description:
+        'This message’s place: as `after` of messageAdded, the messages added since (resumes a live chat); as `after` or `before` of Chat.messages, its edge cursor.',
+      select: { chatId: true, seq: true },
+      resolve: (m) => formatPrismaCursor(m, ['chatId', 'seq']),
+    }),
   }),
 });
 
@@ -95,9 +101,16 @@ const messageHelpers = prismaConnectionHelpers(builder, 'Message', {
   query: { orderBy: { seq: 'asc' } },
 });
 
-/** Without first/last, history starts from the newest messages, as a chat screen does. */
-const historyArgs = <A extends { first?: number | null; last?: number | null }>(args: A): A =>
-  args.first == null && args.last == null ? { ...args, last: PAGE_SIZE.default } : args;
+/**
+ * Without first/last, history starts from the newest messages, as a chat screen does; after a
+ * cursor (catching up from a Message.cursor), it goes forwards from there.
+ */
+const historyArgs = <A extends { first?: number | null; last?: number | null; after?: string | null }>(args: A): A =>
+  args.first != null || args.last != null
+    ? args
+    : args.after != null
+      ? { ...args, first: PAGE_SIZE.default }
+      : { ...args, last: PAGE_SIZE.default };
 
 export const Chat = builder.prismaObject('Chat', {
   description: 'A conversation; only its members can see it.',

@@ -1,4 +1,6 @@
 import { builder } from '../../builder.ts';
+import { changeCursor } from '../../changes/index.ts';
+import { AFTER_DESCRIPTION } from '../resume.ts';
 import { SharedPromises } from '../../lib/shared-promises.ts';
 import type { DeliveredChange } from '../../services/events/subscriptions.ts';
 import { mapChanges, myChanges } from '../../services/events/subscriptions.ts';
@@ -30,6 +32,10 @@ const EventChange = builder.objectRef<DeliveredChange>('EventChange').implement(
     }),
     version: t.int({ description: 'The event’s version after the change.', resolve: (c) => c.message.version }),
     occurredAt: t.field({ type: 'DateTime', description: 'When it happened.', resolve: (c) => c.message.occurredAt }),
+    cursor: t.string({
+      description: 'Where this change is in the change log: pass it as `after` to resume after it.',
+      resolve: (c) => changeCursor(c.changeId),
+    }),
   }),
 });
 
@@ -41,21 +47,22 @@ builder.subscriptionFields((t) => ({
     args: {
       bounds: t.arg({ type: BoundsInput, required: true, description: 'The viewport.' }),
       filter: t.arg({ type: EventFilter, description: 'Conditions; by default published events only.' }),
+      after: t.arg.string({ description: AFTER_DESCRIPTION }),
     },
-    subscribe: (_root, args, ctx) => mapChanges(ctx.deps, ctx.viewer?.id ?? null, args.bounds, args.filter),
+    subscribe: (_root, args, ctx) => mapChanges(ctx.deps, ctx.viewer?.id ?? null, args.bounds, args.filter, args.after),
     resolve: (change, _args, ctx) => withFreshCaches(change, ctx),
     // The arguments only decide whether a change is delivered (and with or without the event);
     // what is delivered depends on nothing else of the change, so map screens on different
     // viewports share one execution per viewer and selection (src/transport/fanout.ts).
     extensions: {
-      fanoutKey: ({ message, showEvent }: DeliveredChange) =>
-        `${message.eventId}:${message.version}:${message.kind}:${showEvent}`,
+      fanoutKey: ({ changeId, showEvent }: DeliveredChange) => `${changeId}:${showEvent}`,
     },
   }),
   myEventsChanged: t.withAuth({ signedIn: true }).field({
     type: EventChange,
     description: 'Changes to events the viewer hosts, attends or is invited to.',
-    subscribe: (_root, _args, ctx) => myChanges(ctx.deps, ctx.viewer.id),
+    args: { after: t.arg.string({ description: AFTER_DESCRIPTION }) },
+    subscribe: (_root, args, ctx) => myChanges(ctx.deps, ctx.viewer.id, args.after),
     resolve: (change, _args, ctx) => withFreshCaches(change, ctx),
   }),
 }));

@@ -1,3 +1,4 @@
+import { formatPrismaCursor } from '@pothos/plugin-prisma';
 import { builder } from '../../builder.ts';
 import { isVisibleTo, visibilitySelect } from '../../services/events/visibility.ts';
 import { NOTIFICATION_LIMITS } from '../../services/notifications/index.ts';
@@ -60,6 +61,12 @@ export const Notification = builder.prismaObject('Notification', {
       type: 'DateTime',
       nullable: true,
       description: 'When the viewer marked it read; null while unread.',
+    }),
+    cursor: t.string({
+      description:
+        'This notification’s place: as `after` of notificationAdded, the notifications that came after it (and of `notifications`, its edge cursor).',
+      select: { id: true },
+      resolve: (notification) => formatPrismaCursor(notification, 'id'),
     }),
   }),
 });

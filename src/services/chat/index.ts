@@ -1,6 +1,7 @@
 // Chats and messages: direct, group and event chats, idempotent sends in exact order, edits,
-// deletions, read and delivery markers, and typing. Changes are published after commit to
-// each member's own topic, so someone who leaves stops hearing a chat at once.
+// deletions, read and delivery markers, and typing. Changes go to each member's own topic, so
+// someone who leaves stops hearing a chat at once: added messages through the change log
+// (resumable, src/changes/), the rest through pub/sub after commit.
 import { randomUUID } from 'node:crypto';
 import type { AppDeps } from '../../context.ts';
 import { badInput, conflict, forbidden, isUniqueViolation, notFound } from '../../lib/errors.ts';
@@ -37,7 +38,9 @@ export interface ChatLeftEvent {
   chatId: string;
 }
 
-export const userChatTopic = (userId: string) => `chat:user:${userId}`;
+const USER_CHAT_TOPIC = 'chat:user:';
+/** A member's chat topic: messages added to their chats (in the change log), updates and leaves (pub/sub). */
+export const userChatTopic = (userId: string) => `${USER_CHAT_TOPIC}${userId}`;
 /** A member's typing topic: typing in each of their chats, published to the members of the moment. */
 export const userTypingTopic = (userId: string) => `chat:typing:user:${userId}`;
 
@@ -155,8 +158,8 @@ export async function sendMessage(
  * message and publishes nothing.
  *
  * Two statements: one read (membership, an earlier attempt), then one statement that bumps the
- * chat's sequence under its row lock, inserts the message, moves the sender's markers and lists
- * the members to publish to. A single statement is atomic and holds the chat row's lock only
+ * chat's sequence under its row lock, inserts the message, moves the sender's markers and
+ * records the change for the members' messageAdded. A single statement is atomic and holds the chat row's lock only
  * inside PostgreSQL, never across round trips to this process.
  */
 async function storeMessage(
@@ -206,11 +209,20 @@ async function storeMessage(
       moved AS (
         UPDATE chat_members m SET last_read_seq = ins.seq, last_delivered_seq = ins.seq FROM ins, old
         WHERE m.chat_id = old.chat_id AND m.user_id = old.user_id
-        RETURNING old.last_read_seq AS read_before)
+        RETURNING old.last_read_seq AS read_before),
+      logged AS (
+        -- The change messageAdded delivers (src/changes/), for every member's chat topic; the
+        -- payload is a ChatMessageEvent in the pub/sub codec's form of a plain object.
+        INSERT INTO change_log (topics, payload, ref)
+        SELECT ARRAY(SELECT ${USER_CHAT_TOPIC} || user_id::text FROM chat_members WHERE chat_id = ins.chat_id),
+               json_build_object('json', json_build_object(
+                 'type', 'added', 'chatId', ins.chat_id::text, 'messageId', ins.id::text,
+                 'senderId', ins.sender_id::text, 'seq', ins.seq))::text,
+               ins.id
+        FROM ins)
       SELECT ins.id::text AS id, ins.chat_id::text AS "chatId", ins.seq, ins.sender_id::text AS "senderId", ins.body,
              ins.client_message_id AS "clientMessageId", ins.created_at AS "createdAt",
-             (SELECT read_before FROM moved) AS "readBefore",
-             ARRAY(SELECT user_id::text FROM chat_members WHERE chat_id = ${chatId}::uuid) AS "memberIds"
+             (SELECT read_before FROM moved) AS "readBefore"
       FROM ins`;
   } catch (error) {
     // A retry raced the first attempt: answer with what the first one stored.
@@ -220,16 +232,9 @@ async function storeMessage(
   }
   // The sender left between the check and the insert.
   if (!row) throw notFound('Chat', { field: 'chatId' });
-  const { readBefore, memberIds, ...fields } = row;
+  const { readBefore, ...fields } = row;
   const message: Message = { ...fields, editedAt: null, deletedAt: null };
-  const added: ChatMessageEvent = {
-    type: 'added',
-    chatId,
-    messageId: message.id,
-    senderId: viewerId,
-    seq: message.seq,
-  };
-  await publishEvents(deps, memberIds, [added]);
+  deps.changes.committed();
   // Replying reads what came before: their senders see it turn READ.
   await publishStatusChanges(deps, viewerId, chatId, readBefore ?? message.seq - 1, message.seq - 1);
   return { message, created: true };
@@ -244,7 +249,6 @@ interface SentRow {
   clientMessageId: string | null;
   createdAt: Date;
   readBefore: number | null;
-  memberIds: string[];
 }
 
 /** A UUIDv7 (time-ordered), as Prisma's @default(uuid(7)) makes them: a random UUID's bits under a millisecond timestamp. */

@@ -1,39 +1,74 @@
 // Live chat: message and typing streams for one member, read from the member's own topics, to
-// which each change is published for the members of that moment (so a member who leaves stops
+// which each change goes for the members of that moment (so a member who leaves stops
 // hearing a chat at once), checked against membership when opened (by every subscriber, also
 // one who joins a running fan-out group: src/transport/fanout.ts), and ended when the member
 // leaves the chat (publishChatLeft).
+import { resumePosition } from '../../changes/index.ts';
+import type { Change } from '../../changes/index.ts';
 import type { AppDeps } from '../../context.ts';
+import { decodeCursor } from '../../lib/cursors.ts';
+import { resyncRequired } from '../../lib/errors.ts';
 import { createPushIterator, END_STREAM, filterMessages } from '../../pubsub/iterator.ts';
 import { markDeliveredSoon, requireMembership, TYPING_TTL_MS, userChatTopic, userTypingTopic } from './index.ts';
 import type { ChatLeftEvent, ChatMessageEvent, TypingEvent } from './index.ts';
 
 /**
- * Messages added to (or updated in) one chat, or all of the viewer's chats. A message pushed to
- * a member counts as delivered to them; that is recorded without holding up the frame.
+ * Messages added to one chat, or all of the viewer's chats, from the change log; with `after`
+ * (a Message.cursor), those since that message first. A message pushed to a member counts as
+ * delivered to them; that is recorded without holding up the frame. A chat's stream ends when
+ * the viewer leaves it.
  */
-export async function messageEvents(
+export async function addedMessages(
   deps: AppDeps,
   viewerId: string,
   chatId: string | null,
-  type: ChatMessageEvent['type'],
+  after?: string | null,
+): Promise<AsyncIterableIterator<ChatMessageEvent>> {
+  if (chatId) await requireMembership(deps.prisma, viewerId, chatId);
+  const topics = [userChatTopic(viewerId)];
+  const from = after === null || after === undefined ? undefined : await messagePosition(deps, after, topics);
+  const ended = new AbortController();
+  if (chatId) {
+    const leaves = deps.pubsub.subscribe<ChatMessageEvent | ChatLeftEvent>(userChatTopic(viewerId), ended.signal);
+    void (async () => {
+      for await (const event of leaves) if (event.type === 'left' && event.chatId === chatId) break;
+      ended.abort();
+    })();
+  }
+  const source = deps.changes.subscribe<ChatMessageEvent>(topics, from, ended.signal);
+  return filterMessages(
+    source,
+    ({ payload: event }: Change<ChatMessageEvent>) => {
+      if (chatId && event.chatId !== chatId) return null;
+      if (event.senderId !== viewerId) markDeliveredSoon(deps, viewerId, event.chatId, event.seq!);
+      return event;
+    },
+    () => ended.abort(),
+  );
+}
+
+/** Where a Message.cursor (its chat and sequence number) resumes, on the viewer's chat topic. */
+async function messagePosition(deps: AppDeps, after: string, topics: string[]): Promise<number> {
+  const [chatId, seq] = decodeCursor('after', after, { parts: ['uuid', 'int'] }) as [string, number];
+  const message = await deps.prisma.message.findUnique({
+    where: { chatId_seq: { chatId, seq } },
+    select: { id: true },
+  });
+  if (!message) throw resyncRequired();
+  return resumePosition(deps.changes, { ref: message.id, topics });
+}
+
+/** Edits, deletions and status changes of messages in one chat or all of the viewer's (pub/sub, live only). */
+export async function updatedMessages(
+  deps: AppDeps,
+  viewerId: string,
+  chatId: string | null,
 ): Promise<AsyncIterableIterator<ChatMessageEvent>> {
   if (chatId) await requireMembership(deps.prisma, viewerId, chatId);
   const source = deps.pubsub.subscribe<ChatMessageEvent | ChatLeftEvent>(userChatTopic(viewerId));
-  return filterMessages(source, async (event) => {
+  return filterMessages(source, (event) => {
     if (event.type === 'left') return chatId && event.chatId === chatId ? END_STREAM : null;
-    if (event.type !== type || (chatId && event.chatId !== chatId)) return null;
-    if (type === 'added') {
-      const message =
-        event.senderId !== undefined && event.seq !== undefined
-          ? { senderId: event.senderId, seq: event.seq }
-          : await deps.prisma.message.findUnique({
-              where: { id: event.messageId },
-              select: { senderId: true, seq: true },
-            });
-      if (!message) return null;
-      if (message.senderId !== viewerId) markDeliveredSoon(deps, viewerId, event.chatId, message.seq);
-    }
+    if (event.type !== 'updated' || (chatId && event.chatId !== chatId)) return null;
     return event;
   });
 }

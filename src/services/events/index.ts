@@ -5,11 +5,11 @@ import { badInput, conflict, forbidden, notFound } from '../../lib/errors.ts';
 import { Prisma } from '../../generated/prisma/client.ts';
 import type { Event, EventStatus, EventType } from '../../generated/prisma/client.ts';
 import { joinEventChat, leaveEventChat, publishChatLeft } from '../chat/index.ts';
-import { publishEventChange } from './realtime.ts';
+import { recordEventChange } from './realtime.ts';
 import type { EventChangeKind, EventSnapshot } from './realtime.ts';
 import { isOpenToAll, visibleEventWhere } from './visibility.ts';
 import { haversineKm, homeCellCentreSql } from './geo.ts';
-import { notify, publishNotifications } from '../notifications/index.ts';
+import { notify, deliverNotifications } from '../notifications/index.ts';
 import { friendsAmong } from '../social/index.ts';
 import type { NotificationRef } from '../notifications/index.ts';
 import { isUuid, latitude, longitude, normalizeTags, text } from '../../lib/validation.ts';
@@ -122,24 +122,25 @@ async function memberIds(tx: Tx | AppDeps['prisma'], event: Pick<Event, 'id' | '
 }
 
 /**
- * Publishes a change to the map and to the event's members. `formerMembers` are those whose
- * membership the change ended (a leaver, a decliner; everyone, for a deletion): they hear of it
- * too, and when the event was not open to all the message names who could see it just before,
- * since the rows no longer do, so that whoever lost sight gets the change with event null.
+ * Records a change for the map and the event's members, in the change's own transaction (the
+ * caller tells deps.changes once it committed). `formerMembers` are those whose membership the
+ * change ended (a leaver, a decliner; everyone, for a deletion): they hear of it too, and when
+ * the event was not open to all the message names who could see it just before, since the rows
+ * no longer do, so that whoever lost sight gets the change with event null.
  */
 async function announce(
-  deps: AppDeps,
+  tx: Tx,
   kind: EventChangeKind,
   before: Event | null,
   after: Event | null,
   formerMembers: string[] = [],
 ) {
   const current = (after ?? before)!;
-  const members = after ? await memberIds(deps.prisma, after) : [];
+  const members = after ? await memberIds(tx, after) : [];
   const audience = new Set([...members, ...formerMembers]);
   const endedPrivately = formerMembers.length > 0 && before !== null && !isOpenToAll(before);
-  await publishEventChange(
-    deps,
+  await recordEventChange(
+    tx,
     {
       kind,
       eventId: current.id,
@@ -355,7 +356,7 @@ export async function createEvent(deps: AppDeps, viewerId: string, input: Create
   const invitedIds = idList('invitedUserIds', input.invitedUserIds ?? []);
   await limitInvitations(deps, viewerId, invitedIds);
 
-  const { event, notified } = await deps.prisma.$transaction(async (tx) => {
+  const event = await deps.prisma.$transaction(async (tx) => {
     if (data.isPublic) await requireCertified(tx, viewerId);
     await requireUsers(tx, 'invitedUserIds', invitedIds);
     const created = await tx.event.create({ data });
@@ -364,12 +365,12 @@ export async function createEvent(deps: AppDeps, viewerId: string, input: Create
       data: { kind: 'EVENT', eventId: created.id, createdById: viewerId, members: { create: [{ userId: viewerId }] } },
     });
     await tx.reputation.updateMany({ where: { userId: viewerId }, data: { eventsHosted: { increment: 1 } } });
-    const invited = await invite(tx, created, viewerId, invitedIds);
-    const matched = await autoMatch(tx, created);
-    return { event: created, notified: [...invited.notified, ...matched] };
+    await invite(tx, created, viewerId, invitedIds);
+    await autoMatch(tx, created);
+    await announce(tx, 'CREATED', null, created);
+    return created;
   });
-  await announce(deps, 'CREATED', null, event);
-  await publishNotifications(deps, notified);
+  deps.changes.committed();
   return loadEvent(deps, event.id, query);
 }
 
@@ -380,7 +381,7 @@ export async function updateEvent(
   input: UpdateEventInput,
   query: Query = {},
 ) {
-  const { before, after, notified } = await deps.prisma.$transaction(async (tx) => {
+  const after = await deps.prisma.$transaction(async (tx) => {
     const before = await lockForHost(tx, viewerId, id);
     const data: Prisma.EventUpdateInput = {};
     if (present(input.title)) data.title = text('title', input.title, { min: 1, max: EVENT_LIMITS.title });
@@ -418,44 +419,43 @@ export async function updateEvent(
     }
     const after = await tx.event.update({ where: { id: before.id }, data: { ...data, version: { increment: 1 } } });
     // Members as they were before auto-matching: the newly matched hear of the invitation instead.
-    const changed = await notifyChange(tx, before, after, viewerId);
-    const matched = await autoMatch(tx, after);
-    return { before, after, notified: [...changed, ...matched] };
+    await notifyChange(tx, before, after, viewerId);
+    await autoMatch(tx, after);
+    // A private event re-drafted leaves its guests' sight; the membership the subscribers would
+    // ask about is the draft's, which only the host sees, so say who could see it before.
+    const redrafted = before.status !== 'DRAFT' && after.status === 'DRAFT' && !isOpenToAll(before);
+    await announce(
+      tx,
+      after.status === 'CANCELLED' && before.status !== 'CANCELLED' ? 'CANCELLED' : 'UPDATED',
+      before,
+      after,
+      redrafted ? await memberIds(tx, after) : [],
+    );
+    return after;
   });
-  // A private event re-drafted leaves its guests' sight; the membership the subscribers would
-  // ask about is the draft's, which only the host sees, so say who could see it before.
-  const redrafted = before.status !== 'DRAFT' && after.status === 'DRAFT' && !isOpenToAll(before);
-  await announce(
-    deps,
-    after.status === 'CANCELLED' && before.status !== 'CANCELLED' ? 'CANCELLED' : 'UPDATED',
-    before,
-    after,
-    redrafted ? await memberIds(deps.prisma, after) : [],
-  );
-  await publishNotifications(deps, notified);
+  deps.changes.committed();
   return loadEvent(deps, after.id, query);
 }
 
 export async function cancelEvent(deps: AppDeps, viewerId: string, id: string, query: Query = {}) {
-  const result = await deps.prisma.$transaction(async (tx) => {
+  const cancelled = await deps.prisma.$transaction(async (tx) => {
     const before = await lockForHost(tx, viewerId, id);
-    if (before.status === 'CANCELLED') return null;
+    if (before.status === 'CANCELLED') return false;
     const after = await tx.event.update({
       where: { id: before.id },
       data: { status: 'CANCELLED', version: { increment: 1 } },
     });
     await tx.reputation.updateMany({ where: { userId: viewerId }, data: { eventsHosted: { decrement: 1 } } });
-    return { before, after, notified: await notifyChange(tx, before, after, viewerId) };
+    await notifyChange(tx, before, after, viewerId);
+    await announce(tx, 'CANCELLED', before, after);
+    return true;
   });
-  if (result) {
-    await announce(deps, 'CANCELLED', result.before, result.after);
-    await publishNotifications(deps, result.notified);
-  }
+  if (cancelled) deps.changes.committed();
   return loadEvent(deps, id, query);
 }
 
 export async function deleteEvent(deps: AppDeps, viewerId: string, id: string): Promise<string> {
-  const { before, members, chat } = await deps.prisma.$transaction(async (tx) => {
+  const { before, chat } = await deps.prisma.$transaction(async (tx) => {
     const before = await lockForHost(tx, viewerId, id);
     const members = await memberIds(tx, before);
     // The event's chat goes with it (a cascade): its members' streams of it must end.
@@ -469,10 +469,11 @@ export async function deleteEvent(deps: AppDeps, viewerId: string, id: string): 
     await tx.$executeRaw`UPDATE reputations SET events_attended = events_attended - 1
       WHERE user_id IN (SELECT user_id FROM event_attendees WHERE event_id = ${before.id}::uuid) AND events_attended > 0`;
     await tx.event.delete({ where: { id: before.id } });
-    return { before, members, chat };
+    await announce(tx, 'DELETED', { ...before, version: before.version + 1 }, null, members);
+    return { before, chat };
   });
+  deps.changes.committed();
   if (chat) await Promise.all(chat.members.map((m) => publishChatLeft(deps, m.userId, chat.id)));
-  await announce(deps, 'DELETED', { ...before, version: before.version + 1 }, null, members);
   return before.id;
 }
 
@@ -498,9 +499,10 @@ export async function joinEvent(deps: AppDeps, viewerId: string, id: string, que
       data: { acceptedAt: new Date() },
     });
     await joinEventChat(tx, event.id, event.hostId, viewerId);
-    return { before: event, after: await tx.event.findUniqueOrThrow({ where: { id: event.id } }) };
+    await announce(tx, 'ATTENDEES_CHANGED', event, await tx.event.findUniqueOrThrow({ where: { id: event.id } }));
+    return true;
   });
-  if (changed) await announce(deps, 'ATTENDEES_CHANGED', changed.before, changed.after);
+  if (changed) deps.changes.committed();
   return loadEvent(deps, id, query);
 }
 
@@ -519,11 +521,12 @@ export async function leaveEvent(deps: AppDeps, viewerId: string, id: string, qu
       data: { eventsAttended: { decrement: 1 } },
     });
     const leftChat = await leaveEventChat(tx, event.id, viewerId);
-    return { before: event, after, leftChat };
+    // The leaver may no longer be a member but should hear that they left.
+    await announce(tx, 'ATTENDEES_CHANGED', event, after, [viewerId]);
+    return { leftChat };
   });
+  if (changed) deps.changes.committed();
   if (changed?.leftChat) await publishChatLeft(deps, viewerId, changed.leftChat);
-  // The leaver may no longer be a member but should hear that they left.
-  if (changed) await announce(deps, 'ATTENDEES_CHANGED', changed.before, changed.after, [viewerId]);
   return deps.prisma.event.findFirstOrThrow({ ...query, where: { id } });
 }
 
@@ -540,15 +543,13 @@ export async function inviteToEvent(
     const before = await lockForHost(tx, viewerId, eventId);
     if (before.status === 'CANCELLED') throw conflict('This event was cancelled');
     await requireUsers(tx, 'userIds', ids);
-    const { invited, notified } = await invite(tx, before, viewerId, ids);
-    if (!invited.length) return null;
+    const { invited } = await invite(tx, before, viewerId, ids);
+    if (!invited.length) return false;
     const after = await tx.event.update({ where: { id: before.id }, data: { version: { increment: 1 } } });
-    return { before, after, notified };
+    await announce(tx, 'UPDATED', before, after);
+    return true;
   });
-  if (changed) {
-    await announce(deps, 'UPDATED', changed.before, changed.after);
-    await publishNotifications(deps, changed.notified);
-  }
+  if (changed) deps.changes.committed();
   return loadEvent(deps, eventId, query);
 }
 
@@ -567,18 +568,20 @@ export async function declineInvitation(deps: AppDeps, viewerId: string, eventId
       select: { declinedAt: true, isAutoMatched: true, acceptedAt: true },
     });
     if (!invitation) throw notFound('Invitation');
-    if (invitation.declinedAt) return null;
+    if (invitation.declinedAt) return false;
     await tx.eventInvitation.update({
       where: { eventId_userId: { eventId, userId: viewerId } },
       data: { declinedAt: new Date() },
     });
     // A pending auto-matched invitation was the invitee's alone (see autoMatch): declining it
     // changes nothing anyone else could see, so it must not show as a change either.
-    if (invitation.isAutoMatched && !invitation.acceptedAt) return null;
-    return tx.event.update({ where: { id: eventId }, data: { version: { increment: 1 } } });
+    if (invitation.isAutoMatched && !invitation.acceptedAt) return false;
+    const event = await tx.event.update({ where: { id: eventId }, data: { version: { increment: 1 } } });
+    // Only who is invited changed: the event's state is the same before and after.
+    await announce(tx, 'UPDATED', event, event, [viewerId]);
+    return true;
   });
-  // Only who is invited changed: the event's state is the same before and after.
-  if (changed) await announce(deps, 'UPDATED', changed, changed, [viewerId]);
+  if (changed) deps.changes.committed();
   return true;
 }
 
@@ -654,7 +657,7 @@ export async function shareEvent(
       })),
     );
   });
-  await publishNotifications(deps, notified);
+  deliverNotifications(deps, notified);
   return loadEvent(deps, id, query);
 }
 

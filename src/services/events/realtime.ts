@@ -1,15 +1,16 @@
-// Live event changes. Mutations publish a small message after their transaction commits;
-// subscribers filter on it (bounds, filter, visibility) before anything is resolved, and then
-// re-read the event with a fresh context.
+// Live event changes. Mutations record a small message in the change log, in their transaction;
+// once it is relayed, subscribers filter on it (bounds, filter, visibility) before anything is
+// resolved, and then re-read the event with a fresh context.
 //
 // Topics are narrow: a map change goes to the grid cells of its old and new position, at two
 // sizes, so a city-sized viewport listens to a few 1° cells and a continent-sized one to a few
 // 30° cells, never to a world-wide firehose. Member-facing changes go to one topic per user.
-import type { AppDeps } from '../../context.ts';
-import type { EventType } from '../../generated/prisma/client.ts';
-import { createPushIterator } from '../../pubsub/iterator.ts';
-import type { PubSub } from '../../pubsub/index.ts';
+// One change is one log row whatever its topics, so a subscriber hears it once.
+import { recordChanges } from '../../changes/index.ts';
+import type { EventType, Prisma } from '../../generated/prisma/client.ts';
 import type { EventVisibilityState } from './visibility.ts';
+
+type Tx = Prisma.TransactionClient;
 
 export type EventChangeKind = 'CREATED' | 'UPDATED' | 'CANCELLED' | 'DELETED' | 'ATTENDEES_CHANGED';
 
@@ -100,55 +101,15 @@ export function inBounds(b: Bounds, p: { latitude: number; longitude: number }):
 }
 
 /**
- * Publishes a change on the map cells of its old and new position and to the given members.
- * Call after the transaction commits. Publishing never fails a mutation (PubSub contract).
+ * Records a change for the map cells of its old and new position and for the given members, in
+ * the transaction that made it (src/changes/): it is delivered once that commits.
  */
-export async function publishEventChange(
-  deps: Pick<AppDeps, 'pubsub'>,
+export async function recordEventChange(
+  tx: Tx,
   message: EventChangeMessage,
   memberIds: Iterable<string>,
 ): Promise<void> {
   const positions = [message.before, message.after].filter((s): s is EventSnapshot => s !== null);
   const topics = [...mapTopicsFor(positions), ...new Set([...memberIds].map(userEventsTopic))];
-  await Promise.all(topics.map((topic) => deps.pubsub.publish(topic, message)));
-}
-
-/** How many recent message keys subscribeTopics remembers to drop the copies of a change. */
-const RECENT_KEYS = 256;
-
-/**
- * One iterator over several topics, each message once (a change near a cell border arrives on
- * two cells). Returning it unsubscribes from all of them.
- */
-export function subscribeTopics<T extends { eventId: string; version: number; kind: string }>(
-  pubsub: PubSub,
-  topics: string[],
-): AsyncIterableIterator<T> {
-  const sources = topics.map((topic) => pubsub.subscribe<T>(topic));
-  // Keys of the latest messages only: the copies of one change (one per cell it was published
-  // on) arrive within moments of each other, so a short memory finds them; a set that kept
-  // every key would grow with each change for as long as the subscription lives.
-  const seen = new Set<string>();
-  const merged = createPushIterator<T>({
-    onFinish: () => {
-      for (const source of sources) void source.return?.();
-    },
-  });
-  let open = sources.length;
-  for (const source of sources) {
-    void (async () => {
-      for await (const message of source) {
-        if (sources.length > 1) {
-          const key = `${message.eventId}:${message.version}:${message.kind}`;
-          if (seen.has(key)) continue;
-          seen.add(key);
-          // A Set iterates in insertion order: drop the oldest key.
-          if (seen.size > RECENT_KEYS) seen.delete(seen.values().next().value!);
-        }
-        merged.push(message);
-      }
-      if (--open === 0) merged.end();
-    })();
-  }
-  return merged.iterator;
+  await recordChanges(tx, [{ topics, payload: message }]);
 }

@@ -1,9 +1,11 @@
 // Who hears of an event change. Bounds and filter are checked on the message itself; only a
 // private event costs a membership query, and only for subscribers it could concern.
+import { afterChangeCursor } from '../../changes/index.ts';
+import type { Change } from '../../changes/index.ts';
 import type { AppDeps } from '../../context.ts';
 import { unauthenticated } from '../../lib/errors.ts';
 import { filterMessages } from '../../pubsub/iterator.ts';
-import { inBounds, mapTopicsForBounds, subscribeTopics, userEventsTopic } from './realtime.ts';
+import { inBounds, mapTopicsForBounds, userEventsTopic } from './realtime.ts';
 import type { Bounds, EventChangeMessage, EventSnapshot } from './realtime.ts';
 import type { EventFilterInput } from './search.ts';
 import { checkBounds } from './search.ts';
@@ -14,6 +16,8 @@ import { normalizeTags } from '../../lib/validation.ts';
 export interface DeliveredChange {
   message: EventChangeMessage;
   showEvent: boolean;
+  /** The change log's id of it (EventChange.cursor). */
+  changeId: number;
 }
 
 function matchesFilter(
@@ -61,19 +65,25 @@ function visibilityCheck(deps: AppDeps, viewerId: string | null, message: EventC
   };
 }
 
-/** The live map: changes whose old or new position lies in bounds, that match the filter, that the viewer may see. */
+/**
+ * The live map: changes whose old or new position lies in bounds, that match the filter, that
+ * the viewer may see; with `after` (a change cursor), those since it first. Visibility is
+ * decided at delivery, for replayed changes as for live ones.
+ */
 export async function mapChanges(
   deps: AppDeps,
   viewerId: string | null,
   bounds: Bounds,
   filter: EventFilterInput | null | undefined,
+  after?: string | null,
 ): Promise<AsyncIterable<DeliveredChange>> {
   checkBounds(bounds);
   if (filter?.friendsOnly && !viewerId) throw unauthenticated('Sign in to follow friends’ events');
   const tags = normalizeTags('filter.interestTags', filter?.interestTags ?? []);
   const friends = filter?.friendsOnly && viewerId ? await friendIds(deps, viewerId) : null;
-  const source = subscribeTopics<EventChangeMessage>(deps.pubsub, mapTopicsForBounds(bounds));
-  return filterMessages(source, async (message) => {
+  const from = await afterChangeCursor(deps.changes, after);
+  const source = deps.changes.subscribe<EventChangeMessage>(mapTopicsForBounds(bounds), from);
+  return filterMessages(source, async ({ id, payload: message }: Change<EventChangeMessage>) => {
     const canSee = visibilityCheck(deps, viewerId, message);
     const relevant = async (state: EventSnapshot | null, moment: 'before' | 'after') =>
       state !== null &&
@@ -85,23 +95,29 @@ export async function mapChanges(
     if (!wasRelevant && !isRelevant) return null;
     // Moved out of the viewport: still shown, so the client can drop it; no longer matching
     // or visible (made private, cancelled, left): event null.
-    const after = message.after;
-    const showEvent = after !== null && matchesFilter(after, filter, tags, friends) && (await canSee(after, 'after'));
-    return { message, showEvent };
+    const now = message.after;
+    const showEvent = now !== null && matchesFilter(now, filter, tags, friends) && (await canSee(now, 'after'));
+    return { message, showEvent, changeId: id };
   });
 }
 
 /**
- * Changes to events the viewer hosts, attends or is invited to (published to each member's
+ * Changes to events the viewer hosts, attends or is invited to (recorded for each member's
  * topic), when the viewer may see the event before or after the change: an invitee of a draft
  * hears nothing of it, and someone who lost sight hears that once (event null), then nothing.
+ * With `after`, those since that change first.
  */
-export async function myChanges(deps: AppDeps, viewerId: string): Promise<AsyncIterable<DeliveredChange>> {
-  const source = subscribeTopics<EventChangeMessage>(deps.pubsub, [userEventsTopic(viewerId)]);
-  return filterMessages(source, async (message) => {
+export async function myChanges(
+  deps: AppDeps,
+  viewerId: string,
+  after?: string | null,
+): Promise<AsyncIterable<DeliveredChange>> {
+  const from = await afterChangeCursor(deps.changes, after);
+  const source = deps.changes.subscribe<EventChangeMessage>([userEventsTopic(viewerId)], from);
+  return filterMessages(source, async ({ id, payload: message }: Change<EventChangeMessage>) => {
     const canSee = visibilityCheck(deps, viewerId, message);
     const saw = message.before !== null && (await canSee(message.before, 'before'));
     const showEvent = message.after !== null && (await canSee(message.after, 'after'));
-    return saw || showEvent ? { message, showEvent } : null;
+    return saw || showEvent ? { message, showEvent, changeId: id } : null;
   });
 }

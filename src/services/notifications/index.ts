@@ -1,7 +1,9 @@
 // Notifications: the feed, live delivery and push. Domains call notify() inside their
-// transaction, so a notification and its push jobs (the outbox, delivered by src/push/worker.ts)
-// exist exactly when their cause committed; after the commit they call publishNotifications().
+// transaction, so a notification, its change for notificationAdded (src/changes/) and its push
+// jobs (the outbox, delivered by src/push/worker.ts) exist exactly when their cause committed;
+// after the commit they call deliverNotifications().
 // Devices: a push token belongs to one user at a time.
+import { recordChanges } from '../../changes/index.ts';
 import type { AppDeps } from '../../context.ts';
 import { badInput } from '../../lib/errors.ts';
 import type { DevicePlatform, NotificationKind, Prisma } from '../../generated/prisma/client.ts';
@@ -43,9 +45,10 @@ export const NOTIFICATION_LIMITS = {
 export const notificationTopic = (userId: string) => `notifications:user:${userId}`;
 
 /**
- * Stores notifications and queues a push job for each of the recipients' push devices, in the
- * caller's transaction. Nobody is notified of their own action. Returns the stored rows: pass
- * them to publishNotifications once the transaction has committed.
+ * Stores notifications, records their changes for notificationAdded and queues a push job for
+ * each of the recipients' push devices, in the caller's transaction. Nobody is notified of their
+ * own action. Returns the stored rows: pass them to deliverNotifications once the transaction
+ * has committed.
  */
 export async function notify(tx: Tx, notifications: NotificationInput[]): Promise<NotificationRef[]> {
   const rows = notifications
@@ -61,21 +64,20 @@ export async function notify(tx: Tx, notifications: NotificationInput[]): Promis
     devices.filter((d) => d.userId === n.recipientId).map((d) => ({ notificationId: n.id, deviceId: d.id })),
   );
   if (jobs.length) await tx.pushJob.createMany({ data: jobs });
+  await recordChanges(
+    tx,
+    created.map((n) => ({
+      topics: [notificationTopic(n.recipientId)],
+      payload: { notificationId: n.id } satisfies NotificationAddedMessage,
+      ref: n.id,
+    })),
+  );
   return created;
 }
 
-/** Tells each recipient's notificationAdded subscribers, on any instance. Call after commit; never throws. */
-export async function publishNotifications(
-  deps: Pick<AppDeps, 'pubsub'>,
-  rows: readonly NotificationRef[],
-): Promise<void> {
-  await Promise.all(
-    rows.map((n) =>
-      deps.pubsub.publish(notificationTopic(n.recipientId), {
-        notificationId: n.id,
-      } satisfies NotificationAddedMessage),
-    ),
-  );
+/** Once notify()'s transaction committed: its notifications reach notificationAdded subscribers on every instance. */
+export function deliverNotifications(deps: Pick<AppDeps, 'changes'>, rows: readonly NotificationRef[]): void {
+  if (rows.length) deps.changes.committed();
 }
 
 /** The feed's filter: the viewer's notifications, unread ones only when asked. */

@@ -3,7 +3,7 @@ import type { AppDeps } from '../../context.ts';
 import { badInput, conflict, forbidden, isUniqueViolation, notFound } from '../../lib/errors.ts';
 import type { FriendRequest, Prisma } from '../../generated/prisma/client.ts';
 import { visibleEventWhere } from '../events/visibility.ts';
-import { notify, publishNotifications } from '../notifications/index.ts';
+import { notify, deliverNotifications } from '../notifications/index.ts';
 import type { NotificationRef } from '../notifications/index.ts';
 import { isUuid, text } from '../../lib/validation.ts';
 
@@ -79,7 +79,7 @@ export async function sendFriendRequest(deps: AppDeps, viewerId: string, userId:
         ]);
         return { request: created, notified };
       });
-      await publishNotifications(deps, notified);
+      deliverNotifications(deps, notified);
       return request;
     } catch (error) {
       if (isUniqueViolation(error) && attempt < 2) continue;
@@ -104,7 +104,7 @@ export async function acceptFriendRequest(deps: AppDeps, viewerId: string, reque
     const me = await tx.user.findUniqueOrThrow({ where: { id: viewerId }, select: { username: true } });
     return { friendId: request.fromId, notified: await befriend(tx, request, me.username) };
   });
-  await publishNotifications(deps, notified);
+  deliverNotifications(deps, notified);
   return deps.prisma.user.findUniqueOrThrow({ ...query, where: { id: friendId } });
 }
 
@@ -282,6 +282,6 @@ export async function rateUser(deps: AppDeps, viewerId: string, input: RateUserI
       if (isUniqueViolation(error)) throw conflict('You already rated this user for this event', { field: 'userId' });
       throw error;
     });
-  await publishNotifications(deps, notified);
+  deliverNotifications(deps, notified);
   return deps.prisma.rating.findUniqueOrThrow({ ...query, where: { id: ratingId } });
 }

@@ -1,0 +1,434 @@
+// Resumable subscriptions (src/changes/), driven over graphql-ws as a phone coming back from the
+// background drives them: keep the last cursor, subscribe again with `after`, and get exactly
+// the changes it may see that it missed, in order, once, then live ones.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Client } from 'graphql-ws';
+import { recordEventChange } from '../../src/services/events/realtime.ts';
+import { snapshot } from '../../src/services/events/index.ts';
+import { orderedPair } from '../../src/services/social/index.ts';
+import {
+  CancelEventDocument,
+  ChatHistoryCursorsDocument,
+  NotificationCursorsDocument,
+  OpenDirectChatDocument,
+  ResumeEventChangedDocument,
+  ResumeMessageAddedDocument,
+  ResumeNotificationAddedDocument,
+  SendFriendRequestDocument,
+  SendMessageDocument,
+  UpdateEventDocument,
+} from '../generated/graphql.ts';
+import type { ResumeEventChangedSubscription, ResumeEventChangedSubscriptionVariables } from '../generated/graphql.ts';
+import { createUser, gqlOk, subscribe, wsClient, wsRequest } from '../helpers/client.ts';
+import type { LiveSubscription, TestUser } from '../helpers/client.ts';
+import { certify, createEvent } from '../helpers/events.ts';
+import { eventually } from '../helpers/eventually.ts';
+import { startTestServer, testDatabaseUrl, testRedisUrl, twoInstances } from '../helpers/server.ts';
+import type { TestServer } from '../helpers/server.ts';
+
+const BOX = { south: 52.4, west: 13.3, north: 52.6, east: 13.5 };
+const INSIDE = { latitude: 52.5, longitude: 13.4 };
+const OUTSIDE = { latitude: 48.14, longitude: 11.58 };
+
+type MapChange = ResumeEventChangedSubscription['eventChanged'];
+
+const bearer = (user: TestUser) => ({ authorization: `Bearer ${user.accessToken}` });
+
+/** The change log's id a change cursor names (clients treat cursors as opaque; the test looks inside). */
+const changeIdOf = (cursor: string) => (JSON.parse(Buffer.from(cursor, 'base64url').toString()) as [string, number])[1];
+
+/** A map subscriber that comes and goes on one instance, keeping its last cursor as an app does. */
+class MapScreen {
+  private client: Client | undefined;
+  private live: LiveSubscription<ResumeEventChangedSubscription> | undefined;
+  /** Everything received, over every connection. */
+  readonly received: MapChange[] = [];
+  private seen = 0;
+
+  constructor(private readonly server: TestServer) {}
+
+  get lastCursor(): string | undefined {
+    return this.received.at(-1)?.cursor;
+  }
+
+  async open(after?: string): Promise<void> {
+    this.client = wsClient(this.server, undefined, { stayConnected: true });
+    const variables: ResumeEventChangedSubscriptionVariables = { bounds: BOX, ...(after ? { after } : {}) };
+    this.live = await subscribe(this.server, this.client, ResumeEventChangedDocument, variables);
+    this.seen = 0;
+    const pump = setInterval(() => this.collect(), 5);
+    pump.unref();
+    void this.live.finished.then(() => clearInterval(pump));
+    this.stopPump = () => clearInterval(pump);
+  }
+
+  private stopPump = () => {};
+
+  private collect() {
+    const fresh = this.live?.received.slice(this.seen) ?? [];
+    this.seen += fresh.length;
+    for (const d of fresh) this.received.push(d.eventChanged);
+  }
+
+  /** Waits for a change matching `match` (received on any connection). */
+  async next(match: (c: MapChange) => boolean, timeoutMs = 5_000): Promise<MapChange> {
+    return eventually(
+      () => {
+        this.collect();
+        if (this.live?.errors.length) throw new Error(JSON.stringify(this.live.errors));
+        return this.received.find(match) ?? false;
+      },
+      { timeoutMs, intervalMs: 5, what: 'a matching change' },
+    ) as Promise<MapChange>;
+  }
+
+  async close(): Promise<void> {
+    this.collect();
+    this.stopPump();
+    this.live?.stop();
+    await this.client?.dispose();
+  }
+}
+
+/**
+ * What a change looks like in an assertion: what happened, to which event, and whether it is
+ * shown. (The event itself is read at delivery, so a replayed change shows it as it is now.)
+ */
+const summary = (c: MapChange) => `${c.kind} ${c.eventId} v${c.version} ${c.event ? 'shown' : 'hidden'}`;
+
+describe('resuming on one instance', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer();
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('resumes messageAdded after a Message.cursor, which also pages Chat.messages', async () => {
+    const [ana, ben] = [await createUser(server), await createUser(server)];
+    await server.deps.prisma.friendship.create({ data: orderedPair(ana.id, ben.id) });
+    const { openDirectChat } = await ana.gqlOk(OpenDirectChatDocument, { userId: ben.id });
+    const chatId = openDirectChat.id;
+    const send = (body: string) => ana.gqlOk(SendMessageDocument, { chatId, body });
+
+    let client = wsClient(server, bearer(ben), { stayConnected: true });
+    const first = await subscribe(server, client, ResumeMessageAddedDocument, { chatId });
+    await send('one');
+    const one = (await first.next((d) => d.messageAdded.body === 'one')).messageAdded;
+    first.stop();
+    await client.dispose();
+
+    // Away: two messages in this chat, one in another of ben's chats.
+    const cleo = await createUser(server);
+    await server.deps.prisma.friendship.create({ data: orderedPair(cleo.id, ben.id) });
+    const other = (await cleo.gqlOk(OpenDirectChatDocument, { userId: ben.id })).openDirectChat.id;
+    await send('two');
+    await cleo.gqlOk(SendMessageDocument, { chatId: other, body: 'elsewhere' });
+    await send('three');
+
+    client = wsClient(server, bearer(ben), { stayConnected: true });
+    const back = await subscribe(server, client, ResumeMessageAddedDocument, { chatId, after: one.cursor });
+    const all = await subscribe(server, client, ResumeMessageAddedDocument, { after: one.cursor });
+    await back.next((d) => d.messageAdded.body === 'three');
+    await send('four');
+    await back.next((d) => d.messageAdded.body === 'four');
+    await all.next((d) => d.messageAdded.body === 'four');
+    expect(back.received.map((d) => d.messageAdded.body)).toEqual(['two', 'three', 'four']);
+    expect(all.received.map((d) => d.messageAdded.body)).toEqual(['two', 'elsewhere', 'three', 'four']);
+    expect(back.errors).toEqual([]);
+    back.stop();
+    all.stop();
+    await client.dispose();
+
+    // The same cursor is the message's edge cursor in the history, and pages from it.
+    const { chat } = await ben.gqlOk(ChatHistoryCursorsDocument, { chatId, last: 10 });
+    const edges = chat!.messages.edges;
+    expect(edges.map((e) => e.node.cursor)).toEqual(edges.map((e) => e.cursor));
+    expect(edges[0]!.cursor).toBe(one.cursor);
+    const after = await ben.gqlOk(ChatHistoryCursorsDocument, { chatId, after: one.cursor });
+    expect(after.chat!.messages.edges.map((e) => e.node.body)).toEqual(['two', 'three', 'four']);
+  });
+
+  it('resumes notificationAdded after a Notification.cursor, from the feed or from a live one', async () => {
+    const ben = await createUser(server);
+    const askers = await Promise.all(Array.from({ length: 4 }, () => createUser(server)));
+    const ask = (asker: TestUser) => asker.gqlOk(SendFriendRequestDocument, { userId: ben.id });
+    await ask(askers[0]!);
+    const feed = await ben.gqlOk(NotificationCursorsDocument, { first: 5 });
+    const newest = feed.notifications.edges[0]!;
+    expect(newest.node.cursor).toBe(newest.cursor);
+
+    // Offline: two more requests. Back, after the newest in the feed: exactly those two.
+    await ask(askers[1]!);
+    await ask(askers[2]!);
+    const client = wsClient(server, bearer(ben), { stayConnected: true });
+    const live = await subscribe(server, client, ResumeNotificationAddedDocument, { after: newest.node.cursor });
+    await live.next((_d) => live.received.length >= 2);
+    await ask(askers[3]!);
+    await live.next((_d) => live.received.length >= 3);
+    const ids = live.received.map((d) => d.notificationAdded.id);
+    expect(new Set(ids).size).toBe(3);
+    expect(ids).not.toContain(newest.node.id);
+    expect(live.received.map((d) => d.notificationAdded.text)).toEqual(
+      [askers[1]!, askers[2]!, askers[3]!].map((a) => expect.stringContaining(a.username) as unknown as string),
+    );
+    live.stop();
+    await client.dispose();
+  });
+
+  it('refuses a text that is not a cursor of the subscription with BAD_USER_INPUT on `after`', async () => {
+    const ben = await createUser(server);
+    const client = wsClient(server, bearer(ben));
+    const messageCursor = Buffer.from('GPC:T:["S:00000000-0000-4000-8000-000000000000","N:1"]').toString('base64');
+    const changeCursor = Buffer.from(JSON.stringify(['change', 1])).toString('base64url');
+    const refused = [
+      await wsRequest(client, ResumeEventChangedDocument, { bounds: BOX, after: 'nope' }),
+      await wsRequest(client, ResumeEventChangedDocument, { bounds: BOX, after: messageCursor }),
+      await wsRequest(client, ResumeMessageAddedDocument, { after: changeCursor }),
+      await wsRequest(client, ResumeNotificationAddedDocument, { after: 'x'.repeat(10_000) }),
+    ];
+    for (const result of refused)
+      expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'after' });
+    await client.dispose();
+  });
+});
+
+describe('cursors older than the history kept', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    // The smallest history there is, trimmed often: a few hundred changes outlive a cursor.
+    server = await startTestServer({ env: { CHANGE_LOG_MAX_CHANGES: '100', CHANGE_LOG_POLL_MS: '50' } });
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('answers RESYNC_REQUIRED, while a recent cursor still resumes', async () => {
+    const host = await createUser(server);
+    await certify(server, host);
+    const event = await createEvent(server, host, { isPublic: true, ...INSIDE, title: 'v1' });
+    const screen = new MapScreen(server);
+    await screen.open();
+    await host.gqlOk(UpdateEventDocument, { id: event.id, input: { title: 'old' } });
+    const old = await screen.next((c) => c.event?.title === 'old');
+    await screen.close();
+    for (let i = 0; i < 110; i++) await host.gqlOk(UpdateEventDocument, { id: event.id, input: { title: `t${i}` } });
+    await eventually(async () => (await server.deps.changes.positionOf({ id: changeIdOf(old.cursor) })) === null, {
+      timeoutMs: 10_000,
+      what: 'the old change to be trimmed',
+    });
+
+    const client = wsClient(server);
+    const expired = await wsRequest(client, ResumeEventChangedDocument, { bounds: BOX, after: old.cursor });
+    expect(expired.errors?.[0]?.extensions).toMatchObject({ code: 'RESYNC_REQUIRED' });
+    expect(expired.errors?.[0]?.message).toMatch(/query again/);
+    await client.dispose();
+
+    // A client that resyncs (queries, then subscribes without `after`) and one with a recent cursor go on.
+    const recent = new MapScreen(server);
+    await recent.open();
+    await host.gqlOk(UpdateEventDocument, { id: event.id, input: { title: 'recent' } });
+    const mark = await recent.next((c) => c.event?.title === 'recent');
+    await recent.close();
+    await host.gqlOk(UpdateEventDocument, { id: event.id, input: { title: 'missed' } });
+    await recent.open(mark.cursor);
+    await recent.next((c) => c.event?.title === 'missed');
+    await recent.close();
+  });
+});
+
+describe.runIf(testDatabaseUrl && testRedisUrl)('resuming across two instances', () => {
+  // B is the writer; its Redis link goes through a proxy the tests can cut.
+  const instances = twoInstances({ CHANGE_LOG_POLL_MS: '200' }, { redisProxyForB: true });
+  let host: TestUser;
+  beforeAll(async () => {
+    host = await createUser(instances.b());
+    await certify(instances.b(), host);
+  });
+
+  it('replays exactly the visible changes missed while away, in order and once, then goes live', async () => {
+    const [a, b] = [instances.a(), instances.b()];
+    const as = (input: object, id: string) => host.gqlOk(UpdateEventDocument, { id, input });
+    const screen = new MapScreen(a);
+    await screen.open();
+    const seen = await createEvent(b, host, { isPublic: true, ...INSIDE, title: 'Seen' });
+    await screen.next((c) => c.eventId === seen.id);
+    const away = screen.received.length;
+    await screen.close();
+
+    // Away: made on B while the screen (on A) is gone.
+    const picnic = await createEvent(b, host, { isPublic: true, ...INSIDE, title: 'Picnic' });
+    await as({ title: 'Picnic, renamed' }, picnic.id);
+    await as({ ...OUTSIDE }, picnic.id); // moved out of the viewport: shown, so it can be dropped
+    await as({ title: 'Still away' }, picnic.id); // outside before and after: not for this screen
+    await createEvent(b, host, { isPublic: false, ...INSIDE, title: 'Private' }); // not visible
+    await createEvent(b, host, { isPublic: true, ...OUTSIDE, title: 'Far' }); // not in bounds
+    await as({ isPublic: false }, seen.id); // made private: told, with event null
+    const rained = await createEvent(b, host, { isPublic: true, ...INSIDE, title: 'Rained off' });
+    await host.gqlOk(CancelEventDocument, { id: rained.id });
+
+    await screen.open(screen.lastCursor);
+    await screen.next((c) => c.eventId === rained.id && c.kind === 'CANCELLED');
+    const live = await createEvent(b, host, { isPublic: true, ...INSIDE, title: 'Live again' });
+    await screen.next((c) => c.eventId === live.id);
+    const fence = await createEvent(b, host, { isPublic: true, ...INSIDE, title: 'Fence' });
+    await screen.next((c) => c.eventId === fence.id);
+    await screen.close();
+
+    expect(screen.received.slice(away).map(summary)).toEqual([
+      `CREATED ${picnic.id} v1 shown`,
+      `UPDATED ${picnic.id} v2 shown`,
+      `UPDATED ${picnic.id} v3 shown`,
+      `UPDATED ${seen.id} v2 hidden`,
+      `CREATED ${rained.id} v1 shown`,
+      `CANCELLED ${rained.id} v2 hidden`,
+      `CREATED ${live.id} v1 shown`,
+      `CREATED ${fence.id} v1 shown`,
+    ]);
+    expect(new Set(screen.received.map((c) => c.cursor)).size).toBe(screen.received.length);
+  });
+
+  it('gets exactly 40 concurrent changes through both instances once, resuming mid-burst', async () => {
+    const [a, b] = [instances.a(), instances.b()];
+    const screen = new MapScreen(a);
+    await screen.open();
+    const events = await Promise.all(
+      Array.from({ length: 4 }, (_, i) => createEvent(b, host, { isPublic: true, ...INSIDE, title: `burst ${i}` })),
+    );
+    await screen.next(() => events.every((e) => screen.received.some((c) => c.eventId === e.id)));
+    const start = screen.received.length;
+
+    const burst = Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        gqlOk(
+          i % 2 ? a : b,
+          UpdateEventDocument,
+          { id: events[i % 4]!.id, input: { title: `change ${i}` } },
+          { token: host.accessToken },
+        ),
+      ),
+    );
+    // Mid-burst: the connection drops after some of the changes, and comes back with its cursor.
+    await screen.next(() => screen.received.length - start >= 8, 10_000);
+    await screen.close();
+    await screen.open(screen.lastCursor);
+    await burst;
+    await screen
+      .next(() => screen.received.slice(start).filter((c) => c.kind === 'UPDATED').length >= 40, 10_000)
+      .catch((error: unknown) => {
+        throw new Error(`received ${JSON.stringify(screen.received.slice(start).map(summary))}`, { cause: error });
+      });
+    const fence = await createEvent(b, host, { isPublic: true, ...INSIDE, title: 'after the burst' });
+    await screen.next((c) => c.eventId === fence.id);
+    await screen.close();
+
+    const got = screen.received.slice(start, -1);
+    // Each event changed ten times (versions 2 to 11): every version once, in order.
+    for (const event of events)
+      expect(got.filter((c) => c.eventId === event.id).map((c) => c.version)).toEqual(
+        Array.from({ length: 10 }, (_, i) => i + 2),
+      );
+    expect(got).toHaveLength(40);
+  });
+
+  it('does not skip a change whose transaction started first and committed last', async () => {
+    const [a, b] = [instances.a(), instances.b()];
+    const [slow, fast] = [
+      await createEvent(b, host, { isPublic: true, ...INSIDE, title: 'slow' }),
+      await createEvent(b, host, { isPublic: true, ...INSIDE, title: 'fast' }),
+    ];
+    const screen = new MapScreen(a);
+    await screen.open();
+
+    // T1 records its change first (the smaller id) and commits last, as a slow transaction would.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let recorded!: () => void;
+    const isRecorded = new Promise<void>((resolve) => (recorded = resolve));
+    const t1 = b.deps.prisma.$transaction(
+      async (tx) => {
+        const before = await tx.event.findUniqueOrThrow({ where: { id: slow.id } });
+        const after = await tx.event.update({
+          where: { id: slow.id },
+          data: { title: 'slow, committed last', version: { increment: 1 } },
+        });
+        await recordEventChange(
+          tx,
+          {
+            kind: 'UPDATED',
+            eventId: slow.id,
+            version: after.version,
+            occurredAt: new Date(),
+            before: snapshot(before),
+            after: snapshot(after),
+          },
+          [host.id],
+        );
+        recorded();
+        await held;
+      },
+      { timeout: 15_000 },
+    );
+    await isRecorded;
+    // T2 starts after and commits first; the screen sees it, and leaves with its cursor.
+    await host.gqlOk(UpdateEventDocument, { id: fast.id, input: { title: 'fast, committed first' } });
+    const t2 = await screen.next((c) => c.event?.title === 'fast, committed first');
+    await screen.close();
+    release();
+    await t1;
+    b.deps.changes.committed();
+
+    await screen.open(t2.cursor);
+    const late = await screen.next((c) => c.event?.title === 'slow, committed last');
+    await screen.close();
+    // The trap was set: T1's change has the smaller id and the larger position.
+    const [p1, p2] = [
+      await a.deps.changes.positionOf({ id: changeIdOf(late.cursor) }),
+      await a.deps.changes.positionOf({ id: changeIdOf(t2.cursor) }),
+    ];
+    expect(changeIdOf(late.cursor)).toBeLessThan(changeIdOf(t2.cursor));
+    expect(p1!).toBeGreaterThan(p2!);
+  });
+
+  it('delivers a change whose instance could not publish it, or died before relaying it', async () => {
+    const [a, b, redis] = [instances.a(), instances.b(), instances.redis()];
+    const event = await createEvent(b, host, { isPublic: true, ...INSIDE, title: 'before the cut' });
+    const screen = new MapScreen(a);
+    await screen.open();
+    redis.mode = 'blackhole';
+    try {
+      const started = Date.now();
+      await host.gqlOk(UpdateEventDocument, { id: event.id, input: { title: 'while B cannot publish' } });
+      await screen.next((c) => c.event?.title === 'while B cannot publish', 5_000);
+      console.info(`B's Redis cut: delivered on A ${Date.now() - started} ms after the mutation`);
+
+      // Died at commit: the change is committed, nobody relayed or published it.
+      const before = await b.deps.prisma.event.findUniqueOrThrow({ where: { id: event.id } });
+      const orphaned = Date.now();
+      await b.deps.prisma.$transaction(async (tx) => {
+        const after = await tx.event.update({
+          where: { id: event.id },
+          data: { title: 'committed, never relayed', version: { increment: 1 } },
+        });
+        await recordEventChange(
+          tx,
+          {
+            kind: 'UPDATED',
+            eventId: event.id,
+            version: after.version,
+            occurredAt: new Date(),
+            before: snapshot(before),
+            after: snapshot(after),
+          },
+          [host.id],
+        );
+      });
+      await screen.next((c) => c.event?.title === 'committed, never relayed', 5_000);
+      console.info(`writer died at commit: delivered on A ${Date.now() - orphaned} ms after the commit`);
+    } finally {
+      redis.mode = 'up';
+      await screen.close();
+    }
+  });
+});
