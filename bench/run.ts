@@ -7,6 +7,8 @@
 //   BENCH_REDIS_URL     default redis://127.0.0.1:6379; cases use key prefixes of their own
 //   BENCH_ONLY=1,4      runs only these cases and merges them into the existing results
 //   BENCH_QUICK=1       shorter runs, for developing the benchmarks themselves
+//   BENCH_WITHOUT_CHANGELOG_TREE  case 9: a prepared checkout of 54fa553 instead of a
+//                       temporary git worktree of it
 //
 // Writes bench/results/results.json, results.md and chart.png, then prints the Markdown.
 import './lib/production-env.ts';
@@ -39,6 +41,12 @@ const CASES: CaseEntry[] = [
   { id: '5', title: 'Chat', load: async () => (await import('./cases/chat.ts')).run },
   { id: '6', title: 'Soak', load: async () => (await import('./cases/soak.ts')).run },
   { id: '7', title: 'Hostile clients', load: async () => (await import('./cases/hostile.ts')).run },
+  { id: '8', title: 'Change log', load: async () => (await import('./cases/changelog.ts')).run },
+  {
+    id: '9',
+    title: 'Change log A/B',
+    load: async () => (await import('./cases/changelog-ab.ts')).run,
+  },
 ];
 
 const resultsDir = join(dirname(fileURLToPath(import.meta.url)), 'results');

@@ -113,7 +113,7 @@ async function redisRoundTrip(
 // ---------------------------------------------------------------------------------------------
 // The API: send on A, receive on B
 
-interface ChatRun {
+export interface ChatRun {
   /** Just before the HTTP request is issued → the frame's arrival at the receiver. */
   sendToReceive: Summary;
   /** The message row's createdAt → arrival: an upper bound of commit → arrival (createdAt is set before the commit). */
@@ -127,12 +127,12 @@ interface ChatRun {
 }
 
 /** What all receivers heard: clientMessageId → arrival time and the row's createdAt; errors. */
-interface Inbox {
+export interface Inbox {
   arrivals: Map<string, { at: number; createdAt: number }>;
   errors: string[];
 }
 
-interface Conversation {
+export interface Conversation {
   sender: BenchUser;
   chatId: string;
   receiver: Client;
@@ -175,7 +175,7 @@ function subscribeReceiver(b: ServerProcess, token: string, chatId: string, rece
 }
 
 /** Sends at `rate` per second, message i in conversation i mod PAIRS, and waits for the deliveries. */
-async function sendMessages(
+export async function sendMessages(
   a: ServerProcess,
   conversations: Conversation[],
   receiver: Inbox,
@@ -334,7 +334,7 @@ function figuresOf(chat: ChatRun, redis: Awaited<ReturnType<typeof redisRoundTri
 }
 
 /** PAIRS friends with a direct chat each (set up on A), the receivers subscribed on B and proven live. */
-async function converse(a: ServerProcess, b: ServerProcess, inbox: Inbox): Promise<Conversation[]> {
+export async function converse(a: ServerProcess, b: ServerProcess, inbox: Inbox): Promise<Conversation[]> {
   const users = await registerUsers(a.graphqlUrl, 2 * PAIRS, 'chat');
   const conversations: Conversation[] = [];
   for (let p = 0; p < PAIRS; p++) {

@@ -38,7 +38,7 @@ const TARGETS: Record<number, number> = { 1000: 50, 5000: 250 };
 const RSS_TARGET_KB = 30;
 
 // What a map screen subscribes to: the change plus what it draws for the pin.
-const MAP_SUBSCRIPTION = `subscription MapChanges($bounds: BoundsInput!) {
+export const MAP_SUBSCRIPTION = `subscription MapChanges($bounds: BoundsInput!) {
   eventChanged(bounds: $bounds) {
     kind eventId version occurredAt
     event { id title latitude longitude startsAt attendeeCount spotsLeft viewerIsAttending host { id username avatarUrl } }
@@ -48,7 +48,7 @@ const MAP_SUBSCRIPTION = `subscription MapChanges($bounds: BoundsInput!) {
 // ---------------------------------------------------------------------------------------------
 // The subscriber process
 
-class SubscriberProcess {
+export class SubscriberProcess {
   private child: ChildProcess;
   private exited: Promise<void>;
   private completed = new Set<number>();
@@ -171,7 +171,7 @@ function viewport(k: number) {
 }
 
 /** Subscriber i: viewport i mod 24; every fifth one signed in, round-robin over the viewers. */
-function subscriberSpecs(n: number, viewers: BenchUser[]): { specs: SubscriberSpec[]; groups: number } {
+export function subscriberSpecs(n: number, viewers: BenchUser[]): { specs: SubscriberSpec[]; groups: number } {
   const specs: SubscriberSpec[] = [];
   const groups = new Set<string>();
   for (let i = 0; i < n; i++) {

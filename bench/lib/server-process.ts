@@ -28,6 +28,11 @@ export interface ServerProcessOptions {
   name?: string;
   /** Extra node flags, e.g. ['--cpu-prof', '--cpu-prof-dir=…'] (a profile written when the instance exits). */
   nodeArgs?: string[];
+  /**
+   * The checkout whose src/main.ts runs (default this one): another commit's tree, with its own
+   * node_modules and generated client, for an A/B of two versions under the same harness.
+   */
+  root?: string;
 }
 
 export interface ServerProcess {
@@ -76,6 +81,8 @@ export interface ChildProcessOptions {
   env: Record<string, string>;
   /** Extra node flags, e.g. ['--cpu-prof', '--cpu-prof-dir=…']. */
   nodeArgs?: string[];
+  /** The directory the script is relative to and the child runs in (default this repository's root). */
+  root?: string;
   /** Whether the child at its base URL is ready, polled every 200 ms; a rejection means not yet. */
   ready: (url: string) => Promise<boolean>;
   /** Runs once the child has exited (after stop, or a failed start), e.g. to remove its files. */
@@ -97,7 +104,7 @@ export interface ChildProcessHandle {
 export async function startChildProcess(opts: ChildProcessOptions): Promise<ChildProcessHandle> {
   const port = await freePort();
   const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', opts.script], {
-    cwd: ROOT,
+    cwd: opts.root ?? ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...opts.env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -136,6 +143,7 @@ export async function startServerProcess(opts: ServerProcessOptions): Promise<Se
     name: opts.name ?? 'API',
     script: 'src/main.ts',
     nodeArgs: opts.nodeArgs,
+    ...(opts.root ? { root: opts.root } : {}),
     env: {
       NODE_ENV: 'production',
       HOST: '127.0.0.1',
