@@ -63,8 +63,11 @@ const sent = new Map<string, { body: string; status: MessageStatus }>();
 /** Status of what we received, by message id. */
 const received = new Map<string, { body: string; status: MessageStatus }>();
 
+/** markChatRead requests in flight: --once waits for them, or the reply it received stays unread. */
+let marking = 0;
+
 function maybeDone() {
-  if (!opts.values.once) return;
+  if (!opts.values.once || marking > 0) return;
   const allRead = sent.size === texts.length && [...sent.values()].every((m) => m.status === 'READ');
   if (allRead && received.size > 0) stop();
 }
@@ -91,7 +94,12 @@ async function onIncoming(message: ChatMessageFragment) {
   received.set(message.id, { body: message.body, status: message.status });
   console.log(`← ${message.sender.username}: ${message.body}  [${message.status}]`);
   // We have seen it: mark the chat read, which the sender sees as READ.
-  await session.request(MarkReadDocument, { chatId });
+  marking += 1;
+  try {
+    await session.request(MarkReadDocument, { chatId });
+  } finally {
+    marking -= 1;
+  }
   maybeDone();
 }
 
