@@ -9,7 +9,6 @@ import { createSessionStates } from './auth/sessions.ts';
 import type { SessionStates } from './auth/sessions.ts';
 import { createTokenIssuer } from './auth/tokens.ts';
 import { createChangeFeed } from './changes/index.ts';
-import type { ChangeFeed } from './changes/index.ts';
 import { createRedisCache } from './cache/index.ts';
 import type { Config } from './config.ts';
 import type { AppDeps } from './context.ts';
@@ -78,11 +77,6 @@ export interface AppSeams {
    * that checks the session.
    */
   sessions?: SessionStates;
-  /**
-   * Used instead of the change log's feed (src/changes/): case 3 and 5 measure fan-out and chat
-   * latency with and without the log in one run.
-   */
-  changes?: ChangeFeed & { start?(): Promise<void> };
 }
 
 export async function createApp(
@@ -141,9 +135,9 @@ export async function createApp(
     const sessions =
       seams.sessions ?? createSessionStates({ prisma: db.prisma, pubsub, logger, options: config.sessionCache });
     closers.unshift(async () => sessions.close());
-    const changes = seams.changes ?? createChangeFeed({ prisma: db.prisma, pubsub, logger, ...config.changeLog });
+    const changes = createChangeFeed({ prisma: db.prisma, pubsub, logger, ...config.changeLog });
     closers.unshift(() => changes.close());
-    await changes.start?.();
+    await changes.start();
     const deps: AppDeps = {
       config,
       logger,

@@ -76,13 +76,11 @@ export const rateLimited = (retryAfterSeconds: number) =>
  * A subscription's `after` names a change older than the history kept: the client queries
  * again, then subscribes without `after`.
  */
-export const resyncRequired = (field = 'after') =>
+export const resyncRequired = () =>
   new DomainError(
     'RESYNC_REQUIRED',
     'That cursor is older than the history this server keeps; query again, then subscribe without `after`',
-    {
-      field,
-    },
+    { field: 'after' },
   );
 
 /**

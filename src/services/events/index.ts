@@ -11,7 +11,6 @@ import { isOpenToAll, visibleEventWhere } from './visibility.ts';
 import { haversineKm, homeCellCentreSql } from './geo.ts';
 import { notify, deliverNotifications } from '../notifications/index.ts';
 import { friendsAmong } from '../social/index.ts';
-import type { NotificationRef } from '../notifications/index.ts';
 import { isUuid, latitude, longitude, normalizeTags, text } from '../../lib/validation.ts';
 
 type Tx = Prisma.TransactionClient;
@@ -183,10 +182,10 @@ async function requireCertified(tx: Tx, userId: string) {
  * invitations only once accepted: together, no sequence of events places a home closer than
  * its cell.
  */
-async function autoMatch(tx: Tx, event: Event): Promise<NotificationRef[]> {
-  if (!event.autoMatchingEnabled || event.status !== 'PUBLISHED' || event.interestTags.length === 0) return [];
+async function autoMatch(tx: Tx, event: Event): Promise<void> {
+  if (!event.autoMatchingEnabled || event.status !== 'PUBLISHED' || event.interestTags.length === 0) return;
   const spots = event.maxParticipants - event.attendeeCount;
-  if (spots <= 0) return [];
+  if (spots <= 0) return;
   const home = homeCellCentreSql(Prisma.sql`u.home_latitude`, Prisma.sql`u.home_longitude`);
   const distance = haversineKm(
     home.latitude,
@@ -205,12 +204,12 @@ async function autoMatch(tx: Tx, event: Event): Promise<NotificationRef[]> {
       AND NOT EXISTS (SELECT 1 FROM event_invitations i WHERE i.event_id = ${event.id}::uuid AND i.user_id = u.id)
     ORDER BY COALESCE(r.average_rating, 0) DESC, COALESCE(r.total_ratings, 0) DESC, u.id
     LIMIT ${spots}`;
-  if (!matches.length) return [];
+  if (!matches.length) return;
   await tx.eventInvitation.createMany({
     data: matches.map((m) => ({ eventId: event.id, userId: m.id, isAutoMatched: true })),
     skipDuplicates: true,
   });
-  return notify(
+  await notify(
     tx,
     matches.map((m) => ({
       recipientId: m.id,
@@ -227,12 +226,7 @@ async function limitInvitations(deps: AppDeps, viewerId: string, ids: readonly s
   if (ids.length) await deps.rateLimiter.consume('invitationsPerUser', viewerId, ids.length);
 }
 
-async function invite(
-  tx: Tx,
-  event: Event,
-  inviterId: string,
-  userIds: string[],
-): Promise<{ invited: string[]; notified: NotificationRef[] }> {
+async function invite(tx: Tx, event: Event, inviterId: string, userIds: string[]): Promise<string[]> {
   const attending = new Set(
     (
       await tx.eventAttendee.findMany({
@@ -242,7 +236,7 @@ async function invite(
     ).map((a) => a.userId),
   );
   const targets = userIds.filter((id) => id !== event.hostId && !attending.has(id));
-  if (!targets.length) return { invited: [], notified: [] };
+  if (!targets.length) return [];
   // Inviting again re-opens a declined invitation.
   const open = await tx.eventInvitation.findMany({
     where: { eventId: event.id, userId: { in: targets }, declinedAt: null },
@@ -262,24 +256,24 @@ async function invite(
   }
   const pending = new Set(open.map((i) => i.userId));
   const fresh = targets.filter((id) => !pending.has(id));
-  if (!fresh.length) return { invited: adopted, notified: [] };
+  if (!fresh.length) return adopted;
   await tx.eventInvitation.deleteMany({ where: { eventId: event.id, userId: { in: fresh } } });
   await tx.eventInvitation.createMany({
     data: fresh.map((userId) => ({ eventId: event.id, userId, invitedById: inviterId })),
   });
   // A draft is the host's alone: its invitees cannot open it yet, so they are not told yet.
-  if (event.status === 'DRAFT') return { invited: [...adopted, ...fresh], notified: [] };
-  const notified = await notify(
-    tx,
-    fresh.map((userId) => ({
-      recipientId: userId,
-      kind: 'EVENT_INVITATION',
-      actorId: inviterId,
-      eventId: event.id,
-      text: `You're invited to "${event.title}"`,
-    })),
-  );
-  return { invited: [...adopted, ...fresh], notified };
+  if (event.status !== 'DRAFT')
+    await notify(
+      tx,
+      fresh.map((userId) => ({
+        recipientId: userId,
+        kind: 'EVENT_INVITATION',
+        actorId: inviterId,
+        eventId: event.id,
+        text: `You're invited to "${event.title}"`,
+      })),
+    );
+  return [...adopted, ...fresh];
 }
 
 /** What attendees hear about when it changes, by the word the notification uses. */
@@ -300,17 +294,17 @@ const sameValue = (a: unknown, b: unknown) =>
  * Tells attendees and pending invitees (never whoever made the change) that an event was
  * cancelled, or that its title, description, time or place changed.
  */
-async function notifyChange(tx: Tx, before: Event, after: Event, actorId: string): Promise<NotificationRef[]> {
+async function notifyChange(tx: Tx, before: Event, after: Event, actorId: string): Promise<void> {
   // Drafts are seen by their host only: nothing to tell anyone yet.
-  if (before.status === 'DRAFT' || after.status === 'DRAFT') return [];
+  if (before.status === 'DRAFT' || after.status === 'DRAFT') return;
   const cancelled = after.status === 'CANCELLED' && before.status !== 'CANCELLED';
   const changed = [
     ...new Set(NOTIFIED_CHANGES.filter(([field]) => !sameValue(before[field], after[field])).map(([, word]) => word)),
   ];
-  if (!cancelled && !changed.length) return [];
+  if (!cancelled && !changed.length) return;
   const text = cancelled ? `"${after.title}" was cancelled` : `"${after.title}" was updated: new ${changed.join(', ')}`;
   const recipients = [...new Set(await memberIds(tx, after))];
-  return notify(
+  await notify(
     tx,
     recipients.map((recipientId) => ({
       recipientId,
@@ -543,7 +537,7 @@ export async function inviteToEvent(
     const before = await lockForHost(tx, viewerId, eventId);
     if (before.status === 'CANCELLED') throw conflict('This event was cancelled');
     await requireUsers(tx, 'userIds', ids);
-    const { invited } = await invite(tx, before, viewerId, ids);
+    const invited = await invite(tx, before, viewerId, ids);
     if (!invited.length) return false;
     const after = await tx.event.update({ where: { id: before.id }, data: { version: { increment: 1 } } });
     await announce(tx, 'UPDATED', before, after);
