@@ -15,13 +15,11 @@
 //             its commit leaves behind. What relays it is a poll (CHANGE_LOG_POLL_MS, default
 //             1 s, on A or B). Baseline: sendMessage on a living A, commit → arrival on B.
 import { randomUUID } from 'node:crypto';
-import { createClient } from 'graphql-ws';
 import type { Client } from 'graphql-ws';
 import pg from 'pg';
-import WebSocket from 'ws';
 import { userChatTopic } from '../../src/services/chat/index.ts';
 import { createDatabase } from '../../tests/helpers/database.ts';
-import { befriendAndOpenChat, gqlOk, registerUsers } from '../clients/gql.ts';
+import { befriendAndOpenChat, gqlOk, registerUsers, signedInSocket } from '../clients/gql.ts';
 import type { BenchUser } from '../clients/gql.ts';
 import { round, sleep, summarize, wallClockMs } from '../lib/latency.ts';
 import { deploymentSecrets, startServerProcess } from '../lib/server-process.ts';
@@ -51,13 +49,7 @@ function p95(samples: readonly number[]): number {
 
 /** A graphql-ws client on B, connected before anything is timed (the handshake is not the replay). */
 async function connect(b: ServerProcess, token: string): Promise<Client> {
-  const client = createClient({
-    url: b.wsUrl,
-    webSocketImpl: WebSocket,
-    connectionParams: { authorization: `Bearer ${token}` },
-    lazy: false,
-    retryAttempts: 0,
-  });
+  const client = signedInSocket(b.wsUrl, token);
   await new Promise<void>((resolve, reject) => {
     client.on('connected', () => resolve());
     client.on('closed', (event) => reject(new Error(`socket closed: ${(event as { code?: number }).code}`)));

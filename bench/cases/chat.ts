@@ -6,13 +6,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import type { Profiler } from 'node:inspector';
 import { join, relative } from 'node:path';
-import { createClient } from 'graphql-ws';
 import type { Client } from 'graphql-ws';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import WebSocket from 'ws';
 import { createDatabase } from '../../tests/helpers/database.ts';
-import { befriendAndOpenChat, gql, registerUsers } from '../clients/gql.ts';
+import { befriendAndOpenChat, gql, registerUsers, signedInSocket } from '../clients/gql.ts';
 import type { BenchUser } from '../clients/gql.ts';
 import { round, sleep, summarize, wallClockMs } from '../lib/latency.ts';
 import { profileNote, summarizeProfile } from '../lib/profile.ts';
@@ -140,13 +138,7 @@ export interface Conversation {
 
 /** A receiver on B: one graphql-ws subscription, as the chat screen of an app holds it. */
 function subscribeReceiver(b: ServerProcess, token: string, chatId: string, receiver: Inbox): Client {
-  const client = createClient({
-    url: b.wsUrl,
-    webSocketImpl: WebSocket,
-    connectionParams: { authorization: `Bearer ${token}` },
-    lazy: false,
-    retryAttempts: 0,
-  });
+  const client = signedInSocket(b.wsUrl, token);
   let disposed = false;
   client.on('closed', (event) => {
     if (!disposed) receiver.errors.push(`receiver socket closed: ${(event as { code?: number }).code}`);

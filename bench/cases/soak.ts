@@ -5,12 +5,10 @@
 // values at the end of the warm-up (RSS, handles), and the idle server before the clients came
 // (handles after they left).
 import { join } from 'node:path';
-import { createClient } from 'graphql-ws';
 import type { Client } from 'graphql-ws';
 import pg from 'pg';
-import WebSocket from 'ws';
 import { createDatabase } from '../../tests/helpers/database.ts';
-import { befriendAndOpenChat, eventInput, gql, gqlOk, registerUsers } from '../clients/gql.ts';
+import { befriendAndOpenChat, eventInput, gql, gqlOk, registerUsers, signedInSocket } from '../clients/gql.ts';
 import type { BenchUser } from '../clients/gql.ts';
 import { round, sleep, summarize } from '../lib/latency.ts';
 import { deploymentSecrets, startServerProcess } from '../lib/server-process.ts';
@@ -149,13 +147,8 @@ function noteError(tally: Tally, message: string) {
 /** The session's socket with its two live subscriptions, as the app's map and chat screens hold them. */
 function connect(server: ServerProcess, session: Session, tally: Tally): { client: Client; closing: () => void } {
   let closing = false;
-  const client = createClient({
-    url: server.wsUrl,
-    webSocketImpl: WebSocket,
-    connectionParams: { authorization: `Bearer ${session.user.accessToken}` },
-    lazy: false,
-    retryAttempts: 0,
-    on: { closed: (event) => !closing && noteError(tally, `socket closed: ${(event as { code?: number }).code}`) },
+  const client = signedInSocket(server.wsUrl, session.user.accessToken, {
+    closed: (event) => !closing && noteError(tally, `socket closed: ${(event as { code?: number }).code}`),
   });
   const sink = (name: string) => ({
     next: (value: { errors?: readonly unknown[] }) => {

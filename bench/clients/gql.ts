@@ -1,6 +1,9 @@
 // GraphQL over HTTP as the benchmark clients speak it: plain fetch, JSON, Bearer tokens. No
 // codegen documents: the bench sends the operations apps send, written out where they are used.
 import { randomBytes } from 'node:crypto';
+import { createClient } from 'graphql-ws';
+import type { Client, ClientOptions } from 'graphql-ws';
+import WebSocket from 'ws';
 
 /** The data of an operation whose caller gives no type: it reads the fields it asked for. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- deliberately untyped, like the operations written inline
@@ -136,4 +139,19 @@ export function eventInput(latitude: number, longitude: number, title: string, e
     isPublic: true,
     ...extra,
   };
+}
+
+/**
+ * A graphql-ws client signed in as `token`, connecting at once and never retrying: a bench
+ * socket that drops is an error to count, not something to hide behind a reconnect.
+ */
+export function signedInSocket(wsUrl: string, token: string, on?: ClientOptions['on']): Client {
+  return createClient({
+    url: wsUrl,
+    webSocketImpl: WebSocket,
+    connectionParams: { authorization: `Bearer ${token}` },
+    lazy: false,
+    retryAttempts: 0,
+    on,
+  });
 }

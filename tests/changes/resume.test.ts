@@ -3,6 +3,7 @@
 // the changes it may see that it missed, in order, once, then live ones.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from 'graphql-ws';
+import type { Prisma } from '../../src/generated/prisma/client.ts';
 import { recordEventChange } from '../../src/services/events/realtime.ts';
 import { snapshot } from '../../src/services/events/index.ts';
 import { orderedPair } from '../../src/services/social/index.ts';
@@ -36,6 +37,28 @@ const bearer = (user: TestUser) => ({ authorization: `Bearer ${user.accessToken}
 
 /** The change log's id a change cursor names (clients treat cursors as opaque; the test looks inside). */
 const changeIdOf = (cursor: string) => (JSON.parse(Buffer.from(cursor, 'base64url').toString()) as [string, number])[1];
+
+/**
+ * Renames an event and records its change in `tx`, as updateEvent does, without telling the
+ * change feed: what a transaction that has not committed yet, or a writer that died at commit,
+ * leaves for the relay.
+ */
+async function renameInTransaction(tx: Prisma.TransactionClient, eventId: string, title: string, hostId: string) {
+  const before = await tx.event.findUniqueOrThrow({ where: { id: eventId } });
+  const after = await tx.event.update({ where: { id: eventId }, data: { title, version: { increment: 1 } } });
+  await recordEventChange(
+    tx,
+    {
+      kind: 'UPDATED',
+      eventId,
+      version: after.version,
+      occurredAt: new Date(),
+      before: snapshot(before),
+      after: snapshot(after),
+    },
+    [hostId],
+  );
+}
 
 /** A map subscriber that comes and goes on one instance, keeping its last cursor as an app does. */
 class MapScreen {
@@ -348,23 +371,7 @@ describe.runIf(testDatabaseUrl && testRedisUrl)('resuming across two instances',
     const isRecorded = new Promise<void>((resolve) => (recorded = resolve));
     const t1 = b.deps.prisma.$transaction(
       async (tx) => {
-        const before = await tx.event.findUniqueOrThrow({ where: { id: slow.id } });
-        const after = await tx.event.update({
-          where: { id: slow.id },
-          data: { title: 'slow, committed last', version: { increment: 1 } },
-        });
-        await recordEventChange(
-          tx,
-          {
-            kind: 'UPDATED',
-            eventId: slow.id,
-            version: after.version,
-            occurredAt: new Date(),
-            before: snapshot(before),
-            after: snapshot(after),
-          },
-          [host.id],
-        );
+        await renameInTransaction(tx, slow.id, 'slow, committed last', host.id);
         recorded();
         await held;
       },
@@ -404,26 +411,8 @@ describe.runIf(testDatabaseUrl && testRedisUrl)('resuming across two instances',
       console.info(`B's Redis cut: delivered on A ${Date.now() - started} ms after the mutation`);
 
       // Died at commit: the change is committed, nobody relayed or published it.
-      const before = await b.deps.prisma.event.findUniqueOrThrow({ where: { id: event.id } });
       const orphaned = Date.now();
-      await b.deps.prisma.$transaction(async (tx) => {
-        const after = await tx.event.update({
-          where: { id: event.id },
-          data: { title: 'committed, never relayed', version: { increment: 1 } },
-        });
-        await recordEventChange(
-          tx,
-          {
-            kind: 'UPDATED',
-            eventId: event.id,
-            version: after.version,
-            occurredAt: new Date(),
-            before: snapshot(before),
-            after: snapshot(after),
-          },
-          [host.id],
-        );
-      });
+      await b.deps.prisma.$transaction((tx) => renameInTransaction(tx, event.id, 'committed, never relayed', host.id));
       await screen.next((c) => c.event?.title === 'committed, never relayed', 5_000);
       console.info(`writer died at commit: delivered on A ${Date.now() - orphaned} ms after the commit`);
     } finally {
