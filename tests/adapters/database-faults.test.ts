@@ -62,19 +62,22 @@ async function recovery(server: TestServer, user: TestUser, timeoutMs = RECOVER_
 }
 
 /**
- * Opens `count` pooled connections at once and waits until the pool holds them all. Some may be
+ * Opens `count` pooled connections at once, again until the pool holds them all. Some may be
  * busy a moment with the instance's own background work (the revocation poll, the change log's
- * poll, the push worker): a busy connection dies with the host like an idle one.
+ * poll, the push worker): a busy connection dies with the host like an idle one. And one may
+ * close meanwhile (a connection left suspect by an earlier fault is replaced on its next use),
+ * so the pool is filled again rather than watched.
  */
 async function fillPool(server: TestServer, count: number) {
-  await Promise.all(
-    Array.from({ length: count }, () => server.deps.prisma.$queryRaw`SELECT 1 AS one FROM pg_sleep(0.2)`),
+  await eventually(
+    async () => {
+      await Promise.all(
+        Array.from({ length: count }, () => server.deps.prisma.$queryRaw`SELECT 1 AS one FROM pg_sleep(0.2)`),
+      );
+      return (server.deps.db.poolStats()?.total ?? 0) >= count;
+    },
+    { timeoutMs: 5_000, intervalMs: 10, what: `${count} pooled connections` },
   );
-  await eventually(() => (server.deps.db.poolStats()?.total ?? 0) >= count, {
-    timeoutMs: 2_000,
-    intervalMs: 10,
-    what: `${count} pooled connections`,
-  });
 }
 
 describe.skipIf(!testDatabaseUrl)('database faults (PostgreSQL behind a proxy)', () => {
