@@ -11,7 +11,7 @@
 import type { Logger } from 'pino';
 import { BACKGROUND_SQL } from '../db/index.ts';
 import type { PrismaClient } from '../db/index.ts';
-import { DomainError, resyncRequired, unavailable } from '../lib/errors.ts';
+import { DomainError, missedChanges, resyncRequired, unavailable } from '../lib/errors.ts';
 import { createPushIterator } from '../pubsub/iterator.ts';
 import type { PushIterator } from '../pubsub/iterator.ts';
 import { codec } from '../pubsub/hub.ts';
@@ -112,16 +112,35 @@ export function createChangeFeed(opts: ChangeFeedOptions): ChangeFeed & { start(
     return true;
   }
 
+  /**
+   * Ends every local subscriber with RESYNC_REQUIRED (after what it has queued): changes after
+   * `last` were trimmed before this instance read them (it was cut off from the database for
+   * longer than the history kept), so none of them can know what it missed.
+   */
+  function resyncEveryone(from: number, to: number): void {
+    log.warn({ from, to }, 'changes trimmed before this instance read them; its subscribers must resync');
+    for (const set of byTopic.values()) for (const s of set) s.queue.fail(missedChanges());
+    byTopic.clear();
+  }
+
   /** Reads and delivers everything after `last` from the log. */
   async function readGap(): Promise<void> {
     for (;;) {
-      const raw = await prisma.$queryRawUnsafe<RawRow[]>(
-        `${BACKGROUND_SQL} SELECT id, position, topics, payload FROM change_log WHERE position > $1 ORDER BY position LIMIT ${BATCH}`,
+      const raw = await prisma.$queryRawUnsafe<Array<Partial<RawRow> & { head: Numeric }>>(
+        `${BACKGROUND_SQL} SELECT s.head, c.id, c.position, c.topics, c.payload
+         FROM change_log_state s
+         LEFT JOIN LATERAL (
+           SELECT id, position, topics, payload FROM change_log WHERE position > $1 ORDER BY position LIMIT ${BATCH}) c ON true`,
         last,
       );
-      const rows = raw.map(toRow);
-      if (rows.length && rows[0]!.position !== last + 1)
-        log.warn({ from: last + 1, to: rows[0]!.position - 1 }, 'changes trimmed before this instance read them');
+      if (closed) return;
+      const head = Number(raw[0]?.head ?? 0);
+      const rows = raw.filter((r): r is RawRow & { head: Numeric } => r.id !== null).map(toRow);
+      const next = rows[0]?.position ?? head + 1;
+      if (next > last + 1) {
+        resyncEveryone(last + 1, next - 1);
+        last = next - 1;
+      }
       for (const row of rows) dispatch(row);
       if (rows.length < BATCH) return;
     }
@@ -132,10 +151,34 @@ export function createChangeFeed(opts: ChangeFeedOptions): ChangeFeed & { start(
   const serially = (task: () => Promise<void> | void): Promise<void> =>
     (work = work.then(task).catch((err: unknown) => log.warn({ err }, 'change delivery deferred to the next poll')));
 
-  const receive = (rows: readonly Row[]) =>
-    serially(async () => {
-      if (!deliverContiguous(rows)) await readGap();
+  // While a gap read runs (a slow database), what arrives is not queued as it comes: one more
+  // gap read, started after it arrived, reads it all from the log (a relayed change is
+  // committed before anyone hears of it). So the work queue holds at most two reads.
+  let reading = false;
+  let readQueued = false;
+  const readGapNow = async (): Promise<void> => {
+    reading = true;
+    try {
+      await readGap();
+    } finally {
+      reading = false;
+    }
+  };
+  const gapRead = (): Promise<void> => {
+    if (readQueued) return work;
+    readQueued = true;
+    return serially(() => {
+      readQueued = false;
+      return readGapNow();
     });
+  };
+
+  const receive = (rows: readonly Row[]): Promise<void> => {
+    if (reading || readQueued) return gapRead();
+    return serially(async () => {
+      if (!deliverContiguous(rows)) await readGapNow();
+    });
+  };
 
   // ---- relay -----------------------------------------------------------------------------
 
@@ -151,10 +194,11 @@ export function createChangeFeed(opts: ChangeFeedOptions): ChangeFeed & { start(
    * commits later.
    */
   async function relayOnce(): Promise<number> {
-    const raw = await prisma.$transaction(async (tx) => {
-      await tx.$queryRawUnsafe(`${BACKGROUND_SQL} SELECT head FROM change_log_state FOR UPDATE`);
-      return tx.$queryRawUnsafe<RawRow[]>(
-        `${BACKGROUND_SQL} WITH next AS (
+    const raw = await prisma.$transaction(
+      async (tx) => {
+        await tx.$queryRawUnsafe(`${BACKGROUND_SQL} SELECT head FROM change_log_state FOR UPDATE`);
+        return tx.$queryRawUnsafe<RawRow[]>(
+          `${BACKGROUND_SQL} WITH next AS (
            SELECT p.id, s.head + row_number() OVER (ORDER BY p.id) AS pos
            FROM (SELECT id FROM change_log WHERE position IS NULL ORDER BY id LIMIT ${BATCH}) p, change_log_state s),
          relayed AS (
@@ -163,8 +207,11 @@ export function createChangeFeed(opts: ChangeFeedOptions): ChangeFeed & { start(
          bumped AS (
            UPDATE change_log_state SET head = head + (SELECT count(*) FROM relayed) WHERE (SELECT count(*) FROM relayed) > 0)
          SELECT * FROM relayed ORDER BY position`,
-      );
-    });
+        );
+      },
+      // The reasoning above needs a fresh snapshot per statement, whatever the server's default.
+      { isolationLevel: 'ReadCommitted' },
+    );
     const rows = raw.map(toRow);
     if (rows.length) {
       void receive(rows);
@@ -227,19 +274,19 @@ export function createChangeFeed(opts: ChangeFeedOptions): ChangeFeed & { start(
   // ---- polling ---------------------------------------------------------------------------
 
   let polls = 0;
-  let polling = false;
+  /** The poll in flight, if any (close waits for it). */
+  let polling: Promise<void> | null = null;
   const poll = setInterval(() => {
     if (polling || closed) return;
-    polling = true;
-    void (async () => {
+    polling = (async () => {
       try {
         if (await pending()) await relay();
-        await serially(readGap);
-        if (++polls % TRIM_EVERY_POLLS === 0) await trim();
+        await gapRead();
+        if (++polls % TRIM_EVERY_POLLS === 0 && !closed) await trim();
       } catch (err) {
         log.debug({ err }, 'change log poll failed');
       } finally {
-        polling = false;
+        polling = null;
       }
     })();
   }, opts.pollMs);
@@ -282,27 +329,40 @@ export function createChangeFeed(opts: ChangeFeedOptions): ChangeFeed & { start(
   }
 
   /**
-   * One page of the log after `after` on the topics, and the head of the same snapshot.
-   * RESYNC_REQUIRED when changes after `after` were trimmed meanwhile (positions are gapless,
-   * so the oldest kept one tells).
+   * One page of the log after `after` (and up to `until`) on the topics, and the head of the
+   * same snapshot. RESYNC_REQUIRED when changes after `after` were trimmed meanwhile (positions
+   * are gapless, so the oldest kept one tells; with none kept, the head does).
    */
-  async function readPage(topics: readonly string[], after: number): Promise<{ rows: Row[]; head: number }> {
-    const raw = await prisma.$queryRawUnsafe<Array<RawRow & { head: Numeric; oldest: Numeric | null }>>(
-      `SELECT s.head, (SELECT min(position) FROM change_log) AS oldest, c.id, c.position, c.topics, c.payload
+  async function readPage(
+    topics: readonly string[],
+    after: number,
+    until = Number.MAX_SAFE_INTEGER,
+  ): Promise<{ rows: Row[]; head: number }> {
+    const raw = await prisma.$queryRawUnsafe<Array<RawRow & { head: Numeric; oldest: Numeric }>>(
+      `SELECT s.head, COALESCE((SELECT min(position) FROM change_log), s.head + 1) AS oldest,
+              c.id, c.position, c.topics, c.payload
        FROM change_log_state s
        LEFT JOIN LATERAL (
          SELECT id, position, topics, payload FROM change_log
-         WHERE position > $1 AND topics && $2::text[] ORDER BY position LIMIT ${BATCH}) c ON true`,
+         WHERE position > $1 AND position <= $3 AND topics && $2::text[] ORDER BY position LIMIT ${BATCH}) c ON true`,
       after,
       [...topics],
+      until,
     );
     const head = Number(raw[0]?.head ?? 0);
-    const oldest = raw[0]?.oldest;
-    if (oldest !== null && oldest !== undefined && Number(oldest) > after + 1) throw resyncRequired();
+    if (Number(raw[0]?.oldest ?? 0) > after + 1) throw resyncRequired();
     return { head, rows: raw.filter((r) => r.id !== null).map(toRow) };
   }
 
-  /** Replays the log after `after`, page by page as the consumer reads, then goes on live. */
+  /**
+   * Replays the log after `after`, page by page as the consumer reads, then goes on live.
+   *
+   * The seam: once a page reaches the head of its snapshot, the subscriber registers for live
+   * changes above the last position delivered locally (synchronously, so nothing is delivered
+   * in between). When local delivery has already gone past the snapshot's head, the changes in
+   * between are read from the log once, up to that floor, while live ones queue; so a busy feed
+   * cannot keep a resuming subscriber replaying forever.
+   */
   function resume(
     topics: readonly string[],
     after: number,
@@ -310,7 +370,9 @@ export function createChangeFeed(opts: ChangeFeedOptions): ChangeFeed & { start(
   ): AsyncIterableIterator<Change<unknown>> {
     let cursor = after;
     let page: Array<Change<unknown>> = [];
+    /** Live changes, above `floor`; replay goes on up to the floor first. */
     let live: AsyncIterableIterator<Change<unknown>> | undefined;
+    let floor = Number.MAX_SAFE_INTEGER;
     let done = false;
     const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
     const iterator: AsyncIterableIterator<Change<unknown>> = {
@@ -319,19 +381,17 @@ export function createChangeFeed(opts: ChangeFeedOptions): ChangeFeed & { start(
           if (done) return DONE;
           const replayed = page.shift();
           if (replayed) return { done: false, value: replayed };
-          if (live) return live.next();
-          const { rows, head } = await readPage(topics, cursor);
+          if (live && cursor >= floor) return live.next();
+          const { rows, head } = await readPage(topics, cursor, floor);
           if (done) return DONE;
           page = rows.map((r) => ({ id: r.id, position: r.position, payload: codec.decode(r.payload) }));
-          if (rows.length === BATCH) {
-            cursor = rows.at(-1)!.position;
-            continue;
+          if (rows.length === BATCH) cursor = rows.at(-1)!.position;
+          else if (live) cursor = floor;
+          else {
+            cursor = Math.max(cursor, head);
+            floor = Math.max(cursor, last);
+            live = register(topics, floor, signal);
           }
-          // Everything on these topics up to `head` is read. When local delivery has not gone
-          // past it, go live from there (synchronously: nothing is delivered in between);
-          // otherwise read what it delivered meanwhile from the log first.
-          cursor = Math.max(cursor, head);
-          if (last <= cursor) live = register(topics, cursor, signal);
         }
       },
       async return() {
@@ -406,6 +466,7 @@ export function createChangeFeed(opts: ChangeFeedOptions): ChangeFeed & { start(
       closed = true;
       clearInterval(poll);
       await fromPubSub.return?.();
+      await polling;
       await relaying?.catch(() => {});
       await work;
       for (const set of byTopic.values()) for (const s of set) s.queue.end();

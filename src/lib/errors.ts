@@ -83,6 +83,13 @@ export const resyncRequired = () =>
     { field: 'after' },
   );
 
+/** RESYNC_REQUIRED for a live subscription that missed changes no longer kept (no cursor to blame). */
+export const missedChanges = () =>
+  new DomainError(
+    'RESYNC_REQUIRED',
+    'This subscription missed changes the server no longer keeps; query again, then subscribe again',
+  );
+
 /**
  * A dependency the request needs (the database) cannot answer now: the contract's
  * INTERNAL_SERVER_ERROR, marked retryable and answered with HTTP 503, so that clients retry

@@ -1,5 +1,8 @@
 export interface PushIteratorOptions {
-  /** Called exactly once, when the iterator finishes for any reason (return, throw, abort or end). */
+  /**
+   * Called exactly once, when the iterator stops taking values for any reason (return, throw,
+   * abort, end, fail, or an overflow that fails it).
+   */
   onFinish: () => void;
   /** Ends the iterator when aborted. */
   signal?: AbortSignal;
@@ -8,8 +11,9 @@ export interface PushIteratorOptions {
   /** Called on the first dropped value since the buffer was last drained, so a slow consumer warns once, not per message. */
   onOverflow?: () => void;
   /**
-   * Instead of dropping values on overflow, fail: the queue is cleared and the next read rejects
-   * with this error (for streams where a lost value is worse than a restart).
+   * Instead of dropping values on overflow, fail: the queue is cleared, the iterator stops
+   * taking values at once, and the next read rejects with this error (for streams where a lost
+   * value is worse than a restart).
    */
   overflowError?: () => Error;
 }
@@ -21,6 +25,8 @@ export interface PushIterator<T> {
   push(value: T): void;
   /** Finishes after the queued values have been read. */
   end(): void;
+  /** Stops taking values; the queued ones are read, then the next read rejects with `error`. */
+  fail(error: Error): void;
 }
 
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
@@ -29,7 +35,7 @@ const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value:
 export function createPushIterator<T>(opts: PushIteratorOptions): PushIterator<T> {
   const maxBuffered = opts.maxBuffered ?? 1000;
   const queue: T[] = [];
-  const waiting: Array<(result: IteratorResult<T>) => void> = [];
+  const waiting: Array<{ resolve: (result: IteratorResult<T>) => void; reject: (error: Error) => void }> = [];
   let ended = false;
   let finished = false;
   let overflowing = false;
@@ -40,7 +46,7 @@ export function createPushIterator<T>(opts: PushIteratorOptions): PushIterator<T
     finished = true;
     ended = true;
     opts.signal?.removeEventListener('abort', abort);
-    for (const resolve of waiting.splice(0)) resolve(DONE);
+    for (const { resolve } of waiting.splice(0)) resolve(DONE);
     opts.onFinish();
   };
 
@@ -66,7 +72,7 @@ export function createPushIterator<T>(opts: PushIteratorOptions): PushIterator<T
         finish();
         return Promise.resolve(DONE);
       }
-      return new Promise((resolve) => waiting.push(resolve));
+      return new Promise((resolve, reject) => waiting.push({ resolve, reject }));
     },
     return() {
       abort();
@@ -90,17 +96,18 @@ export function createPushIterator<T>(opts: PushIteratorOptions): PushIterator<T
     iterator,
     push(value) {
       if (ended) return;
-      const resolve = waiting.shift();
-      if (resolve) {
-        resolve({ done: false, value });
+      const waiter = waiting.shift();
+      if (waiter) {
+        waiter.resolve({ done: false, value });
         return;
       }
       queue.push(value);
       if (queue.length > maxBuffered && opts.overflowError) {
-        // Nobody waits (the queue is not empty): the next read gets the error.
+        // Nobody waits (the queue is not empty): the next read gets the error. The iterator
+        // stops taking values now, so its producer lets go of it before the consumer reads.
         queue.length = 0;
         failure = opts.overflowError();
-        ended = true;
+        finish();
         return;
       }
       if (queue.length > maxBuffered) {
@@ -112,6 +119,13 @@ export function createPushIterator<T>(opts: PushIteratorOptions): PushIterator<T
     end() {
       ended = true;
       if (queue.length === 0) finish();
+    },
+    fail(error) {
+      if (ended) return;
+      const waiter = waiting.shift();
+      if (waiter) waiter.reject(error);
+      else failure = error;
+      finish();
     },
   };
 }

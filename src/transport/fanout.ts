@@ -19,7 +19,14 @@
 // a group of one: someone joining it later would miss the replay.
 import { createSourceEventStream, execute, getOperationAST, Kind, visit } from 'graphql';
 import { SharedPromises } from '../lib/shared-promises.ts';
-import type { ASTNode, ExecutionArgs, ExecutionResult, FormattedExecutionResult } from 'graphql';
+import type {
+  ASTNode,
+  ExecutionArgs,
+  ExecutionResult,
+  FormattedExecutionResult,
+  SelectionNode,
+  ValueNode,
+} from 'graphql';
 
 /** One subscriber: a graphql-ws operation on one socket. */
 export interface Member {
@@ -225,15 +232,40 @@ function sharingOf(args: ExecutionArgs, key: GroupKey): Omit<Sharing, 'results'>
   return { selectionKey: groupKey({ ...key, variables }), fanoutKey };
 }
 
-/** Whether the operation's root field resumes with an `after` argument that is set. */
+/**
+ * Whether the operation's root field resumes with an `after` argument that is set: written
+ * out, or a variable that is given or has a default. The root field may sit in fragments.
+ */
 function resumes(args: ExecutionArgs): boolean {
-  const root = getOperationAST(args.document, args.operationName)?.selectionSet.selections[0];
-  if (root?.kind !== Kind.FIELD) return false;
-  const after = root.arguments?.find((a) => a.name.value === 'after')?.value;
-  if (!after || after.kind === Kind.NULL) return false;
-  if (after.kind !== Kind.VARIABLE) return true;
-  const value = (args.variableValues as Record<string, unknown> | undefined)?.[after.name.value];
-  return value !== null && value !== undefined;
+  const operation = getOperationAST(args.document, args.operationName);
+  if (!operation) return false;
+  const fragments = new Map(
+    args.document.definitions.flatMap((d) => (d.kind === Kind.FRAGMENT_DEFINITION ? [[d.name.value, d]] : [])),
+  );
+  const variables = (args.variableValues ?? {}) as Record<string, unknown>;
+  const isSet = (value: ValueNode): boolean => {
+    if (value.kind === Kind.NULL) return false;
+    if (value.kind !== Kind.VARIABLE) return true;
+    const name = value.name.value;
+    if (name in variables) return variables[name] !== null && variables[name] !== undefined;
+    const definition = operation.variableDefinitions?.find((v) => v.variable.name.value === name);
+    return !!definition?.defaultValue && definition.defaultValue.kind !== Kind.NULL;
+  };
+  const seen = new Set<string>();
+  const inSelections = (selections: readonly SelectionNode[]): boolean =>
+    selections.some((selection) => {
+      if (selection.kind === Kind.FIELD) {
+        const after = selection.arguments?.find((a) => a.name.value === 'after');
+        return !!after && isSet(after.value);
+      }
+      if (selection.kind === Kind.INLINE_FRAGMENT) return inSelections(selection.selectionSet.selections);
+      const name = selection.name.value;
+      if (seen.has(name)) return false;
+      seen.add(name);
+      const fragment = fragments.get(name);
+      return !!fragment && inSelections(fragment.selectionSet.selections);
+    });
+  return inSelections(operation.selectionSet.selections);
 }
 
 /** A group under its key: being started, or running. */

@@ -362,4 +362,36 @@ describe('createPushIterator', () => {
     await expect(queue.iterator.next()).resolves.toEqual({ done: true, value: undefined });
     expect(finished).toBe(1);
   });
+
+  it('with overflowError, lets go at the overflow and rejects the next read with the error', async () => {
+    let finished = 0;
+    const queue = createPushIterator<number>({
+      maxBuffered: 2,
+      onFinish: () => finished++,
+      overflowError: () => new Error('fell behind'),
+    });
+    for (let n = 1; n <= 3; n++) queue.push(n);
+    // The producer's registry hears of it now, not when the slow consumer next reads.
+    expect(finished).toBe(1);
+    queue.push(4);
+    await expect(queue.iterator.next()).rejects.toThrow('fell behind');
+    await expect(queue.iterator.next()).resolves.toEqual({ done: true, value: undefined });
+    expect(finished).toBe(1);
+  });
+
+  it('fail() lets go at once, delivers what is queued, then rejects; a waiting read rejects at once', async () => {
+    let finished = 0;
+    const queue = createPushIterator<number>({ onFinish: () => finished++ });
+    queue.push(1);
+    queue.fail(new Error('resync'));
+    expect(finished).toBe(1);
+    queue.push(2);
+    await expect(queue.iterator.next()).resolves.toEqual({ done: false, value: 1 });
+    await expect(queue.iterator.next()).rejects.toThrow('resync');
+
+    const idle = createPushIterator<number>({ onFinish: () => {} });
+    const waiting = idle.iterator.next();
+    idle.fail(new Error('resync'));
+    await expect(waiting).rejects.toThrow('resync');
+  });
 });

@@ -2,9 +2,11 @@
 // background drives them: keep the last cursor, subscribe again with `after`, and get exactly
 // the changes it may see that it missed, in order, once, then live ones.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'graphql';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import type { Client } from 'graphql-ws';
 import type { Prisma } from '../../src/generated/prisma/client.ts';
-import { recordEventChange } from '../../src/services/events/realtime.ts';
+import { mapTopicsFor, recordEventChange } from '../../src/services/events/realtime.ts';
 import { snapshot } from '../../src/services/events/index.ts';
 import { orderedPair } from '../../src/services/social/index.ts';
 import {
@@ -200,6 +202,43 @@ describe('resuming on one instance', () => {
     await client.dispose();
   });
 
+  it('replays to each subscriber with `after`, also when it sits in a fragment or a variable default', async () => {
+    const host = await createUser(server);
+    await certify(server, host);
+    const event = await createEvent(server, host, { isPublic: true, ...INSIDE, title: 'before' });
+    const screen = new MapScreen(server);
+    await screen.open();
+    await host.gqlOk(UpdateEventDocument, { id: event.id, input: { title: 'seen' } });
+    const mark = await screen.next((c) => c.event?.title === 'seen');
+    await screen.close();
+    await host.gqlOk(UpdateEventDocument, { id: event.id, input: { title: 'missed' } });
+
+    // Identical documents and variables share a live group; a resumed one must not, or who
+    // joins second misses the replay the first one got.
+    const selection = 'cursor event { title }';
+    const operations: Array<[string, Record<string, unknown>]> = [
+      [
+        `subscription($b: BoundsInput!, $a: String) { ...Live }
+         fragment Live on Subscription { eventChanged(bounds: $b, after: $a) { ${selection} } }`,
+        { b: BOX, a: mark.cursor },
+      ],
+      [
+        `subscription($b: BoundsInput!, $a: String = "${mark.cursor}") { eventChanged(bounds: $b, after: $a) { ${selection} } }`,
+        { b: BOX },
+      ],
+    ];
+    for (const [text, variables] of operations) {
+      const document = parse(text) as TypedDocumentNode<{ eventChanged: { event: { title: string } | null } }>;
+      const clients = [wsClient(server), wsClient(server)];
+      for (const client of clients) {
+        const live = await subscribe(server, client, document, variables);
+        await live.next((d) => d.eventChanged.event?.title === 'missed');
+        expect(live.errors).toEqual([]);
+      }
+      for (const client of clients) await client.dispose();
+    }
+  });
+
   it('refuses a text that is not a cursor of the subscription with BAD_USER_INPUT on `after`', async () => {
     const ben = await createUser(server);
     const client = wsClient(server, bearer(ben));
@@ -258,6 +297,47 @@ describe('cursors older than the history kept', () => {
     await recent.open(mark.cursor);
     await recent.next((c) => c.event?.title === 'missed');
     await recent.close();
+  });
+  it('ends live subscribers with RESYNC_REQUIRED when changes they missed were trimmed, then goes on', async () => {
+    const host = await createUser(server);
+    await certify(server, host);
+    const event = await createEvent(server, host, { isPublic: true, ...INSIDE, title: 'v1' });
+    const client = wsClient(server, undefined, { stayConnected: true });
+    const live = await subscribe(server, client, ResumeEventChangedDocument, { bounds: BOX });
+    await host.gqlOk(UpdateEventDocument, { id: event.id, input: { title: 'heard' } });
+    await live.next((d) => d.eventChanged.event?.title === 'heard');
+
+    // What an instance finds when it comes back from longer than the history kept without the
+    // database: other instances relayed three changes, and they are trimmed already.
+    await server.deps.prisma.$executeRaw`UPDATE change_log_state SET head = head + 3`;
+    await live.finished;
+    expect(live.errors).toEqual([[expect.objectContaining({ extensions: { code: 'RESYNC_REQUIRED' } })]]);
+
+    // A screen that resyncs hears what comes next.
+    const again = await subscribe(server, client, ResumeEventChangedDocument, { bounds: BOX });
+    await host.gqlOk(UpdateEventDocument, { id: event.id, input: { title: 'after the resync' } });
+    await again.next((d) => d.eventChanged.event?.title === 'after the resync');
+    again.stop();
+    await client.dispose();
+  });
+
+  it('answers RESYNC_REQUIRED for a position whose later history is gone, with no change kept at all', async () => {
+    const host = await createUser(server);
+    await certify(server, host);
+    const event = await createEvent(server, host, { isPublic: true, ...INSIDE, title: 'v1' });
+    const screen = new MapScreen(server);
+    await screen.open();
+    await host.gqlOk(UpdateEventDocument, { id: event.id, input: { title: 'marked' } });
+    const mark = await screen.next((c) => c.event?.title === 'marked');
+    await host.gqlOk(UpdateEventDocument, { id: event.id, input: { title: 'later' } });
+    await screen.next((c) => c.event?.title === 'later');
+    await screen.close();
+    const position = (await server.deps.changes.positionOf({ id: changeIdOf(mark.cursor) }))!;
+
+    // A quiet day trims by age everything there was, between the cursor's lookup and the replay.
+    await server.deps.prisma.$executeRaw`DELETE FROM change_log`;
+    const replay = server.deps.changes.subscribe(mapTopicsFor([INSIDE]), position);
+    await expect(replay.next()).rejects.toMatchObject({ code: 'RESYNC_REQUIRED' });
   });
 });
 
