@@ -384,7 +384,13 @@ export function createChangeFeed(opts: ChangeFeedOptions): ChangeFeed & { start(
           if (live && cursor >= floor) return live.next();
           const { rows, head } = await readPage(topics, cursor, floor);
           if (done) return DONE;
-          page = rows.map((r) => ({ id: r.id, position: r.position, payload: codec.decode(r.payload) }));
+          const read = rows.map((r): Change<unknown> => ({
+            id: r.id,
+            position: r.position,
+            payload: codec.decode(r.payload),
+          }));
+          for (const change of read) change.page = read;
+          page = [...read];
           if (rows.length === BATCH) cursor = rows.at(-1)!.position;
           else if (live) cursor = floor;
           else {

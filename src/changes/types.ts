@@ -7,6 +7,12 @@ export interface Change<T> {
   /** Its place in commit order. */
   position: number;
   payload: T;
+  /**
+   * For a replayed change, the changes of the page of the log it was read with (itself
+   * included), so what a subscriber reads for each can be read for the page at once
+   * (readAlongPage). Live changes have none.
+   */
+  page?: ReadonlyArray<Change<T>>;
 }
 
 /** A change to record in a transaction. */

@@ -22,12 +22,9 @@ builder.subscriptionFields((t) => ({
       live.addedMessages(ctx.deps, ctx.viewer.id, args.chatId ? String(args.chatId) : null, args.after),
     // Fresh caches first: queryFromInfo records in them what the query loads; clearing them
     // afterwards made Pothos load the selection's relations a second time.
-    resolve: (event, _args, ctx, info) => {
+    resolve: (added, _args, ctx, info) => {
       withFreshCaches(null, ctx);
-      return ctx.prisma.message.findUniqueOrThrow({
-        ...queryFromInfo({ context: ctx, info }),
-        where: { id: event.messageId },
-      });
+      return live.readAddedMessage(ctx.prisma, added, queryFromInfo({ context: ctx, info }));
     },
   }),
   messageUpdated: t.withAuth(signedIn).field({

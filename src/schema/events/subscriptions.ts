@@ -1,18 +1,10 @@
 import { builder } from '../../builder.ts';
 import { changeCursor } from '../../changes/index.ts';
 import { AFTER_DESCRIPTION } from '../resume.ts';
-import { SharedPromises } from '../../lib/shared-promises.ts';
 import type { DeliveredChange } from '../../services/events/subscriptions.ts';
-import { mapChanges, myChanges } from '../../services/events/subscriptions.ts';
-import { findVisibleEvent } from '../../services/events/index.ts';
+import { mapChanges, myChanges, readChangedEvent } from '../../services/events/subscriptions.ts';
 import { withFreshCaches } from '../viewer.ts';
 import { BoundsInput, EventChangeKind, EventFilter } from './types.ts';
-
-// Groups (src/transport/fanout.ts) execute once per event each, but one change reaches many groups: one
-// per viewport and viewer. Groups whose selection of the event is the same (per-viewer
-// conditions included, so anonymous groups on different viewports match) share one read of it.
-// Keys carry the event's version, so an entry never outlives the change it was read for.
-const sharedReads = new SharedPromises<unknown>(2_000);
 
 const EventChange = builder.objectRef<DeliveredChange>('EventChange').implement({
   description: 'A change to an event, as one subscriber may see it.',
@@ -23,12 +15,8 @@ const EventChange = builder.objectRef<DeliveredChange>('EventChange').implement(
       type: 'Event',
       nullable: true,
       description: 'Null when deleted, or when the subscriber may no longer see it.',
-      resolve: (query, change, _args, ctx) => {
-        if (!change.showEvent) return null;
-        const { eventId, version } = change.message;
-        const key = `${eventId}:${version}:${ctx.viewer?.id ?? ''}:${JSON.stringify(query)}`;
-        return sharedReads.get(key, async () => findVisibleEvent(ctx.deps, ctx.viewer?.id, eventId, query));
-      },
+      resolve: (query, change, _args, ctx) =>
+        change.showEvent ? readChangedEvent(ctx.deps, ctx.viewer?.id ?? null, change, query) : null,
     }),
     version: t.int({ description: 'The event’s version after the change.', resolve: (c) => c.message.version }),
     occurredAt: t.field({ type: 'DateTime', description: 'When it happened.', resolve: (c) => c.message.occurredAt }),

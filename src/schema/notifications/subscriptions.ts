@@ -1,7 +1,7 @@
 import { queryFromInfo } from '@pothos/plugin-prisma';
 import { builder } from '../../builder.ts';
 import { AFTER_DESCRIPTION } from '../resume.ts';
-import { notificationEvents } from '../../services/notifications/subscriptions.ts';
+import { notificationEvents, readAddedNotification } from '../../services/notifications/subscriptions.ts';
 import { withFreshCaches } from '../viewer.ts';
 import { Notification } from './types.ts';
 
@@ -14,12 +14,9 @@ builder.subscriptionFields((t) => ({
       "The viewer's new notifications, as they happen (from any instance); with `after`, those since that notification first.",
     args: { after: t.arg.string({ description: AFTER_DESCRIPTION }) },
     subscribe: (_root, args, ctx) => notificationEvents(ctx.deps, ctx.viewer.id, args.after),
-    resolve: (message, _args, ctx, info) => {
-      withFreshCaches(message, ctx);
-      return ctx.prisma.notification.findUniqueOrThrow({
-        ...queryFromInfo({ context: ctx, info }),
-        where: { id: message.notificationId },
-      });
+    resolve: (added, _args, ctx, info) => {
+      withFreshCaches(null, ctx);
+      return readAddedNotification(ctx.prisma, ctx.viewer.id, added, queryFromInfo({ context: ctx, info }));
     },
   }),
 }));

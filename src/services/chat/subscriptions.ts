@@ -3,9 +3,10 @@
 // hearing a chat at once), checked against membership when opened (by every subscriber, also
 // one who joins a running fan-out group: src/transport/fanout.ts), and ended when the member
 // leaves the chat (publishChatLeft).
-import { resumePosition } from '../../changes/index.ts';
+import { readAlongPage, resumePosition } from '../../changes/index.ts';
 import type { Change } from '../../changes/index.ts';
 import type { AppDeps } from '../../context.ts';
+import type { PrismaClient } from '../../db/index.ts';
 import { decodeCursor } from '../../lib/cursors.ts';
 import { resyncRequired } from '../../lib/errors.ts';
 import { createPushIterator, END_STREAM, filterMessages } from '../../pubsub/iterator.ts';
@@ -23,7 +24,7 @@ export async function addedMessages(
   viewerId: string,
   chatId: string | null,
   after?: string | null,
-): Promise<AsyncIterableIterator<ChatMessageEvent>> {
+): Promise<AsyncIterableIterator<AddedMessage>> {
   if (chatId) await requireMembership(deps.prisma, viewerId, chatId);
   const topics = [userChatTopic(viewerId)];
   const from = after === null || after === undefined ? undefined : await messagePosition(deps, after, topics);
@@ -38,13 +39,32 @@ export async function addedMessages(
   const source = deps.changes.subscribe<ChatMessageEvent>(topics, from, ended.signal);
   return filterMessages(
     source,
-    ({ payload: event }: Change<ChatMessageEvent>) => {
+    ({ payload: event, page }: Change<ChatMessageEvent>): AddedMessage | null => {
       if (chatId && event.chatId !== chatId) return null;
       if (event.senderId !== viewerId) markDeliveredSoon(deps, viewerId, event.chatId, event.seq!);
-      return event;
+      return { ...event, page };
     },
     () => ended.abort(),
   );
+}
+
+/** A new message as messageAdded delivers it; replayed ones come with their page of the log. */
+export type AddedMessage = ChatMessageEvent & Pick<Change<ChatMessageEvent>, 'page'>;
+
+/**
+ * The message a messageAdded delivery is about, with the selection's `query` (relations
+ * included); the messages of a replayed page are read in one query. (Every message on the
+ * viewer's chat topic is in one of their chats.)
+ */
+export async function readAddedMessage(prisma: PrismaClient, added: AddedMessage, query: object) {
+  const read = await readAlongPage(
+    added,
+    added.messageId,
+    JSON.stringify(query),
+    (e) => e.messageId,
+    (ids) => prisma.message.findMany({ ...query, where: { id: { in: ids } } }),
+  );
+  return read ?? prisma.message.findUniqueOrThrow({ ...query, where: { id: added.messageId } });
 }
 
 /** Where a Message.cursor (its chat and sequence number) resumes, on the viewer's chat topic. */

@@ -1,6 +1,6 @@
 // Who hears of an event change. Bounds and filter are checked on the message itself; only a
 // private event costs a membership query, and only for subscribers it could concern.
-import { afterChangeCursor } from '../../changes/index.ts';
+import { afterChangeCursor, readAlongPage } from '../../changes/index.ts';
 import type { Change } from '../../changes/index.ts';
 import type { AppDeps } from '../../context.ts';
 import { unauthenticated } from '../../lib/errors.ts';
@@ -10,6 +10,8 @@ import type { Bounds, EventChangeMessage, EventSnapshot } from './realtime.ts';
 import type { EventFilterInput } from './search.ts';
 import { checkBounds } from './search.ts';
 import { isOpenToAll, visibleEventWhere } from './visibility.ts';
+import { findVisibleEvent } from './index.ts';
+import { SharedPromises } from '../../lib/shared-promises.ts';
 import { normalizeTags } from '../../lib/validation.ts';
 
 /** A change as one subscriber receives it: `showEvent` false means deliver `event: null`. */
@@ -18,6 +20,35 @@ export interface DeliveredChange {
   showEvent: boolean;
   /** The change log's id of it (EventChange.cursor). */
   changeId: number;
+  /** For a replayed change, its page of the log (readChangedEvent reads the page's events at once). */
+  page?: Change<EventChangeMessage>['page'];
+}
+
+// Groups (src/transport/fanout.ts) execute once per event each, but one change reaches many
+// groups: one per viewport and viewer. Groups whose selection of the event is the same
+// (per-viewer conditions included, so anonymous groups on different viewports match) share one
+// read of it. Keys carry the event's version, so an entry never outlives the change it was
+// read for.
+const sharedReads = new SharedPromises<unknown>(2_000);
+
+/**
+ * The event a delivered change shows, as the viewer may see it now, with the selection's
+ * `query`: for a replayed change, read with the other events of its page in one query.
+ */
+export async function readChangedEvent(deps: AppDeps, viewerId: string | null, change: DeliveredChange, query: object) {
+  const { eventId, version } = change.message;
+  const read = await readAlongPage(
+    change,
+    eventId,
+    `${viewerId ?? ''}:${JSON.stringify(query)}`,
+    (m) => (m.after ? m.eventId : null),
+    (ids) => deps.prisma.event.findMany({ ...query, where: { id: { in: ids }, ...visibleEventWhere(viewerId) } }),
+  );
+  if (read !== undefined) return read;
+  const key = `${eventId}:${version}:${viewerId ?? ''}:${JSON.stringify(query)}`;
+  return sharedReads.get(key, async () => findVisibleEvent(deps, viewerId, eventId, query)) as Promise<
+    Awaited<ReturnType<typeof findVisibleEvent>>
+  >;
 }
 
 function matchesFilter(
@@ -83,7 +114,7 @@ export async function mapChanges(
   const friends = filter?.friendsOnly && viewerId ? await friendIds(deps, viewerId) : null;
   const from = await afterChangeCursor(deps.changes, after);
   const source = deps.changes.subscribe<EventChangeMessage>(mapTopicsForBounds(bounds), from);
-  return filterMessages(source, async ({ id, payload: message }: Change<EventChangeMessage>) => {
+  return filterMessages(source, async ({ id, payload: message, page }: Change<EventChangeMessage>) => {
     const canSee = visibilityCheck(deps, viewerId, message);
     const relevant = async (state: EventSnapshot | null, moment: 'before' | 'after') =>
       state !== null &&
@@ -97,7 +128,7 @@ export async function mapChanges(
     // or visible (made private, cancelled, left): event null.
     const now = message.after;
     const showEvent = now !== null && matchesFilter(now, filter, tags, friends) && (await canSee(now, 'after'));
-    return { message, showEvent, changeId: id };
+    return { message, showEvent, changeId: id, page };
   });
 }
 
@@ -114,10 +145,10 @@ export async function myChanges(
 ): Promise<AsyncIterable<DeliveredChange>> {
   const from = await afterChangeCursor(deps.changes, after);
   const source = deps.changes.subscribe<EventChangeMessage>([userEventsTopic(viewerId)], from);
-  return filterMessages(source, async ({ id, payload: message }: Change<EventChangeMessage>) => {
+  return filterMessages(source, async ({ id, payload: message, page }: Change<EventChangeMessage>) => {
     const canSee = visibilityCheck(deps, viewerId, message);
     const saw = message.before !== null && (await canSee(message.before, 'before'));
     const showEvent = message.after !== null && (await canSee(message.after, 'after'));
-    return saw || showEvent ? { message, showEvent, changeId: id } : null;
+    return saw || showEvent ? { message, showEvent, changeId: id, page } : null;
   });
 }
