@@ -272,6 +272,7 @@ export class LiveConnection {
     sink: { next: (data: T) => void; error: (error: ApiError) => void },
   ): LiveSubscription {
     let unsubscribe: (() => void) | undefined;
+    let stopped = false;
     const entry = {
       start: () => {
         unsubscribe = subscribeTo(this.client, document, variables(), {
@@ -293,6 +294,7 @@ export class LiveConnection {
       },
     };
     const restart = () => {
+      if (stopped) return;
       entry.halt();
       this.active.add(entry);
       // While disconnected, reconnect() starts it, with the variables of that moment.
@@ -302,6 +304,7 @@ export class LiveConnection {
     return {
       restart,
       stop: () => {
+        stopped = true;
         this.active.delete(entry);
         entry.halt();
       },

@@ -151,7 +151,7 @@ const live = new LiveConnection(opts.url, session, {
   },
 });
 
-/** Subscribed without `after` again (it is unset by now): re-query what the subscription can't tell. */
+/** For a subscription without `after`: the viewport query finds what it can't replay. */
 function resync(why: string) {
   log(`re-querying the viewport: ${why}`);
   // Once the subscription has reached the server (it is sent right after the acknowledgement);
