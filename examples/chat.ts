@@ -1,9 +1,10 @@
 // A direct chat from the command line: open the chat with a friend, follow it live, send
 // messages, and print what comes in with its read status. Sends carry a clientMessageId, so a
 // retried send can't post twice; incoming messages are marked read, which the sender sees as
-// READ.
+// READ. After a disconnect it reconnects and resumes messageAdded after the last message
+// received, so what was sent meanwhile still arrives, once.
 import { randomUUID } from 'node:crypto';
-import { ApiError, readOptions, Session, sleep, stopSignal, subscribeTo, wsClientFor } from './client.ts';
+import { ApiError, LiveConnection, readOptions, Session, sleep, stopSignal } from './client.ts';
 import {
   IncomingDocument,
   MarkReadDocument,
@@ -12,7 +13,7 @@ import {
   StatusChangesDocument,
   UserByUsernameDocument,
 } from './generated/graphql.ts';
-import type { ChatMessageFragment, MessageStatus } from './generated/graphql.ts';
+import type { ChatMessageFragment, IncomingSubscription, MessageStatus } from './generated/graphql.ts';
 
 const USAGE = `Usage: npx tsx examples/chat.ts --with USERNAME [options] [MESSAGE ...]
   --with USERNAME         the friend to chat with (direct chats are between friends)
@@ -72,24 +73,20 @@ function maybeDone() {
   if (allRead && received.size > 0) stop();
 }
 
-let refuseCount = 0;
-const client = wsClientFor(opts.url, session, {
-  lazy: false,
-  retryAttempts: Infinity,
-  shouldRetry: () => !signal.aborted,
-  on: {
-    // 4403: the access token was refused or expired; the next attempt uses a refreshed one.
-    closed: (event) => {
-      if ((event as { code: number }).code === 4403 && !signal.aborted) {
-        refuseCount += 1;
-        void session.refresh().catch(fail);
-      }
-    },
+/** Where messageAdded resumes: the cursor of the last message it delivered (ours included). */
+let lastCursor: string | undefined;
+
+const live = new LiveConnection(opts.url, session, {
+  signal,
+  log: (line) => console.log(line),
+  onFatal: (error) => fail(error),
+  onConnected: (reconnected) => {
+    if (reconnected) console.log(lastCursor ? 'reconnected; resuming after the last message received' : 'reconnected');
   },
-  onNonLazyError: (error) => fail(error),
 });
 
-async function onIncoming(message: ChatMessageFragment) {
+async function onIncoming(message: IncomingSubscription['messageAdded']) {
+  lastCursor = message.cursor;
   if (message.sender.id === me) return; // ours, echoed (also from our other devices)
   received.set(message.id, { body: message.body, status: message.status });
   console.log(`← ${message.sender.username}: ${message.body}  [${message.status}]`);
@@ -121,25 +118,37 @@ function onStatus(message: ChatMessageFragment) {
   maybeDone();
 }
 
-const stops = [
-  subscribeTo(
-    client,
-    IncomingDocument,
-    { chatId },
-    { next: (d) => void onIncoming(d.messageAdded).catch(fail), error: fail },
-  ),
-  subscribeTo(client, StatusChangesDocument, { chatId }, { next: (d) => onStatus(d.messageUpdated), error: fail }),
-];
+const incoming = live.subscribe(
+  IncomingDocument,
+  // Read at every (re)subscribe: a reconnect resumes after the newest cursor.
+  () => ({ chatId, after: lastCursor }),
+  {
+    next: (d) => void onIncoming(d.messageAdded).catch(fail),
+    error: (error) => {
+      if (error.code !== 'RESYNC_REQUIRED') return fail(error);
+      // Too old to resume (a client away for more than a day): an app reloads the chat history
+      // here; this one goes on with what comes next.
+      console.log('missed messages are too old to resume; following new ones');
+      lastCursor = undefined;
+      incoming.restart();
+    },
+  },
+);
+// messageUpdated has no `after`: a status change made while disconnected is not replayed (an
+// app reloads the statuses of the messages on screen after a reconnect).
+const statuses = live.subscribe(StatusChangesDocument, () => ({ chatId }), {
+  next: (d) => onStatus(d.messageUpdated),
+  error: fail,
+});
 
 let stopped = false;
 function stop() {
   if (stopped) return;
   stopped = true;
-  for (const unsubscribe of stops) unsubscribe();
-  console.log(
-    `bye (${sent.size} sent, ${received.size} received${refuseCount ? `, ${refuseCount} token refreshes` : ''})`,
-  );
-  void Promise.resolve(client.dispose()).finally(() => process.exit());
+  incoming.stop();
+  statuses.stop();
+  console.log(`bye (${sent.size} sent, ${received.size} received)`);
+  void live.dispose().finally(() => process.exit());
 }
 signal.addEventListener('abort', stop);
 

@@ -1,5 +1,5 @@
 // What every example needs: its options, a typed request over HTTP, a session that can be
-// refreshed, and a graphql-ws client. The operations are the typed documents that
+// refreshed, and a graphql-ws connection that reconnects and resumes its subscriptions. The operations are the typed documents that
 // `npm run codegen` generates from examples/operations/*.graphql into examples/generated/.
 import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
@@ -62,6 +62,10 @@ export class ApiError extends Error {
   }
   get code(): string | undefined {
     return this.errors[0]?.extensions?.code as string | undefined;
+  }
+  /** The server says trying again later can succeed (a database fault, a subscriber fallen behind). */
+  get retryable(): boolean {
+    return this.errors[0]?.extensions?.retryable === true;
   }
 }
 
@@ -169,7 +173,10 @@ export function wsClientFor(url: string, session: Session, options: Partial<Clie
   });
 }
 
-/** Starts a typed subscription; returns the function that stops it. */
+/**
+ * Starts a typed subscription; returns the function that stops it. GraphQL errors reach
+ * `sink.error` as an ApiError; anything else there is the connection's (a close event).
+ */
 export function subscribeTo<T, V>(
   client: Client,
   document: TypedDocumentNode<T, V>,
@@ -183,10 +190,157 @@ export function subscribeTo<T, V>(
         if (result.errors?.length) sink.error?.(new ApiError(0, result.errors));
         else if (result.data) sink.next(result.data as T);
       },
-      error: (error) => sink.error?.(error),
+      // An `error` message carries the GraphQL errors themselves (RESYNC_REQUIRED mid-stream).
+      error: (error) => sink.error?.(Array.isArray(error) ? new ApiError(0, error as GraphQLFormattedError[]) : error),
       complete: () => {},
     },
   );
+}
+
+type Closed = { code: number; reason: string };
+
+/** Close codes a reconnect can't fix (README, "WebSocket close codes"). */
+const FATAL_CLOSE_CODES = new Set([1009, 4400, 4409, 4429]);
+
+/** Exponential backoff from 1 s up to 30 s, with jitter so clients don't return all at once. */
+const backoffMs = (attempt: number) => Math.min(30_000, 1_000 * 2 ** attempt) * (1 + 0.2 * Math.random());
+
+export interface LiveSubscription {
+  /** Subscribes again on the current connection, with `variables()` read anew. */
+  restart(): void;
+  stop(): void;
+}
+
+export interface LiveConnectionOptions {
+  /** Ends reconnecting; dispose() closes the socket. */
+  signal: AbortSignal;
+  log: (line: string) => void;
+  /** After each connection is acknowledged; `reconnected` is false for the first. */
+  onConnected?: (reconnected: boolean) => void;
+  /** A close no reconnect can fix, or a session that could not be refreshed. */
+  onFatal: (error: unknown) => void;
+}
+
+/**
+ * A graphql-ws connection that reconnects after any disconnect (backoff with jitter; after 4403
+ * it refreshes the session first) and subscribes again with each subscription's current
+ * variables, so a subscription that passes `after: <last cursor received>` resumes where it
+ * was. graphql-ws's own retries can't do that: they re-send a subscription's first variables.
+ */
+export class LiveConnection {
+  private readonly client: Client;
+  /** Subscriptions that are to run; one ended by a GraphQL error waits for restart(). */
+  private readonly active = new Set<{ start(): void; halt(): void }>();
+  private connections = 0;
+  private failedAttempts = 0;
+  private reconnecting = false;
+  private disposed = false;
+  /** The token the current connection signed in with: the one a 4403 refused. */
+  private usedToken?: string;
+
+  constructor(
+    url: string,
+    private readonly session: Session,
+    private readonly options: LiveConnectionOptions,
+  ) {
+    this.client = wsClientFor(url, session, {
+      // Connects with the first subscription; reconnect() does the retrying.
+      lazy: true,
+      retryAttempts: 0,
+      connectionParams: () => {
+        this.usedToken = session.accessToken;
+        return { authorization: `Bearer ${session.accessToken}` };
+      },
+      on: {
+        connected: () => {
+          this.failedAttempts = 0;
+          options.onConnected?.(this.connections++ > 0);
+        },
+        closed: (event) => void this.reconnect(event as Closed).catch(options.onFatal),
+      },
+    });
+  }
+
+  /**
+   * Starts a subscription that outlives disconnects. `variables` is read at every (re)subscribe.
+   * `sink.error` gets the GraphQL errors the app must decide on (RESYNC_REQUIRED,
+   * BAD_USER_INPUT, …); the subscription has ended then, until restart().
+   */
+  subscribe<T, V>(
+    document: TypedDocumentNode<T, V>,
+    variables: () => V,
+    sink: { next: (data: T) => void; error: (error: ApiError) => void },
+  ): LiveSubscription {
+    let unsubscribe: (() => void) | undefined;
+    let stopped = false;
+    const entry = {
+      start: () => {
+        unsubscribe = subscribeTo(this.client, document, variables(), {
+          next: sink.next,
+          error: (error) => {
+            // A close or a network error: reconnect() starts the subscription again.
+            if (!(error instanceof ApiError)) return;
+            this.active.delete(entry);
+            if (!error.retryable) return sink.error(error);
+            // E.g. more than 1000 changes behind: resume from the last cursor received.
+            this.options.log(`subscription interrupted (${error.message}); subscribing again`);
+            void sleep(backoffMs(0), this.options.signal).then(() => this.options.signal.aborted || restart());
+          },
+        });
+      },
+      halt: () => {
+        unsubscribe?.();
+        unsubscribe = undefined;
+      },
+    };
+    const restart = () => {
+      if (stopped) return;
+      entry.halt();
+      this.active.add(entry);
+      // While disconnected, reconnect() starts it, with the variables of that moment.
+      if (!this.reconnecting) entry.start();
+    };
+    restart();
+    return {
+      restart,
+      stop: () => {
+        stopped = true;
+        this.active.delete(entry);
+        entry.halt();
+      },
+    };
+  }
+
+  private async reconnect({ code, reason }: Closed) {
+    const { signal, log } = this.options;
+    // Closed by us: dispose(), or nothing left to follow.
+    if (this.disposed || signal.aborted || this.active.size === 0) return;
+    log(`connection closed (${code}${reason ? `: ${reason}` : ''})`);
+    if (FATAL_CLOSE_CODES.has(code)) throw new Error(`connection closed with ${code}; not reconnecting`);
+    this.reconnecting = true;
+    try {
+      // Let go of the old subscriptions: after a 1000 graphql-ws would re-send them as they were.
+      for (const entry of this.active) entry.halt();
+      const ms = backoffMs(this.failedAttempts++);
+      log(`reconnecting in ${(ms / 1000).toFixed(1)} s`);
+      await sleep(ms, signal);
+      // 4403: the token was refused or has expired. Refresh it, unless that happened meanwhile.
+      if (code === 4403 && this.usedToken === this.session.accessToken && !signal.aborted) {
+        log('refreshing the session before reconnecting');
+        await this.session.refresh();
+      }
+    } finally {
+      this.reconnecting = false;
+    }
+    if (this.disposed || signal.aborted) return;
+    for (const entry of this.active) entry.start();
+  }
+
+  /** Closes the socket for good. */
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    await this.client.dispose();
+  }
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts. */

@@ -2,10 +2,14 @@
 // viewport, and print what changes. It shows the pattern a map screen needs:
 // - subscribe first, then query, and keep the newest `version` of each event, so nothing
 //   falls between the query and the subscription;
-// - reconnect with exponential backoff (and jitter) after any disconnect;
-// - on close code 4403 (token refused or expired) refresh the session before reconnecting;
-// - after a reconnect, query the viewport again: changes made while disconnected are not replayed.
-import { ApiError, readOptions, Session, sleep, stopSignal, subscribeTo, wsClientFor } from './client.ts';
+// - keep the `cursor` of the last change received;
+// - reconnect with exponential backoff (and jitter) after any disconnect, refreshing the
+//   session first after close code 4403 (token refused or expired);
+// - on reconnecting, subscribe with `after: <that cursor>`: the server replays the changes made
+//   while disconnected, in order, then goes on live. Only without a cursor (nothing received
+//   yet) or on RESYNC_REQUIRED (the cursor is older than the history kept) query the viewport
+//   again, and subscribe without `after`.
+import { ApiError, LiveConnection, readOptions, Session, sleep, stopSignal } from './client.ts';
 import { ViewportChangesDocument, ViewportDocument } from './generated/graphql.ts';
 import type { BoundsInput, PinFragment, ViewportChangesSubscription } from './generated/graphql.ts';
 
@@ -15,7 +19,7 @@ const USAGE = `Usage: npx tsx examples/live-map.ts [options]
   --password PASSWORD     (PINIT_PASSWORD; default the demo password)
   --bounds S,W,N,E        the viewport (default 52.3,13.1,52.7,13.7, central Berlin)
   --duration SECONDS      stop after this long (default: until Ctrl-C)
-  --max-changes N         stop after N changes (live or found by a re-query)
+  --max-changes N         stop after N changes (live, replayed, or found by a re-query)
   --access-token TOKEN    use this access token instead of the login's
                           (a short-lived one shows the 4403 handling)`;
 
@@ -49,18 +53,27 @@ const counted = () => {
   if (changes >= maxChanges) stop();
 };
 
+/** Where to resume: the cursor of the last change received, if any. */
+let lastCursor: string | undefined;
+/** When the last resume was sent; a change older than that was missed while disconnected. */
+let resumedAt = -Infinity;
+
 function applyChange({ eventChanged: c }: ViewportChangesSubscription) {
+  lastCursor = c.cursor;
   const known = pins.get(c.eventId)?.version ?? gone.get(c.eventId) ?? 0;
   if (c.version <= known) return; // already have this or something newer
+  // Only a label for the output (it compares our clock with the server's); the cursor alone
+  // makes the resume exact.
+  const missed = Date.parse(c.occurredAt) < resumedAt ? 'missed while disconnected: ' : '';
   if (c.event) {
     pins.set(c.eventId, c.event);
     gone.delete(c.eventId);
-    log(`${c.kind} ${pinText(c.event)}`);
+    log(`${missed}${c.kind} ${pinText(c.event)}`);
   } else {
     // Deleted, cancelled, made private, or no longer visible to us: remove the pin.
     pins.delete(c.eventId);
     gone.set(c.eventId, c.version);
-    log(`${c.kind} ${c.eventId} v${c.version}: removed from the map`);
+    log(`${missed}${c.kind} ${c.eventId} v${c.version}: removed from the map`);
   }
   counted();
 }
@@ -76,7 +89,7 @@ async function queryViewport(): Promise<Map<string, PinFragment>> {
   return found;
 }
 
-/** Loads the viewport (initial) or reconciles the map with it (after a reconnect). */
+/** Loads the viewport (initial) or reconciles the map with it (when it could not resume). */
 async function syncViewport(initial: boolean) {
   const seenLive = new Set<string>();
   const track = (c: ViewportChangesSubscription) => seenLive.add(c.eventChanged.eventId);
@@ -98,14 +111,14 @@ async function syncViewport(initial: boolean) {
     pins.set(id, pin);
     gone.delete(id);
     if (initial) log(`  ${pinText(pin)}`);
-    else log(`missed while disconnected: ${pinText(pin)}`);
+    else log(`found by the re-query: ${pinText(pin)}`);
   }
   for (const id of [...pins.keys()]) {
     // Gone from the viewport, unless a live change about it arrived while we were asking.
     if (fresh.has(id) || seenLive.has(id)) continue;
     pins.delete(id);
     removed += 1;
-    if (!initial) log(`missed while disconnected: ${id} left the map`);
+    if (!initial) log(`found by the re-query: ${id} left the map`);
   }
   if (initial) {
     log(`viewport: ${pins.size} events in ${south},${west},${north},${east}`);
@@ -119,54 +132,34 @@ const liveListeners = new Set<(c: ViewportChangesSubscription) => void>();
 
 // --- the connection ---------------------------------------------------------------------
 
-/** The token that was refused with 4403; refresh before reconnecting unless it changed since. */
-let refusedToken: string | undefined;
-let lastUsedToken: string | undefined;
 let connected!: () => void;
-let viewportLoaded = false;
 const firstConnection = new Promise<void>((resolve) => (connected = resolve));
+let viewportLoaded = false;
 
-const client = wsClientFor(opts.url, session, {
-  lazy: false,
-  // Keep trying: network loss, restarts and 4403 all end in a reconnect.
-  retryAttempts: Infinity,
-  shouldRetry: () => !signal.aborted,
-  retryWait: async (retries) => {
-    const ms = Math.min(30_000, 1_000 * 2 ** retries) * (1 + 0.2 * Math.random());
-    log(`reconnecting in ${(ms / 1000).toFixed(1)} s`);
-    await sleep(ms, signal);
+const live = new LiveConnection(opts.url, session, {
+  signal,
+  log,
+  onFatal: fail,
+  onConnected: (reconnected) => {
+    log(reconnected ? 'reconnected' : 'connected');
+    connected();
+    if (!reconnected || !viewportLoaded) return;
+    // The subscription was sent with `after: lastCursor` (see its variables below).
+    if (lastCursor) log('resuming after the last change received');
+    // Nothing received before the disconnect: no position to resume from.
+    else resync('nothing to resume from');
   },
-  // Called for every connection attempt, so a reconnect carries the current token.
-  connectionParams: async () => {
-    if (refusedToken && refusedToken === session.accessToken) {
-      log('refreshing the session before reconnecting');
-      await session.refresh();
-    }
-    refusedToken = undefined;
-    lastUsedToken = session.accessToken;
-    return { authorization: `Bearer ${session.accessToken}` };
-  },
-  on: {
-    connected: (_socket, _payload, wasRetry) => {
-      log(wasRetry ? 'reconnected' : 'connected');
-      connected();
-      // Re-query once the resubscription has reached the server (it is sent right after the
-      // acknowledgement); the version check drops whatever arrives twice.
-      if (wasRetry && viewportLoaded)
-        void sleep(300, signal)
-          .then(() => (signal.aborted ? undefined : syncViewport(false)))
-          .catch(fail);
-    },
-    closed: (event) => {
-      if (signal.aborted) return;
-      const { code, reason } = event as { code: number; reason: string };
-      log(`connection closed (${code}${reason ? `: ${reason}` : ''})`);
-      // 4403: the token was refused or has expired (the server closes the socket when it does).
-      if (code === 4403) refusedToken = lastUsedToken;
-    },
-  },
-  onNonLazyError: (error) => fail(error),
 });
+
+/** For a subscription without `after`: the viewport query finds what it can't replay. */
+function resync(why: string) {
+  log(`re-querying the viewport: ${why}`);
+  // Once the subscription has reached the server (it is sent right after the acknowledgement);
+  // the version check drops whatever arrives twice.
+  void sleep(300, signal)
+    .then(() => (signal.aborted ? undefined : syncViewport(false)))
+    .catch(fail);
+}
 
 function fail(error: unknown) {
   console.error(error instanceof ApiError ? `error: ${error.message}` : error);
@@ -174,16 +167,25 @@ function fail(error: unknown) {
   stop();
 }
 
-const unsubscribe = subscribeTo(
-  client,
+const viewport = live.subscribe(
   ViewportChangesDocument,
-  { bounds },
+  // Read at every (re)subscribe: a reconnect resumes after the newest cursor.
+  () => {
+    if (lastCursor) resumedAt = Date.now();
+    return { bounds, after: lastCursor };
+  },
   {
     next: (data) => {
       for (const listener of liveListeners) listener(data);
       applyChange(data);
     },
-    error: fail,
+    error: (error) => {
+      if (error.code !== 'RESYNC_REQUIRED') return fail(error);
+      // The cursor is older than the history the server keeps: start over without it.
+      lastCursor = undefined;
+      viewport.restart();
+      resync('the last cursor is too old to resume from');
+    },
   },
 );
 
@@ -191,10 +193,10 @@ let stopped = false;
 function stop() {
   if (stopped) return;
   stopped = true;
-  unsubscribe();
+  viewport.stop();
   log(`stopped after ${changes} changes`);
   // Exit once the socket is closed properly; timers and retries must not keep us waiting.
-  void Promise.resolve(client.dispose()).finally(() => process.exit());
+  void live.dispose().finally(() => process.exit());
 }
 signal.addEventListener('abort', stop);
 

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTokenIssuer } from '../../src/auth/tokens.ts';
 import {
   ChatHistoryDocument,
+  LogoutAllSessionsDocument,
   MarkChatReadDocument,
   MessageAddedDocument,
   MyImagesDocument,
@@ -93,22 +94,26 @@ beforeAll(async () => {
 afterAll(() => server?.close());
 
 describe('examples/live-map.ts', () => {
-  it('prints live changes, refreshes the token on 4403, reconnects and re-queries what it missed', async () => {
+  /** A token of the viewer's session that expires in `seconds`: the server then closes the socket with 4403. */
+  const shortLivedToken = async (viewer: TestUser, seconds: number) =>
+    (
+      await createTokenIssuer(server.config.jwtSecret!, seconds).sign(
+        viewer.id,
+        'USER',
+        sessionIdOf(viewer.accessToken),
+      )
+    ).token;
+
+  it('prints live changes, refreshes the token on 4403, and resumes after the last cursor', async () => {
     const host = await createUser(server);
     await certify(server, host);
     const viewer = await createUser(server);
     const before = await createEvent(server, host, { isPublic: true, title: 'Already on the map' });
-    // A token that expires in a few seconds: the server then closes the socket with 4403.
-    const { token: shortLived } = await createTokenIssuer(server.config.jwtSecret!, 12).sign(
-      viewer.id,
-      'USER',
-      sessionIdOf(viewer.accessToken),
-    );
 
     const run = runExample('examples/live-map.ts', [
       ...credentials(server, viewer),
       '--access-token',
-      shortLived,
+      await shortLivedToken(viewer, 12),
       '--max-changes',
       '3',
       '--duration',
@@ -122,11 +127,10 @@ describe('examples/live-map.ts', () => {
 
     await run.waitFor(/connection closed \(4403/, 30_000);
     // Made while the example is disconnected (it waits about a second before reconnecting):
-    // it arrives through the re-query, or live if the reconnect was quicker than this request.
+    // the resume after the cursor of the change above replays it.
     const missed = await createEvent(server, host, { isPublic: true, title: 'Created while disconnected' });
     await run.waitFor(/reconnected/);
-    await run.waitFor(/resynced: /);
-    await run.waitFor(new RegExp(`${missed.id} "Created while disconnected"`));
+    await run.waitFor(new RegExp(`missed while disconnected: CREATED ${missed.id} "Created while disconnected" v1`));
 
     const after = await createEvent(server, host, { isPublic: true, title: 'Created after reconnecting' });
     const { code, stdout, stderr } = await run.exited;
@@ -134,15 +138,58 @@ describe('examples/live-map.ts', () => {
     expect(code).toBe(0);
     expect(stdout).toContain('refreshing the session before reconnecting');
     expect(stdout).toContain('session refreshed');
-    expect(stdout).toContain(`CREATED ${after.id} "Created after reconnecting" v1`);
+    expect(stdout).toMatch(/reconnected\n.*resuming after the last change received\n/);
+    // It held a cursor, so it did not query the viewport again.
+    expect(stdout).not.toContain('re-querying the viewport');
+    expect(stdout).not.toContain('resynced:');
+    expect(stdout).toMatch(new RegExp(`\\d CREATED ${after.id} "Created after reconnecting" v1`));
     expect(stdout).toMatch(/stopped after 3 changes/);
-    // Each change printed once: the re-query and the subscription don't double up.
-    expect(stdout.split(missed.id).length - 1).toBe(1);
+    // Each change printed once.
+    for (const id of [live.id, missed.id, after.id]) expect(stdout.split(id).length - 1).toBe(1);
   }, 120_000);
+
+  it('re-queries the viewport after a reconnect when it has no cursor to resume from', async () => {
+    const host = await createUser(server);
+    await certify(server, host);
+    const viewer = await createUser(server);
+    const run = runExample('examples/live-map.ts', [
+      ...credentials(server, viewer),
+      '--access-token',
+      await shortLivedToken(viewer, 10),
+      // Away from the other tests' events (they are in Berlin).
+      '--bounds',
+      '53.5,9.9,53.6,10.1',
+      '--max-changes',
+      '1',
+      '--duration',
+      '60',
+    ]);
+    await run.waitFor(/viewport: 0 events/);
+    // No change arrives before the 4403, so there is no cursor.
+    await run.waitFor(/connection closed \(4403/, 30_000);
+    const missed = await createEvent(server, host, {
+      isPublic: true,
+      title: 'Created while disconnected',
+      latitude: 53.55,
+      longitude: 10,
+    });
+
+    const { code, stdout, stderr } = await run.exited;
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(stdout).toContain('re-querying the viewport: nothing to resume from');
+    expect(stdout).not.toContain('resuming after');
+    // The re-query finds it, or the subscription brings it if the reconnect beat the request.
+    expect(stdout).toMatch(
+      new RegExp(`(found by the re-query: ${missed.id}|\\d CREATED ${missed.id}) "Created while disconnected" v1`),
+    );
+    expect(stdout.split(missed.id).length - 1).toBe(1);
+    expect(stdout).toMatch(/stopped after 1 changes/);
+  }, 90_000);
 });
 
 describe('examples/chat.ts', () => {
-  it('opens a direct chat, sends, prints replies with their status, and sees its messages read', async () => {
+  it('opens a direct chat, sends, sees its messages read, and resumes to get a reply sent while it was away', async () => {
     const alice = await createUser(server);
     const bob = await createUser(server);
     // Crossing requests: the second accepts the first.
@@ -170,6 +217,10 @@ describe('examples/chat.ts', () => {
       // publishes no status change for that; see the report on chat read markers.)
       await bob.gqlOk(MarkChatReadDocument, { chatId });
       await run.waitFor(/"Coming to the picnic\?" is READ/);
+      // Ending Alice's sessions closes the example's socket with 4403; Bob answers while it is
+      // away (it waits about a second, then signs in again), and the resume brings the answer.
+      await alice.gqlOk(LogoutAllSessionsDocument, {});
+      await run.waitFor(/connection closed \(4403/, 15_000);
       await bob.gqlOk(SendMessageDocument, { chatId, body: 'Yes, see you there' });
 
       const { code, stdout, stderr } = await run.exited;
@@ -181,6 +232,10 @@ describe('examples/chat.ts', () => {
       expect(stdout).toContain('"Hello Bob" is READ');
       expect(stdout).toContain('"Coming to the picnic?" is READ');
       expect(stdout).toContain('bye (2 sent, 1 received');
+      expect(stdout).toContain('refresh token refused; signed in again');
+      expect(stdout).toContain('reconnected; resuming after the last message received');
+      // Printed once: the resume delivers each message once.
+      expect(stdout.split(`← ${bob.username}: Yes, see you there`).length - 1).toBe(1);
 
       // The example marked the chat read: Bob sees his reply as READ.
       const history = await bob.gqlOk(ChatHistoryDocument, { id: chatId, last: 10 });
