@@ -37,7 +37,7 @@ const run$ = promisify(execFile);
 const ROOT = join(import.meta.dirname, '..', '..');
 const WITHOUT_COMMIT = '54fa553';
 const FANOUT_N = 1000;
-const FANOUT_CHANGES = 10;
+const FANOUT_CHANGES = 40;
 const CHAT_RATE = 200;
 /** Case 5's reference rate, below this machine's saturation. */
 const LOW_RATE = 50;
