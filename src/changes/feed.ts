@@ -113,14 +113,14 @@ export function createChangeFeed(opts: ChangeFeedOptions): ChangeFeed & { start(
   }
 
   /**
-   * Ends every local subscriber with RESYNC_REQUIRED (after what it has queued): changes after
-   * `last` were trimmed before this instance read them (it was cut off from the database for
-   * longer than the history kept), so none of them can know what it missed.
+   * Ends the local subscribers that needed changes in [from, to] with RESYNC_REQUIRED (after
+   * what they have queued): those changes were trimmed before this instance read them (it was
+   * cut off from the database for longer than the history kept), so none of them can know what
+   * it missed. A subscriber above `to` (a resume that read past them) lost nothing.
    */
-  function resyncEveryone(from: number, to: number): void {
+  function resyncMissed(from: number, to: number): void {
     log.warn({ from, to }, 'changes trimmed before this instance read them; its subscribers must resync');
-    for (const set of byTopic.values()) for (const s of set) s.queue.fail(missedChanges());
-    byTopic.clear();
+    for (const set of byTopic.values()) for (const s of set) if (s.floor < to) s.queue.fail(missedChanges());
   }
 
   /** Reads and delivers everything after `last` from the log. */
@@ -138,7 +138,7 @@ export function createChangeFeed(opts: ChangeFeedOptions): ChangeFeed & { start(
       const rows = raw.filter((r): r is RawRow & { head: Numeric } => r.id !== null).map(toRow);
       const next = rows[0]?.position ?? head + 1;
       if (next > last + 1) {
-        resyncEveryone(last + 1, next - 1);
+        resyncMissed(last + 1, next - 1);
         last = next - 1;
       }
       for (const row of rows) dispatch(row);

@@ -43,16 +43,13 @@ const SLOW_CONSUMER_GRACE_MS = 2_000;
  * queue over `maxBufferedBytes` closes the socket instead of being queued. One frame always fits
  * an empty queue, so a large result still reaches a client that reads.
  */
-function boundOutput(socket: WebSocket, maxBufferedBytes: number, onSlow: () => void): void {
+function boundOutput(socket: WebSocket, maxBufferedBytes: number, onSlow: () => void, unread: () => number): void {
   const send = socket.send.bind(socket) as (data: unknown, ...rest: unknown[]) => void;
   socket.send = ((data: string | Buffer, ...rest: unknown[]) => {
     // String length, not byte length: measuring bytes would scan every frame of every subscriber.
     const size = typeof data === 'string' ? data.length : data.byteLength;
-    if (
-      socket.readyState === socket.OPEN &&
-      socket.bufferedAmount > 0 &&
-      socket.bufferedAmount + size > maxBufferedBytes
-    ) {
+    const queued = unread();
+    if (socket.readyState === socket.OPEN && queued > 0 && queued + size > maxBufferedBytes) {
       onSlow();
       socket.close(WS_CLOSE.tooMuchQueued, 'Too much unread data queued for this connection');
       // A peer that does not read will not read the close frame either.
@@ -68,7 +65,7 @@ function boundOutput(socket: WebSocket, maxBufferedBytes: number, onSlow: () => 
   }) as WebSocket['send'];
 }
 
-/** Bytes of frames held back for one write at most (below WS_MAX_BUFFERED_KB's minimum). */
+/** Bytes of frames held back for one write at most. */
 const WRITE_BATCH_BYTES = 16 * 1024;
 
 /**
@@ -77,11 +74,16 @@ const WRITE_BATCH_BYTES = 16 * 1024;
  * quarter of its cost. The socket is corked at the first frame of a turn and uncorked once the
  * turn's work is done (process.nextTick runs after the promise jobs queued before it), or as
  * soon as WRITE_BATCH_BYTES are held, so a batch delays nothing that a later turn would send.
+ *
+ * Returns what the client has yet to read: the socket's queue, less the frames held back here
+ * (they count in it while corked, and are not the client's doing), for boundOutput.
  */
-function batchWrites(socket: WebSocket, raw: Socket): void {
+function batchWrites(socket: WebSocket, raw: Socket): () => number {
   const send = socket.send.bind(socket) as (data: unknown, ...rest: unknown[]) => void;
   let held = 0;
   let corked = false;
+  /** The queue when the socket was corked: nothing leaves or joins it but the held frames since. */
+  let unreadAtCork = 0;
   const flush = () => {
     if (!corked) return;
     corked = false;
@@ -90,6 +92,7 @@ function batchWrites(socket: WebSocket, raw: Socket): void {
   };
   socket.send = ((data: string | Buffer, ...rest: unknown[]) => {
     if (!corked && !raw.destroyed) {
+      unreadAtCork = socket.bufferedAmount;
       corked = true;
       raw.cork();
       process.nextTick(flush);
@@ -98,6 +101,7 @@ function batchWrites(socket: WebSocket, raw: Socket): void {
     held += typeof data === 'string' ? data.length : data.byteLength;
     if (held >= WRITE_BATCH_BYTES) flush();
   }) as WebSocket['send'];
+  return () => (corked ? unreadAtCork : socket.bufferedAmount);
 }
 
 interface Connection extends Caller {
@@ -184,8 +188,8 @@ export function useWebSocketServer(wsServer: WebSocketServer, pipeline: Operatio
     const ip = opts.clientIpOf(request);
     socketsByIp.add(ip);
     socket.once('close', () => socketsByIp.remove(ip));
-    batchWrites(socket, request.socket);
-    boundOutput(socket, config.wsMaxBufferedBytes, () => metrics.wsSlowConsumersClosed.inc());
+    const unread = batchWrites(socket, request.socket);
+    boundOutput(socket, config.wsMaxBufferedBytes, () => metrics.wsSlowConsumersClosed.inc(), unread);
   });
 
   const timed = <T>(args: ExecutionArgs, run: () => T) => {

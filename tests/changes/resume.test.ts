@@ -284,6 +284,35 @@ describe('resuming on one instance', () => {
   });
 });
 
+describe('a replay to a client that reads, at the smallest output bound', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ env: { WS_MAX_BUFFERED_KB: '16' } });
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('is not taken for a slow consumer while its frames are batched into one write', async () => {
+    const [ana, ben] = [await createUser(server), await createUser(server)];
+    await server.deps.prisma.friendship.create({ data: orderedPair(ana.id, ben.id) });
+    const chatId = (await ana.gqlOk(OpenDirectChatDocument, { userId: ben.id })).openDirectChat.id;
+    await ana.gqlOk(SendMessageDocument, { chatId, body: 'seen' });
+    const seen = (await ben.gqlOk(ChatHistoryCursorsDocument, { chatId, last: 1 })).chat!.messages.edges[0]!;
+    // 20 frames of ~3 KB: 60 KB in one turn, four times the bound on what may wait unread.
+    const body = (i: number) => `${i} ${'x'.repeat(3_000)}`;
+    for (let i = 0; i < 20; i++) await ana.gqlOk(SendMessageDocument, { chatId, body: body(i) });
+
+    const client = wsClient(server, bearer(ben), { stayConnected: true });
+    const back = await subscribe(server, client, ResumeMessageAddedDocument, { chatId, after: seen.cursor });
+    await back.next((d) => d.messageAdded.body === body(19));
+    expect(back.received.map((d) => d.messageAdded.body)).toEqual(Array.from({ length: 20 }, (_, i) => body(i)));
+    expect(back.errors).toEqual([]);
+    back.stop();
+    await client.dispose();
+  });
+});
+
 describe('cursors older than the history kept', () => {
   let server: TestServer;
   beforeAll(async () => {
