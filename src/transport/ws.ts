@@ -38,18 +38,40 @@ export const WS_CLOSE = {
 /** How long a socket closed for not reading gets to finish its close handshake before it is cut. */
 const SLOW_CONSUMER_GRACE_MS = 2_000;
 
+/** Bytes of frames held back for one write at most. */
+const WRITE_BATCH_BYTES = 16 * 1024;
+
 /**
- * Bounds what one socket can make the server hold: a frame that would take the socket's unread
- * queue over `maxBufferedBytes` closes the socket instead of being queued. One frame always fits
- * an empty queue, so a large result still reaches a client that reads.
+ * What one socket sends goes through here.
+ *
+ * Bounded: a frame that would take the client's unread queue over `maxBufferedBytes` closes the
+ * socket instead of being queued. One frame always fits an empty queue, so a large result still
+ * reaches a client that reads.
+ *
+ * Batched: frames sent in one turn of the event loop leave in one write rather than one each (a
+ * replay after a reconnect sends hundreds back to back, and a system call per frame was a
+ * quarter of its cost). The socket is corked at the first frame of a turn and uncorked once the
+ * turn's work is done (process.nextTick runs after the promise jobs queued before it), or as soon
+ * as WRITE_BATCH_BYTES are held, so a batch delays nothing that a later turn would send.
  */
-function boundOutput(socket: WebSocket, maxBufferedBytes: number, onSlow: () => void, unread: () => number): void {
+function shapeOutput(socket: WebSocket, raw: Socket, maxBufferedBytes: number, onSlow: () => void): void {
   const send = socket.send.bind(socket) as (data: unknown, ...rest: unknown[]) => void;
+  let corked = false;
+  let held = 0;
+  /** The queue when the socket was corked: since then only the held frames joined it. */
+  let unreadAtCork = 0;
+  const flush = () => {
+    if (!corked) return;
+    corked = false;
+    held = 0;
+    raw.uncork();
+  };
   socket.send = ((data: string | Buffer, ...rest: unknown[]) => {
     // String length, not byte length: measuring bytes would scan every frame of every subscriber.
     const size = typeof data === 'string' ? data.length : data.byteLength;
-    const queued = unread();
-    if (socket.readyState === socket.OPEN && queued > 0 && queued + size > maxBufferedBytes) {
+    // Frames held back here count in the socket's queue, but they are not the client's doing.
+    const unread = corked ? unreadAtCork : socket.bufferedAmount;
+    if (socket.readyState === socket.OPEN && unread > 0 && unread + size > maxBufferedBytes) {
       onSlow();
       socket.close(WS_CLOSE.tooMuchQueued, 'Too much unread data queued for this connection');
       // A peer that does not read will not read the close frame either.
@@ -61,47 +83,16 @@ function boundOutput(socket: WebSocket, maxBufferedBytes: number, onSlow: () => 
       callback?.();
       return;
     }
-    send(data, ...rest);
-  }) as WebSocket['send'];
-}
-
-/** Bytes of frames held back for one write at most. */
-const WRITE_BATCH_BYTES = 16 * 1024;
-
-/**
- * Frames sent in one turn of the event loop leave in one write rather than one each: a replay
- * after a reconnect sends hundreds of frames back to back, and a system call per frame was a
- * quarter of its cost. The socket is corked at the first frame of a turn and uncorked once the
- * turn's work is done (process.nextTick runs after the promise jobs queued before it), or as
- * soon as WRITE_BATCH_BYTES are held, so a batch delays nothing that a later turn would send.
- *
- * Returns what the client has yet to read: the socket's queue, less the frames held back here
- * (they count in it while corked, and are not the client's doing), for boundOutput.
- */
-function batchWrites(socket: WebSocket, raw: Socket): () => number {
-  const send = socket.send.bind(socket) as (data: unknown, ...rest: unknown[]) => void;
-  let held = 0;
-  let corked = false;
-  /** The queue when the socket was corked: nothing leaves or joins it but the held frames since. */
-  let unreadAtCork = 0;
-  const flush = () => {
-    if (!corked) return;
-    corked = false;
-    held = 0;
-    raw.uncork();
-  };
-  socket.send = ((data: string | Buffer, ...rest: unknown[]) => {
-    if (!corked && !raw.destroyed) {
+    if (!corked) {
       unreadAtCork = socket.bufferedAmount;
       corked = true;
       raw.cork();
       process.nextTick(flush);
     }
     send(data, ...rest);
-    held += typeof data === 'string' ? data.length : data.byteLength;
+    held += size;
     if (held >= WRITE_BATCH_BYTES) flush();
   }) as WebSocket['send'];
-  return () => (corked ? unreadAtCork : socket.bufferedAmount);
 }
 
 interface Connection extends Caller {
@@ -188,8 +179,7 @@ export function useWebSocketServer(wsServer: WebSocketServer, pipeline: Operatio
     const ip = opts.clientIpOf(request);
     socketsByIp.add(ip);
     socket.once('close', () => socketsByIp.remove(ip));
-    const unread = batchWrites(socket, request.socket);
-    boundOutput(socket, config.wsMaxBufferedBytes, () => metrics.wsSlowConsumersClosed.inc(), unread);
+    shapeOutput(socket, request.socket, config.wsMaxBufferedBytes, () => metrics.wsSlowConsumersClosed.inc());
   });
 
   const timed = <T>(args: ExecutionArgs, run: () => T) => {
