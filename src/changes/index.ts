@@ -66,21 +66,19 @@ export async function afterChangeCursor(
 const pageReads = new WeakMap<object, Map<string, Promise<Map<string, unknown>>>>();
 
 /**
- * Reads the row a change is about: for a replayed change, together with the rows of the other
- * changes of its page, in one `readMany` per page and `kind` (one query for a page of 500
- * instead of 500; what makes a resume after many changes quick). `idOf` names each change's
- * row, or null for one the subscriber will skip. Undefined for a live change (read it alone),
- * null when `readMany` did not return the row. The rows live as long as the page does.
+ * Reads the row a replayed change is about, together with the rows of the other changes of its
+ * page, in one `readMany` per page and `kind` (one query for a page of 500 instead of 500; what
+ * makes a resume after many changes quick). `idOf` names each change's row, or null for one the
+ * subscriber will skip. Null when `readMany` did not return the row. The rows live as long as
+ * the page does. (A live change has no page: read its row alone.)
  */
 export async function readAlongPage<T, R extends { id: string }>(
-  change: { page?: ReadonlyArray<Change<T>> },
+  page: ReadonlyArray<Change<T>>,
   id: string,
   kind: string,
   idOf: (payload: T) => string | null,
   readMany: (ids: string[]) => Promise<R[]>,
-): Promise<R | null | undefined> {
-  const { page } = change;
-  if (!page) return undefined;
+): Promise<R | null> {
   let reads = pageReads.get(page);
   if (!reads) pageReads.set(page, (reads = new Map<string, Promise<Map<string, unknown>>>()));
   let rows = reads.get(kind) as Promise<Map<string, R>> | undefined;

@@ -57,14 +57,16 @@ export type AddedMessage = ChatMessageEvent & Pick<Change<ChatMessageEvent>, 'pa
  * viewer's chat topic is in one of their chats.)
  */
 export async function readAddedMessage(prisma: PrismaClient, added: AddedMessage, query: object) {
+  const one = () => prisma.message.findUniqueOrThrow({ ...query, where: { id: added.messageId } });
+  if (!added.page) return one();
   const read = await readAlongPage(
-    added,
+    added.page,
     added.messageId,
     JSON.stringify(query),
     (e) => e.messageId,
     (ids) => prisma.message.findMany({ ...query, where: { id: { in: ids } } }),
   );
-  return read ?? prisma.message.findUniqueOrThrow({ ...query, where: { id: added.messageId } });
+  return read ?? one();
 }
 
 /** Where a Message.cursor (its chat and sequence number) resumes, on the viewer's chat topic. */

@@ -37,18 +37,18 @@ const sharedReads = new SharedPromises<unknown>(2_000);
  */
 export async function readChangedEvent(deps: AppDeps, viewerId: string | null, change: DeliveredChange, query: object) {
   const { eventId, version } = change.message;
-  const read = await readAlongPage(
-    change,
-    eventId,
-    `${viewerId ?? ''}:${JSON.stringify(query)}`,
-    (m) => (m.after ? m.eventId : null),
-    (ids) => deps.prisma.event.findMany({ ...query, where: { id: { in: ids }, ...visibleEventWhere(viewerId) } }),
-  );
-  if (read !== undefined) return read;
-  const key = `${eventId}:${version}:${viewerId ?? ''}:${JSON.stringify(query)}`;
-  return sharedReads.get(key, async () => findVisibleEvent(deps, viewerId, eventId, query)) as Promise<
-    Awaited<ReturnType<typeof findVisibleEvent>>
-  >;
+  const selection = `${viewerId ?? ''}:${JSON.stringify(query)}`;
+  if (change.page)
+    return readAlongPage(
+      change.page,
+      eventId,
+      selection,
+      (m) => (m.after ? m.eventId : null),
+      (ids) => deps.prisma.event.findMany({ ...query, where: { id: { in: ids }, ...visibleEventWhere(viewerId) } }),
+    );
+  return sharedReads.get(`${eventId}:${version}:${selection}`, async () =>
+    findVisibleEvent(deps, viewerId, eventId, query),
+  ) as Promise<Awaited<ReturnType<typeof findVisibleEvent>>>;
 }
 
 function matchesFilter(

@@ -27,15 +27,19 @@ export async function notificationEvents(
   // Skips a notification gone before it could be read (its event was deleted at once).
   return filterMessages(source, async ({ payload, page }: Change<NotificationAddedMessage>) => {
     const { notificationId } = payload;
-    const kept = await readAlongPage(
-      { page },
-      notificationId,
-      'kept',
-      (m) => m.notificationId,
-      (ids) =>
-        deps.prisma.notification.findMany({ where: { id: { in: ids }, recipientId: viewerId }, select: { id: true } }),
-    );
-    const own = kept === undefined ? await isOwnNotification(deps, viewerId, notificationId) : kept !== null;
+    const own = page
+      ? (await readAlongPage(
+          page,
+          notificationId,
+          'kept',
+          (m) => m.notificationId,
+          (ids) =>
+            deps.prisma.notification.findMany({
+              where: { id: { in: ids }, recipientId: viewerId },
+              select: { id: true },
+            }),
+        )) !== null
+      : await isOwnNotification(deps, viewerId, notificationId);
     return own ? { ...payload, page } : null;
   });
 }
@@ -53,12 +57,14 @@ export async function readAddedNotification(
   added: AddedNotification,
   query: object,
 ) {
+  const one = () => prisma.notification.findUniqueOrThrow({ ...query, where: { id: added.notificationId } });
+  if (!added.page) return one();
   const read = await readAlongPage(
-    added,
+    added.page,
     added.notificationId,
     JSON.stringify(query),
     (m) => m.notificationId,
     (ids) => prisma.notification.findMany({ ...query, where: { id: { in: ids }, recipientId: viewerId } }),
   );
-  return read ?? prisma.notification.findUniqueOrThrow({ ...query, where: { id: added.notificationId } });
+  return read ?? one();
 }
