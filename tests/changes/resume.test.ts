@@ -120,6 +120,23 @@ class MapScreen {
 }
 
 /**
+ * A certified host's public event in the viewport, renamed to `title` while a map screen
+ * watched: the host, the event, and the change the screen saw (its cursor is what the screen,
+ * back later, resumes after).
+ */
+async function watchedRename(server: TestServer, title: string) {
+  const host = await createUser(server);
+  await certify(server, host);
+  const event = await createEvent(server, host, { isPublic: true, ...INSIDE, title: 'v1' });
+  const screen = new MapScreen(server);
+  await screen.open();
+  await host.gqlOk(UpdateEventDocument, { id: event.id, input: { title } });
+  const seen = await screen.next((c) => c.event?.title === title);
+  await screen.close();
+  return { host, event, seen };
+}
+
+/**
  * What a change looks like in an assertion: what happened, to which event, and whether it is
  * shown. (The event itself is read at delivery, so a replayed change shows it as it is now.)
  */
@@ -231,14 +248,7 @@ describe('resuming on one instance', () => {
   });
 
   it('replays to each subscriber with `after`, also when it sits in a fragment or a variable default', async () => {
-    const host = await createUser(server);
-    await certify(server, host);
-    const event = await createEvent(server, host, { isPublic: true, ...INSIDE, title: 'before' });
-    const screen = new MapScreen(server);
-    await screen.open();
-    await host.gqlOk(UpdateEventDocument, { id: event.id, input: { title: 'seen' } });
-    const mark = await screen.next((c) => c.event?.title === 'seen');
-    await screen.close();
+    const { host, event, seen: mark } = await watchedRename(server, 'seen');
     await host.gqlOk(UpdateEventDocument, { id: event.id, input: { title: 'missed' } });
 
     // Identical documents and variables share a live group; a resumed one must not, or who
@@ -324,14 +334,7 @@ describe('cursors older than the history kept', () => {
   });
 
   it('answers RESYNC_REQUIRED, while a recent cursor still resumes', async () => {
-    const host = await createUser(server);
-    await certify(server, host);
-    const event = await createEvent(server, host, { isPublic: true, ...INSIDE, title: 'v1' });
-    const screen = new MapScreen(server);
-    await screen.open();
-    await host.gqlOk(UpdateEventDocument, { id: event.id, input: { title: 'old' } });
-    const old = await screen.next((c) => c.event?.title === 'old');
-    await screen.close();
+    const { host, event, seen: old } = await watchedRename(server, 'old');
     for (let i = 0; i < 110; i++) await host.gqlOk(UpdateEventDocument, { id: event.id, input: { title: `t${i}` } });
     await eventually(async () => (await server.deps.changes.positionOf({ id: changeIdOf(old.cursor) })) === null, {
       timeoutMs: 10_000,
