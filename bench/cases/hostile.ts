@@ -227,22 +227,27 @@ function openSubscriber(wsUrl: string, reader: boolean): Promise<RawSubscriber> 
 
 /**
  * When each version of the event was published: the bench listens on the deployment's Redis
- * channels, where the API publishes right after the transaction commits.
+ * channel of relayed changes, where the API publishes each change right after the transaction
+ * that recorded it commits and the relay gives it its position (src/changes/feed.ts).
  */
 async function trackCommits(redisUrl: string, prefix: string, eventId: string) {
   const redis = new Redis(redisUrl, { lazyConnect: true });
   const commits = new Map<number, number>();
-  redis.on('pmessage', (_pattern: string, _channel: string, message: string) => {
+  // superjson's { json, meta } around the relayed rows (the metrics wrapper puts them under `p`
+  // beside the publish time `t`); each row's payload is the change, superjson-encoded again.
+  type Change = { eventId?: string; version?: number };
+  type Relayed = { rows?: Array<{ payload?: string }> };
+  redis.on('message', (_channel: string, message: string) => {
     const at = wallClockMs();
-    // superjson's { json, meta }; the metrics wrapper puts the message under `p` beside its publish time `t`.
-    type Change = { eventId?: string; version?: number };
-    const json = (JSON.parse(message) as { json?: Change & { p?: Change } }).json;
-    const change = json?.p ?? json;
-    if (change?.eventId === eventId && typeof change.version === 'number' && !commits.has(change.version))
-      commits.set(change.version, at);
+    const json = (JSON.parse(message) as { json?: Relayed & { p?: Relayed } }).json;
+    for (const row of (json?.p ?? json)?.rows ?? []) {
+      const change = row.payload ? (JSON.parse(row.payload) as { json?: Change }).json : undefined;
+      if (change?.eventId === eventId && typeof change.version === 'number' && !commits.has(change.version))
+        commits.set(change.version, at);
+    }
   });
   await redis.connect();
-  await redis.psubscribe(`${prefix}:events:map:*`);
+  await redis.subscribe(`${prefix}:changes:relayed`);
   return { commits, close: () => redis.disconnect() };
 }
 
@@ -309,7 +314,7 @@ async function deliveryRun(
     await waitUntil('warm-up delivered', async () => everyone.every((s) => s.frames >= 1), 30_000);
     const commits = tracker.commits;
     if (!commits.has(warmUp)) throw new Error('the bench did not see the change on Redis');
-    // Stop reading: the sockets' kernel buffers fill, then the server's queue for them.
+    // Stop reading: no more pongs, so the server writes at most WS_MAX_BUFFERED_KB ahead, holds as much, then closes.
     for (const s of hostile) s.socket.pause();
 
     const rssBefore = await rssMB(server.pid);
@@ -405,7 +410,7 @@ async function nonReadingSubscribers(env: BenchEnv, databaseUrl: string): Promis
       `${changes} updateEvent changes one after another, each once every reader has the previous one. Latency: from the change's PUBLISH on the deployment's Redis channel (seen by the bench, right after the commit) to a reader's receipt. ` +
       `RSS: the child's VmRSS just before the first measured change, and its peak sampled every 50 ms until 3 s after the last (the slow-consumer close cuts a socket 2 s after its close frame). ` +
       `Protection: WS_MAX_BUFFERED_KB (default 256, close 4413); WS_MAX_CONNECTIONS_PER_IP and WS_MAX_ANONYMOUS_CONNECTIONS_PER_IP raised for the one-address load generator. ` +
-      `Most of what a non-reader is sent waits in the kernel's socket buffers (up to tcp_wmem's 4 MB per loopback socket here), outside the server's RSS, until they are full: only then does the server queue, and the cap close.`,
+      `The server writes no more than WS_MAX_BUFFERED_KB ahead of what a socket's pongs acknowledge (src/transport/ws.ts), holds as much again, then closes it: without that, the kernel's socket buffers (tcp_wmem up to 4 MB per loopback socket here, outside the server's RSS and any cap) took every change for every non-reader, 1.3 GB of TCP memory at the peak and a copy into each per change. Results of 16 KB and more leave as one message in fragments that share one encoding of the payload.`,
     `1. Readers only: ${describe(quiet)}. With the non-readers: ${describe(loud)}.`,
   ];
   return { figures, notes };

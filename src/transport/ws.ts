@@ -17,7 +17,7 @@ import * as presence from '../services/presence/index.ts';
 import { toGraphQLError, withDeadlineOnce } from './errors.ts';
 import { DomainError, rateLimited } from '../lib/errors.ts';
 import { SubscriptionGroups } from './fanout.ts';
-import type { GroupKey, Member } from './fanout.ts';
+import type { GroupKey, Member, OutgoingMessage } from './fanout.ts';
 import type { Caller, OperationPipeline } from './pipeline.ts';
 
 export interface WsOptions {
@@ -41,12 +41,37 @@ const SLOW_CONSUMER_GRACE_MS = 2_000;
 /** Bytes of frames held back for one write at most. */
 const WRITE_BATCH_BYTES = 16 * 1024;
 
+/** A socket's output (shapeOutput). */
+interface Output {
+  send(message: OutgoingMessage): void;
+  /** While messages wait for the client's acknowledgements: resolved once they are all written. */
+  drained(): Promise<void> | null;
+}
+
+/** A message waiting for the client to acknowledge what it was sent before. */
+interface Held {
+  size: number;
+  write: () => void;
+  /** Called instead of `write` when the socket closes first. */
+  drop: () => void;
+}
+
 /**
- * What one socket sends goes through here.
+ * What one socket sends goes through here: graphql-ws' own messages (through `socket.send`) and
+ * fan-out's (through the function returned).
  *
- * Bounded: a frame that would take the client's unread queue over `maxBufferedBytes` closes the
- * socket instead of being queued. One frame always fits an empty queue, so a large result still
- * reaches a client that reads.
+ * Written ahead of the client by at most `maxBufferedBytes`: what the client has read is known
+ * from WebSocket pings, which every client answers (browsers and `ws` by themselves) once it
+ * has read everything sent before them. A ping goes out with the count of bytes written so far
+ * whenever half the allowance is unacknowledged, or a message has to wait; its pong
+ * acknowledges them. Past the allowance,
+ * messages wait here instead of filling the kernel's socket buffers (several MB per socket,
+ * outside any cap of ours: 300 non-reading sockets made the machine hold 1.3 GB, and every
+ * change cost a copy into each).
+ *
+ * Bounded: a message that would take what waits for the client (queued in `ws`, held here) over
+ * `maxBufferedBytes` closes the socket instead (4413). One message always fits an empty queue,
+ * so a large result still reaches a client that reads.
  *
  * Batched: frames sent in one turn of the event loop leave in one write rather than one each (a
  * replay after a reconnect sends hundreds back to back, and a system call per frame was a
@@ -54,45 +79,126 @@ const WRITE_BATCH_BYTES = 16 * 1024;
  * turn's work is done (process.nextTick runs after the promise jobs queued before it), or as soon
  * as WRITE_BATCH_BYTES are held, so a batch delays nothing that a later turn would send.
  */
-function shapeOutput(socket: WebSocket, raw: Socket, maxBufferedBytes: number, onSlow: () => void): void {
+function shapeOutput(socket: WebSocket, raw: Socket, maxBufferedBytes: number, onSlow: () => void): Output {
   const send = socket.send.bind(socket) as (data: unknown, ...rest: unknown[]) => void;
   let corked = false;
-  let held = 0;
-  /** The queue when the socket was corked: since then only the held frames joined it. */
-  let unreadAtCork = 0;
+  let batched = 0;
+  /** The queue when the socket was corked: since then only the batched frames joined it. */
+  let queuedAtCork = 0;
+  /** Bytes written to the socket, and how many of them the client has acknowledged. */
+  let written = 0;
+  let acknowledged = 0;
+  let probing = false;
+  const held: Held[] = [];
+  let heldBytes = 0;
+  /** Resolved once nothing is held (or the socket closed). */
+  let drained: { promise: Promise<void>; resolve: () => void } | null = null;
+  const settleDrained = () => {
+    if (held.length || !drained) return;
+    drained.resolve();
+    drained = null;
+  };
+
   const flush = () => {
     if (!corked) return;
     corked = false;
-    held = 0;
+    batched = 0;
     raw.uncork();
   };
-  socket.send = ((data: string | Buffer, ...rest: unknown[]) => {
-    // String length, not byte length: measuring bytes would scan every frame of every subscriber.
-    const size = typeof data === 'string' ? data.length : data.byteLength;
-    // Frames held back here count in the socket's queue, but they are not the client's doing.
-    const unread = corked ? unreadAtCork : socket.bufferedAmount;
-    if (socket.readyState === socket.OPEN && unread > 0 && unread + size > maxBufferedBytes) {
+  /** Asks the client to acknowledge what it was sent: once half the allowance is out, or now (`urgent`). */
+  const probe = (urgent = false) => {
+    if (probing || written === acknowledged) return;
+    if (!urgent && written - acknowledged < maxBufferedBytes / 2) return;
+    probing = true;
+    socket.ping(String(written));
+  };
+  const writeNow = (size: number, write: () => void) => {
+    if (!corked) {
+      queuedAtCork = socket.bufferedAmount;
+      corked = true;
+      raw.cork();
+      process.nextTick(flush);
+    }
+    write();
+    written += size;
+    batched += size;
+    probe();
+    if (batched >= WRITE_BATCH_BYTES) flush();
+  };
+  /** Whether a message of `size` fits what the client has acknowledged (one always fits when all is). */
+  const fitsAhead = (size: number) => written === acknowledged || written - acknowledged + size <= maxBufferedBytes;
+  const release = () => {
+    while (held.length && socket.readyState === socket.OPEN && fitsAhead(held[0]!.size)) {
+      const next = held.shift()!;
+      heldBytes -= next.size;
+      writeNow(next.size, next.write);
+    }
+    settleDrained();
+  };
+  socket.on('pong', (data: Buffer) => {
+    const count = Number(data.toString());
+    // Another pong (graphql-ws' keep-alive), or a count this socket never sent.
+    if (!Number.isSafeInteger(count) || count <= acknowledged || count > written) return;
+    acknowledged = count;
+    probing = false;
+    release();
+    probe(held.length > 0);
+  });
+  socket.once('close', () => {
+    for (const message of held.splice(0)) message.drop();
+    heldBytes = 0;
+    settleDrained();
+  });
+
+  /** Writes one message, holds it, or drops it (the socket is going). */
+  const output = (size: number, write: () => void, drop: () => void): void => {
+    // Frames batched in this turn count in the socket's queue, but they are not the client's doing.
+    const waiting = (corked ? queuedAtCork : socket.bufferedAmount) + heldBytes;
+    if (socket.readyState === socket.OPEN && waiting > 0 && waiting + size > maxBufferedBytes) {
       onSlow();
       socket.close(WS_CLOSE.tooMuchQueued, 'Too much unread data queued for this connection');
       // A peer that does not read will not read the close frame either.
       setTimeout(() => socket.terminate(), SLOW_CONSUMER_GRACE_MS).unref();
     }
-    if (socket.readyState !== socket.OPEN) {
-      // Dropped: the socket is going. graphql-ws waits for the callback, so it must still be called.
-      const callback = rest.find((r) => typeof r === 'function') as ((err?: Error) => void) | undefined;
-      callback?.();
+    if (socket.readyState !== socket.OPEN) return drop();
+    if (held.length || !fitsAhead(size)) {
+      held.push({ size, write, drop });
+      heldBytes += size;
+      probe(true);
       return;
     }
-    if (!corked) {
-      unreadAtCork = socket.bufferedAmount;
-      corked = true;
-      raw.cork();
-      process.nextTick(flush);
-    }
-    send(data, ...rest);
-    held += size;
-    if (held >= WRITE_BATCH_BYTES) flush();
+    writeNow(size, write);
+  };
+
+  socket.send = ((data: string | Buffer, ...rest: unknown[]) => {
+    // String length, not byte length: measuring bytes would scan every frame of every subscriber.
+    const size = typeof data === 'string' ? data.length : data.byteLength;
+    // Dropped: the socket is going. graphql-ws waits for the callback, so it must still be called.
+    const callback = rest.find((r) => typeof r === 'function') as ((err?: Error) => void) | undefined;
+    output(
+      size,
+      () => send(data, ...rest),
+      () => callback?.(),
+    );
   }) as WebSocket['send'];
+  return {
+    send(message) {
+      if (typeof message === 'string') return socket.send(message);
+      const size = message.reduce((n, part) => n + part.byteLength, 0);
+      // One text message: every fragment but the last leaves with FIN unset (continuation frames).
+      const write = () => message.forEach((part, i) => send(part, { binary: false, fin: i === message.length - 1 }));
+      output(size, write, () => {});
+    },
+    drained() {
+      if (!held.length) return null;
+      if (!drained) {
+        let resolve!: () => void;
+        const promise = new Promise<void>((r) => (resolve = r));
+        drained = { promise, resolve };
+      }
+      return drained.promise;
+    },
+  };
 }
 
 interface Connection extends Caller {
@@ -123,6 +229,8 @@ export function useWebSocketServer(wsServer: WebSocketServer, pipeline: Operatio
   const { deps, schema } = pipeline;
   const { metrics, config } = deps;
   const connections = new WeakMap<object, Connection>();
+  /** Each socket's bounded, batched output (shapeOutput). */
+  const outputs = new WeakMap<WebSocket, Output>();
   const connectionsByUser = new Counts();
   const anonymousByIp = new Counts();
   const socketsByIp = new Counts();
@@ -179,7 +287,10 @@ export function useWebSocketServer(wsServer: WebSocketServer, pipeline: Operatio
     const ip = opts.clientIpOf(request);
     socketsByIp.add(ip);
     socket.once('close', () => socketsByIp.remove(ip));
-    shapeOutput(socket, request.socket, config.wsMaxBufferedBytes, () => metrics.wsSlowConsumersClosed.inc());
+    outputs.set(
+      socket,
+      shapeOutput(socket, request.socket, config.wsMaxBufferedBytes, () => metrics.wsSlowConsumersClosed.inc()),
+    );
   });
 
   const timed = <T>(args: ExecutionArgs, run: () => T) => {
@@ -359,7 +470,11 @@ export function useWebSocketServer(wsServer: WebSocketServer, pipeline: Operatio
             variables: payload.variables,
             viewer: connection.viewer,
           },
-          member: { id, send: (frame) => socket.readyState === socket.OPEN && socket.send(frame) },
+          member: {
+            id,
+            send: (message) => outputs.get(socket)?.send(message),
+            drained: () => outputs.get(socket)?.drained() ?? null,
+          },
         });
         return context;
       },

@@ -57,8 +57,10 @@ describe('unread output per socket', () => {
   it('closes a socket that stopped reading, with 4413, while a reading subscriber gets every change', async () => {
     const host = await createUser(server);
     await certify(server, host);
-    const event = await createEvent(server, host, { isPublic: true, description: 'x'.repeat(5000) });
-    // About 150 KB per change and subscription: 30 aliases of a 5,000-character description.
+    // Multi-byte characters: large results leave as one text message in fragments of bytes.
+    const description = 'üx'.repeat(2500);
+    const event = await createEvent(server, host, { isPublic: true, description });
+    // About 150 KB per change: 30 aliases of a 5,000-character description.
     const query = `subscription { eventChanged(bounds: { south: 52, west: 13, north: 53, east: 14 }) { version event { ${Array.from(
       { length: 30 },
       (_, i) => `d${i}: description`,
@@ -82,8 +84,19 @@ describe('unread output per socket', () => {
 
     const slow = await rawSocket(server);
     const slowClosed = closed(slow);
-    for (let i = 0; i < 20; i++) slow.send(JSON.stringify({ id: `s${i}`, type: 'subscribe', payload: { query } }));
-    // Both subscribed: a first change reaches the reader (and the slow socket, which still reads).
+    let slowFrames = 0;
+    const received: Array<{ binary: boolean; d0?: string }> = [];
+    slow.on('message', (data, binary) => {
+      const message = JSON.parse((data as Buffer).toString()) as {
+        type: string;
+        payload?: { data?: { eventChanged: { event: { d0: string } } } };
+      };
+      if (message.type !== 'next') return;
+      slowFrames += 1;
+      received.push({ binary, d0: message.payload?.data?.eventChanged.event.d0 });
+    });
+    slow.send(JSON.stringify({ id: 's', type: 'subscribe', payload: { query } }));
+    // Both subscribed: a first change reaches the reader and the slow socket, which still reads.
     let version = event.version;
     const change = async () => {
       const { updateEvent } = await host.gqlOk(UpdateEventDocument, {
@@ -94,7 +107,11 @@ describe('unread output per socket', () => {
     };
     await change();
     await readerLive;
-    // Stops reading: what the server sends piles up in the kernel's buffers, then in its own queue.
+    await expect.poll(() => slowFrames).toBe(1);
+    expect(received[0]).toEqual({ binary: false, d0: description });
+    // Stops reading. The kernel's buffers would take all twelve changes (about 1.8 MB); the
+    // server writes no more than WS_MAX_BUFFERED_KB ahead of the client's pongs, holds as much
+    // again, then closes the socket.
     slow.pause();
     for (let i = 0; i < 12; i++) await change();
 
@@ -103,6 +120,8 @@ describe('unread output per socket', () => {
     // server cut the socket for not reading, an abnormal closure otherwise.
     slow.resume();
     expect([4413, 1006]).toContain(await slowClosed);
+    // The first change, and at most the one written ahead before the client stopped answering.
+    expect(slowFrames).toBeLessThanOrEqual(2);
     await expect.poll(() => versions.at(-1), { timeout: 10_000 }).toBe(version);
     expect(versions).toEqual([...new Set(versions)].sort((a, b) => a - b));
     expect(versions.length).toBe(13);
