@@ -16,13 +16,12 @@ import type { BenchApp } from '../lib/app.ts';
 import { round, sleep, summarize, wallClockMs } from '../lib/latency.ts';
 import type { Summary } from '../lib/latency.ts';
 import { profileDuring, profileNote, summarizeProfile } from '../lib/profile.ts';
-import { startServerProcess } from '../lib/server-process.ts';
+import { GC_ON_SIGNAL_ARGS, startServerProcess } from '../lib/server-process.ts';
 import type { BenchCase, BenchEnv, Figure } from '../lib/types.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const SUBSCRIBERS_SCRIPT = join(ROOT, 'bench', 'clients', 'subscribers.ts');
 const BARE_WS_SCRIPT = join(ROOT, 'bench', 'clients', 'bare-ws-server.ts');
-const GC_PRELOAD = join(ROOT, 'bench', 'clients', 'gc-on-signal.mjs');
 const PROFILES_DIR = join(ROOT, 'bench', 'results', 'profiles');
 const BERLIN = { latitude: 52.52, longitude: 13.405 };
 /** Distinct viewports, all containing the event, of different sizes and offsets (as map screens are). */
@@ -387,7 +386,7 @@ async function apiProbe(scene: Scene, redisUrl: string): Promise<MemoryProbe> {
     jwtSecret: config.jwtSecret!,
     env: { WS_MAX_CONNECTIONS_PER_USER: '1000' },
     name: 'fan-out memory probe',
-    nodeArgs: ['--expose-gc', '--import', GC_PRELOAD],
+    nodeArgs: GC_ON_SIGNAL_ARGS,
   });
   const metric = async (name: string) => (await server.metrics()).get(name) ?? NaN;
   return {

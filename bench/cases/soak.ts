@@ -4,18 +4,16 @@
 // its metrics port) is sampled throughout. Targets: zero errors; RSS and open handles flat. Baselines, same run: the
 // values at the end of the warm-up (RSS, handles), and the idle server before the clients came
 // (handles after they left).
-import { join } from 'node:path';
 import type { Client } from 'graphql-ws';
 import pg from 'pg';
 import { createDatabase } from '../../tests/helpers/database.ts';
 import { befriendAndOpenChat, eventInput, gql, gqlOk, registerUsers, signedInSocket } from '../clients/gql.ts';
 import type { BenchUser } from '../clients/gql.ts';
 import { round, sleep, summarize } from '../lib/latency.ts';
-import { deploymentSecrets, startServerProcess } from '../lib/server-process.ts';
+import { deploymentSecrets, GC_ON_SIGNAL_ARGS, liveMemoryMB, startServerProcess } from '../lib/server-process.ts';
 import type { ServerProcess } from '../lib/server-process.ts';
 import type { BenchCase, BenchEnv, Figure } from '../lib/types.ts';
 
-const GC_PRELOAD = join(import.meta.dirname, '..', 'clients', 'gc-on-signal.mjs');
 const CLIENTS = 100;
 /** Every fifth user is certified and hosts public events. */
 const HOST_EVERY = 5;
@@ -259,17 +257,6 @@ async function sample(server: ServerProcess, startedAt: number): Promise<Sample>
   };
 }
 
-/**
- * The V8 heap in use right after a full collection (SIGUSR2 to the instance, see
- * bench/clients/gc-on-signal.mjs): live memory, the figure that shows a leak, where RSS and the
- * sampled heap also show when the collector last ran and how far V8 has grown its heap.
- */
-async function liveHeapMB(server: ServerProcess): Promise<number> {
-  process.kill(server.pid, 'SIGUSR2');
-  await sleep(1_000);
-  return ((await server.metrics()).get('pinit_nodejs_heap_size_used_bytes') ?? NaN) / 2 ** 20;
-}
-
 /** Samples every `everyMs` until `until`, then once more. */
 async function sampleUntil(
   server: ServerProcess,
@@ -322,7 +309,7 @@ async function soak(env: BenchEnv, server: ServerProcess, databaseUrl: string) {
   const measureLiveHeap = async () => {
     for (let k = 1; k <= 5; k++) {
       await sleep(Math.max(0, startedAt + k * warmUpEnd * 1000 - (k === 5 ? 3_000 : 0) - Date.now()));
-      liveHeap.push({ at: Math.round((Date.now() - startedAt) / 1000), mb: await liveHeapMB(server) });
+      liveHeap.push({ at: Math.round((Date.now() - startedAt) / 1000), mb: (await liveMemoryMB(server)).heap });
     }
   };
   await Promise.all([
@@ -409,7 +396,7 @@ export const run: BenchCase = async (env) => {
       redisUrl: env.redisUrl,
       ...deploymentSecrets(),
       name: 'soak instance',
-      nodeArgs: ['--expose-gc', '--import', GC_PRELOAD],
+      nodeArgs: GC_ON_SIGNAL_ARGS,
     });
     const { figures, notes } = await soak(env, server, database.url);
     return { id: '6', title: 'Soak', figures, notes, seconds: (Date.now() - started) / 1000 };

@@ -51,6 +51,30 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
+/**
+ * Node arguments for an instance whose live memory a case reads: SIGUSR2 then runs a full
+ * garbage collection (bench/clients/gc-on-signal.mjs).
+ */
+export const GC_ON_SIGNAL_ARGS = ['--expose-gc', '--import', join(ROOT, 'bench', 'clients', 'gc-on-signal.mjs')];
+
+/**
+ * Live memory of an instance started with GC_ON_SIGNAL_ARGS, right after a full collection:
+ * V8's heap in use and its external memory (Buffers' bytes), in MB. Unlike RSS, it shows what is
+ * held, not when the collector last ran or what the allocator kept after it.
+ */
+export async function liveMemoryMB(
+  server: Pick<ServerProcess, 'pid' | 'metrics'>,
+  settleMs = 1_000,
+): Promise<{ heap: number; external: number }> {
+  process.kill(server.pid, 'SIGUSR2');
+  await new Promise((resolve) => setTimeout(resolve, settleMs));
+  const m = await server.metrics();
+  return {
+    heap: (m.get('pinit_nodejs_heap_size_used_bytes') ?? NaN) / 2 ** 20,
+    external: (m.get('pinit_nodejs_external_memory_bytes') ?? NaN) / 2 ** 20,
+  };
+}
+
 /** A deployment's shared settings: one Redis prefix and one JWT secret, fresh per run. */
 export function deploymentSecrets(): Pick<ServerProcessOptions, 'redisPrefix' | 'jwtSecret'> {
   return { redisPrefix: `bench-${randomBytes(4).toString('hex')}`, jwtSecret: randomBytes(32).toString('base64url') };
