@@ -610,7 +610,10 @@ async function metricsSeries(env: BenchEnv, databaseUrl: string): Promise<Part> 
       const result = await gql(server.graphqlUrl, `query ${name} { __typename }`);
       if (result.status !== 200) throw new Error(`query ${name}: HTTP ${result.status}`);
     };
-    await forEachConcurrently(APP_OPERATIONS * 2, 4, (i) => named(`AppOperation${i % APP_OPERATIONS}`));
+    // The same load with the app's names first: series that any load brings (the GC-duration
+    // histogram of each kind of collection, once one has run) are in the baseline, and the
+    // comparison is about the names alone.
+    await forEachConcurrently(names, 8, (i) => named(`AppOperation${i % APP_OPERATIONS}`));
     const before = await server.metrics();
     await forEachConcurrently(names, 8, (i) => named(`Hostile${i}`));
     const after = await server.metrics();
@@ -623,7 +626,10 @@ async function metricsSeries(env: BenchEnv, databaseUrl: string): Promise<Part> 
           name: `/metrics series after ${names.toLocaleString('en-US')} distinct operation names`,
           value: after.size,
           unit: 'series',
-          baseline: { name: `after ${APP_OPERATIONS} operation names of the app`, value: before.size },
+          baseline: {
+            name: `after the same load with ${APP_OPERATIONS} operation names of the app`,
+            value: before.size,
+          },
           ratio: round(after.size / before.size, 3),
           ratioMeaning: 'after ÷ before the hostile names, same child',
           target: '≤ 2× before',
@@ -632,8 +638,8 @@ async function metricsSeries(env: BenchEnv, databaseUrl: string): Promise<Part> 
         },
       ],
       notes: [
-        `3. ${APP_OPERATIONS} named operations twice each (the app), then \`query Hostile<i> { __typename }\` for ${names} values of i, 8 in flight, over HTTP; series counted in the child's /metrics on its own port (every sample line: histogram buckets, sums and counts, process metrics). ` +
-          `Distinct \`operation\` label values: ${operations(before)} before, ${operations(after)} after (METRICS_MAX_OPERATION_NAMES default 200, then \`__other\`).`,
+        `3. ${names} requests of ${APP_OPERATIONS} named operations (the app; the same load, so that series any load brings, such as the GC-duration histogram of each kind of collection, are in the baseline), then \`query Hostile<i> { __typename }\` for ${names} values of i, 8 in flight, over HTTP; series counted in the child's /metrics on its own port (every sample line: histogram buckets, sums and counts, process metrics). ` +
+          `Distinct \`operation\` label values: ${operations(before)} before, ${operations(after)} after (METRICS_MAX_OPERATION_NAMES default 100, then \`__other\`).`,
       ],
     };
   } finally {
@@ -646,6 +652,8 @@ async function metricsSeries(env: BenchEnv, databaseUrl: string): Promise<Part> 
 
 const STALLED = 25;
 const UPLOAD_BYTES = 9 * 1024 * 1024;
+/** How long after the last client write live memory is read (UPLOAD_IDLE_TIMEOUT_SECONDS, 10 by default, closes them after). */
+const STALL_READINGS_MS = 7_000;
 /** What a stalled client keeps back: the end of the file and the closing boundary. */
 const HELD_BACK = 64;
 const BOUNDARY = '----pinit-bench-hostile';
@@ -739,11 +747,15 @@ async function stalledUploads(env: BenchEnv, databaseUrl: string): Promise<Part>
     });
     const sent = await Promise.all(stalled.map((r) => r.sentAt));
     const stallStart = Math.max(...sent);
-    // What the stalled uploads hold: live memory once the server has read what they sent.
-    await sleep(500);
+    // What the stalled uploads hold: live memory once the server has read what they sent (it
+    // may still be reading the kernel's backlog after the client's last write), so the lowest
+    // of readings taken each second while they stall, before the idle timeout closes them.
     const uncollected = ((await server.metrics()).get('pinit_nodejs_external_memory_bytes') ?? NaN) / 2 ** 20;
-    const liveStalled = await liveMemoryMB(server, 300);
-    const held = Math.max(0, liveStalled.heap + liveStalled.external - (liveBefore.heap + liveBefore.external));
+    const liveReadings: Array<{ heap: number; external: number }> = [];
+    while (Date.now() < stallStart + STALL_READINGS_MS) liveReadings.push(await liveMemoryMB(server, 500));
+    const total = (m: { heap: number; external: number }) => m.heap + m.external;
+    const liveStalled = liveReadings.reduce((a, b) => (total(b) < total(a) ? b : a));
+    const held = Math.max(0, total(liveStalled) - total(liveBefore));
     const deadline = stallStart + capSeconds * 1000;
     const closed = await Promise.all(
       stalled.map((r) =>
@@ -796,13 +808,13 @@ async function stalledUploads(env: BenchEnv, databaseUrl: string): Promise<Part>
       `4. ${STALLED} signed-in users (one each, so UPLOADS_MAX_CONCURRENT_PER_USER, default 2, is not what stops them; UPLOADS_MAX_CONCURRENT, per instance, stays at its default) open raw TCP connections and send an uploadImage GraphQL multipart request ` +
         `(apollo-require-preflight, Connection: close) declaring a ${UPLOAD_BYTES / 2 ** 20} MB JPEG (a valid 64×64 JPEG padded with spaces) and hold back its last ${HELD_BACK} bytes. ` +
         `Every timeout at its default (UPLOAD_IDLE_TIMEOUT_SECONDS, UPLOAD_TIMEOUT_SECONDS, HTTP_HEADERS_TIMEOUT_SECONDS). Time: from the moment the client's last write was handed to the kernel to the server closing the connection, the slowest of the ${STALLED}, waited for at most ${capSeconds} s. ` +
-        `Held: V8's heap in use plus its external memory (Buffers) right after a full collection (SIGUSR2, bench/clients/gc-on-signal.mjs), 0.5 s after the last client write, minus the same just before the uploads. RSS: VmRSS before the uploads, peak sampled every 200 ms until all closed or the cap. Baseline: the same request sent in full first (answered "${honest.answer()}" in ${round(honestSeconds, 2)} s, RSS +${mb(honestGrowth)}).`,
+        `Held: V8's heap in use plus its external memory (Buffers) right after a full collection (SIGUSR2, bench/clients/gc-on-signal.mjs), the lowest of the readings taken every ~0.5 s from the last client write until ${STALL_READINGS_MS / 1000} s after it (the server may still be reading the kernel's backlog at first), minus the same just before the uploads. RSS: VmRSS before the uploads, peak sampled every 200 ms until all closed or the cap. Baseline: the same request sent in full first (answered "${honest.answer()}" in ${round(honestSeconds, 2)} s, RSS +${mb(honestGrowth)}).`,
       `4. Stalled: RSS ${mb(rssBefore)} → peak ${mb(rssPeak)}; ${closedTimes.length} closed by the server` +
         (closedTimes.length
           ? ` (after ${round(Math.min(...closedTimes), 1)}–${round(Math.max(...closedTimes), 1)} s)`
           : '') +
         `, ${open} still open after ${capSeconds} s; what they were answered: ${answers.join(' | ')}. ` +
-        `Live heap + Buffers ${round(liveBefore.heap + liveBefore.external, 1)} MB before → ${round(liveStalled.heap + liveStalled.external, 1)} MB while stalled (Buffers ${round(liveBefore.external, 1)} → ${round(liveStalled.external, 1)} MB; ${round(uncollected, 1)} MB just before that collection). ` +
+        `Live heap + Buffers ${round(liveBefore.heap + liveBefore.external, 1)} MB before → ${round(liveStalled.heap + liveStalled.external, 1)} MB while stalled (Buffers ${round(liveBefore.external, 1)} → ${round(liveStalled.external, 1)} MB; ${round(uncollected, 1)} MB at the last client write, before any collection; readings ${liveReadings.map((r) => round(total(r), 1)).join(', ')} MB). ` +
         `The RSS peak is the transfer's garbage, not what the uploads hold: ${STALLED} × ${UPLOAD_BYTES / 2 ** 20} MB arrive in 64 KB socket reads, each a Buffer streamed to its temporary file and dropped, and V8 collects them when their external memory has grown enough to be worth it; the allocator keeps part of what was freed.`,
     ];
     return { figures, notes };
