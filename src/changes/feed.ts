@@ -187,30 +187,12 @@ export function createChangeFeed(opts: ChangeFeedOptions): ChangeFeed & { start(
   let nudged = false;
 
   /**
-   * Gives the committed changes without a position the next positions, oldest first, in one
-   * transaction. The state row's lock makes relays take turns; in READ COMMITTED the statement
-   * after the lock reads a snapshot taken once the previous relay committed, so positions are
-   * given in the order changes became visible and no reader of "after P" can miss one that
-   * commits later.
+   * Gives the committed changes without a position the next positions, oldest first: one
+   * statement, the function change_log_relay (its migration says why the order is commit order).
    */
   async function relayOnce(): Promise<number> {
-    const raw = await prisma.$transaction(
-      async (tx) => {
-        await tx.$queryRawUnsafe(`${BACKGROUND_SQL} SELECT head FROM change_log_state FOR UPDATE`);
-        return tx.$queryRawUnsafe<RawRow[]>(
-          `${BACKGROUND_SQL} WITH next AS (
-           SELECT p.id, s.head + row_number() OVER (ORDER BY p.id) AS pos
-           FROM (SELECT id FROM change_log WHERE position IS NULL ORDER BY id LIMIT ${BATCH}) p, change_log_state s),
-         relayed AS (
-           UPDATE change_log c SET position = next.pos FROM next WHERE c.id = next.id
-           RETURNING c.id, c.position, c.topics, c.payload),
-         bumped AS (
-           UPDATE change_log_state SET head = head + (SELECT count(*) FROM relayed) WHERE (SELECT count(*) FROM relayed) > 0)
-         SELECT * FROM relayed ORDER BY position`,
-        );
-      },
-      // The reasoning above needs a fresh snapshot per statement, whatever the server's default.
-      { isolationLevel: 'ReadCommitted' },
+    const raw = await prisma.$queryRawUnsafe<RawRow[]>(
+      `${BACKGROUND_SQL} SELECT id, position, topics, payload FROM change_log_relay(${BATCH})`,
     );
     const rows = raw.map(toRow);
     if (rows.length) {

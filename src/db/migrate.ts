@@ -58,7 +58,7 @@ async function withEngine<T>(
   const Engine = await loadEngineClass();
   const opened: SqlDriverAdapter[] = [];
   const track = async (adapter: Promise<SqlDriverAdapter>) => {
-    opened.push(await adapter);
+    opened.push(wholeScripts(await adapter));
     return opened.at(-1)!;
   };
   const tracked: SqlMigrationAwareDriverAdapterFactory = {
@@ -81,6 +81,20 @@ async function withEngine<T>(
     engine.free();
     await Promise.all(opened.map((adapter) => adapter.dispose().catch(() => undefined)));
   }
+}
+
+/**
+ * Migrations run whole, as `prisma migrate deploy` runs them: @prisma/adapter-pg splits a script
+ * at every `;`, which breaks a function's body (and a `;` in a string). A statement without
+ * parameters goes over pg's simple query protocol, which takes many statements at once (and
+ * runs them in one implicit transaction). PGlite's adapter runs scripts whole already.
+ */
+function wholeScripts(adapter: SqlDriverAdapter): SqlDriverAdapter {
+  if (adapter.adapterName !== '@prisma/adapter-pg') return adapter;
+  adapter.executeScript = async (script) => {
+    await adapter.executeRaw({ sql: script, args: [], argTypes: [] });
+  };
+  return adapter;
 }
 
 /** Reads prisma/migrations in the shape the engine expects. */

@@ -538,6 +538,55 @@ describe.runIf(testDatabaseUrl && testRedisUrl)('resuming across two instances',
     expect(p1!).toBeGreaterThan(p2!);
   });
 
+  it('gives a change one position when both instances relay while another relay holds the lock', async () => {
+    const [a, b] = [instances.a(), instances.b()];
+    const event = await createEvent(b, host, { isPublic: true, ...INSIDE, title: 'before the race' });
+    const screen = new MapScreen(a);
+    await screen.open();
+    const waitingRelays = async () => {
+      const [row] = await a.deps.prisma.$queryRaw<Array<{ n: bigint }>>`
+        SELECT count(*) AS n FROM pg_stat_activity
+        WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%change_log_relay%'`;
+      return Number(row!.n);
+    };
+    // A relay holds the lock. A change commits; both instances' relays start, and wait for it.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let locked!: () => void;
+    const isLocked = new Promise<void>((resolve) => (locked = resolve));
+    const first = b.deps.prisma.$transaction(
+      async (tx) => {
+        await tx.$queryRaw`SELECT head FROM change_log_state FOR UPDATE`;
+        locked();
+        await held;
+        return tx.$queryRaw<Array<{ id: bigint; position: bigint }>>`SELECT id, position FROM change_log_relay(500)`;
+      },
+      { timeout: 15_000 },
+    );
+    await isLocked;
+    await b.deps.prisma.$transaction((tx) => renameInTransaction(tx, event.id, 'relayed once', host.id));
+    a.deps.changes.committed();
+    b.deps.changes.committed();
+    await eventually(async () => (await waitingRelays()) >= 2, { what: 'both relays waiting for the lock' });
+    // The first relay positions it and commits; the two that waited find nothing left to do.
+    release();
+    const [relayed] = await first;
+    expect(relayed).toBeDefined();
+    await eventually(async () => (await waitingRelays()) === 0, { what: 'the waiting relays done' });
+    await host.gqlOk(UpdateEventDocument, { id: event.id, input: { title: 'fence' } });
+    await screen.next((c) => c.event?.title === 'fence');
+    await screen.close();
+
+    expect(screen.received.filter((c) => changeIdOf(c.cursor) === Number(relayed!.id))).toHaveLength(1);
+    expect(await a.deps.changes.positionOf({ id: Number(relayed!.id) })).toBe(Number(relayed!.position));
+    // Positions stay gapless up to the head: nothing was given a second one.
+    const [log] = await a.deps.prisma.$queryRaw<Array<{ head: bigint; positioned: bigint; low: bigint; top: bigint }>>`
+      SELECT (SELECT head FROM change_log_state) AS head, count(position) AS positioned,
+             min(position) AS low, max(position) AS top FROM change_log`;
+    expect(Number(log!.top)).toBe(Number(log!.head));
+    expect(Number(log!.positioned)).toBe(Number(log!.top) - Number(log!.low) + 1);
+  });
+
   it('delivers a change whose instance could not publish it, or died before relaying it', async () => {
     const [a, b, redis] = [instances.a(), instances.b(), instances.redis()];
     const event = await createEvent(b, host, { isPublic: true, ...INSIDE, title: 'before the cut' });
