@@ -66,6 +66,13 @@ async function renameInTransaction(tx: Prisma.TransactionClient, eventId: string
   );
 }
 
+/** A promise the test resolves when it chooses: a step of a transaction held open, or reached. */
+function latch() {
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  return { open, opened };
+}
+
 /** A map subscriber that comes and goes on one instance, keeping its last cursor as an app does. */
 class MapScreen {
   private client: Client | undefined;
@@ -505,24 +512,21 @@ describe.runIf(testDatabaseUrl && testRedisUrl)('resuming across two instances',
     await screen.open();
 
     // T1 records its change first (the smaller id) and commits last, as a slow transaction would.
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    let recorded!: () => void;
-    const isRecorded = new Promise<void>((resolve) => (recorded = resolve));
+    const [held, recorded] = [latch(), latch()];
     const t1 = b.deps.prisma.$transaction(
       async (tx) => {
         await renameInTransaction(tx, slow.id, 'slow, committed last', host.id);
-        recorded();
-        await held;
+        recorded.open();
+        await held.opened;
       },
       { timeout: 15_000 },
     );
-    await isRecorded;
+    await recorded.opened;
     // T2 starts after and commits first; the screen sees it, and leaves with its cursor.
     await host.gqlOk(UpdateEventDocument, { id: fast.id, input: { title: 'fast, committed first' } });
     const t2 = await screen.next((c) => c.event?.title === 'fast, committed first');
     await screen.close();
-    release();
+    held.open();
     await t1;
     b.deps.changes.committed();
 
@@ -550,26 +554,23 @@ describe.runIf(testDatabaseUrl && testRedisUrl)('resuming across two instances',
       return Number(row!.n);
     };
     // A relay holds the lock. A change commits; both instances' relays start, and wait for it.
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    let locked!: () => void;
-    const isLocked = new Promise<void>((resolve) => (locked = resolve));
+    const [held, locked] = [latch(), latch()];
     const first = b.deps.prisma.$transaction(
       async (tx) => {
         await tx.$queryRaw`SELECT head FROM change_log_state FOR UPDATE`;
-        locked();
-        await held;
+        locked.open();
+        await held.opened;
         return tx.$queryRaw<Array<{ id: bigint; position: bigint }>>`SELECT id, position FROM change_log_relay(500)`;
       },
       { timeout: 15_000 },
     );
-    await isLocked;
+    await locked.opened;
     await b.deps.prisma.$transaction((tx) => renameInTransaction(tx, event.id, 'relayed once', host.id));
     a.deps.changes.committed();
     b.deps.changes.committed();
     await eventually(async () => (await waitingRelays()) >= 2, { what: 'both relays waiting for the lock' });
     // The first relay positions it and commits; the two that waited find nothing left to do.
-    release();
+    held.open();
     const [relayed] = await first;
     expect(relayed).toBeDefined();
     await eventually(async () => (await waitingRelays()) === 0, { what: 'the waiting relays done' });
