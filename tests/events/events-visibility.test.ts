@@ -1,5 +1,5 @@
 // The visibility rule, through every path that exposes events: event(id), eventsInBounds,
-// eventsNear, myEvents and User.hostedEvents, for every kind of viewer. Public events are
+// eventsNear, searchEvents, myEvents and User.hostedEvents, for every kind of viewer. Public events are
 // visible to everyone; private ones to the host, invitees and attendees only (not to someone
 // who declined); drafts to the host only. Mutations on an event the viewer may not see answer
 // NOT_FOUND, so a private event's existence never leaks.
@@ -15,6 +15,7 @@ import {
   JoinEventDocument,
   LikeEventDocument,
   MyEventsDocument,
+  SearchEventsDocument,
   UpdateEventDocument,
 } from '../generated/graphql.ts';
 import type { EventRole, EventStatus } from '../generated/graphql.ts';
@@ -133,6 +134,18 @@ async function inBoundsIds(actor: ActorName, event: EventName, statuses?: EventS
   return eventsInBounds.edges.map((e) => e.node.id);
 }
 
+async function searchIds(actor: ActorName, event: EventName) {
+  const { latitude, longitude } = PLACES[event];
+  const bounds = { south: latitude - 0.01, north: latitude + 0.01, west: longitude - 0.01, east: longitude + 0.01 };
+  const { searchEvents } = await gqlOk(
+    server,
+    SearchEventsDocument,
+    { query: 'chess', bounds, filter: { statuses: ALL_STATUSES } },
+    as(actor),
+  );
+  return searchEvents.edges.map((e) => e.node.id);
+}
+
 async function nearIds(actor: ActorName, event: EventName) {
   const { eventsNear } = await gqlOk(
     server,
@@ -170,6 +183,7 @@ describe.each(EVENTS)('the %s event', (event) => {
       event === 'draft' ? [] : expected,
     );
     expect(await nearIds(actor, event), 'eventsNear').toEqual(expected);
+    expect(await searchIds(actor, event), 'searchEvents').toEqual(expected);
 
     const hosted = await gqlOk(server, HostedEventsDocument, { userId: users.host.id }, as(actor));
     expect(hosted.user?.hostedEvents.edges.map((e) => e.node.id).includes(id), 'User.hostedEvents').toBe(visible);

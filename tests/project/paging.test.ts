@@ -102,6 +102,7 @@ beforeAll(async () => {
     'Query.myEvents': { role: 'HOSTING' },
     'Query.eventsInBounds': { bounds: '{ south: -90, west: -180, north: 90, east: 180 }' },
     'Query.eventsNear': { latitude: '52.52', longitude: '13.405', radiusKm: '50' },
+    'Query.searchEvents': { query: '"study"' },
   };
 });
 afterAll(async () => {

@@ -93,6 +93,34 @@ builder.queryFields((t) => ({
     },
     EventConnection,
   ),
+  searchEvents: t.connection(
+    {
+      type: Event,
+      paging: mapPage,
+      description: `Events the viewer may see whose title, description, location name or tags match the words of query, best match first. ${mapPaging}`,
+      args: {
+        query: t.arg.string({
+          required: true,
+          description: `Words to find, English-stemmed (party matches parties); "a phrase" in quotes, or between alternatives, -word to exclude. At most ${search.EVENT_SEARCH.maxLength} characters and ${search.EVENT_SEARCH.maxWords} words.`,
+        }),
+        bounds: t.arg({ type: BoundsInput, description: 'Only events inside this viewport; anywhere when null.' }),
+        filter: t.arg({ type: EventFilter, description: 'Conditions; by default published events only.' }),
+      },
+      resolve: async (_root, args, ctx, info) => {
+        const page = await search.searchEvents(
+          ctx.deps,
+          ctx.viewer?.id ?? null,
+          args.query,
+          args.bounds,
+          args.filter,
+          args.first,
+          args.after,
+        );
+        return toConnection(ctx, info, page);
+      },
+    },
+    EventConnection,
+  ),
   myEvents: t.withAuth({ signedIn: true }).prismaConnection(
     {
       type: 'Event',

@@ -14,6 +14,8 @@ import type { CursorShape } from '../../lib/cursors.ts';
 import { isUuid, latitude, longitude, normalizeTags } from '../../lib/validation.ts';
 
 export const MAP_PAGE = { default: 100, max: 500 } as const;
+/** searchEvents' query: websearch syntax ("quoted phrases", or, -word), bounded before PostgreSQL parses it. */
+export const EVENT_SEARCH = { maxLength: 200, maxWords: 16 } as const;
 export const MAX_RADIUS_KM = 500;
 // Degrees per km on the same sphere the distance uses, widened a hair so the pre-filter box
 // never cuts off an event the exact distance would keep.
@@ -55,6 +57,7 @@ function pageSize(first: number | null | undefined): number {
 // Keyset cursors, tagged with their list: a start time or a distance, then the event's id.
 const BOUNDS_CURSOR = { list: 'bounds', parts: ['instant', 'uuid'] } as const satisfies CursorShape;
 const NEAR_CURSOR = { list: 'near', parts: ['float', 'uuid'] } as const satisfies CursorShape;
+const SEARCH_CURSOR = { list: 'search', parts: ['float', 'uuid'] } as const satisfies CursorShape;
 
 /** The filter as SQL over `events e`; visibility always applies. Statuses default to PUBLISHED. */
 function filterSql(viewerId: string | null, filter: EventFilterInput | null | undefined): Prisma.Sql {
@@ -174,6 +177,76 @@ export async function eventsNear(
     ORDER BY s.distance, s.id LIMIT ${size + 1}`;
   return toPage(
     rows.map((r) => ({ id: r.id, cursor: encodeCursor(NEAR_CURSOR.list, [r.distance, r.id]) })),
+    size,
+    Boolean(after),
+  );
+}
+
+/** The query text as searchEvents takes it: trimmed, 1 to maxLength characters, at most maxWords words. */
+function searchQuery(raw: string): string {
+  const query = raw.trim();
+  if (!query) throw badInput('query', 'query must hold at least one word');
+  if (query.length > EVENT_SEARCH.maxLength)
+    throw badInput('query', `query must be at most ${EVENT_SEARCH.maxLength} characters`);
+  if (query.split(/\s+/).length > EVENT_SEARCH.maxWords)
+    throw badInput('query', `query may hold at most ${EVENT_SEARCH.maxWords} words`);
+  return query;
+}
+
+/** The SQL behind searchEvents, exported for EXPLAIN in benches and tests. */
+export function searchSql(
+  viewerId: string | null,
+  query: string,
+  bounds: Bounds | null | undefined,
+  filter: EventFilterInput | null | undefined,
+  limit: number,
+  after?: string | null,
+) {
+  // ts_rank is a float4: the cursor holds it exactly, so equal ranks compare equal and the
+  // keyset (rank descending, then id) neither skips nor repeats an event between pages.
+  const keyset = after
+    ? (() => {
+        const [rank, id] = decodeCursor('after', after, SEARCH_CURSOR);
+        return Prisma.sql`WHERE (s.rank < ${rank}::real OR (s.rank = ${rank}::real AND s.id > ${id}::uuid))`;
+      })()
+    : Prisma.empty;
+  return Prisma.sql`SELECT s.id, s.rank FROM (
+      SELECT e.id, ts_rank(e.search_vector, q.query) AS rank
+      FROM events e, websearch_to_tsquery('english', ${query}) AS q(query)
+      WHERE e.search_vector @@ q.query ${bounds ? Prisma.sql`AND ${boxSql(bounds)}` : Prisma.empty}
+        AND ${filterSql(viewerId, filter)}
+    ) s ${keyset}
+    ORDER BY s.rank DESC, s.id LIMIT ${limit}`;
+}
+
+/**
+ * Visible events whose title, tags, location name or description match the query's words
+ * (English stemming; title matches weigh most, then tags and place, then description), best
+ * match first, optionally inside a viewport.
+ */
+export async function searchEvents(
+  deps: Pick<AppDeps, 'prisma'>,
+  viewerId: string | null,
+  rawQuery: string,
+  bounds: Bounds | null | undefined,
+  filter: EventFilterInput | null | undefined,
+  first?: number | null,
+  after?: string | null,
+): Promise<Page> {
+  const query = searchQuery(rawQuery);
+  if (bounds) checkBounds(bounds);
+  const size = pageSize(first);
+  const rows = await deps.prisma.$queryRaw<Array<{ id: string; rank: number }>>(
+    searchSql(viewerId, query, bounds, filter, size + 1, after),
+  );
+  if (rows.length === 0) {
+    // Only words PostgreSQL ignores ("the", "of", punctuation) match nothing, always: say so.
+    const [parsed] = await deps.prisma.$queryRaw<Array<{ nodes: number }>>`
+      SELECT numnode(websearch_to_tsquery('english', ${query})) AS nodes`;
+    if (!parsed?.nodes) throw badInput('query', 'query holds no searchable words (only stop words or punctuation)');
+  }
+  return toPage(
+    rows.map((r) => ({ id: r.id, cursor: encodeCursor(SEARCH_CURSOR.list, [r.rank, r.id]) })),
     size,
     Boolean(after),
   );
