@@ -57,6 +57,8 @@ const TITLES: Record<string, string> = {
   EVENT_CANCELLED: 'Event cancelled',
   EVENT_SHARED: 'Event shared with you',
   RATING_RECEIVED: 'New rating',
+  WAITLIST_PROMOTED: 'You got a spot',
+  EVENT_REMINDER: 'Starting soon',
 };
 
 interface Claimed {

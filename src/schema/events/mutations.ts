@@ -1,5 +1,6 @@
 import { builder } from '../../builder.ts';
 import * as events from '../../services/events/index.ts';
+import * as waitlist from '../../services/events/waitlist.ts';
 import { EVENT_LIMITS } from '../../services/events/index.ts';
 import { CreateEventInput, UpdateEventInput } from './types.ts';
 
@@ -35,15 +36,29 @@ builder.mutationFields((t) => {
     joinEvent: t.withAuth(signedIn).prismaField({
       type: 'Event',
       description:
-        'Joins a public event, or a private one the viewer is invited to. Joining twice is harmless; a full event is CONFLICT.',
+        'Joins a public event, or a private one the viewer is invited to. Joining twice is harmless; a full event is CONFLICT (joinWaitlist queues for a spot).',
       args: { id: id() },
       resolve: (query, _root, args, ctx) => events.joinEvent(ctx.deps, ctx.viewer.id, String(args.id), query),
     }),
     leaveEvent: t.withAuth(signedIn).prismaField({
       type: 'Event',
-      description: 'Leaves an event; leaving one not joined is harmless.',
+      description: 'Leaves an event, giving the spot to the first in its waitlist; leaving one not joined is harmless.',
       args: { id: id() },
       resolve: (query, _root, args, ctx) => events.leaveEvent(ctx.deps, ctx.viewer.id, String(args.id), query),
+    }),
+    joinWaitlist: t.withAuth(signedIn).prismaField({
+      type: 'Event',
+      description:
+        'Joins the waitlist of a full event; the first in line is moved to the attendees (WAITLIST_PROMOTED) as soon as a spot frees. Joining again keeps the place. CONFLICT when the event has a free spot (joinEvent instead), is cancelled, a draft or over, or the viewer attends it.',
+      args: { eventId: t.arg.id({ required: true, description: 'The event’s UUID.' }) },
+      resolve: (query, _root, args, ctx) => waitlist.joinWaitlist(ctx.deps, ctx.viewer.id, String(args.eventId), query),
+    }),
+    leaveWaitlist: t.withAuth(signedIn).prismaField({
+      type: 'Event',
+      description: 'Leaves the waitlist of an event; leaving one the viewer is not on is harmless.',
+      args: { eventId: t.arg.id({ required: true, description: 'The event’s UUID.' }) },
+      resolve: (query, _root, args, ctx) =>
+        waitlist.leaveWaitlist(ctx.deps, ctx.viewer.id, String(args.eventId), query),
     }),
     inviteToEvent: t.withAuth(signedIn).prismaField({
       type: 'Event',
@@ -56,7 +71,8 @@ builder.mutationFields((t) => {
         events.inviteToEvent(ctx.deps, ctx.viewer.id, String(args.eventId), args.userIds, query),
     }),
     declineInvitation: t.withAuth(signedIn).boolean({
-      description: "Declines the viewer's invitation; a private event then disappears for them.",
+      description:
+        "Declines the viewer's invitation; a private event then disappears for them. An invitee who had joined leaves, giving the spot to the first in the waitlist.",
       args: { eventId: t.arg.id({ required: true, description: 'The event’s UUID.' }) },
       resolve: (_root, args, ctx) => events.declineInvitation(ctx.deps, ctx.viewer.id, String(args.eventId)),
     }),

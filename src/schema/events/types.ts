@@ -3,6 +3,7 @@ import { viewerIdOf } from '../viewer.ts';
 import { builder, PAGE_SIZE } from '../../builder.ts';
 import { EVENT_LIMITS as L } from '../../services/events/index.ts';
 import { visibleEventWhere } from '../../services/events/visibility.ts';
+import { waitlistPosition } from '../../services/events/waitlist.ts';
 import { User, UserConnection } from '../users/types.ts';
 
 export const EventType = builder.enumType('EventType', {
@@ -167,6 +168,19 @@ export const Event = builder.prismaObject('Event', {
         invitations: { where: { userId: viewerIdOf(ctx), declinedAt: null }, select: { userId: true } },
       }),
       resolve: (e) => e.invitations.length > 0,
+    }),
+    waitlistCount: t.relationCount('waitlist', { description: 'People waiting for a spot.' }),
+    viewerWaitlistPosition: t.int({
+      nullable: true,
+      description: "The viewer's place in the waitlist (1 = next), or null when they are not on it.",
+      select: (_args, ctx) => ({
+        id: true,
+        waitlist: { where: { userId: viewerIdOf(ctx) }, select: { id: true } },
+      }),
+      resolve: (e, _args, ctx) => {
+        const entry = e.waitlist[0];
+        return entry ? waitlistPosition(ctx.deps, e.id, entry.id) : null;
+      },
     }),
     likeCount: t.relationCount('likes', { description: 'Likes.' }),
     viewerHasLiked: t.boolean({

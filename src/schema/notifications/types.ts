@@ -20,6 +20,12 @@ export const NotificationKind = builder.enumType('NotificationKind', {
     EVENT_CANCELLED: { description: '`event`, which the viewer attends or is invited to, was cancelled.' },
     EVENT_SHARED: { description: '`actor` shared `event` with the viewer.' },
     RATING_RECEIVED: { description: '`actor` rated the viewer for `event`.' },
+    WAITLIST_PROMOTED: {
+      description: 'A spot freed up in `event`: the viewer moved from its waitlist to its attendees.',
+    },
+    EVENT_REMINDER: {
+      description: '`event`, which the viewer attends or hosts, starts in `reminderMinutesBefore` minutes.',
+    },
   } as const,
 });
 

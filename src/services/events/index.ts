@@ -11,6 +11,7 @@ import { isOpenToAll, visibleEventWhere } from './visibility.ts';
 import { haversineKm, homeCellCentreSql } from './geo.ts';
 import { notify, deliverNotifications } from '../notifications/index.ts';
 import { friendsAmong } from '../social/index.ts';
+import { promoteFromWaitlist, pruneWaitlist, waitingUserIds } from './waitlist.ts';
 import { isUuid, latitude, longitude, normalizeTags, text } from '../../lib/validation.ts';
 
 type Tx = Prisma.TransactionClient;
@@ -303,7 +304,9 @@ async function notifyChange(tx: Tx, before: Event, after: Event, actorId: string
   ];
   if (!cancelled && !changed.length) return;
   const text = cancelled ? `"${after.title}" was cancelled` : `"${after.title}" was updated: new ${changed.join(', ')}`;
-  const recipients = [...new Set(await memberIds(tx, after))];
+  // Those waiting for a spot hear of a cancellation too (their places go with it).
+  const waiting = cancelled ? await waitingUserIds(tx, after.id) : [];
+  const recipients = [...new Set([...(await memberIds(tx, after)), ...waiting])];
   await notify(
     tx,
     recipients.map((recipientId) => ({
@@ -314,6 +317,21 @@ async function notifyChange(tx: Tx, before: Event, after: Event, actorId: string
       text,
     })),
   );
+}
+
+/**
+ * Brings the waitlist in step with a change to the event, in its transaction: a cancelled
+ * event empties it (notifyChange told those waiting), a draft or private event drops whoever
+ * may no longer see it, and free spots go to the first in line. Returns the event as it now is.
+ */
+async function settleWaitlist(tx: Tx, after: Event): Promise<Event> {
+  if (after.status === 'CANCELLED') {
+    await tx.eventWaitlistEntry.deleteMany({ where: { eventId: after.id } });
+    return after;
+  }
+  await pruneWaitlist(tx, after.id);
+  const promoted = await promoteFromWaitlist(tx, after.id);
+  return promoted.length ? tx.event.findUniqueOrThrow({ where: { id: after.id } }) : after;
 }
 
 export async function loadEvent(deps: AppDeps, id: string, query: Query = {}) {
@@ -411,9 +429,11 @@ export async function updateEvent(
       if (input.status === 'CANCELLED')
         await tx.reputation.updateMany({ where: { userId: viewerId }, data: { eventsHosted: { decrement: 1 } } });
     }
-    const after = await tx.event.update({ where: { id: before.id }, data: { ...data, version: { increment: 1 } } });
+    const updated = await tx.event.update({ where: { id: before.id }, data: { ...data, version: { increment: 1 } } });
     // Members as they were before auto-matching: the newly matched hear of the invitation instead.
-    await notifyChange(tx, before, after, viewerId);
+    await notifyChange(tx, before, updated, viewerId);
+    // The waitlist first: spots a raised capacity frees go to those in line, not to auto-matching.
+    const after = await settleWaitlist(tx, updated);
     await autoMatch(tx, after);
     // A private event re-drafted leaves its guests' sight; the membership the subscribers would
     // ask about is the draft's, which only the host sees, so say who could see it before.
@@ -441,6 +461,7 @@ export async function cancelEvent(deps: AppDeps, viewerId: string, id: string, q
     });
     await tx.reputation.updateMany({ where: { userId: viewerId }, data: { eventsHosted: { decrement: 1 } } });
     await notifyChange(tx, before, after, viewerId);
+    await settleWaitlist(tx, after);
     await announce(tx, 'CANCELLED', before, after);
     return true;
   });
@@ -486,7 +507,8 @@ export async function joinEvent(deps: AppDeps, viewerId: string, id: string, que
     const seated = await tx.$executeRaw`
       UPDATE events SET attendee_count = attendee_count + 1, version = version + 1, updated_at = now()
       WHERE id = ${event.id}::uuid AND attendee_count < max_participants AND status = 'PUBLISHED'`;
-    if (seated === 0) throw conflict('This event is full');
+    if (seated === 0) throw conflict('This event is full; joinWaitlist queues for a spot');
+    await tx.eventWaitlistEntry.deleteMany({ where: { eventId: event.id, userId: viewerId } });
     await tx.reputation.updateMany({ where: { userId: viewerId }, data: { eventsAttended: { increment: 1 } } });
     await tx.eventInvitation.updateMany({
       where: { eventId: event.id, userId: viewerId, declinedAt: null, acceptedAt: null },
@@ -500,21 +522,32 @@ export async function joinEvent(deps: AppDeps, viewerId: string, id: string, que
   return loadEvent(deps, id, query);
 }
 
+/**
+ * Takes an attendee off an event (count, reputation, chat) under the event's row lock, which
+ * the count's update takes. False when they were not attending; else the event chat they left
+ * (for publishChatLeft), or null.
+ */
+async function unseat(tx: Tx, eventId: string, userId: string): Promise<string | null | false> {
+  const removed = await tx.eventAttendee.deleteMany({ where: { eventId, userId } });
+  if (removed.count === 0) return false;
+  await tx.event.update({ where: { id: eventId }, data: { attendeeCount: { decrement: 1 } } });
+  await tx.reputation.updateMany({
+    where: { userId, eventsAttended: { gt: 0 } },
+    data: { eventsAttended: { decrement: 1 } },
+  });
+  return leaveEventChat(tx, eventId, userId);
+}
+
 export async function leaveEvent(deps: AppDeps, viewerId: string, id: string, query: Query = {}) {
   const changed = await deps.prisma.$transaction(async (tx) => {
     const event = await visibleEvent(tx, viewerId, id);
     if (event.hostId === viewerId) throw badInput('id', 'Hosts cannot leave their own event; cancel it instead');
-    const removed = await tx.eventAttendee.deleteMany({ where: { eventId: event.id, userId: viewerId } });
-    if (removed.count === 0) return null;
-    const after = await tx.event.update({
-      where: { id: event.id },
-      data: { attendeeCount: { decrement: 1 }, version: { increment: 1 } },
-    });
-    await tx.reputation.updateMany({
-      where: { userId: viewerId, eventsAttended: { gt: 0 } },
-      data: { eventsAttended: { decrement: 1 } },
-    });
-    const leftChat = await leaveEventChat(tx, event.id, viewerId);
+    const leftChat = await unseat(tx, event.id, viewerId);
+    if (leftChat === false) return null;
+    const after = await settleWaitlist(
+      tx,
+      await tx.event.update({ where: { id: event.id }, data: { version: { increment: 1 } } }),
+    );
     // The leaver may no longer be a member but should hear that they left.
     await announce(tx, 'ATTENDEES_CHANGED', event, after, [viewerId]);
     return { leftChat };
@@ -549,7 +582,8 @@ export async function inviteToEvent(
 
 /**
  * Declines an invitation (again: harmless). The invitations changed, so the event's version does
- * and it is announced as UPDATED, the decliner included: on a private event they lose sight.
+ * and it is announced as UPDATED, the decliner included: on a private event they lose sight. An
+ * invitee who had joined leaves too (ATTENDEES_CHANGED), freeing their spot.
  */
 export async function declineInvitation(deps: AppDeps, viewerId: string, eventId: string): Promise<boolean> {
   if (!isUuid(eventId)) throw notFound('Invitation');
@@ -567,15 +601,23 @@ export async function declineInvitation(deps: AppDeps, viewerId: string, eventId
       where: { eventId_userId: { eventId, userId: viewerId } },
       data: { declinedAt: new Date() },
     });
+    // Declining is not going: an invitee who had joined leaves, and the spot goes to the first
+    // in line. A decliner of a private event loses sight of it, so their waitlist place goes too.
+    const leftChat = await unseat(tx, eventId, viewerId);
+    await pruneWaitlist(tx, eventId);
     // A pending auto-matched invitation was the invitee's alone (see autoMatch): declining it
     // changes nothing anyone else could see, so it must not show as a change either.
-    if (invitation.isAutoMatched && !invitation.acceptedAt) return false;
-    const event = await tx.event.update({ where: { id: eventId }, data: { version: { increment: 1 } } });
-    // Only who is invited changed: the event's state is the same before and after.
-    await announce(tx, 'UPDATED', event, event, [viewerId]);
-    return true;
+    if (leftChat === false && invitation.isAutoMatched && !invitation.acceptedAt) return false;
+    const event = await settleWaitlist(
+      tx,
+      await tx.event.update({ where: { id: eventId }, data: { version: { increment: 1 } } }),
+    );
+    // The event's own state is the same before and after; who is invited or attends changed.
+    await announce(tx, leftChat === false ? 'UPDATED' : 'ATTENDEES_CHANGED', event, event, [viewerId]);
+    return { leftChat: leftChat || null };
   });
   if (changed) deps.changes.committed();
+  if (changed && changed.leftChat) await publishChatLeft(deps, viewerId, changed.leftChat);
   return true;
 }
 
