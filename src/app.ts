@@ -19,6 +19,7 @@ import { createPresence } from './presence/index.ts';
 import { createPubSub, withTopicPrefix } from './pubsub/index.ts';
 import type { PubSub } from './pubsub/index.ts';
 import { startPushWorker } from './push/index.ts';
+import { startReminderSender } from './services/events/reminders.ts';
 import { sweepUploadTemp } from './services/images/index.ts';
 import * as presenceService from './services/presence/index.ts';
 import { createRateLimiter } from './ratelimit/index.ts';
@@ -167,6 +168,9 @@ export async function createApp(
     // Push jobs are rows: whatever is queued when this instance stops is delivered by another, or after a restart.
     const pushWorker = startPushWorker({ prisma: db.prisma, config: config.push, logger });
     closers.unshift(() => pushWorker.stop());
+    // Reminders are rows too: every instance sends the due ones, each exactly once.
+    const reminderSender = startReminderSender(deps, { pollMs: config.reminderPollMs, logger });
+    closers.unshift(() => reminderSender.stop());
     if (!config.publicUrl) baseUrl = server.url;
     logger.info(
       {

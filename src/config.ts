@@ -119,6 +119,7 @@ const envSchema = z.object({
   CHANGE_LOG_RETENTION_HOURS: whole('a number of hours', 24, 8_760, 24),
   CHANGE_LOG_MAX_CHANGES: whole('a number of changes', 100, 1_000_000_000, 5_000_000),
   PRESENCE_TTL_SECONDS: whole('a number of seconds', 2, 3600, 30),
+  REMINDER_POLL_MS: whole('a number of milliseconds', 10, 600_000, 15_000),
   PUBLIC_URL: url(['http', 'https']),
   ...pushEnv,
   TRUST_PROXY: z
@@ -202,6 +203,8 @@ export interface Config {
   httpKeepAliveTimeoutSeconds: number;
   /** How long an instance's presence claims last without renewal (a crashed instance's users go offline after it). */
   presenceTtlSeconds: number;
+  /** How often this instance sends the event reminders that are due (src/services/events/reminders.ts). */
+  reminderPollMs: number;
   /** The change log behind resumable subscriptions (src/changes/): poll period and what is kept. */
   changeLog: { pollMs: number; retentionMs: number; maxChanges: number };
   /** How long a session's state (live or ended, role) is trusted per instance (src/services/accounts/sessions.ts). */
@@ -319,6 +322,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''),
     presenceTtlSeconds: e.PRESENCE_TTL_SECONDS,
+    reminderPollMs: e.REMINDER_POLL_MS,
     changeLog: {
       pollMs: e.CHANGE_LOG_POLL_MS,
       retentionMs: e.CHANGE_LOG_RETENTION_HOURS * 3_600_000,

@@ -37,7 +37,7 @@ export async function createEvent(server: TestServer, host: TestUser, overrides:
 }
 
 /**
- * Moves an event, and the moments its guests joined, `ms` into the past, as if that much time
+ * Moves an event, the moments its guests joined and its reminders' due times `ms` into the past, as if that much time
  * had gone by: the API refuses starts in the past, so "an event under way" is made like this.
  */
 export async function passTime(server: TestServer, eventId: string, ms: number): Promise<void> {
@@ -45,5 +45,7 @@ export async function passTime(server: TestServer, eventId: string, ms: number):
   await prisma.$executeRaw`UPDATE events SET starts_at = starts_at - ${ms} * interval '1 millisecond',
     ends_at = ends_at - ${ms} * interval '1 millisecond' WHERE id = ${eventId}::uuid`;
   await prisma.$executeRaw`UPDATE event_attendees SET joined_at = joined_at - ${ms} * interval '1 millisecond'
+    WHERE event_id = ${eventId}::uuid`;
+  await prisma.$executeRaw`UPDATE event_reminders SET due_at = due_at - ${ms} * interval '1 millisecond'
     WHERE event_id = ${eventId}::uuid`;
 }

@@ -2,6 +2,7 @@ import { builder } from '../../builder.ts';
 import * as accounts from '../../services/accounts/index.ts';
 import * as profiles from '../../services/users/index.ts';
 import { PROFILE_LIMITS as P } from '../../services/users/index.ts';
+import { REMINDER_LIMITS } from '../../services/events/reminders.ts';
 
 const SkillInput = builder.inputType('SkillInput', {
   description: 'A skill and a self-assessed level.',
@@ -32,6 +33,9 @@ const UpdateProfileInput = builder.inputType('UpdateProfileInput', {
     }),
     homeLatitude: t.float({ description: 'Home latitude; set together with homeLongitude, null clears both.' }),
     homeLongitude: t.float({ description: 'Home longitude; set together with homeLatitude, null clears both.' }),
+    reminderMinutesBefore: t.int({
+      description: `Minutes before an attended event's start for a reminder, ${REMINDER_LIMITS.minutesBefore.min}–${REMINDER_LIMITS.minutesBefore.max}; null: no reminders. Reminders not sent yet follow the change.`,
+    }),
   }),
 });
 

@@ -1,4 +1,5 @@
 import { builder } from '../../builder.ts';
+import { REMINDER_LIMITS } from '../../services/events/reminders.ts';
 import { HOME_CELL_KM } from '../../services/events/geo.ts';
 import type { SkillInput } from '../../services/users/index.ts';
 import { seesSocialCircle, socialCircleSelect } from '../../services/social/index.ts';
@@ -55,6 +56,7 @@ export interface SettingsSource {
   preferredRadiusKm: number;
   homeLatitude: number | null;
   homeLongitude: number | null;
+  reminderMinutesBefore: number | null;
 }
 
 export const UserSettings = builder.objectRef<SettingsSource>('UserSettings').implement({
@@ -74,6 +76,10 @@ export const UserSettings = builder.objectRef<SettingsSource>('UserSettings').im
     homeLongitude: t.exposeFloat('homeLongitude', {
       nullable: true,
       description: 'Home longitude, used for auto-matching.',
+    }),
+    reminderMinutesBefore: t.exposeInt('reminderMinutesBefore', {
+      nullable: true,
+      description: `Minutes before an attended or hosted event's start for an EVENT_REMINDER (${REMINDER_LIMITS.minutesBefore.min}–${REMINDER_LIMITS.minutesBefore.max}, default ${REMINDER_LIMITS.minutesBefore.default}); null: no reminders.`,
     }),
   }),
 });
@@ -120,7 +126,13 @@ export const User = builder.prismaObject('User', {
       type: UserSettings,
       nullable: true,
       description: 'Only for the user themself; null for everyone else.',
-      select: { autoInviteEnabled: true, preferredRadiusKm: true, homeLatitude: true, homeLongitude: true },
+      select: {
+        autoInviteEnabled: true,
+        preferredRadiusKm: true,
+        homeLatitude: true,
+        homeLongitude: true,
+        reminderMinutesBefore: true,
+      },
       resolve: (user, _args, ctx) => (ctx.viewer?.id === user.id ? user : null),
     }),
     createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the account was created.' }),

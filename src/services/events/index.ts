@@ -12,6 +12,7 @@ import { haversineKm, homeCellCentreSql } from './geo.ts';
 import { notify, deliverNotifications } from '../notifications/index.ts';
 import { friendsAmong } from '../social/index.ts';
 import { promoteFromWaitlist, pruneWaitlist, waitingUserIds } from './waitlist.ts';
+import { cancelReminder, rescheduleEventReminders, scheduleReminders } from './reminders.ts';
 import { isUuid, latitude, longitude, normalizeTags, text } from '../../lib/validation.ts';
 
 type Tx = Prisma.TransactionClient;
@@ -377,6 +378,7 @@ export async function createEvent(deps: AppDeps, viewerId: string, input: Create
       data: { kind: 'EVENT', eventId: created.id, createdById: viewerId, members: { create: [{ userId: viewerId }] } },
     });
     await tx.reputation.updateMany({ where: { userId: viewerId }, data: { eventsHosted: { increment: 1 } } });
+    await scheduleReminders(tx, created.id, [viewerId]);
     await invite(tx, created, viewerId, invitedIds);
     await autoMatch(tx, created);
     await announce(tx, 'CREATED', null, created);
@@ -430,6 +432,7 @@ export async function updateEvent(
         await tx.reputation.updateMany({ where: { userId: viewerId }, data: { eventsHosted: { decrement: 1 } } });
     }
     const updated = await tx.event.update({ where: { id: before.id }, data: { ...data, version: { increment: 1 } } });
+    if (updated.startsAt.getTime() !== before.startsAt.getTime()) await rescheduleEventReminders(tx, updated.id);
     // Members as they were before auto-matching: the newly matched hear of the invitation instead.
     await notifyChange(tx, before, updated, viewerId);
     // The waitlist first: spots a raised capacity frees go to those in line, not to auto-matching.
@@ -509,6 +512,7 @@ export async function joinEvent(deps: AppDeps, viewerId: string, id: string, que
       WHERE id = ${event.id}::uuid AND attendee_count < max_participants AND status = 'PUBLISHED'`;
     if (seated === 0) throw conflict('This event is full; joinWaitlist queues for a spot');
     await tx.eventWaitlistEntry.deleteMany({ where: { eventId: event.id, userId: viewerId } });
+    await scheduleReminders(tx, event.id, [viewerId]);
     await tx.reputation.updateMany({ where: { userId: viewerId }, data: { eventsAttended: { increment: 1 } } });
     await tx.eventInvitation.updateMany({
       where: { eventId: event.id, userId: viewerId, declinedAt: null, acceptedAt: null },
@@ -535,6 +539,7 @@ async function unseat(tx: Tx, eventId: string, userId: string): Promise<string |
     where: { userId, eventsAttended: { gt: 0 } },
     data: { eventsAttended: { decrement: 1 } },
   });
+  await cancelReminder(tx, eventId, userId);
   return leaveEventChat(tx, eventId, userId);
 }
 

@@ -12,6 +12,7 @@ import { joinEventChat } from '../chat/index.ts';
 import { notify } from '../notifications/index.ts';
 import type { NotificationRef } from '../notifications/index.ts';
 import { visibleEventSql } from './visibility.ts';
+import { scheduleReminders } from './reminders.ts';
 
 type Tx = Prisma.TransactionClient;
 /** A query from Pothos (select/include) to spread into the final read. */
@@ -68,7 +69,7 @@ export async function leaveWaitlist(deps: AppDeps, viewerId: string, id: string,
 /**
  * Fills the event's free spots from the head of its waitlist, in the caller's transaction,
  * which holds the event's row lock: each promoted person becomes an attendee (counted, in the
- * event chat, their invitation accepted) and gets WAITLIST_PROMOTED.
+ * event chat, their invitation accepted, their reminder scheduled) and gets WAITLIST_PROMOTED.
  * Only a published event that has not ended promotes. Does not change the event's version:
  * the caller's change does. Returns the notifications, for deliverNotifications after commit.
  */
@@ -93,6 +94,7 @@ export async function promoteFromWaitlist(tx: Tx, eventId: string): Promise<Noti
     data: { acceptedAt: new Date() },
   });
   for (const userId of userIds) await joinEventChat(tx, eventId, hostId, userId);
+  await scheduleReminders(tx, eventId, userIds);
   return notify(
     tx,
     userIds.map((recipientId) => ({

@@ -4,13 +4,14 @@ import { badInput } from '../../lib/errors.ts';
 import type { Prisma } from '../../generated/prisma/client.ts';
 import { escapeLike, isUuid, latitude, longitude, normalizeTags, text } from '../../lib/validation.ts';
 import { FULL_NAME_MAX, normalizeUsername } from '../accounts/index.ts';
+import { REMINDER_LIMITS, rescheduleUserReminders } from '../events/reminders.ts';
 
 export interface SkillInput {
   name: string;
   level: string;
 }
 
-/** Fields absent from the input are left alone; homeLatitude/homeLongitude null clears the home. */
+/** Fields absent from the input are left alone; homeLatitude/homeLongitude null clears the home, reminderMinutesBefore null turns reminders off. */
 export interface UpdateProfileInput {
   fullName?: string | null;
   university?: string | null;
@@ -23,6 +24,8 @@ export interface UpdateProfileInput {
   preferredRadiusKm?: number | null;
   homeLatitude?: number | null;
   homeLongitude?: number | null;
+  /** Null turns reminders off; absent leaves the setting as it is. */
+  reminderMinutesBefore?: number | null;
 }
 
 export const PROFILE_LIMITS = {
@@ -81,11 +84,25 @@ export function profileUpdateData(input: UpdateProfileInput): Prisma.UserUpdateI
     data.homeLatitude = lat === null ? null : latitude('homeLatitude', lat);
     data.homeLongitude = lng === null ? null : longitude('homeLongitude', lng);
   }
+  if (input.reminderMinutesBefore !== undefined) {
+    const { min, max } = REMINDER_LIMITS.minutesBefore;
+    const m = input.reminderMinutesBefore;
+    if (m !== null && (!Number.isInteger(m) || m < min || m > max))
+      throw badInput('reminderMinutesBefore', `reminderMinutesBefore must be between ${min} and ${max}, or null`);
+    data.reminderMinutesBefore = m;
+  }
   return data;
 }
 
 export async function updateProfile(deps: AppDeps, userId: string, input: UpdateProfileInput, query: object = {}) {
-  return deps.prisma.user.update({ ...query, where: { id: userId }, data: profileUpdateData(input) });
+  const data = profileUpdateData(input);
+  if (input.reminderMinutesBefore === undefined)
+    return deps.prisma.user.update({ ...query, where: { id: userId }, data });
+  return deps.prisma.$transaction(async (tx) => {
+    const user = await tx.user.update({ ...query, where: { id: userId }, data });
+    await rescheduleUserReminders(tx, userId);
+    return user;
+  });
 }
 
 /** Finds one user by id or username: exactly one of the two. Unknown → null. */
