@@ -3,10 +3,11 @@ import type { GraphQLResolveInfo } from 'graphql';
 import { builder, withAuthConnection } from '../../builder.ts';
 import type { Context } from '../../context.ts';
 import * as search from '../../services/events/search.ts';
+import { CLUSTER_LIMITS, eventClusters } from '../../services/events/clusters.ts';
 import type { Page } from '../../services/events/search.ts';
 import { visibleEventWhere } from '../../services/events/visibility.ts';
 import { findVisibleEvent } from '../../services/events/index.ts';
-import { BoundsInput, Event, EventConnection, EventFilter, EventRole } from './types.ts';
+import { BoundsInput, Event, EventCluster, EventConnection, EventFilter, EventRole } from './types.ts';
 
 /** Loads a page's events in one statement, with everything the query selects beneath `node`. */
 async function toConnection(ctx: Context, info: GraphQLResolveInfo, page: Page) {
@@ -121,6 +122,27 @@ builder.queryFields((t) => ({
     },
     EventConnection,
   ),
+  eventClusters: t.field({
+    type: [EventCluster],
+    description: `Events the viewer may see in bounds, grouped for a map at this zoom (${CLUSTER_LIMITS.zoom.min}-${CLUSTER_LIMITS.zoom.max}, web-mercator): a few dozen clusters per screen, never a list of every event. Cells are 64 px squares of the zoom's 256 px tiles; bounds may span ${CLUSTER_LIMITS.maxCells} of them at most (a 2048 px square). Largest clusters first.`,
+    args: {
+      bounds: t.arg({ type: BoundsInput, required: true, description: 'The viewport.' }),
+      zoom: t.arg.int({
+        required: true,
+        description: `The map's zoom, ${CLUSTER_LIMITS.zoom.min}–${CLUSTER_LIMITS.zoom.max}.`,
+      }),
+      filter: t.arg({ type: EventFilter, description: 'Conditions; by default published events only.' }),
+    },
+    resolve: async (_root, args, ctx, info) => {
+      const clusters = await eventClusters(ctx.deps, ctx.viewer?.id ?? null, args.bounds, args.zoom, args.filter);
+      // The lone events of single-event clusters, in one statement with what the query selects of them.
+      const ids = clusters.flatMap((c) => (c.eventId ? [c.eventId] : []));
+      const query = queryFromInfo({ context: ctx, info, path: ['event'] });
+      const rows = ids.length ? await ctx.prisma.event.findMany({ ...query, where: { id: { in: ids } } }) : [];
+      const byId = new Map(rows.map((row) => [row.id, row]));
+      return clusters.map((c) => ({ ...c, event: c.eventId ? (byId.get(c.eventId) ?? null) : null }));
+    },
+  }),
   myEvents: t.withAuth({ signedIn: true }).prismaConnection(
     {
       type: 'Event',

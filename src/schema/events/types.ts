@@ -4,6 +4,7 @@ import { builder, PAGE_SIZE } from '../../builder.ts';
 import { EVENT_LIMITS as L } from '../../services/events/index.ts';
 import { visibleEventWhere } from '../../services/events/visibility.ts';
 import { waitlistPosition } from '../../services/events/waitlist.ts';
+import type { Cluster } from '../../services/events/clusters.ts';
 import { User, UserConnection } from '../users/types.ts';
 
 export const EventType = builder.enumType('EventType', {
@@ -223,6 +224,40 @@ builder.prismaObjectField('User', 'hostedEvents', (t) =>
     EventConnection,
   ),
 );
+
+export const Bounds = builder
+  .objectRef<{ south: number; west: number; north: number; east: number }>('Bounds')
+  .implement({
+    description: 'A box on the map.',
+    fields: (t) => ({
+      south: t.exposeFloat('south', { description: 'Southern edge in degrees.' }),
+      west: t.exposeFloat('west', { description: 'Western edge in degrees.' }),
+      north: t.exposeFloat('north', { description: 'Northern edge in degrees.' }),
+      east: t.exposeFloat('east', { description: 'Eastern edge in degrees.' }),
+    }),
+  });
+
+export const EventCluster = builder
+  .objectRef<Omit<Cluster, 'eventId'> & { event: object | null }>('EventCluster')
+  .implement({
+    description: 'Events grouped for a zoomed-out map: those of one cell of the zoom’s grid.',
+    fields: (t) => ({
+      latitude: t.exposeFloat('latitude', { description: 'Mean latitude of the cluster’s events.' }),
+      longitude: t.exposeFloat('longitude', { description: 'Mean longitude of the cluster’s events.' }),
+      count: t.exposeInt('count', { description: 'How many events the viewer may see in the cluster.' }),
+      bounds: t.field({
+        type: Bounds,
+        description: 'The box holding all of the cluster’s events: zoom to it to split the cluster.',
+        resolve: (c) => c.bounds,
+      }),
+      event: t.field({
+        type: Event,
+        nullable: true,
+        description: 'The event itself when count is 1; null otherwise.',
+        resolve: (c) => c.event as never,
+      }),
+    }),
+  });
 
 // Inputs
 export const BoundsInput = builder.inputType('BoundsInput', {

@@ -60,7 +60,7 @@ const NEAR_CURSOR = { list: 'near', parts: ['float', 'uuid'] } as const satisfie
 const SEARCH_CURSOR = { list: 'search', parts: ['float', 'uuid'] } as const satisfies CursorShape;
 
 /** The filter as SQL over `events e`; visibility always applies. Statuses default to PUBLISHED. */
-function filterSql(viewerId: string | null, filter: EventFilterInput | null | undefined): Prisma.Sql {
+export function filterSql(viewerId: string | null, filter: EventFilterInput | null | undefined): Prisma.Sql {
   const parts: Prisma.Sql[] = [visibleEventSql(viewerId)];
   const statuses = filter?.statuses?.length ? [...new Set(filter.statuses)] : ['PUBLISHED'];
   // Compared as the enum, not as text: the planner then uses the column's statistics (a text
@@ -85,7 +85,7 @@ function filterSql(viewerId: string | null, filter: EventFilterInput | null | un
   return Prisma.join(parts, ' AND ');
 }
 
-function boxSql(b: Bounds): Prisma.Sql {
+export function boxSql(b: Bounds): Prisma.Sql {
   const ranges = longitudeRanges(b).map(([w, e]) => Prisma.sql`e.longitude BETWEEN ${w} AND ${e}`);
   return Prisma.sql`e.latitude BETWEEN ${b.south} AND ${b.north} AND (${Prisma.join(ranges, ' OR ')})`;
 }
