@@ -47,6 +47,7 @@ const CASES: CaseEntry[] = [
     title: 'Change log A/B',
     load: async () => (await import('./cases/changelog-ab.ts')).run,
   },
+  { id: '10', title: 'Discovery', load: async () => (await import('./cases/discovery.ts')).run },
 ];
 
 const resultsDir = join(dirname(fileURLToPath(import.meta.url)), 'results');

@@ -9,7 +9,7 @@ import type { BenchCase, Figure } from '../lib/types.ts';
 import { inBoundsSql } from '../../src/services/events/search.ts';
 import type { Bounds } from '../../src/services/events/realtime.ts';
 
-const HOSTS = 3_000;
+export const HOSTS = 3_000;
 const TARGET_P95_MS = 5;
 const PAGE = 200;
 
@@ -18,7 +18,7 @@ const PAGE = 200;
  * events (see the power law in seedEvents); 20% of events are spread over the inhabited
  * latitudes instead.
  */
-const CITIES: Array<[number, number, number]> = [
+export const CITIES: Array<[number, number, number]> = [
   [40.71, -74.01, 0.15],
   [51.51, -0.13, 0.15],
   [35.68, 139.69, 0.2],
@@ -65,7 +65,8 @@ const CITIES: Array<[number, number, number]> = [
  * One INSERT … SELECT over generate_series: per row a city (power-law popularity), a 2-D
  * Gaussian offset around it (Box–Muller; longitude widened by 1/cos(latitude) so clusters are
  * round on the ground), or for 20% a uniform spot between 55° S and 70° N. Mostly public and
- * published, some private, cancelled or draft; start times over four months. Satisfies the
+ * published, some private, cancelled or draft; start times over four months; titles such as
+ * "Chess night 123" from ten topics and seven kinds (for search, case 10). Satisfies the
  * table's CHECKs (coordinates, ends_at > starts_at, capacity).
  */
 const SEED_EVENTS_SQL = `
@@ -89,7 +90,10 @@ const SEED_EVENTS_SQL = `
   )
   INSERT INTO events (id, host_id, title, latitude, longitude, starts_at, ends_at, is_public, type, status,
                       max_participants, attendee_count, updated_at)
-  SELECT gen_random_uuid(), h.ids[1 + p.g % h.n], 'Event ' || p.g, p.lat, p.lng,
+  SELECT gen_random_uuid(), h.ids[1 + p.g % h.n],
+         (ARRAY['Chess','Salsa','Poker','Hiking','Coding','Yoga','Books','Startup','Jazz','Running'])[1 + p.g % 10] || ' ' ||
+         (ARRAY['club','night','meetup','session','social','circle','workshop'])[1 + (p.g / 10) % 7] || ' ' || p.g,
+         p.lat, p.lng,
          date_trunc('minute', now() - interval '30 days' + p.u * interval '120 days'),
          date_trunc('minute', now() - interval '30 days' + p.u * interval '120 days') + interval '2 hours',
          p.g % 10 <> 0,
@@ -98,21 +102,21 @@ const SEED_EVENTS_SQL = `
          10 + p.g % 40, 1 + p.g % 10, now()
   FROM placed p, hosts h`;
 
-interface Stats {
+export interface Stats {
   p50: number;
   p95: number;
   max: number;
 }
 
 /** Nearest-rank percentiles: every figure is a time that happened. */
-function stats(samples: number[]): Stats {
+export function stats(samples: number[]): Stats {
   const sorted = [...samples].sort((a, b) => a - b);
   const rank = (p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
   return { p50: rank(0.5), p95: rank(0.95), max: sorted.at(-1)! };
 }
 
 /** A city-sized viewport (about 10–30 km high, a phone's aspect) near a random city. */
-function cityViewport(random: () => number): Bounds {
+export function cityViewport(random: () => number): Bounds {
   const [lat, lng] = CITIES[Math.floor(random() * CITIES.length)]!;
   const height = 0.1 + 0.15 * random();
   const width = (height * 0.6) / Math.cos((lat * Math.PI) / 180);
@@ -122,7 +126,7 @@ function cityViewport(random: () => number): Bounds {
 }
 
 /** A small deterministic PRNG, so every run measures the same viewports. */
-function mulberry32(seed: number): () => number {
+export function mulberry32(seed: number): () => number {
   let a = seed;
   return () => {
     a = (a + 0x6d2b79f5) | 0;
@@ -189,7 +193,7 @@ async function densityBySpeed(
   return { slowest: await medianCount(order.slice(-tail)), fastest: await medianCount(order.slice(0, tail)) };
 }
 
-async function timed<T>(fn: () => Promise<T>): Promise<[number, T]> {
+export async function timed<T>(fn: () => Promise<T>): Promise<[number, T]> {
   const t0 = performance.now();
   const result = await fn();
   return [performance.now() - t0, result];
@@ -198,7 +202,7 @@ async function timed<T>(fn: () => Promise<T>): Promise<[number, T]> {
 type BuildSql = (b: Bounds) => ReturnType<typeof inBoundsSql>;
 
 /** Hosts, the million events and the viewer's attendances; returns how long insert and VACUUM took. */
-async function seedWorld(
+export async function seedWorld(
   client: pg.Client,
   events: number,
   viewerId: string,

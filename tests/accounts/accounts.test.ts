@@ -59,6 +59,7 @@ describe('the account flow over HTTP', () => {
       preferredRadiusKm: 10,
       homeLatitude: null,
       homeLongitude: null,
+      reminderMinutesBefore: 60,
     });
 
     const { updateProfile } = await gqlOk(
