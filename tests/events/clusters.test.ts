@@ -5,7 +5,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Prisma } from '../../src/generated/prisma/client.ts';
 import { clustersSql } from '../../src/services/events/clusters.ts';
-import { EventClustersDocument, EventsInBoundsDocument } from '../generated/graphql.ts';
+import {
+  CancelEventDocument,
+  DeleteEventDocument,
+  EventClustersDocument,
+  EventsInBoundsDocument,
+  UpdateEventDocument,
+} from '../generated/graphql.ts';
 import type { BoundsInput, EventClustersQuery, EventClustersQueryVariables } from '../generated/graphql.ts';
 import { codes, createUser, gql, gqlOk, wsRequest } from '../helpers/client.ts';
 import type { TestUser } from '../helpers/client.ts';
@@ -153,6 +159,61 @@ describe('visibility and filters', () => {
     const study = await clusters({ bounds, zoom: 6, filter: { types: ['STUDY'] } }, invitee.accessToken);
     expect(study.map((c) => c.count)).toEqual([1]);
     expect(study[0]!.event).not.toBeNull();
+  });
+});
+
+describe('the counts kept per cell (zoom ≤ 10, no filter beyond types and statuses)', () => {
+  const area: BoundsInput = { south: -50, north: -44, west: -75, east: -65 };
+  // startsAfter long ago filters nothing, but takes the plan that groups the events themselves.
+  const scanned = { startsAfter: '2000-01-01T00:00:00Z' };
+  const summary = (list: Cluster[]) => list.map((c) => [c.count, c.latitude.toFixed(9), c.longitude.toFixed(9)]).sort();
+
+  it('follow creates (concurrent ones in one cell too), moves, visibility, status and deletes, as the events do', async () => {
+    const made = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        createEvent(server, host, { isPublic: true, latitude: -47 - i * 0.01, longitude: -70 - (i % 5) * 0.01 }),
+      ),
+    );
+    const check = async (expected: number) => {
+      for (const zoom of [2, 6, 8]) {
+        const fromTiles = await clusters({ bounds: area, zoom });
+        const fromEvents = await clusters({ bounds: area, zoom, filter: scanned });
+        expect(total(fromTiles), `zoom ${zoom}`).toBe(expected);
+        expect(summary(fromTiles), `zoom ${zoom}`).toEqual(summary(fromEvents));
+        // Kept boxes may be wider than the events' (they only grow), never narrower.
+        for (const c of fromEvents) {
+          const kept = fromTiles.find((t) => t.count === c.count && t.latitude.toFixed(9) === c.latitude.toFixed(9))!;
+          expect(kept.bounds.south).toBeLessThanOrEqual(c.bounds.south);
+          expect(kept.bounds.north).toBeGreaterThanOrEqual(c.bounds.north);
+          expect(kept.bounds.west).toBeLessThanOrEqual(c.bounds.west);
+          expect(kept.bounds.east).toBeGreaterThanOrEqual(c.bounds.east);
+        }
+      }
+    };
+    await check(20);
+    const [moved, hidden, cancelled, deleted, retyped] = made as [
+      (typeof made)[0],
+      (typeof made)[0],
+      (typeof made)[0],
+      (typeof made)[0],
+      (typeof made)[0],
+    ];
+    await host.gqlOk(UpdateEventDocument, { id: moved.id, input: { latitude: -45.5, longitude: -66 } });
+    await check(20);
+    await host.gqlOk(UpdateEventDocument, { id: hidden.id, input: { isPublic: false } });
+    await check(19);
+    await host.gqlOk(CancelEventDocument, { id: cancelled.id });
+    await check(18);
+    await host.gqlOk(DeleteEventDocument, { id: deleted.id });
+    await check(17);
+    await host.gqlOk(UpdateEventDocument, { id: retyped.id, input: { type: 'PARTY' } });
+    await check(17);
+    const parties = await clusters({ bounds: area, zoom: 4, filter: { types: ['PARTY'] } });
+    expect(total(parties)).toBe(1);
+    expect(parties[0]!.event?.id).toBe(retyped.id);
+    // The host still counts their private one; cancelled ones come back when asked for.
+    expect(total(await clusters({ bounds: area, zoom: 4 }, host.accessToken))).toBe(18);
+    expect(total(await clusters({ bounds: area, zoom: 4, filter: { statuses: ['PUBLISHED', 'CANCELLED'] } }))).toBe(18);
   });
 });
 
