@@ -66,7 +66,8 @@ export const CITIES: Array<[number, number, number]> = [
  * Gaussian offset around it (Box–Muller; longitude widened by 1/cos(latitude) so clusters are
  * round on the ground), or for 20% a uniform spot between 55° S and 70° N. Mostly public and
  * published, some private, cancelled or draft; start times over four months; titles such as
- * "Chess night 123" from ten topics and seven kinds (for search, case 10). Satisfies the
+ * "Chess night 123" from ten topics and seven kinds, independent of the other columns (for
+ * search, case 10). Satisfies the
  * table's CHECKs (coordinates, ends_at > starts_at, capacity).
  */
 const SEED_EVENTS_SQL = `
@@ -91,8 +92,8 @@ const SEED_EVENTS_SQL = `
   INSERT INTO events (id, host_id, title, latitude, longitude, starts_at, ends_at, is_public, type, status,
                       max_participants, attendee_count, updated_at)
   SELECT gen_random_uuid(), h.ids[1 + p.g % h.n],
-         (ARRAY['Chess','Salsa','Poker','Hiking','Coding','Yoga','Books','Startup','Jazz','Running'])[1 + p.g % 10] || ' ' ||
-         (ARRAY['club','night','meetup','session','social','circle','workshop'])[1 + (p.g / 10) % 7] || ' ' || p.g,
+         (ARRAY['Chess','Salsa','Poker','Hiking','Coding','Yoga','Books','Startup','Jazz','Running'])[1 + (p.g / 20) % 10] || ' ' ||
+         (ARRAY['club','night','meetup','session','social','circle','workshop'])[1 + (p.g / 200) % 7] || ' ' || p.g,
          p.lat, p.lng,
          date_trunc('minute', now() - interval '30 days' + p.u * interval '120 days'),
          date_trunc('minute', now() - interval '30 days' + p.u * interval '120 days') + interval '2 hours',

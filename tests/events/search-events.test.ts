@@ -14,7 +14,7 @@ import {
 import type { SearchEventsQueryVariables } from '../generated/graphql.ts';
 import { codes, createUser, gql, gqlOk, wsRequest } from '../helpers/client.ts';
 import type { TestUser } from '../helpers/client.ts';
-import { certify, createEvent } from '../helpers/events.ts';
+import { certify, createEvent, passTime } from '../helpers/events.ts';
 import { startTestServer } from '../helpers/server.ts';
 import type { TestServer } from '../helpers/server.ts';
 
@@ -74,6 +74,14 @@ describe('matching', () => {
       [unrelated.id, inPlace.id, inDescription.id].sort(),
     );
     expect(idsOf(await search({ query: 'origami -museum -paper -crafts' }))).toEqual([inTitle.id]);
+    // An excluded word is excluded from the whole event, even when the others are in the title.
+    const cranes = await createEvent(server, host, {
+      isPublic: true,
+      title: 'Origami basics',
+      description: 'Paper cranes',
+    });
+    expect(idsOf(await search({ query: 'origami basics' }))).toEqual([cranes.id]);
+    expect(idsOf(await search({ query: 'origami basics -cranes' }))).toEqual([]);
     // Words that match nothing: an empty page, not an error.
     expect(idsOf(await search({ query: 'xylophonist' }))).toEqual([]);
   });
@@ -143,6 +151,31 @@ describe('matching', () => {
     } finally {
       await ws.dispose();
     }
+  });
+});
+
+describe('order within a tier', () => {
+  it('lists upcoming events soonest first, then those that started, latest first', async () => {
+    const at = (hours: number) => {
+      const startsAt = new Date(Date.now() + hours * 3600_000);
+      return { startsAt: startsAt.toISOString(), endsAt: new Date(startsAt.getTime() + 3 * 3600_000).toISOString() };
+    };
+    const later = await createEvent(server, host, { isPublic: true, title: 'Marimba jam', ...at(5) });
+    const soon = await createEvent(server, host, { isPublic: true, title: 'Marimba class', ...at(1) });
+    const underway = await createEvent(server, host, { isPublic: true, title: 'Marimba duo', ...at(1) });
+    const past = await createEvent(server, host, { isPublic: true, title: 'Marimba trio', ...at(1) });
+    await passTime(server, underway.id, 2 * 3600_000);
+    await passTime(server, past.id, 30 * 3600_000);
+    expect(idsOf(await search({ query: 'marimba' }))).toEqual([soon.id, later.id, underway.id, past.id]);
+    // The same order page by page.
+    const pages: string[] = [];
+    let after: string | null = null;
+    do {
+      const page: Awaited<ReturnType<typeof search>> = await search({ query: 'marimba', first: 1, after });
+      pages.push(...idsOf(page));
+      after = page.pageInfo.hasNextPage ? (page.pageInfo.endCursor ?? null) : null;
+    } while (after);
+    expect(pages).toEqual([soon.id, later.id, underway.id, past.id]);
   });
 });
 
@@ -251,7 +284,7 @@ describe('on a database of 20,000 events', () => {
     );
     const plan = rows.map((r) => r['QUERY PLAN']).join('\n');
     console.info(`EXPLAIN searchEvents (rare word):\n${plan}`);
-    expect(plan).toContain('events_search_idx');
+    expect(plan).toMatch(/events_search(_title|_near)?_idx/);
     expect(plan).not.toMatch(/Seq Scan on events\b/);
     const { searchEvents } = await gqlOk(
       big,

@@ -57,7 +57,11 @@ function pageSize(first: number | null | undefined): number {
 // Keyset cursors, tagged with their list: a start time or a distance, then the event's id.
 const BOUNDS_CURSOR = { list: 'bounds', parts: ['instant', 'uuid'] } as const satisfies CursorShape;
 const NEAR_CURSOR = { list: 'near', parts: ['float', 'uuid'] } as const satisfies CursorShape;
-const SEARCH_CURSOR = { list: 'search', parts: ['float', 'uuid'] } as const satisfies CursorShape;
+// searchEvents' position: tier, segment, start time and id, and the pivot instant (fixed by the first page).
+const SEARCH_CURSOR = {
+  list: 'search',
+  parts: ['int', 'int', 'instant', 'uuid', 'instant'],
+} as const satisfies CursorShape;
 
 /** The filter as SQL over `events e`; visibility always applies. Statuses default to PUBLISHED. */
 export function filterSql(viewerId: string | null, filter: EventFilterInput | null | undefined): Prisma.Sql {
@@ -193,36 +197,78 @@ function searchQuery(raw: string): string {
   return query;
 }
 
-/** The SQL behind searchEvents, exported for EXPLAIN in benches and tests. */
+/**
+ * Where a searchEvents page starts. Best match first means: the tier (0: the title holds the
+ * query; 1: title, tags and location name together do; 2: only with the description), then,
+ * within a tier, upcoming events soonest first (segment 0: starting at or after the pivot)
+ * and then earlier ones latest first (segment 1). Each tier is a document with its own GIN
+ * index and each segment an index order on starts_at, so a common word's first page reads a
+ * few hundred rows, not every match (ranking every match by ts_rank cannot stop early).
+ */
+export interface SearchPosition {
+  tier: number;
+  segment: number;
+  /** The instant dividing upcoming from earlier: the first page's "now", kept by the cursors. */
+  pivot: Date;
+  /** The last event read in this segment, when continuing in it. */
+  after: { startsAt: Date; id: string } | null;
+}
+
+const TIERS = 3;
+const SEGMENTS = 2;
+
+/** One segment of one tier, in its order: the SQL behind searchEvents, exported for EXPLAIN in benches and tests. */
 export function searchSql(
   viewerId: string | null,
   query: string,
   bounds: Bounds | null | undefined,
   filter: EventFilterInput | null | undefined,
   limit: number,
-  after?: string | null,
+  position: SearchPosition = { tier: 0, segment: 0, pivot: new Date(), after: null },
 ) {
-  // ts_rank is a float4: the cursor holds it exactly, so equal ranks compare equal and the
-  // keyset (rank descending, then id) neither skips nor repeats an event between pages.
-  const keyset = after
-    ? (() => {
-        const [rank, id] = decodeCursor('after', after, SEARCH_CURSOR);
-        return Prisma.sql`WHERE (s.rank < ${rank}::real OR (s.rank = ${rank}::real AND s.id > ${id}::uuid))`;
-      })()
+  const q = Prisma.sql`websearch_to_tsquery('english', ${query})`;
+  // A title holding the words is an event holding them, unless a word is excluded (-word): that
+  // one must be absent from the whole event. Only then is the whole document asked too (the
+  // planner multiplies the two conditions' selectivities as if independent, and would then
+  // think a common word rare).
+  const excludes = /(?:^|\s)-/.test(query);
+  const whole = excludes ? Prisma.sql`AND e.search_vector @@ ${q}` : Prisma.empty;
+  const tier = [
+    Prisma.sql`e.search_title @@ ${q} ${whole}`,
+    Prisma.sql`e.search_near @@ ${q} ${whole} AND NOT (e.search_title @@ ${q})`,
+    Prisma.sql`e.search_vector @@ ${q} AND NOT (e.search_near @@ ${q})`,
+  ][position.tier]!;
+  const upcoming = position.segment === 0;
+  const segment = upcoming ? Prisma.sql`e.starts_at >= ${position.pivot}` : Prisma.sql`e.starts_at < ${position.pivot}`;
+  const keyset = position.after
+    ? upcoming
+      ? Prisma.sql`AND (e.starts_at, e.id) > (${position.after.startsAt}, ${position.after.id}::uuid)`
+      : Prisma.sql`AND (e.starts_at, e.id) < (${position.after.startsAt}, ${position.after.id}::uuid)`
     : Prisma.empty;
-  return Prisma.sql`SELECT s.id, s.rank FROM (
-      SELECT e.id, ts_rank(e.search_vector, q.query) AS rank
-      FROM events e, websearch_to_tsquery('english', ${query}) AS q(query)
-      WHERE e.search_vector @@ q.query ${bounds ? Prisma.sql`AND ${boxSql(bounds)}` : Prisma.empty}
-        AND ${filterSql(viewerId, filter)}
-    ) s ${keyset}
-    ORDER BY s.rank DESC, s.id LIMIT ${limit}`;
+  const order = upcoming ? Prisma.sql`e.starts_at, e.id` : Prisma.sql`e.starts_at DESC, e.id DESC`;
+  return Prisma.sql`SELECT e.id, e.starts_at AS "startsAt" FROM events e
+    WHERE ${tier} AND ${segment} ${bounds ? Prisma.sql`AND ${boxSql(bounds)}` : Prisma.empty}
+      AND ${filterSql(viewerId, filter)} ${keyset}
+    ORDER BY ${order} LIMIT ${limit}`;
+}
+
+function searchPosition(after: string | null | undefined): SearchPosition {
+  if (!after) return { tier: 0, segment: 0, pivot: new Date(), after: null };
+  const [tier, segment, startsAt, id, pivot] = decodeCursor('after', after, SEARCH_CURSOR) as [
+    number,
+    number,
+    Date,
+    string,
+    Date,
+  ];
+  if (tier >= TIERS || segment >= SEGMENTS) throw badInput('after', 'after is not a cursor from this list');
+  return { tier, segment, pivot, after: { startsAt, id } };
 }
 
 /**
- * Visible events whose title, tags, location name or description match the query's words
- * (English stemming; title matches weigh most, then tags and place, then description), best
- * match first, optionally inside a viewport.
+ * Visible events whose title, tags, location name or description hold the query's words
+ * (English stemming), best match first (see SearchPosition), optionally inside a viewport.
+ * One statement per tier and segment it reads, stopping once the page is full.
  */
 export async function searchEvents(
   deps: Pick<AppDeps, 'prisma'>,
@@ -236,20 +282,29 @@ export async function searchEvents(
   const query = searchQuery(rawQuery);
   if (bounds) checkBounds(bounds);
   const size = pageSize(first);
-  const rows = await deps.prisma.$queryRaw<Array<{ id: string; rank: number }>>(
-    searchSql(viewerId, query, bounds, filter, size + 1, after),
-  );
-  if (rows.length === 0) {
+  const start = searchPosition(after);
+  const items: Page['items'] = [];
+  for (let tier = start.tier; tier < TIERS && items.length <= size; tier++) {
+    for (let segment = tier === start.tier ? start.segment : 0; segment < SEGMENTS && items.length <= size; segment++) {
+      const continuing = tier === start.tier && segment === start.segment;
+      const position = { tier, segment, pivot: start.pivot, after: continuing ? start.after : null };
+      const rows = await deps.prisma.$queryRaw<Array<{ id: string; startsAt: Date }>>(
+        searchSql(viewerId, query, bounds, filter, size + 1 - items.length, position),
+      );
+      for (const r of rows)
+        items.push({
+          id: r.id,
+          cursor: encodeCursor(SEARCH_CURSOR.list, [tier, segment, r.startsAt, r.id, start.pivot]),
+        });
+    }
+  }
+  if (items.length === 0) {
     // Only words PostgreSQL ignores ("the", "of", punctuation) match nothing, always: say so.
     const [parsed] = await deps.prisma.$queryRaw<Array<{ nodes: number }>>`
       SELECT numnode(websearch_to_tsquery('english', ${query})) AS nodes`;
     if (!parsed?.nodes) throw badInput('query', 'query holds no searchable words (only stop words or punctuation)');
   }
-  return toPage(
-    rows.map((r) => ({ id: r.id, cursor: encodeCursor(SEARCH_CURSOR.list, [r.rank, r.id]) })),
-    size,
-    Boolean(after),
-  );
+  return toPage(items, size, Boolean(after));
 }
 
 const wrap = (lng: number) => ((((lng + 180) % 360) + 360) % 360) - 180;
