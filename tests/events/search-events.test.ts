@@ -82,6 +82,8 @@ describe('matching', () => {
     });
     expect(idsOf(await search({ query: 'origami basics' }))).toEqual([cranes.id]);
     expect(idsOf(await search({ query: 'origami basics -cranes' }))).toEqual([]);
+    // Quotes and backslashes are words' edges, not syntax.
+    expect(idsOf(await search({ query: "origami's \\ 'parties' \"dusk" }))).toEqual([inTitle.id]);
     // Words that match nothing: an empty page, not an error.
     expect(idsOf(await search({ query: 'xylophonist' }))).toEqual([]);
   });

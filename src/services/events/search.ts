@@ -212,6 +212,8 @@ export interface SearchPosition {
   pivot: Date;
   /** The last event read in this segment, when continuing in it. */
   after: { startsAt: Date; id: string } | null;
+  /** Tiers 1 and 2: the query's lexemes joined by or (tsquery text). */
+  anyWord?: string;
 }
 
 const TIERS = 3;
@@ -233,10 +235,14 @@ export function searchSql(
   // think a common word rare).
   const excludes = /(?:^|\s)-/.test(query);
   const whole = excludes ? Prisma.sql`AND e.search_vector @@ ${q}` : Prisma.empty;
+  // An event of tier 1 has a word of the query in its tags or place (else its title would hold
+  // the query), and one of tier 2 in its description (else title, tags and place would):
+  // anyWord, the query's words joined by or, lets the planner see how common they are there.
+  const anyWord = Prisma.sql`${position.anyWord ?? ''}::tsquery`;
   const tier = [
     Prisma.sql`e.search_title @@ ${q} ${whole}`,
-    Prisma.sql`e.search_near @@ ${q} ${whole} AND NOT (e.search_title @@ ${q})`,
-    Prisma.sql`e.search_vector @@ ${q} AND NOT (e.search_near @@ ${q})`,
+    Prisma.sql`e.search_place @@ ${anyWord} AND e.search_near @@ ${q} ${whole} AND NOT (e.search_title @@ ${q})`,
+    Prisma.sql`e.search_description @@ ${anyWord} AND e.search_vector @@ ${q} AND NOT (e.search_near @@ ${q})`,
   ][position.tier]!;
   const upcoming = position.segment === 0;
   const segment = upcoming ? Prisma.sql`e.starts_at >= ${position.pivot}` : Prisma.sql`e.starts_at < ${position.pivot}`;
@@ -284,10 +290,18 @@ export async function searchEvents(
   const size = pageSize(first);
   const start = searchPosition(after);
   const items: Page['items'] = [];
+  let anyWord: string | undefined;
   for (let tier = start.tier; tier < TIERS && items.length <= size; tier++) {
+    if (tier > 0 && anyWord === undefined) {
+      const [words] = await deps.prisma.$queryRaw<Array<{ text: string | null }>>`
+        SELECT string_agg(chr(39) || replace(replace(w, chr(92), chr(92) || chr(92)), chr(39), chr(39) || chr(39)) || chr(39), ' | ') AS text
+        FROM unnest(tsvector_to_array(to_tsvector('english', ${query}))) w`;
+      if (!words?.text) break;
+      anyWord = words.text;
+    }
     for (let segment = tier === start.tier ? start.segment : 0; segment < SEGMENTS && items.length <= size; segment++) {
       const continuing = tier === start.tier && segment === start.segment;
-      const position = { tier, segment, pivot: start.pivot, after: continuing ? start.after : null };
+      const position = { tier, segment, pivot: start.pivot, after: continuing ? start.after : null, anyWord };
       const rows = await deps.prisma.$queryRaw<Array<{ id: string; startsAt: Date }>>(
         searchSql(viewerId, query, bounds, filter, size + 1 - items.length, position),
       );
