@@ -1,7 +1,8 @@
-// Case 10: discovery on the 1,000,000-event world of case 4. eventClusters' statement over
-// continent viewports at zoom 4 and city viewports at zoom 12, and searchEvents' statement for a
-// common word with and without bounds, each timed with `pg` and interleaved with a primary-key
-// lookup (the baseline); EXPLAIN (ANALYZE, BUFFERS) of each goes into the notes. Then a full
+// Case 10: discovery on the 1,000,000-event world of case 4. The eventClusters service over
+// continent viewports at zoom 4 and city viewports at zoom 12, and the searchEvents service
+// (a page of 100) for a common word with and without bounds, through the app's Prisma client as
+// a request calls them, each run followed by a primary-key lookup through the same client (the
+// baseline); EXPLAIN (ANALYZE, BUFFERS) of their first statements goes into the notes. Then a full
 // event's waitlist under 50 concurrent joinWaitlist and 10 concurrent leaves, through the API.
 import pg from 'pg';
 import { startBenchApp } from '../lib/app.ts';
@@ -9,8 +10,9 @@ import { gql, gqlOk, registerUser, registerUsers } from '../clients/gql.ts';
 import type { BenchUser } from '../clients/gql.ts';
 import type { BenchCase, Figure } from '../lib/types.ts';
 import { cityViewport, mulberry32, seedWorld, stats, timed } from './bbox.ts';
-import { clustersSql } from '../../src/services/events/clusters.ts';
-import { searchSql } from '../../src/services/events/search.ts';
+import { clustersSql, eventClusters } from '../../src/services/events/clusters.ts';
+import { searchEvents, searchSql } from '../../src/services/events/search.ts';
+import type { PrismaClient } from '../../src/db/index.ts';
 import type { Bounds } from '../../src/services/events/realtime.ts';
 
 const CLUSTERS_TARGET_MS = 25;
@@ -41,25 +43,27 @@ interface Timing {
   rows: number[];
 }
 
-/** Times a statement over `runs` viewports, each run followed by a primary-key lookup. */
-async function timeStatement(
-  client: pg.Client,
-  build: (b: Bounds) => { text: string; values: unknown[] },
+/**
+ * Times a service call (its statements through the app's Prisma client, as a request makes
+ * them) over `runs` viewports, each run followed by a primary-key lookup through the same client.
+ */
+async function timeCall(
+  prisma: PrismaClient,
+  call: (b: Bounds) => Promise<number>,
   viewport: () => Bounds,
   runs: number,
   ids: string[],
 ): Promise<Timing> {
   const timing: Timing = { samples: [], pk: [], rows: [] };
   for (let i = 0; i < WARM_UP + runs; i++) {
-    const sql = build(viewport());
-    const [ms, result] = await timed(() => client.query(sql.text, sql.values));
+    const [ms, rows] = await timed(() => call(viewport()));
     const [pkMs] = await timed(() =>
-      client.query('SELECT e.id FROM events e WHERE e.id = $1::uuid', [ids[i % ids.length]]),
+      prisma.event.findUnique({ where: { id: ids[i % ids.length]! }, select: { id: true } }),
     );
     if (i < WARM_UP) continue;
     timing.samples.push(ms);
     timing.pk.push(pkMs);
-    timing.rows.push(result.rowCount ?? 0);
+    timing.rows.push(rows);
   }
   return timing;
 }
@@ -203,35 +207,16 @@ export const run: BenchCase = async (env) => {
     const random = mulberry32(20261203);
 
     env.log(`timing eventClusters: ${runs} continents at zoom 4, ${runs} cities at zoom 12`);
-    const continent = await timeStatement(
-      client,
-      (b) => clustersSql(viewer.id, b, 4, null),
-      () => continentViewport(random),
-      runs,
-      ids,
-    );
-    const city = await timeStatement(
-      client,
-      (b) => clustersSql(viewer.id, b, 12, null),
-      () => cityViewport(random),
-      runs,
-      ids,
-    );
+    const deps = { prisma: bench.app.deps.prisma };
+    const clustered = (zoom: number) => async (b: Bounds) =>
+      (await eventClusters(deps, viewer.id, b, zoom, null)).length;
+    const searched = (inBounds: boolean) => async (b: Bounds) =>
+      (await searchEvents(deps, viewer.id, COMMON_WORD, inBounds ? b : null, null, 100)).items.length;
+    const continent = await timeCall(deps.prisma, clustered(4), () => continentViewport(random), runs, ids);
+    const city = await timeCall(deps.prisma, clustered(12), () => cityViewport(random), runs, ids);
     env.log(`timing searchEvents "${COMMON_WORD}": ${runs} without bounds, ${runs} in city viewports`);
-    const anywhere = await timeStatement(
-      client,
-      () => searchSql(viewer.id, COMMON_WORD, null, null, 101),
-      () => cityViewport(random),
-      runs,
-      ids,
-    );
-    const nearby = await timeStatement(
-      client,
-      (b) => searchSql(viewer.id, COMMON_WORD, b, null, 101),
-      () => cityViewport(random),
-      runs,
-      ids,
-    );
+    const anywhere = await timeCall(deps.prisma, searched(false), () => cityViewport(random), runs, ids);
+    const nearby = await timeCall(deps.prisma, searched(true), () => cityViewport(random), runs, ids);
 
     const europe = { south: 35, west: -11, north: 60, east: 31 };
     const berlin = { south: 52.45, west: 13.25, north: 52.57, east: 13.55 };
@@ -285,8 +270,8 @@ export const run: BenchCase = async (env) => {
       },
     ];
     const notes = [
-      `${events.toLocaleString('en-US')} events seeded as in case 4 (INSERT ${(seeding.insertMs / 1000).toFixed(1)} s, the search trigger included; VACUUM ANALYZE ${(seeding.vacuumMs / 1000).toFixed(1)} s). "${COMMON_WORD}" matches ${matches.toLocaleString('en-US')} of them. ${runs} runs per figure after ${WARM_UP} warm-up runs, one pg connection, signed in; each statement is what the service builds (clustersSql, searchSql), with a primary-key lookup after each run as the baseline.`,
-      `Clusters per answer, median: continent ${median(continent.rows)}, city ${median(city.rows)}. Search pages hold 101 rows (first: 100).`,
+      `${events.toLocaleString('en-US')} events seeded as in case 4 (INSERT ${(seeding.insertMs / 1000).toFixed(1)} s, the search trigger included; VACUUM ANALYZE ${(seeding.vacuumMs / 1000).toFixed(1)} s). "${COMMON_WORD}" matches ${matches.toLocaleString('en-US')} of them. ${runs} runs per figure after ${WARM_UP} warm-up runs, one pg connection, signed in; each run is a call of the service (eventClusters; searchEvents, a page of 100: one statement per tier and segment it reads) through the app's Prisma client, with a primary-key lookup through it after each run as the baseline.`,
+      `Clusters per answer, median: continent ${median(continent.rows)}, city ${median(city.rows)}. Search pages hold 100 events.`,
       `Waitlist race (${race.ms.toFixed(0)} ms through the API): ${race.promoted} promoted from the line, ${race.direct} joined a spot free at their turn; attendee_count ${race.event.attendee_count} of ${race.event.max_participants}, ${race.attendeeRows} guest rows; ${race.waiting} still waiting, positions ${race.exact ? 'exactly 1…' + race.waiting : 'NOT exact'}.`,
       `EXPLAIN (ANALYZE, BUFFERS) eventClusters, Europe at zoom 4:\n${plans.continent.plan}`,
       `EXPLAIN (ANALYZE, BUFFERS) eventClusters, Berlin at zoom 12:\n${plans.city.plan}`,
