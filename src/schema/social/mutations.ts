@@ -35,6 +35,18 @@ builder.mutationFields((t) => {
       args: { userId: t.arg.id({ required: true, description: 'The friend.' }) },
       resolve: (_root, args, ctx) => social.removeFriend(ctx.deps, ctx.viewer.id, String(args.userId)),
     }),
+    blockUser: t.withAuth(signedIn).boolean({
+      description:
+        'Blocked users cannot message (in a direct chat), invite, befriend or rate the viewer, nor see their private data, and the viewer them; friendship and pending requests between them end. Group and event chats both are in stay as they are. Blocking again is harmless.',
+      args: { userId: t.arg.id({ required: true, description: 'Who to block.' }) },
+      resolve: (_root, args, ctx) => social.blockUser(ctx.deps, ctx.viewer.id, String(args.userId)),
+    }),
+    unblockUser: t.withAuth(signedIn).boolean({
+      description:
+        'Lifts the viewer’s block; they may connect again, but the friendship the block ended does not come back. Harmless when not blocked.',
+      args: { userId: t.arg.id({ required: true, description: 'Who to unblock.' }) },
+      resolve: (_root, args, ctx) => social.unblockUser(ctx.deps, ctx.viewer.id, String(args.userId)),
+    }),
     rateUser: t.withAuth(signedIn).prismaField({
       type: 'Rating',
       description:

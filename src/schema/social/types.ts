@@ -117,6 +117,11 @@ builder.prismaObjectFields('User', (t) => ({
       return 'NONE';
     },
   }),
+  isBlockedByViewer: t.boolean({
+    description: 'Whether the viewer has blocked this user (false for anonymous viewers).',
+    select: (_args, ctx) => ({ blockedBy: { where: { blockerId: viewerIdOf(ctx) }, select: { blockerId: true } } }),
+    resolve: (user) => user.blockedBy.length > 0,
+  }),
   ratingsReceived: t.relatedConnection(
     'ratingsReceived',
     {

@@ -5,8 +5,10 @@
 import { randomUUID } from 'node:crypto';
 import type { AppDeps } from '../../context.ts';
 import { badInput, conflict, forbidden, isUniqueViolation, notFound } from '../../lib/errors.ts';
-import type { Message, Prisma } from '../../generated/prisma/client.ts';
+import { Prisma } from '../../generated/prisma/client.ts';
+import type { Message } from '../../generated/prisma/client.ts';
 import { orderedPair, requireUser } from '../social/index.ts';
+import { blockedBetweenSql } from '../social/blocks.ts';
 import { isUuid, text } from '../../lib/validation.ts';
 
 type Tx = Prisma.TransactionClient;
@@ -174,11 +176,16 @@ async function storeMessage(
     ? text('clientMessageId', clientMessageId, { min: 1, max: CHAT_LIMITS.clientMessageId })
     : null;
   const [check] = isUuid(chatId)
-    ? await deps.prisma.$queryRaw<Array<{ member: boolean; earlier: string | null }>>`
+    ? await deps.prisma.$queryRaw<Array<{ member: boolean; earlier: string | null; blocked: boolean }>>`
         SELECT EXISTS (SELECT 1 FROM chat_members WHERE chat_id = ${chatId}::uuid AND user_id = ${viewerId}::uuid) AS member,
-               (SELECT id::text FROM messages WHERE sender_id = ${viewerId}::uuid AND client_message_id = ${clientId}) AS earlier`
+               (SELECT id::text FROM messages WHERE sender_id = ${viewerId}::uuid AND client_message_id = ${clientId}) AS earlier,
+               EXISTS (SELECT 1 FROM chats c JOIN chat_members o ON o.chat_id = c.id AND o.user_id <> ${viewerId}::uuid
+                       WHERE c.id = ${chatId}::uuid AND c.kind = 'DIRECT'
+                         AND ${blockedBetweenSql(Prisma.sql`o.user_id`, Prisma.sql`${viewerId}::uuid`)}) AS blocked`
     : [];
   if (!check?.member) throw notFound('Chat', { field: 'chatId' });
+  // A direct chat with someone blocked (either way) still loads, but takes no new message.
+  if (check.blocked) throw forbidden('You cannot message this user', { field: 'chatId' });
   const previous = async () =>
     clientId
       ? deps.prisma.message.findUnique({

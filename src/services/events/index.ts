@@ -11,6 +11,7 @@ import { isOpenToAll, visibleEventWhere } from './visibility.ts';
 import { haversineKm, homeCellCentreSql } from './geo.ts';
 import { notify, deliverNotifications } from '../notifications/index.ts';
 import { friendsAmong } from '../social/index.ts';
+import { blockedBetweenSql, refuseBlocked } from '../social/blocks.ts';
 import { promoteFromWaitlist, pruneWaitlist, waitingUserIds } from './waitlist.ts';
 import { cancelReminder, rescheduleEventReminders, scheduleReminders } from './reminders.ts';
 import { isUuid, latitude, longitude, normalizeTags, text } from '../../lib/validation.ts';
@@ -204,6 +205,7 @@ async function autoMatch(tx: Tx, event: Event): Promise<void> {
       AND (u.home_latitude IS NULL OR u.home_longitude IS NULL OR ${distance} <= u.preferred_radius_km)
       AND NOT EXISTS (SELECT 1 FROM event_attendees a WHERE a.event_id = ${event.id}::uuid AND a.user_id = u.id)
       AND NOT EXISTS (SELECT 1 FROM event_invitations i WHERE i.event_id = ${event.id}::uuid AND i.user_id = u.id)
+      AND NOT ${blockedBetweenSql(Prisma.sql`u.id`, Prisma.sql`${event.hostId}::uuid`)}
     ORDER BY COALESCE(r.average_rating, 0) DESC, COALESCE(r.total_ratings, 0) DESC, u.id
     LIMIT ${spots}`;
   if (!matches.length) return;
@@ -372,6 +374,7 @@ export async function createEvent(deps: AppDeps, viewerId: string, input: Create
   const event = await deps.prisma.$transaction(async (tx) => {
     if (data.isPublic) await requireCertified(tx, viewerId);
     await requireUsers(tx, 'invitedUserIds', invitedIds);
+    await refuseBlocked(tx, viewerId, invitedIds, 'invitedUserIds');
     const created = await tx.event.create({ data });
     // Every event has a chat of its host and attendees.
     await tx.chat.create({
@@ -575,6 +578,7 @@ export async function inviteToEvent(
     const before = await lockForHost(tx, viewerId, eventId);
     if (before.status === 'CANCELLED') throw conflict('This event was cancelled');
     await requireUsers(tx, 'userIds', ids);
+    await refuseBlocked(tx, viewerId, ids, 'userIds');
     const invited = await invite(tx, before, viewerId, ids);
     if (!invited.length) return false;
     const after = await tx.event.update({ where: { id: before.id }, data: { version: { increment: 1 } } });

@@ -6,6 +6,7 @@ import { visibleEventWhere } from '../events/visibility.ts';
 import { notify, deliverNotifications } from '../notifications/index.ts';
 import type { NotificationRef } from '../notifications/index.ts';
 import { isUuid, text } from '../../lib/validation.ts';
+import { refuseBlocked } from './blocks.ts';
 
 type Tx = Prisma.TransactionClient;
 type Query = object;
@@ -55,6 +56,7 @@ export async function sendFriendRequest(deps: AppDeps, viewerId: string, userId:
   for (let attempt = 0; ; attempt++) {
     try {
       const { request, notified } = await deps.prisma.$transaction(async (tx) => {
+        await refuseBlocked(tx, viewerId, [target.id], 'userId');
         if (await areFriends(tx, viewerId, target.id)) throw conflict('You are already friends', { field: 'userId' });
         const existing = await tx.friendRequest.findUnique({
           where: { userAId_userBId: orderedPair(viewerId, target.id) },
@@ -129,6 +131,26 @@ async function closeRequest(
     await tx.friendRequest.deleteMany({ where: { id: request.id } });
     return request.id;
   });
+}
+
+/** Blocks a user (again: harmless), ending their friendship and pending friend requests (see ./blocks.ts). */
+export async function blockUser(deps: AppDeps, viewerId: string, userId: string): Promise<boolean> {
+  if (userId === viewerId) throw badInput('userId', 'You cannot block yourself');
+  await deps.prisma.$transaction(async (tx) => {
+    await requireUser(tx, userId);
+    await tx.userBlock.createMany({ data: [{ blockerId: viewerId, blockedId: userId }], skipDuplicates: true });
+    const pair = orderedPair(viewerId, userId);
+    await tx.friendship.deleteMany({ where: pair });
+    await tx.friendRequest.deleteMany({ where: pair });
+  });
+  return true;
+}
+
+/** Lifts the viewer's block (none: harmless). The friendship it ended does not come back. */
+export async function unblockUser(deps: AppDeps, viewerId: string, userId: string): Promise<boolean> {
+  await requireUser(deps.prisma, userId);
+  await deps.prisma.userBlock.deleteMany({ where: { blockerId: viewerId, blockedId: userId } });
+  return true;
 }
 
 export async function removeFriend(deps: AppDeps, viewerId: string, userId: string): Promise<string> {
@@ -227,6 +249,7 @@ export async function rateUser(deps: AppDeps, viewerId: string, input: RateUserI
   const { ratingId, notified } = await deps.prisma
     .$transaction(async (tx) => {
       const rated = await requireUser(tx, input.userId);
+      await refuseBlocked(tx, viewerId, [rated.id], 'userId');
       const event = isUuid(eventId)
         ? await tx.event.findFirst({
             where: { id: eventId, ...visibleEventWhere(viewerId) },
