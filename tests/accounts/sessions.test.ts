@@ -12,6 +12,7 @@ import {
   MeDocument,
   RefreshSessionDocument,
   SetUserCertifiedDocument,
+  SuspendUserDocument,
 } from '../generated/graphql.ts';
 import { codes, createAdmin, createUser, gql, gqlOk, wsClient, wsRequest } from '../helpers/client.ts';
 import type { TestUser } from '../helpers/client.ts';
@@ -112,6 +113,21 @@ describe.runIf(testDatabaseUrl && testRedisUrl)('sessions end at once on every i
     // Signed in again: a session of a USER.
     const login = (await gqlOk(b(), LoginDocument, { username: admin.username, password: admin.password })).login;
     expect(codes(await certify(login.accessToken))).toEqual(['FORBIDDEN']);
+  });
+
+  it('suspendUser on A ends every session of the user on B, and B refuses their sign-in', async () => {
+    const admin = await createAdmin(a());
+    const user = await createUser(a());
+    const elapsed = await expectEndedOnB(a(), b(), user, () =>
+      gqlOk(a(), SuspendUserDocument, { userId: user.id, reason: 'spam' }, { token: admin.accessToken }),
+    );
+    expect(elapsed).toBeLessThan(REVOCATION_DEADLINE_MS);
+    expect(codes(await gql(b(), LoginDocument, { username: user.username, password: user.password }))).toEqual([
+      'FORBIDDEN',
+    ]);
+    expect(codes(await gql(b(), RefreshSessionDocument, { refreshToken: user.refreshToken }))).toEqual([
+      'UNAUTHENTICATED',
+    ]);
   });
 });
 

@@ -46,6 +46,27 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: UpdateProfileInput, required: true, description: 'The changes.' }) },
     resolve: (query, _root, { input }, ctx) => profiles.updateProfile(ctx.deps, ctx.viewer.id, input, query),
   }),
+  suspendUser: t.withAuth({ admin: true }).prismaField({
+    type: 'User',
+    description:
+      'Admin only. Ends every session of the user at once, on HTTP and WebSocket, on every instance; they cannot sign in until then (null: until unsuspended), and their events are off the map meanwhile. Suspending again replaces the end and the reason.',
+    args: {
+      userId: t.arg.id({ required: true, description: 'The user to suspend (not oneself).' }),
+      until: t.arg({ type: 'DateTime', description: 'When it ends, in the future; null: until unsuspendUser.' }),
+      reason: t.arg.string({
+        required: true,
+        description: `Why, 1–${accounts.SUSPENSION_LIMITS.reason} characters (kept for admins).`,
+      }),
+    },
+    resolve: (query, _root, args, ctx) =>
+      accounts.suspendUser(ctx.deps, ctx.viewer.id, String(args.userId), args.until, args.reason, query),
+  }),
+  unsuspendUser: t.withAuth({ admin: true }).prismaField({
+    type: 'User',
+    description: 'Admin only. Lifts a suspension at once; harmless when the user is not suspended.',
+    args: { userId: t.arg.id({ required: true, description: 'The suspended user.' }) },
+    resolve: (query, _root, args, ctx) => accounts.unsuspendUser(ctx.deps, String(args.userId), query),
+  }),
   setUserCertified: t.withAuth({ admin: true }).prismaField({
     type: 'User',
     description: 'Admin only. Certified users may create public events.',

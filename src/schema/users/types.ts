@@ -1,4 +1,5 @@
 import { builder } from '../../builder.ts';
+import { SUSPENDED_INDEFINITELY } from '../../services/accounts/index.ts';
 import { REMINDER_LIMITS } from '../../services/events/reminders.ts';
 import { HOME_CELL_KM } from '../../services/events/geo.ts';
 import type { SkillInput } from '../../services/users/index.ts';
@@ -121,6 +122,16 @@ export const User = builder.prismaObject('User', {
         'When the user was last connected; null if never. Only the user and their friends see it; null for anyone else (anonymous viewers included).',
       select: (_args, ctx) => ({ lastSeenAt: true, ...socialCircleSelect(viewerIdOf(ctx)) }),
       resolve: (user, _args, ctx) => (seesSocialCircle(user, ctx.viewer?.id) ? user.lastSeenAt : null),
+    }),
+    suspendedUntil: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: `Until when the account is suspended (${SUSPENDED_INDEFINITELY.toISOString()}: until an admin lifts it); null when not suspended, or not visible to the viewer. Visible to admins and the user.`,
+      select: { suspendedUntil: true },
+      resolve: (user, _args, ctx) => {
+        const sees = ctx.viewer && (ctx.viewer.id === user.id || ctx.viewer.role === 'ADMIN');
+        return sees && user.suspendedUntil && user.suspendedUntil > new Date() ? user.suspendedUntil : null;
+      },
     }),
     settings: t.field({
       type: UserSettings,

@@ -3,12 +3,12 @@
 // which tells every instance (deps.sessions) so that its access tokens and sockets stop at once.
 // No GraphQL here.
 import type { AppDeps } from '../../context.ts';
-import { badInput, conflict, isUniqueViolation, notFound, unauthenticated } from '../../lib/errors.ts';
+import { badInput, conflict, forbidden, isUniqueViolation, notFound, unauthenticated } from '../../lib/errors.ts';
 import { burnPasswordCheck, hashPassword, verifyPassword } from '../../auth/passwords.ts';
 import { hashRefreshToken, newRefreshToken, REFRESH_TOKEN_TTL_SECONDS } from '../../auth/tokens.ts';
 import type { Role } from '../../auth/tokens.ts';
 import type { User } from '../../generated/prisma/client.ts';
-import { hasControlCharacters, isUuid, text } from '../../lib/validation.ts';
+import { hasControlCharacters, INSTANT_RANGE, isUuid, text } from '../../lib/validation.ts';
 import { isDatabaseUnavailable } from '../../db/faults.ts';
 
 /** How long an access token lives (a session that ends stops its tokens at once, on every instance). */
@@ -100,6 +100,8 @@ export async function login(deps: AppDeps, rawUsername: string, password: string
     throw unauthenticated('Invalid username or password');
   }
   if (!(await verifyPassword(user.passwordHash, password))) throw unauthenticated('Invalid username or password');
+  // Only the right password learns of a suspension.
+  refuseSuspended(user);
   await deps.rateLimiter.reset('loginPerUsername', username);
   return startSession(deps, user);
 }
@@ -137,6 +139,7 @@ export async function refreshSession(deps: AppDeps, refreshToken: string): Promi
   });
   if (!stored || stored.family.revokedAt) throw invalid();
   if (stored.expiresAt <= new Date()) throw invalid();
+  refuseSuspended(stored.family.user);
 
   const next = newRefreshToken();
   const rotated = await deps.prisma.$transaction(async (tx) => {
@@ -218,6 +221,63 @@ export async function changePassword(
   });
   await endSessions(deps, ended);
   return true;
+}
+
+export const SUSPENSION_LIMITS = { reason: 500 } as const;
+/** suspendedUntil of a suspension without an end (until an admin lifts it). */
+export const SUSPENDED_INDEFINITELY = INSTANT_RANGE.max;
+
+const isSuspended = (user: Pick<User, 'suspendedUntil'>) =>
+  user.suspendedUntil !== null && user.suspendedUntil > new Date();
+
+function refuseSuspended(user: Pick<User, 'suspendedUntil'>): void {
+  if (!isSuspended(user)) return;
+  const until =
+    user.suspendedUntil!.getTime() === SUSPENDED_INDEFINITELY.getTime()
+      ? 'until an admin lifts it'
+      : `until ${user.suspendedUntil!.toISOString()}`;
+  throw forbidden(`This account is suspended ${until}`);
+}
+
+/**
+ * Admin only. Suspends a user until `until` (null: until unsuspended): every session of theirs
+ * ends at once on every instance, they cannot sign in meanwhile, and their events leave the map
+ * (src/services/events/search.ts). Suspending again replaces the end and the reason.
+ */
+export async function suspendUser(
+  deps: AppDeps,
+  adminId: string,
+  userId: string,
+  until: Date | null | undefined,
+  rawReason: string,
+  query: object = {},
+) {
+  if (userId === adminId) throw badInput('userId', 'You cannot suspend yourself');
+  if (until && until <= new Date()) throw badInput('until', 'until must be in the future');
+  const reason = text('reason', rawReason, { min: 1, max: SUSPENSION_LIMITS.reason });
+  if (!isUuid(userId)) throw notFound('User', { field: 'userId' });
+  const ended = await deps.prisma.$transaction(async (tx) => {
+    const { count } = await tx.user.updateMany({
+      where: { id: userId },
+      data: { suspendedUntil: until ?? SUSPENDED_INDEFINITELY, suspensionReason: reason },
+    });
+    if (count === 0) throw notFound('User', { field: 'userId' });
+    return revokeFamilies(tx, { userId });
+  });
+  await endSessions(deps, ended);
+  deps.logger.info({ adminId, userId, until, sessionsEnded: ended.length }, 'user suspended');
+  return deps.prisma.user.findUniqueOrThrow({ ...query, where: { id: userId } });
+}
+
+/** Admin only. Lifts a suspension (none: harmless). */
+export async function unsuspendUser(deps: AppDeps, userId: string, query: object = {}) {
+  if (!isUuid(userId)) throw notFound('User', { field: 'userId' });
+  const { count } = await deps.prisma.user.updateMany({
+    where: { id: userId },
+    data: { suspendedUntil: null, suspensionReason: null },
+  });
+  if (count === 0) throw notFound('User', { field: 'userId' });
+  return deps.prisma.user.findUniqueOrThrow({ ...query, where: { id: userId } });
 }
 
 export async function setCertified(deps: AppDeps, userId: string, certified: boolean, query: object = {}) {

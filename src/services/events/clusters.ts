@@ -131,8 +131,19 @@ function tilesSql(viewerId: string | null, r: CellRange, zoom: number, filter: E
                        UNION SELECT h.id FROM events h WHERE h.host_id = ${viewerId}::uuid)
           AND NOT (e.is_public AND e.status <> 'DRAFT') AND ${inCellsSql(r, zoom)} AND ${filterSql(viewerId, filter)}`
     : Prisma.empty;
-  return Prisma.sql`WITH c AS (${tiles} ${viewerId ? Prisma.sql`UNION ALL ${own}` : Prisma.empty})
-    SELECT ${CLUSTER_COLUMNS} FROM c GROUP BY c.x, c.y`;
+  // Suspended hosts' open events are counted in event_tiles but off the map: taken out again,
+  // found through the suspended hosts (a handful) and the host index.
+  const suspended = statuses.length
+    ? Prisma.sql`UNION ALL SELECT event_tile_x(e.longitude, ${zoom}::int), event_tile_y(e.latitude, ${zoom}::int),
+          -1::bigint, -e.latitude, -e.longitude, NULL::float8, NULL::float8, NULL::float8, NULL::float8, NULL::uuid
+        FROM events e
+        WHERE e.host_id = ANY(ARRAY(SELECT u.id FROM users u WHERE u.suspended_until IS NOT NULL AND u.suspended_until > now()))
+          AND e.is_public AND e.status = ANY(ARRAY[${Prisma.join(statuses)}]::"EventStatus"[])
+          ${types ? Prisma.sql`AND e.type = ANY(ARRAY[${Prisma.join(types)}]::"EventType"[])` : Prisma.empty}
+          AND ${inCellsSql(r, zoom)}`
+    : Prisma.empty;
+  return Prisma.sql`WITH c AS (${tiles} ${suspended} ${viewerId ? Prisma.sql`UNION ALL ${own}` : Prisma.empty})
+    SELECT ${CLUSTER_COLUMNS} FROM c GROUP BY c.x, c.y HAVING sum(c.n) > 0`;
 }
 
 /** Every visible event of the range's cells, grouped by cell over the bounding-box index. */

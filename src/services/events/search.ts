@@ -63,9 +63,15 @@ const SEARCH_CURSOR = {
   parts: ['int', 'int', 'instant', 'uuid', 'instant'],
 } as const satisfies CursorShape;
 
+/** Events whose host is suspended now, for `events e`. */
+export const SUSPENDED_HOSTS_SQL = Prisma.sql`e.host_id <> ALL(ARRAY(
+  SELECT u.id FROM users u WHERE u.suspended_until IS NOT NULL AND u.suspended_until > now()))`;
+
 /** The filter as SQL over `events e`; visibility always applies. Statuses default to PUBLISHED. */
 export function filterSql(viewerId: string | null, filter: EventFilterInput | null | undefined): Prisma.Sql {
   const parts: Prisma.Sql[] = [visibleEventSql(viewerId)];
+  // Suspended hosts' events are off the map while it lasts (a handful of ids, read once).
+  parts.push(SUSPENDED_HOSTS_SQL);
   const statuses = filter?.statuses?.length ? [...new Set(filter.statuses)] : ['PUBLISHED'];
   // Compared as the enum, not as text: the planner then uses the column's statistics (a text
   // cast made it guess 2 rows where thousands match).
