@@ -3,7 +3,6 @@
 // the visibility rule and filters, clear errors for bad zooms and oversized viewports, and
 // the bounding-box index in the plan.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Prisma } from '../../src/generated/prisma/client.ts';
 import { clustersSql } from '../../src/services/events/clusters.ts';
 import {
   CancelEventDocument,
@@ -15,7 +14,7 @@ import {
 import type { BoundsInput, EventClustersQuery, EventClustersQueryVariables } from '../generated/graphql.ts';
 import { codes, createUser, gql, gqlOk, wsRequest } from '../helpers/client.ts';
 import type { TestUser } from '../helpers/client.ts';
-import { certify, createEvent } from '../helpers/events.ts';
+import { certify, createEvent, explainPlan, insertBulkEvents } from '../helpers/events.ts';
 import { startTestServer } from '../helpers/server.ts';
 import type { TestServer } from '../helpers/server.ts';
 
@@ -249,16 +248,7 @@ describe('on a database of 20,000 events', () => {
   beforeAll(async () => {
     big = await startTestServer({ env: { DATABASE_QUERY_TIMEOUT_MS: '200000' } });
     bigHost = await createUser(big);
-    const inserted = await big.deps.prisma.$executeRawUnsafe(
-      `INSERT INTO events (id, host_id, title, latitude, longitude, starts_at, ends_at, is_public, updated_at)
-       SELECT gen_random_uuid(), $1::uuid, 'Bulk ' || i,
-              ((i * 7919) % 160000)::float8 / 1000 - 80, ((i * 104729) % 360000)::float8 / 1000 - 180,
-              now() + i * interval '1 minute', now() + i * interval '1 minute' + interval '2 hours', i % 2 = 0, now()
-       FROM generate_series(1::bigint, ${COUNT}::bigint) AS i`,
-      bigHost.id,
-    );
-    expect(inserted).toBe(COUNT);
-    await big.deps.prisma.$executeRawUnsafe('ANALYZE events');
+    await insertBulkEvents(big, bigHost.id, COUNT);
   }, 240_000);
   afterAll(async () => {
     await big?.close();
@@ -266,10 +256,7 @@ describe('on a database of 20,000 events', () => {
 
   it('plans a city at zoom 12 on the bounding-box index, and counts every visible event once', async () => {
     const city = { south: 10, north: 10.5, west: 20, east: 20.8 };
-    const rows = await big.deps.prisma.$queryRaw<Array<{ 'QUERY PLAN': string }>>(
-      Prisma.sql`EXPLAIN ${clustersSql(bigHost.id, city, 12, null)}`,
-    );
-    const plan = rows.map((r) => r['QUERY PLAN']).join('\n');
+    const plan = await explainPlan(big, clustersSql(bigHost.id, city, 12, null));
     console.info(`EXPLAIN eventClusters (city, zoom 12):\n${plan}`);
     expect(plan).toContain('events_bbox_idx');
     expect(plan).not.toMatch(/Seq Scan on events\b/);

@@ -15,7 +15,7 @@ import type {
 } from '../generated/graphql.ts';
 import { codes, countStatements, createUser, gql, gqlOk } from '../helpers/client.ts';
 import type { TestUser } from '../helpers/client.ts';
-import { certify, createEvent } from '../helpers/events.ts';
+import { certify, createEvent, explainPlan, insertBulkEvents } from '../helpers/events.ts';
 import { startTestServer } from '../helpers/server.ts';
 import type { TestServer } from '../helpers/server.ts';
 
@@ -592,28 +592,14 @@ describe('on 100,000 events', () => {
     big = await startTestServer({ env: { DATABASE_QUERY_TIMEOUT_MS: '200000' } });
     [bigHost, bigViewer] = await Promise.all([createUser(big), createUser(big)]);
     const started = Date.now();
-    const inserted = await big.deps.prisma.$executeRawUnsafe(
-      `INSERT INTO events (id, host_id, title, latitude, longitude, starts_at, ends_at, is_public, updated_at)
-       SELECT gen_random_uuid(), $1::uuid, 'Bulk ' || i,
-              ((i * 7919) % 160000)::float8 / 1000 - 80,
-              ((i * 104729) % 360000)::float8 / 1000 - 180,
-              now() + i * interval '1 minute', now() + i * interval '1 minute' + interval '2 hours',
-              i % 2 = 0, now()
-       FROM generate_series(1::bigint, ${COUNT}::bigint) AS i`,
-      bigHost.id,
-    );
-    expect(inserted).toBe(COUNT);
-    await big.deps.prisma.$executeRawUnsafe('ANALYZE events');
+    await insertBulkEvents(big, bigHost.id, COUNT);
     console.info(`inserted ${COUNT} events and analyzed in ${Date.now() - started} ms`);
   }, 240_000);
   afterAll(async () => {
     await big?.close();
   }, 60_000);
 
-  const planOf = async (sql: Prisma.Sql) => {
-    const rows = await big.deps.prisma.$queryRaw<Array<{ 'QUERY PLAN': string }>>(Prisma.sql`EXPLAIN ${sql}`);
-    return rows.map((r) => r['QUERY PLAN']).join('\n');
-  };
+  const planOf = (sql: Prisma.Sql) => explainPlan(big, sql);
 
   it('plans a city viewport on the bounding-box index, with no sequential scan of events', async () => {
     for (const viewerId of [bigViewer.id, null]) {

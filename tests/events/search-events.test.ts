@@ -3,7 +3,6 @@
 // paging, a document kept in step with edits, clear errors for bad queries, and the GIN index
 // in the plan on a database of thousands of events.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Prisma } from '../../src/generated/prisma/client.ts';
 import { searchSql } from '../../src/services/events/search.ts';
 import {
   CancelEventDocument,
@@ -14,7 +13,7 @@ import {
 import type { SearchEventsQueryVariables } from '../generated/graphql.ts';
 import { codes, createUser, gql, gqlOk, wsRequest } from '../helpers/client.ts';
 import type { TestUser } from '../helpers/client.ts';
-import { certify, createEvent, passTime } from '../helpers/events.ts';
+import { certify, createEvent, explainPlan, insertBulkEvents, passTime } from '../helpers/events.ts';
 import { startTestServer } from '../helpers/server.ts';
 import type { TestServer } from '../helpers/server.ts';
 
@@ -264,27 +263,18 @@ describe('on a database of 20,000 events', () => {
     big = await startTestServer({ env: { DATABASE_QUERY_TIMEOUT_MS: '200000' } });
     bigHost = await createUser(big);
     // Titles from a small vocabulary, so every word is common and one is rare.
-    const inserted = await big.deps.prisma.$executeRawUnsafe(
-      `INSERT INTO events (id, host_id, title, description, latitude, longitude, starts_at, ends_at, is_public, updated_at)
-       SELECT gen_random_uuid(), $1::uuid,
-              (ARRAY['Chess','Salsa','Poker','Hiking','Coding'])[1 + i % 5] || ' ' || CASE WHEN i % 5000 = 0 THEN 'zeppelin' ELSE 'meetup' END,
-              'Bring a friend', ((i * 7919) % 160000)::float8 / 1000 - 80, ((i * 104729) % 360000)::float8 / 1000 - 180,
-              now() + i * interval '1 minute', now() + i * interval '1 minute' + interval '2 hours', true, now()
-       FROM generate_series(1::bigint, ${COUNT}::bigint) AS i`,
-      bigHost.id,
-    );
-    expect(inserted).toBe(COUNT);
-    await big.deps.prisma.$executeRawUnsafe('ANALYZE events');
+    await insertBulkEvents(big, bigHost.id, COUNT, {
+      title: `(ARRAY['Chess','Salsa','Poker','Hiking','Coding'])[1 + i % 5] || ' ' || CASE WHEN i % 5000 = 0 THEN 'zeppelin' ELSE 'meetup' END`,
+      description: `'Bring a friend'`,
+      isPublic: 'true',
+    });
   }, 240_000);
   afterAll(async () => {
     await big?.close();
   }, 60_000);
 
   it('plans a rare word on the GIN index, not a sequential scan', async () => {
-    const rows = await big.deps.prisma.$queryRaw<Array<{ 'QUERY PLAN': string }>>(
-      Prisma.sql`EXPLAIN ${searchSql(bigHost.id, 'zeppelin', null, null, 101)}`,
-    );
-    const plan = rows.map((r) => r['QUERY PLAN']).join('\n');
+    const plan = await explainPlan(big, searchSql(bigHost.id, 'zeppelin', null, null, 101));
     console.info(`EXPLAIN searchEvents (rare word):\n${plan}`);
     expect(plan).toMatch(/events_search(_title|_near)?_idx/);
     expect(plan).not.toMatch(/Seq Scan on events\b/);

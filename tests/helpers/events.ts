@@ -1,4 +1,5 @@
 // Event fixtures through the API, as a client would make them.
+import { Prisma } from '../../src/generated/prisma/client.ts';
 import { CreateEventDocument } from '../generated/graphql.ts';
 import type { CreateEventInput } from '../generated/graphql.ts';
 import { gqlOk } from './client.ts';
@@ -48,4 +49,35 @@ export async function passTime(server: TestServer, eventId: string, ms: number):
     WHERE event_id = ${eventId}::uuid`;
   await prisma.$executeRaw`UPDATE event_reminders SET due_at = due_at - ${ms} * interval '1 millisecond'
     WHERE event_id = ${eventId}::uuid`;
+}
+
+/**
+ * `count` events of `hostId` in one INSERT … SELECT, spread over the globe (row i at
+ * latitude (i·7919 mod 160000)/1000 − 80, longitude (i·104729 mod 360000)/1000 − 180, starting
+ * i minutes from now), then ANALYZE. `title`, `description` and `isPublic` are SQL over `i`. Run
+ * it on a server started with a long DATABASE_QUERY_TIMEOUT_MS: the insert outlasts a request's.
+ */
+export async function insertBulkEvents(
+  server: TestServer,
+  hostId: string,
+  count: number,
+  sql: { title?: string; description?: string; isPublic?: string } = {},
+): Promise<void> {
+  const { title = `'Bulk ' || i`, description = `''`, isPublic = 'i % 2 = 0' } = sql;
+  const inserted = await server.deps.prisma.$executeRawUnsafe(
+    `INSERT INTO events (id, host_id, title, description, latitude, longitude, starts_at, ends_at, is_public, updated_at)
+     SELECT gen_random_uuid(), $1::uuid, ${title}, ${description},
+            ((i * 7919) % 160000)::float8 / 1000 - 80, ((i * 104729) % 360000)::float8 / 1000 - 180,
+            now() + i * interval '1 minute', now() + i * interval '1 minute' + interval '2 hours', ${isPublic}, now()
+     FROM generate_series(1::bigint, ${count}::bigint) AS i`,
+    hostId,
+  );
+  if (inserted !== count) throw new Error(`inserted ${inserted} events, not ${count}`);
+  await server.deps.prisma.$executeRawUnsafe('ANALYZE events');
+}
+
+/** EXPLAIN of a statement on the server's database, as text. */
+export async function explainPlan(server: TestServer, sql: Prisma.Sql): Promise<string> {
+  const rows = await server.deps.prisma.$queryRaw<Array<{ 'QUERY PLAN': string }>>(Prisma.sql`EXPLAIN ${sql}`);
+  return rows.map((r) => r['QUERY PLAN']).join('\n');
 }
