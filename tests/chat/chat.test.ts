@@ -1,7 +1,6 @@
 // Chats over HTTP and graphql-ws: direct, group and event chats, ordered idempotent sends,
 // edits and deletions, read receipts, typing, history paging, batching and bad input.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { orderedPair } from '../../src/services/social/index.ts';
 import {
   ChatHistoryDocument,
   ChatsDocument,
@@ -24,10 +23,7 @@ import type { TestUser } from '../helpers/client.ts';
 import { certify, createEvent } from '../helpers/events.ts';
 import { startTestServer, testDatabaseUrl, testRedisUrl, twoInstances } from '../helpers/server.ts';
 import type { TestServer } from '../helpers/server.ts';
-
-export async function befriend(server: TestServer, a: TestUser, b: TestUser): Promise<void> {
-  await server.deps.prisma.friendship.create({ data: orderedPair(a.id, b.id) });
-}
+import { befriend } from '../helpers/social.ts';
 
 async function directChat(server: TestServer, a: TestUser, b: TestUser): Promise<string> {
   await befriend(server, a, b);

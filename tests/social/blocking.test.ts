@@ -39,7 +39,8 @@ afterAll(async () => {
   await server?.close();
 });
 
-async function befriend(a: TestUser, b: TestUser) {
+/** Friends the way clients become friends: a request, accepted. */
+async function befriendByRequest(a: TestUser, b: TestUser) {
   const { sendFriendRequest } = await a.gqlOk(SendFriendRequestDocument, { userId: b.id });
   await b.gqlOk(AcceptFriendRequestDocument, { requestId: sendFriendRequest.id });
 }
@@ -53,7 +54,7 @@ const refused = (result: { errors?: readonly GraphQLFormattedError[] }) => ({
 describe('blockUser', () => {
   it('ends the friendship and pending requests, shows in blockedUsers and isBlockedByViewer, and is harmless twice', async () => {
     const [ann, bob, cat] = await Promise.all([createUser(server), createUser(server), createUser(server)]);
-    await befriend(ann, bob);
+    await befriendByRequest(ann, bob);
     await cat.gqlOk(SendFriendRequestDocument, { userId: ann.id });
     expect(await ann.gqlOk(BlockUserDocument, { userId: bob.id })).toEqual({ blockUser: true });
     expect(await ann.gqlOk(BlockUserDocument, { userId: cat.id })).toEqual({ blockUser: true });
@@ -95,7 +96,7 @@ describe('between a blocker and the blocked, both ways', () => {
     [host, blocker, blocked] = await Promise.all([createUser(server), createUser(server), createUser(server)]);
     await certify(server, blocker);
     await certify(server, blocked);
-    await befriend(blocker, blocked);
+    await befriendByRequest(blocker, blocked);
     directChatId = (await blocker.gqlOk(OpenDirectChatDocument, { userId: blocked.id })).openDirectChat.id;
     await blocker.gqlOk(BlockUserDocument, { userId: blocked.id });
   });
@@ -183,8 +184,8 @@ describe('between a blocker and the blocked, both ways', () => {
 
   it('leaves group chats both are in usable', async () => {
     const owner = await createUser(server);
-    await befriend(owner, blocker);
-    await befriend(owner, blocked);
+    await befriendByRequest(owner, blocker);
+    await befriendByRequest(owner, blocked);
     const { createGroupChat } = await owner.gqlOk(CreateGroupChatDocument, {
       title: 'Both in',
       memberIds: [blocker.id, blocked.id],
@@ -202,7 +203,7 @@ describe('between a blocker and the blocked, both ways', () => {
 describe('unblockUser', () => {
   it('restores the ability to connect, not the friendship', async () => {
     const [ann, bob] = await Promise.all([createUser(server), createUser(server)]);
-    await befriend(ann, bob);
+    await befriendByRequest(ann, bob);
     await ann.gqlOk(BlockUserDocument, { userId: bob.id });
     // Only the blocker lifts a block; the blocked user's unblock changes nothing.
     expect(await bob.gqlOk(UnblockUserDocument, { userId: ann.id })).toEqual({ unblockUser: true });
@@ -211,7 +212,7 @@ describe('unblockUser', () => {
     expect(await ann.gqlOk(UnblockUserDocument, { userId: bob.id })).toEqual({ unblockUser: true });
     expect(await friends(ann, bob)).toBe(false);
     expect((await ann.gqlOk(BlockStateDocument, { id: bob.id })).user?.isBlockedByViewer).toBe(false);
-    await befriend(bob, ann);
+    await befriendByRequest(bob, ann);
     expect(await friends(ann, bob)).toBe(true);
   });
 });

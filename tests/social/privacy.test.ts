@@ -3,7 +3,6 @@
 // per-user limits), driven over HTTP as clients would.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { orderedPair } from '../../src/services/social/index.ts';
 import {
   CreateEventDocument,
   FriendsDocument,
@@ -20,10 +19,7 @@ import { certify, createEvent, eventInput } from '../helpers/events.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { startTestServer, testDatabaseUrl, testRedisUrl, twoInstances } from '../helpers/server.ts';
 import type { TestServer } from '../helpers/server.ts';
-
-async function befriend(server: TestServer, a: TestUser, b: TestUser) {
-  await server.deps.prisma.friendship.create({ data: orderedPair(a.id, b.id) });
-}
+import { befriend } from '../helpers/social.ts';
 
 describe('presence and friends lists', () => {
   let server: TestServer;
