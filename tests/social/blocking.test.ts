@@ -113,14 +113,13 @@ describe('between a blocker and the blocked, both ways', () => {
       expect(codes(await from.gql(OpenDirectChatDocument, { userId: to.id }))).toEqual(['FORBIDDEN']);
     }
     // Their direct chat from before the block still loads, but takes no message either way.
-    const direct = { id: directChatId };
-    expect(refused(await blocked.gql(SendMessageDocument, { chatId: direct.id, body: 'hey' }))).toEqual({
+    expect(refused(await blocked.gql(SendMessageDocument, { chatId: directChatId, body: 'hey' }))).toEqual({
       codes: ['FORBIDDEN'],
       field: 'chatId',
     });
     const ws = blocker.ws();
     try {
-      expect(codes(await wsRequest(ws, SendMessageDocument, { chatId: direct.id, body: 'hey' }))).toEqual([
+      expect(codes(await wsRequest(ws, SendMessageDocument, { chatId: directChatId, body: 'hey' }))).toEqual([
         'FORBIDDEN',
       ]);
     } finally {
