@@ -20,6 +20,7 @@ import { createPubSub, withTopicPrefix } from './pubsub/index.ts';
 import type { PubSub } from './pubsub/index.ts';
 import { startPushWorker } from './push/index.ts';
 import { startReminderSender } from './services/events/reminders.ts';
+import { startStorageDeletionSender } from './services/images/deletions.ts';
 import { sweepUploadTemp } from './services/images/index.ts';
 import * as presenceService from './services/presence/index.ts';
 import { createRateLimiter } from './ratelimit/index.ts';
@@ -171,6 +172,9 @@ export async function createApp(
     // Reminders are rows too: every instance sends the due ones, each exactly once.
     const reminderSender = startReminderSender(deps, { pollMs: config.reminderPollMs, logger });
     closers.unshift(() => reminderSender.stop());
+    // Stored objects whose rows are gone are removed until the storage confirms, by any instance.
+    const storageDeletions = startStorageDeletionSender(deps, logger);
+    closers.unshift(() => storageDeletions.stop());
     if (!config.publicUrl) baseUrl = server.url;
     logger.info(
       {

@@ -98,6 +98,9 @@ const envSchema = z.object({
   RATE_LIMIT_UPLOADS_PER_USER: limitRule,
   RATE_LIMIT_SHARES_PER_USER: limitRule,
   RATE_LIMIT_INVITATIONS_PER_USER: limitRule,
+  RATE_LIMIT_REPORTS_PER_USER: limitRule,
+  RATE_LIMIT_EXPORTS_PER_USER: limitRule,
+  RATE_LIMIT_DELETE_ACCOUNT_PER_USER: limitRule,
   WS_MAX_CONNECTIONS_PER_USER: whole('a whole number', 1, 1000, 10),
   WS_INIT_TIMEOUT_SECONDS: whole('a number of seconds', 1, 60, 10),
   WS_KEEPALIVE_SECONDS: whole('a number of seconds', 1, 300, 20),
@@ -120,6 +123,7 @@ const envSchema = z.object({
   CHANGE_LOG_MAX_CHANGES: whole('a number of changes', 100, 1_000_000_000, 5_000_000),
   PRESENCE_TTL_SECONDS: whole('a number of seconds', 2, 3600, 30),
   REMINDER_POLL_MS: whole('a number of milliseconds', 10, 600_000, 15_000),
+  STORAGE_DELETION_POLL_MS: whole('a number of milliseconds', 10, 3_600_000, 30_000),
   PUBLIC_URL: url(['http', 'https']),
   ...pushEnv,
   TRUST_PROXY: z
@@ -205,6 +209,8 @@ export interface Config {
   presenceTtlSeconds: number;
   /** How often this instance sends the event reminders that are due (src/services/events/reminders.ts). */
   reminderPollMs: number;
+  /** How often this instance retries removing stored objects whose rows are gone; also the first retry's delay, doubled per failure (src/services/images/deletions.ts). */
+  storageDeletionPollMs: number;
   /** The change log behind resumable subscriptions (src/changes/): poll period and what is kept. */
   changeLog: { pollMs: number; retentionMs: number; maxChanges: number };
   /** How long a session's state (live or ended, role) is trusted per instance (src/services/accounts/sessions.ts). */
@@ -317,12 +323,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           uploadsPerUser: e.RATE_LIMIT_UPLOADS_PER_USER,
           sharesPerUser: e.RATE_LIMIT_SHARES_PER_USER,
           invitationsPerUser: e.RATE_LIMIT_INVITATIONS_PER_USER,
+          reportsPerUser: e.RATE_LIMIT_REPORTS_PER_USER,
+          exportsPerUser: e.RATE_LIMIT_EXPORTS_PER_USER,
+          deleteAccountPerUser: e.RATE_LIMIT_DELETE_ACCOUNT_PER_USER,
         }).filter(([, rule]) => rule !== undefined),
       ),
     },
     publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''),
     presenceTtlSeconds: e.PRESENCE_TTL_SECONDS,
     reminderPollMs: e.REMINDER_POLL_MS,
+    storageDeletionPollMs: e.STORAGE_DELETION_POLL_MS,
     changeLog: {
       pollMs: e.CHANGE_LOG_POLL_MS,
       retentionMs: e.CHANGE_LOG_RETENTION_HOURS * 3_600_000,

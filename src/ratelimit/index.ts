@@ -40,6 +40,12 @@ export const DEFAULT_LIMITS = {
   sharesPerUser: { points: 100, durationSeconds: 60 * 60 },
   /** Event invitations per user: each user named in inviteToEvent or createEvent's invitedUserIds counts one. */
   invitationsPerUser: { points: 300, durationSeconds: 60 * 60 },
+  /** Reports filed per user: enough for a bad day, too few to flood the admins' queue. */
+  reportsPerUser: { points: 20, durationSeconds: 24 * 60 * 60 },
+  /** Data exports (exportMyData) per user: each link builds the whole document when followed. */
+  exportsPerUser: { points: 10, durationSeconds: 24 * 60 * 60 },
+  /** Account deletion attempts (each checks the password) per user. */
+  deleteAccountPerUser: { points: 10, durationSeconds: 15 * 60 },
 } satisfies Record<string, LimitRule>;
 
 export type LimitName = keyof typeof DEFAULT_LIMITS;

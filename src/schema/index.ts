@@ -25,6 +25,9 @@ import './notifications/types.ts';
 import './notifications/queries.ts';
 import './notifications/mutations.ts';
 import './notifications/subscriptions.ts';
+import './moderation/types.ts';
+import './moderation/queries.ts';
+import './moderation/mutations.ts';
 
 export const schema = builder.toSchema({ sortSchema: false });
 

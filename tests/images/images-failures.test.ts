@@ -7,6 +7,7 @@ import type { TestUser } from '../helpers/client.ts';
 import { jpeg, keyOf, readStored, startS3, storedKeys, uploadImage, uploadOk } from '../helpers/images.ts';
 import type { LocalS3 } from '../helpers/images.ts';
 import { startTestServer } from '../helpers/server.ts';
+import { eventually } from '../helpers/eventually.ts';
 import type { TestServer } from '../helpers/server.ts';
 import type { Storage } from '../../src/storage/index.ts';
 
@@ -57,7 +58,7 @@ describe.each([
 
   beforeAll(async () => {
     if (useS3) s3 = await startS3();
-    server = await startTestServer({ env: s3?.env ?? {}, logLines });
+    server = await startTestServer({ env: { ...s3?.env, STORAGE_DELETION_POLL_MS: '100' }, logLines });
     user = await createUser(server);
     await installFailingTrigger(server);
   });
@@ -150,9 +151,10 @@ describe.each([
     expect(await state()).toEqual({ rows: 0, objects: [] });
   });
 
-  it('logs the key when the object of a deleted image cannot be removed', async () => {
+  it('keeps retrying the object of a deleted image the storage cannot remove, until it is gone', async () => {
     const image = await uploadOk(server, { data: await jpeg(64, 64) }, { token: user.accessToken });
     const key = keyOf(image.url);
+    const queued = () => server.deps.prisma.storageDeletion.findUnique({ where: { key } });
     await withStorage(
       server,
       () => ({
@@ -161,14 +163,20 @@ describe.each([
         },
       }),
       async () => {
-        // For the client the image is gone; the object is left for an operator, and logged.
+        // For the client the image is gone at once; the object waits in the queue, tried again and again.
         const deleted = await user.gqlOk(DeleteImageDocument, { id: image.id });
         expect(deleted.deleteImage).toBe(image.id);
+        expect((await state()).rows).toBe(0);
+        await eventually(async () => ((await queued())?.attempts ?? 0) >= 2, { what: 'a second attempt' });
+        expect((await queued())?.lastError).toBe('bucket unreachable');
+        expect(await storedKeys(server)).toContain(key);
       },
     );
-    expect((await state()).rows).toBe(0);
-    expect(logLines.some((l) => l.key === key && String(l.msg).includes('orphaned object'))).toBe(true);
-    await server.deps.storage.delete(key);
+    expect(logLines.some((l) => l.key === key && String(l.msg).includes('not removed yet'))).toBe(true);
+    // The storage is back: the next attempt removes the object and its queue row.
+    await eventually(async () => !(await queued()) && !(await storedKeys(server)).includes(key), {
+      what: 'the object removed once the storage is back',
+    });
   });
 });
 

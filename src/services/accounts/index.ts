@@ -7,7 +7,7 @@ import { badInput, conflict, forbidden, isUniqueViolation, notFound, unauthentic
 import { burnPasswordCheck, hashPassword, verifyPassword } from '../../auth/passwords.ts';
 import { hashRefreshToken, newRefreshToken, REFRESH_TOKEN_TTL_SECONDS } from '../../auth/tokens.ts';
 import type { Role } from '../../auth/tokens.ts';
-import type { User } from '../../generated/prisma/client.ts';
+import type { Prisma, User } from '../../generated/prisma/client.ts';
 import { hasControlCharacters, INSTANT_RANGE, isUuid, text } from '../../lib/validation.ts';
 import { isDatabaseUnavailable } from '../../db/faults.ts';
 
@@ -178,7 +178,7 @@ async function revokeFamilies(db: Db, where: { id?: string; userId?: string }): 
 }
 
 /** After the revocation committed: every instance refuses the sessions' access tokens and closes their sockets. */
-async function endSessions(deps: Pick<AppDeps, 'sessions'>, sessionIds: readonly string[]): Promise<number> {
+export async function endSessions(deps: Pick<AppDeps, 'sessions'>, sessionIds: readonly string[]): Promise<number> {
   await deps.sessions.end(sessionIds);
   return sessionIds.length;
 }
@@ -256,17 +256,31 @@ export async function suspendUser(
   if (until && until <= new Date()) throw badInput('until', 'until must be in the future');
   const reason = text('reason', rawReason, { min: 1, max: SUSPENSION_LIMITS.reason });
   if (!isUuid(userId)) throw notFound('User', { field: 'userId' });
-  const ended = await deps.prisma.$transaction(async (tx) => {
-    const { count } = await tx.user.updateMany({
-      where: { id: userId },
-      data: { suspendedUntil: until ?? SUSPENDED_INDEFINITELY, suspensionReason: reason },
-    });
-    if (count === 0) throw notFound('User', { field: 'userId' });
-    return revokeFamilies(tx, { userId });
-  });
+  const ended = await deps.prisma.$transaction((tx) => suspendInTx(tx, userId, until, reason));
   await endSessions(deps, ended);
   deps.logger.info({ adminId, userId, until, sessionsEnded: ended.length }, 'user suspended');
   return deps.prisma.user.findUniqueOrThrow({ ...query, where: { id: userId } });
+}
+
+/**
+ * Suspends in the caller's transaction (suspendUser, moderation's SUSPEND_USER): the sessions
+ * it revoked, for endSessions after the commit. NOT_FOUND (userId) for no such user.
+ */
+export async function suspendInTx(
+  tx: Prisma.TransactionClient,
+  userId: string,
+  until: Date | null | undefined,
+  reason: string,
+): Promise<string[]> {
+  const { count } = await tx.user.updateMany({
+    where: { id: userId },
+    data: {
+      suspendedUntil: until ?? SUSPENDED_INDEFINITELY,
+      suspensionReason: reason.slice(0, SUSPENSION_LIMITS.reason),
+    },
+  });
+  if (count === 0) throw notFound('User', { field: 'userId' });
+  return revokeFamilies(tx, { userId });
 }
 
 /** Admin only. Lifts a suspension (none: harmless). */

@@ -304,10 +304,30 @@ export async function editMessage(
 export async function deleteMessage(deps: AppDeps, viewerId: string, id: string, query: Query = {}): Promise<Message> {
   const message = await ownMessage(deps, viewerId, id);
   if (!message.deletedAt) {
-    await deps.prisma.message.update({ where: { id }, data: { body: '', deletedAt: new Date() } });
-    await publishToMembers(deps, message.chatId, [{ type: 'updated', chatId: message.chatId, messageId: id }]);
+    await removeMessageInTx(deps.prisma, id);
+    await publishMessageRemoved(deps, message);
   }
   return deps.prisma.message.findUniqueOrThrow({ ...query, where: { id } });
+}
+
+/**
+ * Empties a message and marks it deleted, whoever sent it (the sender, or moderation in its
+ * transaction). The message when this removed it; null when it was gone or removed already.
+ */
+export async function removeMessageInTx(
+  db: Tx | AppDeps['prisma'],
+  id: string,
+): Promise<Pick<Message, 'id' | 'chatId'> | null> {
+  const { count } = await db.message.updateMany({
+    where: { id, deletedAt: null },
+    data: { body: '', deletedAt: new Date() },
+  });
+  return count ? db.message.findUnique({ where: { id }, select: { id: true, chatId: true } }) : null;
+}
+
+/** After the commit of a removal: the chat's members see the message emptied (messageUpdated). */
+export async function publishMessageRemoved(deps: AppDeps, message: Pick<Message, 'id' | 'chatId'>): Promise<void> {
+  await publishToMembers(deps, message.chatId, [{ type: 'updated', chatId: message.chatId, messageId: message.id }]);
 }
 
 /** Status changes published per marker move, at most this many (the newest). */
@@ -446,6 +466,14 @@ export async function publishChatLeft(deps: AppDeps, userId: string, chatId: str
     deps.pubsub.publish(userChatTopic(userId), event),
     deps.pubsub.publish(userTypingTopic(userId), event),
   ]);
+}
+
+/** After a commit that took people out of chats: ends their open streams of those chats. */
+export async function publishChatsLeft(
+  deps: AppDeps,
+  exits: ReadonlyArray<{ userId: string; chatId: string }>,
+): Promise<void> {
+  await Promise.all(exits.map((e) => publishChatLeft(deps, e.userId, e.chatId)));
 }
 
 /** Adds the user to an event's chat, creating the chat with the host when missing. */

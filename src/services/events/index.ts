@@ -4,7 +4,7 @@ import type { AppDeps } from '../../context.ts';
 import { badInput, conflict, forbidden, notFound } from '../../lib/errors.ts';
 import { Prisma } from '../../generated/prisma/client.ts';
 import type { Event, EventStatus, EventType } from '../../generated/prisma/client.ts';
-import { joinEventChat, leaveEventChat, publishChatLeft } from '../chat/index.ts';
+import { joinEventChat, leaveEventChat, publishChatLeft, publishChatsLeft } from '../chat/index.ts';
 import { recordEventChange } from './realtime.ts';
 import type { EventChangeKind, EventSnapshot } from './realtime.ts';
 import { isOpenToAll, visibleEventWhere } from './visibility.ts';
@@ -458,44 +458,91 @@ export async function updateEvent(
 }
 
 export async function cancelEvent(deps: AppDeps, viewerId: string, id: string, query: Query = {}) {
-  const cancelled = await deps.prisma.$transaction(async (tx) => {
-    const before = await lockForHost(tx, viewerId, id);
-    if (before.status === 'CANCELLED') return false;
-    const after = await tx.event.update({
-      where: { id: before.id },
-      data: { status: 'CANCELLED', version: { increment: 1 } },
-    });
-    await tx.reputation.updateMany({ where: { userId: viewerId }, data: { eventsHosted: { decrement: 1 } } });
-    await notifyChange(tx, before, after, viewerId);
-    await settleWaitlist(tx, after);
-    await announce(tx, 'CANCELLED', before, after);
-    return true;
-  });
+  const cancelled = await deps.prisma.$transaction(async (tx) => cancelLocked(tx, await lockForHost(tx, viewerId, id)));
   if (cancelled) deps.changes.committed();
   return loadEvent(deps, id, query);
 }
 
-export async function deleteEvent(deps: AppDeps, viewerId: string, id: string): Promise<string> {
-  const { before, chat } = await deps.prisma.$transaction(async (tx) => {
-    const before = await lockForHost(tx, viewerId, id);
-    const members = await memberIds(tx, before);
-    // The event's chat goes with it (a cascade): its members' streams of it must end.
-    const chat = await tx.chat.findUnique({
-      where: { eventId: before.id },
-      select: { id: true, members: { select: { userId: true } } },
-    });
-    if (before.status !== 'CANCELLED') {
-      await tx.reputation.updateMany({ where: { userId: viewerId }, data: { eventsHosted: { decrement: 1 } } });
-    }
-    await tx.$executeRaw`UPDATE reputations SET events_attended = events_attended - 1
-      WHERE user_id IN (SELECT user_id FROM event_attendees WHERE event_id = ${before.id}::uuid) AND events_attended > 0`;
-    await tx.event.delete({ where: { id: before.id } });
-    await announce(tx, 'DELETED', { ...before, version: before.version + 1 }, null, members);
-    return { before, chat };
+/** Cancels an event whose row the caller locked; false when it was cancelled already. */
+async function cancelLocked(tx: Tx, before: Event): Promise<boolean> {
+  if (before.status === 'CANCELLED') return false;
+  const after = await tx.event.update({
+    where: { id: before.id },
+    data: { status: 'CANCELLED', version: { increment: 1 } },
   });
+  await tx.reputation.updateMany({ where: { userId: before.hostId }, data: { eventsHosted: { decrement: 1 } } });
+  await notifyChange(tx, before, after, before.hostId);
+  await settleWaitlist(tx, after);
+  await announce(tx, 'CANCELLED', before, after);
+  return true;
+}
+
+/** Someone's leaving of a chat, to tell their open streams of it after the commit (publishChatsLeft). */
+export type ChatExit = { userId: string; chatId: string };
+
+export async function deleteEvent(deps: AppDeps, viewerId: string, id: string): Promise<string> {
+  const exits = await deps.prisma.$transaction(async (tx) => removeLocked(tx, await lockForHost(tx, viewerId, id)));
   deps.changes.committed();
-  if (chat) await Promise.all(chat.members.map((m) => publishChatLeft(deps, m.userId, chat.id)));
-  return before.id;
+  await publishChatsLeft(deps, exits);
+  return id;
+}
+
+/**
+ * Deletes an event whose row the caller locked, announced to everyone who could see it; its
+ * chat goes with it (a cascade), so its members' streams of it must end: those are returned.
+ */
+async function removeLocked(tx: Tx, before: Event): Promise<ChatExit[]> {
+  const members = await memberIds(tx, before);
+  const chat = await tx.chat.findUnique({
+    where: { eventId: before.id },
+    select: { id: true, members: { select: { userId: true } } },
+  });
+  if (before.status !== 'CANCELLED') {
+    await tx.reputation.updateMany({ where: { userId: before.hostId }, data: { eventsHosted: { decrement: 1 } } });
+  }
+  await tx.$executeRaw`UPDATE reputations SET events_attended = events_attended - 1
+    WHERE user_id IN (SELECT user_id FROM event_attendees WHERE event_id = ${before.id}::uuid) AND events_attended > 0`;
+  await tx.event.delete({ where: { id: before.id } });
+  await announce(tx, 'DELETED', { ...before, version: before.version + 1 }, null, members);
+  return chat ? chat.members.map((m) => ({ userId: m.userId, chatId: chat.id })) : [];
+}
+
+/** Locks an event for a change by the system (moderation, account deletion): NOT_FOUND when gone. */
+async function lockAny(tx: Tx, id: string): Promise<Event> {
+  const [event] = await tx.$queryRaw<Array<{ id: string }>>`SELECT id FROM events WHERE id = ${id}::uuid FOR UPDATE`;
+  if (!event) throw notFound('Event');
+  return tx.event.findUniqueOrThrow({ where: { id } });
+}
+
+/** Moderation: removes an event whoever hosts it, in the caller's transaction. */
+export async function removeEventInTx(tx: Tx, id: string): Promise<ChatExit[]> {
+  return removeLocked(tx, await lockAny(tx, id));
+}
+
+/**
+ * Account deletion, in its transaction: the user's hosted events that have not ended are
+ * cancelled (attendees notified, waitlists emptied), and they leave the events they attend
+ * (freeing their spots for the waitlists) and the waitlists they are in.
+ */
+export async function withdrawFromEventsInTx(tx: Tx, userId: string): Promise<ChatExit[]> {
+  const hosted = await tx.event.findMany({
+    where: { hostId: userId, status: { not: 'CANCELLED' }, endsAt: { gt: new Date() } },
+    select: { id: true },
+    orderBy: { id: 'asc' },
+  });
+  for (const { id } of hosted) await cancelLocked(tx, await lockAny(tx, id));
+  const attended = await tx.eventAttendee.findMany({
+    where: { userId, event: { hostId: { not: userId } } },
+    select: { eventId: true },
+    orderBy: { eventId: 'asc' },
+  });
+  const exits: ChatExit[] = [];
+  for (const { eventId } of attended) {
+    const left = await leaveLocked(tx, await lockAny(tx, eventId), userId);
+    if (left) exits.push({ userId, chatId: left });
+  }
+  await tx.eventWaitlistEntry.deleteMany({ where: { userId } });
+  return exits;
 }
 
 export async function joinEvent(deps: AppDeps, viewerId: string, id: string, query: Query = {}) {
@@ -550,19 +597,25 @@ export async function leaveEvent(deps: AppDeps, viewerId: string, id: string, qu
   const changed = await deps.prisma.$transaction(async (tx) => {
     const event = await visibleEvent(tx, viewerId, id);
     if (event.hostId === viewerId) throw badInput('id', 'Hosts cannot leave their own event; cancel it instead');
-    const leftChat = await unseat(tx, event.id, viewerId);
-    if (leftChat === false) return null;
-    const after = await settleWaitlist(
-      tx,
-      await tx.event.update({ where: { id: event.id }, data: { version: { increment: 1 } } }),
-    );
-    // The leaver may no longer be a member but should hear that they left.
-    await announce(tx, 'ATTENDEES_CHANGED', event, after, [viewerId]);
-    return { leftChat };
+    const leftChat = await leaveLocked(tx, event, viewerId);
+    return leftChat === false ? null : { leftChat };
   });
   if (changed) deps.changes.committed();
   if (changed?.leftChat) await publishChatLeft(deps, viewerId, changed.leftChat);
   return deps.prisma.event.findFirstOrThrow({ ...query, where: { id } });
+}
+
+/** An attendee leaves (the row lock taken by unseat's update), and the first in line takes the spot. */
+async function leaveLocked(tx: Tx, event: Event, userId: string): Promise<string | null | false> {
+  const leftChat = await unseat(tx, event.id, userId);
+  if (leftChat === false) return false;
+  const after = await settleWaitlist(
+    tx,
+    await tx.event.update({ where: { id: event.id }, data: { version: { increment: 1 } } }),
+  );
+  // The leaver may no longer be a member but should hear that they left.
+  await announce(tx, 'ATTENDEES_CHANGED', event, after, [userId]);
+  return leftChat;
 }
 
 export async function inviteToEvent(

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { AppDeps } from '../../context.ts';
 import { Prisma } from '../../generated/prisma/client.ts';
 import { deliverNotifications, notify } from '../notifications/index.ts';
+import { startPoller, type Poller } from '../../lib/poller.ts';
 
 type Tx = Prisma.TransactionClient;
 
@@ -102,36 +103,10 @@ export async function sendDueReminders(deps: Pick<AppDeps, 'prisma' | 'changes'>
   }
 }
 
-export interface ReminderSender {
-  stop(): Promise<void>;
-}
-
-/** Runs sendDueReminders every pollMs on this instance until stopped; a failed round is logged and retried. */
+/** Runs sendDueReminders every pollMs on this instance until stopped. */
 export function startReminderSender(
   deps: Pick<AppDeps, 'prisma' | 'changes'>,
   { pollMs, logger }: { pollMs: number; logger: Logger },
-): ReminderSender {
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let round: Promise<void> = Promise.resolve();
-  const schedule = () => {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      round = sendDueReminders(deps)
-        .then((sent) => {
-          if (sent) logger.debug({ sent }, 'event reminders sent');
-        })
-        .catch((err: unknown) => logger.warn({ err }, 'sending event reminders failed; retrying'))
-        .finally(schedule);
-    }, pollMs);
-    timer.unref();
-  };
-  schedule();
-  return {
-    async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await round;
-    },
-  };
+): Poller {
+  return startPoller(() => sendDueReminders(deps), { pollMs, logger, what: 'sending event reminders' });
 }

@@ -14,6 +14,7 @@ import { badInput, conflict, DomainError, forbidden, isUniqueViolation, notFound
 import type { Image, ImageType, Prisma } from '../../generated/prisma/client.ts';
 import { sweepTempDir, withTempFile } from '../../lib/temp-files.ts';
 import { isUuid, text } from '../../lib/validation.ts';
+import { queueStorageDeletions, removeStoredObjects } from './deletions.ts';
 
 type Tx = Prisma.TransactionClient;
 /** A query from Pothos (select/include) to spread into the final read. */
@@ -367,21 +368,24 @@ export async function updateImageCaption(
 }
 
 /**
- * Deletes the row, then the object. Once the row is gone the image is gone for everyone; an
- * object the storage then fails to delete is logged with its key for cleanup, not reported to
- * the client, who could do nothing about it.
+ * Deletes the row and queues its object's removal in one transaction, then removes the object.
+ * Once the row is gone the image is gone for everyone; an object the storage fails to delete
+ * stays queued and is retried until it goes (./deletions.ts).
  */
 export async function deleteImage(deps: AppDeps, viewerId: string, id: string): Promise<string> {
   const image = await ownImage(deps.prisma, viewerId, id);
-  const deleted = await deps.prisma.image.deleteMany({ where: { id, userId: viewerId } });
-  if (deleted.count === 0) throw notFound('Image');
-  try {
-    await deps.storage.delete(image.key);
-  } catch (error) {
-    deps.logger.error(
-      { err: error, key: image.key },
-      'image deleted but its object could not be removed: orphaned object',
-    );
-  }
+  const removed = await deps.prisma.$transaction((tx) => removeImagesInTx(tx, { id, userId: viewerId }));
+  if (!removed.length) throw notFound('Image');
+  await removeStoredObjects(deps, removed);
   return image.id;
+}
+
+/** Deletes the images matching `where` and queues their objects' removal; their keys, for removeStoredObjects after the commit. */
+export async function removeImagesInTx(tx: Tx, where: Prisma.ImageWhereInput): Promise<string[]> {
+  const images = await tx.image.findMany({ where, select: { id: true, key: true } });
+  if (!images.length) return [];
+  await tx.image.deleteMany({ where: { id: { in: images.map((i) => i.id) } } });
+  const keys = images.map((i) => i.key);
+  await queueStorageDeletions(tx, keys);
+  return keys;
 }
