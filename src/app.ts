@@ -21,6 +21,7 @@ import type { PubSub } from './pubsub/index.ts';
 import { startPushWorker } from './push/index.ts';
 import { startReminderSender } from './services/events/reminders.ts';
 import { startStorageDeletionSender } from './services/images/deletions.ts';
+import { createDownloadLinks } from './auth/links.ts';
 import { sweepUploadTemp } from './services/images/index.ts';
 import * as presenceService from './services/presence/index.ts';
 import { createRateLimiter } from './ratelimit/index.ts';
@@ -140,6 +141,7 @@ export async function createApp(
     const changes = createChangeFeed({ prisma: db.prisma, pubsub, logger, ...config.changeLog });
     closers.unshift(() => changes.close());
     await changes.start();
+    const jwtSecret = await jwtSecretFor(config);
     const deps: AppDeps = {
       config,
       logger,
@@ -150,7 +152,8 @@ export async function createApp(
       metrics,
       storage,
       rateLimiter,
-      tokens: createTokenIssuer(await jwtSecretFor(config)),
+      tokens: createTokenIssuer(jwtSecret),
+      downloads: createDownloadLinks(jwtSecret, { ttlSeconds: config.exportLinkTtlSeconds, baseUrl: () => baseUrl }),
       sessions,
       changes,
     };

@@ -124,6 +124,7 @@ const envSchema = z.object({
   PRESENCE_TTL_SECONDS: whole('a number of seconds', 2, 3600, 30),
   REMINDER_POLL_MS: whole('a number of milliseconds', 10, 600_000, 15_000),
   STORAGE_DELETION_POLL_MS: whole('a number of milliseconds', 10, 3_600_000, 30_000),
+  EXPORT_LINK_TTL_SECONDS: whole('a number of seconds', 1, 7 * 24 * 3600, 15 * 60),
   PUBLIC_URL: url(['http', 'https']),
   ...pushEnv,
   TRUST_PROXY: z
@@ -211,6 +212,8 @@ export interface Config {
   reminderPollMs: number;
   /** How often this instance retries removing stored objects whose rows are gone; also the first retry's delay, doubled per failure (src/services/images/deletions.ts). */
   storageDeletionPollMs: number;
+  /** How long an exportMyData link works (it also stops when the session that asked for it ends). */
+  exportLinkTtlSeconds: number;
   /** The change log behind resumable subscriptions (src/changes/): poll period and what is kept. */
   changeLog: { pollMs: number; retentionMs: number; maxChanges: number };
   /** How long a session's state (live or ended, role) is trusted per instance (src/services/accounts/sessions.ts). */
@@ -333,6 +336,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     presenceTtlSeconds: e.PRESENCE_TTL_SECONDS,
     reminderPollMs: e.REMINDER_POLL_MS,
     storageDeletionPollMs: e.STORAGE_DELETION_POLL_MS,
+    exportLinkTtlSeconds: e.EXPORT_LINK_TTL_SECONDS,
     changeLog: {
       pollMs: e.CHANGE_LOG_POLL_MS,
       retentionMs: e.CHANGE_LOG_RETENTION_HOURS * 3_600_000,

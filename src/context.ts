@@ -12,6 +12,7 @@ import type { Storage } from './storage/index.ts';
 import type { SessionStates } from './auth/sessions.ts';
 import type { ChangeFeed } from './changes/index.ts';
 import type { Role, TokenIssuer } from './auth/tokens.ts';
+import type { DownloadLinks } from './auth/links.ts';
 
 /** The long-lived parts every operation shares: adapters behind their interfaces. */
 export interface AppDeps {
@@ -25,6 +26,8 @@ export interface AppDeps {
   storage: Storage;
   rateLimiter: RateLimiter;
   tokens: TokenIssuer;
+  /** Signed, expiring download links (the data export). */
+  downloads: DownloadLinks;
   /** Which sessions are live and the role each has now, per instance, invalidated through pub/sub. */
   sessions: SessionStates;
   /** The change log behind resumable subscriptions: record in a transaction, tell it after commit, subscribe. */

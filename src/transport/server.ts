@@ -11,6 +11,7 @@ import cors from 'cors';
 import express from 'express';
 import type { GraphQLSchema } from 'graphql';
 import { pinoHttp } from 'pino-http';
+import { createExportsRouter } from './exports.ts';
 import proxyAddr from 'proxy-addr';
 import { WebSocketServer } from 'ws';
 import { ConfigError } from '../config.ts';
@@ -191,6 +192,7 @@ async function startFront(
   app.use(cors({ origin: corsOrigin(deps.config.corsOrigins), maxAge: 600 }));
   app.use(createHealthRouter(deps));
   if (opts.filesDir) app.use('/files', createFilesRouter(opts.filesDir));
+  app.use(createExportsRouter(deps));
   // Browsers asking GET /graphql for HTML get GraphiQL (or, when it is off, a page saying so);
   // everything else reaches Apollo below.
   app.use(createGraphiQLRouter('/graphql', { enabled: deps.config.graphiql }));

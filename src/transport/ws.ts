@@ -4,7 +4,7 @@
 // connection caps, presence, and subscription fan-out (./fanout.ts).
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import { execute, getOperationAST, GraphQLError, subscribe } from 'graphql';
+import { execute, getOperationAST, GraphQLError, OperationTypeNode, subscribe } from 'graphql';
 import type { ExecutionArgs, ExecutionResult, FormattedExecutionResult } from 'graphql';
 
 const isAsyncIterable = (value: unknown): value is AsyncIterable<unknown> =>
@@ -204,7 +204,24 @@ function shapeOutput(socket: WebSocket, raw: Socket, maxBufferedBytes: number, o
 interface Connection extends Caller {
   expiryTimer?: NodeJS.Timeout;
   socket?: WebSocket;
+  /** Ids of the queries and mutations of this socket being executed. */
+  running?: Set<string>;
+  /** The session ended while some ran: the socket closes once they have answered (SESSION_END_GRACE_MS at most). */
+  closing?: NodeJS.Timeout;
 }
+
+/**
+ * How long a socket whose session ended may finish the queries and mutations it is running
+ * (new ones are refused: onSubscribe re-checks the session). The operation that ended the
+ * session itself (logoutAllSessions, changePassword, deleteAccount over graphql-ws) then gets
+ * its result before the 4403; well within the 2 s in which every socket of an ended session closes.
+ */
+const SESSION_END_GRACE_MS = 1_000;
+
+const closeEnded = (connection: Connection) => {
+  clearTimeout(connection.closing);
+  connection.socket?.close(CloseCode.Forbidden, 'Session ended');
+};
 
 const isUnauthenticated = (error: unknown) =>
   error instanceof GraphQLError && error.extensions.code === 'UNAUTHENTICATED';
@@ -240,7 +257,8 @@ export function useWebSocketServer(wsServer: WebSocketServer, pipeline: Operatio
   const endSessions = (sessionIds: readonly string[]) => {
     for (const id of sessionIds) {
       for (const connection of bySession.get(id) ?? []) {
-        connection.socket?.close(CloseCode.Forbidden, 'Session ended');
+        if (!connection.running?.size) closeEnded(connection);
+        else connection.closing ??= setTimeout(() => closeEnded(connection), SESSION_END_GRACE_MS).unref();
       }
     }
   };
@@ -445,6 +463,7 @@ export function useWebSocketServer(wsServer: WebSocketServer, pipeline: Operatio
           ...connection,
         });
         if (refused.length) return [...refused];
+        if (type !== OperationTypeNode.SUBSCRIPTION) (connection.running ??= new Set()).add(id);
         return { schema, document, operationName: payload.operationName, variableValues: payload.variables };
       },
       // Counted once the stream is set up (the subscriber is listening), unless the client
@@ -481,7 +500,11 @@ export function useWebSocketServer(wsServer: WebSocketServer, pipeline: Operatio
       onNext: (_ctx, _id, _payload, args, result) => formatResult(result, args),
       // Called for every operation that ends: completed by either side, or its socket closed.
       onComplete: (ctx, id) => {
-        if (liveSubscriptions(ctx).delete(id)) metrics.wsSubscriptions.dec();
+        if (liveSubscriptions(ctx).delete(id)) return metrics.wsSubscriptions.dec();
+        const connection = connections.get(ctx);
+        if (!connection?.running?.delete(id)) return;
+        // After this hook graphql-ws sends the operation's complete message; the close follows it.
+        if (connection.closing && connection.running.size === 0) setImmediate(() => closeEnded(connection));
       },
       onError: (_ctx, _id, payload, errors) =>
         errors.map((e) =>

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { Client } from 'graphql-ws';
 import {
   ChangePasswordDocument,
+  DeleteAccountDocument,
   LoginDocument,
   LogoutAllSessionsDocument,
   LogoutDocument,
@@ -126,6 +127,17 @@ describe.runIf(testDatabaseUrl && testRedisUrl)('sessions end at once on every i
       'FORBIDDEN',
     ]);
     expect(codes(await gql(b(), RefreshSessionDocument, { refreshToken: user.refreshToken }))).toEqual([
+      'UNAUTHENTICATED',
+    ]);
+  });
+
+  it('deleteAccount on A ends every session of the user on B, and the name no longer signs in there', async () => {
+    const user = await createUser(a());
+    const elapsed = await expectEndedOnB(a(), b(), user, () =>
+      gqlOk(a(), DeleteAccountDocument, { password: user.password }, { token: user.accessToken }),
+    );
+    expect(elapsed).toBeLessThan(REVOCATION_DEADLINE_MS);
+    expect(codes(await gql(b(), LoginDocument, { username: user.username, password: user.password }))).toEqual([
       'UNAUTHENTICATED',
     ]);
   });

@@ -1,7 +1,9 @@
 import { builder } from '../../builder.ts';
 import * as accounts from '../../services/accounts/index.ts';
 import { PASSWORD_LENGTH } from '../../services/accounts/index.ts';
-import { AuthPayload, RegisterInput } from './types.ts';
+import * as deletion from '../../services/accounts/deletion.ts';
+import * as dataExport from '../../services/accounts/export.ts';
+import { AuthPayload, DataExport, RegisterInput } from './types.ts';
 
 builder.mutationFields((t) => ({
   register: t.field({
@@ -47,5 +49,17 @@ builder.mutationFields((t) => ({
     },
     resolve: (_root, args, ctx) =>
       accounts.changePassword(ctx.deps, ctx.viewer.id, args.currentPassword, args.newPassword),
+  }),
+  deleteAccount: t.withAuth({ signedIn: true }).boolean({
+    description:
+      'Deletes the viewer’s account and everything that is only theirs, stored image files included; needs the password (wrong: BAD_USER_INPUT). Hosted events that have not ended are cancelled and their attendees notified; messages stay in the chats of others, from a deleted account (User.isDeleted). Every session ends at once, on every instance.',
+    args: { password: t.arg.string({ required: true, description: 'The account’s password.' }) },
+    resolve: (_root, args, ctx) => deletion.deleteAccount(ctx.deps, ctx.viewer.id, args.password),
+  }),
+  exportMyData: t.withAuth({ signedIn: true }).field({
+    type: DataExport,
+    description:
+      'Everything the server keeps about the viewer, as a download: a link to one JSON document, built when the link is followed. The link needs no Authorization header, works until expiresAt, and stops when the session that asked for it ends.',
+    resolve: (_root, _args, ctx) => dataExport.requestExport(ctx.deps, ctx.viewer),
   }),
 }));

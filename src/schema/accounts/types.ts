@@ -33,3 +33,17 @@ export const RegisterInput = builder.inputType('RegisterInput', {
     fullName: t.string({ description: `Display name, at most ${FULL_NAME_MAX} characters.` }),
   }),
 });
+
+export const DataExport = builder.objectRef<{ url: string; expiresAt: Date }>('DataExport').implement({
+  description: 'A download of everything the server keeps about the viewer (exportMyData).',
+  fields: (t) => ({
+    url: t.exposeString('url', {
+      description:
+        'A link to one JSON document holding everything the server keeps about the viewer. Only its holder can use it (keep it private); it needs no Authorization header. It expires.',
+    }),
+    expiresAt: t.expose('expiresAt', {
+      type: 'DateTime',
+      description: 'When the link stops working (sooner if the session that asked for it ends).',
+    }),
+  }),
+});

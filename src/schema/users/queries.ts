@@ -11,7 +11,7 @@ builder.queryFields((t) => ({
       'The signed-in user; null when the request carries no access token, UNAUTHENTICATED when its account no longer exists.',
     resolve: async (query, _root, _args, ctx) => {
       if (!ctx.viewer) return null;
-      const me = await ctx.prisma.user.findUnique({ ...query, where: { id: ctx.viewer.id } });
+      const me = await ctx.prisma.user.findFirst({ ...query, where: { id: ctx.viewer.id, deletedAt: null } });
       if (!me) throw accountGone();
       return me;
     },
@@ -19,7 +19,8 @@ builder.queryFields((t) => ({
   user: t.prismaField({
     type: 'User',
     nullable: true,
-    description: 'One user, by id or by username (give exactly one); null when there is none.',
+    description:
+      'One user, by id or by username (give exactly one); null when there is none. A deleted account is found by id only, as the tombstone chats and events show (isDeleted).',
     args: {
       id: t.arg.id({ description: 'The user’s UUID.' }),
       username: t.arg.string({ description: 'The username, in any letter case.' }),

@@ -1,5 +1,6 @@
 import { builder } from '../../builder.ts';
 import { SUSPENDED_INDEFINITELY } from '../../services/accounts/index.ts';
+import { DELETED_ACCOUNT_NAME } from '../../services/accounts/deletion.ts';
 import { REMINDER_LIMITS } from '../../services/events/reminders.ts';
 import { HOME_CELL_KM } from '../../services/events/geo.ts';
 import type { SkillInput } from '../../services/users/index.ts';
@@ -106,6 +107,11 @@ export const User = builder.prismaObject('User', {
       resolve: (user) => (Array.isArray(user.skills) ? (user.skills as unknown as SkillInput[]) : []),
     }),
     isCertified: t.exposeBoolean('isCertified', { description: 'May create public events.' }),
+    isDeleted: t.boolean({
+      description: `The account was deleted: what is left is a tombstone named "${DELETED_ACCOUNT_NAME}" that the chats, events and ratings of others still show, with nothing of the person.`,
+      select: { deletedAt: true },
+      resolve: (user) => user.deletedAt !== null,
+    }),
     role: t.expose('role', { type: Role, description: 'USER or ADMIN.' }),
     reputation: t.field({
       type: Reputation,

@@ -168,7 +168,7 @@ export async function refreshSession(deps: AppDeps, refreshToken: string): Promi
 type Db = Pick<AppDeps['prisma'], 'sessionFamily'>;
 
 /** Revokes the live session families that match; their ids, for endSessions once committed. */
-async function revokeFamilies(db: Db, where: { id?: string; userId?: string }): Promise<string[]> {
+export async function revokeFamilies(db: Db, where: { id?: string; userId?: string }): Promise<string[]> {
   const revoked = await db.sessionFamily.updateManyAndReturn({
     where: { ...where, revokedAt: null },
     data: { revokedAt: new Date() },
@@ -331,7 +331,7 @@ export async function setRole(
  * by it fails; the schema then asks this once and answers UNAUTHENTICATED (accountGone).
  */
 export async function accountExists(deps: Pick<AppDeps, 'prisma'>, userId: string): Promise<boolean> {
-  return (await deps.prisma.user.count({ where: { id: userId } })) > 0;
+  return (await deps.prisma.user.count({ where: { id: userId, deletedAt: null } })) > 0;
 }
 
 /**

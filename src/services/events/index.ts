@@ -91,12 +91,12 @@ function idList(field: string, ids: readonly (string | number)[]): string[] {
   return unique;
 }
 
-/** Existing users among ids; NOT_FOUND naming the first unknown one. */
+/** Existing users among ids (deleted accounts are not); NOT_FOUND naming the first unknown one. */
 async function requireUsers(tx: Tx, field: string, ids: string[]): Promise<string[]> {
   const invalid = ids.find((id) => !isUuid(id));
   if (invalid) throw notFound(`User ${invalid}`);
   const found = new Set(
-    (await tx.user.findMany({ where: { id: { in: ids } }, select: { id: true } })).map((u) => u.id),
+    (await tx.user.findMany({ where: { id: { in: ids }, deletedAt: null }, select: { id: true } })).map((u) => u.id),
   );
   const missing = ids.find((id) => !found.has(id));
   if (missing) throw notFound(`User ${missing}`, { field });

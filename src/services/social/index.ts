@@ -16,13 +16,15 @@ export const orderedPair = (a: string, b: string) => (a < b ? { userAId: a, user
 
 export type FriendshipStatus = 'SELF' | 'NONE' | 'FRIENDS' | 'REQUEST_SENT' | 'REQUEST_RECEIVED';
 
-/** The user with this id; NOT_FOUND naming the field otherwise (malformed ids included). */
+/** The user with this id; NOT_FOUND naming the field otherwise (malformed ids and deleted accounts included). */
 export async function requireUser(
   tx: Tx | AppDeps['prisma'],
   id: string,
   field = 'userId',
 ): Promise<{ id: string; username: string }> {
-  const user = isUuid(id) ? await tx.user.findUnique({ where: { id }, select: { id: true, username: true } }) : null;
+  const user = isUuid(id)
+    ? await tx.user.findFirst({ where: { id, deletedAt: null }, select: { id: true, username: true } })
+    : null;
   if (!user) throw notFound('User', { field });
   return user;
 }

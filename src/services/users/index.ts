@@ -123,6 +123,7 @@ export const SEARCH_QUERY_MAX = 100;
 export function searchUsersWhere(rawQuery: string): Prisma.UserWhereInput {
   const query = escapeLike(text('query', rawQuery, { min: 1, max: SEARCH_QUERY_MAX }));
   return {
+    deletedAt: null,
     OR: [{ username: { contains: query.toLowerCase() } }, { fullName: { contains: query, mode: 'insensitive' } }],
   };
 }
