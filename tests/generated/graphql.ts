@@ -74,7 +74,7 @@ export type EventChangeKind =
   | 'CANCELLED'
   /** The event was created. */
   | 'CREATED'
-  /** The host deleted it. */
+  /** The host deleted it, or an admin removed it (moderation). */
   | 'DELETED'
   /** Details, place, time, visibility or invitations changed. */
   | 'UPDATED';

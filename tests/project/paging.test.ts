@@ -10,7 +10,7 @@ import { orderedPair } from '../../src/services/social/index.ts';
 import { schema } from '../../src/schema/index.ts';
 import { PAGING_EXTENSION } from '../../src/schema/paging.ts';
 import type { PagePolicy } from '../../src/schema/paging.ts';
-import { createUser } from '../helpers/client.ts';
+import { createAdmin, createUser } from '../helpers/client.ts';
 import type { TestUser } from '../helpers/client.ts';
 import { createEvent } from '../helpers/events.ts';
 import { startTestServer } from '../helpers/server.ts';
@@ -90,7 +90,8 @@ let server: TestServer;
 let viewer: TestUser;
 beforeAll(async () => {
   server = await startTestServer();
-  viewer = await createUser(server);
+  // An admin, so that admin-only connections (reports) are reached too.
+  viewer = await createAdmin(server);
   const friend = await createUser(server);
   await server.deps.prisma.friendship.create({ data: orderedPair(viewer.id, friend.id) });
   const chatId = (await viewer.gqlOk(OpenDirectChatDocument, { userId: friend.id })).openDirectChat.id;

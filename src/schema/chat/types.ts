@@ -52,7 +52,7 @@ export const Message = builder.prismaObject('Message', {
     createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When it was sent.' }),
     editedAt: t.expose('editedAt', { type: 'DateTime', nullable: true, description: 'When it was last edited.' }),
     deleted: t.boolean({
-      description: 'Deleted by the sender.',
+      description: 'Deleted by the sender, or removed by an admin (moderation).',
       select: { deletedAt: true },
       resolve: (m) => m.deletedAt !== null,
     }),

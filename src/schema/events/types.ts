@@ -41,7 +41,7 @@ export const EventChangeKind = builder.enumType('EventChangeKind', {
     CREATED: { description: 'The event was created.' },
     UPDATED: { description: 'Details, place, time, visibility or invitations changed.' },
     CANCELLED: { description: 'The host cancelled it.' },
-    DELETED: { description: 'The host deleted it.' },
+    DELETED: { description: 'The host deleted it, or an admin removed it (moderation).' },
     ATTENDEES_CHANGED: { description: 'Someone joined or left.' },
   } as const,
 });
