@@ -29,6 +29,24 @@ afterAll(async () => {
 });
 
 const exportLink = async (user: TestUser) => (await user.gqlOk(ExportMyDataDocument)).exportMyData;
+/** The parts of the export document these tests read. */
+interface ExportDocument {
+  format: string;
+  profile: Record<string, unknown>;
+  settings: Record<string, unknown>;
+  images: unknown[];
+  eventsHosted: Array<{ id: string }>;
+  eventsAttended: unknown[];
+  friends: unknown[];
+  chats: Array<{ chat: { id: string; kind: string } }>;
+  messagesSent: Array<{ body: string }>;
+  devices: unknown[];
+  invitationsReceived: unknown[];
+  ratingsGiven: unknown[];
+  ratingsReceived: unknown[];
+  notifications: unknown[];
+}
+
 /** The download as a browser makes it: the link alone. */
 const download = (url: string) => fetch(url, { redirect: 'manual' });
 
@@ -57,7 +75,7 @@ describe('exportMyData', () => {
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
     expect(res.headers.get('content-disposition')).toMatch(/^attachment; filename="pinit-data-.*\.json"$/);
     expect(res.headers.get('cache-control')).toBe('no-store');
-    const doc = (await res.json()) as Record<string, any>;
+    const doc = (await res.json()) as ExportDocument;
     expect(doc.format).toBe('pinit-export/1');
     expect(doc.profile).toMatchObject({
       id: user.id,
@@ -67,19 +85,19 @@ describe('exportMyData', () => {
     });
     expect(doc.settings).toMatchObject({ homeLatitude: 46.95, homeLongitude: 7.45 });
     expect(doc.images).toEqual([expect.objectContaining({ id: image.id, url: image.url, caption: 'me' })]);
-    expect(doc.eventsHosted.map((e: { id: string }) => e.id)).toEqual([hosted.id]);
+    expect(doc.eventsHosted.map((e) => e.id)).toEqual([hosted.id]);
     expect(doc.friends).toEqual([expect.objectContaining({ friend: expect.objectContaining({ id: friend.id }) })]);
     expect(doc.eventsAttended).toEqual([
       expect.objectContaining({ event: expect.objectContaining({ id: attended.id }) }),
     ]);
     // The direct chat, and the chats of the events (the one they host, the one they joined).
-    const chats = doc.chats.map((c: { chat: { id: string; kind: string } }) => [c.chat.kind, c.chat.id]);
+    const chats = doc.chats.map((c) => [c.chat.kind, c.chat.id]);
     expect(chats).toContainEqual(['DIRECT', openDirectChat.id]);
-    expect(chats.filter(([kind]: string[]) => kind === 'EVENT')).toHaveLength(2);
+    expect(chats.filter(([kind]) => kind === 'EVENT')).toHaveLength(2);
     // Only the messages they sent.
-    expect(doc.messagesSent.map((m: { body: string }) => m.body)).toEqual(['hello from the export test']);
+    expect(doc.messagesSent.map((m) => m.body)).toEqual(['hello from the export test']);
     expect(doc.devices).toEqual([expect.objectContaining({ platform: 'ANDROID' })]);
-    for (const section of ['invitationsReceived', 'ratingsGiven', 'ratingsReceived', 'notifications'])
+    for (const section of ['invitationsReceived', 'ratingsGiven', 'ratingsReceived', 'notifications'] as const)
       expect(Array.isArray(doc[section])).toBe(true);
     // Nothing secret: no password hash, no refresh tokens.
     const text = JSON.stringify(doc);
