@@ -19,12 +19,12 @@ import {
   SendMessageDocument,
 } from '../generated/graphql.ts';
 import type { ReportInput } from '../generated/graphql.ts';
-import { codes, createAdmin, createUser, gql, subscribe, wsRequest } from '../helpers/client.ts';
+import { codes, createAdmin, createUser, gql, gqlOk, subscribe, wsClient, wsRequest } from '../helpers/client.ts';
 import type { TestUser } from '../helpers/client.ts';
 import { certify, createEvent } from '../helpers/events.ts';
 import { jpeg, uploadOk } from '../helpers/images.ts';
 import { befriend } from '../helpers/social.ts';
-import { startTestServer } from '../helpers/server.ts';
+import { startTestServer, testDatabaseUrl, testRedisUrl, twoInstances } from '../helpers/server.ts';
 import type { TestServer } from '../helpers/server.ts';
 
 let server: TestServer;
@@ -311,5 +311,45 @@ describe('resolveReport', () => {
       'action',
     ]);
     expect((await openReportsOf(messageId)).map((r) => r.id)).toEqual([report.id]);
+  });
+});
+
+describe.runIf(testDatabaseUrl && testRedisUrl)('moderation across instances', () => {
+  const { a, b } = twoInstances();
+
+  it('content removed on A leaves the screens of subscribers on B', async () => {
+    const moderator = await createAdmin(a());
+    const [host, member, watcher] = await Promise.all([createUser(a()), createUser(a()), createUser(a())]);
+    await certify(a(), host);
+    const place = { latitude: 60.17, longitude: 24.94 };
+    const event = await createEvent(a(), host, { isPublic: true, title: 'Pyramid scheme meetup', ...place });
+    await befriend(a(), host, member);
+    const { createGroupChat } = await host.gqlOk(CreateGroupChatDocument, { title: 'Deals', memberIds: [member.id] });
+    const { sendMessage } = await host.gqlOk(SendMessageDocument, { chatId: createGroupChat.id, body: 'join now' });
+    const byEvent = (
+      await watcher.gql(FileReportDocument, { input: { subject: 'EVENT', subjectId: event.id, reason: 'SPAM' } })
+    ).data!.report;
+    const byMessage = (
+      await member.gql(FileReportDocument, { input: { subject: 'MESSAGE', subjectId: sendMessage.id, reason: 'SPAM' } })
+    ).data!.report;
+
+    const watcherWs = wsClient(b(), { authorization: `Bearer ${watcher.accessToken}` }, { stayConnected: true });
+    const memberWs = wsClient(b(), { authorization: `Bearer ${member.accessToken}` }, { stayConnected: true });
+    const bounds = { south: 60.1, north: 60.2, west: 24.9, east: 25.0 };
+    const map = await subscribe(b(), watcherWs, EventChangedDocument, { bounds });
+    const messages = await subscribe(b(), memberWs, MessageUpdatedDocument, { chatId: createGroupChat.id });
+    try {
+      const token = { token: moderator.accessToken };
+      await gqlOk(a(), ResolveReportDocument, { id: byEvent.id, action: 'REMOVE_CONTENT' }, token);
+      await gqlOk(a(), ResolveReportDocument, { id: byMessage.id, action: 'REMOVE_CONTENT' }, token);
+      const deleted = await map.next((d) => d.eventChanged.eventId === event.id);
+      expect(deleted.eventChanged.kind).toBe('DELETED');
+      const emptied = await messages.next((d) => d.messageUpdated.id === sendMessage.id && d.messageUpdated.deleted);
+      expect(emptied.messageUpdated.body).toBe('');
+    } finally {
+      map.stop();
+      messages.stop();
+      await Promise.all([watcherWs.dispose(), memberWs.dispose()]);
+    }
   });
 });
