@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AccountStateDocument,
   ChatWithSendersDocument,
+  CreateEventDocument,
   CreateGroupChatDocument,
   DeleteAccountDocument,
   EventDocument,
@@ -26,12 +27,12 @@ import {
 } from '../generated/graphql.ts';
 import { codes, createUser, gql, wsRequest } from '../helpers/client.ts';
 import type { TestUser } from '../helpers/client.ts';
-import { certify, createEvent } from '../helpers/events.ts';
+import { certify, createEvent, eventInput } from '../helpers/events.ts';
 import { eventually } from '../helpers/eventually.ts';
-import { jpeg, startS3, uploadOk } from '../helpers/images.ts';
+import { jpeg, startS3, uploadImage, uploadOk } from '../helpers/images.ts';
 import type { LocalS3 } from '../helpers/images.ts';
 import { befriend } from '../helpers/social.ts';
-import { startTestServer } from '../helpers/server.ts';
+import { startTestServer, testDatabaseUrl } from '../helpers/server.ts';
 import type { TestServer } from '../helpers/server.ts';
 import { TcpProxy } from '../helpers/tcp-proxy.ts';
 
@@ -230,5 +231,56 @@ describe('deleteAccount with S3 (s3rver), the storage down at that moment', () =
       what: 'the queue emptied once S3 is back',
     });
     expect(await objectStatus()).toEqual([404, 404]);
+  });
+});
+
+describe.runIf(testDatabaseUrl)('deleteAccount against requests already running', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer();
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('an event or an image being made as the deletion commits is refused, not left to the tombstone', async () => {
+    const user = await createUser(server);
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let locked!: () => void;
+    const isLocked = new Promise<void>((resolve) => (locked = resolve));
+    // A deletion in progress, as deleteAccount holds it: the user's row locked FOR UPDATE, then the tombstone.
+    const deletion = server.deps.prisma.$transaction(
+      async (tx) => {
+        await tx.$queryRaw`SELECT 1 FROM users WHERE id = ${user.id}::uuid FOR UPDATE`;
+        locked();
+        await released;
+        await tx.user.update({
+          where: { id: user.id },
+          data: { deletedAt: new Date(), username: 'deleted-0123456789abcdef' },
+        });
+      },
+      { timeout: 20_000 },
+    );
+    await isLocked;
+    const creating = user.gql(CreateEventDocument, { input: eventInput({ title: 'Made while deleting' }) });
+    const uploading = uploadImage(server, { data: await jpeg(32, 32) }, { token: user.accessToken });
+    // Both wait for the row lock.
+    await eventually(
+      async () =>
+        Number(
+          (
+            await server.deps.prisma.$queryRaw<Array<{ n: bigint }>>`
+              SELECT count(*) AS n FROM pg_locks WHERE NOT granted AND locktype IN ('tuple', 'transactionid')`
+          )[0]!.n,
+        ) >= 2,
+      { what: 'both requests waiting for the deletion' },
+    );
+    release();
+    await deletion;
+    expect(codes(await creating)).toEqual(['UNAUTHENTICATED']);
+    expect(codes(await uploading)).toEqual(['UNAUTHENTICATED']);
+    expect(await server.deps.prisma.event.count({ where: { hostId: user.id } })).toBe(0);
+    expect(await server.deps.prisma.image.count({ where: { userId: user.id } })).toBe(0);
   });
 });

@@ -3,7 +3,15 @@
 // which tells every instance (deps.sessions) so that its access tokens and sockets stop at once.
 // No GraphQL here.
 import type { AppDeps } from '../../context.ts';
-import { badInput, conflict, forbidden, isUniqueViolation, notFound, unauthenticated } from '../../lib/errors.ts';
+import {
+  accountGone,
+  badInput,
+  conflict,
+  forbidden,
+  isUniqueViolation,
+  notFound,
+  unauthenticated,
+} from '../../lib/errors.ts';
 import { burnPasswordCheck, hashPassword, verifyPassword } from '../../auth/passwords.ts';
 import { hashRefreshToken, newRefreshToken, REFRESH_TOKEN_TTL_SECONDS } from '../../auth/tokens.ts';
 import type { Role } from '../../auth/tokens.ts';
@@ -323,6 +331,21 @@ export async function setRole(
   });
   const sessionsEnded = await endSessions(deps, ended);
   return { user: await deps.prisma.user.findUniqueOrThrow({ where: { username } }), sessionsEnded };
+}
+
+/**
+ * In a transaction that makes rows of the user's (an event they host, an attendance, an image):
+ * the user's row lock, FOR KEY SHARE (or `noKeyUpdate` when the caller also orders its own
+ * writers), which waits for an account deletion in progress; then a deleted account is refused
+ * (UNAUTHENTICATED), so nothing is made for a tombstone by a request that was already running.
+ */
+export async function lockLiveAccount(tx: Prisma.TransactionClient, userId: string, noKeyUpdate = false) {
+  const [row] = noKeyUpdate
+    ? await tx.$queryRaw<Array<{ live: boolean }>>`
+        SELECT deleted_at IS NULL AS live FROM users WHERE id = ${userId}::uuid FOR NO KEY UPDATE`
+    : await tx.$queryRaw<Array<{ live: boolean }>>`
+        SELECT deleted_at IS NULL AS live FROM users WHERE id = ${userId}::uuid FOR KEY SHARE`;
+  if (!row?.live) throw accountGone();
 }
 
 /**

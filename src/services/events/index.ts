@@ -15,6 +15,7 @@ import { blockedBetweenSql, refuseBlocked } from '../social/blocks.ts';
 import { promoteFromWaitlist, pruneWaitlist, waitingUserIds } from './waitlist.ts';
 import { cancelReminder, rescheduleEventReminders, scheduleReminders } from './reminders.ts';
 import { isUuid, latitude, longitude, normalizeTags, text } from '../../lib/validation.ts';
+import { lockLiveAccount } from '../accounts/index.ts';
 
 type Tx = Prisma.TransactionClient;
 
@@ -372,6 +373,7 @@ export async function createEvent(deps: AppDeps, viewerId: string, input: Create
   await limitInvitations(deps, viewerId, invitedIds);
 
   const event = await deps.prisma.$transaction(async (tx) => {
+    await lockLiveAccount(tx, viewerId);
     if (data.isPublic) await requireCertified(tx, viewerId);
     await requireUsers(tx, 'invitedUserIds', invitedIds);
     await refuseBlocked(tx, viewerId, invitedIds, 'invitedUserIds');
@@ -547,6 +549,7 @@ export async function withdrawFromEventsInTx(tx: Tx, userId: string): Promise<Ch
 
 export async function joinEvent(deps: AppDeps, viewerId: string, id: string, query: Query = {}) {
   const changed = await deps.prisma.$transaction(async (tx) => {
+    await lockLiveAccount(tx, viewerId);
     const event = await visibleEvent(tx, viewerId, id);
     if (event.hostId === viewerId) throw badInput('id', 'You host this event; hosts attend their own events already');
     const inserted = await tx.$executeRaw`

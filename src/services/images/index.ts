@@ -15,6 +15,7 @@ import type { Image, ImageType, Prisma } from '../../generated/prisma/client.ts'
 import { sweepTempDir, withTempFile } from '../../lib/temp-files.ts';
 import { isUuid, text } from '../../lib/validation.ts';
 import { queueStorageDeletions, removeStoredObjects } from './deletions.ts';
+import { lockLiveAccount } from '../accounts/index.ts';
 
 type Tx = Prisma.TransactionClient;
 /** A query from Pothos (select/include) to spread into the final read. */
@@ -237,10 +238,8 @@ export function imageKey(userId: string, type: ImageType, ext: string, now = new
  * lets rows referencing the user be inserted). The unique index on (user_id, is_primary) is what
  * guarantees one primary; the lock turns would-be violations into orderly waits.
  */
-async function lockUser(tx: Tx, userId: string): Promise<void> {
-  const locked = await tx.$queryRaw<unknown[]>`SELECT 1 FROM users WHERE id = ${userId}::uuid FOR NO KEY UPDATE`;
-  if (locked.length === 0) throw notFound('User');
-}
+/** Orders the user's image writers, and refuses a deleted account (waiting for a deletion in progress). */
+const lockUser = (tx: Tx, userId: string) => lockLiveAccount(tx, userId, true);
 
 /** Runs a primary-image transaction again when it lost a race on the unique index anyway. */
 async function retryOnPrimaryRace<T>(work: () => Promise<T>): Promise<T> {
