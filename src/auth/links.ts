@@ -3,7 +3,8 @@
 // data export). The token names the session that asked for it, so ending that session (logout,
 // password change, suspension, deletion) kills the link too. Signed with the access tokens'
 // secret under another issuer: a link is never an access token, nor the reverse.
-import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import { errors as joseErrors, jwtVerify } from 'jose';
+import { signJwt } from './tokens.ts';
 
 const ISSUER = 'pinit-api/download';
 
@@ -29,13 +30,12 @@ export function createDownloadLinks(
   return {
     async sign(path, { userId, sessionId, purpose }) {
       const expiresAt = new Date(Math.floor(Date.now() / 1000 + ttlSeconds) * 1000);
-      const token = await new SignJWT({ sid: sessionId, purpose })
-        .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-        .setSubject(userId)
-        .setIssuer(ISSUER)
-        .setIssuedAt()
-        .setExpirationTime(expiresAt)
-        .sign(key);
+      const token = await signJwt(key, {
+        claims: { sid: sessionId, purpose },
+        subject: userId,
+        issuer: ISSUER,
+        expiresAt,
+      });
       // In the query string: request logs keep the path only (src/transport/server.ts).
       return { url: `${baseUrl()}${path}?token=${token}`, expiresAt };
     },

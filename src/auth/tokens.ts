@@ -34,6 +34,25 @@ export class TokenError extends Error {
 /** Verified tokens remembered per issuer (the oldest is forgotten first). */
 const VERIFIED_TOKENS_MAX = 10_000;
 
+/** An HS256 JWT of this service: the claims, subject, issuer, issue time and expiry (whole seconds). */
+export function signJwt(
+  key: Uint8Array,
+  {
+    claims,
+    subject,
+    issuer,
+    expiresAt,
+  }: { claims: Record<string, string>; subject: string; issuer: string; expiresAt: Date },
+): Promise<string> {
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setSubject(subject)
+    .setIssuer(issuer)
+    .setIssuedAt()
+    .setExpirationTime(expiresAt)
+    .sign(key);
+}
+
 export function createTokenIssuer(secret: string, ttlSeconds = ACCESS_TOKEN_TTL_SECONDS): TokenIssuer {
   const key = new TextEncoder().encode(secret);
   // Tokens already verified, until they expire: a client sends the same token with every
@@ -42,13 +61,12 @@ export function createTokenIssuer(secret: string, ttlSeconds = ACCESS_TOKEN_TTL_
   return {
     async sign(userId, role, sessionId) {
       const expiresAt = new Date(Math.floor(Date.now() / 1000 + ttlSeconds) * 1000);
-      const token = await new SignJWT({ role, sid: sessionId })
-        .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-        .setSubject(userId)
-        .setIssuer(ISSUER)
-        .setIssuedAt()
-        .setExpirationTime(expiresAt)
-        .sign(key);
+      const token = await signJwt(key, {
+        claims: { role, sid: sessionId },
+        subject: userId,
+        issuer: ISSUER,
+        expiresAt,
+      });
       return { token, expiresAt };
     },
     async verify(token) {

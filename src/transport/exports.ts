@@ -13,12 +13,22 @@ import { isDatabaseUnavailable } from '../db/faults.ts';
 const refuse = (res: express.Response, status: number, error: string) =>
   res.status(status).set('cache-control', 'no-store').json({ error });
 
+/** Exports being built on this instance at once: each holds a database connection while it streams. */
+const MAX_CONCURRENT = 4;
+
 function serveExport(deps: AppDeps): RequestHandler {
+  // Users whose export this instance is building: one at a time each (a link may be followed again and again).
+  const building = new Set<string>();
   return async (req, res) => {
     const token = typeof req.query.token === 'string' ? req.query.token : '';
     const claims = await deps.downloads.verify(token, EXPORT_PURPOSE);
     if (claims === 'invalid') return refuse(res, 404, 'No export at this link');
     if (claims === 'expired') return refuse(res, 410, 'This link has expired: ask for a new one with exportMyData');
+    if (building.has(claims.userId) || building.size >= MAX_CONCURRENT) {
+      return refuse(res.set('retry-after', '10'), 429, 'An export is being built already; try again shortly');
+    }
+    building.add(claims.userId);
+    res.on('close', () => building.delete(claims.userId));
     try {
       await deps.sessions.check({ userId: claims.userId, sessionId: claims.sessionId, role: 'USER' });
       const document = await exportDocument(deps, claims.userId);

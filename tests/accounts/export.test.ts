@@ -17,6 +17,7 @@ import type { TestUser } from '../helpers/client.ts';
 import { certify, createEvent } from '../helpers/events.ts';
 import { jpeg, uploadOk } from '../helpers/images.ts';
 import { befriend } from '../helpers/social.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { startTestServer } from '../helpers/server.ts';
 import type { TestServer } from '../helpers/server.ts';
 
@@ -117,6 +118,30 @@ describe('exportMyData', () => {
     const doc = (await (await download((await exportLink(user)).url)).json()) as { messagesSent: unknown[] };
     expect(doc.messagesSent).toHaveLength(1234);
   });
+
+  it('builds one export per user at a time on an instance (429 while one streams)', async () => {
+    const [user, friend] = await Promise.all([createUser(server), createUser(server)]);
+    await befriend(server, user, friend);
+    const { openDirectChat } = await user.gqlOk(OpenDirectChatDocument, { userId: friend.id });
+    // Enough to outlast the socket buffers while the first download is not read.
+    await server.deps.prisma.$executeRaw`
+      INSERT INTO messages (id, chat_id, seq, sender_id, body)
+      SELECT gen_random_uuid(), ${openDirectChat.id}::uuid, n, ${user.id}::uuid, repeat('x', 1000)
+      FROM generate_series(1, 20000) AS n`;
+    const { url } = await exportLink(user);
+    const first = new AbortController();
+    const streaming = await fetch(url, { signal: first.signal });
+    expect(streaming.status).toBe(200);
+    await streaming.body!.getReader().read();
+    const second = await download(url);
+    expect([second.status, second.headers.get('retry-after')]).toEqual([429, '10']);
+    first.abort();
+    // Once the first download is gone, the link works again.
+    await eventually(async () => (await download(url)).status === 200, {
+      what: 'the link to work again',
+      timeoutMs: 15_000,
+    });
+  }, 30_000);
 
   it('works over graphql-ws too, and is refused to anonymous callers', async () => {
     const user = await createUser(server);
