@@ -13,8 +13,11 @@ import { isDatabaseUnavailable } from '../db/faults.ts';
 const refuse = (res: express.Response, status: number, error: string) =>
   res.status(status).set('cache-control', 'no-store').json({ error });
 
-/** Exports being built on this instance at once: each holds a database connection while it streams. */
+/** Exports being built on this instance at once: each asks the database page after page while it streams. */
 const MAX_CONCURRENT = 4;
+/** A download whose client reads nothing for this long is cut, and one still going after the longer limit too. */
+const STALL_MS = 60_000;
+const TOTAL_MS = 15 * 60_000;
 
 function serveExport(deps: AppDeps): RequestHandler {
   // Users whose export this instance is building: one at a time each (a link may be followed again and again).
@@ -28,7 +31,13 @@ function serveExport(deps: AppDeps): RequestHandler {
       return refuse(res.set('retry-after', '10'), 429, 'An export is being built already; try again shortly');
     }
     building.add(claims.userId);
-    res.on('close', () => building.delete(claims.userId));
+    // A client that stops reading (or reads forever) gives its slot back.
+    res.setTimeout(STALL_MS, () => res.destroy());
+    const cut = setTimeout(() => res.destroy(), TOTAL_MS).unref();
+    res.on('close', () => {
+      clearTimeout(cut);
+      building.delete(claims.userId);
+    });
     try {
       await deps.sessions.check({ userId: claims.userId, sessionId: claims.sessionId, role: 'USER' });
       const document = await exportDocument(deps, claims.userId);

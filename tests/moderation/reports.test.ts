@@ -189,6 +189,19 @@ describe('resolveReport', () => {
     expect((await subject.gql(MeDocument)).errors).toBeUndefined();
   });
 
+  it('two admins resolving two reports of one subject at once: one resolves both, the other is told', async () => {
+    const [a, b, subject] = await Promise.all([createUser(server), createUser(server), createUser(server)]);
+    const first = (await fileReport(a, { subject: 'USER', subjectId: subject.id })).data!.report;
+    const second = (await fileReport(b, { subject: 'USER', subjectId: subject.id })).data!.report;
+    const otherAdmin = await createAdmin(server);
+    const results = await Promise.all([
+      admin.gql(ResolveReportDocument, { id: first.id, action: 'DISMISS' }),
+      otherAdmin.gql(ResolveReportDocument, { id: second.id, action: 'DISMISS' }),
+    ]);
+    expect(results.map((r) => codes(r)[0] ?? 'ok').sort()).toEqual(['CONFLICT', 'ok']);
+    expect(await openReportsOf(subject.id)).toEqual([]);
+  });
+
   it('REMOVE_CONTENT of a user is refused and changes nothing', async () => {
     const [reporter, other] = await Promise.all([createUser(server), createUser(server)]);
     const { report } = (await fileReport(reporter, { subject: 'USER', subjectId: other.id })).data!;

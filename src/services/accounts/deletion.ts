@@ -5,11 +5,15 @@
 //   - their images' rows go, and the files are queued for removal (../images/deletions.ts), so
 //     a storage outage delays the removal but orphans nothing;
 //   - sessions, devices, friendships, requests, blocks, invitations, likes, shares, comments,
-//     reminders, notifications, the ratings they received and their reputation go;
+//     reminders, notifications (theirs, and those of others that name them), the ratings they
+//     received and their reputation go;
 //   - they leave group and event chats; their messages stay in the conversations others hold,
 //     as do the ratings they gave and the events they hosted;
 //   - the users row stays as an anonymous tombstone ("Deleted account", a username no one can
 //     register, nothing personal), so that those messages, events and ratings still load.
+// Rows a request that was already running would add for them once the deletion commits are
+// refused: lockLiveAccount in the services that make events, attendances and images, and the
+// users_alive triggers (migration *_deleted_account_writers) on the other tables they write.
 // After the commit every instance ends their sessions (HTTP 401, sockets 4403), their chat
 // streams end and the files are removed.
 import { randomBytes } from 'node:crypto';
@@ -48,6 +52,9 @@ export async function deleteAccount(deps: AppDeps, userId: string, password: str
     const [locked] = await tx.$queryRaw<Array<{ deleted: boolean }>>`
       SELECT deleted_at IS NOT NULL AS deleted FROM users WHERE id = ${userId}::uuid FOR UPDATE`;
     if (!locked || locked.deleted) throw accountGone();
+    // Notifications they caused name them ("alice sent you a friend request"): they go, before
+    // the cancellations below notify their guests (those name the event, not the host).
+    await tx.notification.deleteMany({ where: { actorId: userId } });
     const exits = await withdrawFromEventsInTx(tx, userId);
     exits.push(...(await leaveChats(tx, userId)));
     const storedKeys = await removeImagesInTx(tx, { userId });
@@ -83,7 +90,10 @@ export async function deleteAccount(deps: AppDeps, userId: string, password: str
   });
   deps.changes.committed();
   await endSessions(deps, done.sessions);
-  await Promise.all([publishChatsLeft(deps, done.exits), removeStoredObjects(deps, done.storedKeys)]);
+  await publishChatsLeft(deps, done.exits);
+  // Not awaited: the keys are queued durably, and a slow storage must not hold the answer (over
+  // graphql-ws the socket closes with 4403 a second after the sessions end).
+  void removeStoredObjects(deps, done.storedKeys);
   deps.logger.info({ userId, sessionsEnded: done.sessions.length, files: done.storedKeys.length }, 'account deleted');
   return true;
 }

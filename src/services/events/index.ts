@@ -524,7 +524,7 @@ export async function removeEventInTx(tx: Tx, id: string): Promise<ChatExit[]> {
 /**
  * Account deletion, in its transaction: the user's hosted events that have not ended are
  * cancelled (attendees notified, waitlists emptied), and they leave the events they attend
- * (freeing their spots for the waitlists) and the waitlists they are in.
+ * (freeing the spots of those not over for the waitlists) and the waitlists they are in.
  */
 export async function withdrawFromEventsInTx(tx: Tx, userId: string): Promise<ChatExit[]> {
   const hosted = await tx.event.findMany({
@@ -533,8 +533,15 @@ export async function withdrawFromEventsInTx(tx: Tx, userId: string): Promise<Ch
     orderBy: { id: 'asc' },
   });
   for (const { id } of hosted) await cancelLocked(tx, await lockAny(tx, id));
+  // Events that have ended only lose the attendance (one statement each way, however many):
+  // nobody waits for their spots, and nothing about them is live any more.
+  const now = new Date();
+  await tx.$executeRaw`UPDATE events SET attendee_count = attendee_count - 1
+    WHERE id IN (SELECT event_id FROM event_attendees WHERE user_id = ${userId}::uuid)
+      AND host_id <> ${userId}::uuid AND ends_at <= ${now}`;
+  await tx.eventAttendee.deleteMany({ where: { userId, event: { endsAt: { lte: now } } } });
   const attended = await tx.eventAttendee.findMany({
-    where: { userId, event: { hostId: { not: userId } } },
+    where: { userId, event: { hostId: { not: userId }, endsAt: { gt: now } } },
     select: { eventId: true },
     orderBy: { eventId: 'asc' },
   });

@@ -134,7 +134,7 @@ async function removeContent(tx: Tx, report: Report, effects: Consequences): Pro
 /**
  * Admin only. Resolves a report, and every other open report of its subject, with one action.
  * NOT_FOUND (id) for no such report; CONFLICT when it was resolved already (two admins at once:
- * the second is told, under the report's row lock).
+ * the second is told, under the row locks of the subject's reports).
  */
 export async function resolveReport(
   deps: AppDeps,
@@ -148,10 +148,13 @@ export async function resolveReport(
   if (!isUuid(id)) throw notFound('Report', { field: 'id' });
   const effects: Consequences = { exits: [], message: null, storedKeys: [], sessions: [], eventChanged: false };
   await deps.prisma.$transaction(async (tx) => {
-    const [locked] = await tx.$queryRaw<
-      Array<{ id: string }>
-    >`SELECT id FROM reports WHERE id = ${id}::uuid FOR UPDATE`;
-    if (!locked) throw notFound('Report', { field: 'id' });
+    const named = await tx.report.findUnique({ where: { id }, select: { subject: true, subjectId: true } });
+    if (!named) throw notFound('Report', { field: 'id' });
+    // Every report of the subject, in id order: two admins resolving two reports of one subject
+    // queue on the same first row instead of each holding one and waiting for the other's.
+    await tx.$queryRaw`SELECT id FROM reports
+      WHERE subject = ${named.subject}::"ReportSubject" AND subject_id = ${named.subjectId}::uuid
+      ORDER BY id FOR UPDATE`;
     const report = await tx.report.findUniqueOrThrow({ where: { id } });
     if (report.status !== 'OPEN') throw conflict('This report was resolved already', { field: 'id' });
     if (action === 'REMOVE_CONTENT') await removeContent(tx, report, effects);
