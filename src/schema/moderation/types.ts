@@ -4,7 +4,7 @@ import { User } from '../users/types.ts';
 import { Comment, Event } from '../events/types.ts';
 import { Message } from '../chat/types.ts';
 import { Image } from '../images/types.ts';
-import type { Context } from '../../context.ts';
+import { isAdmin } from '../viewer.ts';
 
 export const ReportSubject = builder.enumType('ReportSubject', {
   description: 'What a report is about.',
@@ -51,8 +51,6 @@ export const ModerationAction = builder.enumType('ModerationAction', {
     },
   } as const,
 });
-
-const isAdmin = (ctx: Context) => ctx.viewer?.role === 'ADMIN';
 
 type Tagged = { __typename: 'User' | 'Event' | 'Message' | 'Comment' | 'Image' };
 

@@ -1,11 +1,11 @@
 import { builder } from '../../builder.ts';
-import { SUSPENDED_INDEFINITELY } from '../../services/accounts/index.ts';
+import { isSuspended, SUSPENDED_INDEFINITELY } from '../../services/accounts/index.ts';
 import { DELETED_ACCOUNT_NAME } from '../../services/accounts/deletion.ts';
 import { REMINDER_LIMITS } from '../../services/events/reminders.ts';
 import { HOME_CELL_KM } from '../../services/events/geo.ts';
 import type { SkillInput } from '../../services/users/index.ts';
 import { seesSocialCircle, socialCircleSelect } from '../../services/social/index.ts';
-import { viewerIdOf } from '../viewer.ts';
+import { isAdmin, viewerIdOf } from '../viewer.ts';
 
 export const Role = builder.enumType('Role', {
   description: 'What a user may do beyond their own data.',
@@ -135,8 +135,8 @@ export const User = builder.prismaObject('User', {
       description: `Until when the account is suspended (${SUSPENDED_INDEFINITELY.toISOString()}: until an admin lifts it); null when not suspended, or not visible to the viewer. Visible to admins and the user.`,
       select: { suspendedUntil: true },
       resolve: (user, _args, ctx) => {
-        const sees = ctx.viewer && (ctx.viewer.id === user.id || ctx.viewer.role === 'ADMIN');
-        return sees && user.suspendedUntil && user.suspendedUntil > new Date() ? user.suspendedUntil : null;
+        const sees = ctx.viewer?.id === user.id || isAdmin(ctx);
+        return sees && isSuspended(user) ? user.suspendedUntil : null;
       },
     }),
     settings: t.field({

@@ -15,7 +15,8 @@ import {
 import { burnPasswordCheck, hashPassword, verifyPassword } from '../../auth/passwords.ts';
 import { hashRefreshToken, newRefreshToken, REFRESH_TOKEN_TTL_SECONDS } from '../../auth/tokens.ts';
 import type { Role } from '../../auth/tokens.ts';
-import type { Prisma, User } from '../../generated/prisma/client.ts';
+import { Prisma } from '../../generated/prisma/client.ts';
+import type { User } from '../../generated/prisma/client.ts';
 import { hasControlCharacters, INSTANT_RANGE, isUuid, text } from '../../lib/validation.ts';
 import { isDatabaseUnavailable } from '../../db/faults.ts';
 
@@ -235,7 +236,8 @@ export const SUSPENSION_LIMITS = { reason: 500 } as const;
 /** suspendedUntil of a suspension without an end (until an admin lifts it). */
 export const SUSPENDED_INDEFINITELY = INSTANT_RANGE.max;
 
-const isSuspended = (user: Pick<User, 'suspendedUntil'>) =>
+/** Whether the user is suspended now. */
+export const isSuspended = (user: Pick<User, 'suspendedUntil'>) =>
   user.suspendedUntil !== null && user.suspendedUntil > new Date();
 
 function refuseSuspended(user: Pick<User, 'suspendedUntil'>): void {
@@ -340,11 +342,9 @@ export async function setRole(
  * (UNAUTHENTICATED), so nothing is made for a tombstone by a request that was already running.
  */
 export async function lockLiveAccount(tx: Prisma.TransactionClient, userId: string, noKeyUpdate = false) {
-  const [row] = noKeyUpdate
-    ? await tx.$queryRaw<Array<{ live: boolean }>>`
-        SELECT deleted_at IS NULL AS live FROM users WHERE id = ${userId}::uuid FOR NO KEY UPDATE`
-    : await tx.$queryRaw<Array<{ live: boolean }>>`
-        SELECT deleted_at IS NULL AS live FROM users WHERE id = ${userId}::uuid FOR KEY SHARE`;
+  const lock = Prisma.raw(noKeyUpdate ? 'FOR NO KEY UPDATE' : 'FOR KEY SHARE');
+  const [row] = await tx.$queryRaw<Array<{ live: boolean }>>`
+    SELECT deleted_at IS NULL AS live FROM users WHERE id = ${userId}::uuid ${lock}`;
   if (!row?.live) throw accountGone();
 }
 

@@ -318,11 +318,12 @@ export async function removeMessageInTx(
   db: Tx | AppDeps['prisma'],
   id: string,
 ): Promise<Pick<Message, 'id' | 'chatId'> | null> {
-  const { count } = await db.message.updateMany({
+  const [removed] = await db.message.updateManyAndReturn({
     where: { id, deletedAt: null },
     data: { body: '', deletedAt: new Date() },
+    select: { id: true, chatId: true },
   });
-  return count ? db.message.findUnique({ where: { id }, select: { id: true, chatId: true } }) : null;
+  return removed ?? null;
 }
 
 /** After the commit of a removal: the chat's members see the message emptied (messageUpdated). */

@@ -13,7 +13,7 @@
 import type { AppDeps } from '../../context.ts';
 import { badInput } from '../../lib/errors.ts';
 import { Prisma } from '../../generated/prisma/client.ts';
-import { checkBounds, filterSql } from './search.ts';
+import { checkBounds, filterSql, SUSPENDED_HOST_IDS_SQL } from './search.ts';
 import type { EventFilterInput } from './search.ts';
 import type { Bounds } from './realtime.ts';
 
@@ -137,7 +137,7 @@ function tilesSql(viewerId: string | null, r: CellRange, zoom: number, filter: E
     ? Prisma.sql`UNION ALL SELECT event_tile_x(e.longitude, ${zoom}::int), event_tile_y(e.latitude, ${zoom}::int),
           -1::bigint, -e.latitude, -e.longitude, NULL::float8, NULL::float8, NULL::float8, NULL::float8, NULL::uuid
         FROM events e
-        WHERE e.host_id = ANY(ARRAY(SELECT u.id FROM users u WHERE u.suspended_until IS NOT NULL AND u.suspended_until > now()))
+        WHERE e.host_id = ANY(${SUSPENDED_HOST_IDS_SQL})
           AND e.is_public AND e.status = ANY(ARRAY[${Prisma.join(statuses)}]::"EventStatus"[])
           ${types ? Prisma.sql`AND e.type = ANY(ARRAY[${Prisma.join(types)}]::"EventType"[])` : Prisma.empty}
           AND ${inCellsSql(r, zoom)}`

@@ -63,9 +63,12 @@ const SEARCH_CURSOR = {
   parts: ['int', 'int', 'instant', 'uuid', 'instant'],
 } as const satisfies CursorShape;
 
-/** Events whose host is suspended now, for `events e`. */
-export const SUSPENDED_HOSTS_SQL = Prisma.sql`e.host_id <> ALL(ARRAY(
-  SELECT u.id FROM users u WHERE u.suspended_until IS NOT NULL AND u.suspended_until > now()))`;
+/** The ids of the users suspended now (a handful, through users_suspended_idx), as an array. */
+export const SUSPENDED_HOST_IDS_SQL = Prisma.sql`ARRAY(
+  SELECT u.id FROM users u WHERE u.suspended_until IS NOT NULL AND u.suspended_until > now())`;
+
+/** Events whose host is not suspended now, for `events e`. */
+export const SUSPENDED_HOSTS_SQL = Prisma.sql`e.host_id <> ALL(${SUSPENDED_HOST_IDS_SQL})`;
 
 /** The filter as SQL over `events e`; visibility always applies. Statuses default to PUBLISHED. */
 export function filterSql(viewerId: string | null, filter: EventFilterInput | null | undefined): Prisma.Sql {

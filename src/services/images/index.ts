@@ -234,11 +234,11 @@ export function imageKey(userId: string, type: ImageType, ext: string, now = new
 }
 
 /**
- * Serializes primary-image changes of one user (the user row, FOR NO KEY UPDATE, which still
- * lets rows referencing the user be inserted). The unique index on (user_id, is_primary) is what
- * guarantees one primary; the lock turns would-be violations into orderly waits.
+ * Serializes image writes of one user (the user row, FOR NO KEY UPDATE, which still lets rows
+ * referencing the user be inserted), and refuses a deleted account (waiting for a deletion in
+ * progress). The unique index on (user_id, is_primary) is what guarantees one primary; the lock
+ * turns would-be violations into orderly waits.
  */
-/** Orders the user's image writers, and refuses a deleted account (waiting for a deletion in progress). */
 const lockUser = (tx: Tx, userId: string) => lockLiveAccount(tx, userId, true);
 
 /** Runs a primary-image transaction again when it lost a race on the unique index anyway. */
