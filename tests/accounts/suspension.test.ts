@@ -13,7 +13,7 @@ import {
   SuspensionDocument,
   UnsuspendUserDocument,
 } from '../generated/graphql.ts';
-import { codes, createAdmin, createUser, gql, gqlOk } from '../helpers/client.ts';
+import { codes, createAdmin, createUser, gql, gqlOk, refusal } from '../helpers/client.ts';
 import type { TestUser } from '../helpers/client.ts';
 import { certify, createEvent } from '../helpers/events.ts';
 import { startTestServer } from '../helpers/server.ts';
@@ -44,17 +44,16 @@ describe('suspendUser', () => {
     expect(codes(await gql(server, UnsuspendUserDocument, { userId: other.id }, { token: user.accessToken }))).toEqual([
       'FORBIDDEN',
     ]);
-    const fieldOf = async (result: ReturnType<typeof suspend>) => {
-      const r = await result;
-      return [codes(r)[0], r.errors?.[0]?.extensions?.field];
-    };
-    expect(await fieldOf(suspend(admin.id))).toEqual(['BAD_USER_INPUT', 'userId']);
-    expect(await fieldOf(suspend(other.id, new Date(Date.now() - 1000).toISOString()))).toEqual([
-      'BAD_USER_INPUT',
-      'until',
-    ]);
-    expect(await fieldOf(suspend(other.id, null, '  '))).toEqual(['BAD_USER_INPUT', 'reason']);
-    expect(await fieldOf(suspend('00000000-0000-4000-8000-000000000000'))).toEqual(['NOT_FOUND', 'userId']);
+    expect(refusal(await suspend(admin.id))).toEqual({ codes: ['BAD_USER_INPUT'], field: 'userId' });
+    expect(refusal(await suspend(other.id, new Date(Date.now() - 1000).toISOString()))).toEqual({
+      codes: ['BAD_USER_INPUT'],
+      field: 'until',
+    });
+    expect(refusal(await suspend(other.id, null, '  '))).toEqual({ codes: ['BAD_USER_INPUT'], field: 'reason' });
+    expect(refusal(await suspend('00000000-0000-4000-8000-000000000000'))).toEqual({
+      codes: ['NOT_FOUND'],
+      field: 'userId',
+    });
     // Nothing happened to the other user.
     expect((await login(other)).errors).toBeUndefined();
   });

@@ -12,7 +12,7 @@ import {
   UpdateEventDocument,
 } from '../generated/graphql.ts';
 import type { BoundsInput, EventClustersQuery, EventClustersQueryVariables } from '../generated/graphql.ts';
-import { codes, createUser, gql, gqlOk, wsRequest } from '../helpers/client.ts';
+import { createUser, gql, gqlOk, refusal, wsRequest } from '../helpers/client.ts';
 import type { TestUser } from '../helpers/client.ts';
 import { certify, createEvent, explainPlan, insertBulkEvents } from '../helpers/events.ts';
 import { startTestServer } from '../helpers/server.ts';
@@ -219,7 +219,7 @@ describe('the counts kept per cell (zoom ≤ 10, no filter beyond types and stat
 describe('bad input', () => {
   const bad = async (variables: EventClustersQueryVariables) => {
     const result = await gql(server, EventClustersDocument, variables, { token: viewer.accessToken });
-    return { codes: codes(result), field: result.errors?.[0]?.extensions?.field };
+    return refusal(result);
   };
 
   it('refuses zooms outside 0–22, bad bounds, and viewports larger than a screen at their zoom', async () => {

@@ -11,7 +11,7 @@ import {
   UpdateEventDocument,
 } from '../generated/graphql.ts';
 import type { SearchEventsQueryVariables } from '../generated/graphql.ts';
-import { codes, createUser, gql, gqlOk, wsRequest } from '../helpers/client.ts';
+import { codes, createUser, gql, gqlOk, refusal, wsRequest } from '../helpers/client.ts';
 import type { TestUser } from '../helpers/client.ts';
 import { certify, createEvent, explainPlan, insertBulkEvents, passTime } from '../helpers/events.ts';
 import { startTestServer } from '../helpers/server.ts';
@@ -24,8 +24,6 @@ let viewer: TestUser;
 const search = (variables: SearchEventsQueryVariables, token: string | undefined = viewer.accessToken) =>
   gqlOk(server, SearchEventsDocument, variables, { token }).then((d) => d.searchEvents);
 const idsOf = (connection: { edges: Array<{ node: { id: string } }> }) => connection.edges.map((e) => e.node.id);
-const fieldOf = (result: { errors?: ReadonlyArray<{ extensions?: Record<string, unknown> }> }) =>
-  result.errors?.[0]?.extensions?.field;
 
 beforeAll(async () => {
   server = await startTestServer();
@@ -217,7 +215,7 @@ describe('paging', () => {
 describe('bad input', () => {
   const bad = async (variables: SearchEventsQueryVariables) => {
     const result = await gql(server, SearchEventsDocument, variables, { token: viewer.accessToken });
-    return { codes: codes(result), field: fieldOf(result), message: result.errors?.[0]?.message };
+    return { ...refusal(result), message: result.errors?.[0]?.message };
   };
 
   it('refuses empty, stop-word-only, oversized and many-word queries with BAD_USER_INPUT on query', async () => {

@@ -59,6 +59,12 @@ export async function gqlOk<T, V>(
 export const codes = (result: { errors?: readonly GraphQLFormattedError[] }) =>
   (result.errors ?? []).map((e) => e.extensions?.code);
 
+/** How a result was refused: its error codes, and the input field the first error names. */
+export const refusal = (result: { errors?: readonly GraphQLFormattedError[] }) => ({
+  codes: codes(result),
+  field: result.errors?.[0]?.extensions?.field,
+});
+
 let userCounter = 0;
 export const uniqueName = (prefix = 'user') =>
   `${prefix}_${Date.now().toString(36)}${(userCounter++).toString(36)}${Math.floor(Math.random() * 1e4)}`.slice(0, 30);

@@ -3,7 +3,6 @@
 // see who filed them; a resolution closes every open report of its subject, and its action
 // (dismiss, remove the content everywhere it shows, suspend the owner) happens with it or not
 // at all.
-import type { GraphQLFormattedError } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AddEventCommentDocument,
@@ -19,7 +18,17 @@ import {
   SendMessageDocument,
 } from '../generated/graphql.ts';
 import type { ReportInput } from '../generated/graphql.ts';
-import { codes, createAdmin, createUser, gql, gqlOk, subscribe, wsClient, wsRequest } from '../helpers/client.ts';
+import {
+  codes,
+  createAdmin,
+  createUser,
+  gql,
+  gqlOk,
+  refusal,
+  subscribe,
+  wsClient,
+  wsRequest,
+} from '../helpers/client.ts';
 import type { TestUser } from '../helpers/client.ts';
 import { certify, createEvent } from '../helpers/events.ts';
 import { jpeg, uploadOk } from '../helpers/images.ts';
@@ -38,10 +47,6 @@ afterAll(async () => {
   await server?.close();
 });
 
-const refused = (result: { errors?: readonly GraphQLFormattedError[] }) => [
-  codes(result)[0],
-  result.errors?.[0]?.extensions?.field,
-];
 const fileReport = (user: TestUser, input: Partial<ReportInput> & Pick<ReportInput, 'subject' | 'subjectId'>) =>
   user.gql(FileReportDocument, { input: { reason: 'SPAM', ...input } });
 const openReportsOf = async (subjectId: string) =>
@@ -92,41 +97,41 @@ describe('report', () => {
     expect(
       codes(await gql(server, FileReportDocument, { input: { subject: 'USER', subjectId: host.id, reason: 'SPAM' } })),
     ).toEqual(['UNAUTHENTICATED']);
-    expect(refused(await fileReport(reporter, { subject: 'USER', subjectId: UNKNOWN }))).toEqual([
-      'NOT_FOUND',
-      'subjectId',
-    ]);
-    expect(refused(await fileReport(reporter, { subject: 'EVENT', subjectId: 'not-a-uuid' }))).toEqual([
-      'NOT_FOUND',
-      'subjectId',
-    ]);
+    expect(refusal(await fileReport(reporter, { subject: 'USER', subjectId: UNKNOWN }))).toEqual({
+      codes: ['NOT_FOUND'],
+      field: 'subjectId',
+    });
+    expect(refusal(await fileReport(reporter, { subject: 'EVENT', subjectId: 'not-a-uuid' }))).toEqual({
+      codes: ['NOT_FOUND'],
+      field: 'subjectId',
+    });
     // A private event they are not invited to, and a message of a chat they are not in, do not exist for them.
-    expect(refused(await fileReport(reporter, { subject: 'EVENT', subjectId: hidden.id }))).toEqual([
-      'NOT_FOUND',
-      'subjectId',
-    ]);
-    expect(refused(await fileReport(reporter, { subject: 'MESSAGE', subjectId: messageId }))).toEqual([
-      'NOT_FOUND',
-      'subjectId',
-    ]);
-    expect(refused(await fileReport(reporter, { subject: 'USER', subjectId: reporter.id }))).toEqual([
-      'BAD_USER_INPUT',
-      'subjectId',
-    ]);
-    expect(refused(await fileReport(reporter, { subject: 'EVENT', subjectId: own.id }))).toEqual([
-      'BAD_USER_INPUT',
-      'subjectId',
-    ]);
+    expect(refusal(await fileReport(reporter, { subject: 'EVENT', subjectId: hidden.id }))).toEqual({
+      codes: ['NOT_FOUND'],
+      field: 'subjectId',
+    });
+    expect(refusal(await fileReport(reporter, { subject: 'MESSAGE', subjectId: messageId }))).toEqual({
+      codes: ['NOT_FOUND'],
+      field: 'subjectId',
+    });
+    expect(refusal(await fileReport(reporter, { subject: 'USER', subjectId: reporter.id }))).toEqual({
+      codes: ['BAD_USER_INPUT'],
+      field: 'subjectId',
+    });
+    expect(refusal(await fileReport(reporter, { subject: 'EVENT', subjectId: own.id }))).toEqual({
+      codes: ['BAD_USER_INPUT'],
+      field: 'subjectId',
+    });
     expect(
-      refused(await fileReport(reporter, { subject: 'USER', subjectId: host.id, details: 'x'.repeat(1001) })),
-    ).toEqual(['BAD_USER_INPUT', 'details']);
+      refusal(await fileReport(reporter, { subject: 'USER', subjectId: host.id, details: 'x'.repeat(1001) })),
+    ).toEqual({ codes: ['BAD_USER_INPUT'], field: 'details' });
     expect(
       (await fileReport(reporter, { subject: 'USER', subjectId: host.id, reason: 'HARASSMENT' })).errors,
     ).toBeUndefined();
-    expect(refused(await fileReport(reporter, { subject: 'USER', subjectId: host.id, reason: 'OTHER' }))).toEqual([
-      'CONFLICT',
-      'subjectId',
-    ]);
+    expect(refusal(await fileReport(reporter, { subject: 'USER', subjectId: host.id, reason: 'OTHER' }))).toEqual({
+      codes: ['CONFLICT'],
+      field: 'subjectId',
+    });
     expect(await server.deps.prisma.report.count({ where: { reporterId: reporter.id } })).toBe(1);
   });
 
@@ -154,10 +159,10 @@ describe('resolveReport', () => {
     expect(codes(await reporter.gql(ResolveReportDocument, { id: report.id, action: 'DISMISS' }))).toEqual([
       'FORBIDDEN',
     ]);
-    expect(refused(await admin.gql(ResolveReportDocument, { id: UNKNOWN, action: 'DISMISS' }))).toEqual([
-      'NOT_FOUND',
-      'id',
-    ]);
+    expect(refusal(await admin.gql(ResolveReportDocument, { id: UNKNOWN, action: 'DISMISS' }))).toEqual({
+      codes: ['NOT_FOUND'],
+      field: 'id',
+    });
     expect((await openReportsOf(other.id)).map((r) => r.id)).toEqual([report.id]);
   });
 
@@ -181,10 +186,10 @@ describe('resolveReport', () => {
         [second.id, 'DISMISS'],
       ].sort(),
     );
-    expect(refused(await admin.gql(ResolveReportDocument, { id: second.id, action: 'SUSPEND_USER' }))).toEqual([
-      'CONFLICT',
-      'id',
-    ]);
+    expect(refusal(await admin.gql(ResolveReportDocument, { id: second.id, action: 'SUSPEND_USER' }))).toEqual({
+      codes: ['CONFLICT'],
+      field: 'id',
+    });
     // Nothing happened to the subject.
     expect((await subject.gql(MeDocument)).errors).toBeUndefined();
   });
@@ -205,10 +210,10 @@ describe('resolveReport', () => {
   it('REMOVE_CONTENT of a user is refused and changes nothing', async () => {
     const [reporter, other] = await Promise.all([createUser(server), createUser(server)]);
     const { report } = (await fileReport(reporter, { subject: 'USER', subjectId: other.id })).data!;
-    expect(refused(await admin.gql(ResolveReportDocument, { id: report.id, action: 'REMOVE_CONTENT' }))).toEqual([
-      'BAD_USER_INPUT',
-      'action',
-    ]);
+    expect(refusal(await admin.gql(ResolveReportDocument, { id: report.id, action: 'REMOVE_CONTENT' }))).toEqual({
+      codes: ['BAD_USER_INPUT'],
+      field: 'action',
+    });
     expect((await openReportsOf(other.id)).map((r) => r.status)).toEqual(['OPEN']);
   });
 
@@ -319,10 +324,10 @@ describe('resolveReport', () => {
     const reporter = await createUser(server);
     const { messageId } = await chatMessage(admin, reporter, 'admin says hi');
     const { report } = (await fileReport(reporter, { subject: 'MESSAGE', subjectId: messageId })).data!;
-    expect(refused(await admin.gql(ResolveReportDocument, { id: report.id, action: 'SUSPEND_USER' }))).toEqual([
-      'BAD_USER_INPUT',
-      'action',
-    ]);
+    expect(refusal(await admin.gql(ResolveReportDocument, { id: report.id, action: 'SUSPEND_USER' }))).toEqual({
+      codes: ['BAD_USER_INPUT'],
+      field: 'action',
+    });
     expect((await openReportsOf(messageId)).map((r) => r.id)).toEqual([report.id]);
   });
 });

@@ -3,7 +3,6 @@
 // invitation, share or rating goes through, auto-matching skips the pair, presence and the
 // friends list are hidden; group chats stay usable; unblocking restores the ability to connect,
 // not the friendship.
-import type { GraphQLFormattedError } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { orderedPair } from '../../src/services/social/index.ts';
 import {
@@ -24,7 +23,7 @@ import {
   UpdateEventDocument,
   UpdateProfileDocument,
 } from '../generated/graphql.ts';
-import { codes, createUser, gql, wsRequest } from '../helpers/client.ts';
+import { codes, createUser, gql, refusal, wsRequest } from '../helpers/client.ts';
 import type { TestUser } from '../helpers/client.ts';
 import { certify, createEvent, eventInput, passTime } from '../helpers/events.ts';
 import { startTestServer } from '../helpers/server.ts';
@@ -46,10 +45,6 @@ async function befriendByRequest(a: TestUser, b: TestUser) {
 }
 const friends = async (a: TestUser, b: TestUser) =>
   (await server.deps.prisma.friendship.count({ where: orderedPair(a.id, b.id) })) > 0;
-const refused = (result: { errors?: readonly GraphQLFormattedError[] }) => ({
-  codes: codes(result),
-  field: result.errors?.[0]?.extensions?.field,
-});
 
 describe('blockUser', () => {
   it('ends the friendship and pending requests, shows in blockedUsers and isBlockedByViewer, and is harmless twice', async () => {
@@ -73,12 +68,12 @@ describe('blockUser', () => {
 
   it('refuses oneself, unknown users and anonymous callers', async () => {
     const me = await createUser(server);
-    expect(refused(await me.gql(BlockUserDocument, { userId: me.id }))).toEqual({
+    expect(refusal(await me.gql(BlockUserDocument, { userId: me.id }))).toEqual({
       codes: ['BAD_USER_INPUT'],
       field: 'userId',
     });
     for (const userId of ['00000000-0000-4000-8000-000000000000', 'nope']) {
-      expect(refused(await me.gql(BlockUserDocument, { userId }))).toEqual({ codes: ['NOT_FOUND'], field: 'userId' });
+      expect(refusal(await me.gql(BlockUserDocument, { userId }))).toEqual({ codes: ['NOT_FOUND'], field: 'userId' });
       expect(codes(await me.gql(UnblockUserDocument, { userId }))).toEqual(['NOT_FOUND']);
     }
     expect(codes(await gql(server, BlockUserDocument, { userId: me.id }))).toEqual(['UNAUTHENTICATED']);
@@ -106,14 +101,14 @@ describe('between a blocker and the blocked, both ways', () => {
       [blocker, blocked],
       [blocked, blocker],
     ] as const) {
-      expect(refused(await from.gql(SendFriendRequestDocument, { userId: to.id }))).toEqual({
+      expect(refusal(await from.gql(SendFriendRequestDocument, { userId: to.id }))).toEqual({
         codes: ['FORBIDDEN'],
         field: 'userId',
       });
       expect(codes(await from.gql(OpenDirectChatDocument, { userId: to.id }))).toEqual(['FORBIDDEN']);
     }
     // Their direct chat from before the block still loads, but takes no message either way.
-    expect(refused(await blocked.gql(SendMessageDocument, { chatId: directChatId, body: 'hey' }))).toEqual({
+    expect(refusal(await blocked.gql(SendMessageDocument, { chatId: directChatId, body: 'hey' }))).toEqual({
       codes: ['FORBIDDEN'],
       field: 'chatId',
     });
@@ -139,10 +134,10 @@ describe('between a blocker and the blocked, both ways', () => {
       [blocked, blocker],
     ] as const) {
       const made = await from.gql(CreateEventDocument, { input: eventInput({ invitedUserIds: [to.id] }) });
-      expect(refused(made)).toEqual({ codes: ['FORBIDDEN'], field: 'invitedUserIds' });
+      expect(refusal(made)).toEqual({ codes: ['FORBIDDEN'], field: 'invitedUserIds' });
       const event = await createEvent(server, from, { isPublic: true });
       const invited = await from.gql(InviteToEventDocument, { eventId: event.id, userIds: [to.id] });
-      expect(refused(invited)).toEqual({ codes: ['FORBIDDEN'], field: 'userIds' });
+      expect(refusal(invited)).toEqual({ codes: ['FORBIDDEN'], field: 'userIds' });
       expect(codes(await from.gql(ShareEventDocument, { id: event.id, withUserIds: [to.id] }))).toEqual(['FORBIDDEN']);
     }
     // Nothing half-done: no event was made by the refused createEvent calls.
@@ -161,7 +156,7 @@ describe('between a blocker and the blocked, both ways', () => {
       [blocked, blocker],
     ] as const) {
       const rated = await from.gql(RateUserDocument, { input: { userId: to.id, eventId: event.id, score: 5 } });
-      expect(refused(rated)).toEqual({ codes: ['FORBIDDEN'], field: 'userId' });
+      expect(refusal(rated)).toEqual({ codes: ['FORBIDDEN'], field: 'userId' });
     }
     // Rating the host still works: the block is between the two of them only.
     expect(
