@@ -25,7 +25,7 @@ import { createDownloadLinks } from './auth/links.ts';
 import { sweepUploadTemp } from './services/images/index.ts';
 import * as presenceService from './services/presence/index.ts';
 import { createRateLimiter } from './ratelimit/index.ts';
-import { schema } from './schema/index.ts';
+import { planned, schema } from './schema/index.ts';
 import { startServer } from './transport/server.ts';
 import type { RunningServer } from './transport/server.ts';
 import { createStorage } from './storage/index.ts';
@@ -159,7 +159,7 @@ export async function createApp(
     };
     const apqCache = config.redisUrl ? createRedisCache(config.redisUrl, config.redisPrefix, logger) : undefined;
     if (apqCache) closers.unshift(() => apqCache.close());
-    const server = await startServer({ schema, deps, filesDir, apqCache }, { port: config.port, host: config.host });
+    const server = await startServer({ schema, planned, deps, filesDir, apqCache }, { port: config.port, host: config.host });
     // Users of instances that died without closing their sockets go offline once their claims lapse.
     const sweeper = setInterval(
       () => {

@@ -32,11 +32,21 @@ export class DeadlinePlugin<Types extends SchemaTypes> extends BasePlugin<Types>
     resolver: GraphQLFieldResolver<unknown, Types['Context'], object>,
   ): GraphQLFieldResolver<unknown, Types['Context'], object> {
     if (resolver === defaultFieldResolver) return resolver;
-    return (parent, args, context, info) => {
-      if (Date.now() > (context as WithDeadline).deadline) throw deadlineExceeded();
-      return resolver(parent, args, context, info);
-    };
+    return withDeadline(resolver);
   }
+}
+
+/** Throws DEADLINE_EXCEEDED once the operation's deadline has passed. */
+export function checkDeadline(context: unknown): void {
+  if (Date.now() > (context as WithDeadline).deadline) throw deadlineExceeded();
+}
+
+/** The resolver, failing at once with DEADLINE_EXCEEDED once the operation's deadline has passed. */
+export function withDeadline<P, C, A>(resolver: GraphQLFieldResolver<P, C, A>): GraphQLFieldResolver<P, C, A> {
+  return (parent, args, context, info) => {
+    checkDeadline(context);
+    return resolver(parent, args, context, info);
+  };
 }
 
 SchemaBuilder.registerPlugin(deadlinePlugin, DeadlinePlugin);

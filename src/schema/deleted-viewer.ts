@@ -32,17 +32,22 @@ export class DeletedViewerPlugin<Types extends SchemaTypes> extends BasePlugin<T
     fieldConfig: PothosOutputFieldConfig<Types>,
   ): GraphQLFieldResolver<unknown, Types['Context'], object> {
     if (!ROOTS.has(fieldConfig.parentType)) return resolver;
-    return async (parent, args, context, info) => {
-      try {
-        return await resolver(parent, args, context, info);
-      } catch (error) {
-        const { viewer, deps } = context as Context;
-        if (viewer && !(error instanceof DomainError) && (await failedForGoneAccount(deps, viewer.id, error)))
-          throw accountGone();
-        throw error;
-      }
-    };
+    return answeringGoneAccounts(resolver);
   }
+}
+
+/** A root field's resolver that answers UNAUTHENTICATED when it failed because the viewer's account is gone. */
+export function answeringGoneAccounts<P, C, A>(resolver: GraphQLFieldResolver<P, C, A>): GraphQLFieldResolver<P, C, A> {
+  return async (parent, args, context, info) => {
+    try {
+      return await resolver(parent, args, context, info);
+    } catch (error) {
+      const { viewer, deps } = context as Context;
+      if (viewer && !(error instanceof DomainError) && (await failedForGoneAccount(deps, viewer.id, error)))
+        throw accountGone();
+      throw error;
+    }
+  };
 }
 
 SchemaBuilder.registerPlugin(deletedViewerPlugin, DeletedViewerPlugin);

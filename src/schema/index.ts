@@ -3,6 +3,11 @@
 // mutations.ts and subscriptions.ts for the root fields it adds.
 import { lexicographicSortSchema } from 'graphql';
 import { builder } from '../builder.ts';
+import type { Context } from '../context.ts';
+import { withDeadline } from './deadline.ts';
+import { answeringGoneAccounts } from './deleted-viewer.ts';
+import { mapPagePlanners } from './events/plans.ts';
+import { PlannedExecution } from './planned.ts';
 import './users/types.ts';
 import './users/queries.ts';
 import './users/mutations.ts';
@@ -30,6 +35,11 @@ import './moderation/queries.ts';
 import './moderation/mutations.ts';
 
 export const schema = builder.toSchema({ sortSchema: false });
+
+/** The queries answered without graphql-js walking their results (./planned.ts): the map pages. */
+export const planned = new PlannedExecution<Context>(schema, mapPagePlanners, (resolve) =>
+  withDeadline(answeringGoneAccounts(resolve)),
+);
 
 /** The schema as printed to schema.graphql: sorted, so diffs stay small. */
 export const sortedSchema = lexicographicSortSchema(schema);

@@ -2,7 +2,7 @@
 // (./pipeline.ts) through Apollo's hooks. Uploads (multipart) and JSON bodies are parsed here.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Server } from 'node:http';
-import { ApolloServer } from '@apollo/server';
+import { ApolloServer, HeaderMap } from '@apollo/server';
 import type { ApolloServerPlugin } from '@apollo/server';
 import {
   ApolloServerPluginCacheControlDisabled,
@@ -64,6 +64,27 @@ export async function createHttpHandler(pipeline: OperationPipeline, opts: HttpO
           });
           // Apollo answers an error thrown here with its extensions' HTTP status (429 for rate limits).
           if (refused.length) throw refused[0];
+        },
+        // A planned query (src/schema/planned.ts) answers here instead of Apollo's execution.
+        async responseForOperation({ schema, document, request, operationName }) {
+          const planned = pipeline.planned?.execute({
+            schema,
+            document,
+            operationName,
+            variableValues: request.variables,
+            contextValue,
+          });
+          if (!planned) return null;
+          const result = await planned;
+          // Variables it refused: Apollo's execution refuses them too, and answers that its way (400).
+          if (result.data === undefined) return null;
+          const http = { status: undefined as number | undefined, headers: new HeaderMap() };
+          if (!result.errors?.length) return { http, body: { kind: 'single', singleResult: { data: result.data } } };
+          // The errors formatted as Apollo formats those of its execution (its hooks do not run for this answer).
+          pipeline.locateInputErrors(document, request.variables, result.errors, schema);
+          if (result.errors.some(isRetryableError)) http.status = 503;
+          const errors = result.errors.map((e) => pipeline.formatError(e, 'http', requests.getStore()));
+          return { http, body: { kind: 'single', singleResult: { data: result.data, errors } } };
         },
         // Input graphql-js refused gets its extensions.field (./input-fields.ts) before formatError.
         async didEncounterErrors({ schema, document, request, errors, operation }) {

@@ -7,9 +7,11 @@
 // A transport only adapts these steps to its protocol's hooks. A new rule that every operation
 // must obey is a validation rule or a policy below, and both transports apply it.
 import { randomUUID } from 'node:crypto';
-import { GraphQLError, parse, specifiedRules, validate } from 'graphql';
+import { execute, GraphQLError, parse, specifiedRules, validate } from 'graphql';
 import type {
   DocumentNode,
+  ExecutionArgs,
+  ExecutionResult,
   GraphQLFormattedError,
   GraphQLSchema,
   OperationDefinitionNode,
@@ -41,6 +43,14 @@ export interface OperationRequest {
 
 /** A rule every operation passes before it executes, on either transport; it refuses by throwing. */
 export type OperationPolicy = (operation: OperationRequest) => Promise<void> | void;
+
+/**
+ * Runs the queries it has a plan for (src/schema/planned.ts): their result, or null for an
+ * operation that normal execution must run.
+ */
+export interface PlannedExecutor {
+  execute(args: ExecutionArgs): Promise<ExecutionResult> | ExecutionResult | null;
+}
 
 /** Who is asking, as both transports learn it (HTTP per request, WebSocket per connection). */
 export interface Caller {
@@ -134,6 +144,8 @@ export class OperationPipeline {
   constructor(
     readonly schema: GraphQLSchema,
     readonly deps: AppDeps,
+    /** Queries run from a plan instead of graphql-js's field-by-field execution; none: all executed. */
+    readonly planned: PlannedExecutor | null = null,
   ) {
     // Introspection follows the GraphiQL switch (GRAPHIQL): apps generate types from schema.graphql.
     this.validationRules = [...limitRules, ...introspectionRules(deps.config.graphiql)];
@@ -273,6 +285,11 @@ export class OperationPipeline {
    */
   startDeadline(context: Context, type: OperationRequest['type'], startedAt = Date.now()): void {
     context.deadline = type === 'query' ? startedAt + this.deps.config.operationTimeoutMs : Infinity;
+  }
+
+  /** Executes a query or mutation: from its plan when it has one, else field by field (graphql-js). */
+  execute(args: ExecutionArgs): Promise<ExecutionResult> | ExecutionResult {
+    return this.planned?.execute(args) ?? execute(args);
   }
 
   /** A fresh per-operation context (fresh loaders, so nothing cached outlives the operation). */

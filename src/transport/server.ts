@@ -21,6 +21,7 @@ import { createGraphiQLRouter } from './graphiql.ts';
 import { createHealthRouter, serveMetrics } from './health.ts';
 import { createHttpHandler } from './http.ts';
 import { OperationPipeline } from './pipeline.ts';
+import type { PlannedExecutor } from './pipeline.ts';
 import { useWebSocketServer } from './ws.ts';
 
 /** Limits on what a client may send. */
@@ -76,6 +77,8 @@ export interface RunningServer {
 export interface ServerOptions {
   schema: GraphQLSchema;
   deps: AppDeps;
+  /** Queries answered without graphql-js walking their results (src/schema/planned.ts); none: all executed. */
+  planned?: PlannedExecutor;
   /** Directory of locally stored files, served at /files; absent when S3 is used. */
   filesDir?: string;
   /** Shared cache for automatic persisted queries (Redis); Apollo's in-memory one otherwise. */
@@ -182,7 +185,7 @@ async function startFront(
   metrics: { url: string; close(): Promise<void> } | null,
 ): Promise<RunningServer> {
   const { deps } = opts;
-  const pipeline = new OperationPipeline(opts.schema, deps);
+  const pipeline = new OperationPipeline(opts.schema, deps, opts.planned);
   const app = express();
   const httpServer = createServer(httpServerTimeouts(deps.config), app);
   // Which hops' X-Forwarded-For to believe (TRUST_PROXY); req.ip is then the client's address.

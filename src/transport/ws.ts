@@ -4,7 +4,7 @@
 // connection caps, presence, and subscription fan-out (./fanout.ts).
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import { execute, getOperationAST, GraphQLError, OperationTypeNode, subscribe } from 'graphql';
+import { getOperationAST, GraphQLError, OperationTypeNode, subscribe } from 'graphql';
 import type { ExecutionArgs, ExecutionResult, FormattedExecutionResult } from 'graphql';
 
 const isAsyncIterable = (value: unknown): value is AsyncIterable<unknown> =>
@@ -350,7 +350,7 @@ export function useWebSocketServer(wsServer: WebSocketServer, pipeline: Operatio
       schema,
       connectionInitWaitTimeout: config.wsInitTimeoutSeconds * 1000,
       // Executions are tracked so shutdown waits for them; a subscription counts until it is set up.
-      execute: (args) => timed(args, () => execute(args)),
+      execute: (args) => timed(args, () => pipeline.execute(args)),
       subscribe: (args) =>
         timed(args, () => {
           const subscriber = subscribers.get(args.contextValue as object);

@@ -7,9 +7,13 @@ import { CLUSTER_LIMITS, eventClusters } from '../../services/events/clusters.ts
 import type { Page } from '../../services/events/search.ts';
 import { visibleEventWhere } from '../../services/events/visibility.ts';
 import { findVisibleEvent } from '../../services/events/index.ts';
+import { mapPages } from './plans.ts';
 import { BoundsInput, Event, EventCluster, EventConnection, EventFilter, EventRole } from './types.ts';
 
-/** Loads a page's events in one statement, with everything the query selects beneath `node`. */
+/**
+ * Loads a page's events in one statement, with everything the query selects beneath `node`
+ * (when the selection is not planned: ./plans.ts).
+ */
 async function toConnection(ctx: Context, info: GraphQLResolveInfo, page: Page) {
   const query = queryFromInfo({ context: ctx, info, path: ['edges', 'node'] });
   const ids = page.items.map((item) => item.id);
@@ -51,17 +55,7 @@ builder.queryFields((t) => ({
         bounds: t.arg({ type: BoundsInput, required: true, description: 'The viewport.' }),
         filter: t.arg({ type: EventFilter, description: 'Conditions; by default published events only.' }),
       },
-      resolve: async (_root, args, ctx, info) => {
-        const page = await search.eventsInBounds(
-          ctx.deps,
-          ctx.viewer?.id ?? null,
-          args.bounds,
-          args.filter,
-          args.first,
-          args.after,
-        );
-        return toConnection(ctx, info, page);
-      },
+      resolve: async (_root, args, ctx, info) => toConnection(ctx, info, await mapPages.eventsInBounds(ctx, args)),
     },
     EventConnection,
   ),
@@ -79,18 +73,7 @@ builder.queryFields((t) => ({
         }),
         filter: t.arg({ type: EventFilter, description: 'Conditions; by default published events only.' }),
       },
-      resolve: async (_root, args, ctx, info) => {
-        const page = await search.eventsNear(
-          ctx.deps,
-          ctx.viewer?.id ?? null,
-          { latitude: args.latitude, longitude: args.longitude },
-          args.radiusKm,
-          args.filter,
-          args.first,
-          args.after,
-        );
-        return toConnection(ctx, info, page);
-      },
+      resolve: async (_root, args, ctx, info) => toConnection(ctx, info, await mapPages.eventsNear(ctx, args)),
     },
     EventConnection,
   ),
@@ -107,18 +90,7 @@ builder.queryFields((t) => ({
         bounds: t.arg({ type: BoundsInput, description: 'Only events inside this viewport; anywhere when null.' }),
         filter: t.arg({ type: EventFilter, description: 'Conditions; by default published events only.' }),
       },
-      resolve: async (_root, args, ctx, info) => {
-        const page = await search.searchEvents(
-          ctx.deps,
-          ctx.viewer?.id ?? null,
-          args.query,
-          args.bounds,
-          args.filter,
-          args.first,
-          args.after,
-        );
-        return toConnection(ctx, info, page);
-      },
+      resolve: async (_root, args, ctx, info) => toConnection(ctx, info, await mapPages.searchEvents(ctx, args)),
     },
     EventConnection,
   ),

@@ -10,6 +10,8 @@ import type { Bounds } from './realtime.ts';
 import { EARTH_RADIUS_KM, haversineKm } from './geo.ts';
 import { visibleEventSql } from './visibility.ts';
 import { decodeCursor, encodeCursor } from '../../lib/cursors.ts';
+import { withEventColumns } from './columns.ts';
+import type { EventColumnRow, EventColumns } from './columns.ts';
 import type { CursorShape } from '../../lib/cursors.ts';
 import { isUuid, latitude, longitude, normalizeTags } from '../../lib/validation.ts';
 
@@ -32,8 +34,11 @@ export interface EventFilterInput {
 }
 
 export interface Page {
-  /** Event ids in order, with their cursors. */
-  items: Array<{ id: string; cursor: string }>;
+  /**
+   * Event ids in order, with their cursors; with the event's columns (`row`) when the page was
+   * asked for columns and read them in the same statement.
+   */
+  items: Array<{ id: string; cursor: string; row?: EventColumnRow }>;
   hasNextPage: boolean;
   hasPreviousPage: boolean;
 }
@@ -122,7 +127,23 @@ export function inBoundsSql(
     ORDER BY e.starts_at, e.id LIMIT ${limit}`;
 }
 
-/** Visible events in a viewport (crossing the antimeridian when west > east), by start time. */
+/** Runs a page's statement, with the events' columns when asked (`row` of each item). */
+async function pageRows<R extends { id: string }>(
+  deps: Pick<AppDeps, 'prisma'>,
+  viewerId: string | null,
+  page: Prisma.Sql,
+  orderBy: Prisma.Sql,
+  columns: EventColumns | undefined,
+): Promise<Array<R & EventColumnRow>> {
+  return deps.prisma.$queryRaw<Array<R & EventColumnRow>>(
+    columns ? withEventColumns(page, orderBy, viewerId, columns) : page,
+  );
+}
+
+/**
+ * Visible events in a viewport (crossing the antimeridian when west > east), by start time;
+ * with `columns`, each item's event columns are read in the same statement.
+ */
 export async function eventsInBounds(
   deps: Pick<AppDeps, 'prisma'>,
   viewerId: string | null,
@@ -130,20 +151,29 @@ export async function eventsInBounds(
   filter: EventFilterInput | null | undefined,
   first?: number | null,
   after?: string | null,
+  columns?: EventColumns,
 ): Promise<Page> {
   checkBounds(bounds);
   const size = pageSize(first);
-  const rows = await deps.prisma.$queryRaw<Array<{ id: string; startsAt: Date }>>(
+  const rows = await pageRows<{ id: string; startsAt: Date }>(
+    deps,
+    viewerId,
     inBoundsSql(viewerId, bounds, filter, size + 1, after),
+    Prisma.sql`page."startsAt", page.id`,
+    columns,
   );
   return toPage(
-    rows.map((r) => ({ id: r.id, cursor: encodeCursor(BOUNDS_CURSOR.list, [r.startsAt, r.id]) })),
+    rows.map((r) => ({
+      id: r.id,
+      cursor: encodeCursor(BOUNDS_CURSOR.list, [r.startsAt, r.id]),
+      row: columns && r,
+    })),
     size,
     Boolean(after),
   );
 }
 
-/** Visible events within radiusKm of a point, nearest first (great-circle distance). */
+/** Visible events within radiusKm of a point, nearest first (great-circle distance); `columns` as for eventsInBounds. */
 export async function eventsNear(
   deps: Pick<AppDeps, 'prisma'>,
   viewerId: string | null,
@@ -152,6 +182,7 @@ export async function eventsNear(
   filter: EventFilterInput | null | undefined,
   first?: number | null,
   after?: string | null,
+  columns?: EventColumns,
 ): Promise<Page> {
   latitude('latitude', point.latitude);
   longitude('longitude', point.longitude);
@@ -181,15 +212,22 @@ export async function eventsNear(
         return Prisma.sql`AND (s.distance, s.id) > (${d}::float8, ${id}::uuid)`;
       })()
     : Prisma.empty;
-  const rows = await deps.prisma.$queryRaw<Array<{ id: string; distance: number }>>`
+  const page = Prisma.sql`
     SELECT s.id, s.distance FROM (
       SELECT e.id, ${distance} AS distance FROM events e
       WHERE ${boxSql(bounds)} AND ${filterSql(viewerId, filter)}
     ) s
     WHERE s.distance <= ${radiusKm}::float8 ${keyset}
     ORDER BY s.distance, s.id LIMIT ${size + 1}`;
+  const rows = await pageRows<{ id: string; distance: number }>(
+    deps,
+    viewerId,
+    page,
+    Prisma.sql`page.distance, page.id`,
+    columns,
+  );
   return toPage(
-    rows.map((r) => ({ id: r.id, cursor: encodeCursor(NEAR_CURSOR.list, [r.distance, r.id]) })),
+    rows.map((r) => ({ id: r.id, cursor: encodeCursor(NEAR_CURSOR.list, [r.distance, r.id]), row: columns && r })),
     size,
     Boolean(after),
   );

@@ -1,0 +1,195 @@
+// The map queries' planned pages (../planned.ts): eventsInBounds, eventsNear and searchEvents
+// selecting the event's own fields, its counts, the viewer's part in it, and its host's public
+// profile. The page's ids come from the search service as for the resolvers; the events then
+// come in one statement naming exactly the selected columns (host and avatar joined in), and
+// are written straight into the response. A selection with anything else (attendees, comments,
+// the host's reputation, …) is executed by graphql-js as usual.
+import type { GraphQLObjectType } from 'graphql';
+import type { Context } from '../../context.ts';
+import * as search from '../../services/events/search.ts';
+import type { Bounds } from '../../services/events/realtime.ts';
+import type { EventFilterInput, Page } from '../../services/events/search.ts';
+import { isEventColumn, isHostColumn, loadEventColumns } from '../../services/events/columns.ts';
+import type { EventColumn, EventColumnRow, EventColumns, HostColumn } from '../../services/events/columns.ts';
+import { checkDeadline } from '../deadline.ts';
+import { leafSerializer } from '../planned.ts';
+import type { RootPlanner, Selected } from '../planned.ts';
+
+const viewerOf = (ctx: Context) => ctx.viewer?.id ?? null;
+
+/** The arguments the map queries share (Pothos' connection arguments and the query's own). */
+interface MapArgs {
+  bounds?: Bounds | null;
+  filter?: EventFilterInput | null;
+  first?: number | null;
+  after?: string | null;
+}
+
+/**
+ * Each map query's page of ids, from its arguments: its resolver (./queries.ts) and its planner
+ * read the same. With `columns`, a page that can reads its events' columns in the same statement.
+ */
+export const mapPages = {
+  eventsInBounds: (ctx: Context, args: MapArgs & { bounds: Bounds }, columns?: EventColumns) =>
+    search.eventsInBounds(ctx.deps, viewerOf(ctx), args.bounds, args.filter, args.first, args.after, columns),
+  eventsNear: (
+    ctx: Context,
+    args: MapArgs & { latitude: number; longitude: number; radiusKm: number },
+    columns?: EventColumns,
+  ) =>
+    search.eventsNear(
+      ctx.deps,
+      viewerOf(ctx),
+      { latitude: args.latitude, longitude: args.longitude },
+      args.radiusKm,
+      args.filter,
+      args.first,
+      args.after,
+      columns,
+    ),
+  // Several statements, one per tier it reads: its planner loads the columns after them.
+  searchEvents: (ctx: Context, args: MapArgs & { query: string }) =>
+    search.searchEvents(ctx.deps, viewerOf(ctx), args.query, args.bounds, args.filter, args.first, args.after),
+} satisfies Record<string, (ctx: Context, args: never, columns?: EventColumns) => Promise<Page>>;
+
+/** Writes one response object (or value) from its source. */
+type Write<S> = (source: S, ctx: Context) => unknown;
+
+/** An object with the selection's keys in order, each written from the same source. */
+function objectWriter<S>(entries: ReadonlyArray<readonly [string, Write<S>]>): Write<S> {
+  return (source, ctx) => {
+    const out: Record<string, unknown> = {};
+    for (const [key, write] of entries) out[key] = write(source, ctx);
+    return out;
+  };
+}
+
+/** The writer of each selected field, or null when one is not planned; __typename is the type's name. */
+function writers<S>(
+  selection: readonly Selected[],
+  type: GraphQLObjectType,
+  writerOf: (field: Selected) => Write<S> | null,
+): Write<S> | null {
+  const entries: Array<readonly [string, Write<S>]> = [];
+  for (const field of selection) {
+    const write = field.name === '__typename' ? () => type.name : writerOf(field);
+    if (!write) return null;
+    entries.push([field.key, write]);
+  }
+  return objectWriter(entries);
+}
+
+/** The columns a selection needs, gathered while its writers are compiled. */
+interface Columns {
+  event: Set<EventColumn>;
+  host: Set<HostColumn>;
+}
+
+function hostWriter(selection: readonly Selected[], type: GraphQLObjectType, columns: Columns) {
+  return writers<EventColumnRow>(selection, type, (field) => {
+    if (field.fields.length) return null;
+    const serialize = leafSerializer(type.getFields()[field.name]!.type);
+    if (field.name === 'avatarUrl') {
+      columns.host.add('avatarKey');
+      return (row, ctx) => {
+        const key = row['host.avatarKey'] as string | null;
+        return serialize(key === null ? null : ctx.deps.storage.publicUrl(key));
+      };
+    }
+    if (!isHostColumn(field.name)) return null;
+    columns.host.add(field.name);
+    const column = `host.${field.name}`;
+    return (row) => serialize(row[column]);
+  });
+}
+
+function eventWriter(selection: readonly Selected[], type: GraphQLObjectType, columns: Columns) {
+  return writers<EventColumnRow>(selection, type, (field) => {
+    if (field.name === 'host') return hostWriter(field.fields, unwrapObject(type, 'host'), columns);
+    if (field.fields.length || !isEventColumn(field.name)) return null;
+    columns.event.add(field.name);
+    const serialize = leafSerializer(type.getFields()[field.name]!.type);
+    const column = `event.${field.name}`;
+    return (row) => serialize(row[column]);
+  });
+}
+
+/** What a connection's writers read: the edges found, and the page they came from. */
+interface Loaded {
+  edges: Array<{ cursor: string; row: EventColumnRow }>;
+  page: Page;
+}
+
+function connectionWriter(selection: readonly Selected[], type: GraphQLObjectType, columns: Columns) {
+  return writers<Loaded>(selection, type, (field) => {
+    if (field.name === 'edges') {
+      const edgeObject = unwrapObject(type, 'edges');
+      const write = writers<Loaded['edges'][number]>(field.fields, edgeObject, (edgeField) => {
+        if (edgeField.name === 'cursor') return (edge) => edge.cursor;
+        if (edgeField.name !== 'node') return null;
+        const node = eventWriter(edgeField.fields, unwrapObject(edgeObject, 'node'), columns);
+        return node && ((edge, ctx) => node(edge.row, ctx));
+      });
+      return write && ((loaded, ctx) => loaded.edges.map((edge) => write(edge, ctx)));
+    }
+    if (field.name !== 'pageInfo') return null;
+    return writers<Loaded>(field.fields, unwrapObject(type, 'pageInfo'), (info) => {
+      switch (info.name) {
+        case 'hasNextPage':
+          return (loaded) => loaded.page.hasNextPage;
+        case 'hasPreviousPage':
+          return (loaded) => loaded.page.hasPreviousPage;
+        case 'startCursor':
+          return (loaded) => loaded.edges[0]?.cursor ?? null;
+        case 'endCursor':
+          return (loaded) => loaded.edges.at(-1)?.cursor ?? null;
+        default:
+          return null;
+      }
+    });
+  });
+}
+
+/** The object type a field returns, through its non-null and list wrappers. */
+function unwrapObject(type: GraphQLObjectType, field: string): GraphQLObjectType {
+  let t: unknown = type.getFields()[field]!.type;
+  while (t && typeof t === 'object' && 'ofType' in t) t = (t as { ofType: unknown }).ofType;
+  return t as GraphQLObjectType;
+}
+
+/** A planner for one map query: its page with the selected columns, in one statement where the page allows. */
+function pagePlanner<A>(
+  field: string,
+  pageOf: (ctx: Context, args: A, columns: EventColumns) => Promise<Page>,
+): RootPlanner<Context> {
+  return {
+    field,
+    compile(selection, type) {
+      const gathered: Columns = { event: new Set(), host: new Set() };
+      const write = connectionWriter(selection, type, gathered);
+      if (!write) return null;
+      const columns = { event: [...gathered.event], host: [...gathered.host] };
+      return async (args, ctx) => {
+        const page = await pageOf(ctx, args as A, columns);
+        // As in executed pages, whose events' resolvers check it: no more work, nor an answer, past the deadline.
+        if (page.items.length) checkDeadline(ctx);
+        const missing = page.items.filter((item) => !item.row).map((item) => item.id);
+        const loaded = await loadEventColumns(ctx.deps, viewerOf(ctx), missing, columns);
+        if (missing.length) checkDeadline(ctx);
+        // An event deleted between the page and its columns is left out, as the resolvers do.
+        const edges = page.items.flatMap((item) => {
+          const row = item.row ?? loaded.get(item.id);
+          return row ? [{ cursor: item.cursor, row }] : [];
+        });
+        return write({ edges, page }, ctx);
+      };
+    },
+  };
+}
+
+/** The map queries' planners, for ../planned.ts. */
+export const mapPagePlanners: readonly RootPlanner<Context>[] = [
+  pagePlanner('eventsInBounds', mapPages.eventsInBounds),
+  pagePlanner('eventsNear', mapPages.eventsNear),
+  pagePlanner('searchEvents', mapPages.searchEvents),
+];

@@ -1,0 +1,241 @@
+// Planned execution: a query whose every root field has a planner runs without graphql-js
+// walking its result. The hot documents (the map page: 200 events × a dozen fields) would
+// otherwise cost one wrapped resolution per field and row, thousands per request.
+//
+// A document is planned once (per operation) and the plan kept with it: its root fields'
+// selections are collected (fragments and aliases resolved, fields merged as graphql-js merges
+// them) and handed to their planners, which compile them into one loader and one writer per
+// field that build the response directly. graphql-js still runs the root level, on a small
+// schema of the planned fields whose results it passes through as they are: arguments,
+// variables, errors (located, null-propagated) and the resolver wrappers' rules stay exactly
+// those of normal execution. Anything a planner does not know (a field, an argument below the
+// root, a directive, an abstract type) leaves the document to normal execution, so planning
+// changes how fast an answer comes, never what it is; tests/events/planned-pages.test.ts
+// compares the two field by field.
+import { GraphQLNonNull, GraphQLObjectType, GraphQLScalarType, GraphQLSchema, isNonNullType, Kind } from 'graphql';
+import type {
+  DocumentNode,
+  ExecutionArgs,
+  ExecutionResult,
+  FieldNode,
+  FragmentDefinitionNode,
+  GraphQLFieldResolver,
+  GraphQLLeafType,
+  GraphQLOutputType,
+  OperationDefinitionNode,
+  SelectionSetNode,
+} from 'graphql';
+import { execute, getNamedType, isLeafType, isListType, isObjectType, OperationTypeNode } from 'graphql';
+
+/** A field of a selection, collected: its response key, its name, and its own fields (collected, merged). */
+export interface Selected {
+  key: string;
+  name: string;
+  fields: readonly Selected[];
+}
+
+/** Builds a root field's answer from its (coerced) arguments and the operation's context. */
+export type PlannedRoot<Ctx> = (args: Record<string, unknown>, ctx: Ctx) => Promise<unknown>;
+
+/** Plans one root Query field. */
+export interface RootPlanner<Ctx> {
+  /** The Query field it answers. */
+  field: string;
+  /**
+   * The loader and writer for this selection of the field (its type is the field's named
+   * type), or null when the selection has something the planner does not answer.
+   */
+  compile(selection: readonly Selected[], type: GraphQLObjectType): PlannedRoot<Ctx> | null;
+}
+
+/** Plain object types only; anything else (interfaces, unions, lists of roots) is left to graphql-js. */
+function namedObject(type: GraphQLOutputType): GraphQLObjectType | null {
+  const named = getNamedType(type);
+  return isObjectType(named) ? named : null;
+}
+
+/**
+ * The fields of `selectionSets` on `type` in response order, merged by response key (what
+ * graphql-js's collectFields does), recursively; null for what planning leaves to graphql-js:
+ * directives, arguments (below the root), fragments on another type, abstract types.
+ */
+function collect(
+  type: GraphQLObjectType,
+  selectionSets: readonly SelectionSetNode[],
+  fragments: ReadonlyMap<string, FragmentDefinitionNode>,
+  withArguments = false,
+): Array<Selected & { nodes: FieldNode[] }> | null {
+  const byKey = new Map<string, { name: string; nodes: FieldNode[] }>();
+  const visit = (set: SelectionSetNode, seen: Set<string>): boolean => {
+    for (const selection of set.selections) {
+      if (selection.directives?.length) return false;
+      if (selection.kind === Kind.FIELD) {
+        if (!withArguments && selection.arguments?.length) return false;
+        const key = selection.alias?.value ?? selection.name.value;
+        const entry = byKey.get(key);
+        if (entry) entry.nodes.push(selection);
+        else byKey.set(key, { name: selection.name.value, nodes: [selection] });
+        continue;
+      }
+      const fragment = selection.kind === Kind.INLINE_FRAGMENT ? selection : fragments.get(selection.name.value);
+      if (!fragment) return false;
+      if (fragment.typeCondition && fragment.typeCondition.name.value !== type.name) return false;
+      if (selection.kind === Kind.FRAGMENT_SPREAD) {
+        // A fragment spread twice in one selection adds nothing the second time.
+        if (seen.has(selection.name.value)) continue;
+        seen.add(selection.name.value);
+      }
+      if (!visit(fragment.selectionSet, seen)) return false;
+    }
+    return true;
+  };
+  for (const set of selectionSets) if (!visit(set, new Set())) return null;
+  const fields: Array<Selected & { nodes: FieldNode[] }> = [];
+  for (const [key, { name, nodes }] of byKey) {
+    if (name === '__typename') {
+      fields.push({ key, name, fields: [], nodes });
+      continue;
+    }
+    const field = type.getFields()[name];
+    if (!field) return null;
+    const sets = nodes.flatMap((node) => (node.selectionSet ? [node.selectionSet] : []));
+    if (sets.length === 0) {
+      fields.push({ key, name, fields: [], nodes });
+      continue;
+    }
+    const child = namedObject(field.type);
+    if (!child) return null;
+    const subfields = collect(child, sets, fragments);
+    if (!subfields) return null;
+    fields.push({ key, name, fields: subfields, nodes });
+  }
+  return fields;
+}
+
+/** A leaf value as graphql-js sends it: the type's serialize, lists mapped, non-null enforced. */
+export function leafSerializer(type: GraphQLOutputType): (value: unknown) => unknown {
+  if (isNonNullType(type)) {
+    const inner = leafSerializer(type.ofType);
+    return (value) => {
+      const result = inner(value);
+      if (result === null) throw new Error('Cannot return null for a non-nullable field');
+      return result;
+    };
+  }
+  if (isListType(type)) {
+    const item = leafSerializer(type.ofType);
+    return (value) => (value === null || value === undefined ? null : (value as unknown[]).map(item));
+  }
+  if (!isLeafType(type)) throw new Error(`${String(type)} is not a leaf type`);
+  const leaf: GraphQLLeafType = type;
+  return (value) => (value === null || value === undefined ? null : leaf.serialize(value));
+}
+
+/** What a planned root field resolves to: the answer its planner built, sent as it is. */
+const Planned = new GraphQLScalarType({
+  name: 'PlannedAnswer',
+  description: 'A root field’s answer built by its planner (never in the printed schema).',
+  serialize: (value) => value,
+});
+
+interface Plan {
+  /** The operation with its planned root fields' selections taken out. */
+  document: DocumentNode;
+}
+
+/** Runs the queries its planners can answer; see the top of this file. */
+export class PlannedExecution<Ctx> {
+  private readonly roots: GraphQLSchema;
+  private readonly planners: ReadonlyMap<string, RootPlanner<Ctx>>;
+  private readonly queryType: GraphQLObjectType;
+  /** Per document, per operation name: its plan, or null when it is not planned. */
+  private readonly plans = new WeakMap<DocumentNode, Map<string, Plan | null>>();
+  /** The compiled root of each planned root field node (of the plans' documents). */
+  private readonly compiled = new WeakMap<FieldNode, PlannedRoot<Ctx>>();
+
+  /**
+   * `wrap` gives the planned root fields the rules the schema's resolver wrappers apply to root
+   * fields (the execution deadline, the deleted-viewer check).
+   */
+  constructor(
+    schema: GraphQLSchema,
+    planners: readonly RootPlanner<Ctx>[],
+    wrap: (resolve: GraphQLFieldResolver<unknown, Ctx>) => GraphQLFieldResolver<unknown, Ctx>,
+  ) {
+    this.queryType = schema.getQueryType()!;
+    this.planners = new Map(planners.map((p) => [p.field, p]));
+    const resolve = wrap((_root, args: Record<string, unknown>, ctx, info) =>
+      this.compiled.get(info.fieldNodes[0]!)!(args, ctx),
+    );
+    const fields = Object.fromEntries(
+      planners.map(({ field: name }) => {
+        const field = this.queryType.getFields()[name];
+        if (!field) throw new Error(`No Query.${name} to plan`);
+        const args = Object.fromEntries(
+          field.args.map((a) => [a.name, { type: a.type, defaultValue: a.defaultValue }]),
+        );
+        const type = isNonNullType(field.type) ? new GraphQLNonNull(Planned) : Planned;
+        return [name, { type, args, resolve }];
+      }),
+    );
+    this.roots = new GraphQLSchema({ query: new GraphQLObjectType({ name: this.queryType.name, fields }) });
+  }
+
+  /**
+   * The operation's result when it is a planned query (its errors as graphql-js makes them,
+   * for the transport to format), or null when it must run through normal execution.
+   */
+  execute(args: ExecutionArgs): Promise<ExecutionResult> | ExecutionResult | null {
+    const plan = this.planOf(args.document, args.operationName);
+    if (!plan) return null;
+    return execute({ ...args, schema: this.roots, document: plan.document });
+  }
+
+  private planOf(document: DocumentNode, operationName: string | null | undefined): Plan | null {
+    let byName = this.plans.get(document);
+    if (!byName) this.plans.set(document, (byName = new Map<string, Plan | null>()));
+    const name = operationName ?? '';
+    let plan = byName.get(name);
+    if (plan === undefined) byName.set(name, (plan = this.plan(document, operationName)));
+    return plan;
+  }
+
+  private plan(document: DocumentNode, operationName: string | null | undefined): Plan | null {
+    const operations = document.definitions.filter((d) => d.kind === Kind.OPERATION_DEFINITION);
+    const operation = operationName
+      ? operations.find((o) => o.name?.value === operationName)
+      : operations.length === 1
+        ? operations[0]
+        : undefined;
+    if (!operation || operation.operation !== OperationTypeNode.QUERY || operation.directives?.length) return null;
+    // The root level runs through graphql-js: only fields there, each with a planner (or __typename).
+    const selections = operation.selectionSet.selections;
+    if (selections.some((s) => s.kind !== Kind.FIELD || s.directives?.length)) return null;
+    const fragments = new Map(
+      document.definitions.flatMap((d) => (d.kind === Kind.FRAGMENT_DEFINITION ? [[d.name.value, d] as const] : [])),
+    );
+    const roots = collect(this.queryType, [operation.selectionSet], fragments, true);
+    if (!roots) return null;
+    const planned: FieldNode[] = [];
+    for (const root of roots) {
+      if (root.name === '__typename') {
+        planned.push(root.nodes[0]!);
+        continue;
+      }
+      const planner = this.planners.get(root.name);
+      const type = namedObject(this.queryType.getFields()[root.name]!.type);
+      const compiled = planner && type ? planner.compile(root.fields, type) : null;
+      if (!compiled) return null;
+      // One node per response key (validation made the merged ones' arguments equal), without
+      // its selection: the planned schema's field is a leaf.
+      const node: FieldNode = { ...root.nodes[0]!, selectionSet: undefined };
+      this.compiled.set(node, compiled);
+      planned.push(node);
+    }
+    const rewritten: OperationDefinitionNode = {
+      ...operation,
+      selectionSet: { ...operation.selectionSet, selections: planned },
+    };
+    return { document: { kind: Kind.DOCUMENT, definitions: [rewritten] } };
+  }
+}
