@@ -159,7 +159,10 @@ export async function createApp(
     };
     const apqCache = config.redisUrl ? createRedisCache(config.redisUrl, config.redisPrefix, logger) : undefined;
     if (apqCache) closers.unshift(() => apqCache.close());
-    const server = await startServer({ schema, planned, deps, filesDir, apqCache }, { port: config.port, host: config.host });
+    const server = await startServer(
+      { schema, planned, deps, filesDir, apqCache },
+      { port: config.port, host: config.host },
+    );
     // Users of instances that died without closing their sockets go offline once their claims lapse.
     const sweeper = setInterval(
       () => {

@@ -10,6 +10,7 @@ import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapt
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { ConfigError } from '../config.ts';
 import { PrismaClient } from '../generated/prisma/client.ts';
+import type { Prisma as PrismaTypes } from '../generated/prisma/client.ts';
 import { applyMigrations } from './migrate.ts';
 import { DEFAULT_DATABASE_TIMEOUTS, GuardedPool } from './pool.ts';
 import type { DatabaseTimeouts } from './pool.ts';
@@ -33,6 +34,14 @@ export interface Database {
   migrate(): Promise<string[]>;
   /** Throws when the database cannot answer (used by /readyz). */
   ping(): Promise<void>;
+  /**
+   * Runs one read outside the ORM, its rows keyed by column as the driver parses them
+   * (numbers, booleans, text, text arrays, Dates), within the same deadlines and counted with
+   * the same statements: for hot reads that build their answer from rows themselves (the
+   * planned map pages). PostgreSQL: straight on the pool. PGlite: through Prisma, whose one
+   * connection also carries its transactions.
+   */
+  read<T>(sql: PrismaTypes.Sql): Promise<T[]>;
   /** Counts SQL statements, for tests that fail on N+1. */
   readonly statements: { count: number };
   /** Connection pool use (PostgreSQL only), for metrics. */
@@ -66,6 +75,7 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
   let closeDriver: () => Promise<void> = async () => {};
   let poolStats: Database['poolStats'] = () => null;
   let kind: Database['kind'];
+  let read: (sql: PrismaTypes.Sql) => Promise<unknown[]> = (sql) => prisma.$queryRaw<unknown[]>(sql);
   const timeouts = { ...DEFAULT_DATABASE_TIMEOUTS, ...opts.timeouts };
   const transactionOptions = transactionOptionsFor(timeouts);
   if (opts.url) {
@@ -89,6 +99,10 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
         connectionTimeoutMillis: Math.max(5_000, timeouts.connectMs),
       });
     closeDriver = () => pool.end();
+    read = async (sql) => {
+      statements.count += 1;
+      return (await pool.query(sql.text, sql.values)).rows as unknown[];
+    };
     poolStats = () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount });
   } else {
     kind = 'pglite';
@@ -116,6 +130,7 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
   return {
     kind,
     prisma,
+    read: read as Database['read'],
     statements,
     poolStats,
     migrate: async () => {

@@ -112,10 +112,13 @@ function collect(
   return fields;
 }
 
-/** A leaf value as graphql-js sends it: the type's serialize, lists mapped, non-null enforced. */
-export function leafSerializer(type: GraphQLOutputType): (value: unknown) => unknown {
+/**
+ * A leaf value as graphql-js sends it: the type's serialize, lists mapped, non-null enforced.
+ * `asSent`: the value is in the scalar's wire form already (an instant PostgreSQL formatted).
+ */
+export function leafSerializer(type: GraphQLOutputType, asSent = false): (value: unknown) => unknown {
   if (isNonNullType(type)) {
-    const inner = leafSerializer(type.ofType);
+    const inner = leafSerializer(type.ofType, asSent);
     return (value) => {
       const result = inner(value);
       if (result === null) throw new Error('Cannot return null for a non-nullable field');
@@ -123,11 +126,12 @@ export function leafSerializer(type: GraphQLOutputType): (value: unknown) => unk
     };
   }
   if (isListType(type)) {
-    const item = leafSerializer(type.ofType);
+    const item = leafSerializer(type.ofType, asSent);
     return (value) => (value === null || value === undefined ? null : (value as unknown[]).map(item));
   }
   if (!isLeafType(type)) throw new Error(`${String(type)} is not a leaf type`);
   const leaf: GraphQLLeafType = type;
+  if (asSent) return (value) => value ?? null;
   return (value) => (value === null || value === undefined ? null : leaf.serialize(value));
 }
 

@@ -9,7 +9,7 @@ import type { Context } from '../../context.ts';
 import * as search from '../../services/events/search.ts';
 import type { Bounds } from '../../services/events/realtime.ts';
 import type { EventFilterInput, Page } from '../../services/events/search.ts';
-import { isEventColumn, isHostColumn, loadEventColumns } from '../../services/events/columns.ts';
+import { isEventColumn, isHostColumn, isWireText, loadEventColumns } from '../../services/events/columns.ts';
 import type { EventColumn, EventColumnRow, EventColumns, HostColumn } from '../../services/events/columns.ts';
 import { checkDeadline } from '../deadline.ts';
 import { leafSerializer } from '../planned.ts';
@@ -85,21 +85,32 @@ interface Columns {
   host: Set<HostColumn>;
 }
 
+/** Public URLs of avatar keys, per operation: a map page shows a few hosts many times. */
+const avatarUrls = new WeakMap<Context, Map<string, string>>();
+function avatarUrl(ctx: Context, key: string): string {
+  let urls = avatarUrls.get(ctx);
+  if (!urls) avatarUrls.set(ctx, (urls = new Map()));
+  let url = urls.get(key);
+  if (url === undefined) urls.set(key, (url = ctx.deps.storage.publicUrl(key)));
+  return url;
+}
+
 function hostWriter(selection: readonly Selected[], type: GraphQLObjectType, columns: Columns) {
   return writers<EventColumnRow>(selection, type, (field) => {
     if (field.fields.length) return null;
-    const serialize = leafSerializer(type.getFields()[field.name]!.type);
     if (field.name === 'avatarUrl') {
       columns.host.add('avatarKey');
+      const send = leafSerializer(type.getFields()[field.name]!.type);
       return (row, ctx) => {
         const key = row['host.avatarKey'] as string | null;
-        return serialize(key === null ? null : ctx.deps.storage.publicUrl(key));
+        return send(key === null ? null : avatarUrl(ctx, key));
       };
     }
     if (!isHostColumn(field.name)) return null;
     columns.host.add(field.name);
-    const column = `host.${field.name}`;
-    return (row) => serialize(row[column]);
+    const column = `host.${field.name}` as const;
+    const send = leafSerializer(type.getFields()[field.name]!.type, isWireText(column));
+    return (row) => send(row[column]);
   });
 }
 
@@ -108,15 +119,16 @@ function eventWriter(selection: readonly Selected[], type: GraphQLObjectType, co
     if (field.name === 'host') return hostWriter(field.fields, unwrapObject(type, 'host'), columns);
     if (field.fields.length || !isEventColumn(field.name)) return null;
     columns.event.add(field.name);
-    const serialize = leafSerializer(type.getFields()[field.name]!.type);
+    const send = leafSerializer(type.getFields()[field.name]!.type, isWireText(field.name));
     const column = `event.${field.name}`;
-    return (row) => serialize(row[column]);
+    return (row) => send(row[column]);
   });
 }
 
 /** What a connection's writers read: the edges found, and the page they came from. */
 interface Loaded {
-  edges: Array<{ cursor: string; row: EventColumnRow }>;
+  /** Each edge's item (whose cursor is encoded only when read) and its event's columns. */
+  edges: Array<{ item: Page['items'][number]; row: EventColumnRow }>;
   page: Page;
 }
 
@@ -125,7 +137,7 @@ function connectionWriter(selection: readonly Selected[], type: GraphQLObjectTyp
     if (field.name === 'edges') {
       const edgeObject = unwrapObject(type, 'edges');
       const write = writers<Loaded['edges'][number]>(field.fields, edgeObject, (edgeField) => {
-        if (edgeField.name === 'cursor') return (edge) => edge.cursor;
+        if (edgeField.name === 'cursor') return (edge) => edge.item.cursor;
         if (edgeField.name !== 'node') return null;
         const node = eventWriter(edgeField.fields, unwrapObject(edgeObject, 'node'), columns);
         return node && ((edge, ctx) => node(edge.row, ctx));
@@ -140,9 +152,9 @@ function connectionWriter(selection: readonly Selected[], type: GraphQLObjectTyp
         case 'hasPreviousPage':
           return (loaded) => loaded.page.hasPreviousPage;
         case 'startCursor':
-          return (loaded) => loaded.edges[0]?.cursor ?? null;
+          return (loaded) => loaded.edges[0]?.item.cursor ?? null;
         case 'endCursor':
-          return (loaded) => loaded.edges.at(-1)?.cursor ?? null;
+          return (loaded) => loaded.edges.at(-1)?.item.cursor ?? null;
         default:
           return null;
       }
@@ -179,7 +191,7 @@ function pagePlanner<A>(
         // An event deleted between the page and its columns is left out, as the resolvers do.
         const edges = page.items.flatMap((item) => {
           const row = item.row ?? loaded.get(item.id);
-          return row ? [{ cursor: item.cursor, row }] : [];
+          return row ? [{ item, row }] : [];
         });
         return write({ edges, page }, ctx);
       };

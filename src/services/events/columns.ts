@@ -4,8 +4,11 @@
 import type { AppDeps } from '../../context.ts';
 import { Prisma } from '../../generated/prisma/client.ts';
 
-/** SQL over `events e`, its host `users h`, and the viewer's id (null when anonymous). */
-type ColumnSql = (viewerId: string | null) => Prisma.Sql;
+/**
+ * SQL over `events e`, its host `users h`, and the viewer's id (null when anonymous); `wireText`
+ * when the value comes as the API sends it (instants as ISO text).
+ */
+type ColumnSql = ((viewerId: string | null) => Prisma.Sql) & { wireText?: boolean };
 
 const plain =
   (sql: string): ColumnSql =>
@@ -18,6 +21,12 @@ const viewerHas =
     viewerId === null
       ? Prisma.raw('FALSE')
       : Prisma.sql`EXISTS (SELECT 1 FROM ${Prisma.raw(from)} x WHERE x.event_id = e.id AND x.user_id = ${viewerId}::uuid ${Prisma.raw(condition)})`;
+/**
+ * An instant as the DateTime scalar sends it (ISO 8601 in UTC with milliseconds), formatted by
+ * PostgreSQL: the driver then has no timestamp to parse and the client no Date to make.
+ */
+const instant = (column: string): ColumnSql =>
+  Object.assign(plain(`to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`), { wireText: true });
 const countOf = (table: string): ColumnSql => plain(`(SELECT count(*)::int FROM ${table} x WHERE x.event_id = e.id)`);
 
 /** An event's columns: the row's own, and what is counted or asked about the viewer. */
@@ -28,8 +37,8 @@ const EVENT = {
   latitude: plain('e.latitude'),
   longitude: plain('e.longitude'),
   locationName: plain('e.location_name'),
-  startsAt: plain('e.starts_at'),
-  endsAt: plain('e.ends_at'),
+  startsAt: instant('e.starts_at'),
+  endsAt: instant('e.ends_at'),
   isPublic: plain('e.is_public'),
   type: plain('e.type::text'),
   status: plain('e.status::text'),
@@ -39,8 +48,8 @@ const EVENT = {
   interestTags: plain('e.interest_tags'),
   autoMatchingEnabled: plain('e.auto_matching_enabled'),
   version: plain('e.version'),
-  createdAt: plain('e.created_at'),
-  updatedAt: plain('e.updated_at'),
+  createdAt: instant('e.created_at'),
+  updatedAt: instant('e.updated_at'),
   viewerIsHost: (viewerId) => (viewerId === null ? Prisma.raw('FALSE') : Prisma.sql`(e.host_id = ${viewerId}::uuid)`),
   viewerIsAttending: viewerHas('event_attendees'),
   viewerIsInvited: viewerHas('event_invitations', 'AND x.declined_at IS NULL'),
@@ -64,7 +73,7 @@ const HOST = {
   isCertified: plain('h.is_certified'),
   isDeleted: plain('(h.deleted_at IS NOT NULL)'),
   role: plain('h.role::text'),
-  createdAt: plain('h.created_at'),
+  createdAt: instant('h.created_at'),
   // At most one primary image per user (images_user_id_is_primary_key).
   avatarKey: plain('(SELECT i.key FROM images i WHERE i.user_id = h.id AND i.is_primary)'),
 } satisfies Record<string, ColumnSql>;
@@ -76,6 +85,11 @@ export const EVENT_COLUMNS = Object.keys(EVENT) as EventColumn[];
 export const HOST_COLUMNS = Object.keys(HOST) as HostColumn[];
 export const isEventColumn = (name: string): name is EventColumn => Object.hasOwn(EVENT, name);
 export const isHostColumn = (name: string): name is HostColumn => Object.hasOwn(HOST, name);
+/** True for columns read as the API sends them (instants in the DateTime scalar's ISO form). */
+export const isWireText = (column: EventColumn | `host.${HostColumn}`) => {
+  const [table, name] = column.startsWith('host.') ? [HOST, column.slice(5)] : [EVENT, column];
+  return (table as Record<string, ColumnSql>)[name]?.wireText === true;
+};
 
 /** What to read of each event: its columns, and its host's (none: no join). */
 export interface EventColumns {
@@ -127,12 +141,12 @@ export function eventColumnsSql(viewerId: string | null, ids: readonly string[],
  * is the caller's affair: the ids come from a page that applied the rule.
  */
 export async function loadEventColumns(
-  deps: Pick<AppDeps, 'prisma'>,
+  deps: Pick<AppDeps, 'db'>,
   viewerId: string | null,
   ids: readonly string[],
   columns: EventColumns,
 ): Promise<Map<string, EventColumnRow>> {
   if (ids.length === 0) return new Map();
-  const rows = await deps.prisma.$queryRaw<EventColumnRow[]>(eventColumnsSql(viewerId, ids, columns));
+  const rows = await deps.db.read<EventColumnRow>(eventColumnsSql(viewerId, ids, columns));
   return new Map(rows.map((row) => [row.id as string, row]));
 }

@@ -12,7 +12,7 @@ import { visibleEventSql } from './visibility.ts';
 import { decodeCursor, encodeCursor } from '../../lib/cursors.ts';
 import { withEventColumns } from './columns.ts';
 import type { EventColumnRow, EventColumns } from './columns.ts';
-import type { CursorShape } from '../../lib/cursors.ts';
+import type { CursorShape, CursorValue } from '../../lib/cursors.ts';
 import { isUuid, latitude, longitude, normalizeTags } from '../../lib/validation.ts';
 
 export const MAP_PAGE = { default: 100, max: 500 } as const;
@@ -75,6 +75,18 @@ export const SUSPENDED_HOST_IDS_SQL = Prisma.sql`ARRAY(
 /** Events whose host is not suspended now, for `events e`. */
 export const SUSPENDED_HOSTS_SQL = Prisma.sql`e.host_id <> ALL(${SUSPENDED_HOST_IDS_SQL})`;
 
+/** A page item whose cursor is encoded when it is read: most map pages send one cursor at most (endCursor). */
+function item(id: string, list: string, values: CursorValue[], row?: EventColumnRow): Page['items'][number] {
+  let cursor: string | undefined;
+  return {
+    id,
+    row,
+    get cursor() {
+      return (cursor ??= encodeCursor(list, values));
+    },
+  };
+}
+
 /** The filter as SQL over `events e`; visibility always applies. Statuses default to PUBLISHED. */
 export function filterSql(viewerId: string | null, filter: EventFilterInput | null | undefined): Prisma.Sql {
   const parts: Prisma.Sql[] = [visibleEventSql(viewerId)];
@@ -129,15 +141,16 @@ export function inBoundsSql(
 
 /** Runs a page's statement, with the events' columns when asked (`row` of each item). */
 async function pageRows<R extends { id: string }>(
-  deps: Pick<AppDeps, 'prisma'>,
+  deps: Pick<AppDeps, 'prisma' | 'db'>,
   viewerId: string | null,
   page: Prisma.Sql,
   orderBy: Prisma.Sql,
   columns: EventColumns | undefined,
 ): Promise<Array<R & EventColumnRow>> {
-  return deps.prisma.$queryRaw<Array<R & EventColumnRow>>(
-    columns ? withEventColumns(page, orderBy, viewerId, columns) : page,
-  );
+  // With columns, the rows are the answer itself: read without the ORM (db.read).
+  return columns
+    ? deps.db.read<R & EventColumnRow>(withEventColumns(page, orderBy, viewerId, columns))
+    : deps.prisma.$queryRaw<Array<R & EventColumnRow>>(page);
 }
 
 /**
@@ -145,7 +158,7 @@ async function pageRows<R extends { id: string }>(
  * with `columns`, each item's event columns are read in the same statement.
  */
 export async function eventsInBounds(
-  deps: Pick<AppDeps, 'prisma'>,
+  deps: Pick<AppDeps, 'prisma' | 'db'>,
   viewerId: string | null,
   bounds: Bounds,
   filter: EventFilterInput | null | undefined,
@@ -163,11 +176,7 @@ export async function eventsInBounds(
     columns,
   );
   return toPage(
-    rows.map((r) => ({
-      id: r.id,
-      cursor: encodeCursor(BOUNDS_CURSOR.list, [r.startsAt, r.id]),
-      row: columns && r,
-    })),
+    rows.map((r) => item(r.id, BOUNDS_CURSOR.list, [r.startsAt, r.id], columns && r)),
     size,
     Boolean(after),
   );
@@ -175,7 +184,7 @@ export async function eventsInBounds(
 
 /** Visible events within radiusKm of a point, nearest first (great-circle distance); `columns` as for eventsInBounds. */
 export async function eventsNear(
-  deps: Pick<AppDeps, 'prisma'>,
+  deps: Pick<AppDeps, 'prisma' | 'db'>,
   viewerId: string | null,
   point: { latitude: number; longitude: number },
   radiusKm: number,
@@ -227,7 +236,7 @@ export async function eventsNear(
     columns,
   );
   return toPage(
-    rows.map((r) => ({ id: r.id, cursor: encodeCursor(NEAR_CURSOR.list, [r.distance, r.id]), row: columns && r })),
+    rows.map((r) => item(r.id, NEAR_CURSOR.list, [r.distance, r.id], columns && r)),
     size,
     Boolean(after),
   );
@@ -352,11 +361,7 @@ export async function searchEvents(
       const rows = await deps.prisma.$queryRaw<Array<{ id: string; startsAt: Date }>>(
         searchSql(viewerId, query, bounds, filter, size + 1 - items.length, position),
       );
-      for (const r of rows)
-        items.push({
-          id: r.id,
-          cursor: encodeCursor(SEARCH_CURSOR.list, [tier, segment, r.startsAt, r.id, start.pivot]),
-        });
+      for (const r of rows) items.push(item(r.id, SEARCH_CURSOR.list, [tier, segment, r.startsAt, r.id, start.pivot]));
     }
   }
   if (items.length === 0) {
