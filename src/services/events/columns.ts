@@ -25,8 +25,9 @@ const viewerHas =
  * An instant as the DateTime scalar sends it (ISO 8601 in UTC with milliseconds), formatted by
  * PostgreSQL: the driver then has no timestamp to parse and the client no Date to make.
  */
-const instant = (column: string): ColumnSql =>
-  Object.assign(plain(`to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`), { wireText: true });
+export const instantSql = (column: string) =>
+  Prisma.raw(`to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`);
+const instant = (column: string): ColumnSql => Object.assign(() => instantSql(column), { wireText: true });
 const countOf = (table: string): ColumnSql => plain(`(SELECT count(*)::int FROM ${table} x WHERE x.event_id = e.id)`);
 
 /** An event's columns: the row's own, and what is counted or asked about the viewer. */
@@ -115,8 +116,8 @@ function selectColumns(viewerId: string | null, columns: EventColumns) {
 /**
  * A page's statement (its rows' id and order keys, in order) with the columns of each row's
  * event added, as one statement: the page is found first (by its own plan, an index-only scan
- * for the map), then only its rows' events and hosts are read. `orderBy` names the page's
- * columns (`page.<column>`), as its ORDER BY did.
+ * for the map), then only its rows' events and hosts are read. `orderBy` is the page's
+ * order again, over `page` and its event `e`.
  */
 export function withEventColumns(
   page: Prisma.Sql,

@@ -10,7 +10,7 @@ import type { Bounds } from './realtime.ts';
 import { EARTH_RADIUS_KM, haversineKm } from './geo.ts';
 import { visibleEventSql } from './visibility.ts';
 import { decodeCursor, encodeCursor } from '../../lib/cursors.ts';
-import { withEventColumns } from './columns.ts';
+import { instantSql, withEventColumns } from './columns.ts';
 import type { EventColumnRow, EventColumns } from './columns.ts';
 import type { CursorShape, CursorValue } from '../../lib/cursors.ts';
 import { isUuid, latitude, longitude, normalizeTags } from '../../lib/validation.ts';
@@ -134,7 +134,8 @@ export function inBoundsSql(
         return Prisma.sql`AND (e.starts_at, e.id) > (${startsAt}, ${id}::uuid)`;
       })()
     : Prisma.empty;
-  return Prisma.sql`SELECT e.id, e.starts_at AS "startsAt" FROM events e
+  // The start time as the cursor holds it (ISO text): no timestamp to parse per row.
+  return Prisma.sql`SELECT e.id, ${instantSql('e.starts_at')} AS "startsAt" FROM events e
     WHERE ${boxSql(bounds)} AND ${filterSql(viewerId, filter)} ${keyset}
     ORDER BY e.starts_at, e.id LIMIT ${limit}`;
 }
@@ -168,11 +169,11 @@ export async function eventsInBounds(
 ): Promise<Page> {
   checkBounds(bounds);
   const size = pageSize(first);
-  const rows = await pageRows<{ id: string; startsAt: Date }>(
+  const rows = await pageRows<{ id: string; startsAt: string }>(
     deps,
     viewerId,
     inBoundsSql(viewerId, bounds, filter, size + 1, after),
-    Prisma.sql`page."startsAt", page.id`,
+    Prisma.sql`e.starts_at, e.id`,
     columns,
   );
   return toPage(
