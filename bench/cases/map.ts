@@ -470,22 +470,19 @@ function targetsFor(scene: ThroughputScene, raw: RawEndpoint): { main: Target[];
   return { main, sessionAB };
 }
 
-/** SQL statements one map request costs, and their text, from the app's Prisma query events. */
+/** SQL statements one map request costs, and their text, from the app's statement counter. */
 async function statementsOf(
   bench: BenchApp,
   request: () => Promise<unknown>,
 ): Promise<{ count: number; texts: string[] }> {
   const texts: string[] = [];
-  const listen = (e: { query: string }) => texts.push(e.query.replace(/\s+/g, ' ').trim());
-  const prisma = bench.app.deps.prisma as unknown as {
-    $on(event: 'query', cb: (e: { query: string }) => void): void;
-  };
-  prisma.$on('query', listen);
-  const before = bench.app.deps.db.statements.count;
-  await request();
-  const count = bench.app.deps.db.statements.count - before;
-  // Prisma offers no way to remove a listener; later requests' texts are simply not read.
-  return { count, texts: texts.slice(0, count) };
+  const stop = bench.app.deps.db.onStatement((text) => texts.push(text.replace(/\s+/g, ' ').trim()));
+  try {
+    await request();
+  } finally {
+    stop();
+  }
+  return { count: texts.length, texts };
 }
 
 /** The throughput page: 200 visible events in Berlin, 30 hidden ones among them, 300 in Paris. */
@@ -752,7 +749,7 @@ export const runStatementCount: BenchCase = async (env) => {
       met: counts[i] === base,
     }));
     const notes = [
-      'Counted with the app’s own statement counter (Prisma query events; what tests/helpers/client.ts countStatements uses), signed in, first: 500, one request after a warm-up request.',
+      'Counted with the app’s own statement counter (db.statements and db.onStatement: Prisma’s statements and the planned pages’ reads; what tests/helpers/client.ts countStatements uses), signed in, first: 500, one request after a warm-up request.',
       `Statements of the 500-event request:\n${texts[2]!.map((t, i) => `${i + 1}. ${t}`).join('\n')}`,
     ];
     return { id: '2', title: 'SQL statements per map request', figures, notes, seconds: 0 };

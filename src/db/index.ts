@@ -44,6 +44,8 @@ export interface Database {
   read<T>(sql: PrismaTypes.Sql): Promise<T[]>;
   /** Counts SQL statements, for tests that fail on N+1. */
   readonly statements: { count: number };
+  /** Calls `listener` with the text of each statement counted from now on (the bench prints them); returns its removal. */
+  onStatement(listener: (text: string) => void): () => void;
   /** Connection pool use (PostgreSQL only), for metrics. */
   poolStats(): { total: number; idle: number; waiting: number } | null;
   close(): Promise<void>;
@@ -100,7 +102,7 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
       });
     closeDriver = () => pool.end();
     read = async (sql) => {
-      statements.count += 1;
+      counted(sql.text);
       return (await pool.query(sql.text, sql.values)).rows as unknown[];
     };
     poolStats = () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount });
@@ -122,9 +124,14 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
     transactionOptions,
   });
   const statements = { count: 0 };
+  const listeners = new Set<(text: string) => void>();
+  const counted = (text: string) => {
+    statements.count += 1;
+    for (const listener of listeners) listener(text);
+  };
   prisma.$on('query', (event) => {
     // Transaction control is not counted: a background transaction's COMMIT carries no mark.
-    if (!event.query.startsWith(BACKGROUND_SQL) && !TRANSACTION_CONTROL.test(event.query)) statements.count += 1;
+    if (!event.query.startsWith(BACKGROUND_SQL) && !TRANSACTION_CONTROL.test(event.query)) counted(event.query);
   });
 
   return {
@@ -132,6 +139,10 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
     prisma,
     read: read as Database['read'],
     statements,
+    onStatement(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
     poolStats,
     migrate: async () => {
       // The engine reports an unreachable or missing database as a WASM stack trace; a plain
