@@ -89,7 +89,7 @@ interface Columns {
 const avatarUrls = new WeakMap<Context, Map<string, string>>();
 function avatarUrl(ctx: Context, key: string): string {
   let urls = avatarUrls.get(ctx);
-  if (!urls) avatarUrls.set(ctx, (urls = new Map()));
+  if (!urls) avatarUrls.set(ctx, (urls = new Map<string, string>()));
   let url = urls.get(key);
   if (url === undefined) urls.set(key, (url = ctx.deps.storage.publicUrl(key)));
   return url;
