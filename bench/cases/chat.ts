@@ -13,14 +13,13 @@ import { createDatabase } from '../../tests/helpers/database.ts';
 import { befriendAndOpenChat, gql, registerUsers, signedInSocket } from '../clients/gql.ts';
 import type { BenchUser } from '../clients/gql.ts';
 import { round, sleep, summarize, wallClockMs } from '../lib/latency.ts';
-import { profileNote, summarizeProfile } from '../lib/profile.ts';
+import { PROFILES_DIR, profileNote, summarizeProfile } from '../lib/profile.ts';
 import type { Summary } from '../lib/latency.ts';
 import { deploymentSecrets, startServerProcess } from '../lib/server-process.ts';
 import type { ServerProcess } from '../lib/server-process.ts';
 import type { BenchCase, BenchEnv, Figure } from '../lib/types.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const PROFILES_DIR = join(ROOT, 'bench', 'results', 'profiles');
 const RATE = 200;
 /** A rate this machine keeps up with, measured first for reference: latency without queueing. */
 const LOW_RATE = 50;

@@ -15,14 +15,13 @@ import { startBenchApp } from '../lib/app.ts';
 import type { BenchApp } from '../lib/app.ts';
 import { round, sleep, summarize, wallClockMs } from '../lib/latency.ts';
 import type { Summary } from '../lib/latency.ts';
-import { profileDuring, profileNote, summarizeProfile } from '../lib/profile.ts';
+import { PROFILES_DIR, profileDuring, profileNote, summarizeProfile } from '../lib/profile.ts';
 import { GC_ON_SIGNAL_ARGS, startServerProcess } from '../lib/server-process.ts';
 import type { BenchCase, BenchEnv, Figure } from '../lib/types.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const SUBSCRIBERS_SCRIPT = join(ROOT, 'bench', 'clients', 'subscribers.ts');
 const BARE_WS_SCRIPT = join(ROOT, 'bench', 'clients', 'bare-ws-server.ts');
-const PROFILES_DIR = join(ROOT, 'bench', 'results', 'profiles');
 const BERLIN = { latitude: 52.52, longitude: 13.405 };
 /** Distinct viewports, all containing the event, of different sizes and offsets (as map screens are). */
 const VIEWPORTS = 24;

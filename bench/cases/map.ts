@@ -8,8 +8,10 @@
 //      seam) against one that checks, interleaved, and the check's share of the CPU profile.
 //   2. SQL statements per map request at 10, 100 and 500 events in the viewport.
 import { createHash } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { isDeepStrictEqual } from 'node:util';
 import autocannon from 'autocannon';
@@ -19,7 +21,7 @@ import type { BenchApp } from '../lib/app.ts';
 import type { AppSeams } from '../../src/app.ts';
 import { postOk, registerUser } from '../clients/gql.ts';
 import { cpuMs } from '../lib/proc.ts';
-import { inclusiveShare, profileDuring, profileNote, summarizeProfile } from '../lib/profile.ts';
+import { inclusiveShare, PROFILES_DIR, profileDuring, profileNote, summarizeProfile } from '../lib/profile.ts';
 import { installPeerSql, normalizePeerPage, peerMapBody, startPostGraphilePeer } from '../peers/postgraphile.ts';
 import type { PostGraphilePeer } from '../peers/postgraphile.ts';
 import type { BenchCase, BenchEnv, Figure } from '../lib/types.ts';
@@ -654,6 +656,8 @@ export const runThroughput: BenchCase = async (env) => {
     // Profiled on its own run: the profiler's overhead stays out of the measured figures.
     env.log('profiling the GraphQL target');
     const rawProfile = await profileDuring(() => hammer(targets[1]!, profileSeconds));
+    await mkdir(PROFILES_DIR, { recursive: true });
+    await writeFile(join(PROFILES_DIR, 'map-page.cpuprofile'), JSON.stringify(rawProfile));
     const profile = summarizeProfile(rawProfile);
     // The session check's own CPU, independent of the throughput noise: samples inside sessions.ts.
     const sessionShare = inclusiveShare(rawProfile, (frame) => frame.url.endsWith('/src/auth/sessions.ts'));

@@ -3,7 +3,11 @@
 // time goes without opening DevTools. Used by cases 1 (map) and 3 (fan-out); keep the API stable.
 import { Session } from 'node:inspector/promises';
 import type { Profiler, Runtime } from 'node:inspector';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+/** Where the cases write their .cpuprofile files (for DevTools or speedscope; not committed). */
+export const PROFILES_DIR = join(import.meta.dirname, '..', 'results', 'profiles');
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 

@@ -72,6 +72,8 @@ function collect(
       if (selection.kind === Kind.FIELD) {
         if (!withArguments && selection.arguments?.length) return false;
         const key = selection.alias?.value ?? selection.name.value;
+        // graphql-js answers with null-prototype objects; a planner's may not: this key stays with graphql-js.
+        if (key === '__proto__') return false;
         const entry = byKey.get(key);
         if (entry) entry.nodes.push(selection);
         else byKey.set(key, { name: selection.name.value, nodes: [selection] });

@@ -216,8 +216,14 @@ async function startFront(
     apqCache: opts.apqCache,
     drain: async () => void (await ws.dispose()),
   });
-  app.use('/graphql', ...http.handlers);
-  app.use('/graphql', http.errors);
+  // GraphQL answers carry no ETag: hashing every response (60 KB for a map page) costs more
+  // than the 304s it could save, as the operation runs in full either way. A mounted app of its
+  // own for that setting; it inherits the rest (trust proxy).
+  const graphqlApp = express();
+  graphqlApp.set('etag', false);
+  graphqlApp.disable('x-powered-by');
+  graphqlApp.use(...http.handlers, http.errors);
+  app.use('/graphql', graphqlApp);
 
   const url = await listenOn(httpServer, { ...listen, variable: 'PORT' });
 

@@ -205,6 +205,12 @@ describe('planned map pages', () => {
       postQuery(server, withDirective, viewer.accessToken, variables(3)),
     );
     expect(statements).toBeGreaterThan(1);
+    // An alias an object literal would take for the prototype stays with graphql-js too.
+    const proto = mapQuery('eventsInBounds').replace('__typename cursor', '__typename __proto__: cursor');
+    const answer = await postQuery(server, proto, viewer.accessToken, variables(3));
+    const edges = (answer.body.data as { page: { edges: Array<Record<string, unknown>> } }).page.edges;
+    expect(edges.length).toBeGreaterThan(0);
+    for (const edge of edges) expect(Object.keys(edge)).toEqual(['__typename', '__proto__', 'node']);
   });
 
   it('refuses bad input as normal execution does: same errors, same status', async () => {

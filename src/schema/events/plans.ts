@@ -55,13 +55,18 @@ export const mapPages = {
 /** Writes one response object (or value) from its source. */
 type Write<S> = (source: S, ctx: Context) => unknown;
 
-/** An object with the selection's keys in order, each written from the same source. */
+/**
+ * An object with the selection's keys in order, each written from the same source: one object
+ * literal, by a function written once per plan. Objects of one shape built without a loop are
+ * three times faster to make than by assigning keys in a loop, and faster to serialize. The
+ * keys are GraphQL names (validated: letters, digits, underscores), JSON-quoted; `__proto__`,
+ * which a literal would take for the prototype, is never planned (../planned.ts).
+ */
 function objectWriter<S>(entries: ReadonlyArray<readonly [string, Write<S>]>): Write<S> {
-  return (source, ctx) => {
-    const out: Record<string, unknown> = {};
-    for (const [key, write] of entries) out[key] = write(source, ctx);
-    return out;
-  };
+  const fields = entries.map(([key], i) => `${JSON.stringify(key)}: w[${i}](s, c)`).join(', ');
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- generated from validated names, see above
+  const make = new Function('w', `return (s, c) => ({ ${fields} });`) as (w: Array<Write<S>>) => Write<S>;
+  return make(entries.map(([, write]) => write));
 }
 
 /** The writer of each selected field, or null when one is not planned; __typename is the type's name. */

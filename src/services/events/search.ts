@@ -76,16 +76,22 @@ export const SUSPENDED_HOST_IDS_SQL = Prisma.sql`ARRAY(
 export const SUSPENDED_HOSTS_SQL = Prisma.sql`e.host_id <> ALL(${SUSPENDED_HOST_IDS_SQL})`;
 
 /** A page item whose cursor is encoded when it is read: most map pages send one cursor at most (endCursor). */
-function item(id: string, list: string, values: CursorValue[], row?: EventColumnRow): Page['items'][number] {
-  let cursor: string | undefined;
-  return {
-    id,
-    row,
-    get cursor() {
-      return (cursor ??= encodeCursor(list, values));
-    },
-  };
+class PageItem {
+  #cursor: string | undefined;
+  constructor(
+    readonly id: string,
+    private readonly list: string,
+    private readonly values: CursorValue[],
+    readonly row?: EventColumnRow,
+  ) {}
+
+  get cursor(): string {
+    return (this.#cursor ??= encodeCursor(this.list, this.values));
+  }
 }
+
+const item = (id: string, list: string, values: CursorValue[], row?: EventColumnRow): Page['items'][number] =>
+  new PageItem(id, list, values, row);
 
 /** The filter as SQL over `events e`; visibility always applies. Statuses default to PUBLISHED. */
 export function filterSql(viewerId: string | null, filter: EventFilterInput | null | undefined): Prisma.Sql {
