@@ -7,8 +7,10 @@ export class UnsafeKeyError extends Error {
   override name = 'UnsafeKeyError';
 }
 
-const SEGMENT = /^[A-Za-z0-9._-]+$/;
-const DOTS_ONLY = /^\.+$/;
+/** A segment: `[A-Za-z0-9._-]`, not dots only (`.`, `..`): dots, then one other allowed character, then any. */
+const SEGMENT = String.raw`\.*[A-Za-z0-9_-][A-Za-z0-9._-]*`;
+/** Segments joined by single slashes: no empty segment, no leading or trailing slash. */
+const SAFE_KEY = new RegExp(`^${SEGMENT}(?:/${SEGMENT})*$`);
 
 /**
  * Throws unless the key is a relative path of `[A-Za-z0-9._-]` segments, with no empty or dots-only (`.`, `..`)
@@ -19,14 +21,14 @@ export function assertSafeKey(key: string): void {
     typeof key === 'string' &&
     key.length > 0 &&
     key.length <= MAX_KEY_LENGTH &&
-    key.split('/').every((segment) => SEGMENT.test(segment) && !DOTS_ONLY.test(segment));
+    SAFE_KEY.test(key);
   if (!safe) throw new UnsafeKeyError(`Unsafe storage key: ${JSON.stringify(String(key).slice(0, 100))}`);
 }
 
 /** The public URL of a key under a base URL: the base (trailing slashes trimmed), `/`, the key. */
 export function joinUrl(base: string, key: string): string {
   assertSafeKey(key);
-  return `${base.replace(/\/+$/, '')}/${key}`;
+  return `${base.endsWith('/') ? base.replace(/\/+$/, '') : base}/${key}`;
 }
 
 /**
