@@ -18,6 +18,7 @@ import type { Summary } from '../lib/latency.ts';
 import { PROFILES_DIR, profileDuring, profileNote, summarizeProfile } from '../lib/profile.ts';
 import { GC_ON_SIGNAL_ARGS, startServerProcess } from '../lib/server-process.ts';
 import type { BenchCase, BenchEnv, Figure } from '../lib/types.ts';
+import { codec } from '../../src/pubsub/hub.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const SUBSCRIBERS_SCRIPT = join(ROOT, 'bench', 'clients', 'subscribers.ts');
@@ -32,8 +33,9 @@ const MEASURED_CHANGES = 10;
 const PROFILED_CHANGES = 3;
 /** Pause between changes once all deliveries arrived, so changes never overlap. */
 const GAP_MS = 200;
-const TARGETS: Record<number, number> = { 1000: 50, 5000: 250 };
-const RSS_TARGET_KB = 30;
+const TARGETS: Record<number, number> = { 1000: 50, 5000: 250, 10000: 500 };
+/** Server RSS per idle subscribed connection, at 5,000 connections. */
+const RSS_TARGET_KB = 12;
 
 // What a map screen subscribes to: the change plus what it draws for the pin.
 export const MAP_SUBSCRIPTION = `subscription MapChanges($bounds: BoundsInput!) {
@@ -124,14 +126,25 @@ interface Scene {
   commits: Map<number, number>;
 }
 
-/** Timestamps the first publish of each version of the event: the commit time as close as we can see it. */
+/** The event changes a publish carries: the change log's relay publishes rows of encoded changes. */
+function changesIn(payload: unknown): Array<{ eventId?: unknown; version?: unknown }> {
+  const rows = (payload as { rows?: Array<{ payload: string }> } | null)?.rows;
+  if (!Array.isArray(rows)) return [payload as { eventId?: unknown; version?: unknown }];
+  return rows.map((row) => codec.decode(row.payload) as { eventId?: unknown; version?: unknown });
+}
+
+/**
+ * Timestamps the first publish of each version of the event: the commit time as close as we
+ * can see it (the change log's relay publishes right after the commit).
+ */
 function trackCommits(deps: AppDeps, eventId: string): Map<number, number> {
   const commits = new Map<number, number>();
   const publish = deps.pubsub.publish.bind(deps.pubsub);
   deps.pubsub.publish = (topic, payload) => {
-    const message = payload as { eventId?: unknown; version?: unknown } | null;
-    if (message?.eventId === eventId && typeof message.version === 'number' && !commits.has(message.version)) {
-      commits.set(message.version, wallClockMs());
+    for (const message of changesIn(payload)) {
+      if (message?.eventId === eventId && typeof message.version === 'number' && !commits.has(message.version)) {
+        commits.set(message.version, wallClockMs());
+      }
     }
     return publish(topic, payload);
   };
@@ -524,8 +537,8 @@ function figuresOf(rounds: RoundResult[], single: RoundResult, memory: MemoryRes
       baseline: { name: `bare ws server, ${m.n} idle sockets`, value: round(m.bare.rss, 1) },
       ratio: round(m.api.rss / m.bare.rss),
       ratioMeaning: 'API ÷ bare ws server, same run',
-      target: `≤ ${RSS_TARGET_KB} KB`,
-      met: m.api.rss <= RSS_TARGET_KB,
+      // The target is for 5,000 connections; fewer spread the process's fixed memory over fewer.
+      ...(m.n >= 5000 ? { target: `≤ ${RSS_TARGET_KB} KB`, met: m.api.rss <= RSS_TARGET_KB } : {}),
     });
   }
   return figures;
@@ -568,7 +581,9 @@ function notesOf(rounds: RoundResult[], single: RoundResult, memory: MemoryResul
 
 export const run: BenchCase = async (env) => {
   const started = Date.now();
-  const sizes = env.quick ? [200, 1000] : [1000, 5000];
+  const sizes = env.quick ? [200, 1000] : [1000, 5000, 10000];
+  // RSS per idle connection is measured up to 5,000 (the target's size).
+  const memorySizes = sizes.filter((n) => n <= 5000);
   const bench = await startBenchApp({
     databaseUrl: env.databaseUrl,
     redisUrl: env.redisUrl,
@@ -586,7 +601,7 @@ export const run: BenchCase = async (env) => {
       rounds.push(result);
     }
     const memory: MemoryResult[] = [];
-    for (const n of sizes) {
+    for (const n of memorySizes) {
       const { specs } = subscriberSpecs(n, scene.viewers);
       const api = await perConnectionKB(await apiProbe(scene, env.redisUrl), specs, false);
       const bare = await perConnectionKB(await bareProbe(), specs, true);
