@@ -170,13 +170,21 @@ export class PagingPlugin<Types extends SchemaTypes> extends BasePlugin<Types> {
     resolver: GraphQLFieldResolver<unknown, Types['Context'], object>,
     fieldConfig: PothosOutputFieldConfig<Types>,
   ): GraphQLFieldResolver<unknown, Types['Context'], object> {
-    const check = fieldConfig.extensions?.[CHECK_EXTENSION] as ((args: Args) => void) | undefined;
-    if (!check) return resolver;
-    return (parent, args, context, info) => {
-      check(args);
-      return resolver(parent, args, context, info);
-    };
+    return withPagingCheck(fieldConfig.extensions, resolver);
   }
+}
+
+/** The resolver of a connection field (by its extensions), refusing paging arguments its policy does not allow first. */
+export function withPagingCheck<P, C, A>(
+  extensions: Readonly<Record<string, unknown>> | null | undefined,
+  resolver: GraphQLFieldResolver<P, C, A>,
+): GraphQLFieldResolver<P, C, A> {
+  const check = extensions?.[CHECK_EXTENSION] as ((args: Args) => void) | undefined;
+  if (!check) return resolver;
+  return (parent, args, context, info) => {
+    check(args as Args);
+    return resolver(parent, args, context, info);
+  };
 }
 
 SchemaBuilder.registerPlugin(pagingPlugin, PagingPlugin);

@@ -19,6 +19,7 @@ import type {
   ExecutionResult,
   FieldNode,
   FragmentDefinitionNode,
+  GraphQLField,
   GraphQLFieldResolver,
   GraphQLLeafType,
   GraphQLOutputType,
@@ -160,23 +161,27 @@ export class PlannedExecution<Ctx> {
   private readonly compiled = new WeakMap<FieldNode, PlannedRoot<Ctx>>();
 
   /**
-   * `wrap` gives the planned root fields the rules the schema's resolver wrappers apply to root
-   * fields (the execution deadline, the deleted-viewer check).
+   * `wrap` gives each planned root field the rules the schema's resolver wrappers apply to it
+   * (its argument checks, the execution deadline, the deleted-viewer check): a planned root
+   * runs its planner, not the field's resolver.
    */
   constructor(
     schema: GraphQLSchema,
     planners: readonly RootPlanner<Ctx>[],
-    wrap: (resolve: GraphQLFieldResolver<unknown, Ctx>) => GraphQLFieldResolver<unknown, Ctx>,
+    wrap: (
+      resolve: GraphQLFieldResolver<unknown, Ctx>,
+      field: GraphQLField<unknown, Ctx>,
+    ) => GraphQLFieldResolver<unknown, Ctx>,
   ) {
     this.queryType = schema.getQueryType()!;
     this.planners = new Map(planners.map((p) => [p.field, p]));
-    const resolve = wrap((_root, args: Record<string, unknown>, ctx, info) =>
-      this.compiled.get(info.fieldNodes[0]!)!(args, ctx),
-    );
+    const run: GraphQLFieldResolver<unknown, Ctx> = (_root, args: Record<string, unknown>, ctx, info) =>
+      this.compiled.get(info.fieldNodes[0]!)!(args, ctx);
     const fields = Object.fromEntries(
       planners.map(({ field: name }) => {
-        const field = this.queryType.getFields()[name];
+        const field = this.queryType.getFields()[name] as GraphQLField<unknown, Ctx> | undefined;
         if (!field) throw new Error(`No Query.${name} to plan`);
+        const resolve = wrap(run, field);
         const args = Object.fromEntries(
           field.args.map((a) => [a.name, { type: a.type, defaultValue: a.defaultValue }]),
         );

@@ -17,11 +17,7 @@ const SAFE_KEY = new RegExp(`^${SEGMENT}(?:/${SEGMENT})*$`);
  * segment and at most 512 characters, so that it can neither escape the storage root nor need URL encoding.
  */
 export function assertSafeKey(key: string): void {
-  const safe =
-    typeof key === 'string' &&
-    key.length > 0 &&
-    key.length <= MAX_KEY_LENGTH &&
-    SAFE_KEY.test(key);
+  const safe = typeof key === 'string' && key.length > 0 && key.length <= MAX_KEY_LENGTH && SAFE_KEY.test(key);
   if (!safe) throw new UnsafeKeyError(`Unsafe storage key: ${JSON.stringify(String(key).slice(0, 100))}`);
 }
 

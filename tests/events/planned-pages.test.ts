@@ -38,9 +38,9 @@ const ROOTS = {
 
 /** The document with `extra` inside the root field's parentheses and node selection. */
 function mapQuery(root: keyof typeof ROOTS, extra = ''): string {
-  const call = `${ROOTS[root]}first: $first, after: $after)`;
-  const variables =
-    root === 'eventsNear' ? '$first: Int, $after: String' : '$bounds: BoundsInput!, $first: Int, $after: String';
+  const call = `${ROOTS[root]}first: $first, after: $after, last: $last, before: $before)`;
+  const paging = '$first: Int, $after: String, $last: Int, $before: String';
+  const variables = root === 'eventsNear' ? paging : `$bounds: BoundsInput!, ${paging}`;
   return `
   query Map(${variables}) {
     __typename
@@ -193,6 +193,21 @@ describe('planned map pages', () => {
     }
   });
 
+  it('plans several root fields of one document, each answered as executed', async () => {
+    const two = (extra: string) => `query Two($bounds: BoundsInput!) {
+      a: eventsInBounds(bounds: $bounds, first: 3) { edges { node { id title ${extra} } } }
+      b: eventsNear(latitude: 52.52, longitude: 13.405, radiusKm: 30, first: 3) { pageInfo { endCursor } edges { cursor node { id ${extra} } } }
+    }`;
+    const vars = { bounds: BOUNDS };
+    const planned = await postQuery(server, two(''), viewer.accessToken, vars);
+    const executed = await postQuery(server, two(UNPLANNED), viewer.accessToken, vars);
+    const data = executed.body.data as Record<'a' | 'b', { edges: Array<{ node: Record<string, unknown> }> }>;
+    for (const edge of [...data.a.edges, ...data.b.edges]) delete edge.node.attendees;
+    expect(JSON.stringify(planned.body)).toBe(JSON.stringify(executed.body));
+    expect(data.a.edges.length).toBe(3);
+    expect(await countStatements(server, () => postQuery(server, two(''), viewer.accessToken, vars))).toBe(2);
+  });
+
   it('leaves directives and unknown selections to normal execution, with the same answers', async () => {
     const withDirective = mapQuery('eventsInBounds').replace(
       '__typename cursor',
@@ -218,6 +233,9 @@ describe('planned map pages', () => {
       { bounds: { ...BOUNDS, south: 100 }, first: 2 },
       { bounds: BOUNDS, first: 501 },
       { bounds: BOUNDS, first: 2, after: 'not-a-cursor' },
+      // Arguments the paging policy refuses (map lists page forwards only).
+      { bounds: BOUNDS, last: 2 },
+      { bounds: BOUNDS, first: 2, before: 'x' },
       // A variable graphql-js refuses before any resolver runs.
       { bounds: { ...BOUNDS, south: 'north' }, first: 2 },
     ];
