@@ -4,8 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Prisma } from '../../src/generated/prisma/client.ts';
-import { withEventColumns } from '../../src/services/events/columns.ts';
-import { inBoundsSql } from '../../src/services/events/search.ts';
+import { inBoundsSql, inBoundsStatement } from '../../src/services/events/search.ts';
 import { CancelEventDocument, EventsInBoundsDocument, EventsNearDocument } from '../generated/graphql.ts';
 import type {
   BoundsInput,
@@ -612,7 +611,7 @@ describe('on 100,000 events', () => {
     // The planned page (src/schema/events/plans.ts): the same page, its events' columns, host and
     // avatar in the same statement, still found on the index.
     const planned = await planOf(
-      withEventColumns(inBoundsSql(bigViewer.id, city, null, 201), Prisma.sql`e.starts_at, e.id`, bigViewer.id, {
+      inBoundsStatement(bigViewer.id, city, null, 201, null, {
         event: ['id', 'title', 'startsAt', 'spotsLeft', 'viewerIsAttending'],
         host: ['id', 'username', 'avatarKey'],
       }),

@@ -114,20 +114,22 @@ function selectColumns(viewerId: string | null, columns: EventColumns) {
 }
 
 /**
- * A page's statement (its rows' id and order keys, in order) with the columns of each row's
+ * A page's statement (its rows' ids and order keys, in order) with the columns of each row's
  * event added, as one statement: the page is found first (by its own plan, an index-only scan
- * for the map), then only its rows' events and hosts are read. `orderBy` is the page's
- * order again, over `page` and its event `e`.
+ * for the map), then only its rows' events and hosts are read. `keys` is what the result keeps
+ * of the page's own columns (`page.id` and the cursor's values), `orderBy` the page's order
+ * again, both over `page`.
  */
 export function withEventColumns(
   page: Prisma.Sql,
+  keys: Prisma.Sql,
   orderBy: Prisma.Sql,
   viewerId: string | null,
   columns: EventColumns,
 ): Prisma.Sql {
   const { list, join } = selectColumns(viewerId, columns);
   return Prisma.sql`WITH page AS (${page})
-    SELECT page.* ${list} FROM page JOIN events e ON e.id = page.id ${join} ORDER BY ${orderBy}`;
+    SELECT ${keys} ${list} FROM page JOIN events e ON e.id = page.id ${join} ORDER BY ${orderBy}`;
 }
 
 /** The statement behind loadEventColumns, exported for EXPLAIN in tests. */
