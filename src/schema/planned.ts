@@ -138,6 +138,18 @@ export function leafSerializer(type: GraphQLOutputType, asSent = false): (value:
   return (value) => (value === null || value === undefined ? null : leaf.serialize(value));
 }
 
+/**
+ * Thrown by a planned root that cannot build its answer: the operation then runs through normal
+ * execution instead (queries only read, so running them again changes nothing), whose partial
+ * data and error paths are the schema's own.
+ */
+export class PlanFallback extends Error {
+  override name = 'PlanFallback';
+  constructor(cause: unknown) {
+    super('The planned answer could not be built', { cause });
+  }
+}
+
 /** What a planned root field resolves to: the answer its planner built, sent as it is. */
 const Planned = new GraphQLScalarType({
   name: 'PlannedAnswer',
@@ -199,7 +211,10 @@ export class PlannedExecution<Ctx> {
   execute(args: ExecutionArgs): Promise<ExecutionResult> | ExecutionResult | null {
     const plan = this.planOf(args.document, args.operationName);
     if (!plan) return null;
-    return execute({ ...args, schema: this.roots, document: plan.document });
+    const fallBack = (result: ExecutionResult) =>
+      result.errors?.some((e) => e.originalError instanceof PlanFallback) ? execute(args) : result;
+    const result = execute({ ...args, schema: this.roots, document: plan.document });
+    return result instanceof Promise ? result.then(fallBack) : fallBack(result);
   }
 
   private planOf(document: DocumentNode, operationName: string | null | undefined): Plan | null {

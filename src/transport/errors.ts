@@ -76,9 +76,14 @@ const isConnectionArgError = (error: unknown) =>
 // PostgreSQL's "this value cannot be that type" codes (malformed uuid, NUL byte, too long).
 // Validation should catch these first; this is the net under it.
 const INPUT_DATA_SQLSTATES = new Set(['22P02', '22021', '22P05', '22001']);
-const sqlStateOf = (error: unknown): string | undefined =>
-  (error as { meta?: { driverAdapterError?: { cause?: { originalCode?: string } } } } | undefined)?.meta
-    ?.driverAdapterError?.cause?.originalCode;
+/** The SQLSTATE of a PostgreSQL error: through Prisma's driver adapter, or straight from pg (db.read). */
+const sqlStateOf = (error: unknown): string | undefined => {
+  const e = error as
+    | { code?: unknown; severity?: unknown; meta?: { driverAdapterError?: { cause?: { originalCode?: string } } } }
+    | undefined;
+  if (typeof e?.code === 'string' && typeof e.severity === 'string') return e.code;
+  return e?.meta?.driverAdapterError?.cause?.originalCode;
+};
 
 /**
  * The retryable domain error an error stands for: one a service threw, or a database fault

@@ -66,11 +66,13 @@ export async function createHttpHandler(pipeline: OperationPipeline, opts: HttpO
           if (refused.length) throw refused[0];
         },
         // A planned query (src/schema/planned.ts) answers here instead of Apollo's execution.
-        async responseForOperation({ schema, document, request, operationName }) {
+        async responseForOperation({ schema, document, request, operation }) {
+          // No operation resolved (an operationName the document lacks): Apollo's execution refuses it.
+          if (!operation) return null;
           const planned = pipeline.planned?.execute({
             schema,
             document,
-            operationName,
+            operationName: request.operationName,
             variableValues: request.variables,
             contextValue,
           });

@@ -120,6 +120,8 @@ describe('planned map pages', () => {
     const other = await createUser(server);
     await gqlOk(server, JoinEventDocument, { id: full.id }, { token: other.accessToken });
     await gqlOk(server, JoinWaitlistDocument, { eventId: full.id }, { token: viewer.accessToken });
+    // The column allows NULL (rows written by other tools): read as [] either way.
+    await server.deps.prisma.$executeRaw`UPDATE events SET interest_tags = NULL WHERE id = ${full.id}::uuid`;
     // Shares need friends; the count is all the map shows of them.
     await server.deps.prisma.eventShare.create({
       data: { eventId: invited.id, sharedById: plainHost.id, sharedWithId: viewer.id },
@@ -245,6 +247,40 @@ describe('planned map pages', () => {
       expect(planned.status).toBe(executed.status);
       expect(planned.body.errors?.length).toBe(1);
       expect(planned.body).toEqual(executed.body);
+    }
+  });
+
+  it('answers an operation name the document lacks as executed (400), planning nothing', async () => {
+    const body = (query: string) => ({ query, operationName: 'Nope', variables: variables(2) });
+    const post = (query: string) =>
+      fetch(server.graphqlUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${viewer.accessToken}` },
+        body: JSON.stringify(body(query)),
+      }).then(async (res) => ({ status: res.status, body: (await res.json()) as RawResult }));
+    const planned = await post(mapQuery('eventsInBounds'));
+    const executed = await post(mapQuery('eventsInBounds', UNPLANNED));
+    expect(planned.status).toBe(400);
+    expect(planned).toEqual(executed);
+  });
+
+  it('falls back to normal execution when a value cannot be sent, with its partial data and paths', async () => {
+    // A stored key the storage refuses to make a URL of: executed, avatarUrl is null with an error at its path.
+    const [image] = await server.deps.prisma.$queryRaw<Array<{ id: string; key: string }>>`
+      SELECT id::text, key FROM images WHERE user_id = ${host.id}::uuid AND is_primary`;
+    await server.deps.prisma.$executeRaw`UPDATE images SET key = 'not a safe key' WHERE id = ${image!.id}::uuid`;
+    try {
+      const planned = await postQuery(server, mapQuery('eventsInBounds'), viewer.accessToken, variables(2));
+      const executed = await postQuery(server, mapQuery('eventsInBounds', UNPLANNED), viewer.accessToken, variables(2));
+      const errors = planned.body.errors as Array<{ path?: unknown[] }> | undefined;
+      expect(errors?.[0]?.path).toEqual(['page', 'edges', 0, 'node', 'host', 'avatarUrl']);
+      // Each request's errors name its own request id.
+      for (const e of [...(planned.body.errors ?? []), ...(executed.body.errors ?? [])]) {
+        delete (e.extensions as Record<string, unknown> | undefined)?.requestId;
+      }
+      expect(text(planned.body)).toBe(withoutUnplanned(executed.body));
+    } finally {
+      await server.deps.prisma.$executeRaw`UPDATE images SET key = ${image!.key} WHERE id = ${image!.id}::uuid`;
     }
   });
 

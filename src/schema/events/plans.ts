@@ -12,7 +12,7 @@ import type { EventFilterInput, Page } from '../../services/events/search.ts';
 import { isEventColumn, isHostColumn, isWireText, loadEventColumns } from '../../services/events/columns.ts';
 import type { EventColumn, EventColumnRow, EventColumns, HostColumn } from '../../services/events/columns.ts';
 import { checkDeadline } from '../deadline.ts';
-import { leafSerializer } from '../planned.ts';
+import { leafSerializer, PlanFallback } from '../planned.ts';
 import type { RootPlanner, Selected } from '../planned.ts';
 
 const viewerOf = (ctx: Context) => ctx.viewer?.id ?? null;
@@ -188,8 +188,9 @@ function pagePlanner<A>(
       const columns = { event: [...gathered.event], host: [...gathered.host] };
       return async (args, ctx) => {
         const page = await pageOf(ctx, args as A, columns);
-        // As in executed pages, whose events' resolvers check it: no more work, nor an answer, past the deadline.
-        if (page.items.length) checkDeadline(ctx);
+        // As in executed pages, whose edges and pageInfo resolvers check it: no more work, nor
+        // an answer, past the deadline.
+        checkDeadline(ctx);
         const missing = page.items.filter((item) => !item.row).map((item) => item.id);
         const loaded = await loadEventColumns(ctx.deps, viewerOf(ctx), missing, columns);
         if (missing.length) checkDeadline(ctx);
@@ -198,7 +199,13 @@ function pagePlanner<A>(
           const row = item.row ?? loaded.get(item.id);
           return row ? [{ item, row }] : [];
         });
-        return write({ edges, page }, ctx);
+        try {
+          return write({ edges, page }, ctx);
+        } catch (error) {
+          // A value a writer cannot send (a stored key the storage refuses, a null where the
+          // schema has none): normal execution answers with its own partial data and paths.
+          throw new PlanFallback(error);
+        }
       };
     },
   };

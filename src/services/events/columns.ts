@@ -46,7 +46,8 @@ const EVENT = {
   maxParticipants: plain('e.max_participants'),
   attendeeCount: plain('e.attendee_count'),
   spotsLeft: plain('GREATEST(0, e.max_participants - e.attendee_count)'),
-  interestTags: plain('e.interest_tags'),
+  // Nullable in the table (no NOT NULL); Prisma reads a NULL list as [], and so does this.
+  interestTags: plain("COALESCE(e.interest_tags, '{}')"),
   autoMatchingEnabled: plain('e.auto_matching_enabled'),
   version: plain('e.version'),
   createdAt: instant('e.created_at'),
@@ -70,7 +71,7 @@ const HOST = {
   degree: plain('h.degree'),
   year: plain('h.year'),
   bio: plain('h.bio'),
-  interests: plain('h.interests'),
+  interests: plain("COALESCE(h.interests, '{}')"),
   isCertified: plain('h.is_certified'),
   isDeleted: plain('(h.deleted_at IS NOT NULL)'),
   role: plain('h.role::text'),
