@@ -26,7 +26,15 @@ import type {
   OperationDefinitionNode,
   SelectionSetNode,
 } from 'graphql';
-import { execute, getNamedType, isLeafType, isListType, isObjectType, OperationTypeNode } from 'graphql';
+import {
+  execute,
+  getNamedType,
+  getOperationAST,
+  isLeafType,
+  isListType,
+  isObjectType,
+  OperationTypeNode,
+} from 'graphql';
 
 /** A field of a selection, collected: its response key, its name, and its own fields (collected, merged). */
 export interface Selected {
@@ -49,8 +57,8 @@ export interface RootPlanner<Ctx> {
   compile(selection: readonly Selected[], type: GraphQLObjectType): PlannedRoot<Ctx> | null;
 }
 
-/** Plain object types only; anything else (interfaces, unions, lists of roots) is left to graphql-js. */
-function namedObject(type: GraphQLOutputType): GraphQLObjectType | null {
+/** The object type a field's type names (through lists and non-null); null for anything else (interfaces, unions, leaves), which planning leaves to graphql-js. */
+export function namedObject(type: GraphQLOutputType): GraphQLObjectType | null {
   const named = getNamedType(type);
   return isObjectType(named) ? named : null;
 }
@@ -157,18 +165,16 @@ const Planned = new GraphQLScalarType({
   serialize: (value) => value,
 });
 
-interface Plan {
-  /** The operation with its planned root fields' selections taken out. */
-  document: DocumentNode;
-}
-
 /** Runs the queries its planners can answer; see the top of this file. */
 export class PlannedExecution<Ctx> {
   private readonly roots: GraphQLSchema;
   private readonly planners: ReadonlyMap<string, RootPlanner<Ctx>>;
   private readonly queryType: GraphQLObjectType;
-  /** Per document, per operation name: its plan, or null when it is not planned. */
-  private readonly plans = new WeakMap<DocumentNode, Map<string, Plan | null>>();
+  /**
+   * Per document, per operation name: its plan (the operation with its planned root fields'
+   * selections taken out), or null when it is not planned.
+   */
+  private readonly plans = new WeakMap<DocumentNode, Map<string, DocumentNode | null>>();
   /** The compiled root of each planned root field node (of the plans' documents). */
   private readonly compiled = new WeakMap<FieldNode, PlannedRoot<Ctx>>();
 
@@ -213,26 +219,21 @@ export class PlannedExecution<Ctx> {
     if (!plan) return null;
     const fallBack = (result: ExecutionResult) =>
       result.errors?.some((e) => e.originalError instanceof PlanFallback) ? execute(args) : result;
-    const result = execute({ ...args, schema: this.roots, document: plan.document });
+    const result = execute({ ...args, schema: this.roots, document: plan });
     return result instanceof Promise ? result.then(fallBack) : fallBack(result);
   }
 
-  private planOf(document: DocumentNode, operationName: string | null | undefined): Plan | null {
+  private planOf(document: DocumentNode, operationName: string | null | undefined): DocumentNode | null {
     let byName = this.plans.get(document);
-    if (!byName) this.plans.set(document, (byName = new Map<string, Plan | null>()));
+    if (!byName) this.plans.set(document, (byName = new Map<string, DocumentNode | null>()));
     const name = operationName ?? '';
     let plan = byName.get(name);
     if (plan === undefined) byName.set(name, (plan = this.plan(document, operationName)));
     return plan;
   }
 
-  private plan(document: DocumentNode, operationName: string | null | undefined): Plan | null {
-    const operations = document.definitions.filter((d) => d.kind === Kind.OPERATION_DEFINITION);
-    const operation = operationName
-      ? operations.find((o) => o.name?.value === operationName)
-      : operations.length === 1
-        ? operations[0]
-        : undefined;
+  private plan(document: DocumentNode, operationName: string | null | undefined): DocumentNode | null {
+    const operation = getOperationAST(document, operationName);
     if (!operation || operation.operation !== OperationTypeNode.QUERY || operation.directives?.length) return null;
     // The root level runs through graphql-js: only fields there, each with a planner (or __typename).
     const selections = operation.selectionSet.selections;
@@ -262,6 +263,6 @@ export class PlannedExecution<Ctx> {
       ...operation,
       selectionSet: { ...operation.selectionSet, selections: planned },
     };
-    return { document: { kind: Kind.DOCUMENT, definitions: [rewritten] } };
+    return { kind: Kind.DOCUMENT, definitions: [rewritten] };
   }
 }

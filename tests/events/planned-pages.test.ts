@@ -251,13 +251,7 @@ describe('planned map pages', () => {
   });
 
   it('answers an operation name the document lacks as executed (400), planning nothing', async () => {
-    const body = (query: string) => ({ query, operationName: 'Nope', variables: variables(2) });
-    const post = (query: string) =>
-      fetch(server.graphqlUrl, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${viewer.accessToken}` },
-        body: JSON.stringify(body(query)),
-      }).then(async (res) => ({ status: res.status, body: (await res.json()) as RawResult }));
+    const post = (query: string) => postQuery(server, query, viewer.accessToken, variables(2), 'Nope');
     const planned = await post(mapQuery('eventsInBounds'));
     const executed = await post(mapQuery('eventsInBounds', UNPLANNED));
     expect(planned.status).toBe(400);

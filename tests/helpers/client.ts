@@ -314,11 +314,12 @@ export async function postQuery(
   query: string,
   token?: string,
   variables?: Record<string, unknown>,
+  operationName?: string,
 ): Promise<{ status: number; body: RawResult }> {
   const res = await fetch(server.graphqlUrl, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify({ query, variables }),
+    body: JSON.stringify({ query, variables, operationName }),
   });
   return { status: res.status, body: (await res.json()) as RawResult };
 }

@@ -12,7 +12,7 @@ import type { EventFilterInput, Page } from '../../services/events/search.ts';
 import { isEventColumn, isHostColumn, isWireText, loadEventColumns } from '../../services/events/columns.ts';
 import type { EventColumn, EventColumnRow, EventColumns, HostColumn } from '../../services/events/columns.ts';
 import { checkDeadline } from '../deadline.ts';
-import { leafSerializer, PlanFallback } from '../planned.ts';
+import { leafSerializer, namedObject, PlanFallback } from '../planned.ts';
 import type { RootPlanner, Selected } from '../planned.ts';
 
 const viewerOf = (ctx: Context) => ctx.viewer?.id ?? null;
@@ -113,18 +113,18 @@ function hostWriter(selection: readonly Selected[], type: GraphQLObjectType, col
     }
     if (!isHostColumn(field.name)) return null;
     columns.host.add(field.name);
-    const column = `host.${field.name}` as const;
-    const send = leafSerializer(type.getFields()[field.name]!.type, isWireText(column));
+    const column = `host.${field.name}`;
+    const send = leafSerializer(type.getFields()[field.name]!.type, isWireText('host', field.name));
     return (row) => send(row[column]);
   });
 }
 
 function eventWriter(selection: readonly Selected[], type: GraphQLObjectType, columns: Columns) {
   return writers<EventColumnRow>(selection, type, (field) => {
-    if (field.name === 'host') return hostWriter(field.fields, unwrapObject(type, 'host'), columns);
+    if (field.name === 'host') return hostWriter(field.fields, objectOf(type, 'host'), columns);
     if (field.fields.length || !isEventColumn(field.name)) return null;
     columns.event.add(field.name);
-    const send = leafSerializer(type.getFields()[field.name]!.type, isWireText(field.name));
+    const send = leafSerializer(type.getFields()[field.name]!.type, isWireText('event', field.name));
     const column = `event.${field.name}`;
     return (row) => send(row[column]);
   });
@@ -140,17 +140,17 @@ interface Loaded {
 function connectionWriter(selection: readonly Selected[], type: GraphQLObjectType, columns: Columns) {
   return writers<Loaded>(selection, type, (field) => {
     if (field.name === 'edges') {
-      const edgeObject = unwrapObject(type, 'edges');
+      const edgeObject = objectOf(type, 'edges');
       const write = writers<Loaded['edges'][number]>(field.fields, edgeObject, (edgeField) => {
         if (edgeField.name === 'cursor') return (edge) => edge.item.cursor;
         if (edgeField.name !== 'node') return null;
-        const node = eventWriter(edgeField.fields, unwrapObject(edgeObject, 'node'), columns);
+        const node = eventWriter(edgeField.fields, objectOf(edgeObject, 'node'), columns);
         return node && ((edge, ctx) => node(edge.row, ctx));
       });
       return write && ((loaded, ctx) => loaded.edges.map((edge) => write(edge, ctx)));
     }
     if (field.name !== 'pageInfo') return null;
-    return writers<Loaded>(field.fields, unwrapObject(type, 'pageInfo'), (info) => {
+    return writers<Loaded>(field.fields, objectOf(type, 'pageInfo'), (info) => {
       switch (info.name) {
         case 'hasNextPage':
           return (loaded) => loaded.page.hasNextPage;
@@ -167,12 +167,8 @@ function connectionWriter(selection: readonly Selected[], type: GraphQLObjectTyp
   });
 }
 
-/** The object type a field returns, through its non-null and list wrappers. */
-function unwrapObject(type: GraphQLObjectType, field: string): GraphQLObjectType {
-  let t: unknown = type.getFields()[field]!.type;
-  while (t && typeof t === 'object' && 'ofType' in t) t = (t as { ofType: unknown }).ofType;
-  return t as GraphQLObjectType;
-}
+/** The object type a field of `type` returns (the planners only compile fields that return objects). */
+const objectOf = (type: GraphQLObjectType, field: string) => namedObject(type.getFields()[field]!.type)!;
 
 /** A planner for one map query: its page with the selected columns, in one statement where the page allows. */
 function pagePlanner<A>(

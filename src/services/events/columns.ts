@@ -80,6 +80,8 @@ const HOST = {
   avatarKey: plain('(SELECT i.key FROM images i WHERE i.user_id = h.id AND i.is_primary)'),
 } satisfies Record<string, ColumnSql>;
 
+const TABLES: Record<'event' | 'host', Record<string, ColumnSql>> = { event: EVENT, host: HOST };
+
 export type EventColumn = keyof typeof EVENT;
 export type HostColumn = keyof typeof HOST;
 /** Every event column and host column there is (tests select them all). */
@@ -88,10 +90,8 @@ export const HOST_COLUMNS = Object.keys(HOST) as HostColumn[];
 export const isEventColumn = (name: string): name is EventColumn => Object.hasOwn(EVENT, name);
 export const isHostColumn = (name: string): name is HostColumn => Object.hasOwn(HOST, name);
 /** True for columns read as the API sends them (instants in the DateTime scalar's ISO form). */
-export const isWireText = (column: EventColumn | `host.${HostColumn}`) => {
-  const [table, name] = column.startsWith('host.') ? [HOST, column.slice(5)] : [EVENT, column];
-  return (table as Record<string, ColumnSql>)[name]?.wireText === true;
-};
+export const isWireText = (table: 'event' | 'host', column: EventColumn | HostColumn): boolean =>
+  (TABLES[table][column] as ColumnSql | undefined)?.wireText === true;
 
 /** What to read of each event: its columns, and its host's (none: no join). */
 export interface EventColumns {

@@ -90,9 +90,6 @@ class PageItem {
   }
 }
 
-const item = (id: string, list: string, values: CursorValue[], row?: EventColumnRow): Page['items'][number] =>
-  new PageItem(id, list, values, row);
-
 /** The filter as SQL over `events e`; visibility always applies. Statuses default to PUBLISHED. */
 export function filterSql(viewerId: string | null, filter: EventFilterInput | null | undefined): Prisma.Sql {
   const parts: Prisma.Sql[] = [visibleEventSql(viewerId)];
@@ -145,16 +142,38 @@ export function inBoundsSql(
     ORDER BY e.starts_at, e.id LIMIT ${limit}`;
 }
 
-/** Runs a page's statement; one with the events' columns (`row` of each item) without the ORM. */
+/**
+ * What a planned page's statement keeps of the page's own columns (its id and the cursor's
+ * values), and the page's order again, both over `page` (withEventColumns).
+ */
+interface PageShape {
+  keys: Prisma.Sql;
+  orderBy: Prisma.Sql;
+}
+
+const BOUNDS_PAGE: PageShape = {
+  // The start time as the cursor holds it (ISO text), formatted for the page's rows only (in
+  // the page itself, PostgreSQL would format every row the viewport holds before the top-N sort).
+  keys: Prisma.sql`page.id, ${instantSql('page."startsAt"')} AS "startsAt"`,
+  orderBy: Prisma.sql`page."startsAt", page.id`,
+};
+const NEAR_PAGE: PageShape = { keys: Prisma.sql`page.id, page.distance`, orderBy: Prisma.sql`page.distance, page.id` };
+
+/** A page's statement, with its events' columns added when asked. */
+const pageStatement = (page: Prisma.Sql, shape: PageShape, viewerId: string | null, columns?: EventColumns) =>
+  columns ? withEventColumns(page, shape.keys, shape.orderBy, viewerId, columns) : page;
+
+/** Runs a page's statement; with the events' columns, the rows are the answer itself: read without the ORM (db.read). */
 async function pageRows<R extends { id: string }>(
   deps: Pick<AppDeps, 'prisma' | 'db'>,
-  statement: Prisma.Sql,
-  withColumns: boolean,
+  viewerId: string | null,
+  page: Prisma.Sql,
+  shape: PageShape,
+  columns: EventColumns | undefined,
 ): Promise<Array<R & EventColumnRow>> {
-  // With columns, the rows are the answer itself: read without the ORM (db.read).
-  return withColumns
-    ? deps.db.read<R & EventColumnRow>(statement)
-    : deps.prisma.$queryRaw<Array<R & EventColumnRow>>(statement);
+  return columns
+    ? deps.db.read<R & EventColumnRow>(pageStatement(page, shape, viewerId, columns))
+    : deps.prisma.$queryRaw<Array<R & EventColumnRow>>(page);
 }
 
 /**
@@ -169,12 +188,7 @@ export function inBoundsStatement(
   after?: string | null,
   columns?: EventColumns,
 ): Prisma.Sql {
-  const page = inBoundsSql(viewerId, bounds, filter, limit, after);
-  if (!columns) return page;
-  // The start time as the cursor holds it (ISO text), formatted for the page's rows only (in
-  // the page itself, PostgreSQL would format every row the viewport holds before the top-N sort).
-  const keys = Prisma.sql`page.id, ${instantSql('page."startsAt"')} AS "startsAt"`;
-  return withEventColumns(page, keys, Prisma.sql`page."startsAt", page.id`, viewerId, columns);
+  return pageStatement(inBoundsSql(viewerId, bounds, filter, limit, after), BOUNDS_PAGE, viewerId, columns);
 }
 
 /**
@@ -194,11 +208,13 @@ export async function eventsInBounds(
   const size = pageSize(first);
   const rows = await pageRows<{ id: string; startsAt: Date | string }>(
     deps,
-    inBoundsStatement(viewerId, bounds, filter, size + 1, after, columns),
-    Boolean(columns),
+    viewerId,
+    inBoundsSql(viewerId, bounds, filter, size + 1, after),
+    BOUNDS_PAGE,
+    columns,
   );
   return toPage(
-    rows.map((r) => item(r.id, BOUNDS_CURSOR.list, [r.startsAt, r.id], columns && r)),
+    rows.map((r) => new PageItem(r.id, BOUNDS_CURSOR.list, [r.startsAt, r.id], columns && r)),
     size,
     Boolean(after),
   );
@@ -250,21 +266,9 @@ export async function eventsNear(
     ) s
     WHERE s.distance <= ${radiusKm}::float8 ${keyset}
     ORDER BY s.distance, s.id LIMIT ${size + 1}`;
-  const rows = await pageRows<{ id: string; distance: number }>(
-    deps,
-    columns
-      ? withEventColumns(
-          page,
-          Prisma.sql`page.id, page.distance`,
-          Prisma.sql`page.distance, page.id`,
-          viewerId,
-          columns,
-        )
-      : page,
-    Boolean(columns),
-  );
+  const rows = await pageRows<{ id: string; distance: number }>(deps, viewerId, page, NEAR_PAGE, columns);
   return toPage(
-    rows.map((r) => item(r.id, NEAR_CURSOR.list, [r.distance, r.id], columns && r)),
+    rows.map((r) => new PageItem(r.id, NEAR_CURSOR.list, [r.distance, r.id], columns && r)),
     size,
     Boolean(after),
   );
@@ -389,7 +393,8 @@ export async function searchEvents(
       const rows = await deps.prisma.$queryRaw<Array<{ id: string; startsAt: Date }>>(
         searchSql(viewerId, query, bounds, filter, size + 1 - items.length, position),
       );
-      for (const r of rows) items.push(item(r.id, SEARCH_CURSOR.list, [tier, segment, r.startsAt, r.id, start.pivot]));
+      for (const r of rows)
+        items.push(new PageItem(r.id, SEARCH_CURSOR.list, [tier, segment, r.startsAt, r.id, start.pivot]));
     }
   }
   if (items.length === 0) {
