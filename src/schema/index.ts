@@ -6,7 +6,7 @@ import { builder } from '../builder.ts';
 import type { Context } from '../context.ts';
 import { withDeadline } from './deadline.ts';
 import { answeringGoneAccounts } from './deleted-viewer.ts';
-import { mapPagePlanners } from './events/plans.ts';
+import { mapPlanners } from './events/plans.ts';
 import { withPagingCheck } from './paging.ts';
 import { PlannedExecution } from './planned.ts';
 import './users/types.ts';
@@ -38,14 +38,15 @@ import './moderation/mutations.ts';
 export const schema = builder.toSchema({ sortSchema: false });
 
 /**
- * The queries answered without graphql-js walking their results (./planned.ts): the map pages.
- * Their roots get what the plugins' resolver wrappers give root fields: the paging policy's
- * argument checks, the execution deadline and the deleted-viewer check. Auth scopes are not
- * among them, so a field with scopes is never planned.
+ * The operations answered without graphql-js walking their results (./planned.ts): the map
+ * pages, and the live map's executions per change. Their roots get what the plugins' resolver
+ * wrappers give root fields: the paging policy's argument checks, the execution deadline and
+ * the deleted-viewer check. Auth scopes are not among them, so a field with scopes is never
+ * planned.
  */
-export const planned = new PlannedExecution<Context>(schema, mapPagePlanners, (resolve, field) => {
+export const planned = new PlannedExecution<Context>(schema, mapPlanners, (resolve, field) => {
   if ((field.extensions.pothosOptions as { authScopes?: unknown } | undefined)?.authScopes) {
-    throw new Error(`Query.${field.name} has auth scopes, which planned execution does not apply`);
+    throw new Error(`${field.name} has auth scopes, which planned execution does not apply`);
   }
   return withDeadline(answeringGoneAccounts(withPagingCheck(field.extensions, resolve)));
 });

@@ -1,6 +1,7 @@
-// Planned execution: a query whose every root field has a planner runs without graphql-js
-// walking its result. The hot documents (the map page: 200 events × a dozen fields) would
-// otherwise cost one wrapped resolution per field and row, thousands per request.
+// Planned execution: an operation whose every root field has a planner runs without graphql-js
+// walking its result. The hot documents would otherwise cost one wrapped resolution per field
+// and row: the map page (200 events × a dozen fields, thousands per request), and the live map
+// (one execution per change, viewer and selection, each reading the event through the ORM).
 //
 // A document is planned once (per operation) and the plan kept with it: its root fields'
 // selections are collected (fragments and aliases resolved, fields merged as graphql-js merges
@@ -8,10 +9,12 @@
 // field that build the response directly. graphql-js still runs the root level, on a small
 // schema of the planned fields whose results it passes through as they are: arguments,
 // variables, errors (located, null-propagated) and the resolver wrappers' rules stay exactly
-// those of normal execution. Anything a planner does not know (a field, an argument below the
-// root, a directive, an abstract type) leaves the document to normal execution, so planning
-// changes how fast an answer comes, never what it is; tests/events/planned-pages.test.ts
-// compares the two field by field.
+// those of normal execution. Queries are planned whole; a subscription's plan is its execution
+// for each event (the root value), which its fan-out group runs (src/transport/fanout.ts).
+// Anything a planner does not know (a field, an argument below the root, a directive, an
+// abstract type) leaves the document to normal execution, so planning changes how fast an
+// answer comes, never what it is; tests/events/planned-pages.test.ts and
+// planned-changes.test.ts compare the two field by field.
 import { GraphQLNonNull, GraphQLObjectType, GraphQLScalarType, GraphQLSchema, isNonNullType, Kind } from 'graphql';
 import type {
   DocumentNode,
@@ -43,12 +46,20 @@ export interface Selected {
   fields: readonly Selected[];
 }
 
-/** Builds a root field's answer from its (coerced) arguments and the operation's context. */
-export type PlannedRoot<Ctx> = (args: Record<string, unknown>, ctx: Ctx) => Promise<unknown>;
+/**
+ * Builds a root field's answer from its (coerced) arguments, the operation's context, and the
+ * root value: for a subscription, the event it is executed for.
+ */
+export type PlannedRoot<Ctx> = (args: Record<string, unknown>, ctx: Ctx, source: unknown) => Promise<unknown>;
 
-/** Plans one root Query field. */
+/** The operations planned: queries, and subscriptions' executions for each of their events. */
+export type PlannedOperation = OperationTypeNode.QUERY | OperationTypeNode.SUBSCRIPTION;
+
+/** Plans one root field. */
 export interface RootPlanner<Ctx> {
-  /** The Query field it answers. */
+  /** The root type of the field: Query unless said otherwise. */
+  operation?: PlannedOperation;
+  /** The root field it answers. */
   field: string;
   /**
    * The loader and writer for this selection of the field (its type is the field's named
@@ -165,11 +176,14 @@ const Planned = new GraphQLScalarType({
   serialize: (value) => value,
 });
 
-/** Runs the queries its planners can answer; see the top of this file. */
+/** Runs the operations its planners can answer; see the top of this file. */
 export class PlannedExecution<Ctx> {
   private readonly roots: GraphQLSchema;
-  private readonly planners: ReadonlyMap<string, RootPlanner<Ctx>>;
-  private readonly queryType: GraphQLObjectType;
+  /** Per planned operation type: the schema's root type, and its fields' planners. */
+  private readonly rootTypes = new Map<
+    OperationTypeNode,
+    { type: GraphQLObjectType; planners: ReadonlyMap<string, RootPlanner<Ctx>> }
+  >();
   /**
    * Per document, per operation name: its plan (the operation with its planned root fields'
    * selections taken out), or null when it is not planned.
@@ -191,28 +205,38 @@ export class PlannedExecution<Ctx> {
       field: GraphQLField<unknown, Ctx>,
     ) => GraphQLFieldResolver<unknown, Ctx>,
   ) {
-    this.queryType = schema.getQueryType()!;
-    this.planners = new Map(planners.map((p) => [p.field, p]));
-    const run: GraphQLFieldResolver<unknown, Ctx> = (_root, args: Record<string, unknown>, ctx, info) =>
-      this.compiled.get(info.fieldNodes[0]!)!(args, ctx);
-    const fields = Object.fromEntries(
-      planners.map(({ field: name }) => {
-        const field = this.queryType.getFields()[name] as GraphQLField<unknown, Ctx> | undefined;
-        if (!field) throw new Error(`No Query.${name} to plan`);
-        const resolve = wrap(run, field);
-        const args = Object.fromEntries(
-          field.args.map((a) => [a.name, { type: a.type, defaultValue: a.defaultValue }]),
-        );
-        const type = isNonNullType(field.type) ? new GraphQLNonNull(Planned) : Planned;
-        return [name, { type, args, resolve }];
-      }),
-    );
-    this.roots = new GraphQLSchema({ query: new GraphQLObjectType({ name: this.queryType.name, fields }) });
+    const run: GraphQLFieldResolver<unknown, Ctx> = (root, args: Record<string, unknown>, ctx, info) =>
+      this.compiled.get(info.fieldNodes[0]!)!(args, ctx, root);
+    const plannedType = (operation: PlannedOperation): GraphQLObjectType | undefined => {
+      const type = schema.getRootType(operation);
+      const own = planners.filter((p) => (p.operation ?? OperationTypeNode.QUERY) === operation);
+      if (!type || !own.length) return undefined;
+      this.rootTypes.set(operation, { type, planners: new Map(own.map((p) => [p.field, p])) });
+      const fields = Object.fromEntries(
+        own.map(({ field: name }) => {
+          const field = type.getFields()[name] as GraphQLField<unknown, Ctx> | undefined;
+          if (!field) throw new Error(`No ${type.name}.${name} to plan`);
+          const resolve = wrap(run, field);
+          const args = Object.fromEntries(
+            field.args.map((a) => [a.name, { type: a.type, defaultValue: a.defaultValue }]),
+          );
+          const answer = isNonNullType(field.type) ? new GraphQLNonNull(Planned) : Planned;
+          return [name, { type: answer, args, resolve }];
+        }),
+      );
+      return new GraphQLObjectType({ name: type.name, fields });
+    };
+    // A schema needs a query type; one with nothing planned is never reached.
+    const query =
+      plannedType(OperationTypeNode.QUERY) ??
+      new GraphQLObjectType({ name: 'Query', fields: { _: { type: Planned } } });
+    this.roots = new GraphQLSchema({ query, subscription: plannedType(OperationTypeNode.SUBSCRIPTION) });
   }
 
   /**
-   * The operation's result when it is a planned query (its errors as graphql-js makes them,
-   * for the transport to format), or null when it must run through normal execution.
+   * The operation's result when it is planned (its errors as graphql-js makes them, for the
+   * transport to format), or null when it must run through normal execution. A subscription's
+   * is its execution for one event, the root value.
    */
   execute(args: ExecutionArgs): Promise<ExecutionResult> | ExecutionResult | null {
     const plan = this.planOf(args.document, args.operationName);
@@ -234,28 +258,29 @@ export class PlannedExecution<Ctx> {
 
   private plan(document: DocumentNode, operationName: string | null | undefined): DocumentNode | null {
     const operation = getOperationAST(document, operationName);
-    if (!operation || operation.operation !== OperationTypeNode.QUERY || operation.directives?.length) return null;
+    const root = operation && this.rootTypes.get(operation.operation);
+    if (!root || operation.directives?.length) return null;
     // The root level runs through graphql-js: only fields there, each with a planner (or __typename).
     const selections = operation.selectionSet.selections;
     if (selections.some((s) => s.kind !== Kind.FIELD || s.directives?.length)) return null;
     const fragments = new Map(
       document.definitions.flatMap((d) => (d.kind === Kind.FRAGMENT_DEFINITION ? [[d.name.value, d] as const] : [])),
     );
-    const roots = collect(this.queryType, [operation.selectionSet], fragments, true);
-    if (!roots) return null;
+    const fields = collect(root.type, [operation.selectionSet], fragments, true);
+    if (!fields) return null;
     const planned: FieldNode[] = [];
-    for (const root of roots) {
-      if (root.name === '__typename') {
-        planned.push(root.nodes[0]!);
+    for (const field of fields) {
+      if (field.name === '__typename') {
+        planned.push(field.nodes[0]!);
         continue;
       }
-      const planner = this.planners.get(root.name);
-      const type = namedObject(this.queryType.getFields()[root.name]!.type);
-      const compiled = planner && type ? planner.compile(root.fields, type) : null;
+      const planner = root.planners.get(field.name);
+      const type = namedObject(root.type.getFields()[field.name]!.type);
+      const compiled = planner && type ? planner.compile(field.fields, type) : null;
       if (!compiled) return null;
       // One node per response key (validation made the merged ones' arguments equal), without
       // its selection: the planned schema's field is a leaf.
-      const node: FieldNode = { ...root.nodes[0]!, selectionSet: undefined };
+      const node: FieldNode = { ...field.nodes[0]!, selectionSet: undefined };
       this.compiled.set(node, compiled);
       planned.push(node);
     }

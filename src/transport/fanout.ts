@@ -67,10 +67,16 @@ export interface GroupKey {
   viewer: { id: string; role: string } | null;
 }
 
-/** What a subscription field may declare in its extensions to share results across groups. */
-export type FanoutKey = (event: unknown) => string;
+/**
+ * What a subscription field may declare in its extensions to share results across groups: the
+ * key of an event's result, or null for an event whose result is its group's own (a replayed
+ * change, decided for its subscriber now rather than when others heard it).
+ */
+export type FanoutKey = (event: unknown) => string | null;
 
 export interface FanoutOptions {
+  /** Executes a selection for one event (the root value): from its plan when it has one. Default: graphql's execute. */
+  execute?(args: ExecutionArgs): Promise<ExecutionResult> | ExecutionResult;
   /** Masks and formats a result's errors, with the context of the group's execution. */
   format(result: ExecutionResult, args: ExecutionArgs): FormattedExecutionResult;
   /** Observability: called once per execution of a selection. */
@@ -209,7 +215,7 @@ class Group {
 
   /** Executes the selection for one event (as graphql's subscribe would) and serializes it. */
   private async run(event: unknown): Promise<string> {
-    const result = await execute({ ...this.args, rootValue: event });
+    const result = await (this.opts.execute ?? execute)({ ...this.args, rootValue: event });
     this.opts.onExecution?.(this.operationName);
     return JSON.stringify(this.opts.format(result, this.args));
   }
@@ -217,7 +223,8 @@ class Group {
   private payloadFor(event: unknown): Promise<string> {
     if (!this.sharing) return this.run(event);
     const { selectionKey, fanoutKey, results } = this.sharing;
-    return results.get(`${selectionKey}\u0000${fanoutKey(event)}`, () => this.run(event));
+    const key = fanoutKey(event);
+    return key === null ? this.run(event) : results.get(`${selectionKey}\u0000${key}`, () => this.run(event));
   }
 
   private async pump(): Promise<void> {

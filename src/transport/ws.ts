@@ -328,6 +328,7 @@ export function useWebSocketServer(wsServer: WebSocketServer, pipeline: Operatio
   // `subscribe` only the execution arguments; the socket and operation id travel with the
   // operation's context.
   const groups = new SubscriptionGroups({
+    execute: (args) => pipeline.execute(args),
     format: formatResult,
     onExecution: (name) => metrics.subscriptionExecutions.inc({ operation: metrics.operationNames.label(name) }),
     onDelivery: (name, members) =>

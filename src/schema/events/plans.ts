@@ -4,11 +4,15 @@
 // come in one statement naming exactly the selected columns (host and avatar joined in), and
 // are written straight into the response. A selection with anything else (attendees, comments,
 // the host's reputation, …) is executed by graphql-js as usual.
+import { OperationTypeNode } from 'graphql';
 import type { GraphQLObjectType } from 'graphql';
+import { changeCursor } from '../../changes/index.ts';
 import type { Context } from '../../context.ts';
 import * as search from '../../services/events/search.ts';
 import type { Bounds } from '../../services/events/realtime.ts';
 import type { EventFilterInput, Page } from '../../services/events/search.ts';
+import { readChangedEventColumns } from '../../services/events/subscriptions.ts';
+import type { DeliveredChange } from '../../services/events/subscriptions.ts';
 import { isEventColumn, isHostColumn, isWireText, loadEventColumns } from '../../services/events/columns.ts';
 import type { EventColumn, EventColumnRow, EventColumns, HostColumn } from '../../services/events/columns.ts';
 import { checkDeadline } from '../deadline.ts';
@@ -84,15 +88,19 @@ function writers<S>(
   return objectWriter(entries);
 }
 
-/** The columns a selection needs, gathered while its writers are compiled. */
+/**
+ * What compiling a selection gathers and needs: the columns it reads, and how a storage key
+ * becomes a public URL.
+ */
 interface Columns {
   event: Set<EventColumn>;
   host: Set<HostColumn>;
+  avatarUrl(ctx: Context, key: string): string;
 }
 
 /** Public URLs of avatar keys, per operation: a map page shows a few hosts many times. */
 const avatarUrls = new WeakMap<Context, Map<string, string>>();
-function avatarUrl(ctx: Context, key: string): string {
+function pageAvatarUrl(ctx: Context, key: string): string {
   let urls = avatarUrls.get(ctx);
   if (!urls) avatarUrls.set(ctx, (urls = new Map<string, string>()));
   let url = urls.get(key);
@@ -108,7 +116,7 @@ function hostWriter(selection: readonly Selected[], type: GraphQLObjectType, col
       const send = leafSerializer(type.getFields()[field.name]!.type);
       return (row, ctx) => {
         const key = row['host.avatarKey'] as string | null;
-        return send(key === null ? null : avatarUrl(ctx, key));
+        return send(key === null ? null : columns.avatarUrl(ctx, key));
       };
     }
     if (!isHostColumn(field.name)) return null;
@@ -178,7 +186,7 @@ function pagePlanner<A>(
   return {
     field,
     compile(selection, type) {
-      const gathered: Columns = { event: new Set(), host: new Set() };
+      const gathered: Columns = { event: new Set(), host: new Set(), avatarUrl: pageAvatarUrl };
       const write = connectionWriter(selection, type, gathered);
       if (!write) return null;
       const columns = { event: [...gathered.event], host: [...gathered.host] };
@@ -207,9 +215,67 @@ function pagePlanner<A>(
   };
 }
 
-/** The map queries' planners, for ../planned.ts. */
-export const mapPagePlanners: readonly RootPlanner<Context>[] = [
+/** What an EventChange's writer reads: the change, and its event's columns when shown. */
+interface ChangeSource {
+  change: DeliveredChange;
+  row: EventColumnRow | null;
+}
+
+/** The EventChange's fields that come from the change itself, as its resolvers (./subscriptions.ts) read them. */
+const CHANGE_FIELDS: Record<string, (change: DeliveredChange) => unknown> = {
+  kind: (c) => c.message.kind,
+  eventId: (c) => c.message.eventId,
+  version: (c) => c.message.version,
+  occurredAt: (c) => c.message.occurredAt,
+  cursor: (c) => changeCursor(c.changeId),
+};
+
+/**
+ * The live map's executions (one per change, viewer and selection; src/transport/fanout.ts):
+ * the change's own fields, and its event with the selected columns in one statement, as the
+ * viewer may see it now. A subscription's context lives as long as it does, so avatar URLs are
+ * not cached in it.
+ */
+const eventChangedPlanner: RootPlanner<Context> = {
+  operation: OperationTypeNode.SUBSCRIPTION,
+  field: 'eventChanged',
+  compile(selection, type) {
+    const gathered: Columns = {
+      event: new Set(),
+      host: new Set(),
+      avatarUrl: (ctx, key) => ctx.deps.storage.publicUrl(key),
+    };
+    let showsEvent = false;
+    const write = writers<ChangeSource>(selection, type, (field) => {
+      if (field.name === 'event') {
+        showsEvent = true;
+        const event = eventWriter(field.fields, objectOf(type, 'event'), gathered);
+        return event && ((source, ctx) => (source.row ? event(source.row, ctx) : null));
+      }
+      const read = CHANGE_FIELDS[field.name];
+      if (!read || field.fields.length) return null;
+      const send = leafSerializer(type.getFields()[field.name]!.type);
+      return (source) => send(read(source.change));
+    });
+    if (!write) return null;
+    const columns = { event: [...gathered.event], host: [...gathered.host] };
+    return async (_args, ctx, source) => {
+      const change = source as DeliveredChange;
+      const row =
+        showsEvent && change.showEvent ? await readChangedEventColumns(ctx.deps, viewerOf(ctx), change, columns) : null;
+      try {
+        return write({ change, row }, ctx);
+      } catch (error) {
+        throw new PlanFallback(error);
+      }
+    };
+  },
+};
+
+/** The map's planners, for ../planned.ts: its pages, and its live changes. */
+export const mapPlanners: readonly RootPlanner<Context>[] = [
   pagePlanner('eventsInBounds', mapPages.eventsInBounds),
   pagePlanner('eventsNear', mapPages.eventsNear),
   pagePlanner('searchEvents', mapPages.searchEvents),
+  eventChangedPlanner,
 ];

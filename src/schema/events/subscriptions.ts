@@ -41,9 +41,11 @@ builder.subscriptionFields((t) => ({
     resolve: (change, _args, ctx) => withFreshCaches(change, ctx),
     // The arguments only decide whether a change is delivered (and with or without the event);
     // what is delivered depends on nothing else of the change, so map screens on different
-    // viewports share one execution per viewer and selection (src/transport/fanout.ts).
+    // viewports share one execution per viewer and selection (src/transport/fanout.ts). A
+    // replayed change is read for its subscriber as the event is now, not shared with those who
+    // heard it live.
     extensions: {
-      fanoutKey: ({ changeId, showEvent }: DeliveredChange) => `${changeId}:${showEvent}`,
+      fanoutKey: ({ changeId, showEvent, page }: DeliveredChange) => (page ? null : `${changeId}:${showEvent}`),
     },
   }),
   myEventsChanged: t.withAuth({ signedIn: true }).field({

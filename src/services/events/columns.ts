@@ -3,6 +3,7 @@
 // statement naming only the requested columns, the host and its avatar joined in.
 import type { AppDeps } from '../../context.ts';
 import { Prisma } from '../../generated/prisma/client.ts';
+import { visibleEventSql } from './visibility.ts';
 
 /**
  * SQL over `events e`, its host `users h`, and the viewer's id (null when anonymous); `wireText`
@@ -133,24 +134,47 @@ export function withEventColumns(
     SELECT ${keys} ${list} FROM page JOIN events e ON e.id = page.id ${join} ORDER BY ${orderBy}`;
 }
 
-/** The statement behind loadEventColumns, exported for EXPLAIN in tests. */
-export function eventColumnsSql(viewerId: string | null, ids: readonly string[], columns: EventColumns): Prisma.Sql {
+/** An event's row with its columns, and its id (under `id`). */
+export type IdentifiedRow = EventColumnRow & { id: string };
+
+/**
+ * The statement behind loadEventColumns, exported for EXPLAIN in tests; `visibleOnly` keeps
+ * only the events the viewer may see.
+ */
+export function eventColumnsSql(
+  viewerId: string | null,
+  ids: readonly string[],
+  columns: EventColumns,
+  visibleOnly = false,
+): Prisma.Sql {
   const { list, join } = selectColumns(viewerId, columns);
-  return Prisma.sql`SELECT e.id ${list} FROM events e ${join} WHERE e.id = ANY(${ids as string[]}::uuid[])`;
+  const visible = visibleOnly ? Prisma.sql`AND ${visibleEventSql(viewerId)}` : Prisma.empty;
+  return Prisma.sql`SELECT e.id ${list} FROM events e ${join} WHERE e.id = ANY(${ids as string[]}::uuid[]) ${visible}`;
 }
 
 /**
- * The events of `ids` with exactly the named columns, by id, in one statement whatever their
- * number. An id with no event (deleted since its page was read) has no entry. Who may see them
- * is the caller's affair: the ids come from a page that applied the rule.
+ * The events of `ids` with exactly the named columns, in one statement whatever their number.
+ * An id with no event (deleted since its page was read) has no row. Who may see them is the
+ * caller's affair (the ids come from a page that applied the rule), unless `visibleOnly`.
  */
+export function readEventColumns(
+  deps: Pick<AppDeps, 'db'>,
+  viewerId: string | null,
+  ids: readonly string[],
+  columns: EventColumns,
+  visibleOnly = false,
+): Promise<IdentifiedRow[]> {
+  if (ids.length === 0) return Promise.resolve([]);
+  return deps.db.read<IdentifiedRow>(eventColumnsSql(viewerId, ids, columns, visibleOnly));
+}
+
+/** readEventColumns' rows by id. */
 export async function loadEventColumns(
   deps: Pick<AppDeps, 'db'>,
   viewerId: string | null,
   ids: readonly string[],
   columns: EventColumns,
 ): Promise<Map<string, EventColumnRow>> {
-  if (ids.length === 0) return new Map();
-  const rows = await deps.db.read<EventColumnRow>(eventColumnsSql(viewerId, ids, columns));
-  return new Map(rows.map((row) => [row.id as string, row]));
+  const rows = await readEventColumns(deps, viewerId, ids, columns);
+  return new Map(rows.map((row) => [row.id, row]));
 }

@@ -10,6 +10,8 @@ import type { Bounds, EventChangeMessage, EventSnapshot } from './realtime.ts';
 import type { EventFilterInput } from './search.ts';
 import { checkBounds } from './search.ts';
 import { isOpenToAll, visibleEventWhere } from './visibility.ts';
+import { readEventColumns } from './columns.ts';
+import type { EventColumnRow, EventColumns } from './columns.ts';
 import { findVisibleEvent } from './index.ts';
 import { SharedPromises } from '../../lib/shared-promises.ts';
 import { normalizeTags } from '../../lib/validation.ts';
@@ -49,6 +51,23 @@ export async function readChangedEvent(deps: AppDeps, viewerId: string | null, c
   return sharedReads.get(`${eventId}:${version}:${selection}`, async () =>
     findVisibleEvent(deps, viewerId, eventId, query),
   ) as Promise<Awaited<ReturnType<typeof findVisibleEvent>>>;
+}
+
+/**
+ * readChangedEvent for planned executions (src/schema/events/plans.ts): the event's `columns`
+ * as the viewer may see it now, or null; shared and read along a replayed page the same way.
+ */
+export function readChangedEventColumns(
+  deps: AppDeps,
+  viewerId: string | null,
+  change: DeliveredChange,
+  columns: EventColumns,
+): Promise<EventColumnRow | null> {
+  const { eventId, version } = change.message;
+  const selection = `${viewerId ?? ''}:columns:${columns.event.join()}:${columns.host.join()}`;
+  const read = (ids: string[]) => readEventColumns(deps, viewerId, ids, columns, true);
+  if (change.page) return readAlongPage(change.page, eventId, selection, (m) => (m.after ? m.eventId : null), read);
+  return sharedReads.get(`${eventId}:${version}:${selection}`, async () => (await read([eventId]))[0] ?? null);
 }
 
 function matchesFilter(
