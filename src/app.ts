@@ -138,7 +138,7 @@ export async function createApp(
     const sessions =
       seams.sessions ?? createSessionStates({ prisma: db.prisma, pubsub, logger, options: config.sessionCache });
     closers.unshift(async () => sessions.close());
-    const changes = createChangeFeed({ prisma: db.prisma, pubsub, logger, ...config.changeLog });
+    const changes = createChangeFeed({ prisma: db.prisma, db, pubsub, logger, ...config.changeLog });
     closers.unshift(() => changes.close());
     await changes.start();
     const jwtSecret = await jwtSecretFor(config);

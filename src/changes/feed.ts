@@ -9,8 +9,8 @@
 // A poll relays what an instance that died at commit left behind and reads what pub/sub did
 // not bring, so every change arrives within one poll even when pub/sub is down.
 import type { Logger } from 'pino';
-import { BACKGROUND_SQL } from '../db/index.ts';
-import type { PrismaClient } from '../db/index.ts';
+import { BACKGROUND_SQL, Prisma } from '../db/index.ts';
+import type { Database, PrismaClient } from '../db/index.ts';
 import { DomainError, missedChanges, resyncRequired, unavailable } from '../lib/errors.ts';
 import { createPushIterator } from '../pubsub/iterator.ts';
 import type { PushIterator } from '../pubsub/iterator.ts';
@@ -20,6 +20,8 @@ import type { Change, ChangeFeed, ChangeRef } from './types.ts';
 
 export interface ChangeFeedOptions {
   prisma: PrismaClient;
+  /** The hot statements (relay, gap reads) run outside the ORM. */
+  db: Pick<Database, 'query'>;
   pubsub: PubSub;
   logger: Logger;
   /** How often the log is polled (relay left-overs, changes pub/sub did not bring). */
@@ -34,6 +36,8 @@ export interface ChangeFeedOptions {
 
 /** The pub/sub topic relays publish on. */
 const RELAYED_TOPIC = 'changes:relayed';
+/** The feed's own statements are background work: not counted with requests'. */
+const BACKGROUND = { background: true } as const;
 /** Changes per relay run, per page of a gap read, and per page of a replay. */
 const BATCH = 500;
 /** The age and size trim runs once per this many polls (and the relay leaves no backlog). */
@@ -83,7 +87,7 @@ interface Subscriber {
 }
 
 export function createChangeFeed(opts: ChangeFeedOptions): ChangeFeed & { start(): Promise<void> } {
-  const { prisma, pubsub, logger } = opts;
+  const { prisma, db, pubsub, logger } = opts;
   const log = logger.child({ component: 'changes' });
   const maxQueued = opts.maxQueued ?? 1000;
   const byTopic = new Map<string, Set<Subscriber>>();
@@ -126,12 +130,12 @@ export function createChangeFeed(opts: ChangeFeedOptions): ChangeFeed & { start(
   /** Reads and delivers everything after `last` from the log. */
   async function readGap(): Promise<void> {
     for (;;) {
-      const raw = await prisma.$queryRawUnsafe<Array<Partial<RawRow> & { head: Numeric }>>(
-        `${BACKGROUND_SQL} SELECT s.head, c.id, c.position, c.topics, c.payload
+      const raw = await db.query<Partial<RawRow> & { head: Numeric }>(
+        Prisma.sql`SELECT s.head, c.id, c.position, c.topics, c.payload
          FROM change_log_state s
          LEFT JOIN LATERAL (
-           SELECT id, position, topics, payload FROM change_log WHERE position > $1 ORDER BY position LIMIT ${BATCH}) c ON true`,
-        last,
+           SELECT id, position, topics, payload FROM change_log WHERE position > ${last}::bigint ORDER BY position LIMIT ${BATCH}::int) c ON true`,
+        BACKGROUND,
       );
       if (closed) return;
       const head = Number(raw[0]?.head ?? 0);
@@ -191,8 +195,9 @@ export function createChangeFeed(opts: ChangeFeedOptions): ChangeFeed & { start(
    * statement, the function change_log_relay (its migration says why the order is commit order).
    */
   async function relayOnce(): Promise<number> {
-    const raw = await prisma.$queryRawUnsafe<RawRow[]>(
-      `${BACKGROUND_SQL} SELECT id, position, topics, payload FROM change_log_relay(${BATCH})`,
+    const raw = await db.query<RawRow>(
+      Prisma.sql`SELECT id, position, topics, payload FROM change_log_relay(${BATCH}::int)`,
+      BACKGROUND,
     );
     const rows = raw.map(toRow);
     if (rows.length) {
@@ -204,8 +209,9 @@ export function createChangeFeed(opts: ChangeFeedOptions): ChangeFeed & { start(
 
   /** Whether anything committed waits for a position (the poll relays only then). */
   async function pending(): Promise<boolean> {
-    const [row] = await prisma.$queryRawUnsafe<Array<{ waiting: boolean }>>(
-      `${BACKGROUND_SQL} SELECT EXISTS (SELECT 1 FROM change_log WHERE position IS NULL) AS waiting`,
+    const [row] = await db.query<{ waiting: boolean }>(
+      Prisma.sql`SELECT EXISTS (SELECT 1 FROM change_log WHERE position IS NULL) AS waiting`,
+      BACKGROUND,
     );
     return row?.waiting ?? false;
   }

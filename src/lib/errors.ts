@@ -120,7 +120,8 @@ export function isUniqueViolation(error: unknown): boolean {
     meta?: { driverAdapterError?: { cause?: { originalCode?: string; kind?: string } } };
   } | null;
   if (typeof e !== 'object' || e === null) return false;
-  if (e.code === 'P2002') return true;
+  // Prisma's code, or PostgreSQL's own SQLSTATE (a statement run on the pool: db.query).
+  if (e.code === 'P2002' || e.code === '23505') return true;
   const cause = e.code === 'P2010' ? e.meta?.driverAdapterError?.cause : undefined;
   return cause?.kind === 'UniqueConstraintViolation' || cause?.originalCode === '23505';
 }

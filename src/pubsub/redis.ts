@@ -33,6 +33,8 @@ export function createRedisPubSub(url: string, logger: Logger, { name = 'pinit' 
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,
     commandTimeout: PING_TIMEOUT_MS,
+    // Publishes made in one turn of the event loop (a message's status to each member) leave in one write.
+    enableAutoPipelining: true,
   });
   // (UN)SUBSCRIBE commands issued while Redis is down wait in the offline queue and are never
   // flushed with an error (which would silently lose the subscription); autoResubscribe restores

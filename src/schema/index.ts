@@ -7,6 +7,7 @@ import type { Context } from '../context.ts';
 import { withDeadline } from './deadline.ts';
 import { answeringGoneAccounts } from './deleted-viewer.ts';
 import { mapPlanners } from './events/plans.ts';
+import { chatPlanners } from './chat/plans.ts';
 import { withPagingCheck } from './paging.ts';
 import { PlannedExecution } from './planned.ts';
 import './users/types.ts';
@@ -39,17 +40,25 @@ export const schema = builder.toSchema({ sortSchema: false });
 
 /**
  * The operations answered without graphql-js walking their results (./planned.ts): the map
- * pages, and the live map's executions per change. Their roots get what the plugins' resolver
- * wrappers give root fields: the paging policy's argument checks, the execution deadline and
- * the deleted-viewer check. Auth scopes are not among them, so a field with scopes is never
- * planned.
+ * pages, the live map's executions per change and the chat's live messages. Their roots get
+ * what the plugins' resolver wrappers give such root fields: the paging policy's argument
+ * checks and the execution deadline; for queries the deleted-viewer check too (its plugin
+ * wraps Query and Mutation fields only). A query with auth scopes is never planned (planning
+ * would skip them); a subscription's scopes are checked when it subscribes, which runs through
+ * the schema with the very context each of its events is then executed with.
  */
-export const planned = new PlannedExecution<Context>(schema, mapPlanners, (resolve, field) => {
-  if ((field.extensions.pothosOptions as { authScopes?: unknown } | undefined)?.authScopes) {
-    throw new Error(`${field.name} has auth scopes, which planned execution does not apply`);
-  }
-  return withDeadline(answeringGoneAccounts(withPagingCheck(field.extensions, resolve)));
-});
+export const planned = new PlannedExecution<Context>(
+  schema,
+  [...mapPlanners, ...chatPlanners],
+  (resolve, field, root) => {
+    const checked = withDeadline(withPagingCheck(field.extensions, resolve));
+    if (root !== schema.getQueryType()) return checked;
+    if ((field.extensions.pothosOptions as { authScopes?: unknown } | undefined)?.authScopes) {
+      throw new Error(`Query.${field.name} has auth scopes, which planned execution does not apply`);
+    }
+    return answeringGoneAccounts(checked);
+  },
+);
 
 /** The schema as printed to schema.graphql: sorted, so diffs stay small. */
 export const sortedSchema = lexicographicSortSchema(schema);

@@ -157,6 +157,41 @@ export function leafSerializer(type: GraphQLOutputType, asSent = false): (value:
   return (value) => (value === null || value === undefined ? null : leaf.serialize(value));
 }
 
+/** Writes one response object (or value) of a plan from its source, with the operation's context. */
+export type Write<S, Ctx = unknown> = (source: S, ctx: Ctx) => unknown;
+
+/**
+ * An object with the selection's keys in order, each written from the same source: one object
+ * literal, by a function written once per plan. Objects of one shape built without a loop are
+ * three times faster to make than by assigning keys in a loop, and faster to serialize. The
+ * keys are GraphQL names (validated: letters, digits, underscores), JSON-quoted; `__proto__`,
+ * which a literal would take for the prototype, is never planned (see collect).
+ */
+function objectWriter<S, Ctx>(entries: ReadonlyArray<readonly [string, Write<S, Ctx>]>): Write<S, Ctx> {
+  const fields = entries.map(([key], i) => `${JSON.stringify(key)}: w[${i}](s, c)`).join(', ');
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- generated from validated names, see above
+  const make = new Function('w', `return (s, c) => ({ ${fields} });`) as (w: Array<Write<S, Ctx>>) => Write<S, Ctx>;
+  return make(entries.map(([, write]) => write));
+}
+
+/**
+ * A selection's writer: `writerOf` gives each selected field's, or null when it does not plan
+ * that field (then so is the whole: null); __typename is the type's name.
+ */
+export function writers<S, Ctx>(
+  selection: readonly Selected[],
+  type: GraphQLObjectType,
+  writerOf: (field: Selected) => Write<S, Ctx> | null,
+): Write<S, Ctx> | null {
+  const entries: Array<readonly [string, Write<S, Ctx>]> = [];
+  for (const field of selection) {
+    const write = field.name === '__typename' ? () => type.name : writerOf(field);
+    if (!write) return null;
+    entries.push([field.key, write]);
+  }
+  return objectWriter(entries);
+}
+
 /**
  * Thrown by a planned root that cannot build its answer: the operation then runs through normal
  * execution instead (queries only read, so running them again changes nothing), whose partial
@@ -203,6 +238,7 @@ export class PlannedExecution<Ctx> {
     wrap: (
       resolve: GraphQLFieldResolver<unknown, Ctx>,
       field: GraphQLField<unknown, Ctx>,
+      rootType: GraphQLObjectType,
     ) => GraphQLFieldResolver<unknown, Ctx>,
   ) {
     const run: GraphQLFieldResolver<unknown, Ctx> = (root, args: Record<string, unknown>, ctx, info) =>
@@ -216,7 +252,7 @@ export class PlannedExecution<Ctx> {
         own.map(({ field: name }) => {
           const field = type.getFields()[name] as GraphQLField<unknown, Ctx> | undefined;
           if (!field) throw new Error(`No ${type.name}.${name} to plan`);
-          const resolve = wrap(run, field);
+          const resolve = wrap(run, field, type);
           const args = Object.fromEntries(
             field.args.map((a) => [a.name, { type: a.type, defaultValue: a.defaultValue }]),
           );

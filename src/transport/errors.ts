@@ -76,7 +76,7 @@ const isConnectionArgError = (error: unknown) =>
 // PostgreSQL's "this value cannot be that type" codes (malformed uuid, NUL byte, too long).
 // Validation should catch these first; this is the net under it.
 const INPUT_DATA_SQLSTATES = new Set(['22P02', '22021', '22P05', '22001']);
-/** The SQLSTATE of a PostgreSQL error: through Prisma's driver adapter, or straight from pg (db.read). */
+/** The SQLSTATE of a PostgreSQL error: through Prisma's driver adapter, or straight from pg (db.query). */
 const sqlStateOf = (error: unknown): string | undefined => {
   const e = error as
     | { code?: unknown; severity?: unknown; meta?: { driverAdapterError?: { cause?: { originalCode?: string } } } }

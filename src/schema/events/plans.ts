@@ -16,7 +16,7 @@ import type { DeliveredChange } from '../../services/events/subscriptions.ts';
 import { isEventColumn, isHostColumn, isWireText, loadEventColumns } from '../../services/events/columns.ts';
 import type { EventColumn, EventColumnRow, EventColumns, HostColumn } from '../../services/events/columns.ts';
 import { checkDeadline } from '../deadline.ts';
-import { leafSerializer, namedObject, PlanFallback } from '../planned.ts';
+import { leafSerializer, namedObject, PlanFallback, writers } from '../planned.ts';
 import type { RootPlanner, Selected } from '../planned.ts';
 
 const viewerOf = (ctx: Context) => ctx.viewer?.id ?? null;
@@ -56,38 +56,6 @@ export const mapPages = {
     search.searchEvents(ctx.deps, viewerOf(ctx), args.query, args.bounds, args.filter, args.first, args.after),
 } satisfies Record<string, (ctx: Context, args: never, columns?: EventColumns) => Promise<Page>>;
 
-/** Writes one response object (or value) from its source. */
-type Write<S> = (source: S, ctx: Context) => unknown;
-
-/**
- * An object with the selection's keys in order, each written from the same source: one object
- * literal, by a function written once per plan. Objects of one shape built without a loop are
- * three times faster to make than by assigning keys in a loop, and faster to serialize. The
- * keys are GraphQL names (validated: letters, digits, underscores), JSON-quoted; `__proto__`,
- * which a literal would take for the prototype, is never planned (../planned.ts).
- */
-function objectWriter<S>(entries: ReadonlyArray<readonly [string, Write<S>]>): Write<S> {
-  const fields = entries.map(([key], i) => `${JSON.stringify(key)}: w[${i}](s, c)`).join(', ');
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- generated from validated names, see above
-  const make = new Function('w', `return (s, c) => ({ ${fields} });`) as (w: Array<Write<S>>) => Write<S>;
-  return make(entries.map(([, write]) => write));
-}
-
-/** The writer of each selected field, or null when one is not planned; __typename is the type's name. */
-function writers<S>(
-  selection: readonly Selected[],
-  type: GraphQLObjectType,
-  writerOf: (field: Selected) => Write<S> | null,
-): Write<S> | null {
-  const entries: Array<readonly [string, Write<S>]> = [];
-  for (const field of selection) {
-    const write = field.name === '__typename' ? () => type.name : writerOf(field);
-    if (!write) return null;
-    entries.push([field.key, write]);
-  }
-  return objectWriter(entries);
-}
-
 /**
  * What compiling a selection gathers and needs: the columns it reads, and how a storage key
  * becomes a public URL.
@@ -109,7 +77,7 @@ function pageAvatarUrl(ctx: Context, key: string): string {
 }
 
 function hostWriter(selection: readonly Selected[], type: GraphQLObjectType, columns: Columns) {
-  return writers<EventColumnRow>(selection, type, (field) => {
+  return writers<EventColumnRow, Context>(selection, type, (field) => {
     if (field.fields.length) return null;
     if (field.name === 'avatarUrl') {
       columns.host.add('avatarKey');
@@ -128,7 +96,7 @@ function hostWriter(selection: readonly Selected[], type: GraphQLObjectType, col
 }
 
 function eventWriter(selection: readonly Selected[], type: GraphQLObjectType, columns: Columns) {
-  return writers<EventColumnRow>(selection, type, (field) => {
+  return writers<EventColumnRow, Context>(selection, type, (field) => {
     if (field.name === 'host') return hostWriter(field.fields, objectOf(type, 'host'), columns);
     if (field.fields.length || !isEventColumn(field.name)) return null;
     columns.event.add(field.name);
@@ -146,10 +114,10 @@ interface Loaded {
 }
 
 function connectionWriter(selection: readonly Selected[], type: GraphQLObjectType, columns: Columns) {
-  return writers<Loaded>(selection, type, (field) => {
+  return writers<Loaded, Context>(selection, type, (field) => {
     if (field.name === 'edges') {
       const edgeObject = objectOf(type, 'edges');
-      const write = writers<Loaded['edges'][number]>(field.fields, edgeObject, (edgeField) => {
+      const write = writers<Loaded['edges'][number], Context>(field.fields, edgeObject, (edgeField) => {
         if (edgeField.name === 'cursor') return (edge) => edge.item.cursor;
         if (edgeField.name !== 'node') return null;
         const node = eventWriter(edgeField.fields, objectOf(edgeObject, 'node'), columns);
@@ -158,7 +126,7 @@ function connectionWriter(selection: readonly Selected[], type: GraphQLObjectTyp
       return write && ((loaded, ctx) => loaded.edges.map((edge) => write(edge, ctx)));
     }
     if (field.name !== 'pageInfo') return null;
-    return writers<Loaded>(field.fields, objectOf(type, 'pageInfo'), (info) => {
+    return writers<Loaded, Context>(field.fields, objectOf(type, 'pageInfo'), (info) => {
       switch (info.name) {
         case 'hasNextPage':
           return (loaded) => loaded.page.hasNextPage;
@@ -246,7 +214,7 @@ const eventChangedPlanner: RootPlanner<Context> = {
       avatarUrl: (ctx, key) => ctx.deps.storage.publicUrl(key),
     };
     let showsEvent = false;
-    const write = writers<ChangeSource>(selection, type, (field) => {
+    const write = writers<ChangeSource, Context>(selection, type, (field) => {
       if (field.name === 'event') {
         showsEvent = true;
         const event = eventWriter(field.fields, objectOf(type, 'event'), gathered);

@@ -9,6 +9,7 @@ import { Prisma } from '../../generated/prisma/client.ts';
 import type { Message } from '../../generated/prisma/client.ts';
 import { orderedPair, requireUser } from '../social/index.ts';
 import { blockedBetweenSql } from '../social/blocks.ts';
+import { instantSql } from '../../db/sql.ts';
 import { isUuid, text } from '../../lib/validation.ts';
 
 type Tx = Prisma.TransactionClient;
@@ -26,6 +27,17 @@ export interface ChatMessageEvent {
   /** Set on 'added': lets subscribers mark delivery without reading the message first. */
   senderId?: string;
   seq?: number;
+  /** Set on 'added' (by this version on): the message as sent, so a live delivery needs no read of it. */
+  sent?: SentMessage;
+}
+
+/** A message as it was sent, with its sender's public name and avatar then (see ChatMessageEvent.sent). */
+export interface SentMessage {
+  body: string;
+  clientMessageId: string | null;
+  /** In the DateTime scalar's form. */
+  createdAt: string;
+  sender: { username: string; fullName: string; avatarKey: string | null };
 }
 
 export interface TypingEvent {
@@ -176,12 +188,12 @@ async function storeMessage(
     ? text('clientMessageId', clientMessageId, { min: 1, max: CHAT_LIMITS.clientMessageId })
     : null;
   const [check] = isUuid(chatId)
-    ? await deps.prisma.$queryRaw<Array<{ member: boolean; earlier: string | null; blocked: boolean }>>`
+    ? await deps.db.query<{ member: boolean; earlier: string | null; blocked: boolean }>(Prisma.sql`
         SELECT EXISTS (SELECT 1 FROM chat_members WHERE chat_id = ${chatId}::uuid AND user_id = ${viewerId}::uuid) AS member,
                (SELECT id::text FROM messages WHERE sender_id = ${viewerId}::uuid AND client_message_id = ${clientId}) AS earlier,
                EXISTS (SELECT 1 FROM chats c JOIN chat_members o ON o.chat_id = c.id AND o.user_id <> ${viewerId}::uuid
                        WHERE c.id = ${chatId}::uuid AND c.kind = 'DIRECT'
-                         AND ${blockedBetweenSql(Prisma.sql`o.user_id`, Prisma.sql`${viewerId}::uuid`)}) AS blocked`
+                         AND ${blockedBetweenSql(Prisma.sql`o.user_id`, Prisma.sql`${viewerId}::uuid`)}) AS blocked`)
     : [];
   if (!check?.member) throw notFound('Chat', { field: 'chatId' });
   // A direct chat with someone blocked (either way) still loads, but takes no new message.
@@ -200,7 +212,7 @@ async function storeMessage(
 
   let row: SentRow | undefined;
   try {
-    [row] = await deps.prisma.$queryRaw<SentRow[]>`
+    [row] = await deps.db.query<SentRow>(Prisma.sql`
       WITH bump AS (
         UPDATE chats SET last_seq = last_seq + 1, last_activity_at = now()
         WHERE id = ${chatId}::uuid AND EXISTS (SELECT 1 FROM chat_members WHERE chat_id = ${chatId}::uuid AND user_id = ${viewerId}::uuid)
@@ -224,13 +236,19 @@ async function storeMessage(
         SELECT ARRAY(SELECT ${USER_CHAT_TOPIC} || user_id::text FROM chat_members WHERE chat_id = ins.chat_id),
                json_build_object('json', json_build_object(
                  'type', 'added', 'chatId', ins.chat_id::text, 'messageId', ins.id::text,
-                 'senderId', ins.sender_id::text, 'seq', ins.seq))::text,
+                 'senderId', ins.sender_id::text, 'seq', ins.seq,
+                 'sent', (SELECT json_build_object(
+                   'body', ins.body, 'clientMessageId', ins.client_message_id,
+                   'createdAt', ${instantSql('ins.created_at')},
+                   'sender', json_build_object('username', u.username, 'fullName', u.full_name,
+                     'avatarKey', (SELECT i.key FROM images i WHERE i.user_id = u.id AND i.is_primary)))
+                   FROM users u WHERE u.id = ins.sender_id)))::text,
                ins.id
         FROM ins)
       SELECT ins.id::text AS id, ins.chat_id::text AS "chatId", ins.seq, ins.sender_id::text AS "senderId", ins.body,
              ins.client_message_id AS "clientMessageId", ins.created_at AS "createdAt",
              (SELECT read_before FROM moved) AS "readBefore"
-      FROM ins`;
+      FROM ins`);
   } catch (error) {
     // A retry raced the first attempt: answer with what the first one stored.
     const stored = isUniqueViolation(error) ? await previous() : null;
@@ -395,7 +413,7 @@ async function advanceMarkers(
   chatId: string,
   opts: { read: boolean; upToSeq?: number },
 ) {
-  const [change] = await deps.prisma.$queryRaw<Array<{ passed: string[]; members: string[] }>>`
+  const [change] = await deps.db.query<{ passed: string[]; members: string[] }>(Prisma.sql`
     WITH target AS (SELECT LEAST(COALESCE(${opts.upToSeq ?? null}::int, last_seq), last_seq) AS seq FROM chats WHERE id = ${chatId}::uuid),
     old AS (SELECT last_read_seq, last_delivered_seq FROM chat_members
             WHERE chat_id = ${chatId}::uuid AND user_id = ${viewerId}::uuid
@@ -414,7 +432,7 @@ async function advanceMarkers(
              WHERE msg.chat_id = ${chatId}::uuid AND msg.sender_id <> ${viewerId}::uuid AND msg.seq > moved.before AND msg.seq <= moved.after
              ORDER BY msg.seq DESC LIMIT ${STATUS_EVENTS_MAX}) p ORDER BY seq) AS passed,
            ARRAY(SELECT user_id::text FROM chat_members WHERE chat_id = ${chatId}::uuid) AS members
-    FROM moved`;
+    FROM moved`);
   if (change?.passed.length)
     await publishEvents(
       deps,

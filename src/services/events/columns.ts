@@ -4,6 +4,7 @@
 import type { AppDeps } from '../../context.ts';
 import { Prisma } from '../../generated/prisma/client.ts';
 import { visibleEventSql } from './visibility.ts';
+import { instantSql } from '../../db/sql.ts';
 
 /**
  * SQL over `events e`, its host `users h`, and the viewer's id (null when anonymous); `wireText`
@@ -22,12 +23,6 @@ const viewerHas =
     viewerId === null
       ? Prisma.raw('FALSE')
       : Prisma.sql`EXISTS (SELECT 1 FROM ${Prisma.raw(from)} x WHERE x.event_id = e.id AND x.user_id = ${viewerId}::uuid ${Prisma.raw(condition)})`;
-/**
- * An instant as the DateTime scalar sends it (ISO 8601 in UTC with milliseconds), formatted by
- * PostgreSQL: the driver then has no timestamp to parse and the client no Date to make.
- */
-export const instantSql = (column: string) =>
-  Prisma.raw(`to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`);
 const instant = (column: string): ColumnSql => Object.assign(() => instantSql(column), { wireText: true });
 const countOf = (table: string): ColumnSql => plain(`(SELECT count(*)::int FROM ${table} x WHERE x.event_id = e.id)`);
 
@@ -165,7 +160,7 @@ export function readEventColumns(
   visibleOnly = false,
 ): Promise<IdentifiedRow[]> {
   if (ids.length === 0) return Promise.resolve([]);
-  return deps.db.read<IdentifiedRow>(eventColumnsSql(viewerId, ids, columns, visibleOnly));
+  return deps.db.query<IdentifiedRow>(eventColumnsSql(viewerId, ids, columns, visibleOnly));
 }
 
 /** readEventColumns' rows by id. */

@@ -10,7 +10,8 @@ import type { Bounds } from './realtime.ts';
 import { EARTH_RADIUS_KM, haversineKm } from './geo.ts';
 import { visibleEventSql } from './visibility.ts';
 import { decodeCursor, encodeCursor } from '../../lib/cursors.ts';
-import { instantSql, withEventColumns } from './columns.ts';
+import { withEventColumns } from './columns.ts';
+import { instantSql } from '../../db/sql.ts';
 import type { EventColumnRow, EventColumns } from './columns.ts';
 import type { CursorShape, CursorValue } from '../../lib/cursors.ts';
 import { isUuid, latitude, longitude, normalizeTags } from '../../lib/validation.ts';
@@ -163,7 +164,7 @@ const NEAR_PAGE: PageShape = { keys: Prisma.sql`page.id, page.distance`, orderBy
 const pageStatement = (page: Prisma.Sql, shape: PageShape, viewerId: string | null, columns?: EventColumns) =>
   columns ? withEventColumns(page, shape.keys, shape.orderBy, viewerId, columns) : page;
 
-/** Runs a page's statement; with the events' columns, the rows are the answer itself: read without the ORM (db.read). */
+/** Runs a page's statement; with the events' columns, the rows are the answer itself: read without the ORM (db.query). */
 async function pageRows<R extends { id: string }>(
   deps: Pick<AppDeps, 'prisma' | 'db'>,
   viewerId: string | null,
@@ -172,7 +173,7 @@ async function pageRows<R extends { id: string }>(
   columns: EventColumns | undefined,
 ): Promise<Array<R & EventColumnRow>> {
   return columns
-    ? deps.db.read<R & EventColumnRow>(pageStatement(page, shape, viewerId, columns))
+    ? deps.db.query<R & EventColumnRow>(pageStatement(page, shape, viewerId, columns))
     : deps.prisma.$queryRaw<Array<R & EventColumnRow>>(page);
 }
 
