@@ -66,6 +66,8 @@ export interface RateLimiter {
    * reading it.
    */
   exhaustedFor(limit: LimitName, key: string, times: number): Promise<number | null>;
+  /** Gives back `points` (default one) spent on something that did not happen after all (a refused or repeated send). */
+  refund(limit: LimitName, key: string, points?: number): Promise<void>;
   /** Forgets the key's spent points (after a successful login, say). */
   reset(limit: LimitName, key: string): Promise<void>;
   close(): Promise<void>;
@@ -117,7 +119,13 @@ export interface RateLimiterOptions {
 
 export function createRateLimiter(opts: RateLimiterOptions): RateLimiter {
   if (!opts.enabled) {
-    return { consume: async () => {}, exhaustedFor: async () => null, reset: async () => {}, close: async () => {} };
+    return {
+      consume: async () => {},
+      exhaustedFor: async () => null,
+      refund: async () => {},
+      reset: async () => {},
+      close: async () => {},
+    };
   }
   const redis = opts.redisUrl
     ? new Redis(opts.redisUrl, {
@@ -169,6 +177,13 @@ export function createRateLimiter(opts: RateLimiterOptions): RateLimiter {
       const limiter = limiters.get(limit)!;
       const spent = await limiter.get(isPerAddress(limit) ? addressKey(key) : key).catch(() => null);
       return spent && spent.consumedPoints >= times * limiter.points ? spent.msBeforeNext : null;
+    },
+    async refund(limit, key, points = 1) {
+      // Best effort: a refund that cannot be made leaves the key a point short until its window ends.
+      await limiters
+        .get(limit)!
+        .reward(isPerAddress(limit) ? addressKey(key) : key, points)
+        .catch(() => undefined);
     },
     async reset(limit, key) {
       await limiters

@@ -353,6 +353,37 @@ describe('bad input on chat', () => {
   });
 });
 
+describe('the send budget', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ env: { RATE_LIMIT_SEND_MESSAGE_PER_USER: '3/60' } });
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('is spent by stored messages only; a retry of a stored one is answered even past it', async () => {
+    const [ana, ben, cleo] = [await createUser(server), await createUser(server), await createUser(server)];
+    const chatId = await directChat(server, ana, ben);
+    const first = (await ana.gqlOk(SendMessageDocument, { chatId, body: 'one', clientMessageId: 'b-1' })).sendMessage;
+    // Retries and refusals store nothing, and give back what they spent.
+    for (let i = 0; i < 5; i++) {
+      const retry = await ana.gqlOk(SendMessageDocument, { chatId, body: 'one', clientMessageId: 'b-1' });
+      expect(retry.sendMessage.id).toBe(first.id);
+    }
+    const elsewhere = await directChat(server, cleo, ben);
+    for (let i = 0; i < 5; i++)
+      expect(codes(await ana.gql(SendMessageDocument, { chatId: elsewhere, body: 'hi' }))).toEqual(['NOT_FOUND']);
+    await ana.gqlOk(SendMessageDocument, { chatId, body: 'two' });
+    await ana.gqlOk(SendMessageDocument, { chatId, body: 'three' });
+    // The budget of 3 is spent by the three stored messages.
+    expect(codes(await ana.gql(SendMessageDocument, { chatId, body: 'four' }))).toEqual(['RATE_LIMITED']);
+    const again = await ana.gqlOk(SendMessageDocument, { chatId, body: 'one', clientMessageId: 'b-1' });
+    expect(again.sendMessage.id).toBe(first.id);
+    expect(await server.deps.prisma.message.count({ where: { chatId } })).toBe(3);
+  });
+});
+
 describe.runIf(testDatabaseUrl && testRedisUrl)('chat across two instances (PostgreSQL + Redis)', () => {
   const instances = twoInstances({ RATE_LIMIT_SEND_MESSAGE_PER_USER: '1000/10' });
 

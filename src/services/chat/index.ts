@@ -4,7 +4,7 @@
 // (resumable, src/changes/), the rest through pub/sub after commit.
 import { randomUUID } from 'node:crypto';
 import type { AppDeps } from '../../context.ts';
-import { badInput, conflict, forbidden, isUniqueViolation, notFound } from '../../lib/errors.ts';
+import { badInput, conflict, DomainError, forbidden, isUniqueViolation, notFound } from '../../lib/errors.ts';
 import { Prisma } from '../../generated/prisma/client.ts';
 import type { Message } from '../../generated/prisma/client.ts';
 import { orderedPair, requireUser } from '../social/index.ts';
@@ -171,10 +171,12 @@ export async function sendMessage(
  * distinct, gapless positions; a retry with the same clientMessageId returns the stored
  * message and publishes nothing.
  *
- * Two statements: one read (membership, an earlier attempt), then one statement that bumps the
- * chat's sequence under its row lock, inserts the message, moves the sender's markers and
- * records the change for the members' messageAdded. A single statement is atomic and holds the chat row's lock only
- * inside PostgreSQL, never across round trips to this process.
+ * One statement: it checks membership, blocking and an earlier attempt, and when they allow,
+ * bumps the chat's sequence under its row lock, inserts the message, moves the sender's
+ * markers and records the change for the members' messageAdded. A single statement is atomic
+ * and holds the chat row's lock only inside PostgreSQL, never across round trips to this
+ * process. The send's rate limit is spent before it, and given back when nothing was stored
+ * (a refusal, a retry); a retry of a stored message is answered even over the limit.
  */
 async function storeMessage(
   deps: AppDeps,
@@ -187,35 +189,36 @@ async function storeMessage(
   const clientId = clientMessageId
     ? text('clientMessageId', clientMessageId, { min: 1, max: CHAT_LIMITS.clientMessageId })
     : null;
-  const [check] = isUuid(chatId)
-    ? await deps.db.query<{ member: boolean; earlier: string | null; blocked: boolean }>(Prisma.sql`
-        SELECT EXISTS (SELECT 1 FROM chat_members WHERE chat_id = ${chatId}::uuid AND user_id = ${viewerId}::uuid) AS member,
-               (SELECT id::text FROM messages WHERE sender_id = ${viewerId}::uuid AND client_message_id = ${clientId}) AS earlier,
-               EXISTS (SELECT 1 FROM chats c JOIN chat_members o ON o.chat_id = c.id AND o.user_id <> ${viewerId}::uuid
-                       WHERE c.id = ${chatId}::uuid AND c.kind = 'DIRECT'
-                         AND ${blockedBetweenSql(Prisma.sql`o.user_id`, Prisma.sql`${viewerId}::uuid`)}) AS blocked`)
-    : [];
-  if (!check?.member) throw notFound('Chat', { field: 'chatId' });
-  // A direct chat with someone blocked (either way) still loads, but takes no new message.
-  if (check.blocked) throw forbidden('You cannot message this user', { field: 'chatId' });
+  if (!isUuid(chatId)) throw notFound('Chat', { field: 'chatId' });
   const previous = async () =>
     clientId
       ? deps.prisma.message.findUnique({
           where: { senderId_clientMessageId: { senderId: viewerId, clientMessageId: clientId } },
         })
       : null;
-  if (check.earlier) {
-    const earlier = await previous();
-    if (earlier) return { message: sameChat(earlier, chatId), created: false };
-  }
-  await deps.rateLimiter.consume('sendMessagePerUser', viewerId);
-
-  let row: SentRow | undefined;
   try {
-    [row] = await deps.db.query<SentRow>(Prisma.sql`
-      WITH bump AS (
+    await deps.rateLimiter.consume('sendMessagePerUser', viewerId);
+  } catch (error) {
+    const earlier = error instanceof DomainError && error.code === 'RATE_LIMITED' ? await previous() : null;
+    if (earlier) return { message: sameChat(earlier, chatId), created: false };
+    throw error;
+  }
+  const storedNothing = () => deps.rateLimiter.refund('sendMessagePerUser', viewerId);
+
+  let row: SendRow | undefined;
+  try {
+    [row] = await deps.db.query<SendRow>(Prisma.sql`
+      WITH allowed AS (
+        SELECT EXISTS (SELECT 1 FROM chat_members WHERE chat_id = ${chatId}::uuid AND user_id = ${viewerId}::uuid) AS member,
+               (SELECT id::text FROM messages WHERE sender_id = ${viewerId}::uuid AND client_message_id = ${clientId}) AS earlier,
+               EXISTS (SELECT 1 FROM chats c JOIN chat_members o ON o.chat_id = c.id AND o.user_id <> ${viewerId}::uuid
+                       WHERE c.id = ${chatId}::uuid AND c.kind = 'DIRECT'
+                         AND ${blockedBetweenSql(Prisma.sql`o.user_id`, Prisma.sql`${viewerId}::uuid`)}) AS blocked),
+      bump AS (
         UPDATE chats SET last_seq = last_seq + 1, last_activity_at = now()
-        WHERE id = ${chatId}::uuid AND EXISTS (SELECT 1 FROM chat_members WHERE chat_id = ${chatId}::uuid AND user_id = ${viewerId}::uuid)
+        WHERE id = ${chatId}::uuid
+          AND (SELECT member AND NOT blocked AND earlier IS NULL FROM allowed)
+          AND EXISTS (SELECT 1 FROM chat_members WHERE chat_id = ${chatId}::uuid AND user_id = ${viewerId}::uuid)
         RETURNING id, last_seq),
       ins AS (
         INSERT INTO messages (id, chat_id, seq, sender_id, body, client_message_id, created_at)
@@ -245,19 +248,30 @@ async function storeMessage(
                    FROM users u WHERE u.id = ins.sender_id)))::text,
                ins.id
         FROM ins)
-      SELECT ins.id::text AS id, ins.chat_id::text AS "chatId", ins.seq, ins.sender_id::text AS "senderId", ins.body,
+      SELECT allowed.member, allowed.blocked, allowed.earlier,
+             ins.id::text AS id, ins.chat_id::text AS "chatId", ins.seq, ins.sender_id::text AS "senderId", ins.body,
              ins.client_message_id AS "clientMessageId", ins.created_at AS "createdAt",
              (SELECT read_before FROM moved) AS "readBefore"
-      FROM ins`);
+      FROM allowed LEFT JOIN ins ON true`);
   } catch (error) {
     // A retry raced the first attempt: answer with what the first one stored.
     const stored = isUniqueViolation(error) ? await previous() : null;
+    await storedNothing();
     if (stored) return { message: sameChat(stored, chatId), created: false };
     throw error;
   }
-  // The sender left between the check and the insert.
-  if (!row) throw notFound('Chat', { field: 'chatId' });
-  const { readBefore, ...fields } = row;
+  if (!row?.id) await storedNothing();
+  if (!row?.member) throw notFound('Chat', { field: 'chatId' });
+  // A direct chat with someone blocked (either way) still loads, but takes no new message.
+  if (row.blocked) throw forbidden('You cannot message this user', { field: 'chatId' });
+  if (row.earlier) {
+    const earlier = await previous();
+    if (earlier) return { message: sameChat(earlier, chatId), created: false };
+  }
+  // Nothing stored otherwise: the sender left meanwhile (the bump checks membership under the
+  // chat row's lock), or an earlier attempt was deleted since.
+  if (!row.id) throw notFound('Chat', { field: 'chatId' });
+  const { readBefore, member: _member, blocked: _blocked, earlier: _earlier, ...fields } = row;
   const message: Message = { ...fields, editedAt: null, deletedAt: null };
   deps.changes.committed();
   // Replying reads what came before: their senders see it turn READ.
@@ -265,16 +279,19 @@ async function storeMessage(
   return { message, created: true };
 }
 
-interface SentRow {
-  id: string;
-  chatId: string;
-  seq: number;
-  senderId: string;
-  body: string;
-  clientMessageId: string | null;
-  createdAt: Date;
-  readBefore: number | null;
-}
+/** What the send statement answers: its checks, and the message stored (all null when none was). */
+type SendRow = { member: boolean; blocked: boolean; earlier: string | null; readBefore: number | null } & (
+  | {
+      id: string;
+      chatId: string;
+      seq: number;
+      senderId: string;
+      body: string;
+      clientMessageId: string | null;
+      createdAt: Date;
+    }
+  | { id: null }
+);
 
 /** A UUIDv7 (time-ordered), as Prisma's @default(uuid(7)) makes them: a random UUID's bits under a millisecond timestamp. */
 function uuidv7(): string {
