@@ -275,6 +275,9 @@ export class PlannedExecution<Ctx> {
    * is its execution for one event, the root value.
    */
   execute(args: ExecutionArgs): Promise<ExecutionResult> | ExecutionResult | null {
+    // A subscription's plan is its execution for one event: none without one (sent over HTTP).
+    const operation = getOperationAST(args.document, args.operationName);
+    if (operation?.operation === OperationTypeNode.SUBSCRIPTION && args.rootValue === undefined) return null;
     const plan = this.planOf(args.document, args.operationName);
     if (!plan) return null;
     const fallBack = (result: ExecutionResult) =>

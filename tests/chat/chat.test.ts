@@ -5,6 +5,7 @@ import {
   ChatHistoryDocument,
   ChatsDocument,
   CreateGroupChatDocument,
+  DeleteAccountDocument,
   DeleteMessageDocument,
   EditMessageDocument,
   EventChatDocument,
@@ -381,6 +382,46 @@ describe('the send budget', () => {
     const again = await ana.gqlOk(SendMessageDocument, { chatId, body: 'one', clientMessageId: 'b-1' });
     expect(again.sendMessage.id).toBe(first.id);
     expect(await server.deps.prisma.message.count({ where: { chatId } })).toBe(3);
+  });
+
+  it('answers a retry past the budget only to a member: one who left gets NOT_FOUND, not the chat', async () => {
+    const host = await createUser(server);
+    await certify(server, host);
+    const [ana, ben] = [await createUser(server), await createUser(server)];
+    const event = await createEvent(server, host, { isPublic: true });
+    await ana.gqlOk(JoinEventDocument, { id: event.id });
+    const chatId = (await ana.gqlOk(EventChatDocument, { id: event.id })).event!.chat!.id;
+    await ana.gqlOk(SendMessageDocument, { chatId, body: 'bye', clientMessageId: 'left-1' });
+    await ana.gqlOk(LeaveEventDocument, { id: event.id });
+    const direct = await directChat(server, ana, ben);
+    await ana.gqlOk(SendMessageDocument, { chatId: direct, body: 'two' });
+    await ana.gqlOk(SendMessageDocument, { chatId: direct, body: 'three' });
+    expect(codes(await ana.gql(SendMessageDocument, { chatId: direct, body: 'four' }))).toEqual(['RATE_LIMITED']);
+    const retry = await ana.gql(SendMessageDocument, { chatId, body: 'bye', clientMessageId: 'left-1' });
+    expect(codes(retry)).toEqual(['NOT_FOUND']);
+    expect(retry.data?.sendMessage ?? null).toBeNull();
+  });
+
+  it('keeps no text or name in the change log that the messages no longer show', async () => {
+    const [ana, ben] = [await createUser(server, { fullName: 'Ana Logged' }), await createUser(server)];
+    const chatId = await directChat(server, ana, ben);
+    const sent = async (body: string) => (await ana.gqlOk(SendMessageDocument, { chatId, body })).sendMessage.id;
+    const logged = async (id: string) =>
+      (
+        await server.deps.prisma.$queryRaw<Array<{ payload: string }>>`
+          SELECT payload FROM change_log WHERE ref = ${id}::uuid`
+      ).map((r) => r.payload);
+    const [kept, edited, deleted] = [await sent('kept words'), await sent('first words'), await sent('gone words')];
+    expect((await logged(kept)).join()).toContain('kept words');
+    await ana.gqlOk(EditMessageDocument, { id: edited, body: 'second words' });
+    await ana.gqlOk(DeleteMessageDocument, { id: deleted });
+    expect((await logged(edited)).join()).not.toContain('first words');
+    expect((await logged(deleted)).join()).not.toContain('gone words');
+    expect((await logged(kept)).join()).toContain('kept words');
+    // The change itself stays (messageAdded resumes through it), without the message as sent.
+    expect(await logged(edited)).toHaveLength(1);
+    await ana.gqlOk(DeleteAccountDocument, { password: ana.password });
+    expect((await logged(kept)).join()).not.toMatch(/kept words|Ana Logged/);
   });
 });
 

@@ -12,6 +12,12 @@ import type { AddedMessage } from '../../services/chat/subscriptions.ts';
 import { leafSerializer, namedObject, PlanFallback, writers } from '../planned.ts';
 import type { RootPlanner, Write } from '../planned.ts';
 
+/**
+ * How long after it was sent a message is still written as sent: a live frame leaves within
+ * milliseconds; one later than this is read, so what it shows is never older than this.
+ */
+const FRESH_MS = 1_000;
+
 /** What a planned frame is written from: the change, and the message as sent. */
 interface Sent {
   added: AddedMessage;
@@ -63,8 +69,11 @@ const messageAddedPlanner: RootPlanner<Context> = {
     if (!write) return null;
     return async (_args, ctx, source) => {
       const added = source as AddedMessage;
-      // Replayed: read as it is now. No `sent`: logged by a version that did not record it.
-      if (added.page || !added.sent) throw new PlanFallback('not a message just sent');
+      // Replayed, or late (a gap read, a slow reader's queue): read as it is now, edits and
+      // deletion included. No `sent`: logged by a version that did not record it, or taken out
+      // since (an edit, a removal, the sender's account deleted).
+      if (added.page || !added.sent || Date.now() - Date.parse(added.sent.createdAt) > FRESH_MS)
+        throw new PlanFallback('not a message just sent');
       try {
         return write({ added, sent: added.sent }, ctx);
       } catch (error) {

@@ -229,11 +229,15 @@ const eventChangedPlanner: RootPlanner<Context> = {
     const columns = { event: [...gathered.event], host: [...gathered.host] };
     return async (_args, ctx, source) => {
       const change = source as DeliveredChange;
-      const row =
-        showsEvent && change.showEvent ? await readChangedEventColumns(ctx.deps, viewerOf(ctx), change, columns) : null;
       try {
+        const row =
+          showsEvent && change.showEvent
+            ? await readChangedEventColumns(ctx.deps, viewerOf(ctx), change, columns)
+            : null;
         return write({ change, row }, ctx);
       } catch (error) {
+        // A failed read too: normal execution fails only the nullable `event`, and the client
+        // still gets the change's cursor.
         throw new PlanFallback(error);
       }
     };

@@ -19,11 +19,11 @@
 import { randomBytes } from 'node:crypto';
 import type { AppDeps } from '../../context.ts';
 import { accountGone, badInput } from '../../lib/errors.ts';
-import type { Prisma } from '../../generated/prisma/client.ts';
+import { Prisma } from '../../generated/prisma/client.ts';
 import { verifyPassword } from '../../auth/passwords.ts';
 import { endSessions, PASSWORD_LENGTH, revokeFamilies } from './index.ts';
 import { withdrawFromEventsInTx, type ChatExit } from '../events/index.ts';
-import { publishChatsLeft } from '../chat/index.ts';
+import { forgetSentInTx, publishChatsLeft } from '../chat/index.ts';
 import { removeImagesInTx } from '../images/index.ts';
 import { removeStoredObjects } from '../images/deletions.ts';
 
@@ -100,6 +100,8 @@ export async function deleteAccount(deps: AppDeps, userId: string, password: str
 
 /** Group and event chats: the user leaves (direct chats keep both members, so the other still has it). */
 async function leaveChats(tx: Tx, userId: string): Promise<ChatExit[]> {
+  // Their messages stay; their name and avatar as they sent them leave the change log.
+  await forgetSentInTx(tx, Prisma.sql`ref IN (SELECT id FROM messages WHERE sender_id = ${userId}::uuid)`);
   const left = await tx.chatMember.findMany({
     where: { userId, chat: { kind: { not: 'DIRECT' } } },
     select: { chatId: true },

@@ -196,11 +196,22 @@ async function storeMessage(
           where: { senderId_clientMessageId: { senderId: viewerId, clientMessageId: clientId } },
         })
       : null;
+  /** The stored message of an earlier attempt, for a sender the checks allow (refusals thrown). */
+  const earlierAttempt = async (checks: SendChecks | undefined) => {
+    if (!checks?.member) throw notFound('Chat', { field: 'chatId' });
+    // A direct chat with someone blocked (either way) still loads, but takes no new message.
+    if (checks.blocked) throw forbidden('You cannot message this user', { field: 'chatId' });
+    const earlier = checks.earlier ? await previous() : null;
+    return earlier && { message: sameChat(earlier, chatId), created: false };
+  };
   try {
     await deps.rateLimiter.consume('sendMessagePerUser', viewerId);
   } catch (error) {
-    const earlier = error instanceof DomainError && error.code === 'RATE_LIMITED' ? await previous() : null;
-    if (earlier) return { message: sameChat(earlier, chatId), created: false };
+    // Past the budget, a retry of a stored message is still answered (by the same checks).
+    if (!(error instanceof DomainError && error.code === 'RATE_LIMITED') || !clientId) throw error;
+    const [checks] = await deps.db.query<SendChecks>(sendChecks(viewerId, chatId, clientId));
+    const answer = await earlierAttempt(checks);
+    if (answer) return answer;
     throw error;
   }
   const storedNothing = () => deps.rateLimiter.refund('sendMessagePerUser', viewerId);
@@ -208,12 +219,7 @@ async function storeMessage(
   let row: SendRow | undefined;
   try {
     [row] = await deps.db.query<SendRow>(Prisma.sql`
-      WITH allowed AS (
-        SELECT EXISTS (SELECT 1 FROM chat_members WHERE chat_id = ${chatId}::uuid AND user_id = ${viewerId}::uuid) AS member,
-               (SELECT id::text FROM messages WHERE sender_id = ${viewerId}::uuid AND client_message_id = ${clientId}) AS earlier,
-               EXISTS (SELECT 1 FROM chats c JOIN chat_members o ON o.chat_id = c.id AND o.user_id <> ${viewerId}::uuid
-                       WHERE c.id = ${chatId}::uuid AND c.kind = 'DIRECT'
-                         AND ${blockedBetweenSql(Prisma.sql`o.user_id`, Prisma.sql`${viewerId}::uuid`)}) AS blocked),
+      WITH allowed AS (${sendChecks(viewerId, chatId, clientId)}),
       bump AS (
         UPDATE chats SET last_seq = last_seq + 1, last_activity_at = now()
         WHERE id = ${chatId}::uuid
@@ -260,17 +266,14 @@ async function storeMessage(
     if (stored) return { message: sameChat(stored, chatId), created: false };
     throw error;
   }
-  if (!row?.id) await storedNothing();
-  if (!row?.member) throw notFound('Chat', { field: 'chatId' });
-  // A direct chat with someone blocked (either way) still loads, but takes no new message.
-  if (row.blocked) throw forbidden('You cannot message this user', { field: 'chatId' });
-  if (row.earlier) {
-    const earlier = await previous();
-    if (earlier) return { message: sameChat(earlier, chatId), created: false };
+  if (!row?.id) {
+    await storedNothing();
+    const answer = await earlierAttempt(row);
+    if (answer) return answer;
   }
   // Nothing stored otherwise: the sender left meanwhile (the bump checks membership under the
   // chat row's lock), or an earlier attempt was deleted since.
-  if (!row.id) throw notFound('Chat', { field: 'chatId' });
+  if (!row?.id) throw notFound('Chat', { field: 'chatId' });
   const { readBefore, member: _member, blocked: _blocked, earlier: _earlier, ...fields } = row;
   const message: Message = { ...fields, editedAt: null, deletedAt: null };
   deps.changes.committed();
@@ -279,19 +282,35 @@ async function storeMessage(
   return { message, created: true };
 }
 
+/** What allows a send: membership, no block in a direct chat, no earlier attempt with its clientMessageId. */
+interface SendChecks {
+  member: boolean;
+  blocked: boolean;
+  /** The id of the message an earlier attempt stored. */
+  earlier: string | null;
+}
+
+/** The checks of a send, as one row. */
+const sendChecks = (viewerId: string, chatId: string, clientId: string | null) => Prisma.sql`
+  SELECT EXISTS (SELECT 1 FROM chat_members WHERE chat_id = ${chatId}::uuid AND user_id = ${viewerId}::uuid) AS member,
+         (SELECT id::text FROM messages WHERE sender_id = ${viewerId}::uuid AND client_message_id = ${clientId}) AS earlier,
+         EXISTS (SELECT 1 FROM chats c JOIN chat_members o ON o.chat_id = c.id AND o.user_id <> ${viewerId}::uuid
+                 WHERE c.id = ${chatId}::uuid AND c.kind = 'DIRECT'
+                   AND ${blockedBetweenSql(Prisma.sql`o.user_id`, Prisma.sql`${viewerId}::uuid`)}) AS blocked`;
+
 /** What the send statement answers: its checks, and the message stored (all null when none was). */
-type SendRow = { member: boolean; blocked: boolean; earlier: string | null; readBefore: number | null } & (
-  | {
-      id: string;
-      chatId: string;
-      seq: number;
-      senderId: string;
-      body: string;
-      clientMessageId: string | null;
-      createdAt: Date;
-    }
-  | { id: null }
-);
+type SendRow = SendChecks & { readBefore: number | null } & (
+    | {
+        id: string;
+        chatId: string;
+        seq: number;
+        senderId: string;
+        body: string;
+        clientMessageId: string | null;
+        createdAt: Date;
+      }
+    | { id: null }
+  );
 
 /** A UUIDv7 (time-ordered), as Prisma's @default(uuid(7)) makes them: a random UUID's bits under a millisecond timestamp. */
 function uuidv7(): string {
@@ -331,6 +350,7 @@ export async function editMessage(
     data: { body, editedAt: new Date() },
   });
   if (count === 0) throw conflict('A deleted message cannot be edited');
+  await forgetSentInTx(deps.prisma, Prisma.sql`ref = ${id}::uuid`);
   await publishToMembers(deps, message.chatId, [{ type: 'updated', chatId: message.chatId, messageId: id }]);
   return deps.prisma.message.findUniqueOrThrow({ ...query, where: { id } });
 }
@@ -358,7 +378,20 @@ export async function removeMessageInTx(
     data: { body: '', deletedAt: new Date() },
     select: { id: true, chatId: true },
   });
+  if (removed) await forgetSentInTx(db, Prisma.sql`ref = ${id}::uuid`);
   return removed ?? null;
+}
+
+/**
+ * Takes the message as sent (ChatMessageEvent.sent) out of the change log's rows for messages
+ * that were edited, removed, or whose sender deleted their account: the log keeps no text or
+ * name the messages no longer show (replays read the messages themselves), and a late live
+ * frame for them is executed from the row.
+ */
+export async function forgetSentInTx(db: Tx | AppDeps['prisma'], refs: Prisma.Sql): Promise<void> {
+  await db.$executeRaw`
+    UPDATE change_log SET payload = (payload::jsonb #- '{json,sent}')::text
+    WHERE ${refs} AND payload LIKE '%"sent"%'`;
 }
 
 /** After the commit of a removal: the chat's members see the message emptied (messageUpdated). */
