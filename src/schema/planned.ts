@@ -193,6 +193,24 @@ export function writers<S, Ctx>(
 }
 
 /**
+ * For `writers`: each leaf field that `reads` names (by field name) read from the source and
+ * sent as its type sends it (`asSent`: the fields whose values come in wire form already); null
+ * for any other field, or one with a selection.
+ */
+export function leavesFrom<S, Ctx>(
+  type: GraphQLObjectType,
+  reads: Readonly<Record<string, (source: S, ctx: Ctx) => unknown>>,
+  asSent: ReadonlySet<string> = new Set(),
+): (field: Selected) => Write<S, Ctx> | null {
+  return (field) => {
+    const read = Object.hasOwn(reads, field.name) ? reads[field.name] : undefined;
+    if (!read || field.fields.length) return null;
+    const send = leafSerializer(type.getFields()[field.name]!.type, asSent.has(field.name));
+    return (source, ctx) => send(read(source, ctx));
+  };
+}
+
+/**
  * Thrown by a planned root that cannot build its answer: the operation then runs through normal
  * execution instead (queries only read, so running them again changes nothing), whose partial
  * data and error paths are the schema's own.
@@ -275,11 +293,11 @@ export class PlannedExecution<Ctx> {
    * is its execution for one event, the root value.
    */
   execute(args: ExecutionArgs): Promise<ExecutionResult> | ExecutionResult | null {
-    // A subscription's plan is its execution for one event: none without one (sent over HTTP).
-    const operation = getOperationAST(args.document, args.operationName);
-    if (operation?.operation === OperationTypeNode.SUBSCRIPTION && args.rootValue === undefined) return null;
     const plan = this.planOf(args.document, args.operationName);
     if (!plan) return null;
+    // A subscription's plan is its execution for one event: none without one (sent over HTTP).
+    const [operation] = plan.definitions as [OperationDefinitionNode];
+    if (operation.operation === OperationTypeNode.SUBSCRIPTION && args.rootValue === undefined) return null;
     const fallBack = (result: ExecutionResult) =>
       result.errors?.some((e) => e.originalError instanceof PlanFallback) ? execute(args) : result;
     const result = execute({ ...args, schema: this.roots, document: plan });

@@ -9,8 +9,8 @@ import { OperationTypeNode } from 'graphql';
 import type { Context } from '../../context.ts';
 import type { SentMessage } from '../../services/chat/index.ts';
 import type { AddedMessage } from '../../services/chat/subscriptions.ts';
-import { leafSerializer, namedObject, PlanFallback, writers } from '../planned.ts';
-import type { RootPlanner, Write } from '../planned.ts';
+import { leavesFrom, namedObject, PlanFallback, writers } from '../planned.ts';
+import type { RootPlanner } from '../planned.ts';
 
 /**
  * How long after it was sent a message is still written as sent: a live frame leaves within
@@ -50,21 +50,11 @@ const messageAddedPlanner: RootPlanner<Context> = {
   operation: OperationTypeNode.SUBSCRIPTION,
   field: 'messageAdded',
   compile(selection, type) {
-    const write = writers<Sent, Context>(selection, type, (field): Write<Sent, Context> | null => {
-      const fieldType = type.getFields()[field.name]!.type;
-      if (field.name === 'sender') {
-        const user = namedObject(fieldType)!;
-        return writers<Sent, Context>(field.fields, user, (own) => {
-          const read = SENDER[own.name];
-          if (!read || own.fields.length) return null;
-          const send = leafSerializer(user.getFields()[own.name]!.type);
-          return (s, ctx) => send(read(s, ctx));
-        });
-      }
-      const read = MESSAGE[field.name];
-      if (!read || field.fields.length) return null;
-      const send = leafSerializer(fieldType, AS_SENT.has(field.name));
-      return (s) => send(read(s));
+    const messageField = leavesFrom<Sent, Context>(type, MESSAGE, AS_SENT);
+    const write = writers<Sent, Context>(selection, type, (field) => {
+      if (field.name !== 'sender') return messageField(field);
+      const user = namedObject(type.getFields().sender!.type)!;
+      return writers<Sent, Context>(field.fields, user, leavesFrom(user, SENDER));
     });
     if (!write) return null;
     return async (_args, ctx, source) => {

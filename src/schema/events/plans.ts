@@ -16,7 +16,7 @@ import type { DeliveredChange } from '../../services/events/subscriptions.ts';
 import { isEventColumn, isHostColumn, isWireText, loadEventColumns } from '../../services/events/columns.ts';
 import type { EventColumn, EventColumnRow, EventColumns, HostColumn } from '../../services/events/columns.ts';
 import { checkDeadline } from '../deadline.ts';
-import { leafSerializer, namedObject, PlanFallback, writers } from '../planned.ts';
+import { leafSerializer, leavesFrom, namedObject, PlanFallback, writers } from '../planned.ts';
 import type { RootPlanner, Selected } from '../planned.ts';
 
 const viewerOf = (ctx: Context) => ctx.viewer?.id ?? null;
@@ -190,12 +190,12 @@ interface ChangeSource {
 }
 
 /** The EventChange's fields that come from the change itself, as its resolvers (./subscriptions.ts) read them. */
-const CHANGE_FIELDS: Record<string, (change: DeliveredChange) => unknown> = {
-  kind: (c) => c.message.kind,
-  eventId: (c) => c.message.eventId,
-  version: (c) => c.message.version,
-  occurredAt: (c) => c.message.occurredAt,
-  cursor: (c) => changeCursor(c.changeId),
+const CHANGE_FIELDS: Record<string, (source: ChangeSource) => unknown> = {
+  kind: ({ change }) => change.message.kind,
+  eventId: ({ change }) => change.message.eventId,
+  version: ({ change }) => change.message.version,
+  occurredAt: ({ change }) => change.message.occurredAt,
+  cursor: ({ change }) => changeCursor(change.changeId),
 };
 
 /**
@@ -214,16 +214,12 @@ const eventChangedPlanner: RootPlanner<Context> = {
       avatarUrl: (ctx, key) => ctx.deps.storage.publicUrl(key),
     };
     let showsEvent = false;
+    const changeField = leavesFrom<ChangeSource, Context>(type, CHANGE_FIELDS);
     const write = writers<ChangeSource, Context>(selection, type, (field) => {
-      if (field.name === 'event') {
-        showsEvent = true;
-        const event = eventWriter(field.fields, objectOf(type, 'event'), gathered);
-        return event && ((source, ctx) => (source.row ? event(source.row, ctx) : null));
-      }
-      const read = CHANGE_FIELDS[field.name];
-      if (!read || field.fields.length) return null;
-      const send = leafSerializer(type.getFields()[field.name]!.type);
-      return (source) => send(read(source.change));
+      if (field.name !== 'event') return changeField(field);
+      showsEvent = true;
+      const event = eventWriter(field.fields, objectOf(type, 'event'), gathered);
+      return event && ((source, ctx) => (source.row ? event(source.row, ctx) : null));
     });
     if (!write) return null;
     const columns = { event: [...gathered.event], host: [...gathered.host] };

@@ -34,40 +34,45 @@ export interface DeliveredChange {
 const sharedReads = new SharedPromises<unknown>(2_000);
 
 /**
- * The event a delivered change shows, as the viewer may see it now, with the selection's
- * `query`: for a replayed change, read with the other events of its page in one query.
+ * The event a delivered change shows, as the viewer may see it now, read under `selection` (the
+ * viewer and what is read of the event): for a live change once for every group that asks
+ * (`readOne`), for a replayed one with the other events of its page (`readMany`, one query).
  */
-export async function readChangedEvent(deps: AppDeps, viewerId: string | null, change: DeliveredChange, query: object) {
+function readForChange<R extends { id: string }>(
+  change: DeliveredChange,
+  selection: string,
+  readMany: (ids: string[]) => Promise<R[]>,
+  readOne: () => Promise<R | null>,
+): Promise<R | null> {
   const { eventId, version } = change.message;
-  const selection = `${viewerId ?? ''}:${JSON.stringify(query)}`;
-  if (change.page)
-    return readAlongPage(
-      change.page,
-      eventId,
-      selection,
-      (m) => (m.after ? m.eventId : null),
-      (ids) => deps.prisma.event.findMany({ ...query, where: { id: { in: ids }, ...visibleEventWhere(viewerId) } }),
-    );
-  return sharedReads.get(`${eventId}:${version}:${selection}`, async () =>
-    findVisibleEvent(deps, viewerId, eventId, query),
-  ) as Promise<Awaited<ReturnType<typeof findVisibleEvent>>>;
+  if (change.page) return readAlongPage(change.page, eventId, selection, (m) => (m.after ? m.eventId : null), readMany);
+  return sharedReads.get(`${eventId}:${version}:${selection}`, readOne);
 }
 
-/**
- * readChangedEvent for planned executions (src/schema/events/plans.ts): the event's `columns`
- * as the viewer may see it now, or null; shared and read along a replayed page the same way.
- */
+/** readForChange with the selection's Prisma `query`. */
+export function readChangedEvent(deps: AppDeps, viewerId: string | null, change: DeliveredChange, query: object) {
+  return readForChange(
+    change,
+    `${viewerId ?? ''}:${JSON.stringify(query)}`,
+    (ids) => deps.prisma.event.findMany({ ...query, where: { id: { in: ids }, ...visibleEventWhere(viewerId) } }),
+    async () => findVisibleEvent(deps, viewerId, change.message.eventId, query),
+  );
+}
+
+/** readForChange with exactly the named columns, for planned executions (src/schema/events/plans.ts). */
 export function readChangedEventColumns(
   deps: AppDeps,
   viewerId: string | null,
   change: DeliveredChange,
   columns: EventColumns,
 ): Promise<EventColumnRow | null> {
-  const { eventId, version } = change.message;
-  const selection = `${viewerId ?? ''}:columns:${columns.event.join()}:${columns.host.join()}`;
   const read = (ids: string[]) => readEventColumns(deps, viewerId, ids, columns, true);
-  if (change.page) return readAlongPage(change.page, eventId, selection, (m) => (m.after ? m.eventId : null), read);
-  return sharedReads.get(`${eventId}:${version}:${selection}`, async () => (await read([eventId]))[0] ?? null);
+  return readForChange(
+    change,
+    `${viewerId ?? ''}:columns:${columns.event.join()}:${columns.host.join()}`,
+    read,
+    async () => (await read([change.message.eventId]))[0] ?? null,
+  );
 }
 
 function matchesFilter(
