@@ -19,6 +19,7 @@ import { createPresence } from './presence/index.ts';
 import { createPubSub, withTopicPrefix } from './pubsub/index.ts';
 import type { PubSub } from './pubsub/index.ts';
 import { startPushWorker } from './push/index.ts';
+import { flushDeliveries } from './services/chat/index.ts';
 import { startReminderSender } from './services/events/reminders.ts';
 import { startStorageDeletionSender } from './services/images/deletions.ts';
 import { createDownloadLinks } from './auth/links.ts';
@@ -157,6 +158,8 @@ export async function createApp(
       sessions,
       changes,
     };
+    // Deliveries pushed in the last moment are recorded before the pools close.
+    closers.unshift(() => flushDeliveries(deps));
     const apqCache = config.redisUrl ? createRedisCache(config.redisUrl, config.redisPrefix, logger) : undefined;
     if (apqCache) closers.unshift(() => apqCache.close());
     const server = await startServer(

@@ -140,6 +140,103 @@ describe('chat on one instance', () => {
     }
   });
 
+  it('records the deliveries pushed to many chats together, in a statement or a few', async () => {
+    const ben = await createUser(server);
+    const friends = [
+      await createUser(server),
+      await createUser(server),
+      await createUser(server),
+      await createUser(server),
+    ];
+    const chatIds = await Promise.all(friends.map((friend) => directChat(server, friend, ben)));
+    const benClient = ben.ws();
+    const added = await subscribe(server, benClient, MessageAddedDocument, {});
+    const watchers = await Promise.all(
+      friends.map(async (friend, i) => {
+        const client = friend.ws();
+        return { client, updates: await subscribe(server, client, MessageUpdatedDocument, { chatId: chatIds[i] }) };
+      }),
+    );
+    // The marker statements this instance runs (background ones included), seen at the database adapter.
+    const db = server.deps.db;
+    const query = db.query.bind(db);
+    let markerStatements = 0;
+    db.query = ((sql, opts) => {
+      if (sql.sql.includes('AS i(chat_id, user_id, up_to)')) markerStatements++;
+      return query(sql, opts);
+    }) as typeof db.query;
+    try {
+      const sent = await Promise.all(
+        friends.flatMap((friend, i) =>
+          [1, 2].map(
+            async (n) =>
+              (await friend.gqlOk(SendMessageDocument, { chatId: chatIds[i]!, body: `hi ${n}` })).sendMessage,
+          ),
+        ),
+      );
+      await added.next(() => added.received.length >= sent.length);
+      // Each sender sees its messages DELIVERED: what the batch recorded reached the others' topics.
+      await Promise.all(
+        watchers.map(({ updates }, i) =>
+          updates.next(() =>
+            sent
+              .filter((m, j) => Math.floor(j / 2) === i)
+              .every((m) =>
+                updates.received.some((d) => d.messageUpdated.id === m.id && d.messageUpdated.status === 'DELIVERED'),
+              ),
+          ),
+        ),
+      );
+      // One statement per message pushed (8) or per chat (4) before; now one per 100 ms batch.
+      expect(markerStatements).toBeGreaterThan(0);
+      expect(markerStatements).toBeLessThanOrEqual(3);
+      for (const friend of friends) {
+        const history = await friend.gqlOk(ChatHistoryDocument, { id: chatIds[friends.indexOf(friend)]! });
+        expect(history.chat?.messages.edges.map((e) => e.node.status)).toEqual(['DELIVERED', 'DELIVERED']);
+      }
+    } finally {
+      db.query = query;
+      added.stop();
+      await benClient.dispose();
+      for (const { client, updates } of watchers) {
+        updates.stop();
+        await client.dispose();
+      }
+    }
+  });
+
+  it('keeps a read while deliveries pushed before it wait to be recorded: no DELIVERED after READ', async () => {
+    const [ana, ben] = [await createUser(server), await createUser(server)];
+    const chatId = await directChat(server, ana, ben);
+    const [anaClient, benClient] = [ana.ws(), ben.ws()];
+    const added = await subscribe(server, benClient, MessageAddedDocument, { chatId });
+    const updates = await subscribe(server, anaClient, MessageUpdatedDocument, { chatId });
+    try {
+      const sent = [];
+      for (const body of ['one', 'two', 'three'])
+        sent.push((await ana.gqlOk(SendMessageDocument, { chatId, body })).sendMessage);
+      await added.next(() => added.received.length >= 3);
+      // Read at once, while the pushes' deliveries are still queued.
+      await ben.gqlOk(MarkChatReadDocument, { chatId });
+      const last = sent.at(-1)!;
+      await updates.next((d) => d.messageUpdated.id === last.id && d.messageUpdated.status === 'READ');
+      await new Promise((resolve) => setTimeout(resolve, 400)); // past the delivery batch
+      for (const message of sent) {
+        const statuses = updates.received
+          .filter((d) => d.messageUpdated.id === message.id)
+          .map((d) => d.messageUpdated.status);
+        expect(statuses.slice(statuses.indexOf('READ'))).toEqual(['READ']);
+      }
+      const history = await ana.gqlOk(ChatHistoryDocument, { id: chatId });
+      expect(history.chat?.messages.edges.map((e) => e.node.status)).toEqual(['READ', 'READ', 'READ']);
+    } finally {
+      added.stop();
+      updates.stop();
+      await anaClient.dispose();
+      await benClient.dispose();
+    }
+  });
+
   it('opens one direct chat per pair of friends, and refuses non-friends and yourself', async () => {
     const [ana, ben, cleo] = [await createUser(server), await createUser(server), await createUser(server)];
     const chatId = await directChat(server, ana, ben);

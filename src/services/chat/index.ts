@@ -408,87 +408,138 @@ const STATUS_EVENTS_MAX = 50;
  */
 export async function markRead(deps: AppDeps, viewerId: string, chatId: string, query: Query = {}) {
   await requireMembership(deps.prisma, viewerId, chatId);
-  await advanceMarkers(deps, viewerId, chatId, { read: true });
+  await advanceMarkers(deps, [{ viewerId, chatId, upToSeq: null }], { read: true });
   return deps.prisma.chat.findUniqueOrThrow({ ...query, where: { id: chatId } });
 }
 
-/** Records that messages up to `upToSeq` reached the viewer (fetched or pushed). */
+/** Records that messages up to `upToSeq` reached the viewer (fetched). */
 export async function markDelivered(deps: AppDeps, viewerId: string, chatId: string, upToSeq: number): Promise<void> {
-  await advanceMarkers(deps, viewerId, chatId, { read: false, upToSeq });
+  await advanceMarkers(deps, [{ viewerId, chatId, upToSeq }], { read: false });
 }
 
-/** Per viewer and chat: the highest seq pushed whose delivery is not yet recorded, while a write runs. */
-const deliveriesPending = new WeakMap<AppDeps, Map<string, { upTo: number }>>();
+/**
+ * How long pushed deliveries wait to be recorded together: one statement for all the chats
+ * of an instance's subscribers then, instead of one per message pushed (a status tick a
+ * tenth of a second later is not seen; 200 statements and commits a second are).
+ */
+const DELIVERIES_BATCH_MS = 100;
+/** Marker moves in one statement at most; more wait for the next one, at once. */
+const DELIVERIES_BATCH_MAX = 500;
+
+/** Pushed deliveries not yet recorded, per instance: viewer and chat → the highest seq pushed. */
+interface PendingDeliveries {
+  moves: Map<string, MarkerMove & { upToSeq: number }>;
+  timer?: NodeJS.Timeout;
+  /** The statement being run, if any: one at a time, so a later batch never undoes an earlier one's order. */
+  running?: Promise<void>;
+}
+const pendingDeliveries = new WeakMap<AppDeps, PendingDeliveries>();
 
 /**
- * markDelivered without making the caller wait, for subscriptions: the frame goes out at once.
- * Pushes that arrive while a write for the same viewer and chat runs are folded into one more
- * write up to the highest of them (the marker only moves forward). Failures are logged.
+ * markDelivered without making the caller wait, for subscriptions: the frame goes out at once,
+ * and the deliveries pushed by this instance within DELIVERIES_BATCH_MS are recorded in one
+ * statement (per viewer and chat, up to the highest seq pushed: markers only move forward).
+ * Failures are logged; a fetch or a read records the marker again.
  */
 export function markDeliveredSoon(deps: AppDeps, viewerId: string, chatId: string, upToSeq: number): void {
-  let pending = deliveriesPending.get(deps);
-  if (!pending) deliveriesPending.set(deps, (pending = new Map<string, { upTo: number }>()));
+  let pending = pendingDeliveries.get(deps);
+  if (!pending) pendingDeliveries.set(deps, (pending = { moves: new Map() }));
   const key = `${viewerId}:${chatId}`;
-  const running = pending.get(key);
-  if (running) {
-    running.upTo = Math.max(running.upTo, upToSeq);
-    return;
+  const move = pending.moves.get(key);
+  if (move) move.upToSeq = Math.max(move.upToSeq, upToSeq);
+  else pending.moves.set(key, { viewerId, chatId, upToSeq });
+  if (!pending.timer && !pending.running) {
+    pending.timer = setTimeout(() => void recordDeliveries(deps, pending), DELIVERIES_BATCH_MS);
+    pending.timer.unref();
   }
-  const state = { upTo: upToSeq };
-  pending.set(key, state);
-  void (async () => {
-    let done = 0;
-    try {
-      while (state.upTo > done) {
-        const target = state.upTo;
-        await markDelivered(deps, viewerId, chatId, target);
-        done = target;
-      }
-    } catch (err) {
-      deps.logger.warn({ err, chatId }, 'recording a delivery failed');
-    } finally {
-      pending.delete(key);
-    }
-  })();
+}
+
+/** Records the pushed deliveries now (at shutdown, before the pool closes). */
+export async function flushDeliveries(deps: AppDeps): Promise<void> {
+  const pending = pendingDeliveries.get(deps);
+  if (!pending) return;
+  for (;;) {
+    if (pending.running) await pending.running;
+    else if (pending.moves.size) await recordDeliveries(deps, pending);
+    else return;
+  }
+}
+
+async function recordDeliveries(deps: AppDeps, pending: PendingDeliveries): Promise<void> {
+  clearTimeout(pending.timer);
+  pending.timer = undefined;
+  const batch = [...pending.moves.values()].slice(0, DELIVERIES_BATCH_MAX);
+  for (const move of batch) pending.moves.delete(`${move.viewerId}:${move.chatId}`);
+  pending.running = advanceMarkers(deps, batch, { read: false, background: true }).catch((err: unknown) =>
+    deps.logger.warn({ err, chats: batch.length }, 'recording deliveries failed'),
+  );
+  await pending.running;
+  pending.running = undefined;
+  if (pending.moves.size > DELIVERIES_BATCH_MAX) return recordDeliveries(deps, pending);
+  if (pending.moves.size) {
+    pending.timer = setTimeout(() => void recordDeliveries(deps, pending), DELIVERIES_BATCH_MS);
+    pending.timer.unref();
+  }
+}
+
+/** One member's read or delivery marker, to move up to `upToSeq` (null: the latest message). */
+interface MarkerMove {
+  viewerId: string;
+  chatId: string;
+  upToSeq: number | null;
 }
 
 /**
- * One statement: moves the marker(s) when that advances them (otherwise it locks and writes
- * nothing), and returns the messages of others it passed (the newest STATUS_EVENTS_MAX) and the
- * members to tell.
+ * One statement for any number of members and chats: moves each marker when that advances it
+ * (locking the members' rows in one order, so batches of two instances cannot deadlock), and
+ * returns per moved marker the messages of others it passed (the newest STATUS_EVENTS_MAX) and
+ * the members to tell, who are then told.
  */
 async function advanceMarkers(
   deps: AppDeps,
-  viewerId: string,
-  chatId: string,
-  opts: { read: boolean; upToSeq?: number },
+  moves: readonly MarkerMove[],
+  opts: { read: boolean; background?: boolean },
 ) {
-  const [change] = await deps.db.query<{ passed: string[]; members: string[] }>(Prisma.sql`
-    WITH target AS (SELECT LEAST(COALESCE(${opts.upToSeq ?? null}::int, last_seq), last_seq) AS seq FROM chats WHERE id = ${chatId}::uuid),
-    old AS (SELECT last_read_seq, last_delivered_seq FROM chat_members
-            WHERE chat_id = ${chatId}::uuid AND user_id = ${viewerId}::uuid
-              AND (last_delivered_seq < (SELECT seq FROM target) OR (${opts.read}::boolean AND last_read_seq < (SELECT seq FROM target)))
-            FOR UPDATE),
+  const changes = await deps.db.query<{ chatId: string; passed: string[]; members: string[] }>(
+    Prisma.sql`
+    WITH target AS (
+      SELECT i.chat_id, i.user_id, LEAST(COALESCE(i.up_to, c.last_seq), c.last_seq) AS seq
+      FROM unnest(${moves.map((m) => m.chatId)}::uuid[], ${moves.map((m) => m.viewerId)}::uuid[],
+                  ${moves.map((m) => m.upToSeq)}::int[]) AS i(chat_id, user_id, up_to)
+      JOIN chats c ON c.id = i.chat_id),
+    old AS (
+      SELECT m.chat_id, m.user_id, m.last_read_seq, m.last_delivered_seq, t.seq
+      FROM chat_members m JOIN target t ON t.chat_id = m.chat_id AND t.user_id = m.user_id
+      WHERE m.last_delivered_seq < t.seq OR (${opts.read}::boolean AND m.last_read_seq < t.seq)
+      ORDER BY m.chat_id, m.user_id
+      FOR UPDATE OF m),
     moved AS (
       UPDATE chat_members m SET
-        last_delivered_seq = GREATEST(m.last_delivered_seq, (SELECT seq FROM target)),
-        last_read_seq = CASE WHEN ${opts.read}::boolean THEN GREATEST(m.last_read_seq, (SELECT seq FROM target)) ELSE m.last_read_seq END
+        last_delivered_seq = GREATEST(m.last_delivered_seq, old.seq),
+        last_read_seq = CASE WHEN ${opts.read}::boolean THEN GREATEST(m.last_read_seq, old.seq) ELSE m.last_read_seq END
       FROM old
-      WHERE m.chat_id = ${chatId}::uuid AND m.user_id = ${viewerId}::uuid
-      RETURNING (CASE WHEN ${opts.read}::boolean THEN old.last_read_seq ELSE old.last_delivered_seq END) AS before,
+      WHERE m.chat_id = old.chat_id AND m.user_id = old.user_id
+      RETURNING m.chat_id, m.user_id,
+                (CASE WHEN ${opts.read}::boolean THEN old.last_read_seq ELSE old.last_delivered_seq END) AS before,
                 (CASE WHEN ${opts.read}::boolean THEN m.last_read_seq ELSE m.last_delivered_seq END) AS after)
-    SELECT ARRAY(SELECT id::text FROM (
-             SELECT msg.id, msg.seq FROM messages msg, moved
-             WHERE msg.chat_id = ${chatId}::uuid AND msg.sender_id <> ${viewerId}::uuid AND msg.seq > moved.before AND msg.seq <= moved.after
+    SELECT moved.chat_id::text AS "chatId",
+           ARRAY(SELECT id::text FROM (
+             SELECT msg.id, msg.seq FROM messages msg
+             WHERE msg.chat_id = moved.chat_id AND msg.sender_id <> moved.user_id AND msg.seq > moved.before AND msg.seq <= moved.after
              ORDER BY msg.seq DESC LIMIT ${STATUS_EVENTS_MAX}) p ORDER BY seq) AS passed,
-           ARRAY(SELECT user_id::text FROM chat_members WHERE chat_id = ${chatId}::uuid) AS members
-    FROM moved`);
-  if (change?.passed.length)
-    await publishEvents(
-      deps,
-      change.members,
-      change.passed.map((id) => ({ type: 'updated' as const, chatId, messageId: id })),
-    );
+           ARRAY(SELECT user_id::text FROM chat_members WHERE chat_id = moved.chat_id) AS members
+    FROM moved`,
+    { background: opts.background },
+  );
+  await Promise.all(
+    changes.map(({ chatId, passed, members }) =>
+      publishEvents(
+        deps,
+        members,
+        passed.map((id) => ({ type: 'updated' as const, chatId, messageId: id })),
+      ),
+    ),
+  );
 }
 
 /** Publishes the events to each member's own topic. */
