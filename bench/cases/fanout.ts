@@ -18,7 +18,7 @@ import type { Summary } from '../lib/latency.ts';
 import { PROFILES_DIR, profileDuring, profileNote, summarizeProfile } from '../lib/profile.ts';
 import { GC_ON_SIGNAL_ARGS, startServerProcess } from '../lib/server-process.ts';
 import type { BenchCase, BenchEnv, Figure } from '../lib/types.ts';
-import { codec } from '../../src/pubsub/hub.ts';
+import { codec } from '../../src/pubsub/codec.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const SUBSCRIBERS_SCRIPT = join(ROOT, 'bench', 'clients', 'subscribers.ts');

@@ -14,7 +14,7 @@ import type { Database, PrismaClient } from '../db/index.ts';
 import { DomainError, missedChanges, resyncRequired, unavailable } from '../lib/errors.ts';
 import { createPushIterator } from '../pubsub/iterator.ts';
 import type { PushIterator } from '../pubsub/iterator.ts';
-import { codec } from '../pubsub/hub.ts';
+import { codec } from '../pubsub/codec.ts';
 import type { PubSub } from '../pubsub/index.ts';
 import type { Change, ChangeFeed, ChangeRef } from './types.ts';
 

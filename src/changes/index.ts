@@ -19,7 +19,7 @@
 import type { Prisma } from '../generated/prisma/client.ts';
 import { decodeCursor, encodeCursor } from '../lib/cursors.ts';
 import { resyncRequired } from '../lib/errors.ts';
-import { codec } from '../pubsub/hub.ts';
+import { codec } from '../pubsub/codec.ts';
 import type { Change, ChangeFeed, ChangeRecord, ChangeRef } from './types.ts';
 
 export { createChangeFeed } from './feed.ts';

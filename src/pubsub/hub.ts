@@ -1,12 +1,6 @@
-import superjson from 'superjson';
 import type { Logger } from 'pino';
+import { codec } from './codec.ts';
 import { createPushIterator, type PushIterator } from './iterator.ts';
-
-/** The wire codec of both implementations, so Dates etc. survive the round trip identically in memory and Redis modes. */
-export const codec = {
-  encode: (payload: unknown): string => superjson.stringify(payload),
-  decode: (message: string): unknown => superjson.parse(message),
-};
 
 export interface HubOptions {
   /** Receives undecodable-message errors and slow-subscriber warnings. */

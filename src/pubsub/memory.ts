@@ -1,5 +1,6 @@
 import { pino, type Logger } from 'pino';
-import { codec, createHub } from './hub.ts';
+import { codec } from './codec.ts';
+import { createHub } from './hub.ts';
 import type { PubSub } from './types.ts';
 
 /** In-process pub/sub for a single instance; payloads still go through the Redis codec. */

@@ -1,6 +1,7 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
-import { codec, createHub } from './hub.ts';
+import { codec } from './codec.ts';
+import { createHub } from './hub.ts';
 import type { PubSub } from './types.ts';
 import { REDIS_COMMAND_TIMEOUT_MS, REDIS_CONNECTION_DEADLINES } from '../lib/redis.ts';
 
