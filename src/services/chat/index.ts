@@ -448,10 +448,12 @@ export function markDeliveredSoon(deps: AppDeps, viewerId: string, chatId: strin
   const move = pending.moves.get(key);
   if (move) move.upToSeq = Math.max(move.upToSeq, upToSeq);
   else pending.moves.set(key, { viewerId, chatId, upToSeq });
-  if (!pending.timer && !pending.running) {
-    pending.timer = setTimeout(() => void recordDeliveries(deps, pending), DELIVERIES_BATCH_MS);
-    pending.timer.unref();
-  }
+  if (!pending.timer && !pending.running) scheduleDeliveries(deps, pending);
+}
+
+function scheduleDeliveries(deps: AppDeps, pending: PendingDeliveries): void {
+  pending.timer = setTimeout(() => void recordDeliveries(deps, pending), DELIVERIES_BATCH_MS);
+  pending.timer.unref();
 }
 
 /** Records the pushed deliveries now (at shutdown, before the pool closes). */
@@ -468,18 +470,19 @@ export async function flushDeliveries(deps: AppDeps): Promise<void> {
 async function recordDeliveries(deps: AppDeps, pending: PendingDeliveries): Promise<void> {
   clearTimeout(pending.timer);
   pending.timer = undefined;
-  const batch = [...pending.moves.values()].slice(0, DELIVERIES_BATCH_MAX);
-  for (const move of batch) pending.moves.delete(`${move.viewerId}:${move.chatId}`);
+  const batch: MarkerMove[] = [];
+  for (const [key, move] of pending.moves) {
+    if (batch.length === DELIVERIES_BATCH_MAX) break;
+    batch.push(move);
+    pending.moves.delete(key);
+  }
   pending.running = advanceMarkers(deps, batch, { read: false, background: true }).catch((err: unknown) =>
     deps.logger.warn({ err, chats: batch.length }, 'recording deliveries failed'),
   );
   await pending.running;
   pending.running = undefined;
   if (pending.moves.size > DELIVERIES_BATCH_MAX) return recordDeliveries(deps, pending);
-  if (pending.moves.size) {
-    pending.timer = setTimeout(() => void recordDeliveries(deps, pending), DELIVERIES_BATCH_MS);
-    pending.timer.unref();
-  }
+  if (pending.moves.size) scheduleDeliveries(deps, pending);
 }
 
 /** One member's read or delivery marker, to move up to `upToSeq` (null: the latest message). */
