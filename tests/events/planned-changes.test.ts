@@ -100,37 +100,61 @@ describe('planned live-map executions', () => {
     return { subscriptions, close };
   }
 
-  /** Shows, changes, hides, moves and deletes events: every way a change reaches the map. Returns the last event's id. */
-  async function changes(): Promise<string> {
+  /**
+   * Shows, changes, hides, moves and deletes events: every way a change reaches the map. Returns
+   * the last event's id. `settle` runs after each change, before the next one.
+   */
+  async function changes(settle: () => Promise<void>): Promise<string> {
     const as = { token: host.accessToken };
-    const event = await createEvent(server, host, {
-      isPublic: true,
-      ...INSIDE,
-      title: 'Planned picnic',
-      interestTags: ['go'],
-    });
-    await gqlOk(server, JoinEventDocument, { id: event.id }, { token: viewer.accessToken });
-    await gqlOk(server, LikeEventDocument, { id: event.id }, { token: viewer.accessToken });
-    await gqlOk(server, UpdateEventDocument, { id: event.id, input: { title: 'Planned picnic, renamed' } }, as);
-    await gqlOk(server, UpdateEventDocument, { id: event.id, input: { ...OUTSIDE } }, as);
-    await gqlOk(server, UpdateEventDocument, { id: event.id, input: { ...INSIDE } }, as);
-    await gqlOk(server, UpdateEventDocument, { id: event.id, input: { isPublic: false } }, as);
-    const secret = await createEvent(server, host, { isPublic: false, ...INSIDE, title: 'Planned dinner' });
-    await gqlOk(server, InviteToEventDocument, { eventId: secret.id, userIds: [viewer.id] }, as);
-    await gqlOk(server, CancelEventDocument, { id: secret.id }, as);
-    const doomed = await createEvent(server, host, { isPublic: true, ...INSIDE, title: 'Planned, short-lived' });
+    const step = async <T>(change: Promise<T>): Promise<T> => {
+      const result = await change;
+      await settle();
+      return result;
+    };
+    const event = await step(
+      createEvent(server, host, { isPublic: true, ...INSIDE, title: 'Planned picnic', interestTags: ['go'] }),
+    );
+    await step(gqlOk(server, JoinEventDocument, { id: event.id }, { token: viewer.accessToken }));
+    await step(gqlOk(server, LikeEventDocument, { id: event.id }, { token: viewer.accessToken }));
+    await step(gqlOk(server, UpdateEventDocument, { id: event.id, input: { title: 'Planned picnic, renamed' } }, as));
+    await step(gqlOk(server, UpdateEventDocument, { id: event.id, input: { ...OUTSIDE } }, as));
+    await step(gqlOk(server, UpdateEventDocument, { id: event.id, input: { ...INSIDE } }, as));
+    await step(gqlOk(server, UpdateEventDocument, { id: event.id, input: { isPublic: false } }, as));
+    const secret = await step(createEvent(server, host, { isPublic: false, ...INSIDE, title: 'Planned dinner' }));
+    await step(gqlOk(server, InviteToEventDocument, { eventId: secret.id, userIds: [viewer.id] }, as));
+    await step(gqlOk(server, CancelEventDocument, { id: secret.id }, as));
+    const doomed = await step(createEvent(server, host, { isPublic: true, ...INSIDE, title: 'Planned, short-lived' }));
     await gqlOk(server, DeleteEventDocument, { id: doomed.id }, as);
     return doomed.id;
+  }
+
+  /**
+   * Waits until every live subscription has sent the frames of all changes made so far: each
+   * subscription reads a change's event when the change arrives, so a planned and an executed
+   * subscription compare equal only if no later change commits between their two reads. A public
+   * beacon event is renamed and every subscription waits for that rename, which comes after
+   * every earlier change in the log's order.
+   */
+  function settled(all: LiveSubscription<Change>[], beacon: string) {
+    let round = 0;
+    return async () => {
+      const title = `Planned beacon ${++round}`;
+      await gqlOk(server, UpdateEventDocument, { id: beacon, input: { title } }, { token: host.accessToken });
+      for (const s of all)
+        await s.next((d) => d.eventChanged.eventId === beacon && d.eventChanged.event?.title === title);
+    };
   }
 
   const deleted = (id: string) => (d: Change) => d.eventChanged.eventId === id && d.eventChanged.kind === 'DELETED';
 
   it('sends what normal execution sends, live and resumed, signed in and anonymous', async () => {
+    const beacon = await createEvent(server, host, { isPublic: true, ...INSIDE, title: 'Planned beacon' });
     const live = await subscribers();
     let first: string;
     let last: string;
     try {
-      last = await changes();
+      const all = Object.values(live.subscriptions).flatMap((pair) => [pair.planned, pair.executed]);
+      last = await changes(settled(all, beacon.id));
       for (const pair of Object.values(live.subscriptions)) {
         await pair.planned.next(deleted(last));
         await pair.executed.next(deleted(last));
