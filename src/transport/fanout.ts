@@ -389,7 +389,8 @@ export class SubscriptionGroups {
         return source;
       }
       const sharing = sharingOf(args, key);
-      return new Group(source, args, sharing && { ...sharing, results: this.results }, this.opts, () =>
+      // A copy: the transport may let go of what the first member's own arguments hold once it has joined.
+      return new Group(source, { ...args }, sharing && { ...sharing, results: this.results }, this.opts, () =>
         this.forget(k, entry),
       );
     } catch (error) {
