@@ -80,125 +80,179 @@ interface Held {
  * as WRITE_BATCH_BYTES are held, so a batch delays nothing that a later turn would send.
  */
 function shapeOutput(socket: WebSocket, raw: Socket, maxBufferedBytes: number, onSlow: () => void): Output {
-  const send = socket.send.bind(socket) as (data: unknown, ...rest: unknown[]) => void;
-  let corked = false;
-  let batched = 0;
-  /** The queue when the socket was corked: since then only the batched frames joined it. */
-  let queuedAtCork = 0;
-  /** Bytes written to the socket, and how many of them the client has acknowledged. */
-  let written = 0;
-  let acknowledged = 0;
-  let probing = false;
-  const held: Held[] = [];
-  let heldBytes = 0;
-  /** Resolved once nothing is held (or the socket closed). */
-  let drained: { promise: Promise<void>; resolve: () => void } | null = null;
-  const settleDrained = () => {
-    if (held.length || !drained) return;
-    drained.resolve();
-    drained = null;
-  };
+  return new SocketOutput(socket, raw, maxBufferedBytes, onSlow);
+}
 
-  const flush = () => {
-    if (!corked) return;
-    corked = false;
-    batched = 0;
-    raw.uncork();
-  };
-  /** Asks the client to acknowledge what it was sent: once half the allowance is out, or now (`urgent`). */
-  const probe = (urgent = false) => {
-    if (probing || written === acknowledged) return;
-    if (!urgent && written - acknowledged < maxBufferedBytes / 2) return;
-    probing = true;
-    socket.ping(String(written));
-  };
-  const writeNow = (size: number, write: () => void) => {
-    if (!corked) {
-      queuedAtCork = socket.bufferedAmount;
-      corked = true;
-      raw.cork();
-      process.nextTick(flush);
+/**
+ * shapeOutput's state and steps. A class, not closures: one is held per open socket, and the
+ * functions of a closure-based version were ten per socket, each with a property dictionary of
+ * its own under tsx (esbuild's keepNames names every named function), ~3 KB per idle socket.
+ */
+class SocketOutput implements Output {
+  private readonly rawSend: (data: unknown, ...rest: unknown[]) => void;
+  private corked = false;
+  private batched = 0;
+  /** The queue when the socket was corked: since then only the batched frames joined it. */
+  private queuedAtCork = 0;
+  /** Bytes written to the socket, and how many of them the client has acknowledged. */
+  private written = 0;
+  private acknowledged = 0;
+  private probing = false;
+  private readonly held: Held[] = [];
+  private heldBytes = 0;
+  /** Resolved once nothing is held (or the socket closed). */
+  private drainedSignal: { promise: Promise<void>; resolve: () => void } | null = null;
+
+  constructor(
+    private readonly socket: WebSocket,
+    private readonly raw: Socket,
+    private readonly maxBufferedBytes: number,
+    private readonly onSlow: () => void,
+  ) {
+    this.rawSend = socket.send.bind(socket) as (data: unknown, ...rest: unknown[]) => void;
+    socket.on('pong', (data: Buffer) => this.pong(data));
+    socket.once('close', () => this.closed());
+    socket.send = ((data: string | Buffer, ...rest: unknown[]) => this.sendFrame(data, rest)) as WebSocket['send'];
+  }
+
+  send(message: OutgoingMessage): void {
+    if (typeof message === 'string') return this.socket.send(message);
+    const size = message.reduce((n, part) => n + part.byteLength, 0);
+    // One text message: every fragment but the last leaves with FIN unset (continuation frames).
+    const write = () =>
+      message.forEach((part, i) => this.rawSend(part, { binary: false, fin: i === message.length - 1 }));
+    this.output(size, write, () => {});
+  }
+
+  drained(): Promise<void> | null {
+    if (!this.held.length) return null;
+    if (!this.drainedSignal) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      this.drainedSignal = { promise, resolve };
     }
-    write();
-    written += size;
-    batched += size;
-    probe();
-    if (batched >= WRITE_BATCH_BYTES) flush();
-  };
-  /** Whether a message of `size` fits what the client has acknowledged (one always fits when all is). */
-  const fitsAhead = (size: number) => written === acknowledged || written - acknowledged + size <= maxBufferedBytes;
-  const release = () => {
-    while (held.length && socket.readyState === socket.OPEN && fitsAhead(held[0]!.size)) {
-      const next = held.shift()!;
-      heldBytes -= next.size;
-      writeNow(next.size, next.write);
-    }
-    settleDrained();
-  };
-  socket.on('pong', (data: Buffer) => {
-    const count = Number(data.toString());
-    // Another pong (graphql-ws' keep-alive), or a count this socket never sent.
-    if (!Number.isSafeInteger(count) || count <= acknowledged || count > written) return;
-    acknowledged = count;
-    probing = false;
-    release();
-    probe(held.length > 0);
-  });
-  socket.once('close', () => {
-    for (const message of held.splice(0)) message.drop();
-    heldBytes = 0;
-    settleDrained();
-  });
+    return this.drainedSignal.promise;
+  }
+
+  /** graphql-ws' own messages, through `socket.send`. */
+  private sendFrame(data: string | Buffer, rest: unknown[]): void {
+    // String length, not byte length: measuring bytes would scan every frame of every subscriber.
+    const size = typeof data === 'string' ? data.length : data.byteLength;
+    // Dropped: the socket is going. graphql-ws waits for the callback, so it must still be called.
+    const callback = rest.find((r) => typeof r === 'function') as ((err?: Error) => void) | undefined;
+    this.output(
+      size,
+      () => this.rawSend(data, ...rest),
+      () => callback?.(),
+    );
+  }
 
   /** Writes one message, holds it, or drops it (the socket is going). */
-  const output = (size: number, write: () => void, drop: () => void): void => {
+  private output(size: number, write: () => void, drop: () => void): void {
+    const { socket } = this;
     // Frames batched in this turn count in the socket's queue, but they are not the client's doing.
-    const waiting = (corked ? queuedAtCork : socket.bufferedAmount) + heldBytes;
-    if (socket.readyState === socket.OPEN && waiting > 0 && waiting + size > maxBufferedBytes) {
-      onSlow();
+    const waiting = (this.corked ? this.queuedAtCork : socket.bufferedAmount) + this.heldBytes;
+    if (socket.readyState === socket.OPEN && waiting > 0 && waiting + size > this.maxBufferedBytes) {
+      this.onSlow();
       socket.close(WS_CLOSE.tooMuchQueued, 'Too much unread data queued for this connection');
       // A peer that does not read will not read the close frame either.
       setTimeout(() => socket.terminate(), SLOW_CONSUMER_GRACE_MS).unref();
     }
     if (socket.readyState !== socket.OPEN) return drop();
-    if (held.length || !fitsAhead(size)) {
-      held.push({ size, write, drop });
-      heldBytes += size;
-      probe(true);
+    if (this.held.length || !this.fitsAhead(size)) {
+      this.held.push({ size, write, drop });
+      this.heldBytes += size;
+      this.probe(true);
       return;
     }
-    writeNow(size, write);
-  };
+    this.writeNow(size, write);
+  }
 
-  socket.send = ((data: string | Buffer, ...rest: unknown[]) => {
-    // String length, not byte length: measuring bytes would scan every frame of every subscriber.
-    const size = typeof data === 'string' ? data.length : data.byteLength;
-    // Dropped: the socket is going. graphql-ws waits for the callback, so it must still be called.
-    const callback = rest.find((r) => typeof r === 'function') as ((err?: Error) => void) | undefined;
-    output(
-      size,
-      () => send(data, ...rest),
-      () => callback?.(),
-    );
-  }) as WebSocket['send'];
-  return {
-    send(message) {
-      if (typeof message === 'string') return socket.send(message);
-      const size = message.reduce((n, part) => n + part.byteLength, 0);
-      // One text message: every fragment but the last leaves with FIN unset (continuation frames).
-      const write = () => message.forEach((part, i) => send(part, { binary: false, fin: i === message.length - 1 }));
-      output(size, write, () => {});
-    },
-    drained() {
-      if (!held.length) return null;
-      if (!drained) {
-        let resolve!: () => void;
-        const promise = new Promise<void>((r) => (resolve = r));
-        drained = { promise, resolve };
-      }
-      return drained.promise;
-    },
-  };
+  private pong(data: Buffer): void {
+    const count = Number(data.toString());
+    // Another pong (graphql-ws' keep-alive), or a count this socket never sent.
+    if (!Number.isSafeInteger(count) || count <= this.acknowledged || count > this.written) return;
+    this.acknowledged = count;
+    this.probing = false;
+    this.release();
+    this.probe(this.held.length > 0);
+  }
+
+  private closed(): void {
+    for (const message of this.held.splice(0)) message.drop();
+    this.heldBytes = 0;
+    this.settleDrained();
+  }
+
+  private settleDrained(): void {
+    if (this.held.length || !this.drainedSignal) return;
+    this.drainedSignal.resolve();
+    this.drainedSignal = null;
+  }
+
+  flush(): void {
+    if (!this.corked) return;
+    this.corked = false;
+    this.batched = 0;
+    this.raw.uncork();
+  }
+
+  /** Asks the client to acknowledge what it was sent: once half the allowance is out, or now (`urgent`). */
+  private probe(urgent = false): void {
+    if (this.probing || this.written === this.acknowledged) return;
+    if (!urgent && this.written - this.acknowledged < this.maxBufferedBytes / 2) return;
+    this.probing = true;
+    this.socket.ping(String(this.written));
+  }
+
+  private writeNow(size: number, write: () => void): void {
+    if (!this.corked) {
+      this.queuedAtCork = this.socket.bufferedAmount;
+      this.corked = true;
+      this.raw.cork();
+      process.nextTick(flushOutput, this);
+    }
+    write();
+    this.written += size;
+    this.batched += size;
+    this.probe();
+    if (this.batched >= WRITE_BATCH_BYTES) this.flush();
+  }
+
+  /** Whether a message of `size` fits what the client has acknowledged (one always fits when all is). */
+  private fitsAhead(size: number): boolean {
+    return this.written === this.acknowledged || this.written - this.acknowledged + size <= this.maxBufferedBytes;
+  }
+
+  private release(): void {
+    const { socket, held } = this;
+    while (held.length && socket.readyState === socket.OPEN && this.fitsAhead(held[0]!.size)) {
+      const next = held.shift()!;
+      this.heldBytes -= next.size;
+      this.writeNow(next.size, next.write);
+    }
+    this.settleDrained();
+  }
+}
+
+function flushOutput(output: SocketOutput): void {
+  output.flush();
+}
+
+/** A subscriber of fan-out: one operation on a socket, writing through the socket's output. */
+class OperationMember implements Member {
+  constructor(
+    readonly id: string,
+    private readonly output: Output | undefined,
+  ) {}
+
+  send(message: OutgoingMessage): void {
+    this.output?.send(message);
+  }
+
+  drained(): Promise<void> | null {
+    return this.output?.drained() ?? null;
+  }
 }
 
 interface Connection extends Caller {
@@ -503,11 +557,7 @@ export function useWebSocketServer(wsServer: WebSocketServer, pipeline: Operatio
             variables: payload.variables,
             viewer: connection.viewer,
           },
-          member: {
-            id,
-            send: (message) => outputs.get(socket)?.send(message),
-            drained: () => outputs.get(socket)?.drained() ?? null,
-          },
+          member: new OperationMember(id, outputs.get(socket)),
         });
         return context;
       },
