@@ -41,7 +41,7 @@ const SLOW_CONSUMER_GRACE_MS = 2_000;
 /** Bytes of frames held back for one write at most. */
 const WRITE_BATCH_BYTES = 16 * 1024;
 
-/** A socket's output (shapeOutput). */
+/** A socket's output (SocketOutput). */
 interface Output {
   send(message: OutgoingMessage): void;
   /** While messages wait for the client's acknowledgements: resolved once they are all written. */
@@ -58,7 +58,7 @@ interface Held {
 
 /**
  * What one socket sends goes through here: graphql-ws' own messages (through `socket.send`) and
- * fan-out's (through the function returned).
+ * fan-out's (through `send`).
  *
  * Written ahead of the client by at most `maxBufferedBytes`: what the client has read is known
  * from WebSocket pings, which every client answers (browsers and `ws` by themselves) once it
@@ -78,15 +78,10 @@ interface Held {
  * quarter of its cost). The socket is corked at the first frame of a turn and uncorked once the
  * turn's work is done (process.nextTick runs after the promise jobs queued before it), or as soon
  * as WRITE_BATCH_BYTES are held, so a batch delays nothing that a later turn would send.
- */
-function shapeOutput(socket: WebSocket, raw: Socket, maxBufferedBytes: number, onSlow: () => void): Output {
-  return new SocketOutput(socket, raw, maxBufferedBytes, onSlow);
-}
-
-/**
- * shapeOutput's state and steps. A class, not closures: one is held per open socket, and the
- * functions of a closure-based version were ten per socket, each with a property dictionary of
- * its own under tsx (esbuild's keepNames names every named function), ~3 KB per idle socket.
+ *
+ * A class, not closures: one is held per open socket, and the functions of a closure-based
+ * version were ten per socket, each with a property dictionary of its own under tsx (esbuild's
+ * keepNames names every named function), ~3 KB per idle socket.
  */
 class SocketOutput implements Output {
   private readonly rawSend: (data: unknown, ...rest: unknown[]) => void;
@@ -300,7 +295,7 @@ export function useWebSocketServer(wsServer: WebSocketServer, pipeline: Operatio
   const { deps, schema } = pipeline;
   const { metrics, config } = deps;
   const connections = new WeakMap<object, Connection>();
-  /** Each socket's bounded, batched output (shapeOutput). */
+  /** Each socket's bounded, batched output (SocketOutput). */
   const outputs = new WeakMap<WebSocket, Output>();
   const connectionsByUser = new Counts();
   const anonymousByIp = new Counts();
@@ -361,7 +356,7 @@ export function useWebSocketServer(wsServer: WebSocketServer, pipeline: Operatio
     socket.once('close', () => socketsByIp.remove(ip));
     outputs.set(
       socket,
-      shapeOutput(socket, request.socket, config.wsMaxBufferedBytes, () => metrics.wsSlowConsumersClosed.inc()),
+      new SocketOutput(socket, request.socket, config.wsMaxBufferedBytes, () => metrics.wsSlowConsumersClosed.inc()),
     );
   });
 
